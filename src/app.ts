@@ -1,0 +1,83 @@
+/**
+ * buildApp(deps): the fastify instance with every route and the error handler. Never listens.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { ToolsimError } from './errors.js';
+import { registerRoutes } from './http/routes.js';
+import { errorJson } from './http/serialize.js';
+import type { Metrics } from './metrics.js';
+import type { Simulator } from './simulator.js';
+import { VERSION } from './version.js';
+
+export interface AppDeps {
+  /** The simulator serving now; a function so that a reload can swap it. */
+  simulator: () => Simulator;
+  metrics: Metrics;
+  bodyLimit?: number;
+  maxBatch?: number;
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** Fastify's own error codes, as the client should see them. */
+const FASTIFY_ERRORS: Record<string, { code: string; status: number }> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported_media_type', status: 415 },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'body_too_large', status: 413 },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'empty_body', status: 400 },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_json', status: 400 },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'invalid_content_length', status: 400 },
+};
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    // One log line per call would cost more than the call at RL rates; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: deps.bodyLimit ?? 4 * 1024 * 1024,
+    // Types are never coerced: `"tool": 1` is a 400, not the tool "1".
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // A key named __proto__ or constructor.prototype in a body is refused, never merged.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'toolsim',
+        version: VERSION,
+        description: 'Replays recorded tool calls to agents: exact replay, LLM-improvised near misses, labelled misses.',
+      },
+      tags: [{ name: 'calls' }, { name: 'catalog' }, { name: 'ops' }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof ToolsimError) {
+      return reply.code(error.statusCode).type('application/json; charset=utf-8').send(errorJson(error));
+    }
+    const known = error.code ? FASTIFY_ERRORS[error.code] : undefined;
+    if (error.validation) {
+      return reply.code(400).type('application/json; charset=utf-8').send(errorJson({ code: 'invalid_request', message: error.message }));
+    }
+    if (known || (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500)) {
+      const status = known?.status ?? error.statusCode ?? 400;
+      const code = known?.code ?? 'bad_request';
+      return reply.code(status).type('application/json; charset=utf-8').send(errorJson({ code, message: error.message }));
+    }
+    request.log.error({ err: error }, 'unexpected error');
+    return reply.code(500).type('application/json; charset=utf-8').send(errorJson({ code: 'internal_error', message: 'internal error' }));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).type('application/json; charset=utf-8').send(errorJson({ code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
+  });
+
+  registerRoutes(app, { simulator: deps.simulator, metrics: deps.metrics, maxBatch: deps.maxBatch ?? 1000 });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,126 @@
+/**
+ * The canonical form of a call's arguments and its key (CONTRACTS §2). Pure; imports nothing of ours.
+ *
+ * Equal under the key: key order, `1` / `1.0` / `1e0`, NFC-equivalent strings, arguments given as a
+ * JSON string. Different: everything else (types, null vs absent, array order, case, spaces).
+ */
+import { createHash } from 'node:crypto';
+import stringify from 'fast-json-stable-stringify';
+import type { Json, JsonObject } from './types.js';
+
+export const KEY_VERSION = 'toolsim-key-v1';
+/** Deeper arguments are refused: nothing real nests this far, and recursion must stay bounded. */
+export const MAX_DEPTH = 64;
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** Orders strings by Unicode code point (JS `<` orders UTF-16 code units, which differs past U+FFFF). */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const xSurrogate = x >= 0xd800 && x <= 0xdfff;
+    const ySurrogate = y >= 0xd800 && y <= 0xdfff;
+    // A surrogate stands for a code point above U+FFFF, so it sorts after U+E000..U+FFFF.
+    if (xSurrogate !== ySurrogate && (x >= 0xe000 || y >= 0xe000)) return xSurrogate ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+const byCodePoint = (a: { key: string }, b: { key: string }): number => compareCodePoints(a.key, b.key);
+// The package's own types omit its options argument.
+const stableStringify = stringify as unknown as (value: Json, options: { cmp: typeof byCodePoint }) => string;
+
+/**
+ * Returns a copy of `value` with every string (keys included) NFC-normalized and `-0` as `0`,
+ * in objects without a prototype so that a key named `__proto__` is only ever data.
+ */
+export function normalize(value: unknown, depth = 0): Parsed<Json> {
+  if (depth > MAX_DEPTH) return { ok: false, reason: `nested deeper than ${MAX_DEPTH} levels` };
+  switch (typeof value) {
+    case 'string':
+      return { ok: true, value: value.normalize('NFC') };
+    case 'number':
+      if (!Number.isFinite(value)) return { ok: false, reason: 'numbers must be finite' };
+      return { ok: true, value: value === 0 ? 0 : value };
+    case 'boolean':
+      return { ok: true, value };
+    case 'object': {
+      if (value === null) return { ok: true, value: null };
+      if (Array.isArray(value)) {
+        const out: Json[] = new Array<Json>(value.length);
+        for (let i = 0; i < value.length; i++) {
+          const item = normalize(value[i], depth + 1);
+          if (!item.ok) return item;
+          out[i] = item.value;
+        }
+        return { ok: true, value: out };
+      }
+      const out = Object.create(null) as JsonObject;
+      for (const rawKey of Object.keys(value)) {
+        const key = rawKey.normalize('NFC');
+        if (Object.hasOwn(out, key)) {
+          return { ok: false, reason: `two keys are the same string after NFC normalization: ${JSON.stringify(key)}` };
+        }
+        const item = normalize((value as Record<string, unknown>)[rawKey], depth + 1);
+        if (!item.ok) return item;
+        out[key] = item.value;
+      }
+      return { ok: true, value: out };
+    }
+    default:
+      return { ok: false, reason: `${typeof value} is not a JSON value` };
+  }
+}
+
+/** Arguments given as an object or as a JSON string of one, normalized. */
+export function parseArguments(input: unknown): Parsed<JsonObject> {
+  let value = input;
+  if (typeof input === 'string') {
+    try {
+      value = JSON.parse(input);
+    } catch (error) {
+      return { ok: false, reason: `arguments is a string but not JSON (${(error as Error).message})` };
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+    return { ok: false, reason: `arguments must be an object, got ${kind}` };
+  }
+  const normalized = normalize(value);
+  if (!normalized.ok) return { ok: false, reason: `arguments: ${normalized.reason}` };
+  return normalized as Parsed<JsonObject>;
+}
+
+/** Drops top-level arguments named by `--ignore-arg`. Returns the same object when none apply. */
+export function dropIgnored(args: JsonObject, ignored: ReadonlySet<string>): JsonObject {
+  if (ignored.size === 0) return args;
+  let out: JsonObject | undefined;
+  for (const name of ignored) {
+    if (Object.hasOwn(args, name)) {
+      out ??= Object.assign(Object.create(null) as JsonObject, args);
+      delete out[name];
+    }
+  }
+  return out ?? args;
+}
+
+/** Canonical JSON of a normalized value: keys sorted by code point, no whitespace. */
+export function canonicalJson(value: Json): string {
+  return stableStringify(value, { cmp: byCodePoint });
+}
+
+/** key = SHA-256 over `toolsim-key-v1 \0 server \0 tool \0 canonical JSON`, as hex. */
+export function callKey(server: string, tool: string, canonical: string): string {
+  return createHash('sha256')
+    .update(`${KEY_VERSION}\0${server}\0${tool}\0${canonical}`)
+    .digest('hex');
+}
+
+/** Server and tool names are strings too, so they are compared after NFC like any other. */
+export function normalizeName(name: string): string {
+  return name.normalize('NFC');
+}

@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+/**
+ * toolsim's command line: ingest, serve, stats. Flags fall back to environment variables, then to
+ * defaults (src/config.ts).
+ */
+import { parseArgs } from 'node:util';
+import { describeOptions, parseArgsOptions, resolveConfig, type OptionName } from './config.js';
+import { ConfigError } from './errors.js';
+import { clearProgress, formatNumber, percent, progressLine, table } from './format.js';
+import { ingest } from './ingest/ingest.js';
+import { SERVE_OPTIONS, serveForever } from './server.js';
+import { Store } from './store.js';
+import { VERSION } from './version.js';
+
+interface Command {
+  usage: string;
+  summary: string;
+  options: readonly OptionName[];
+  positionals?: boolean;
+  run(values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  ingest: {
+    usage: 'toolsim ingest FILE... [--db PATH] [--ignore-arg NAME]...',
+    summary: 'add exploration logs (.jsonl, .jsonl.gz, - for stdin) to the cache',
+    options: ['db', 'ignoreArg'],
+    positionals: true,
+    async run(values, files) {
+      if (files.length === 0) throw new ConfigError('ingest needs at least one FILE (or - for standard input)');
+      const config = resolveConfig(['db', 'ignoreArg'], values);
+      const store = Store.open(config.db);
+      try {
+        const summary = await ingest({
+          store,
+          inputs: files,
+          ignoreArgs: config.ignoreArg,
+          onProblem: (message) => {
+            clearProgress(process.stderr);
+            process.stderr.write(`${message}\n`);
+          },
+          onProgress: (p) =>
+            progressLine(
+              process.stderr,
+              `ingest: ${formatNumber(p.lines)} lines, ${formatNumber(p.added)} calls, ${formatNumber(p.rejected)} rejected, ` +
+                `${formatNumber(Math.round(p.lines / Math.max(p.seconds, 1e-3)))} lines/s  ${p.input}`,
+            ),
+        });
+        clearProgress(process.stderr);
+        const rows: [string, number][] = [
+          ['lines read', summary.lines],
+          ['calls added', summary.callsAdded],
+          ['calls already present', summary.callsPresent],
+          ['tool records', summary.toolRecords],
+          ['lines rejected', summary.rejected],
+          ['inputs unreadable or cut short', summary.failedInputs],
+          ['calls in cache', summary.totalCalls],
+          ['tools in cache', summary.tools],
+          ['servers in cache', summary.servers],
+        ];
+        process.stdout.write(
+          `${table(['ingest', 'count'], rows)}\n${summary.seconds.toFixed(2)} s, ` +
+            `${formatNumber(Math.round(summary.lines / Math.max(summary.seconds, 1e-3)))} lines/s; cache ${config.db}, snapshot ${summary.snapshotId}\n`,
+        );
+        return summary.rejected > 0 || summary.failedInputs > 0 ? 1 : 0;
+      } finally {
+        store.close();
+      }
+    },
+  },
+  serve: {
+    usage: 'toolsim serve [--db PATH] [--host 127.0.0.1] [--port 8080] [--repeat-policy first|last|most-common]',
+    summary: 'answer tool calls over HTTP from the cache',
+    options: SERVE_OPTIONS,
+    async run(values) {
+      await serveForever(resolveConfig(SERVE_OPTIONS, values));
+      return -1; // keeps running until a signal
+    },
+  },
+  stats: {
+    usage: 'toolsim stats [--db PATH] [--json]',
+    summary: 'calls, tools, servers, repeated keys and per-tool counts of a cache',
+    options: ['db', 'json'],
+    async run(values) {
+      const config = resolveConfig(['db', 'json'], values);
+      const store = Store.open(config.db, { readonly: true });
+      try {
+        const stats = store.stats();
+        if (config.json) {
+          process.stdout.write(`${JSON.stringify({ db: config.db, snapshot: store.snapshotId, ...stats }, null, 2)}\n`);
+          return 0;
+        }
+        const summary = table(
+          ['cache', 'count'],
+          [
+            ['calls', stats.calls],
+            ['distinct calls (keys)', stats.keys],
+            ['servers', stats.servers],
+            ['tools', stats.tools],
+            ['keys recorded more than once', stats.repeatedKeys],
+            ['... whose outputs disagree', stats.disagreeingKeys],
+          ],
+        );
+        const perTool = table(
+          ['server', 'tool', 'calls', 'keys', 'repeated', 'disagree', 'share'],
+          stats.perTool.map((t) => [t.server, t.tool, t.calls, t.keys, t.repeatedKeys, t.disagreeingKeys, percent(t.calls, stats.calls)]),
+        );
+        process.stdout.write(`${config.db} (snapshot ${store.snapshotId})\n\n${summary}\n\n${perTool}\n`);
+        return 0;
+      } finally {
+        store.close();
+      }
+    },
+  },
+};
+
+function help(): string {
+  const lines = [`toolsim ${VERSION}: a replay simulator for tool-using agents`, '', 'Commands:'];
+  for (const [name, command] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${command.summary}`);
+  lines.push('', 'Run `toolsim COMMAND --help` for its options.');
+  return lines.join('\n');
+}
+
+function commandHelp(command: Command): string {
+  return [`usage: ${command.usage}`, '', command.summary, '', 'Options:', describeOptions(command.options)].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(`${help()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === 'version') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`toolsim: unknown command "${name}"\n\n${help()}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${commandHelp(command)}\n`);
+    return 0;
+  }
+  try {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: parseArgsOptions(command.options),
+      allowPositionals: command.positionals ?? false,
+      strict: true,
+    });
+    return await command.run(values, positionals);
+  } catch (error) {
+    const e = error as Error & { code?: string };
+    if (error instanceof ConfigError || e.code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`toolsim ${name}: ${e.message}\nusage: ${command.usage}\n`);
+      return 2;
+    }
+    process.stderr.write(`toolsim ${name}: ${e.message}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`toolsim: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,133 @@
+/**
+ * Configuration: every flag, its environment variable and its default in one table. The only reader
+ * of process.env. Values are validated once, with messages that name the flag, and frozen.
+ */
+import { ConfigError } from './errors.js';
+import { REPEAT_POLICIES } from './types.js';
+
+type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list';
+
+export interface OptionSpec {
+  readonly flag: string;
+  readonly env?: string;
+  readonly kind: Kind;
+  readonly default?: string | number | boolean | readonly string[];
+  readonly choices?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  readonly help: string;
+  /** A secret: never printed back, in help or errors. */
+  readonly secret?: boolean;
+}
+
+export const OPTIONS = {
+  db: { flag: 'db', env: 'TOOLSIM_DB', kind: 'string', default: 'cache/toolsim.db', help: 'SQLite cache file' },
+  host: { flag: 'host', env: 'TOOLSIM_HOST', kind: 'string', default: '127.0.0.1', help: 'address to bind (0.0.0.0 to accept other hosts)' },
+  port: { flag: 'port', env: 'TOOLSIM_PORT', kind: 'integer', default: 8080, min: 0, max: 65535, help: 'port to listen on (0: any free port)' },
+  repeatPolicy: {
+    flag: 'repeat-policy', env: 'TOOLSIM_REPEAT_POLICY', kind: 'string', default: 'first', choices: REPEAT_POLICIES,
+    help: 'which observation of a repeated call is served',
+  },
+  ignoreArg: { flag: 'ignore-arg', env: 'TOOLSIM_IGNORE_ARGS', kind: 'list', default: [], help: 'argument dropped before hashing (repeatable; env: comma-separated)' },
+  cacheSize: { flag: 'cache-size', env: 'TOOLSIM_CACHE_SIZE', kind: 'integer', default: 100_000, min: 1, help: 'entries in the exact tier\'s in-memory LRU' },
+  neighbors: { flag: 'neighbors', env: 'TOOLSIM_NEIGHBORS', kind: 'integer', default: 5, min: 0, max: 100, help: 'nearest recorded calls listed on a miss' },
+  bodyLimit: { flag: 'body-limit', env: 'TOOLSIM_BODY_LIMIT', kind: 'integer', default: 4 * 1024 * 1024, min: 1024, help: 'largest request body in bytes' },
+  maxBatch: { flag: 'max-batch', env: 'TOOLSIM_MAX_BATCH', kind: 'integer', default: 1000, min: 1, help: 'most calls in one POST /v1/calls' },
+  logLevel: {
+    flag: 'log-level', env: 'TOOLSIM_LOG_LEVEL', kind: 'string', default: 'info',
+    choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'server log level',
+  },
+  json: { flag: 'json', kind: 'boolean', default: false, help: 'print JSON instead of a table' },
+} as const satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTIONS;
+
+type ValueOf<S extends OptionSpec> = S['kind'] extends 'integer' | 'number'
+  ? number
+  : S['kind'] extends 'boolean'
+    ? boolean
+    : S['kind'] extends 'list'
+      ? readonly string[]
+      : string;
+
+export type Config<N extends OptionName> = Readonly<{ [K in N]: ValueOf<(typeof OPTIONS)[K]> }>;
+
+/** parseArgs option descriptors for the named options. */
+export function parseArgsOptions(names: readonly OptionName[]): Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> {
+  const out: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
+  for (const name of names) {
+    const spec: OptionSpec = OPTIONS[name];
+    out[spec.flag] = spec.kind === 'boolean' ? { type: 'boolean' } : spec.kind === 'list' ? { type: 'string', multiple: true } : { type: 'string' };
+  }
+  return out;
+}
+
+/**
+ * Resolves each named option from, in order: the command line, the environment, the default.
+ * `values` is parseArgs' `values`.
+ */
+export function resolveConfig<N extends OptionName>(
+  names: readonly N[],
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>,
+  env: NodeJS.ProcessEnv = process.env,
+): Config<N> {
+  const config: Record<string, unknown> = {};
+  for (const name of names) {
+    const spec: OptionSpec = OPTIONS[name];
+    const fromFlag = values[spec.flag];
+    const fromEnv = spec.env === undefined ? undefined : env[spec.env];
+    const source = fromFlag !== undefined ? `--${spec.flag}` : `${spec.env}`;
+    let raw: unknown = fromFlag;
+    if (raw === undefined && fromEnv !== undefined && fromEnv !== '') {
+      raw = spec.kind === 'list' ? fromEnv.split(',').map((s) => s.trim()).filter(Boolean) : fromEnv;
+    }
+    config[name] = raw === undefined ? spec.default : coerce(spec, raw, source);
+  }
+  return Object.freeze(config) as Config<N>;
+}
+
+function coerce(spec: OptionSpec, raw: unknown, source: string): unknown {
+  const shown = (value: unknown): string => (spec.secret ? '(hidden)' : JSON.stringify(value));
+  switch (spec.kind) {
+    case 'boolean':
+      if (typeof raw === 'boolean') return raw;
+      if (/^(1|true|yes|on)$/i.test(String(raw))) return true;
+      if (/^(0|false|no|off)$/i.test(String(raw))) return false;
+      throw new ConfigError(`${source} must be true or false, got ${shown(raw)}`);
+    case 'integer':
+    case 'number': {
+      const text = String(raw).trim();
+      const value = Number(text);
+      if (text === '' || !Number.isFinite(value) || (spec.kind === 'integer' && !Number.isInteger(value))) {
+        throw new ConfigError(`${source} must be ${spec.kind === 'integer' ? 'a whole number' : 'a number'}, got ${shown(raw)}`);
+      }
+      if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
+        throw new ConfigError(`${source} must be between ${spec.min ?? '-∞'} and ${spec.max ?? '∞'}, got ${value}`);
+      }
+      return value;
+    }
+    case 'list':
+      return Object.freeze((Array.isArray(raw) ? raw : [raw]).map(String));
+    case 'string': {
+      const value = String(raw);
+      if (spec.choices && !spec.choices.includes(value)) {
+        throw new ConfigError(`${source} must be one of ${spec.choices.join(', ')}, got ${shown(raw)}`);
+      }
+      return value;
+    }
+  }
+}
+
+/** One help line per option: flag, environment variable, default. */
+export function describeOptions(names: readonly OptionName[]): string {
+  return names
+    .map((name) => {
+      const spec: OptionSpec = OPTIONS[name];
+      const flag = spec.kind === 'boolean' ? `--${spec.flag}` : `--${spec.flag} ${spec.kind === 'list' ? 'NAME' : 'VALUE'}`;
+      const extras = [spec.env ? `env ${spec.env}` : '', spec.default !== undefined && !spec.secret && String(spec.default) !== '' ? `default ${String(spec.default)}` : '']
+        .filter(Boolean)
+        .join('; ');
+      return `  ${flag.padEnd(28)} ${spec.help}${extras ? ` (${extras})` : ''}`;
+    })
+    .join('\n');
+}

@@ -1,0 +1,108 @@
+/** JSON Schemas of the HTTP API (CONTRACTS §4); the OpenAPI document is generated from them. */
+
+export const errorSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
+  },
+} as const;
+
+export const callRequestSchema = {
+  type: 'object',
+  required: ['tool', 'arguments'],
+  properties: {
+    server: { type: 'string', minLength: 1, description: 'May be left out when exactly one server has the tool.' },
+    tool: { type: 'string', minLength: 1 },
+    arguments: {
+      description: 'The call\'s arguments: an object, or a JSON string of one.',
+      anyOf: [{ type: 'object', additionalProperties: true }, { type: 'string' }],
+    },
+    trajectory_id: { type: 'string' },
+  },
+} as const;
+
+const neighborSchema = {
+  type: 'object',
+  required: ['arguments', 'similarity'],
+  properties: {
+    arguments: { type: 'object', additionalProperties: true },
+    similarity: { type: 'number', minimum: 0, maximum: 1 },
+  },
+} as const;
+
+export const callResultSchema = {
+  type: 'object',
+  required: ['tier', 'output', 'is_error', 'match'],
+  properties: {
+    tier: { type: 'string', enum: ['exact', 'fuzzy', 'miss'] },
+    output: { description: 'Recorded (exact), improvised (fuzzy), or an error text for the agent (miss).' },
+    is_error: { type: 'boolean' },
+    reason: {
+      type: 'string',
+      enum: ['unknown_tool', 'no_similar_calls', 'fuzzy_disabled', 'llm_unavailable', 'llm_budget_exhausted', 'llm_invalid_output'],
+      description: 'Miss answers only.',
+    },
+    match: {
+      type: 'object',
+      required: ['key'],
+      properties: {
+        key: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+        observations: { type: 'integer', minimum: 1 },
+        memoized: { type: 'boolean' },
+        neighbors: { type: 'array', items: neighborSchema },
+      },
+    },
+  },
+} as const;
+
+export const batchRequestSchema = {
+  type: 'object',
+  required: ['calls'],
+  properties: {
+    calls: { type: 'array', items: callRequestSchema, description: 'Each item is checked on its own: a bad one gets an error result.' },
+  },
+} as const;
+
+export const batchResultSchema = {
+  type: 'object',
+  required: ['results'],
+  properties: {
+    results: { type: 'array', items: { anyOf: [callResultSchema, errorSchema] } },
+  },
+} as const;
+
+export const toolsResultSchema = {
+  type: 'object',
+  required: ['tools'],
+  properties: {
+    tools: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['server', 'tool', 'calls'],
+        properties: {
+          server: { type: 'string' },
+          tool: { type: 'string' },
+          description: { type: 'string' },
+          input_schema: { type: 'object', additionalProperties: true },
+          calls: { type: 'integer', minimum: 0 },
+        },
+      },
+    },
+  },
+} as const;
+
+export const statusSchema = {
+  type: 'object',
+  required: ['status'],
+  properties: {
+    status: { type: 'string' },
+    calls: { type: 'integer' },
+    snapshot: { type: 'string' },
+  },
+} as const;

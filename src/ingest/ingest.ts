@@ -1,0 +1,171 @@
+/**
+ * Streams exploration logs into the store: bounded memory (one batch plus a small counter per
+ * distinct record of the current input), batched transactions, every bad line reported and skipped.
+ */
+import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import type { CallRow, Store, ToolRow } from '../store.js';
+import { readLines } from './lines.js';
+import { parseRecord } from './record.js';
+
+export interface IngestOptions {
+  store: Store;
+  /** Paths; `-` reads `stdin`. */
+  inputs: readonly string[];
+  ignoreArgs?: readonly string[];
+  stdin?: Readable;
+  batchSize?: number;
+  maxLineBytes?: number;
+  /** Called with `FILE:LINE: reason` for each rejected line or unreadable input. */
+  onProblem?: (message: string) => void;
+  /** Called about every `progressEveryMs` while lines are read. */
+  onProgress?: (progress: IngestProgress) => void;
+  progressEveryMs?: number;
+}
+
+export interface IngestProgress {
+  input: string;
+  lines: number;
+  added: number;
+  rejected: number;
+  seconds: number;
+}
+
+export interface IngestSummary {
+  inputs: number;
+  lines: number;
+  callsAdded: number;
+  callsPresent: number;
+  toolRecords: number;
+  rejected: number;
+  /** Inputs that could not be read to the end (missing file, corrupt gzip). */
+  failedInputs: number;
+  tools: number;
+  servers: number;
+  totalCalls: number;
+  seconds: number;
+  snapshotId: string;
+}
+
+export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+export async function ingest(options: IngestOptions): Promise<IngestSummary> {
+  const { store } = options;
+  const started = performance.now();
+  const batchSize = options.batchSize ?? 2000;
+  const report = options.onProblem ?? (() => {});
+  const everyMs = options.progressEveryMs ?? 250;
+  store.claimIgnoredArguments(options.ignoreArgs ?? []);
+  const ignored = new Set(store.ignoredArguments);
+  const content = store.contentFingerprint();
+
+  const summary: IngestSummary = {
+    inputs: options.inputs.length, lines: 0, callsAdded: 0, callsPresent: 0, toolRecords: 0,
+    rejected: 0, failedInputs: 0, tools: 0, servers: 0, totalCalls: 0, seconds: 0, snapshotId: '',
+  };
+  let calls: CallRow[] = [];
+  let tools: ToolRow[] = [];
+  const flush = (): void => {
+    if (calls.length === 0 && tools.length === 0) return;
+    const result = store.writeBatch(calls, tools, content);
+    summary.callsAdded += result.added;
+    summary.callsPresent += result.present;
+    calls = [];
+    tools = [];
+  };
+
+  let lastProgress = performance.now();
+  for (const input of options.inputs) {
+    const label = input === '-' ? '<stdin>' : input;
+    // Identical records within one input are distinct observations; count them by a 48-bit
+    // fingerprint of the record hash (a rare collision only shifts an ordinal, deterministically).
+    const seen = new Map<number, number>();
+    let stream: Readable;
+    try {
+      stream = open(input, options.stdin);
+    } catch (error) {
+      report(`${label}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      summary.failedInputs++;
+      continue;
+    }
+    let lineNumber = 0;
+    try {
+      for await (const line of readLines(stream, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)) {
+        lineNumber = line.number;
+        summary.lines++;
+        if ('error' in line) {
+          report(`${label}:${line.number}: ${line.error}`);
+          summary.rejected++;
+          continue;
+        }
+        if (line.text.trim() === '') continue;
+        const parsed = parseRecord(line.text, ignored);
+        if (parsed.kind === 'error') {
+          report(`${label}:${line.number}: ${parsed.reason}`);
+          summary.rejected++;
+        } else if (parsed.kind === 'tool') {
+          summary.toolRecords++;
+          tools.push(parsed.row);
+        } else {
+          const fingerprint = parsed.row.record.readUIntBE(0, 6);
+          const ordinal = seen.get(fingerprint) ?? 0;
+          seen.set(fingerprint, ordinal + 1);
+          calls.push({ ...parsed.row, ordinal });
+        }
+        if (calls.length + tools.length >= batchSize) flush();
+        if (options.onProgress && (summary.lines & 1023) === 0 && performance.now() - lastProgress >= everyMs) {
+          lastProgress = performance.now();
+          options.onProgress({
+            input: label, lines: summary.lines, added: summary.callsAdded + calls.length,
+            rejected: summary.rejected, seconds: (lastProgress - started) / 1000,
+          });
+        }
+      }
+    } catch (error) {
+      // A stream that breaks (corrupt gzip, read error) ends this input; what came before it stays.
+      report(`${label}:${lineNumber + 1}: input ends here: ${describeStreamError(error)}`);
+      summary.failedInputs++;
+    }
+    flush();
+  }
+  flush();
+  store.finishIngest(content);
+
+  const stats = store.catalog();
+  summary.tools = stats.length;
+  summary.servers = new Set(stats.map((tool) => tool.server)).size;
+  summary.totalCalls = store.callCount();
+  summary.snapshotId = store.snapshotId;
+  summary.seconds = (performance.now() - started) / 1000;
+  return summary;
+}
+
+function open(input: string, stdin: Readable | undefined): Readable {
+  if (input === '-') {
+    const source = stdin ?? process.stdin;
+    return source;
+  }
+  const gzip = input.endsWith('.gz') || hasGzipMagic(input);
+  const file = createReadStream(input, { highWaterMark: 1 << 20 });
+  if (!gzip) return file;
+  const gunzip = createGunzip();
+  file.on('error', (error) => gunzip.destroy(error));
+  return file.pipe(gunzip);
+}
+
+function hasGzipMagic(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(2);
+    return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function describeStreamError(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  if (e.code === 'Z_BUF_ERROR' || e.code === 'Z_DATA_ERROR') return `gzip: ${e.message}`;
+  return e.message ?? String(error);
+}

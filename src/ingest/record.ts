@@ -1,0 +1,133 @@
+/**
+ * One log line to a call or tool record (CONTRACTS §1), or the reason it is rejected.
+ */
+import { createHash } from 'node:crypto';
+import { callKey, canonicalJson, dropIgnored, normalize, normalizeName, parseArguments } from '../canonical.js';
+import type { Json, JsonObject } from '../types.js';
+import type { CallRow, ToolRow } from '../store.js';
+
+export type ParsedRecord =
+  | { kind: 'call'; row: Omit<CallRow, 'ordinal'> }
+  | { kind: 'tool'; row: ToolRow }
+  | { kind: 'error'; reason: string };
+
+const CALL_FIELDS = new Set(['kind', 'server', 'tool', 'arguments', 'output', 'is_error', 'trajectory_id', 'node_id', 'recorded_at', 'source']);
+const OPTIONAL_STRINGS = ['trajectory_id', 'node_id', 'recorded_at', 'source'] as const;
+
+const reject = (reason: string): ParsedRecord => ({ kind: 'error', reason });
+
+function name(record: Record<string, unknown>, field: 'server' | 'tool'): string | { error: string } {
+  const value = record[field];
+  if (value === undefined && field === 'server') return 'default';
+  if (typeof value !== 'string' || value.length === 0) {
+    return { error: value === undefined ? `missing "${field}"` : `"${field}" must be a non-empty string` };
+  }
+  return normalizeName(value);
+}
+
+export function parseRecord(text: string, ignored: ReadonlySet<string>): ParsedRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return reject(`not JSON (${(error as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return reject('a record must be a JSON object');
+  const record = value as Record<string, unknown>;
+  const server = name(record, 'server');
+  if (typeof server !== 'string') return reject(server.error);
+  const tool = name(record, 'tool');
+  if (typeof tool !== 'string') return reject(tool.error);
+
+  const kind = record['kind'] ?? 'call';
+  if (kind === 'tool') return parseTool(record, server, tool);
+  if (kind !== 'call') return reject(`unknown "kind" ${JSON.stringify(kind)} (expected "call" or "tool")`);
+
+  if (!('arguments' in record)) return reject('missing "arguments"');
+  if (!('output' in record)) return reject('missing "output"');
+  const args = parseArguments(record['arguments']);
+  if (!args.ok) return reject(args.reason);
+  const isError = record['is_error'] ?? false;
+  if (typeof isError !== 'boolean') return reject('"is_error" must be a boolean');
+  for (const field of OPTIONAL_STRINGS) {
+    const v = record[field];
+    if (v !== undefined && v !== null && typeof v !== 'string') return reject(`"${field}" must be a string`);
+  }
+  const parents = record['parents'];
+  if (parents !== undefined && parents !== null && !(Array.isArray(parents) && parents.every((p) => typeof p === 'string'))) {
+    return reject('"parents" must be an array of strings');
+  }
+
+  const kept = dropIgnored(args.value, ignored);
+  const canonical = canonicalJson(kept);
+  const key = callKey(server, tool, canonical);
+  let output: string;
+  try {
+    output = JSON.stringify(record['output'] as Json);
+  } catch {
+    return reject('"output" is nested too deeply to store');
+  }
+
+  const extra: JsonObject = {};
+  let hasExtra = false;
+  for (const field of Object.keys(record)) {
+    if (!CALL_FIELDS.has(field)) {
+      extra[field] = record[field] as Json;
+      hasExtra = true;
+    }
+  }
+  const metadata = hasExtra ? metadataJson(extra) : null;
+  if (metadata === undefined) return reject('metadata is nested too deeply to store');
+
+  const optional = (field: (typeof OPTIONAL_STRINGS)[number]): string | null => (record[field] as string | null | undefined) ?? null;
+  const row: Omit<CallRow, 'ordinal'> = {
+    key: Buffer.from(key, 'hex'),
+    server,
+    tool,
+    arguments: canonical,
+    output,
+    isError,
+    trajectoryId: optional('trajectory_id'),
+    nodeId: optional('node_id'),
+    recordedAt: optional('recorded_at'),
+    source: optional('source'),
+    metadata,
+    record: Buffer.alloc(0),
+  };
+  row.record = recordHash(row);
+  return { kind: 'call', row };
+}
+
+function parseTool(record: Record<string, unknown>, server: string, tool: string): ParsedRecord {
+  const description = record['description'];
+  if (description !== undefined && description !== null && typeof description !== 'string') {
+    return reject('"description" must be a string');
+  }
+  const schema = record['input_schema'];
+  if (schema !== undefined && schema !== null && (typeof schema !== 'object' || Array.isArray(schema))) {
+    return reject('"input_schema" must be a JSON Schema object');
+  }
+  let inputSchema: string | null = null;
+  if (schema) {
+    const normalized = normalize(schema);
+    if (!normalized.ok) return reject(`"input_schema": ${normalized.reason}`);
+    inputSchema = JSON.stringify(schema);
+  }
+  return { kind: 'tool', row: { server, tool, description: (description as string | undefined) ?? null, inputSchema } };
+}
+
+function metadataJson(extra: JsonObject): string | null | undefined {
+  const normalized = normalize(extra);
+  if (!normalized.ok) return undefined;
+  return canonicalJson(normalized.value);
+}
+
+/** Hash of everything that was recorded: equal hashes mean the same line seen again. */
+function recordHash(row: Omit<CallRow, 'ordinal' | 'record'>): Buffer {
+  const hash = createHash('sha256');
+  for (const part of [row.key.toString('hex'), row.output, row.isError ? '1' : '0', row.trajectoryId, row.nodeId, row.recordedAt, row.source, row.metadata]) {
+    // Length-prefixed, so no choice of values can make two different records hash alike.
+    hash.update(part === null ? '-;' : `${part.length};${part}`);
+  }
+  return hash.digest();
+}

@@ -1,0 +1,139 @@
+/**
+ * resolve(call): canonicalize, find the server, then run the tiers in order (exact, fuzzy) until one
+ * answers; whatever passes through all of them becomes a labelled miss.
+ */
+import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from './canonical.js';
+import { Catalog } from './catalog.js';
+import { AmbiguousToolError, BadRequestError } from './errors.js';
+import { UNKNOWN_LABEL, type Metrics } from './metrics.js';
+import { NeighborIndex } from './neighbors.js';
+import type { Store } from './store.js';
+import { ExactTier } from './tiers/exact.js';
+import { DisabledFuzzyTier } from './tiers/fuzzy.js';
+import { missAnswer, unknownToolAnswer } from './tiers/miss.js';
+import type { Resolution, Tier } from './tiers/tier.js';
+import type { Answer, Call, Neighbor, RepeatPolicy, ToolInfo } from './types.js';
+
+export interface CallRequest {
+  server?: string | undefined;
+  tool: string;
+  arguments: unknown;
+  trajectory_id?: string | undefined;
+}
+
+export interface SimulatorOptions {
+  store: Store;
+  metrics: Metrics;
+  repeatPolicy?: RepeatPolicy;
+  /** Entries in the exact tier's LRU. */
+  cacheSize?: number;
+  /** Neighbours listed on a miss (and offered to the fuzzy tier). */
+  neighbors?: number;
+  /** Builds the fuzzy tier; it receives the exact tier to read neighbours' recorded outputs. */
+  fuzzy?: (deps: { store: Store; exact: ExactTier; metrics: Metrics }) => Tier;
+}
+
+/** A prepared call: known to the cache, or an unknown tool with the names to suggest instead. */
+type Prepared = { call: Call; known: true } | { call: Call; known: false; serverKnown: boolean; suggestions: string[] };
+
+export class Simulator {
+  readonly store: Store;
+  readonly exact: ExactTier;
+  /** Recorded calls in the cache; recordings do not change while a simulator serves them. */
+  readonly callCount: number;
+  readonly snapshotId: string;
+  readonly #metrics: Metrics;
+  readonly #tiers: readonly Tier[];
+  readonly #neighborCount: number;
+  readonly #ignored: ReadonlySet<string>;
+  #catalog: Catalog;
+  #index: NeighborIndex;
+
+  constructor(options: SimulatorOptions) {
+    this.store = options.store;
+    this.#metrics = options.metrics;
+    this.#neighborCount = options.neighbors ?? 5;
+    this.#ignored = new Set(options.store.ignoredArguments);
+    this.#catalog = new Catalog(options.store);
+    this.callCount = options.store.callCount();
+    this.snapshotId = options.store.snapshotId;
+    this.#index = new NeighborIndex(options.store);
+    this.exact = new ExactTier(options.store, options.repeatPolicy ?? 'first', options.cacheSize ?? 100_000);
+    const fuzzy = options.fuzzy?.({ store: options.store, exact: this.exact, metrics: options.metrics }) ?? new DisabledFuzzyTier();
+    this.#tiers = [this.exact, fuzzy];
+  }
+
+  get tools(): readonly ToolInfo[] {
+    return this.#catalog.tools;
+  }
+
+  /** Canonical arguments, key and server of a request; throws a 400 for what cannot be a call. */
+  prepare(request: CallRequest): Prepared {
+    const tool = normalizeName(request.tool);
+    const args = parseArguments(request.arguments);
+    if (!args.ok) throw new BadRequestError('invalid_arguments', args.reason);
+    let server = request.server === undefined ? undefined : normalizeName(request.server);
+    let known = true;
+    if (server === undefined) {
+      const servers = this.#catalog.serversOf(tool);
+      if (servers.length > 1) throw new AmbiguousToolError(tool, servers);
+      server = servers[0];
+      known = server !== undefined;
+    } else {
+      known = this.#catalog.has(server, tool);
+    }
+    const kept = dropIgnored(args.value, this.#ignored);
+    const canonical = canonicalJson(kept);
+    const resolvedServer = server ?? 'default';
+    const call: Call = {
+      server: resolvedServer,
+      tool,
+      arguments: kept,
+      canonical,
+      key: callKey(resolvedServer, tool, canonical),
+      ...(request.trajectory_id === undefined ? {} : { trajectoryId: request.trajectory_id }),
+    };
+    if (known) return { call, known: true };
+    return {
+      call,
+      known: false,
+      serverKnown: server !== undefined && this.#catalog.hasServer(server),
+      suggestions: this.#catalog.closestNames(tool, server),
+    };
+  }
+
+  async resolve(request: CallRequest, signal?: AbortSignal): Promise<Answer> {
+    const started = performance.now();
+    const prepared = this.prepare(request);
+    const answer = prepared.known
+      ? await this.#runTiers(prepared.call, signal)
+      : unknownToolAnswer(prepared.call, prepared.serverKnown, prepared.suggestions);
+    this.#count(prepared.call, prepared.known, answer, (performance.now() - started) / 1000);
+    return answer;
+  }
+
+  /** The neighbours of a call without resolving it (for `explain` and the fuzzy tier). */
+  nearest(call: Call, k = this.#neighborCount): Neighbor[] {
+    return this.#index.nearest(call.server, call.tool, call.arguments, k);
+  }
+
+  async #runTiers(call: Call, signal: AbortSignal | undefined): Promise<Answer> {
+    let neighbors: Neighbor[] | undefined;
+    const resolution: Resolution = { call, neighbors: () => (neighbors ??= this.nearest(call)) };
+    let reason: Answer['reason'];
+    for (const tier of this.#tiers) {
+      const outcome = await tier.resolve(resolution, signal);
+      if (outcome.kind === 'answer') return outcome.answer;
+      reason = outcome.reason ?? reason;
+    }
+    return missAnswer(call, reason ?? 'no_similar_calls', resolution.neighbors());
+  }
+
+  #count(call: Call, known: boolean, answer: Answer, seconds: number): void {
+    const server = known ? call.server : UNKNOWN_LABEL;
+    const tool = known ? call.tool : UNKNOWN_LABEL;
+    this.#metrics.calls.inc({ tier: answer.tier, server, tool });
+    if (answer.reason) this.#metrics.misses.inc({ reason: answer.reason });
+    this.#metrics.callDuration.observe({ tier: answer.tier }, seconds);
+  }
+}

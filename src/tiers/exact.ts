@@ -1,0 +1,71 @@
+/**
+ * Tier 1: the call's key was recorded; replay the observation the repeat policy picks (CONTRACTS §3).
+ * An LRU in front of SQLite holds both hits and misses, since recordings do not change while serving.
+ */
+import { LRUCache } from 'lru-cache';
+import type { Store } from '../store.js';
+import type { Observation, RepeatPolicy } from '../types.js';
+import { answered, pass, type Outcome, type Resolution, type Tier } from './tier.js';
+
+export interface Served extends Observation {
+  readonly observations: number;
+}
+
+const NOT_RECORDED = Symbol('not recorded');
+
+export class ExactTier implements Tier {
+  readonly name = 'exact';
+  readonly #store: Store;
+  readonly #policy: RepeatPolicy;
+  readonly #cache: LRUCache<string, Served | typeof NOT_RECORDED>;
+
+  constructor(store: Store, policy: RepeatPolicy, cacheSize: number) {
+    this.#store = store;
+    this.#policy = policy;
+    this.#cache = new LRUCache({ max: cacheSize });
+  }
+
+  resolve({ call }: Resolution): Outcome {
+    const served = this.lookup(call.key);
+    if (!served) return pass();
+    return answered({
+      tier: 'exact',
+      outputJson: served.outputJson,
+      isError: served.isError,
+      match: { key: call.key, observations: served.observations },
+    });
+  }
+
+  /** The observation served for a key, or undefined when the key was never recorded. */
+  lookup(key: string): Served | undefined {
+    let served = this.#cache.get(key);
+    if (served === undefined) {
+      const observations = this.#store.observations(key);
+      const chosen = pick(observations, this.#policy);
+      served = chosen ? { ...chosen, observations: observations.length } : NOT_RECORDED;
+      this.#cache.set(key, served);
+    }
+    return served === NOT_RECORDED ? undefined : served;
+  }
+
+  clear(): void {
+    this.#cache.clear();
+  }
+}
+
+/** The observation a repeat policy serves; deterministic for a given list (ingest order). */
+export function pick(observations: readonly Observation[], policy: RepeatPolicy): Observation | undefined {
+  if (observations.length <= 1 || policy === 'first') return observations[0];
+  if (policy === 'last') return observations[observations.length - 1];
+  const counts = new Map<string, { observation: Observation; count: number }>();
+  for (const observation of observations) {
+    const id = `${observation.isError ? 1 : 0}${observation.outputJson}`;
+    const entry = counts.get(id);
+    if (entry) entry.count++;
+    else counts.set(id, { observation, count: 1 });
+  }
+  // Map iteration follows first occurrence, and only a strictly larger count wins: ties go earliest.
+  let best: { observation: Observation; count: number } | undefined;
+  for (const entry of counts.values()) if (!best || entry.count > best.count) best = entry;
+  return best?.observation;
+}

@@ -1,0 +1,43 @@
+/**
+ * Tier 3: nothing could answer. A conservative, labelled tool error for the agent, with the reason
+ * and the nearest recorded calls for the trainer.
+ */
+import type { Answer, Call, MissReason, Neighbor } from '../types.js';
+
+const EXPLANATIONS: Record<MissReason, string> = {
+  unknown_tool: 'the tool is not known',
+  no_similar_calls: 'no recorded call of this tool is close enough to these arguments',
+  fuzzy_disabled: 'there is no recorded answer for these arguments',
+  llm_unavailable: 'there is no recorded answer for these arguments and the simulator could not improvise one',
+  llm_budget_exhausted: 'there is no recorded answer for these arguments and the improvisation budget is spent',
+  llm_invalid_output: 'there is no recorded answer for these arguments and no valid one could be improvised',
+};
+
+export function missAnswer(call: Call, reason: MissReason, neighbors: readonly Neighbor[]): Answer {
+  const text = `Error: ${call.tool} could not process this request: ${EXPLANATIONS[reason]}.`;
+  return {
+    tier: 'miss',
+    outputJson: JSON.stringify(text),
+    isError: true,
+    reason,
+    match: {
+      key: call.key,
+      neighbors: neighbors.map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) })),
+    },
+  };
+}
+
+/** An unknown tool: name the closest tools that do exist, so the agent can recover. */
+export function unknownToolAnswer(call: Call, serverKnown: boolean, suggestions: readonly string[]): Answer {
+  const where = serverKnown ? ` on server "${call.server}"` : '';
+  const hint = suggestions.length > 0 ? ` Available tools with similar names: ${suggestions.join(', ')}.` : '';
+  return {
+    tier: 'miss',
+    outputJson: JSON.stringify(`Error: unknown tool "${call.tool}"${where}.${hint}`),
+    isError: true,
+    reason: 'unknown_tool',
+    match: { key: call.key, neighbors: [] },
+  };
+}
+
+export const round = (x: number): number => Math.round(x * 10_000) / 10_000;

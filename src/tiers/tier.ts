@@ -1,0 +1,18 @@
+/** The contract between the simulator and its tiers: each answers, or passes with a reason. */
+import type { Answer, Call, MissReason, Neighbor } from '../types.js';
+
+/** One call being resolved; the neighbours are computed at most once, and only when a tier asks. */
+export interface Resolution {
+  readonly call: Call;
+  neighbors(): readonly Neighbor[];
+}
+
+export type Outcome = { kind: 'answer'; answer: Answer } | { kind: 'pass'; reason?: MissReason };
+
+export interface Tier {
+  readonly name: string;
+  resolve(resolution: Resolution, signal?: AbortSignal): Outcome | Promise<Outcome>;
+}
+
+export const pass = (reason?: MissReason): Outcome => (reason ? { kind: 'pass', reason } : { kind: 'pass' });
+export const answered = (answer: Answer): Outcome => ({ kind: 'answer', answer });

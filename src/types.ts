@@ -1,0 +1,70 @@
+/** Shared shapes. Imports nothing of ours. */
+
+export type Json = null | boolean | number | string | Json[] | JsonObject;
+export interface JsonObject {
+  [key: string]: Json;
+}
+
+export type Tier = 'exact' | 'fuzzy' | 'miss';
+
+export const MISS_REASONS = [
+  'unknown_tool',
+  'no_similar_calls',
+  'fuzzy_disabled',
+  'llm_unavailable',
+  'llm_budget_exhausted',
+  'llm_invalid_output',
+] as const;
+export type MissReason = (typeof MISS_REASONS)[number];
+
+export const REPEAT_POLICIES = ['first', 'last', 'most-common'] as const;
+export type RepeatPolicy = (typeof REPEAT_POLICIES)[number];
+
+/** A call as the simulator sees it once its arguments are canonical and its key computed. */
+export interface Call {
+  readonly server: string;
+  readonly tool: string;
+  readonly arguments: JsonObject;
+  /** Canonical JSON of `arguments` (CONTRACTS §2). */
+  readonly canonical: string;
+  /** Hex SHA-256 call key (CONTRACTS §2). */
+  readonly key: string;
+  readonly trajectoryId?: string;
+}
+
+/** A recorded call of the same tool, ranked by similarity (0..1) to the call being resolved. */
+export interface Neighbor {
+  readonly key: string;
+  readonly arguments: JsonObject;
+  readonly similarity: number;
+}
+
+export interface Match {
+  key: string;
+  observations?: number;
+  memoized?: boolean;
+  neighbors?: { arguments: JsonObject; similarity: number }[];
+}
+
+/** What the simulator answers. `outputJson` is the output as JSON text, so replay is byte-faithful. */
+export interface Answer {
+  tier: Tier;
+  outputJson: string;
+  isError: boolean;
+  reason?: MissReason;
+  match: Match;
+}
+
+/** A recorded observation of a key. */
+export interface Observation {
+  readonly outputJson: string;
+  readonly isError: boolean;
+}
+
+export interface ToolInfo {
+  server: string;
+  tool: string;
+  description?: string;
+  input_schema?: JsonObject;
+  calls: number;
+}

@@ -1,0 +1,79 @@
+/** Test helpers: temp folders that clean up, caches built from log lines, an app on a real cache. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { afterEach } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { ingest, type IngestSummary } from '../src/ingest/ingest.js';
+import { createMetrics, type Metrics } from '../src/metrics.js';
+import { Simulator, type SimulatorOptions } from '../src/simulator.js';
+import { Store } from '../src/store.js';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const TAU_BENCH = join(ROOT, 'cache/samples/tau-bench/calls.jsonl');
+export const API_BANK = join(ROOT, 'cache/samples/api-bank/calls.jsonl');
+
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+/** Runs `fn` after the current test, whatever its outcome. */
+export function onCleanup(fn: () => void | Promise<void>): void {
+  cleanups.push(fn);
+}
+
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'toolsim-test-'));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Writes records (objects, or raw strings for malformed lines) as a JSONL file. */
+export function writeLog(dir: string, name: string, records: readonly (object | string)[]): string {
+  const path = join(dir, name);
+  writeFileSync(path, records.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n') + '\n');
+  return path;
+}
+
+export interface Cache {
+  store: Store;
+  path: string;
+  summary: IngestSummary;
+  problems: string[];
+}
+
+/** A cache on disk holding the given log files (or records), open for writing. */
+export async function cacheOf(inputs: readonly string[] | readonly (object | string)[], ignoreArgs: string[] = []): Promise<Cache> {
+  const dir = tempDir();
+  const files = inputs.every((i) => typeof i === 'string' && !i.trimStart().startsWith('{'))
+    ? (inputs as string[])
+    : [writeLog(dir, 'log.jsonl', inputs)];
+  const path = join(dir, 'cache.db');
+  const store = Store.open(path);
+  onCleanup(() => store.close());
+  const problems: string[] = [];
+  const summary = await ingest({ store, inputs: files, ignoreArgs, onProblem: (p) => problems.push(p) });
+  return { store, path, summary, problems };
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  simulator: Simulator;
+  metrics: Metrics;
+}
+
+export async function appOf(store: Store, options: Partial<SimulatorOptions> = {}, maxBatch?: number): Promise<TestApp> {
+  const metrics = createMetrics({ cacheCalls: () => simulator.callCount, processMetrics: false });
+  const simulator = new Simulator({ store, metrics, ...options });
+  const app = await buildApp({ simulator: () => simulator, metrics, ...(maxBatch ? { maxBatch } : {}) });
+  onCleanup(() => app.close());
+  return { app, simulator, metrics };
+}
+
+/** A metric's value from Prometheus text, or 0 when the series is absent. */
+export function metricValue(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
