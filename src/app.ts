@@ -42,6 +42,11 @@ const FASTIFY_ERRORS: Record<string, { code: string; status: number }> = {
 
 /** Seconds a shed client is told to wait (Retry-After). */
 const RETRY_AFTER_SECONDS = 1;
+/**
+ * How often the event-loop delay is sampled. Shorter intervals misfire: an interval with no sample
+ * at all (one long synchronous task) reads as infinite delay and sheds a whole interval.
+ */
+const SAMPLE_INTERVAL_MS = 1000;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -61,7 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const maxEventLoopDelay = deps.maxEventLoopDelay ?? 0;
   if (maxEventLoopDelay > 0) {
-    await app.register(underPressure, { maxEventLoopDelay, retryAfter: RETRY_AFTER_SECONDS, sampleInterval: 100 });
+    await app.register(underPressure, { maxEventLoopDelay, retryAfter: RETRY_AFTER_SECONDS, sampleInterval: SAMPLE_INTERVAL_MS });
   }
 
   await app.register(swagger, {

@@ -43,6 +43,8 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminOptions)
   void app.register(async (admin) => {
     admin.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       if (!bearerMatches(request.headers.authorization, expected)) {
+        // Refusals are worth an operator's look; the credential headers are redacted by the logger.
+        request.log.warn({ ip: request.ip, url: request.url, headers: request.headers }, 'admin request refused');
         reply.header('www-authenticate', 'Bearer realm="toolsim-admin"');
         throw new UnauthorizedError();
       }
