@@ -59,6 +59,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // A key named __proto__ or constructor.prototype in a body is refused, never merged.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Refusals while closing are ours (below): the JSON error shape, Retry-After, Connection: close.
+    return503OnClosing: false,
+  });
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close').header('retry-after', RETRY_AFTER_SECONDS);
+    await reply.code(503).type('application/json; charset=utf-8').send(errorJson({ code: 'shutting_down', message: 'the server is shutting down; retry on another instance or after restart' }));
   });
   // JSON bodies are decoded as strict UTF-8: invalid bytes are a 400, never silently replaced.
   app.removeContentTypeParser('application/json');
