@@ -6,18 +6,14 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runLoad, type MixedCall } from '../bench/load.js';
-import { resolveConfig } from '../src/config.js';
 import { ingest } from '../src/ingest/ingest.js';
-import { SERVE_OPTIONS, startServer, type ServeConfig } from '../src/server.js';
+import { startServer } from '../src/server.js';
 import { Store } from '../src/store.js';
 import { onCleanup, tempDir, writeLog } from './helpers.js';
+import { serveConfig } from './server-process.js';
 
 const TOKEN = 'reload-test-token-0123456789';
 const record = (i: number, output: string): object => ({ server: 'kv', tool: 'get', arguments: { key: `k${i}` }, output });
-
-export function serveConfig(overrides: Partial<ServeConfig>): ServeConfig {
-  return { ...resolveConfig(SERVE_OPTIONS, {}, {}), port: 0, logLevel: 'silent', ...overrides };
-}
 
 async function post(url: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(new URL(path, url), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });

@@ -1,7 +1,14 @@
-/** `toolsim serve` as a child process on 127.0.0.1, with its log lines collected (pino JSON). */
+/** Servers for tests: in-process configs, and `toolsim serve` as a child process on 127.0.0.1, with its log lines collected (pino JSON). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { resolveConfig } from '../src/config.js';
+import { SERVE_OPTIONS, type ServeConfig } from '../src/server.js';
 import { ROOT, onCleanup } from './helpers.js';
+
+/** A serve config for an in-process server: defaults, any free port, no log unless asked. */
+export function serveConfig(overrides: Partial<ServeConfig>): ServeConfig {
+  return { ...resolveConfig(SERVE_OPTIONS, {}, {}), port: 0, logLevel: 'silent', ...overrides };
+}
 
 export interface ServeProcess {
   child: ChildProcess;
