@@ -8,6 +8,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import { ToolsimError } from './errors.js';
 import { registerAdminRoutes, type AdminOptions } from './http/admin.js';
 import { strictJsonParser } from './http/json.js';
+import { registerLagShedding } from './http/shed.js';
 import { registerRoutes } from './http/routes.js';
 import { errorJson } from './http/serialize.js';
 import type { Metrics } from './metrics.js';
@@ -77,6 +78,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const maxEventLoopDelay = deps.maxEventLoopDelay ?? 0;
   if (maxEventLoopDelay > 0) {
+    // Two lines of defence: the lag right now (bursts), and under-pressure's sampled mean (sustained).
+    registerLagShedding(app, {
+      maxLagMs: maxEventLoopDelay,
+      retryAfterSeconds: RETRY_AFTER_SECONDS,
+      exempt: (request) => request.routeOptions.config.pressureHandler !== undefined,
+    });
     await app.register(underPressure, { maxEventLoopDelay, retryAfter: RETRY_AFTER_SECONDS, sampleInterval: SAMPLE_INTERVAL_MS });
   }
 
