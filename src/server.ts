@@ -4,13 +4,14 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
-import type { Config } from './config.js';
+import { FUZZY_OPTIONS, type Config } from './config.js';
+import { fuzzyEnabled, fuzzyTier, type FuzzyExtras } from './fuzzy.js';
 import { createMetrics } from './metrics.js';
 import { Simulator } from './simulator.js';
 import { Store } from './store.js';
 import type { RepeatPolicy } from './types.js';
 
-export const SERVE_OPTIONS = ['db', 'host', 'port', 'repeatPolicy', 'cacheSize', 'neighbors', 'bodyLimit', 'maxBatch', 'logLevel'] as const;
+export const SERVE_OPTIONS = ['db', 'host', 'port', 'repeatPolicy', 'cacheSize', 'neighbors', 'bodyLimit', 'maxBatch', 'logLevel', ...FUZZY_OPTIONS] as const;
 export type ServeConfig = Config<(typeof SERVE_OPTIONS)[number]>;
 
 export interface RunningServer {
@@ -19,7 +20,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServeConfig): Promise<RunningServer> {
+export async function startServer(config: ServeConfig, extras: FuzzyExtras = {}): Promise<RunningServer> {
+  const fuzzyOn = fuzzyEnabled(config);
+  // Read-only for the recordings; the fuzzy memo beside them is still written.
   const store = Store.open(config.db, { readonly: true });
   let simulator: Simulator | undefined;
   const metrics = createMetrics({ cacheCalls: () => simulator?.callCount ?? 0 });
@@ -29,6 +32,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     repeatPolicy: config.repeatPolicy as RepeatPolicy,
     cacheSize: config.cacheSize,
     neighbors: config.neighbors,
+    fuzzy: fuzzyTier(config, extras),
   });
   const app = await buildApp({
     simulator: () => simulator,
@@ -41,7 +45,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     },
   });
   const url = await app.listen({ host: config.host, port: config.port });
-  app.log.info({ db: config.db, calls: simulator.callCount, tools: simulator.tools.length, snapshot: store.snapshotId }, 'toolsim serving');
+  app.log.info({ db: config.db, calls: simulator.callCount, tools: simulator.tools.length, snapshot: store.snapshotId, fuzzy: fuzzyOn ? config.model : 'off' }, 'toolsim serving');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>

@@ -95,9 +95,15 @@ export interface StoreStats {
 }
 
 export interface OpenOptions {
-  /** Open for serving: no schema changes, no writes to recordings. */
+  /**
+   * Open for serving: the recordings (calls, tools, meta) are never written, which this connection
+   * enforces with triggers. Modules with their own tables beside them (the fuzzy memo) still write.
+   */
   readonly?: boolean;
 }
+
+/** Tables a serving connection must never write; temporary triggers on this connection refuse it. */
+const RECORDING_TABLES = ['calls', 'tools', 'meta'] as const;
 
 export class Store {
   readonly path: string;
@@ -147,6 +153,14 @@ export class Store {
     } else if (version !== SCHEMA_VERSION) {
       db.close();
       throw new Error(`${path} has cache schema version ${version}; this toolsim reads version ${SCHEMA_VERSION}`);
+    }
+    if (options.readonly) {
+      for (const table of RECORDING_TABLES) {
+        for (const action of ['INSERT', 'UPDATE', 'DELETE']) {
+          db.exec(`CREATE TEMP TRIGGER ${table}_${action.toLowerCase()}_refused BEFORE ${action} ON main.${table}
+            BEGIN SELECT RAISE(ABORT, 'the recordings are read-only while serving'); END`);
+        }
+      }
     }
     return new Store(path, db);
   }
