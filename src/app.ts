@@ -15,6 +15,13 @@ import type { Metrics } from './metrics.js';
 import type { Simulator } from './simulator.js';
 import { VERSION } from './version.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** From now on every request is answered 503 + Retry-After + Connection: close (shutdown). */
+    drain(): void;
+  }
+}
+
 export interface AppDeps {
   /** The simulator serving now; a function so that a reload can swap it. */
   simulator: () => Simulator;
@@ -43,6 +50,7 @@ const FASTIFY_ERRORS: Record<string, { code: string; status: number }> = {
 
 /** Seconds a shed client is told to wait (Retry-After). */
 const RETRY_AFTER_SECONDS = 1;
+const IDLE_CLOSE_MS = 250;
 /**
  * How often the event-loop delay is sampled. Shorter intervals misfire: an interval with no sample
  * at all (one long synchronous task) reads as infinite delay and sheds a whole interval.
@@ -62,10 +70,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onConstructorPoisoning: 'error',
     // Refusals while closing are ours (below): the JSON error shape, Retry-After, Connection: close.
     return503OnClosing: false,
+    // Node counts a connection whose request is still unread in its socket as idle; closing idle
+    // connections at once would reset requests a client already sent. They are closed below, later.
+    forceCloseConnections: false,
   });
   let closing = false;
+  app.decorate('drain', () => {
+    closing = true;
+  });
   app.addHook('preClose', async () => {
     closing = true;
+    // Requests already sent are read and answered (503, Connection: close) before idle
+    // keep-alive connections are closed, every IDLE_CLOSE_MS until the server has closed.
+    const timer = setInterval(() => app.server.closeIdleConnections(), IDLE_CLOSE_MS);
+    timer.unref();
+    app.server.once('close', () => clearInterval(timer));
   });
   app.addHook('onRequest', async (_request, reply) => {
     if (!closing) return;

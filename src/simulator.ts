@@ -10,9 +10,9 @@ import { NeighborIndex } from './neighbors.js';
 import type { Store } from './store.js';
 import { ExactTier } from './tiers/exact.js';
 import { DisabledFuzzyTier } from './tiers/fuzzy.js';
-import { missAnswer, unknownToolAnswer } from './tiers/miss.js';
-import type { Resolution, Tier } from './tiers/tier.js';
-import type { Answer, Call, Neighbor, RepeatPolicy, ToolInfo } from './types.js';
+import { missAnswer, round, unknownToolAnswer } from './tiers/miss.js';
+import type { Plan, Resolution, Tier } from './tiers/tier.js';
+import type { Answer, Call, JsonObject, MissReason, Neighbor, RepeatPolicy, ToolInfo } from './types.js';
 
 export interface CallRequest {
   server?: string | undefined;
@@ -30,7 +30,25 @@ export interface SimulatorOptions {
   /** Neighbours listed on a miss (and offered to the fuzzy tier). */
   neighbors?: number;
   /** Builds the fuzzy tier; it receives the exact tier to read neighbours' recorded outputs. */
-  fuzzy?: (deps: { store: Store; exact: ExactTier; metrics: Metrics }) => Tier;
+  fuzzy?: (deps: { store: Store; memoStore: Store; exact: ExactTier; metrics: Metrics }) => Tier;
+  /**
+   * A writable connection for tables beside the recordings (the fuzzy memo); defaults to `store`.
+   * Needed when `store` pins a read snapshot, since nothing written on it would ever commit.
+   */
+  memoStore?: Store;
+}
+
+export interface Explanation {
+  server: string;
+  tool: string;
+  key: string;
+  arguments: JsonObject;
+  tier: Answer['tier'];
+  reason?: MissReason;
+  memoized?: boolean;
+  why: string;
+  neighbors: { arguments: JsonObject; similarity: number }[];
+  prompt?: { version: string; system: string; user: string; examples: number };
 }
 
 /** A prepared call: known to the cache, or an unknown tool with the names to suggest instead. */
@@ -38,6 +56,8 @@ type Prepared = { call: Call; known: true } | { call: Call; known: false; server
 
 export class Simulator {
   readonly store: Store;
+  /** The connection the fuzzy memo writes on (the same as `store` unless given). */
+  readonly memoStore: Store;
   readonly exact: ExactTier;
   /** Recorded calls in the cache; recordings do not change while a simulator serves them. */
   readonly callCount: number;
@@ -46,6 +66,7 @@ export class Simulator {
   readonly #tiers: readonly Tier[];
   readonly #neighborCount: number;
   readonly #ignored: ReadonlySet<string>;
+  readonly #fuzzy: Tier;
   #catalog: Catalog;
   #index: NeighborIndex;
   /** Calls being resolved now; a retired simulator's store closes only once this is 0. */
@@ -54,6 +75,7 @@ export class Simulator {
 
   constructor(options: SimulatorOptions) {
     this.store = options.store;
+    this.memoStore = options.memoStore ?? options.store;
     this.#metrics = options.metrics;
     this.#neighborCount = options.neighbors ?? 5;
     this.#ignored = new Set(options.store.ignoredArguments);
@@ -62,7 +84,8 @@ export class Simulator {
     this.snapshotId = options.store.snapshotId;
     this.#index = new NeighborIndex(options.store);
     this.exact = new ExactTier(options.store, options.repeatPolicy ?? 'first', options.cacheSize ?? 100_000);
-    const fuzzy = options.fuzzy?.({ store: options.store, exact: this.exact, metrics: options.metrics }) ?? new DisabledFuzzyTier();
+    const fuzzy = options.fuzzy?.({ store: options.store, memoStore: options.memoStore ?? options.store, exact: this.exact, metrics: options.metrics }) ?? new DisabledFuzzyTier();
+    this.#fuzzy = fuzzy;
     this.#tiers = [this.exact, fuzzy];
   }
 
@@ -130,6 +153,28 @@ export class Simulator {
   /** The neighbours of a call without resolving it (for `explain` and the fuzzy tier). */
   nearest(call: Call, k = this.#neighborCount): Neighbor[] {
     return this.#index.nearest(call.server, call.tool, call.arguments, k);
+  }
+
+  /**
+   * What `resolve` would do with a request, without doing it: the key, the tier and why, the
+   * neighbours, and the prompt the fuzzy tier would send. Makes no LLM request, counts nothing.
+   */
+  explain(request: CallRequest): Explanation {
+    const { call, known } = this.prepare(request);
+    const base = { server: call.server, tool: call.tool, key: call.key, arguments: call.arguments };
+    if (!known) return { ...base, tier: 'miss', reason: 'unknown_tool', why: 'the tool is not in the cache', neighbors: [] };
+    const served = this.exact.lookup(call.key);
+    if (served) {
+      return { ...base, tier: 'exact', why: `recorded ${served.observations} time(s); the repeat policy picks the answer`, neighbors: [] };
+    }
+    const neighbors = this.nearest(call);
+    const listed = neighbors.map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) }));
+    const plan: Plan = this.#fuzzy.explain?.({ call, neighbors: () => neighbors }) ?? { answers: false, reason: 'fuzzy_disabled', why: 'no fuzzy tier' };
+    const explanation: Explanation = { ...base, tier: plan.answers ? 'fuzzy' : 'miss', why: plan.why, neighbors: listed };
+    if (plan.reason) explanation.reason = plan.reason;
+    if (plan.memoized !== undefined) explanation.memoized = plan.memoized;
+    if (plan.prompt) explanation.prompt = { version: plan.prompt.version, system: plan.prompt.system, user: plan.prompt.user, examples: plan.prompt.examples };
+    return explanation;
   }
 
   async #runTiers(call: Call, signal: AbortSignal | undefined): Promise<Answer> {

@@ -18,7 +18,21 @@ export class IngestUnfinishedError extends ToolsimError {
   }
 }
 
-export type SimulatorFactory = (store: Store) => Simulator;
+/** Builds a simulator on a pinned read connection and a writable one for the memo. */
+export type SimulatorFactory = (store: Store, memoStore: Store) => Simulator;
+
+/** The two connections of one snapshot: pinned reads of the recordings, and memo writes. */
+function openSnapshot(db: string): { store: Store; memoStore: Store; close: () => void } {
+  const store = Store.open(db, { pinSnapshot: true });
+  let memoStore: Store;
+  try {
+    memoStore = Store.open(db, { readonly: true });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  return { store, memoStore, close: () => (store.close(), memoStore.close()) };
+}
 
 export class Snapshots {
   #current: Simulator;
@@ -35,11 +49,11 @@ export class Snapshots {
 
   /** Opens the cache at `db` and builds the first simulator with `build`. */
   static open(db: string, build: SimulatorFactory): Snapshots {
-    const store = Store.open(db, { pinSnapshot: true });
+    const snapshot = openSnapshot(db);
     try {
-      return new Snapshots(db, build, build(store));
+      return new Snapshots(db, build, build(snapshot.store, snapshot.memoStore));
     } catch (error) {
-      store.close();
+      snapshot.close();
       throw error;
     }
   }
@@ -58,17 +72,17 @@ export class Snapshots {
 
   async #reload(): Promise<ReloadReport> {
     const previous = this.#current;
-    const store = Store.open(this.#db, { pinSnapshot: true });
+    const snapshot = openSnapshot(this.#db);
     let next: Simulator;
     try {
-      if (store.ingestUnfinished) throw new IngestUnfinishedError();
-      if (store.snapshotId === previous.snapshotId) {
-        store.close();
+      if (snapshot.store.ingestUnfinished) throw new IngestUnfinishedError();
+      if (snapshot.store.snapshotId === previous.snapshotId) {
+        snapshot.close();
         return { reloaded: false, snapshot: previous.snapshotId, previous: previous.snapshotId, calls: previous.callCount };
       }
-      next = this.#build(store);
+      next = this.#build(snapshot.store, snapshot.memoStore);
     } catch (error) {
-      store.close();
+      snapshot.close();
       throw error;
     }
     this.#current = next;
@@ -79,6 +93,7 @@ export class Snapshots {
   #retire(simulator: Simulator): void {
     const done = simulator.idle().then(() => {
       simulator.store.close();
+      simulator.memoStore.close();
       this.#retiring.delete(done);
     });
     this.#retiring.add(done);
@@ -90,5 +105,6 @@ export class Snapshots {
     await Promise.all(this.#retiring);
     await this.#current.idle();
     this.#current.store.close();
+    this.#current.memoStore.close();
   }
 }

@@ -9,6 +9,7 @@ import {
   callRequestSchema,
   callResultSchema,
   errorSchema,
+  explainResultSchema,
   MAX_NAME_LENGTH,
   MAX_TRAJECTORY_ID_LENGTH,
   statusSchema,
@@ -108,6 +109,20 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
       const { server, tool } = request.params;
       return send(reply, answerJson(await options.simulator().resolve({ server, tool, arguments: request.body }, request.signal)));
     },
+  );
+
+  app.post<{ Body: CallRequest }>(
+    '/v1/explain',
+    {
+      schema: {
+        summary: 'What the simulator would do with a call, without doing it',
+        description: 'The key, the tier it would take and why, the nearest recorded calls, and the exact LLM prompt the fuzzy tier would send. No LLM request is made and no metric counts it.',
+        tags: ['calls'],
+        body: callRequestSchema,
+        response: { 200: explainResultSchema, ...errors },
+      },
+    },
+    async (request) => options.simulator().explain(request.body),
   );
 
   app.get(
