@@ -27,6 +27,8 @@ export type Behaviour =
   | { kind: 'garbage' }
   /** Never answers (until the client gives up or the server closes). */
   | { kind: 'hang' }
+  /** Destroys the connection without an answer (ECONNRESET at the client). */
+  | { kind: 'reset' }
   /** Waits, then behaves as `then`. */
   | { kind: 'slow'; delayMs: number; then: Behaviour };
 
@@ -95,6 +97,9 @@ export async function startFakeAnthropic(initial: Behaviour = { kind: 'answer', 
         res.end('{"this is": not json');
         return;
       case 'hang':
+        return;
+      case 'reset':
+        res.socket?.resetAndDestroy();
         return;
       case 'slow': {
         const timer = setTimeout(() => {
