@@ -1,7 +1,8 @@
 /**
- * Soak: `toolsim serve` in its own process, loaded with autocannon over a mix of exact and miss
- * calls (and single calls, batches and path-style calls), then pushed past capacity to show load
- * shedding (503 + Retry-After) while /healthz keeps answering.
+ * Soak: `toolsim serve` in its own process, loaded with autocannon over a mix of exact, fuzzy and
+ * miss calls (single calls, batches and path-style calls), then pushed past capacity to show load
+ * shedding (503 + Retry-After) while /healthz keeps answering. The fuzzy tier talks to the local
+ * stand-in Messages API (test/support), which answers after 200 ms.
  *
  *   npm run soak -- [--seconds 60] [--connections 200] [--overload-seconds 15] [--overload-connections 1000]
  *                   [--max-event-loop-delay 1000]
@@ -17,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ingest } from '../src/ingest/ingest.js';
 import { Store } from '../src/store.js';
+import { startFakeAnthropic } from '../test/support/fake-anthropic.js';
 import { runLoad, type LoadResult, type MixedCall } from './load.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -32,7 +34,10 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Exact calls (recorded arguments), misses (same tools, arguments never recorded), unknown tools. */
+/**
+ * Exact calls (recorded arguments), near calls (one argument added: fuzzy, then memoized), misses
+ * (arguments unlike any recording, unknown tools).
+ */
 function callMix(store: Store): { normal: MixedCall[]; heavy: MixedCall[] } {
   const rows = store.db
     .prepare('SELECT server, tool, min(arguments) AS arguments FROM calls GROUP BY key ORDER BY min(id) LIMIT 300')
@@ -41,7 +46,8 @@ function callMix(store: Store): { normal: MixedCall[]; heavy: MixedCall[] } {
   rows.forEach((row, i) => {
     const args = JSON.parse(row.arguments) as Record<string, unknown>;
     normal.push({ path: '/v1/call', body: { server: row.server, tool: row.tool, arguments: args } });
-    if (i % 3 === 0) normal.push({ path: '/v1/call', body: { server: row.server, tool: row.tool, arguments: { ...args, soak_miss: i } } });
+    if (i % 3 === 0) normal.push({ path: '/v1/call', body: { server: row.server, tool: row.tool, arguments: { ...args, soak_near: i % 40 } } });
+    if (i % 3 === 1) normal.push({ path: '/v1/call', body: { server: row.server, tool: row.tool, arguments: { soak_far: `nothing-like-${i}` } } });
     if (i % 10 === 0) normal.push({ path: '/v1/call', body: { tool: `no_such_tool_${i % 7}`, arguments: {} } });
     if (i % 15 === 0) normal.push({ path: `/v1/servers/${encodeURIComponent(row.server)}/tools/${encodeURIComponent(row.tool)}`, body: args });
     if (i % 20 === 0) normal.push({ path: '/v1/calls', body: { calls: rows.slice(i, i + 8).map((r) => ({ server: r.server, tool: r.tool, arguments: JSON.parse(r.arguments) as unknown })) } });
@@ -97,8 +103,13 @@ async function main(): Promise<void> {
     const mix = callMix(store);
     store.close();
 
+    const stand = await startFakeAnthropic({ kind: 'slow', delayMs: 200, then: { kind: 'answer', output: 'improvised by the stand-in' } });
     const port = await freePort();
-    const child = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'serve', '--db', db, '--port', String(port), '--log-level', 'warn', '--max-event-loop-delay', values['max-event-loop-delay']], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'dist/src/cli.js'), 'serve', '--db', db, '--port', String(port), '--log-level', 'warn', '--max-event-loop-delay', values['max-event-loop-delay'], '--fuzzy', 'on'],
+      { stdio: ['ignore', 'inherit', 'inherit'], env: { PATH: process.env['PATH'] ?? '', ANTHROPIC_API_KEY: 'sk-soak-stand-in', ANTHROPIC_BASE_URL: stand.url } },
+    );
     const url = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 100; i++) {
       if (await fetch(new URL('/readyz', url)).then((r) => r.ok, () => false)) break;
@@ -106,9 +117,18 @@ async function main(): Promise<void> {
     }
 
     const steady = await runLoad({ url, connections: Number(values.connections), seconds: Number(values.seconds), calls: mix.normal, timeout: 10 });
+    const tiers = async (): Promise<Record<string, number>> => {
+      const text = await (await fetch(new URL('/metrics', url))).text();
+      const out: Record<string, number> = {};
+      for (const match of text.matchAll(/^toolsim_calls_total\{tier="(\w+)"[^}]*\} (\d+)/gm)) out[match[1]!] = (out[match[1]!] ?? 0) + Number(match[2]);
+      return out;
+    };
+    const steadyTiers = await tiers();
+    const llmRequests = stand.requests.length;
     if (Number(values['overload-seconds']) === 0) {
       child.kill('SIGTERM');
-      process.stdout.write(`${JSON.stringify({ steady: summarize(steady) })}\n`);
+      await stand.close();
+      process.stdout.write(`${JSON.stringify({ steady: summarize(steady), steadyTiers, llmRequests })}\n`);
       return;
     }
     const stop = { done: false };
@@ -123,9 +143,10 @@ async function main(): Promise<void> {
 
     child.kill('SIGTERM');
     const exitCode = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await stand.close();
     process.stdout.write(`${JSON.stringify({
       date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model,
-      steady: { connections: Number(values.connections), seconds: Number(values.seconds), ...summarize(steady) },
+      steady: { connections: Number(values.connections), seconds: Number(values.seconds), ...summarize(steady), tiers: steadyTiers, llmRequests },
       overload: { connections: Number(values['overload-connections']), seconds: Number(values['overload-seconds']), ...summarize(overload) },
       healthDuringOverload, statusAfterOverload: after.status, exitCode,
     }, null, 2)}\n`);
