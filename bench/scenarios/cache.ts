@@ -30,7 +30,8 @@ export async function ingestLog(mode: Mode): Promise<IngestRun> {
   let peakKb = 0;
   const poll = setInterval(() => {
     try {
-      peakKb = Math.max(peakKb, procKb(child.pid!, 'VmHWM'));
+      const kb = procKb(child.pid!, 'VmHWM');
+      if (Number.isFinite(kb)) peakKb = Math.max(peakKb, kb);
     } catch {
       // exited between polls
     }
