@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { BadRequestError, ToolsimError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { CallRequest, Simulator } from '../simulator.js';
+import { clientGone } from './client-gone.js';
 import { answerJson, errorJson } from './serialize.js';
 import {
   batchResultSchema,
@@ -36,7 +37,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         response: { 200: callResultSchema, ...errors },
       },
     },
-    async (request, reply) => send(reply, answerJson(await options.simulator().resolve(request.body, request.signal))),
+    async (request, reply) => send(reply, answerJson(await options.simulator().resolve(request.body, clientGone(reply)))),
   );
 
   app.post<{ Body: { calls: unknown[] } }>(
@@ -60,10 +61,11 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         throw new BadRequestError('batch_too_large', `a batch holds at most ${maxBatch} calls (--max-batch); got ${calls.length}`);
       }
       const simulator = options.simulator();
+      const signal = clientGone(reply);
       const results = await Promise.all(
         calls.map(async (item) => {
           try {
-            return answerJson(await simulator.resolve(checkCallRequest(item), request.signal));
+            return answerJson(await simulator.resolve(checkCallRequest(item), signal));
           } catch (error) {
             if (error instanceof ToolsimError) return errorJson(error);
             throw error;
@@ -91,7 +93,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     },
     async (request, reply) => {
       const { server, tool } = request.params;
-      return send(reply, answerJson(await options.simulator().resolve({ server, tool, arguments: request.body }, request.signal)));
+      return send(reply, answerJson(await options.simulator().resolve({ server, tool, arguments: request.body }, clientGone(reply))));
     },
   );
 
