@@ -80,6 +80,8 @@ export async function exactVsBare(fixture: HttpFixture, mode: Mode): Promise<Sec
     const rounds = await alternate(
       mode.rounds,
       async () => {
+        // Every distinct call once (so toolsim's LRU holds the working set, as in steady serving), then both sides briefly.
+        await load({ url: fixture.toolsim.url, path: '/v1/call', sharedBodies: fixture.bodies, connections: mode.connections, amount: fixture.bodies.length });
         await run(fixture.toolsim.url, 2)();
         await run(bare.url, 2)();
       },
@@ -97,7 +99,7 @@ export async function exactVsBare(fixture: HttpFixture, mode: Mode): Promise<Sec
       ],
       details: [
         `${fixture.bodies.length} distinct recorded calls (generated from cache/samples), each connection cycling through all of them; ` +
-          `${mode.connections} connections, ${mode.roundS} s per side per round, sides alternating. The bare route parses the body, ` +
+          `${mode.connections} connections, ${mode.roundS} s per side per round, sides alternating, after every call was served once and a 2 s warm-up of each side. The bare route parses the body, ` +
           'looks it up in a Map and sends the same bytes toolsim answers (checked byte for byte on a sample before the rounds).',
         '',
         ...roundsTable(['toolsim `POST /v1/call`', 'bare Fastify route'], rounds.a, rounds.b),
