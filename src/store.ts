@@ -97,6 +97,11 @@ export interface StoreStats {
 export interface OpenOptions {
   /** Open for serving: no schema changes, no writes to recordings. */
   readonly?: boolean;
+  /**
+   * Hold one read transaction for the life of the connection, so that every read sees the same
+   * snapshot even while an ingest commits into the same file (WAL). Implies `readonly`.
+   */
+  pinSnapshot?: boolean;
 }
 
 export class Store {
@@ -132,14 +137,15 @@ export class Store {
   /** Opens (and, unless read-only, creates or migrates) the cache at `path`. */
   static open(path: string, options: OpenOptions = {}): Store {
     if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path, { fileMustExist: Boolean(options.readonly) });
+    const db = new Database(path, { fileMustExist: Boolean(options.readonly || options.pinSnapshot) });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     db.pragma('cache_size = -65536');
+    const readonly = Boolean(options.readonly || options.pinSnapshot);
     const version = Store.#schemaVersion(db);
     if (version === undefined) {
-      if (options.readonly) {
+      if (readonly) {
         db.close();
         throw new Error(`${path} is not a toolsim cache (no schema); run \`toolsim ingest\` first`);
       }
@@ -148,6 +154,11 @@ export class Store {
     } else if (version !== SCHEMA_VERSION) {
       db.close();
       throw new Error(`${path} has cache schema version ${version}; this toolsim reads version ${SCHEMA_VERSION}`);
+    }
+    if (options.pinSnapshot) {
+      // A deferred transaction takes its snapshot at its first read; read at once to fix it here.
+      db.exec('BEGIN');
+      db.prepare('SELECT count(*) FROM meta').get();
     }
     return new Store(path, db);
   }
@@ -176,6 +187,19 @@ export class Store {
   /** Changes whenever the recordings change; memoized improvisations are tied to it. */
   get snapshotId(): string {
     return this.getMeta('snapshot_id') ?? 'empty';
+  }
+
+  /**
+   * True between the start and the end of an ingest, including one that was killed: the
+   * recordings are then part-way between two snapshots and should not be served as a new one.
+   */
+  get ingestUnfinished(): boolean {
+    return this.getMeta('ingest') === 'running';
+  }
+
+  /** Marks an ingest as started (committed at once, so a crash leaves the mark). */
+  beginIngest(): void {
+    this.setMeta('ingest', 'running');
   }
 
   /** Argument names dropped before hashing, fixed by the first ingest (CONTRACTS §2.6). */
@@ -251,6 +275,8 @@ export class Store {
           xorInto(content, identityHash(call.record, call.ordinal));
         }
       }
+      // Kept with the rows it describes: after a crash, the fingerprint still matches the table.
+      this.setMeta('content', content.toString('hex'));
       return { added, present: calls.length - added };
     })();
   }
@@ -282,6 +308,7 @@ export class Store {
         keys = (SELECT count(DISTINCT key) FROM calls c WHERE c.server = tools.server AND c.tool = tools.tool)`);
       this.setMeta('content', content.toString('hex'));
       this.setMeta('snapshot_id', snapshotIdOf(content, this.ignoredArguments));
+      this.setMeta('ingest', 'done');
     })();
   }
 
@@ -335,7 +362,9 @@ export class Store {
   }
 
   close(): void {
-    if (this.#db.open) this.#db.close();
+    if (!this.#db.open) return;
+    if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+    this.#db.close();
   }
 }
 

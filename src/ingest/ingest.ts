@@ -60,6 +60,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const report = options.onProblem ?? (() => {});
   const everyMs = options.progressEveryMs ?? 250;
   store.claimIgnoredArguments(options.ignoreArgs ?? []);
+  store.beginIngest();
   const ignored = new Set(store.ignoredArguments);
   const content = store.contentFingerprint();
 
