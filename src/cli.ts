@@ -8,6 +8,7 @@ import { describeOptions, parseArgsOptions, resolveConfig, type OptionName } fro
 import { ConfigError } from './errors.js';
 import { clearProgress, formatNumber, percent, progressLine, table } from './format.js';
 import { ingest } from './ingest/ingest.js';
+import { REPLAY_OPTIONS, replayCommand } from './replay/command.js';
 import { SERVE_OPTIONS, serveForever } from './server.js';
 import { Store } from './store.js';
 import { VERSION } from './version.js';
@@ -75,6 +76,15 @@ const COMMANDS: Record<string, Command> = {
     async run(values) {
       await serveForever(resolveConfig(SERVE_OPTIONS, values));
       return -1; // keeps running until a signal
+    },
+  },
+  replay: {
+    usage: 'toolsim replay FILE... [--url URL | --db PATH] [--json] [--html FILE] [--min-exact 0.9] [--max-miss 0.1] [--max-differ N]',
+    summary: 'replay a test set against a server or cache and report its coverage (a gate with --min-exact etc.)',
+    options: REPLAY_OPTIONS,
+    positionals: true,
+    async run(values, files) {
+      return replayCommand(resolveConfig(REPLAY_OPTIONS, values), files, values['db'] !== undefined);
     },
   },
   stats: {
