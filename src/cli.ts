@@ -89,7 +89,7 @@ const COMMANDS: Record<string, Command> = {
   },
   stats: {
     usage: 'toolsim stats [--db PATH] [--json]',
-    summary: 'calls, tools, servers, repeated keys and per-tool counts of a cache',
+    summary: 'calls, tools, servers, repeated keys and per-tool coverage of a cache',
     options: ['db', 'json'],
     async run(values) {
       const config = resolveConfig(['db', 'json'], values);
@@ -107,15 +107,22 @@ const COMMANDS: Record<string, Command> = {
             ['distinct calls (keys)', stats.keys],
             ['servers', stats.servers],
             ['tools', stats.tools],
+            ['keys recorded once', stats.singleKeys],
             ['keys recorded more than once', stats.repeatedKeys],
             ['... whose outputs disagree', stats.disagreeingKeys],
           ],
         );
+        // Coverage per tool: few distinct argument sets, or many seen once, mean a test set will miss.
         const perTool = table(
-          ['server', 'tool', 'calls', 'keys', 'repeated', 'disagree', 'share'],
-          stats.perTool.map((t) => [t.server, t.tool, t.calls, t.keys, t.repeatedKeys, t.disagreeingKeys, percent(t.calls, stats.calls)]),
+          ['server', 'tool', 'calls', 'share', 'arg sets', 'seen once', 'repeated', 'disagree', 'calls/set'],
+          stats.perTool.map((t) => [
+            t.server, t.tool, t.calls, percent(t.calls, stats.calls), t.keys, t.singleKeys, t.repeatedKeys, t.disagreeingKeys,
+            t.keys === 0 ? '-' : (t.calls / t.keys).toFixed(1),
+          ]),
         );
-        process.stdout.write(`${config.db} (snapshot ${store.snapshotId})\n\n${summary}\n\n${perTool}\n`);
+        const note =
+          'arg sets: distinct argument sets (keys); seen once: recorded a single time; disagree: keys whose recorded outputs differ (hidden state)';
+        process.stdout.write(`${config.db} (snapshot ${store.snapshotId})\n\n${summary}\n\n${perTool}\n${note}\n`);
         return 0;
       } finally {
         store.close();
