@@ -4,7 +4,7 @@
  */
 import { percent } from '../format.js';
 import type { DifferingAnswer, GroupReport, ReplayReport } from './report.js';
-import { gateValue } from './text.js';
+import { clip, gateValue } from './text.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
@@ -15,7 +15,7 @@ const ms = (x: number): string => x.toFixed(x < 10 ? 2 : 1);
 const STYLE = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d2330}
 h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde1e8;padding-bottom:.2rem}
-.meta{color:#5b6475}table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .6rem;text-align:right;border-bottom:1px solid #eceef2}
+.meta{color:#5b6475}table{border-collapse:collapse;margin:.5rem 0}td.l{white-space:nowrap}td,th{padding:.25rem .6rem;text-align:right;border-bottom:1px solid #eceef2}
 th{background:#f5f6f9;font-weight:600}td.l,th.l{text-align:left}code{font:12px ui-monospace,Menlo,monospace}
 .cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #dde1e8;border-radius:6px;padding:.6rem 1rem;min-width:8rem}
 .card b{display:block;font-size:1.4rem}.bars{display:grid;grid-template-columns:minmax(12rem,max-content) 1fr 4rem;gap:.3rem .8rem;align-items:center}
@@ -45,7 +45,8 @@ function differing(title: string, note: string, answers: readonly DifferingAnswe
   const items = answers.map((d) => {
     const json = (value: unknown): string => escapeHtml(JSON.stringify(value, null, 1));
     return `<details><summary><code>${escapeHtml(`${d.file}:${d.line}`)}</code> ${escapeHtml(`${d.server}/${d.tool}`)} <code>${d.key.slice(0, 12)}</code>` +
-      `${d.recordedOutputs !== null && d.recordedOutputs > 1 ? ` (${d.recordedOutputs} recorded outputs)` : ''}</summary>` +
+      `${d.recordedOutputs !== null && d.recordedOutputs > 1 ? ` (${d.recordedOutputs} recorded outputs)` : ''}` +
+      `<br><span class="meta">expected <code>${escapeHtml(clip(JSON.stringify(d.expected), 70))}</code> served <code>${escapeHtml(clip(JSON.stringify(d.served), 70))}</code></span></summary>` +
       `arguments<pre>${json(d.arguments)}</pre>expected${d.expectedIsError ? ' (error)' : ''}<pre>${json(d.expected)}</pre>` +
       `served${d.servedIsError ? ' (error)' : ''}<pre>${json(d.served)}</pre></details>`;
   });
