@@ -167,3 +167,29 @@ describe('replay command line', () => {
     expect(() => new HttpTarget('localhost:8080')).toThrow(/--url must be an http\(s\) URL/);
   });
 });
+
+describe('coverage in toolsim stats', () => {
+  it('shows per tool the distinct argument sets, those seen once, and the keys whose recordings disagree', async () => {
+    const cache = await cacheOf([
+      { server: 's', tool: 'balance', arguments: { id: 1 }, output: 10 },
+      { server: 's', tool: 'balance', arguments: { id: 2 }, output: 5 },
+      { server: 's', tool: 'balance', arguments: { id: 2 }, output: 6 },
+      { server: 's', tool: 'balance', arguments: { id: 3 }, output: 7 },
+      { server: 's', tool: 'balance', arguments: { id: 3 }, output: 7 },
+      { server: 's', tool: 'ping', arguments: {}, output: 'pong' },
+    ]);
+    expect(cache.store.stats()).toMatchObject({
+      keys: 4, singleKeys: 2, repeatedKeys: 2, disagreeingKeys: 1,
+      perTool: [
+        { tool: 'balance', calls: 5, keys: 3, singleKeys: 1, repeatedKeys: 2, disagreeingKeys: 1 },
+        { tool: 'ping', calls: 1, keys: 1, singleKeys: 1, repeatedKeys: 0, disagreeingKeys: 0 },
+      ],
+    });
+    cache.store.close();
+    const { stdout, code } = await cli(['stats', '--db', cache.path]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/server\s+tool\s+calls\s+share\s+arg sets\s+seen once\s+repeated\s+disagree\s+calls\/set/);
+    expect(stdout).toMatch(/s\s+balance\s+5\s+83\.3%\s+3\s+1\s+2\s+1\s+1\.7/);
+    expect(stdout).toMatch(/keys recorded once\s+2/);
+  });
+});
