@@ -1,5 +1,6 @@
 /** `toolsim replay FILE...`: options to a target, the replay, then the report and the gates. */
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { clearProgress, formatNumber, progressLine } from '../format.js';
@@ -24,6 +25,14 @@ export async function replayCommand(config: ReplayConfig, files: readonly string
   const url: string | undefined = config.url;
   if (url !== undefined && dbGiven) throw new ConfigError('give --url (a running server) or --db (a cache file), not both');
 
+  // Fail before the replay, not after it, when the page cannot be written.
+  if (config.html !== undefined) {
+    try {
+      accessSync(dirname(resolve(config.html)), constants.W_OK);
+    } catch {
+      throw new ConfigError(`--html ${config.html}: its folder does not exist or is not writable`);
+    }
+  }
   let store: Store | undefined;
   let target: ReplayTarget;
   if (url !== undefined) {

@@ -13,7 +13,7 @@ const n = (x: number): string => x.toLocaleString('en-US');
 const ms = (x: number): string => x.toFixed(x < 10 ? 2 : 1);
 
 const STYLE = `
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d2330}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:84rem;padding:0 1rem;color:#1d2330}
 h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde1e8;padding-bottom:.2rem}
 .meta{color:#5b6475}table{border-collapse:collapse;margin:.5rem 0}td.l{white-space:nowrap}td,th{padding:.25rem .6rem;text-align:right;border-bottom:1px solid #eceef2}
 th{background:#f5f6f9;font-weight:600}td.l,th.l{text-align:left}code{font:12px ui-monospace,Menlo,monospace}
@@ -31,12 +31,19 @@ function bar(g: GroupReport): string {
   return `<div class="bar">${part('exact', g.exact)}${part('fuzzy', g.fuzzy)}${part('miss', g.miss)}${part('errors', g.errors)}</div>`;
 }
 
+const missReasons = (g: GroupReport): string => Object.entries(g.missReasons).map(([reason, count]) => `${reason} ${n(count)}`).join(', ');
+
 function tierTable(label: string[], rows: GroupReport[], cells: (g: GroupReport) => string[]): string {
-  const head = [...label.map((l) => `<th class="l">${l}</th>`), ...['calls', 'exact', 'fuzzy', 'miss', 'errors', 'exact %', 'miss %', 'differ', 'hidden state', 'p50 ms', 'p90 ms', 'p99 ms'].map((h) => `<th>${h}</th>`)];
+  const head = [
+    ...label.map((l) => `<th class="l">${l}</th>`),
+    ...['calls', 'exact', 'fuzzy', 'miss', 'errors', 'exact %', 'miss %', 'differ', 'hidden state', 'p50 ms', 'p90 ms', 'p99 ms'].map((h) => `<th>${h}</th>`),
+    '<th class="l">miss reasons</th>',
+  ];
   const body = rows.map((g) =>
     `<tr>${cells(g).map((c) => `<td class="l">${escapeHtml(c)}</td>`).join('')}` +
     [n(g.calls), n(g.exact), n(g.fuzzy), n(g.miss), n(g.errors), percent(g.exact, g.calls), percent(g.miss, g.calls), n(g.differing), n(g.differingHiddenState),
-      ms(g.latencyMs.p50), ms(g.latencyMs.p90), ms(g.latencyMs.p99)].map((c) => `<td>${c}</td>`).join('') + '</tr>');
+      ms(g.latencyMs.p50), ms(g.latencyMs.p90), ms(g.latencyMs.p99)].map((c) => `<td>${c}</td>`).join('') +
+    `<td class="l">${missReasons(g)}</td></tr>`);
   return `<table><tr>${head.join('')}</tr>${body.join('')}</table>`;
 }
 

@@ -14,6 +14,9 @@ const TIER_HEADERS = ['calls', 'exact', 'fuzzy', 'miss', 'errors', 'exact%', 'fu
 const LATENCY_HEADERS = ['p50 ms', 'p90 ms', 'p99 ms'];
 const latencyCells = (g: GroupReport): Cell[] => [ms(g.latencyMs.p50), ms(g.latencyMs.p90), ms(g.latencyMs.p99)];
 
+const reasons = (g: GroupReport): string =>
+  Object.entries(g.missReasons).map(([reason, n]) => `${reason} ${formatNumber(n)}`).join(', ');
+
 export function clip(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
 }
@@ -58,8 +61,10 @@ export function reportText(report: ReplayReport): string {
     table(['server', ...TIER_HEADERS, ...LATENCY_HEADERS], report.servers.map((g) => [g.server, ...tierCells(g), ...latencyCells(g)])),
     '',
     table(
-      ['server', 'tool', ...TIER_HEADERS, 'differ', 'hidden', 'p50 ms', 'p99 ms'],
-      report.tools.map((g) => [g.server, g.tool, ...tierCells(g), g.differing, g.differingHiddenState, ms(g.latencyMs.p50), ms(g.latencyMs.p99)]),
+      ['server', 'tool', ...TIER_HEADERS, 'differ', 'hidden', 'p50 ms', 'p99 ms', 'miss reasons'],
+      report.tools.map((g) => [
+        g.server, g.tool, ...tierCells(g), g.differing, g.differingHiddenState, ms(g.latencyMs.p50), ms(g.latencyMs.p99), reasons(g),
+      ]),
     ),
   );
   if (report.missReasons.length > 0) {
