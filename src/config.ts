@@ -37,6 +37,14 @@ export const OPTIONS = {
     flag: 'log-level', env: 'TOOLSIM_LOG_LEVEL', kind: 'string', default: 'info',
     choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'server log level',
   },
+  adminToken: {
+    flag: 'admin-token', env: 'TOOLSIM_ADMIN_TOKEN', kind: 'string', default: '', secret: true,
+    help: 'bearer token for /admin/* routes (hot reload); without one they do not exist',
+  },
+  maxEventLoopDelay: {
+    flag: 'max-event-loop-delay', env: 'TOOLSIM_MAX_EVENT_LOOP_DELAY', kind: 'integer', default: 1000, min: 0,
+    help: 'shed load (503 + Retry-After) past this event-loop delay in ms; 0 never sheds',
+  },
   json: { flag: 'json', kind: 'boolean', default: false, help: 'print JSON instead of a table' },
   url: { flag: 'url', env: 'TOOLSIM_URL', kind: 'string', help: 'replay against the toolsim server at this URL instead of a --db directly' },
   html: { flag: 'html', env: 'TOOLSIM_REPLAY_HTML', kind: 'string', help: 'also write the report as a self-contained HTML page to this file' },
