@@ -30,7 +30,7 @@ describe('POST /v1/call', () => {
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(res.json()).toEqual({
       tier: 'exact', output: { created: '1994-11-01' }, is_error: false,
-      match: { key: expect.stringMatching(/^[0-9a-f]{64}$/), observations: 3 },
+      match: { key: expect.stringMatching(/^[0-9a-f]{64}$/), observations: 3, outputs: 2 },
     });
   });
 
