@@ -42,6 +42,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onConstructorPoisoning: 'error',
   });
 
+  // Every body is JSON; text/plain would only turn into a confusing "body must be object".
+  app.removeContentTypeParser('text/plain');
+
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
