@@ -9,7 +9,9 @@ import { Pairing, isObject, str, type Format, type Reader } from './format.js';
 export const claudeCode: Format = {
   name: 'claude-code',
   detect(value) {
-    return isObject(value) && isObject(value['message']) && typeof value['type'] === 'string' && ('sessionId' in value || 'uuid' in value);
+    // Message lines carry a session id; a session file may open with a summary line instead.
+    if (!isObject(value) || typeof value['type'] !== 'string') return false;
+    return (isObject(value['message']) && ('sessionId' in value || 'uuid' in value)) || (value['type'] === 'summary' && 'leafUuid' in value);
   },
   reader(sink, options): Reader {
     const pairing = new Pairing(sink, 'claude-code');

@@ -9,6 +9,8 @@ import { parseToolCalls, taggedBlocks } from '../../tool-call-text.js';
 import { conversationId, isObject, nativeCall, resolveServer, str, type Format, type PendingCall, type Reader, type ReaderOptions, type Sink } from './format.js';
 import { openAiTools } from './openai-chat.js';
 
+const MODEL_ROLES = new Set(['gpt', 'assistant', 'model']);
+
 interface Turn {
   role: string;
   text: string;
@@ -69,7 +71,10 @@ export const hermes: Format = {
         toolDefinitions(value, turns, server, options, sink, line);
         const waiting: PendingCall[] = [];
         for (const turn of turns) {
-          for (const block of parseToolCalls(turn.text)) {
+          // System prompts describe the tags (`within <tool_call></tool_call> XML tags`); only the model calls.
+          if (turn.role === 'system') continue;
+          const calls = MODEL_ROLES.has(turn.role) ? parseToolCalls(turn.text) : [];
+          for (const block of calls) {
             if (!block.ok) sink.problem(`${block.reason}; not stored`, line);
             else waiting.push({ ...resolveServer(block.call.name, server, options), arguments: block.call.arguments, trajectoryId, line });
           }
