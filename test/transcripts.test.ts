@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Store } from '../src/store.js';
-import { ROOT, appOf, cacheOf, tempDir, writeLog } from './helpers.js';
+import { ROOT, appOf, cacheOf, onCleanup, tempDir, writeLog } from './helpers.js';
 import { ingest } from '../src/ingest/ingest.js';
 
 const FIXTURES = join(ROOT, 'test/fixtures/transcripts');
@@ -139,6 +139,16 @@ describe('transcript ingest', () => {
     expect(summary.rejected).toBe(2);
     expect(problems[0]).toMatch(/anthropic\.jsonl:1: arguments must be an object, got an array/);
     expect(problems[1]).toMatch(/anthropic\.jsonl:2: not JSON/);
+  });
+
+  it('reads a .json document whole, but no larger than the line limit', async () => {
+    const store = Store.open(join(tempDir(), 'cache.db'));
+    onCleanup(() => store.close());
+    const problems: string[] = [];
+    const summary = await ingest({ store, inputs: [fixture('openai-responses.json')], server: 'weather', maxLineBytes: 400, onProblem: (p) => problems.push(p) });
+    expect(summary.failedInputs).toBe(1);
+    expect(store.callCount()).toBe(0);
+    expect(problems[0]).toMatch(/openai-responses\.json:\d+: input ends here: a JSON document larger than 400 characters/);
   });
 
   it('leaves native logs as they were: a bad first line is reported, the rest ingested', async () => {

@@ -158,15 +158,18 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     try {
       if (isDocument(input)) {
         // One JSON document: read whole (bounded like a line), then its items or itself.
+        const limit = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
         const parts: string[] = [];
-        for await (const line of readLines(stream, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)) {
+        let size = 0;
+        for await (const line of readLines(stream, limit)) {
           lineNumber = line.number;
           summary.lines++;
           if ('error' in line) throw new Error(line.error);
+          size += line.text.length + 1;
+          if (size > limit) throw new Error(`a JSON document larger than ${limit} characters; write it as JSON Lines, one conversation a line`);
           parts.push(line.text);
         }
         const text = parts.join('\n');
-        if (text.length > (options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)) throw new Error('document larger than the line limit');
         let document: unknown;
         try {
           document = JSON.parse(text);
