@@ -99,6 +99,17 @@ describe('POST /get_observation (verl-tool)', () => {
     expect(body.dones).toEqual([false, false, false, false, false, false, true]);
   });
 
+  it('gives the text of a recorded MCP result as the observation', async () => {
+    const cache = await cacheOf([join(FIXTURES, 'mcp-jsonrpc.jsonl')]);
+    const { app } = await appOf(cache.store);
+    const response = await app.inject({
+      method: 'POST',
+      url: '/get_observation',
+      payload: { trajectory_ids: ['t'], actions: ['<tool_call>{"name": "get_forecast", "arguments": {"city": "Paris", "days": 2}}</tool_call>'] },
+    });
+    expect(response.json()).toEqual({ observations: ['<tool_response>\nParis: 18°C sunny, then 15°C rain\n</tool_response>'], dones: [false], valids: [true] });
+  });
+
   it('refuses arrays of different lengths with a 400 naming them', async () => {
     const cache = await weather();
     const { app } = await appOf(cache.store);

@@ -104,7 +104,7 @@ describe('POST /mcp/{server}', () => {
 
     const unknown = client.callTool({ name: 'get_tides', arguments: { port: 'Brest' } });
     await expect(unknown).rejects.toBeInstanceOf(McpError);
-    await expect(unknown).rejects.toMatchObject({ code: ErrorCode.InvalidParams });
+    await expect(unknown).rejects.toMatchObject({ code: ErrorCode.InvalidParams, message: 'MCP error -32602: Unknown tool: get_tides' });
 
     const text = await metrics();
     expect(metricValue(text, 'toolsim_calls_total{tier="exact",server="weather",tool="get_forecast"}')).toBe(1);

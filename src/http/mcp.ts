@@ -18,7 +18,6 @@ import {
   ContentBlockSchema,
   ErrorCode,
   ListToolsRequestSchema,
-  McpError,
   type CallToolResult,
   type ContentBlock,
   type ListToolsResult,
@@ -119,13 +118,21 @@ function mcpServer(simulator: Simulator, server: string, tools: readonly ToolInf
     try {
       answer = await simulator.resolve({ server, tool: name, arguments: args ?? {} }, extra.signal);
     } catch (error) {
-      if (error instanceof ToolsimError) throw new McpError(ErrorCode.InvalidParams, error.message);
+      if (error instanceof ToolsimError) throw rpcError(ErrorCode.InvalidParams, error.message);
       throw error;
     }
-    if (answer.reason === 'unknown_tool') throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    if (answer.reason === 'unknown_tool') throw rpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     return callToolResult(answer);
   });
   return mcp;
+}
+
+/**
+ * A JSON-RPC error as the SDK sends it (it reads `code` and `message`). McpError would prefix its
+ * message with "MCP error CODE:", which the client then prefixes again.
+ */
+function rpcError(code: number, message: string): Error {
+  return Object.assign(new Error(message), { code });
 }
 
 /** The MCP result of a simulator answer. */
@@ -143,6 +150,17 @@ export function isCallToolResult(value: unknown): value is CallToolResult {
   return (
     typeof value === 'object' && value !== null && Array.isArray((value as { content?: unknown }).content) && CallToolResultSchema.safeParse(value).success
   );
+}
+
+/**
+ * An output as plain text for text-only protocols: a string as it is, the text blocks of a
+ * CallToolResult (or of an array of content blocks) joined by newlines, other JSON as JSON text.
+ */
+export function outputText(output: unknown): string {
+  if (typeof output === 'string') return output;
+  const blocks = isCallToolResult(output) ? output.content : Array.isArray(output) && output.length > 0 ? contentOf(output) : undefined;
+  if (!blocks) return JSON.stringify(output);
+  return blocks.map((b) => (b.type === 'text' ? b.text : JSON.stringify(b))).join('\n');
 }
 
 /** Text for a string, the blocks themselves for an array of content blocks, JSON text otherwise. */

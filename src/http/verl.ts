@@ -13,6 +13,7 @@ import { BadRequestError, ToolsimError } from '../errors.js';
 import { splitName } from '../ingest/formats/format.js';
 import type { Simulator } from '../simulator.js';
 import { parseToolCalls } from '../tool-call-text.js';
+import { outputText } from './mcp.js';
 
 export interface VerlRequest {
   trajectory_ids: (string | number)[];
@@ -128,8 +129,7 @@ async function observe(simulator: Simulator, trajectoryId: string, action: strin
           signal,
         );
         if (answer.reason === 'unknown_tool') valid = false;
-        const output = JSON.parse(answer.outputJson) as unknown;
-        return typeof output === 'string' ? output : JSON.stringify(output);
+        return outputText(JSON.parse(answer.outputJson) as unknown);
       } catch (error) {
         if (!(error instanceof ToolsimError)) throw error;
         valid = false;
