@@ -151,6 +151,14 @@ describe('transcript ingest', () => {
     expect(problems[0]).toMatch(/openai-responses\.json:\d+: input ends here: a JSON document larger than 400 characters/);
   });
 
+  it('reads JSON Lines named .json line by line when the file is not one document', async () => {
+    const dir = tempDir();
+    const file = writeLog(dir, 'calls.json', [{ server: 's', tool: 't', arguments: { a: 1 }, output: 1 }, 'oops', { server: 's', tool: 't', arguments: { a: 2 }, output: 2 }]);
+    const { store, problems } = await ingestInto([file]);
+    expect(store.callCount()).toBe(2);
+    expect(problems).toEqual([expect.stringMatching(/calls\.json:2: not JSON/)]);
+  });
+
   it('leaves native logs as they were: a bad first line is reported, the rest ingested', async () => {
     const cache = await cacheOf([
       '{"server": "s"}',

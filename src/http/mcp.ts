@@ -61,13 +61,16 @@ export function registerMcpRoutes(app: FastifyInstance, options: { simulator: ()
       const server = normalizeName(request.params.server);
       const tools = simulator.tools.filter((t) => t.server === server);
       if (tools.length === 0) throw new NotFoundError(`no recorded server "${server}"`);
-      const mcp = mcpServer(simulator, server, tools);
-      // Stateless (no session id generator): one server and transport per request, nothing kept.
+      const pool = poolOf(simulator);
+      const mcp = pool.acquire(server, tools);
+      // Stateless (no session id generator): a transport per request; nothing of the client is kept.
       const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true });
       reply.hijack();
       reply.raw.on('close', () => {
-        void transport.close();
-        void mcp.close();
+        transport.close().then(
+          () => pool.release(server, mcp),
+          () => {},
+        );
       });
       try {
         await mcp.connect(transport);
@@ -94,6 +97,39 @@ export function registerMcpRoutes(app: FastifyInstance, options: { simulator: ()
         .type('application/json; charset=utf-8')
         .send({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this MCP server is stateless; use POST' }, id: null }),
   });
+}
+
+/**
+ * Idle MCP servers per recorded server, per simulator (a reload brings a new pool). Building a
+ * Server costs milliseconds (its zod schemas), more than answering a call, so each request borrows
+ * one, connects it to its own transport, and returns it once the transport is closed.
+ */
+class ServerPool {
+  static readonly MAX_IDLE = 64;
+  readonly #simulator: Simulator;
+  readonly #idle = new Map<string, Server[]>();
+
+  constructor(simulator: Simulator) {
+    this.#simulator = simulator;
+  }
+
+  acquire(server: string, tools: readonly ToolInfo[]): Server {
+    return this.#idle.get(server)?.pop() ?? mcpServer(this.#simulator, server, tools);
+  }
+
+  release(server: string, mcp: Server): void {
+    const idle = this.#idle.get(server) ?? [];
+    this.#idle.set(server, idle);
+    if (idle.length < ServerPool.MAX_IDLE) idle.push(mcp);
+  }
+}
+
+const pools = new WeakMap<Simulator, ServerPool>();
+
+function poolOf(simulator: Simulator): ServerPool {
+  let pool = pools.get(simulator);
+  if (!pool) pools.set(simulator, (pool = new ServerPool(simulator)));
+  return pool;
 }
 
 function mcpServer(simulator: Simulator, server: string, tools: readonly ToolInfo[]): Server {

@@ -169,18 +169,30 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
           if (size > limit) throw new Error(`a JSON document larger than ${limit} characters; write it as JSON Lines, one conversation a line`);
           parts.push(line.text);
         }
-        const text = parts.join('\n');
         let document: unknown;
+        let parsed = true;
         try {
-          document = JSON.parse(text);
-        } catch (error) {
-          sink.problem(`not a JSON document (${(error as Error).message})`, 1);
-          document = undefined;
+          document = JSON.parse(parts.join('\n'));
+        } catch {
+          parsed = false;
         }
-        if (document !== undefined) {
+        if (parsed) {
           const items = Array.isArray(document) && document.length > 0 && (format ?? detectFormat(document[0]))?.detect(document[0]);
           if (items) (document as unknown[]).forEach((item, i) => feed(item, i + 1));
           else feed(document, 1);
+        } else {
+          // Not one document: JSON Lines under a .json name, read line by line like any other.
+          parts.forEach((text, i) => {
+            if (text.trim() === '') return;
+            let value: unknown;
+            try {
+              value = JSON.parse(text);
+            } catch (error) {
+              sink.problem(`not JSON (${(error as Error).message})`, i + 1);
+              return;
+            }
+            feed(value, i + 1);
+          });
         }
       } else {
         for await (const line of readLines(stream, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)) {
@@ -242,7 +254,7 @@ function open(input: string, stdin: Readable | undefined): Readable {
   return file.pipe(gunzip);
 }
 
-/** `.json` (and `.json.gz`) files hold one JSON document; everything else is JSON Lines. */
+/** `.json` (and `.json.gz`) files hold one JSON document (or, failing that, JSON Lines); everything else is JSON Lines. */
 function isDocument(input: string): boolean {
   return /\.json(\.gz)?$/i.test(input);
 }
