@@ -45,6 +45,14 @@ export const OPTIONS = {
   },
   server: { flag: 'server', env: 'TOOLSIM_SERVER', kind: 'string', default: '', help: 'server of transcript calls whose names and records name none' },
   toolsFormat: { flag: 'format', env: 'TOOLSIM_TOOLS_FORMAT', kind: 'string', default: 'openai', choices: TOOL_FORMATS, help: 'tool schema format' },
+  adminToken: {
+    flag: 'admin-token', env: 'TOOLSIM_ADMIN_TOKEN', kind: 'string', default: '', secret: true,
+    help: 'bearer token for /admin/* routes (hot reload); without one they do not exist',
+  },
+  maxEventLoopDelay: {
+    flag: 'max-event-loop-delay', env: 'TOOLSIM_MAX_EVENT_LOOP_DELAY', kind: 'integer', default: 1000, min: 0,
+    help: 'shed load (503 + Retry-After) past this event-loop delay in ms; 0 never sheds',
+  },
   json: { flag: 'json', kind: 'boolean', default: false, help: 'print JSON instead of a table' },
 } as const satisfies Record<string, OptionSpec>;
 
