@@ -74,6 +74,14 @@ export interface ToolRow {
   inputSchema: string | null;
 }
 
+/** A recorded server's identity (from its MCP `initialize` answer); every field optional. */
+export interface ServerInfo {
+  name?: string;
+  version?: string;
+  instructions?: string;
+  protocol_version?: string;
+}
+
 export interface WriteResult {
   added: number;
   present: number;
@@ -193,6 +201,17 @@ export class Store {
 
   setMeta(name: string, value: string): void {
     this.#db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run(name, value);
+  }
+
+  /** The identity recorded for a server, if any (kept in `meta`, so old caches need no migration). */
+  serverInfo(server: string): ServerInfo | undefined {
+    const raw = this.getMeta(`server_info:${server}`);
+    return raw === undefined ? undefined : (JSON.parse(raw) as ServerInfo);
+  }
+
+  /** Records a server's identity; a later record for the same server replaces it. */
+  setServerInfo(server: string, info: ServerInfo): void {
+    this.setMeta(`server_info:${server}`, JSON.stringify(info));
   }
 
   /** Changes whenever the recordings change; memoized improvisations are tied to it. */
