@@ -39,11 +39,11 @@ export function parseRecord(text: string, ignored: ReadonlySet<string>, options:
   } catch (error) {
     return reject(`not JSON (${(error as Error).message})`);
   }
-  return parseRecordValue(value, ignored);
+  return parseRecordValue(value, ignored, options);
 }
 
 /** A record already parsed from JSON (transcript formats build these), checked as a log line is. */
-export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>): ParsedRecord {
+export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>, options: ParseOptions = {}): ParsedRecord {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return reject('a record must be a JSON object');
   const record = value as Record<string, unknown>;
   const server = name(record, 'server');
