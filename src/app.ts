@@ -4,12 +4,14 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { ToolsimError } from './errors.js';
 import { registerAdminRoutes, type AdminOptions } from './http/admin.js';
 import { strictJsonParser } from './http/json.js';
 import { registerLagShedding } from './http/shed.js';
+import { registerMcpRoutes } from './http/mcp.js';
 import { registerRoutes } from './http/routes.js';
+import { registerVerlRoutes } from './http/verl.js';
 import { errorJson } from './http/serialize.js';
 import type { Metrics } from './metrics.js';
 import type { Simulator } from './simulator.js';
@@ -103,8 +105,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       retryAfterSeconds: RETRY_AFTER_SECONDS,
       exempt: (request) => request.routeOptions.config.pressureHandler !== undefined,
     });
-    await app.register(underPressure, { maxEventLoopDelay, retryAfter: RETRY_AFTER_SECONDS, sampleInterval: SAMPLE_INTERVAL_MS });
+    await app.register(underPressure, {
+      maxEventLoopDelay,
+      retryAfter: RETRY_AFTER_SECONDS,
+      sampleInterval: SAMPLE_INTERVAL_MS,
+      // under-pressure sends what the handler returns (its types say void; its code does not).
+      pressureHandler: ((_request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined): string | undefined => {
+        // A sample interval with no sample at all reads as an infinite delay (a process that was
+        // busy starting up, say); the live check above judges the loop as it is instead.
+        if (type === underPressure.TYPE_EVENT_LOOP_DELAY && !Number.isFinite(value)) return undefined;
+        void reply.code(503).header('retry-after', RETRY_AFTER_SECONDS).type('application/json; charset=utf-8');
+        return errorJson({ code: 'overloaded', message: `the server is over capacity (${type}); retry after the Retry-After delay` });
+      }) as unknown as NonNullable<NonNullable<Parameters<typeof underPressure>[1]>['pressureHandler']>,
+    });
   }
+
+  // Every body is JSON; text/plain would only turn into a confusing "body must be object".
+  app.removeContentTypeParser('text/plain');
 
   await app.register(swagger, {
     openapi: {
@@ -114,7 +131,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         version: VERSION,
         description: 'Replays recorded tool calls to agents: exact replay, LLM-improvised near misses, labelled misses.',
       },
-      tags: [{ name: 'calls' }, { name: 'catalog' }, { name: 'ops' }],
+      tags: [{ name: 'calls' }, { name: 'catalog' }, { name: 'mcp' }, { name: 'agents' }, { name: 'ops' }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -146,6 +163,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerRoutes(app, { simulator: deps.simulator, metrics: deps.metrics, maxBatch: deps.maxBatch ?? 1000 });
+  registerMcpRoutes(app, { simulator: deps.simulator });
+  registerVerlRoutes(app, { simulator: deps.simulator, maxBatch: deps.maxBatch ?? 1000 });
   if (deps.admin) registerAdminRoutes(app, deps.admin);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();

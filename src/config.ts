@@ -3,6 +3,8 @@
  * of process.env. Values are validated once, with messages that name the flag, and frozen.
  */
 import { ConfigError } from './errors.js';
+import { FORMAT_NAMES } from './ingest/formats/index.js';
+import { TOOL_FORMATS } from './tool-schemas.js';
 import { REPEAT_POLICIES } from './types.js';
 
 type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list';
@@ -37,6 +39,12 @@ export const OPTIONS = {
     flag: 'log-level', env: 'TOOLSIM_LOG_LEVEL', kind: 'string', default: 'info',
     choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'server log level',
   },
+  ingestFormat: {
+    flag: 'format', env: 'TOOLSIM_INGEST_FORMAT', kind: 'string', default: 'auto', choices: FORMAT_NAMES,
+    help: 'format of the inputs (auto: detected per file)',
+  },
+  server: { flag: 'server', env: 'TOOLSIM_SERVER', kind: 'string', default: '', help: 'server of transcript calls whose names and records name none (explain, tools: the server of the call or listing)' },
+  toolsFormat: { flag: 'format', env: 'TOOLSIM_TOOLS_FORMAT', kind: 'string', default: 'openai', choices: TOOL_FORMATS, help: 'tool schema format' },
   adminToken: {
     flag: 'admin-token', env: 'TOOLSIM_ADMIN_TOKEN', kind: 'string', default: '', secret: true,
     help: 'bearer token for /admin/* routes (hot reload); without one they do not exist',
@@ -47,7 +55,6 @@ export const OPTIONS = {
   },
   json: { flag: 'json', kind: 'boolean', default: false, help: 'print JSON instead of a table' },
   tool: { flag: 'tool', kind: 'string', default: '', help: 'tool name of the call' },
-  server: { flag: 'server', kind: 'string', default: '', help: 'server of the call (may be left out when one server has the tool)' },
   arguments: { flag: 'arguments', kind: 'string', default: '{}', help: 'arguments of the call, as a JSON object' },
   fuzzy: {
     flag: 'fuzzy', env: 'TOOLSIM_FUZZY', kind: 'string', default: 'auto', choices: ['auto', 'on', 'off'],
@@ -72,6 +79,17 @@ export const OPTIONS = {
   llmMaxTokens: { flag: 'llm-max-tokens', env: 'TOOLSIM_LLM_MAX_TOKENS', kind: 'integer', default: 0, min: 0, help: 'LLM tokens per process, then llm_budget_exhausted (0: no limit)' },
   breakerFailures: { flag: 'breaker-failures', env: 'TOOLSIM_BREAKER_FAILURES', kind: 'integer', default: 5, min: 1, help: 'LLM failures in a row that open the circuit breaker' },
   breakerCooldownMs: { flag: 'breaker-cooldown-ms', env: 'TOOLSIM_BREAKER_COOLDOWN_MS', kind: 'integer', default: 30_000, min: 0, help: 'how long the open breaker refuses before a probe' },
+  url: { flag: 'url', env: 'TOOLSIM_URL', kind: 'string', help: 'replay against the toolsim server at this URL instead of a --db directly' },
+  html: { flag: 'html', env: 'TOOLSIM_REPLAY_HTML', kind: 'string', help: 'also write the report as a self-contained HTML page to this file' },
+  batch: { flag: 'batch', env: 'TOOLSIM_REPLAY_BATCH', kind: 'integer', default: 100, min: 1, max: 10_000, help: 'calls per request to the server' },
+  concurrency: { flag: 'concurrency', env: 'TOOLSIM_REPLAY_CONCURRENCY', kind: 'integer', default: 4, min: 1, max: 256, help: 'requests in flight at once' },
+  minExact: { flag: 'min-exact', env: 'TOOLSIM_MIN_EXACT', kind: 'number', min: 0, max: 1, help: 'fail (exit 1) when the exact share is below this (0..1)' },
+  maxMiss: { flag: 'max-miss', env: 'TOOLSIM_MAX_MISS', kind: 'number', min: 0, max: 1, help: 'fail (exit 1) when the miss share is above this (0..1)' },
+  maxFuzzy: { flag: 'max-fuzzy', env: 'TOOLSIM_MAX_FUZZY', kind: 'number', min: 0, max: 1, help: 'fail (exit 1) when the fuzzy share is above this (0..1)' },
+  maxDiffer: {
+    flag: 'max-differ', env: 'TOOLSIM_MAX_DIFFER', kind: 'integer', min: 0,
+    help: 'fail (exit 1) when more exact answers than this differ from the expected output (keys whose recordings disagree excepted)',
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;

@@ -6,7 +6,7 @@
  * log record, `ordinal` counts earlier identical records in the same input, so ingesting a file twice
  * adds nothing while a call recorded twice in one trajectory stays two observations.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -74,6 +74,14 @@ export interface ToolRow {
   inputSchema: string | null;
 }
 
+/** A recorded server's identity (from its MCP `initialize` answer); every field optional. */
+export interface ServerInfo {
+  name?: string;
+  version?: string;
+  instructions?: string;
+  protocol_version?: string;
+}
+
 export interface WriteResult {
   added: number;
   present: number;
@@ -91,7 +99,18 @@ export interface StoreStats {
   tools: number;
   repeatedKeys: number;
   disagreeingKeys: number;
-  perTool: { server: string; tool: string; calls: number; keys: number; repeatedKeys: number; disagreeingKeys: number }[];
+  /** Keys recorded exactly once: the thinnest coverage. */
+  singleKeys: number;
+  perTool: {
+    server: string;
+    tool: string;
+    calls: number;
+    /** Distinct argument sets (after --ignore-arg). */
+    keys: number;
+    singleKeys: number;
+    repeatedKeys: number;
+    disagreeingKeys: number;
+  }[];
 }
 
 export interface OpenOptions {
@@ -125,9 +144,10 @@ export class Store {
     this.#db = db;
     this.#observations = db.prepare('SELECT output, is_error FROM calls WHERE key = ? ORDER BY id');
     this.#serversOfTool = db.prepare('SELECT server FROM tools WHERE tool = ? ORDER BY server');
+    // Positional parameters: binding by name costs a lookup per column per row at ingest rates.
     this.#insertCall = db.prepare(`INSERT OR IGNORE INTO calls
       (key, server, tool, arguments, output, is_error, record, ordinal, trajectory_id, node_id, recorded_at, source, metadata)
-      VALUES (@key, @server, @tool, @arguments, @output, @isError, @record, @ordinal, @trajectoryId, @nodeId, @recordedAt, @source, @metadata)`);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.#upsertTool = db.prepare(`INSERT INTO tools (server, tool, description, input_schema)
       VALUES (@server, @tool, @description, @inputSchema)
       ON CONFLICT (server, tool) DO UPDATE SET
@@ -146,8 +166,11 @@ export class Store {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
-    db.pragma('cache_size = -65536');
     const readonly = Boolean(options.readonly || options.pinSnapshot);
+    // Serving reads keys at random across the file, which the OS page cache holds anyway; a large
+    // private cache there would count the same pages twice in the server's RSS. Ingest writes
+    // index pages at random and gains from keeping them.
+    db.pragma(readonly ? 'cache_size = -16384' : 'cache_size = -65536');
     const version = Store.#schemaVersion(db);
     if (version === undefined) {
       if (readonly) {
@@ -196,6 +219,17 @@ export class Store {
 
   setMeta(name: string, value: string): void {
     this.#db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run(name, value);
+  }
+
+  /** The identity recorded for a server, if any (kept in `meta`, so old caches need no migration). */
+  serverInfo(server: string): ServerInfo | undefined {
+    const raw = this.getMeta(`server_info:${server}`);
+    return raw === undefined ? undefined : (JSON.parse(raw) as ServerInfo);
+  }
+
+  /** Records a server's identity; a later record for the same server replaces it. */
+  setServerInfo(server: string, info: ServerInfo): void {
+    this.setMeta(`server_info:${server}`, JSON.stringify(info));
   }
 
   /** Changes whenever the recordings change; memoized improvisations are tied to it. */
@@ -252,8 +286,17 @@ export class Store {
     });
   }
 
+  /**
+   * Recorded calls, from the per-tool counts every ingest ends by writing: O(tools), where
+   * count(*) would scan an index of every call at each start of the server.
+   */
   callCount(): number {
-    return (this.#db.prepare('SELECT count(*) AS n FROM calls').get() as { n: number }).n;
+    return (this.#db.prepare('SELECT total(calls) AS n FROM tools').get() as { n: number }).n;
+  }
+
+  /** Whether any call is recorded, even by an ingest that stopped before its end. */
+  hasCalls(): boolean {
+    return this.#db.prepare('SELECT 1 FROM calls LIMIT 1').get() !== undefined;
   }
 
   /**
@@ -264,9 +307,18 @@ export class Store {
     return this.#db.transaction(() => {
       let added = 0;
       for (const tool of tools) this.#upsertTool.run(tool);
+      const touched = new Set<string>();
       for (const call of calls) {
-        this.#touchTool.run(call.server, call.tool);
-        if (this.#insertCall.run({ ...call, isError: call.isError ? 1 : 0 }).changes === 1) {
+        const toolId = `${call.server}\0${call.tool}`;
+        if (!touched.has(toolId)) {
+          touched.add(toolId);
+          this.#touchTool.run(call.server, call.tool);
+        }
+        const changes = this.#insertCall.run(
+          call.key, call.server, call.tool, call.arguments, call.output, call.isError ? 1 : 0, call.record, call.ordinal,
+          call.trajectoryId, call.nodeId, call.recordedAt, call.source, call.metadata,
+        ).changes;
+        if (changes === 1) {
           added++;
           xorInto(content, identityHash(call.record, call.ordinal));
         }
@@ -275,6 +327,19 @@ export class Store {
       this.setMeta('content', content.toString('hex'));
       return { added, present: calls.length - added };
     })();
+  }
+
+  /**
+   * Opens a transaction that spans several `writeBatch` calls (each then a savepoint inside it).
+   * Committing every few batches rather than every batch matters at ingest rates: each commit
+   * writes every index page the batch touched to the WAL again, and keys land on random pages.
+   */
+  beginBulk(): void {
+    if (!this.#db.inTransaction) this.#db.exec('BEGIN');
+  }
+
+  commitBulk(): void {
+    if (this.#db.inTransaction) this.#db.exec('COMMIT');
   }
 
   /** XOR of the identities of every recording: equal contents give equal values, whatever the order. */
@@ -300,7 +365,7 @@ export class Store {
     const wanted = [...new Set(names)].sort();
     const current = this.getMeta('ignore_args');
     if (current === undefined) {
-      if (this.callCount() > 0 && wanted.length > 0) {
+      if (this.hasCalls() && wanted.length > 0) {
         throw new Error('this cache already holds calls keyed without --ignore-arg; ingest into a new cache');
       }
       this.setMeta('ignore_args', JSON.stringify(wanted));
@@ -319,7 +384,7 @@ export class Store {
       FROM calls GROUP BY key`;
     const perTool = this.#db
       .prepare(
-        `SELECT server, tool, sum(n) AS calls, count(*) AS keys,
+        `SELECT server, tool, sum(n) AS calls, count(*) AS keys, sum(n = 1) AS singleKeys,
            sum(n > 1) AS repeatedKeys, sum(distinct_outputs > 1) AS disagreeingKeys
          FROM (${perKey}) GROUP BY server, tool ORDER BY server, tool`,
       )
@@ -328,7 +393,7 @@ export class Store {
     const catalogOnly = this.#db.prepare('SELECT server, tool FROM tools WHERE calls = 0').all() as { server: string; tool: string }[];
     for (const { server, tool } of catalogOnly) {
       if (!perTool.some((row) => row.server === server && row.tool === tool)) {
-        perTool.push({ server, tool, calls: 0, keys: 0, repeatedKeys: 0, disagreeingKeys: 0 });
+        perTool.push({ server, tool, calls: 0, keys: 0, singleKeys: 0, repeatedKeys: 0, disagreeingKeys: 0 });
       }
     }
     perTool.sort((a, b) => (a.server === b.server ? (a.tool < b.tool ? -1 : 1) : a.server < b.server ? -1 : 1));
@@ -338,6 +403,7 @@ export class Store {
       keys: sum((row) => row.keys),
       servers: new Set(perTool.map((row) => row.server)).size,
       tools: perTool.length,
+      singleKeys: sum((row) => row.singleKeys),
       repeatedKeys: sum((row) => row.repeatedKeys),
       disagreeingKeys: sum((row) => row.disagreeingKeys),
       perTool,
@@ -352,7 +418,7 @@ export class Store {
 }
 
 function identityHash(record: Buffer, ordinal: number): Buffer {
-  return createHash('sha256').update(record).update(String(ordinal)).digest();
+  return hash('sha256', Buffer.concat([record, Buffer.from(String(ordinal))]), 'buffer');
 }
 
 function xorInto(target: Buffer, source: Buffer): void {

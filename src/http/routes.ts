@@ -3,6 +3,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { BadRequestError, ToolsimError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { CallRequest, Simulator } from '../simulator.js';
+import { TOOL_FORMATS, toolSchemas, type ToolFormat } from '../tool-schemas.js';
+import { clientGone } from './client-gone.js';
 import { answerJson, errorJson } from './serialize.js';
 import {
   batchResultSchema,
@@ -10,6 +12,7 @@ import {
   callResultSchema,
   errorSchema,
   explainResultSchema,
+  formattedToolsSchema,
   MAX_NAME_LENGTH,
   MAX_TRAJECTORY_ID_LENGTH,
   statusSchema,
@@ -49,7 +52,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         response: { 200: callResultSchema, ...errors },
       },
     },
-    async (request, reply) => send(reply, answerJson(await options.simulator().resolve(request.body, request.signal))),
+    async (request, reply) => send(reply, answerJson(await options.simulator().resolve(request.body, clientGone(reply)))),
   );
 
   app.post<{ Body: { calls: unknown[] } }>(
@@ -73,10 +76,11 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         throw new BadRequestError('batch_too_large', `a batch holds at most ${maxBatch} calls (--max-batch); got ${calls.length}`);
       }
       const simulator = options.simulator();
+      const signal = clientGone(reply);
       const results = await Promise.all(
         calls.map(async (item) => {
           try {
-            return answerJson(await simulator.resolve(checkCallRequest(item), request.signal));
+            return answerJson(await simulator.resolve(checkCallRequest(item), signal));
           } catch (error) {
             if (error instanceof ToolsimError) return errorJson(error);
             throw error;
@@ -107,7 +111,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     },
     async (request, reply) => {
       const { server, tool } = request.params;
-      return send(reply, answerJson(await options.simulator().resolve({ server, tool, arguments: request.body }, request.signal)));
+      return send(reply, answerJson(await options.simulator().resolve({ server, tool, arguments: request.body }, clientGone(reply))));
     },
   );
 
@@ -125,10 +129,31 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     async (request) => options.simulator().explain(request.body),
   );
 
-  app.get(
+  app.get<{ Querystring: { format?: ToolFormat; server?: string } }>(
     '/v1/tools',
-    { schema: { summary: 'The recorded tools', tags: ['catalog'], response: { 200: toolsResultSchema } } },
-    async () => ({ tools: options.simulator().tools }),
+    {
+      schema: {
+        summary: 'The recorded tools, as toolsim lists them or as a trainer\'s tool config wants them',
+        description:
+          'Without `format`: toolsim\'s own listing. With `format=openai|anthropic|mcp`: `{"tools": [...]}` holding OpenAI function tools, ' +
+          'Anthropic tools, or an MCP tools/list result; a tool name recorded on several servers is written mcp__<server>__<tool>.',
+        tags: ['catalog'],
+        querystring: {
+          type: 'object',
+          properties: {
+            format: { type: 'string', enum: [...TOOL_FORMATS] },
+            server: { type: 'string', minLength: 1, description: 'Only the tools of this server.' },
+          },
+        },
+        response: { 200: { anyOf: [toolsResultSchema, formattedToolsSchema] }, 400: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const { format, server } = request.query;
+      const tools = options.simulator().tools.filter((t) => server === undefined || t.server === server);
+      if (format === undefined) return { tools };
+      return send(reply, JSON.stringify(toolSchemas(tools, format)));
+    },
   );
 
   app.get('/healthz', { config: NEVER_SHED, schema: { summary: 'The process is up', tags: ['ops'], response: { 200: statusSchema } } }, async () => ({
