@@ -99,7 +99,18 @@ export interface StoreStats {
   tools: number;
   repeatedKeys: number;
   disagreeingKeys: number;
-  perTool: { server: string; tool: string; calls: number; keys: number; repeatedKeys: number; disagreeingKeys: number }[];
+  /** Keys recorded exactly once: the thinnest coverage. */
+  singleKeys: number;
+  perTool: {
+    server: string;
+    tool: string;
+    calls: number;
+    /** Distinct argument sets (after --ignore-arg). */
+    keys: number;
+    singleKeys: number;
+    repeatedKeys: number;
+    disagreeingKeys: number;
+  }[];
 }
 
 export interface OpenOptions {
@@ -355,7 +366,7 @@ export class Store {
       FROM calls GROUP BY key`;
     const perTool = this.#db
       .prepare(
-        `SELECT server, tool, sum(n) AS calls, count(*) AS keys,
+        `SELECT server, tool, sum(n) AS calls, count(*) AS keys, sum(n = 1) AS singleKeys,
            sum(n > 1) AS repeatedKeys, sum(distinct_outputs > 1) AS disagreeingKeys
          FROM (${perKey}) GROUP BY server, tool ORDER BY server, tool`,
       )
@@ -364,7 +375,7 @@ export class Store {
     const catalogOnly = this.#db.prepare('SELECT server, tool FROM tools WHERE calls = 0').all() as { server: string; tool: string }[];
     for (const { server, tool } of catalogOnly) {
       if (!perTool.some((row) => row.server === server && row.tool === tool)) {
-        perTool.push({ server, tool, calls: 0, keys: 0, repeatedKeys: 0, disagreeingKeys: 0 });
+        perTool.push({ server, tool, calls: 0, keys: 0, singleKeys: 0, repeatedKeys: 0, disagreeingKeys: 0 });
       }
     }
     perTool.sort((a, b) => (a.server === b.server ? (a.tool < b.tool ? -1 : 1) : a.server < b.server ? -1 : 1));
@@ -374,6 +385,7 @@ export class Store {
       keys: sum((row) => row.keys),
       servers: new Set(perTool.map((row) => row.server)).size,
       tools: perTool.length,
+      singleKeys: sum((row) => row.singleKeys),
       repeatedKeys: sum((row) => row.repeatedKeys),
       disagreeingKeys: sum((row) => row.disagreeingKeys),
       perTool,

@@ -57,6 +57,11 @@ export const callResultSchema = {
       properties: {
         key: { type: 'string', pattern: '^[0-9a-f]{64}$' },
         observations: { type: 'integer', minimum: 1 },
+        outputs: {
+          type: 'integer',
+          minimum: 1,
+          description: 'Exact answers: distinct outputs recorded for the key; above 1 its observations disagree (hidden state) and the repeat policy served one of them.',
+        },
         memoized: { type: 'boolean' },
         neighbors: { type: 'array', items: neighborSchema },
       },

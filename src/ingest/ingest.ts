@@ -110,7 +110,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       const seen = new Map<number, number>();
       let stream: Readable;
       try {
-        stream = open(input, options.stdin);
+        stream = openInput(input, options.stdin);
       } catch (error) {
         report(`${label}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
         summary.failedInputs++;
@@ -257,7 +257,8 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   return summary;
 }
 
-function open(input: string, stdin: Readable | undefined): Readable {
+/** A log file as a byte stream, gunzipped when it is gzip; `-` is `stdin`. */
+export function openInput(input: string, stdin: Readable | undefined): Readable {
   if (input === '-') {
     const source = stdin ?? process.stdin;
     return source;

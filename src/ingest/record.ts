@@ -7,7 +7,8 @@ import type { Json, JsonObject } from '../types.js';
 import type { CallRow, ServerInfo, ToolRow } from '../store.js';
 
 export type ParsedRecord =
-  | { kind: 'call'; row: Omit<CallRow, 'ordinal'> }
+  /** `hasOutput` is false only when `outputOptional` let a call without "output" through (its output is then `null`). */
+  | { kind: 'call'; row: Omit<CallRow, 'ordinal'>; hasOutput: boolean }
   | { kind: 'tool'; row: ToolRow }
   | { kind: 'server'; server: string; info: ServerInfo }
   | { kind: 'error'; reason: string };
@@ -26,18 +27,23 @@ function name(record: Record<string, unknown>, field: 'server' | 'tool'): string
   return normalizeName(value);
 }
 
-export function parseRecord(text: string, ignored: ReadonlySet<string>): ParsedRecord {
+export interface ParseOptions {
+  /** Test sets for `toolsim replay` may leave "output" out: the call is replayed, not compared. */
+  outputOptional?: boolean;
+}
+
+export function parseRecord(text: string, ignored: ReadonlySet<string>, options: ParseOptions = {}): ParsedRecord {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
     return reject(`not JSON (${(error as Error).message})`);
   }
-  return parseRecordValue(value, ignored);
+  return parseRecordValue(value, ignored, options);
 }
 
 /** A record already parsed from JSON (transcript formats build these), checked as a log line is. */
-export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>): ParsedRecord {
+export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>, options: ParseOptions = {}): ParsedRecord {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return reject('a record must be a JSON object');
   const record = value as Record<string, unknown>;
   const server = name(record, 'server');
@@ -51,7 +57,8 @@ export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>): 
   if (kind !== 'call') return reject(`unknown "kind" ${JSON.stringify(kind)} (expected "call", "tool" or "server")`);
 
   if (!('arguments' in record)) return reject('missing "arguments"');
-  if (!('output' in record)) return reject('missing "output"');
+  const hasOutput = 'output' in record;
+  if (!hasOutput && !options.outputOptional) return reject('missing "output"');
   const args = parseArguments(record['arguments']);
   if (!args.ok) return reject(args.reason);
   const isError = record['is_error'] ?? false;
@@ -70,7 +77,7 @@ export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>): 
   const key = callKey(server, tool, canonical);
   let output: string;
   try {
-    output = JSON.stringify(record['output'] as Json);
+    output = JSON.stringify((hasOutput ? record['output'] : null) as Json);
   } catch {
     return reject('"output" is nested too deeply to store');
   }
@@ -102,7 +109,7 @@ export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>): 
     record: Buffer.alloc(0),
   };
   row.record = recordHash(row);
-  return { kind: 'call', row };
+  return { kind: 'call', row, hasOutput };
 }
 
 function parseTool(record: Record<string, unknown>, server: string, tool: string): ParsedRecord {
