@@ -85,6 +85,15 @@ const COMMANDS: Record<string, Command> = {
       return -1; // keeps running until a signal
     },
   },
+  replay: {
+    usage: 'toolsim replay FILE... [--url URL | --db PATH] [--json] [--html FILE] [--min-exact 0.9] [--max-miss 0.1] [--max-differ N]',
+    summary: 'replay a test set against a server or cache and report its coverage (a gate with --min-exact etc.)',
+    options: REPLAY_OPTIONS,
+    positionals: true,
+    async run(values, files) {
+      return replayCommand(resolveConfig(REPLAY_OPTIONS, values), files, values['db'] !== undefined);
+    },
+  },
   tools: {
     usage: 'toolsim tools [--db PATH] [--format openai|anthropic|mcp] [--server NAME]',
     summary: 'print the recorded tool schemas, ready for a trainer\'s tool config',
@@ -99,15 +108,6 @@ const COMMANDS: Record<string, Command> = {
       } finally {
         store.close();
       }
-    },
-  },
-  replay: {
-    usage: 'toolsim replay FILE... [--url URL | --db PATH] [--json] [--html FILE] [--min-exact 0.9] [--max-miss 0.1] [--max-differ N]',
-    summary: 'replay a test set against a server or cache and report its coverage (a gate with --min-exact etc.)',
-    options: REPLAY_OPTIONS,
-    positionals: true,
-    async run(values, files) {
-      return replayCommand(resolveConfig(REPLAY_OPTIONS, values), files, values['db'] !== undefined);
     },
   },
   stats: {
