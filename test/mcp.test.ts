@@ -46,7 +46,11 @@ async function serving(): Promise<{ url: string; metrics: () => Promise<string> 
 function writeNative(): string {
   const dir = tempDir();
   const path = join(dir, 'geo.jsonl');
-  const lines = [{ server: 'geo', tool: 'locate', arguments: { city: 'Paris' }, output: { lat: 48.8566, lon: 2.3522 } }];
+  const lines = [
+    { server: 'geo', tool: 'locate', arguments: { city: 'Paris' }, output: { lat: 48.8566, lon: 2.3522 } },
+    // A schema without "type": MCP clients refuse a tools/list holding one, so it is listed as an object schema.
+    { kind: 'tool', server: 'geo', tool: 'distance', input_schema: { properties: { from: { type: 'string' } } } },
+  ];
   writeFileSync(path, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
   return path;
 }
@@ -128,11 +132,14 @@ describe('POST /mcp/{server}', () => {
     });
   });
 
-  it('answers initialize without a recorded identity with the server name, lists a default schema', async () => {
+  it('answers initialize without a recorded identity with the server name, lists object schemas', async () => {
     const { url } = await serving();
     const client = await connect(url, 'geo');
     expect(client.getServerVersion()?.name).toBe('geo');
-    expect((await client.listTools()).tools).toEqual([{ name: 'locate', inputSchema: { type: 'object' } }]);
+    expect((await client.listTools()).tools).toEqual([
+      { name: 'distance', inputSchema: { properties: { from: { type: 'string' } }, type: 'object' } },
+      { name: 'locate', inputSchema: { type: 'object' } },
+    ]);
   });
 
   it('refuses GET and DELETE with 405, an unknown server with 404, a client that cannot take JSON with 406', async () => {

@@ -26,6 +26,7 @@ import type { FastifyInstance } from 'fastify';
 import { normalizeName } from '../canonical.js';
 import { NotFoundError, ToolsimError } from '../errors.js';
 import type { Simulator } from '../simulator.js';
+import { objectSchema } from '../tool-schemas.js';
 import type { Answer, ToolInfo } from '../types.js';
 import { VERSION } from '../version.js';
 
@@ -33,8 +34,6 @@ import { VERSION } from '../version.js';
 export const META_TIER = 'toolsim/tier';
 export const META_REASON = 'toolsim/reason';
 export const META_KEY = 'toolsim/key';
-
-const DEFAULT_SCHEMA = { type: 'object' } as const;
 
 export function registerMcpRoutes(app: FastifyInstance, options: { simulator: () => Simulator }): void {
   app.post<{ Params: { server: string } }>(
@@ -142,7 +141,7 @@ function mcpServer(simulator: Simulator, server: string, tools: readonly ToolInf
     tools: tools.map((t) => ({
       name: t.tool,
       ...(t.description === undefined ? {} : { description: t.description }),
-      inputSchema: (t.input_schema ?? DEFAULT_SCHEMA) as ListToolsResult['tools'][number]['inputSchema'],
+      inputSchema: objectSchema(t.input_schema) as ListToolsResult['tools'][number]['inputSchema'],
     })),
   };
   mcp.setRequestHandler(ListToolsRequestSchema, () => listed);

@@ -64,7 +64,7 @@ export async function* readCases(
         } else if (parsed.kind === 'tool' || parsed.kind === 'server') {
           // Catalog records describe tools and servers; there is nothing to replay in them.
           stats.toolRecords++;
-        } else {
+        } else if (parsed.kind === 'call') {
           const { row } = parsed;
           yield {
             input: index,
