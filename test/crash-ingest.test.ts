@@ -85,7 +85,7 @@ describe('crash during ingest', () => {
     const dir = tempDir();
     const log = join(dir, 'big.jsonl');
     // Ingest commits every 50,000 rows: enough lines for two commits before the end.
-    const total = 120_000;
+    const total = 105_000;
     await writeBigLog(log, total);
 
     const cleanDb = join(dir, 'clean.db');

@@ -67,7 +67,7 @@ describe('LLM outage under load', () => {
       stand.setDefault(behaviour);
       const askedBefore = stand.requests.length;
       const missesBefore = metricValue(await metrics(), 'toolsim_misses_total{reason="llm_unavailable"}') + metricValue(await metrics(), 'toolsim_misses_total{reason="llm_invalid_output"}');
-      const result = await runLoad({ url: server.url, connections: 16, seconds: 1.5, calls: [...nearCalls(), exactCall], timeout: 10 });
+      const result = await runLoad({ url: server.url, connections: 16, seconds: name === 'timeout' ? 2 : 1, calls: [...nearCalls(), exactCall], timeout: 10 });
       const sampleStarted = performance.now();
       const sample = await fetch(new URL('/v1/call', server.url), {
         method: 'POST', headers: { 'content-type': 'application/json' },
