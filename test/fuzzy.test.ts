@@ -241,3 +241,18 @@ describe('serving store', () => {
     expect(() => serving.db.exec('CREATE TABLE IF NOT EXISTS improvisations_probe (x)')).not.toThrow();
   });
 });
+
+describe('toolsim explain', () => {
+  it('prints the tier, neighbours and prompt of a call without an API key or request', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { ROOT } = await import('./helpers.js');
+    const { path, store } = await cacheOf(RECORDS);
+    store.close();
+    const env = { ...process.env, ANTHROPIC_API_KEY: '', TOOLSIM_FUZZY: '' };
+    const out = execFileSync(process.execPath, [`${ROOT}/dist/src/cli.js`, 'explain', '--db', path, '--tool', 'get_weather', '--arguments', '{"city":"Pariss","unit":"C"}', '--json'], { env, encoding: 'utf8' });
+    const explanation = JSON.parse(out) as { tier: string; reason: string; neighbors: unknown[]; prompt: { user: string } };
+    expect(explanation).toMatchObject({ tier: 'miss', reason: 'fuzzy_disabled' });
+    expect(explanation.neighbors).toHaveLength(5);
+    expect(explanation.prompt.user).toContain('"city":"Pariss"');
+  });
+});
