@@ -4,8 +4,7 @@
  * Equal under the key: key order, `1` / `1.0` / `1e0`, NFC-equivalent strings, arguments given as a
  * JSON string. Different: everything else (types, null vs absent, array order, case, spaces).
  */
-import { createHash } from 'node:crypto';
-import stringify from 'fast-json-stable-stringify';
+import { hash } from 'node:crypto';
 import type { Json, JsonObject } from './types.js';
 
 export const KEY_VERSION = 'toolsim-key-v1';
@@ -29,10 +28,6 @@ export function compareCodePoints(a: string, b: string): number {
   }
   return a.length - b.length;
 }
-
-const byCodePoint = (a: { key: string }, b: { key: string }): number => compareCodePoints(a.key, b.key);
-// The package's own types omit its options argument.
-const stableStringify = stringify as unknown as (value: Json, options: { cmp: typeof byCodePoint }) => string;
 
 /**
  * Returns a copy of `value` with every string (keys included) NFC-normalized and `-0` as `0`,
@@ -108,16 +103,31 @@ export function dropIgnored(args: JsonObject, ignored: ReadonlySet<string>): Jso
   return out ?? args;
 }
 
-/** Canonical JSON of a normalized value: keys sorted by code point, no whitespace. */
+/**
+ * Canonical JSON of a normalized value: keys sorted by code point, no whitespace. The same text as
+ * fast-json-stable-stringify with a code-point comparator (a test holds them equal), written out
+ * because that package allocates two objects per key comparison, on the hot path of every call.
+ */
 export function canonicalJson(value: Json): string {
-  return stableStringify(value, { cmp: byCodePoint });
+  if (typeof value !== 'object') return typeof value === 'number' ? String(value) : JSON.stringify(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]!);
+    return out + ']';
+  }
+  const keys = Object.keys(value).sort(compareCodePoints);
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    out += (i === 0 ? '' : ',') + JSON.stringify(key) + ':' + canonicalJson(value[key]!);
+  }
+  return out + '}';
 }
 
 /** key = SHA-256 over `toolsim-key-v1 \0 server \0 tool \0 canonical JSON`, as hex. */
 export function callKey(server: string, tool: string, canonical: string): string {
-  return createHash('sha256')
-    .update(`${KEY_VERSION}\0${server}\0${tool}\0${canonical}`)
-    .digest('hex');
+  return hash('sha256', `${KEY_VERSION}\0${server}\0${tool}\0${canonical}`, 'hex');
 }
 
 /** Server and tool names are strings too, so they are compared after NFC like any other. */

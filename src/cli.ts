@@ -5,13 +5,14 @@
  */
 import { parseArgs } from 'node:util';
 import { describeOptions, FUZZY_OPTIONS, parseArgsOptions, resolveConfig, type OptionName } from './config.js';
-import { fuzzyTier } from './fuzzy.js';
+import { createFuzzy } from './fuzzy.js';
 import { createMetrics } from './metrics.js';
 import { Simulator } from './simulator.js';
 import type { RepeatPolicy } from './types.js';
 import { ConfigError } from './errors.js';
 import { clearProgress, formatNumber, percent, progressLine, table } from './format.js';
 import { ingest } from './ingest/ingest.js';
+import { REPLAY_OPTIONS, replayCommand } from './replay/command.js';
 import { SERVE_OPTIONS, serveForever } from './server.js';
 import { Store } from './store.js';
 import { VERSION } from './version.js';
@@ -91,6 +92,7 @@ const COMMANDS: Record<string, Command> = {
       const config = resolveConfig(EXPLAIN_OPTIONS, values);
       if (config.tool === '') throw new ConfigError('explain needs --tool');
       const store = Store.open(config.db, { readonly: true });
+      const fuzzy = createFuzzy(config);
       try {
         const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
         const simulator = new Simulator({
@@ -98,7 +100,7 @@ const COMMANDS: Record<string, Command> = {
           metrics,
           repeatPolicy: config.repeatPolicy as RepeatPolicy,
           neighbors: config.neighbors,
-          fuzzy: fuzzyTier(config),
+          fuzzy: fuzzy.tier,
         });
         const explanation = simulator.explain({
           ...(config.server === '' ? {} : { server: config.server }),
@@ -125,13 +127,23 @@ const COMMANDS: Record<string, Command> = {
         process.stdout.write(`${lines.join('\n')}\n`);
         return 0;
       } finally {
+        fuzzy.close();
         store.close();
       }
     },
   },
+  replay: {
+    usage: 'toolsim replay FILE... [--url URL | --db PATH] [--json] [--html FILE] [--min-exact 0.9] [--max-miss 0.1] [--max-differ N]',
+    summary: 'replay a test set against a server or cache and report its coverage (a gate with --min-exact etc.)',
+    options: REPLAY_OPTIONS,
+    positionals: true,
+    async run(values, files) {
+      return replayCommand(resolveConfig(REPLAY_OPTIONS, values), files, values['db'] !== undefined);
+    },
+  },
   stats: {
     usage: 'toolsim stats [--db PATH] [--json]',
-    summary: 'calls, tools, servers, repeated keys and per-tool counts of a cache',
+    summary: 'calls, tools, servers, repeated keys and per-tool coverage of a cache',
     options: ['db', 'json'],
     async run(values) {
       const config = resolveConfig(['db', 'json'], values);
@@ -149,15 +161,22 @@ const COMMANDS: Record<string, Command> = {
             ['distinct calls (keys)', stats.keys],
             ['servers', stats.servers],
             ['tools', stats.tools],
+            ['keys recorded once', stats.singleKeys],
             ['keys recorded more than once', stats.repeatedKeys],
             ['... whose outputs disagree', stats.disagreeingKeys],
           ],
         );
+        // Coverage per tool: few distinct argument sets, or many seen once, mean a test set will miss.
         const perTool = table(
-          ['server', 'tool', 'calls', 'keys', 'repeated', 'disagree', 'share'],
-          stats.perTool.map((t) => [t.server, t.tool, t.calls, t.keys, t.repeatedKeys, t.disagreeingKeys, percent(t.calls, stats.calls)]),
+          ['server', 'tool', 'calls', 'share', 'arg sets', 'seen once', 'repeated', 'disagree', 'calls/set'],
+          stats.perTool.map((t) => [
+            t.server, t.tool, t.calls, percent(t.calls, stats.calls), t.keys, t.singleKeys, t.repeatedKeys, t.disagreeingKeys,
+            t.keys === 0 ? '-' : (t.calls / t.keys).toFixed(1),
+          ]),
         );
-        process.stdout.write(`${config.db} (snapshot ${store.snapshotId})\n\n${summary}\n\n${perTool}\n`);
+        const note =
+          'arg sets: distinct argument sets (keys); seen once: recorded a single time; disagree: keys whose recorded outputs differ (hidden state)';
+        process.stdout.write(`${config.db} (snapshot ${store.snapshotId})\n\n${summary}\n\n${perTool}\n${note}\n`);
         return 0;
       } finally {
         store.close();
@@ -214,6 +233,12 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
+
+// Output piped into `head` and closed early is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

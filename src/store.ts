@@ -6,7 +6,7 @@
  * log record, `ordinal` counts earlier identical records in the same input, so ingesting a file twice
  * adds nothing while a call recorded twice in one trajectory stays two observations.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -91,7 +91,18 @@ export interface StoreStats {
   tools: number;
   repeatedKeys: number;
   disagreeingKeys: number;
-  perTool: { server: string; tool: string; calls: number; keys: number; repeatedKeys: number; disagreeingKeys: number }[];
+  /** Keys recorded exactly once: the thinnest coverage. */
+  singleKeys: number;
+  perTool: {
+    server: string;
+    tool: string;
+    calls: number;
+    /** Distinct argument sets (after --ignore-arg). */
+    keys: number;
+    singleKeys: number;
+    repeatedKeys: number;
+    disagreeingKeys: number;
+  }[];
 }
 
 export interface OpenOptions {
@@ -100,6 +111,11 @@ export interface OpenOptions {
    * enforces with triggers. Modules with their own tables beside them (the fuzzy memo) still write.
    */
   readonly?: boolean;
+  /**
+   * Hold one read transaction for the life of the connection, so that every read sees the same
+   * snapshot even while an ingest commits into the same file (WAL). Implies `readonly`.
+   */
+  pinSnapshot?: boolean;
 }
 
 /** Tables a serving connection must never write; temporary triggers on this connection refuse it. */
@@ -120,9 +136,10 @@ export class Store {
     this.#db = db;
     this.#observations = db.prepare('SELECT output, is_error FROM calls WHERE key = ? ORDER BY id');
     this.#serversOfTool = db.prepare('SELECT server FROM tools WHERE tool = ? ORDER BY server');
+    // Positional parameters: binding by name costs a lookup per column per row at ingest rates.
     this.#insertCall = db.prepare(`INSERT OR IGNORE INTO calls
       (key, server, tool, arguments, output, is_error, record, ordinal, trajectory_id, node_id, recorded_at, source, metadata)
-      VALUES (@key, @server, @tool, @arguments, @output, @isError, @record, @ordinal, @trajectoryId, @nodeId, @recordedAt, @source, @metadata)`);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.#upsertTool = db.prepare(`INSERT INTO tools (server, tool, description, input_schema)
       VALUES (@server, @tool, @description, @inputSchema)
       ON CONFLICT (server, tool) DO UPDATE SET
@@ -137,14 +154,15 @@ export class Store {
   /** Opens (and, unless read-only, creates or migrates) the cache at `path`. */
   static open(path: string, options: OpenOptions = {}): Store {
     if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path, { fileMustExist: Boolean(options.readonly) });
+    const db = new Database(path, { fileMustExist: Boolean(options.readonly || options.pinSnapshot) });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     db.pragma('cache_size = -65536');
+    const readonly = Boolean(options.readonly || options.pinSnapshot);
     const version = Store.#schemaVersion(db);
     if (version === undefined) {
-      if (options.readonly) {
+      if (readonly) {
         db.close();
         throw new Error(`${path} is not a toolsim cache (no schema); run \`toolsim ingest\` first`);
       }
@@ -154,13 +172,18 @@ export class Store {
       db.close();
       throw new Error(`${path} has cache schema version ${version}; this toolsim reads version ${SCHEMA_VERSION}`);
     }
-    if (options.readonly) {
+    if (readonly) {
       for (const table of RECORDING_TABLES) {
         for (const action of ['INSERT', 'UPDATE', 'DELETE']) {
           db.exec(`CREATE TEMP TRIGGER ${table}_${action.toLowerCase()}_refused BEFORE ${action} ON main.${table}
             BEGIN SELECT RAISE(ABORT, 'the recordings are read-only while serving'); END`);
         }
       }
+    }
+    if (options.pinSnapshot) {
+      // A deferred transaction takes its snapshot at its first read; read at once to fix it here.
+      db.exec('BEGIN');
+      db.prepare('SELECT count(*) FROM meta').get();
     }
     return new Store(path, db);
   }
@@ -189,6 +212,19 @@ export class Store {
   /** Changes whenever the recordings change; memoized improvisations are tied to it. */
   get snapshotId(): string {
     return this.getMeta('snapshot_id') ?? 'empty';
+  }
+
+  /**
+   * True between the start and the end of an ingest, including one that was killed: the
+   * recordings are then part-way between two snapshots and should not be served as a new one.
+   */
+  get ingestUnfinished(): boolean {
+    return this.getMeta('ingest') === 'running';
+  }
+
+  /** Marks an ingest as started (committed at once, so a crash leaves the mark). */
+  beginIngest(): void {
+    this.setMeta('ingest', 'running');
   }
 
   /** Argument names dropped before hashing, fixed by the first ingest (CONTRACTS §2.6). */
@@ -227,8 +263,17 @@ export class Store {
     });
   }
 
+  /**
+   * Recorded calls, from the per-tool counts every ingest ends by writing: O(tools), where
+   * count(*) would scan an index of every call at each start of the server.
+   */
   callCount(): number {
-    return (this.#db.prepare('SELECT count(*) AS n FROM calls').get() as { n: number }).n;
+    return (this.#db.prepare('SELECT total(calls) AS n FROM tools').get() as { n: number }).n;
+  }
+
+  /** Whether any call is recorded, even by an ingest that stopped before its end. */
+  hasCalls(): boolean {
+    return this.#db.prepare('SELECT 1 FROM calls LIMIT 1').get() !== undefined;
   }
 
   /**
@@ -239,15 +284,39 @@ export class Store {
     return this.#db.transaction(() => {
       let added = 0;
       for (const tool of tools) this.#upsertTool.run(tool);
+      const touched = new Set<string>();
       for (const call of calls) {
-        this.#touchTool.run(call.server, call.tool);
-        if (this.#insertCall.run({ ...call, isError: call.isError ? 1 : 0 }).changes === 1) {
+        const toolId = `${call.server}\0${call.tool}`;
+        if (!touched.has(toolId)) {
+          touched.add(toolId);
+          this.#touchTool.run(call.server, call.tool);
+        }
+        const changes = this.#insertCall.run(
+          call.key, call.server, call.tool, call.arguments, call.output, call.isError ? 1 : 0, call.record, call.ordinal,
+          call.trajectoryId, call.nodeId, call.recordedAt, call.source, call.metadata,
+        ).changes;
+        if (changes === 1) {
           added++;
           xorInto(content, identityHash(call.record, call.ordinal));
         }
       }
+      // Kept with the rows it describes: after a crash, the fingerprint still matches the table.
+      this.setMeta('content', content.toString('hex'));
       return { added, present: calls.length - added };
     })();
+  }
+
+  /**
+   * Opens a transaction that spans several `writeBatch` calls (each then a savepoint inside it).
+   * Committing every few batches rather than every batch matters at ingest rates: each commit
+   * writes every index page the batch touched to the WAL again, and keys land on random pages.
+   */
+  beginBulk(): void {
+    if (!this.#db.inTransaction) this.#db.exec('BEGIN');
+  }
+
+  commitBulk(): void {
+    if (this.#db.inTransaction) this.#db.exec('COMMIT');
   }
 
   /** XOR of the identities of every recording: equal contents give equal values, whatever the order. */
@@ -264,6 +333,7 @@ export class Store {
         keys = (SELECT count(DISTINCT key) FROM calls c WHERE c.server = tools.server AND c.tool = tools.tool)`);
       this.setMeta('content', content.toString('hex'));
       this.setMeta('snapshot_id', snapshotIdOf(content, this.ignoredArguments));
+      this.setMeta('ingest', 'done');
     })();
   }
 
@@ -272,7 +342,7 @@ export class Store {
     const wanted = [...new Set(names)].sort();
     const current = this.getMeta('ignore_args');
     if (current === undefined) {
-      if (this.callCount() > 0 && wanted.length > 0) {
+      if (this.hasCalls() && wanted.length > 0) {
         throw new Error('this cache already holds calls keyed without --ignore-arg; ingest into a new cache');
       }
       this.setMeta('ignore_args', JSON.stringify(wanted));
@@ -291,7 +361,7 @@ export class Store {
       FROM calls GROUP BY key`;
     const perTool = this.#db
       .prepare(
-        `SELECT server, tool, sum(n) AS calls, count(*) AS keys,
+        `SELECT server, tool, sum(n) AS calls, count(*) AS keys, sum(n = 1) AS singleKeys,
            sum(n > 1) AS repeatedKeys, sum(distinct_outputs > 1) AS disagreeingKeys
          FROM (${perKey}) GROUP BY server, tool ORDER BY server, tool`,
       )
@@ -300,7 +370,7 @@ export class Store {
     const catalogOnly = this.#db.prepare('SELECT server, tool FROM tools WHERE calls = 0').all() as { server: string; tool: string }[];
     for (const { server, tool } of catalogOnly) {
       if (!perTool.some((row) => row.server === server && row.tool === tool)) {
-        perTool.push({ server, tool, calls: 0, keys: 0, repeatedKeys: 0, disagreeingKeys: 0 });
+        perTool.push({ server, tool, calls: 0, keys: 0, singleKeys: 0, repeatedKeys: 0, disagreeingKeys: 0 });
       }
     }
     perTool.sort((a, b) => (a.server === b.server ? (a.tool < b.tool ? -1 : 1) : a.server < b.server ? -1 : 1));
@@ -310,6 +380,7 @@ export class Store {
       keys: sum((row) => row.keys),
       servers: new Set(perTool.map((row) => row.server)).size,
       tools: perTool.length,
+      singleKeys: sum((row) => row.singleKeys),
       repeatedKeys: sum((row) => row.repeatedKeys),
       disagreeingKeys: sum((row) => row.disagreeingKeys),
       perTool,
@@ -317,12 +388,14 @@ export class Store {
   }
 
   close(): void {
-    if (this.#db.open) this.#db.close();
+    if (!this.#db.open) return;
+    if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+    this.#db.close();
   }
 }
 
 function identityHash(record: Buffer, ordinal: number): Buffer {
-  return createHash('sha256').update(record).update(String(ordinal)).digest();
+  return hash('sha256', Buffer.concat([record, Buffer.from(String(ordinal))]), 'buffer');
 }
 
 function xorInto(target: Buffer, source: Buffer): void {

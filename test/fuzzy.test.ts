@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig, type FuzzyConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
-import { fuzzyTier } from '../src/fuzzy.js';
+import { createFuzzy } from '../src/fuzzy.js';
 import { Store } from '../src/store.js';
 import { appOf, cacheOf, metricValue, onCleanup, type TestApp } from './helpers.js';
 import { startFakeAnthropic, type Behaviour, type FakeAnthropic } from './support/fake-anthropic.js';
@@ -29,6 +29,13 @@ async function fake(initial: Behaviour = { kind: 'answer', output: IMPROVISED })
 function config(stand: FakeAnthropic, overrides: Partial<FuzzyConfig> = {}): FuzzyConfig {
   const defaults = resolveConfig([...FUZZY_OPTIONS, 'neighbors'], {}, {});
   return { ...defaults, apiKey: 'sk-test-secret', baseUrl: stand.url, llmRetries: 0, ...overrides };
+}
+
+/** The fuzzy tier factory for a configuration; its memo connection closes after the test. */
+function fuzzyTier(cfg: FuzzyConfig, extras: { now?: () => number } = {}): ReturnType<typeof createFuzzy>['tier'] {
+  const fuzzy = createFuzzy(cfg, extras);
+  onCleanup(() => fuzzy.close());
+  return fuzzy.tier;
 }
 
 async function fuzzyApp(store: Store, stand: FakeAnthropic, overrides: Partial<FuzzyConfig> = {}, now?: () => number): Promise<TestApp> {
@@ -86,7 +93,7 @@ describe('fuzzy tier', () => {
     store.close();
 
     // A restart: a new read-only store and simulator on the same file.
-    const reopened = Store.open(path, { readonly: true });
+    const reopened = Store.open(path, { pinSnapshot: true });
     onCleanup(() => reopened.close());
     const second = await fuzzyApp(reopened, stand);
     const c = await call(second);

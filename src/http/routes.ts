@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { BadRequestError, ToolsimError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { CallRequest, Simulator } from '../simulator.js';
+import { clientGone } from './client-gone.js';
 import { answerJson, errorJson } from './serialize.js';
 import {
   batchResultSchema,
@@ -10,6 +11,8 @@ import {
   callResultSchema,
   errorSchema,
   explainResultSchema,
+  MAX_NAME_LENGTH,
+  MAX_TRAJECTORY_ID_LENGTH,
   statusSchema,
   toolsResultSchema,
 } from './schemas.js';
@@ -19,6 +22,16 @@ export interface RouteOptions {
   metrics: Metrics;
   maxBatch: number;
 }
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** @fastify/under-pressure's per-route hook; returning undefined lets the request through. */
+    pressureHandler?: () => undefined;
+  }
+}
+
+/** Liveness and metrics stay answerable while calls are shed: a probe must not kill a busy server. */
+const NEVER_SHED = { pressureHandler: (): undefined => undefined };
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const errors = { 400: errorSchema, 413: errorSchema, 415: errorSchema };
@@ -37,7 +50,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         response: { 200: callResultSchema, ...errors },
       },
     },
-    async (request, reply) => send(reply, answerJson(await options.simulator().resolve(request.body, request.signal))),
+    async (request, reply) => send(reply, answerJson(await options.simulator().resolve(request.body, clientGone(reply)))),
   );
 
   app.post<{ Body: { calls: unknown[] } }>(
@@ -61,10 +74,11 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         throw new BadRequestError('batch_too_large', `a batch holds at most ${maxBatch} calls (--max-batch); got ${calls.length}`);
       }
       const simulator = options.simulator();
+      const signal = clientGone(reply);
       const results = await Promise.all(
         calls.map(async (item) => {
           try {
-            return answerJson(await simulator.resolve(checkCallRequest(item), request.signal));
+            return answerJson(await simulator.resolve(checkCallRequest(item), signal));
           } catch (error) {
             if (error instanceof ToolsimError) return errorJson(error);
             throw error;
@@ -84,7 +98,10 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         params: {
           type: 'object',
           required: ['server', 'tool'],
-          properties: { server: { type: 'string', minLength: 1 }, tool: { type: 'string', minLength: 1 } },
+          properties: {
+            server: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH },
+            tool: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH },
+          },
         },
         body: { type: 'object', additionalProperties: true },
         response: { 200: callResultSchema, ...errors },
@@ -92,7 +109,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     },
     async (request, reply) => {
       const { server, tool } = request.params;
-      return send(reply, answerJson(await options.simulator().resolve({ server, tool, arguments: request.body }, request.signal)));
+      return send(reply, answerJson(await options.simulator().resolve({ server, tool, arguments: request.body }, clientGone(reply))));
     },
   );
 
@@ -116,7 +133,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     async () => ({ tools: options.simulator().tools }),
   );
 
-  app.get('/healthz', { schema: { summary: 'The process is up', tags: ['ops'], response: { 200: statusSchema } } }, async () => ({
+  app.get('/healthz', { config: NEVER_SHED, schema: { summary: 'The process is up', tags: ['ops'], response: { 200: statusSchema } } }, async () => ({
     status: 'ok',
   }));
 
@@ -133,7 +150,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     },
   );
 
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['ops'] } }, async (_request, reply) => {
+  app.get('/metrics', { config: NEVER_SHED, schema: { summary: 'Prometheus metrics', tags: ['ops'] } }, async (_request, reply) => {
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });
@@ -152,12 +169,17 @@ export function checkCallRequest(item: unknown): CallRequest {
   const { server, tool, trajectory_id: trajectoryId } = call;
   if (tool === undefined) fail("must have required property 'tool'");
   if (typeof tool !== 'string' || tool.length === 0) fail('tool must be a non-empty string');
+  if ((tool as string).length > MAX_NAME_LENGTH) fail(`tool must NOT have more than ${MAX_NAME_LENGTH} characters`);
   if (!('arguments' in call)) fail("must have required property 'arguments'");
   const args = call['arguments'];
   if (typeof args !== 'string' && (typeof args !== 'object' || args === null || Array.isArray(args))) {
     fail('arguments must be an object or a JSON string of one');
   }
   if (server !== undefined && (typeof server !== 'string' || server.length === 0)) fail('server must be a non-empty string');
+  if (typeof server === 'string' && server.length > MAX_NAME_LENGTH) fail(`server must NOT have more than ${MAX_NAME_LENGTH} characters`);
   if (trajectoryId !== undefined && typeof trajectoryId !== 'string') fail('trajectory_id must be a string');
+  if (typeof trajectoryId === 'string' && trajectoryId.length > MAX_TRAJECTORY_ID_LENGTH) {
+    fail(`trajectory_id must NOT have more than ${MAX_TRAJECTORY_ID_LENGTH} characters`);
+  }
   return call as unknown as CallRequest;
 }

@@ -16,6 +16,8 @@ export interface IngestOptions {
   ignoreArgs?: readonly string[];
   stdin?: Readable;
   batchSize?: number;
+  /** Calls written per transaction (several batches); a stopped ingest keeps every committed one. */
+  commitEvery?: number;
   maxLineBytes?: number;
   /** Called with `FILE:LINE: reason` for each rejected line or unreadable input. */
   onProblem?: (message: string) => void;
@@ -54,9 +56,11 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const { store } = options;
   const started = performance.now();
   const batchSize = options.batchSize ?? 2000;
+  const commitEvery = options.commitEvery ?? 50_000;
   const report = options.onProblem ?? (() => {});
   const everyMs = options.progressEveryMs ?? 250;
   store.claimIgnoredArguments(options.ignoreArgs ?? []);
+  store.beginIngest();
   const ignored = new Set(store.ignoredArguments);
   const content = store.contentFingerprint();
 
@@ -66,70 +70,82 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   };
   let calls: CallRow[] = [];
   let tools: ToolRow[] = [];
+  let uncommitted = 0;
   const flush = (): void => {
     if (calls.length === 0 && tools.length === 0) return;
+    store.beginBulk();
     const result = store.writeBatch(calls, tools, content);
     summary.callsAdded += result.added;
     summary.callsPresent += result.present;
+    uncommitted += calls.length + tools.length;
+    if (uncommitted >= commitEvery) {
+      store.commitBulk();
+      uncommitted = 0;
+    }
     calls = [];
     tools = [];
   };
 
   let lastProgress = performance.now();
-  for (const input of options.inputs) {
-    const label = input === '-' ? '<stdin>' : input;
-    // Identical records within one input are distinct observations; count them by a 48-bit
-    // fingerprint of the record hash (a rare collision only shifts an ordinal, deterministically).
-    const seen = new Map<number, number>();
-    let stream: Readable;
-    try {
-      stream = open(input, options.stdin);
-    } catch (error) {
-      report(`${label}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-      summary.failedInputs++;
-      continue;
-    }
-    let lineNumber = 0;
-    try {
-      for await (const line of readLines(stream, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)) {
-        lineNumber = line.number;
-        summary.lines++;
-        if ('error' in line) {
-          report(`${label}:${line.number}: ${line.error}`);
-          summary.rejected++;
-          continue;
-        }
-        if (line.text.trim() === '') continue;
-        const parsed = parseRecord(line.text, ignored);
-        if (parsed.kind === 'error') {
-          report(`${label}:${line.number}: ${parsed.reason}`);
-          summary.rejected++;
-        } else if (parsed.kind === 'tool') {
-          summary.toolRecords++;
-          tools.push(parsed.row);
-        } else {
-          const fingerprint = parsed.row.record.readUIntBE(0, 6);
-          const ordinal = seen.get(fingerprint) ?? 0;
-          seen.set(fingerprint, ordinal + 1);
-          calls.push({ ...parsed.row, ordinal });
-        }
-        if (calls.length + tools.length >= batchSize) flush();
-        if (options.onProgress && (summary.lines & 1023) === 0 && performance.now() - lastProgress >= everyMs) {
-          lastProgress = performance.now();
-          options.onProgress({
-            input: label, lines: summary.lines, added: summary.callsAdded + calls.length,
-            rejected: summary.rejected, seconds: (lastProgress - started) / 1000,
-          });
-        }
+  try {
+    for (const input of options.inputs) {
+      const label = input === '-' ? '<stdin>' : input;
+      // Identical records within one input are distinct observations; count them by a 48-bit
+      // fingerprint of the record hash (a rare collision only shifts an ordinal, deterministically).
+      const seen = new Map<number, number>();
+      let stream: Readable;
+      try {
+        stream = openInput(input, options.stdin);
+      } catch (error) {
+        report(`${label}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+        summary.failedInputs++;
+        continue;
       }
-    } catch (error) {
-      // A stream that breaks (corrupt gzip, read error) ends this input; what came before it stays.
-      report(`${label}:${lineNumber + 1}: input ends here: ${describeStreamError(error)}`);
-      summary.failedInputs++;
+      let lineNumber = 0;
+      try {
+        for await (const line of readLines(stream, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)) {
+          lineNumber = line.number;
+          summary.lines++;
+          if ('error' in line) {
+            report(`${label}:${line.number}: ${line.error}`);
+            summary.rejected++;
+            continue;
+          }
+          if (line.text.trim() === '') continue;
+          const parsed = parseRecord(line.text, ignored);
+          if (parsed.kind === 'error') {
+            report(`${label}:${line.number}: ${parsed.reason}`);
+            summary.rejected++;
+          } else if (parsed.kind === 'tool') {
+            summary.toolRecords++;
+            tools.push(parsed.row);
+          } else {
+            const fingerprint = parsed.row.record.readUIntBE(0, 6);
+            const ordinal = seen.get(fingerprint) ?? 0;
+            seen.set(fingerprint, ordinal + 1);
+            calls.push({ ...parsed.row, ordinal });
+          }
+          if (calls.length + tools.length >= batchSize) flush();
+          if (options.onProgress && (summary.lines & 1023) === 0 && performance.now() - lastProgress >= everyMs) {
+            lastProgress = performance.now();
+            options.onProgress({
+              input: label, lines: summary.lines, added: summary.callsAdded + calls.length,
+              rejected: summary.rejected, seconds: (lastProgress - started) / 1000,
+            });
+          }
+        }
+      } catch (error) {
+        // A stream that breaks (corrupt gzip, read error) ends this input; what came before it stays.
+        report(`${label}:${lineNumber + 1}: input ends here: ${describeStreamError(error)}`);
+        summary.failedInputs++;
+      }
+      flush();
     }
     flush();
+  } finally {
+    // Whatever was read before a failure stays recorded, as when every batch committed on its own.
+    store.commitBulk();
   }
-  flush();
   store.finishIngest(content);
 
   const stats = store.catalog();
@@ -141,7 +157,8 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   return summary;
 }
 
-function open(input: string, stdin: Readable | undefined): Readable {
+/** A log file as a byte stream, gunzipped when it is gzip; `-` is `stdin`. */
+export function openInput(input: string, stdin: Readable | undefined): Readable {
   if (input === '-') {
     const source = stdin ?? process.stdin;
     return source;

@@ -1,13 +1,14 @@
 /**
  * One log line to a call or tool record (CONTRACTS §1), or the reason it is rejected.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { callKey, canonicalJson, dropIgnored, normalize, normalizeName, parseArguments } from '../canonical.js';
 import type { Json, JsonObject } from '../types.js';
 import type { CallRow, ToolRow } from '../store.js';
 
 export type ParsedRecord =
-  | { kind: 'call'; row: Omit<CallRow, 'ordinal'> }
+  /** `hasOutput` is false only when `outputOptional` let a call without "output" through (its output is then `null`). */
+  | { kind: 'call'; row: Omit<CallRow, 'ordinal'>; hasOutput: boolean }
   | { kind: 'tool'; row: ToolRow }
   | { kind: 'error'; reason: string };
 
@@ -25,7 +26,12 @@ function name(record: Record<string, unknown>, field: 'server' | 'tool'): string
   return normalizeName(value);
 }
 
-export function parseRecord(text: string, ignored: ReadonlySet<string>): ParsedRecord {
+export interface ParseOptions {
+  /** Test sets for `toolsim replay` may leave "output" out: the call is replayed, not compared. */
+  outputOptional?: boolean;
+}
+
+export function parseRecord(text: string, ignored: ReadonlySet<string>, options: ParseOptions = {}): ParsedRecord {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -44,7 +50,8 @@ export function parseRecord(text: string, ignored: ReadonlySet<string>): ParsedR
   if (kind !== 'call') return reject(`unknown "kind" ${JSON.stringify(kind)} (expected "call" or "tool")`);
 
   if (!('arguments' in record)) return reject('missing "arguments"');
-  if (!('output' in record)) return reject('missing "output"');
+  const hasOutput = 'output' in record;
+  if (!hasOutput && !options.outputOptional) return reject('missing "output"');
   const args = parseArguments(record['arguments']);
   if (!args.ok) return reject(args.reason);
   const isError = record['is_error'] ?? false;
@@ -63,7 +70,7 @@ export function parseRecord(text: string, ignored: ReadonlySet<string>): ParsedR
   const key = callKey(server, tool, canonical);
   let output: string;
   try {
-    output = JSON.stringify(record['output'] as Json);
+    output = JSON.stringify((hasOutput ? record['output'] : null) as Json);
   } catch {
     return reject('"output" is nested too deeply to store');
   }
@@ -95,7 +102,7 @@ export function parseRecord(text: string, ignored: ReadonlySet<string>): ParsedR
     record: Buffer.alloc(0),
   };
   row.record = recordHash(row);
-  return { kind: 'call', row };
+  return { kind: 'call', row, hasOutput };
 }
 
 function parseTool(record: Record<string, unknown>, server: string, tool: string): ParsedRecord {
@@ -124,10 +131,11 @@ function metadataJson(extra: JsonObject): string | null | undefined {
 
 /** Hash of everything that was recorded: equal hashes mean the same line seen again. */
 function recordHash(row: Omit<CallRow, 'ordinal' | 'record'>): Buffer {
-  const hash = createHash('sha256');
+  // Length-prefixed, so no choice of values can make two different records hash alike. Hashed in
+  // one piece: the same bytes as one update per part, without a Hash object per record.
+  let text = '';
   for (const part of [row.key.toString('hex'), row.output, row.isError ? '1' : '0', row.trajectoryId, row.nodeId, row.recordedAt, row.source, row.metadata]) {
-    // Length-prefixed, so no choice of values can make two different records hash alike.
-    hash.update(part === null ? '-;' : `${part.length};${part}`);
+    text += part === null ? '-;' : `${part.length};${part}`;
   }
-  return hash.digest();
+  return hash('sha256', text, 'buffer');
 }

@@ -1,0 +1,72 @@
+/**
+ * HTTP load through autocannon (as a library, in this process) and side-by-side comparisons run
+ * in alternating rounds, so that the machine's noise falls on both sides alike.
+ */
+import autocannon from 'autocannon';
+
+export interface LoadOptions {
+  url: string;
+  path: string;
+  /** Request bodies, sent in turn by every connection. */
+  bodies?: readonly string[];
+  /** Alternatively, a shared cursor over bodies: each request takes the next one (slower client). */
+  sharedBodies?: readonly string[];
+  connections: number;
+  durationS?: number;
+  amount?: number;
+}
+
+export interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  errors: number;
+}
+
+export async function load(options: LoadOptions): Promise<Load> {
+  const headers = { 'content-type': 'application/json' };
+  let cursor = 0;
+  const shared = options.sharedBodies;
+  const requests = shared
+    ? [{ method: 'POST' as const, path: options.path, headers, setupRequest: (req: autocannon.Request) => ({ ...req, body: shared[cursor++ % shared.length]! }) }]
+    : (options.bodies ?? []).map((body) => ({ method: 'POST' as const, path: options.path, headers, body }));
+  const result = await autocannon({
+    url: options.url,
+    connections: options.connections,
+    pipelining: 1,
+    requests,
+    ...(options.amount === undefined ? { duration: options.durationS ?? 5 } : { amount: options.amount }),
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    errors: result.errors + result.non2xx + result.timeouts,
+  };
+}
+
+export interface Rounds {
+  a: Load[];
+  b: Load[];
+}
+
+/** Runs `rounds` pairs, alternating which side goes first, after one unmeasured warm-up each. */
+export async function alternate(rounds: number, warm: () => Promise<void>, a: () => Promise<Load>, b: () => Promise<Load>): Promise<Rounds> {
+  await warm();
+  const out: Rounds = { a: [], b: [] };
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) {
+      out.a.push(await a());
+      out.b.push(await b());
+    } else {
+      out.b.push(await b());
+      out.a.push(await a());
+    }
+  }
+  return out;
+}
+
+export const ratios = (num: readonly Load[], den: readonly Load[], pick: (l: Load) => number): number[] =>
+  num.map((n, i) => pick(n) / pick(den[i]!));

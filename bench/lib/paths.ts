@@ -1,0 +1,18 @@
+/** Where the bench finds the built CLI, the samples, and its own gitignored data. */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file runs as dist/bench/lib/paths.js). */
+export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+export const CLI = join(ROOT, 'dist/src/cli.js');
+export const BARE_SERVER = join(ROOT, 'dist/bench/servers/bare.js');
+export const SAMPLES = [join(ROOT, 'cache/samples/tau-bench/calls.jsonl'), join(ROOT, 'cache/samples/api-bank/calls.jsonl')];
+export const DATA = join(ROOT, 'bench/.data');
+export const PEER = join(ROOT, 'bench/.peer');
+export const RESULTS = join(ROOT, 'bench/RESULTS.md');
+
+export function dataPath(name: string): string {
+  mkdirSync(DATA, { recursive: true });
+  return join(DATA, name);
+}

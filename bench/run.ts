@@ -1,0 +1,82 @@
+/**
+ * `npm run bench [-- --quick] [--only exact,peer,batch,ingest,scale,neighbors,miss] [--out FILE]`:
+ * runs each scenario and writes bench/RESULTS.md. Not a test: figures depend on the machine.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { RESULTS } from './lib/paths.js';
+import { FULL, QUICK, verdict, type Section } from './lib/report.js';
+import { ingestLog, serveLargeCache } from './scenarios/cache.js';
+import { againstMountebank, batchVsSingle, exactVsBare, httpFixture } from './scenarios/http.js';
+import { missTier, nearestNeighbors, oneToolCache } from './scenarios/neighbors.js';
+
+const SCENARIOS = ['exact', 'peer', 'batch', 'ingest', 'scale', 'neighbors', 'miss'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, out: { type: 'string' } },
+});
+const mode = values.quick ? QUICK : FULL;
+const only = new Set((values.only?.split(',') ?? SCENARIOS) as Scenario[]);
+for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario ${name}; choose from ${SCENARIOS.join(', ')}`);
+const wants = (name: Scenario): boolean => only.has(name);
+const log = (message: string): void => void process.stderr.write(`bench: ${message}\n`);
+
+const started = new Date();
+const loadBefore = loadavg();
+const sections: Section[] = [];
+const record = (section: Section): void => {
+  sections.push(section);
+  for (const f of section.figures) log(`${section.title} | ${f.name}: ${f.value} ${f.target ? `(target ${f.target}: ${verdict(f.met)})` : ''}`);
+};
+
+if (wants('exact') || wants('peer') || wants('batch')) {
+  log('building the 10k working set and starting toolsim');
+  const fixture = await httpFixture();
+  try {
+    if (wants('exact')) record(await exactVsBare(fixture, mode));
+    if (wants('batch')) record(await batchVsSingle(fixture, mode));
+    if (wants('peer')) record(await againstMountebank(fixture, mode));
+  } finally {
+    await fixture.close();
+  }
+}
+if (wants('ingest') || wants('scale')) {
+  log(`generating and ingesting ${mode.ingestCalls} calls`);
+  const ingested = await ingestLog(mode);
+  if (wants('ingest')) record(ingested.section);
+  if (wants('scale')) record(await serveLargeCache(ingested.db, mode));
+}
+if (wants('neighbors') || wants('miss')) {
+  log(`building a cache of ${mode.oneToolCalls} calls of one tool`);
+  const cache = await oneToolCache(mode);
+  if (wants('neighbors')) record(nearestNeighbors(cache, mode));
+  if (wants('miss')) record(await missTier(cache, mode));
+}
+
+const cpu = cpus();
+const command = `npm run bench${values.quick ? ' -- --quick' : ''}${values.only ? ` -- --only ${values.only}` : ''}`;
+const lines = [
+  '# toolsim benchmark results',
+  '',
+  `Written by \`${command}\` (bench/run.ts). Benchmarks, not tests: the figures belong to this machine on this day.`,
+  '',
+  `- date: ${started.toISOString()} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`,
+  `- machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} CPUs, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}`,
+  `- Node ${process.version}; mode: ${mode.quick ? 'quick (smaller sizes than the targets name; not for the record)' : 'full'}`,
+  `- load average at start ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+  '',
+  `**The client and the servers share this ${cpu.length}-core machine**, which other work was using at the same time: autocannon runs ` +
+    'in the bench process, each server under test in its own process. Absolute figures are therefore low and noisy; comparisons ' +
+    'are ratios within one run, the two sides alternating in rounds, reported as median (min–max, n=rounds).',
+  '',
+  '| scenario | figure | value | target | |',
+  '|---|---|---|---|---|',
+  ...sections.flatMap((s) => s.figures.map((f) => `| ${s.title.replace(/^(\d+)\..*/, '$1')} | ${f.name} | ${f.value} | ${f.target} | ${verdict(f.met)} |`)),
+  '',
+  ...sections.flatMap((s) => [`## ${s.title}`, '', ...s.details, '']),
+];
+const out = values.out ?? RESULTS;
+writeFileSync(out, lines.join('\n'));
+log(`wrote ${out}`);
