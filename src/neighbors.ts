@@ -27,7 +27,7 @@ export interface NeighborIndexOptions {
   scanBudget?: number;
 }
 
-const DEFAULTS = { linearBelow: 2_000, candidates: 128, scanBudget: 30_000 } as const;
+const DEFAULTS = { linearBelow: 2_000, candidates: 64, scanBudget: 15_000 } as const;
 /** Characters of a string value cut into trigrams (its start identifies it well enough). */
 const TRIGRAM_CHARS = 48;
 /** Tokens per call at most, so a huge argument cannot blow up the index. */
