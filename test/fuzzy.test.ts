@@ -263,3 +263,27 @@ describe('toolsim explain', () => {
     expect(explanation.prompt.user).toContain('"city":"Pariss"');
   });
 });
+
+describe('serving with the fuzzy tier', () => {
+  it('improvises through toolsim serve, memoizes beside a pinned snapshot, and never logs the API key', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { startServer } = await import('../src/server.js');
+    const { serveConfig } = await import('./server-process.js');
+    const { path, store } = await cacheOf(RECORDS);
+    store.close();
+    const stand = await fake();
+    const log: string[] = [];
+    const logStream = new PassThrough();
+    logStream.on('data', (chunk: Buffer) => log.push(chunk.toString('utf8')));
+    const server = await startServer(serveConfig({ db: path, apiKey: 'sk-never-logged-42', baseUrl: stand.url, llmRetries: 0, logLevel: 'debug' }), { logStream });
+    onCleanup(() => server.close());
+    const post = async (): Promise<Record<string, unknown>> =>
+      (await (await fetch(`${server.url}/v1/call`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-never-logged-42' }, body: JSON.stringify(NEAR) })).json()) as Record<string, unknown>;
+    expect(await post()).toMatchObject({ tier: 'fuzzy', output: IMPROVISED, match: { memoized: false } });
+    expect(await post()).toMatchObject({ tier: 'fuzzy', output: IMPROVISED, match: { memoized: true } });
+    expect(stand.requests).toHaveLength(1);
+    await server.close();
+    expect(log.join('')).toContain('toolsim serving');
+    expect(log.join('')).not.toContain('sk-never-logged-42');
+  });
+});
