@@ -8,7 +8,9 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import { ToolsimError } from './errors.js';
 import { registerAdminRoutes, type AdminOptions } from './http/admin.js';
 import { strictJsonParser } from './http/json.js';
+import { registerMcpRoutes } from './http/mcp.js';
 import { registerRoutes } from './http/routes.js';
+import { registerVerlRoutes } from './http/verl.js';
 import { errorJson } from './http/serialize.js';
 import type { Metrics } from './metrics.js';
 import type { Simulator } from './simulator.js';
@@ -91,7 +93,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         version: VERSION,
         description: 'Replays recorded tool calls to agents: exact replay, LLM-improvised near misses, labelled misses.',
       },
-      tags: [{ name: 'calls' }, { name: 'catalog' }, { name: 'ops' }],
+      tags: [{ name: 'calls' }, { name: 'catalog' }, { name: 'mcp' }, { name: 'agents' }, { name: 'ops' }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -123,6 +125,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerRoutes(app, { simulator: deps.simulator, metrics: deps.metrics, maxBatch: deps.maxBatch ?? 1000 });
+  registerMcpRoutes(app, { simulator: deps.simulator });
+  registerVerlRoutes(app, { simulator: deps.simulator, maxBatch: deps.maxBatch ?? 1000 });
   if (deps.admin) registerAdminRoutes(app, deps.admin);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();

@@ -15,6 +15,7 @@ import { ingest } from './ingest/ingest.js';
 import { REPLAY_OPTIONS, replayCommand } from './replay/command.js';
 import { SERVE_OPTIONS, serveForever } from './server.js';
 import { Store } from './store.js';
+import { toolSchemas, type ToolFormat } from './tool-schemas.js';
 import { VERSION } from './version.js';
 
 interface Command {
@@ -29,19 +30,21 @@ const EXPLAIN_OPTIONS = ['db', 'tool', 'server', 'arguments', 'json', 'repeatPol
 
 const COMMANDS: Record<string, Command> = {
   ingest: {
-    usage: 'toolsim ingest FILE... [--db PATH] [--ignore-arg NAME]...',
-    summary: 'add exploration logs (.jsonl, .jsonl.gz, - for stdin) to the cache',
-    options: ['db', 'ignoreArg'],
+    usage: 'toolsim ingest FILE... [--db PATH] [--ignore-arg NAME]... [--format auto|toolsim|openai-chat|openai-responses|anthropic|claude-code|mcp-jsonrpc|hermes] [--server NAME]',
+    summary: 'add exploration logs or agent transcripts (.jsonl, .json, .gz, - for stdin) to the cache',
+    options: ['db', 'ignoreArg', 'ingestFormat', 'server'],
     positionals: true,
     async run(values, files) {
       if (files.length === 0) throw new ConfigError('ingest needs at least one FILE (or - for standard input)');
-      const config = resolveConfig(['db', 'ignoreArg'], values);
+      const config = resolveConfig(['db', 'ignoreArg', 'ingestFormat', 'server'], values);
       const store = Store.open(config.db);
       try {
         const summary = await ingest({
           store,
           inputs: files,
           ignoreArgs: config.ignoreArg,
+          format: config.ingestFormat,
+          ...(config.server === '' ? {} : { server: config.server }),
           onProblem: (message) => {
             clearProgress(process.stderr);
             process.stderr.write(`${message}\n`);
@@ -59,12 +62,16 @@ const COMMANDS: Record<string, Command> = {
           ['calls added', summary.callsAdded],
           ['calls already present', summary.callsPresent],
           ['tool records', summary.toolRecords],
+          ['server records', summary.serverRecords],
           ['lines rejected', summary.rejected],
+          ['calls without result (not stored)', summary.unpaired],
           ['inputs unreadable or cut short', summary.failedInputs],
           ['calls in cache', summary.totalCalls],
           ['tools in cache', summary.tools],
           ['servers in cache', summary.servers],
         ];
+        const formats = Object.entries(summary.formats).map(([input, format]) => `${input}: ${format}`);
+        if (formats.length > 0 && Object.values(summary.formats).some((f) => f !== 'toolsim')) process.stdout.write(`formats: ${formats.join(', ')}\n`);
         process.stdout.write(
           `${table(['ingest', 'count'], rows)}\n${summary.seconds.toFixed(2)} s, ` +
             `${formatNumber(Math.round(summary.lines / Math.max(summary.seconds, 1e-3)))} lines/s; cache ${config.db}, snapshot ${summary.snapshotId}\n`,
@@ -139,6 +146,22 @@ const COMMANDS: Record<string, Command> = {
     positionals: true,
     async run(values, files) {
       return replayCommand(resolveConfig(REPLAY_OPTIONS, values), files, values['db'] !== undefined);
+    },
+  },
+  tools: {
+    usage: 'toolsim tools [--db PATH] [--format openai|anthropic|mcp] [--server NAME]',
+    summary: 'print the recorded tool schemas, ready for a trainer\'s tool config',
+    options: ['db', 'toolsFormat', 'server'],
+    async run(values) {
+      const config = resolveConfig(['db', 'toolsFormat', 'server'], values);
+      const store = Store.open(config.db, { readonly: true });
+      try {
+        const tools = store.catalog().filter((t) => config.server === '' || t.server === config.server);
+        process.stdout.write(`${JSON.stringify(toolSchemas(tools, config.toolsFormat as ToolFormat), null, 2)}\n`);
+        return 0;
+      } finally {
+        store.close();
+      }
     },
   },
   stats: {

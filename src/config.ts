@@ -3,6 +3,8 @@
  * of process.env. Values are validated once, with messages that name the flag, and frozen.
  */
 import { ConfigError } from './errors.js';
+import { FORMAT_NAMES } from './ingest/formats/index.js';
+import { TOOL_FORMATS } from './tool-schemas.js';
 import { REPEAT_POLICIES } from './types.js';
 
 type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list';
@@ -37,6 +39,12 @@ export const OPTIONS = {
     flag: 'log-level', env: 'TOOLSIM_LOG_LEVEL', kind: 'string', default: 'info',
     choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'server log level',
   },
+  ingestFormat: {
+    flag: 'format', env: 'TOOLSIM_INGEST_FORMAT', kind: 'string', default: 'auto', choices: FORMAT_NAMES,
+    help: 'format of the inputs (auto: detected per file)',
+  },
+  server: { flag: 'server', env: 'TOOLSIM_SERVER', kind: 'string', default: '', help: 'server of transcript calls whose names and records name none' },
+  toolsFormat: { flag: 'format', env: 'TOOLSIM_TOOLS_FORMAT', kind: 'string', default: 'openai', choices: TOOL_FORMATS, help: 'tool schema format' },
   adminToken: {
     flag: 'admin-token', env: 'TOOLSIM_ADMIN_TOKEN', kind: 'string', default: '', secret: true,
     help: 'bearer token for /admin/* routes (hot reload); without one they do not exist',

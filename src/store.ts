@@ -74,6 +74,14 @@ export interface ToolRow {
   inputSchema: string | null;
 }
 
+/** A recorded server's identity (from its MCP `initialize` answer); every field optional. */
+export interface ServerInfo {
+  name?: string;
+  version?: string;
+  instructions?: string;
+  protocol_version?: string;
+}
+
 export interface WriteResult {
   added: number;
   present: number;
@@ -158,8 +166,11 @@ export class Store {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
-    db.pragma('cache_size = -65536');
     const readonly = Boolean(options.readonly || options.pinSnapshot);
+    // Serving reads keys at random across the file, which the OS page cache holds anyway; a large
+    // private cache there would count the same pages twice in the server's RSS. Ingest writes
+    // index pages at random and gains from keeping them.
+    db.pragma(readonly ? 'cache_size = -16384' : 'cache_size = -65536');
     const version = Store.#schemaVersion(db);
     if (version === undefined) {
       if (readonly) {
@@ -207,6 +218,17 @@ export class Store {
 
   setMeta(name: string, value: string): void {
     this.#db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run(name, value);
+  }
+
+  /** The identity recorded for a server, if any (kept in `meta`, so old caches need no migration). */
+  serverInfo(server: string): ServerInfo | undefined {
+    const raw = this.getMeta(`server_info:${server}`);
+    return raw === undefined ? undefined : (JSON.parse(raw) as ServerInfo);
+  }
+
+  /** Records a server's identity; a later record for the same server replaces it. */
+  setServerInfo(server: string, info: ServerInfo): void {
+    this.setMeta(`server_info:${server}`, JSON.stringify(info));
   }
 
   /** Changes whenever the recordings change; memoized improvisations are tied to it. */

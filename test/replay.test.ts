@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config.js';
 import { createMetrics } from '../src/metrics.js';
 import { sameOutput } from '../src/replay/compare.js';
@@ -14,7 +15,8 @@ import { HttpTarget, SimulatorTarget, TargetError } from '../src/replay/targets.
 import { reportText } from '../src/replay/text.js';
 import { SERVE_OPTIONS, startServer } from '../src/server.js';
 import { Simulator } from '../src/simulator.js';
-import type { Store } from '../src/store.js';
+import { ingest } from '../src/ingest/ingest.js';
+import { Store } from '../src/store.js';
 import { API_BANK, ROOT, TAU_BENCH, cacheOf, onCleanup, tempDir, writeLog } from './helpers.js';
 
 const run = promisify(execFile);
@@ -31,6 +33,24 @@ async function serverOn(db: string): Promise<string> {
   return server.url;
 }
 
+/** One tau-bench cache on disk for the whole file (ingesting it is the slow part); tests only read it. */
+let tau: Promise<{ dir: string; path: string; store: Store }> | undefined;
+function tauCache(): Promise<{ path: string; store: Store }> {
+  return (tau ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'toolsim-replay-'));
+    const path = join(dir, 'tau.db');
+    const store = Store.open(path);
+    await ingest({ store, inputs: [TAU_BENCH] });
+    return { dir, path, store };
+  })());
+}
+afterAll(async () => {
+  if (!tau) return;
+  const { dir, store } = await tau;
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 /** Runs the CLI; resolves with the exit code instead of rejecting on a non-zero one. */
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -44,7 +64,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 
 describe('replaying tau-bench against its own cache', () => {
   it('answers every call exactly; only the keys whose recordings disagree differ, in-process and over HTTP alike', async () => {
-    const cache = await cacheOf([TAU_BENCH]);
+    const cache = await tauCache();
     const disagreeing = cache.store.stats().disagreeingKeys;
     expect(disagreeing).toBe(8);
 
@@ -67,7 +87,7 @@ describe('replaying tau-bench against its own cache', () => {
 
 describe('replaying api-bank against a tau-bench cache', () => {
   it('reports every call as a miss with reason unknown_tool, in the terminal, JSON and HTML reports', async () => {
-    const cache = await cacheOf([TAU_BENCH]);
+    const cache = await tauCache();
     const dir = tempDir();
     const html = join(dir, 'report.html');
     const result = await cli(['replay', API_BANK, '--url', await serverOn(cache.path), '--json', '--html', html, '--min-exact', '0.9']);
@@ -144,7 +164,7 @@ describe('comparing answers with the expected output', () => {
 
 describe('replay command line', () => {
   it('passes its gates on tau-bench, and refuses --url with --db', async () => {
-    const cache = await cacheOf([TAU_BENCH]);
+    const cache = await tauCache();
     const passing = await cli(['replay', TAU_BENCH, '--db', cache.path, '--min-exact', '0.99', '--max-miss', '0', '--max-differ', '0']);
     expect(passing.stderr).toBe('');
     expect(passing.code).toBe(0);

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { BadRequestError, ToolsimError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { CallRequest, Simulator } from '../simulator.js';
+import { TOOL_FORMATS, toolSchemas, type ToolFormat } from '../tool-schemas.js';
 import { clientGone } from './client-gone.js';
 import { answerJson, errorJson } from './serialize.js';
 import {
@@ -11,6 +12,7 @@ import {
   callResultSchema,
   errorSchema,
   explainResultSchema,
+  formattedToolsSchema,
   MAX_NAME_LENGTH,
   MAX_TRAJECTORY_ID_LENGTH,
   statusSchema,
@@ -127,10 +129,31 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     async (request) => options.simulator().explain(request.body),
   );
 
-  app.get(
+  app.get<{ Querystring: { format?: ToolFormat; server?: string } }>(
     '/v1/tools',
-    { schema: { summary: 'The recorded tools', tags: ['catalog'], response: { 200: toolsResultSchema } } },
-    async () => ({ tools: options.simulator().tools }),
+    {
+      schema: {
+        summary: 'The recorded tools, as toolsim lists them or as a trainer\'s tool config wants them',
+        description:
+          'Without `format`: toolsim\'s own listing. With `format=openai|anthropic|mcp`: `{"tools": [...]}` holding OpenAI function tools, ' +
+          'Anthropic tools, or an MCP tools/list result; a tool name recorded on several servers is written mcp__<server>__<tool>.',
+        tags: ['catalog'],
+        querystring: {
+          type: 'object',
+          properties: {
+            format: { type: 'string', enum: [...TOOL_FORMATS] },
+            server: { type: 'string', minLength: 1, description: 'Only the tools of this server.' },
+          },
+        },
+        response: { 200: { anyOf: [toolsResultSchema, formattedToolsSchema] }, 400: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const { format, server } = request.query;
+      const tools = options.simulator().tools.filter((t) => server === undefined || t.server === server);
+      if (format === undefined) return { tools };
+      return send(reply, JSON.stringify(toolSchemas(tools, format)));
+    },
   );
 
   app.get('/healthz', { config: NEVER_SHED, schema: { summary: 'The process is up', tags: ['ops'], response: { 200: statusSchema } } }, async () => ({

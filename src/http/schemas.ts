@@ -106,6 +106,13 @@ export const toolsResultSchema = {
   },
 } as const;
 
+export const formattedToolsSchema = {
+  type: 'object',
+  required: ['tools'],
+  description: 'OpenAI function tools, Anthropic tools, or an MCP tools/list result (GET /v1/tools?format=...).',
+  properties: { tools: { type: 'array', items: { type: 'object', additionalProperties: true } } },
+} as const;
+
 export const statusSchema = {
   type: 'object',
   required: ['status'],

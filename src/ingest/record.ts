@@ -4,12 +4,13 @@
 import { hash } from 'node:crypto';
 import { callKey, canonicalJson, dropIgnored, normalize, normalizeName, parseArguments } from '../canonical.js';
 import type { Json, JsonObject } from '../types.js';
-import type { CallRow, ToolRow } from '../store.js';
+import type { CallRow, ServerInfo, ToolRow } from '../store.js';
 
 export type ParsedRecord =
   /** `hasOutput` is false only when `outputOptional` let a call without "output" through (its output is then `null`). */
   | { kind: 'call'; row: Omit<CallRow, 'ordinal'>; hasOutput: boolean }
   | { kind: 'tool'; row: ToolRow }
+  | { kind: 'server'; server: string; info: ServerInfo }
   | { kind: 'error'; reason: string };
 
 const CALL_FIELDS = new Set(['kind', 'server', 'tool', 'arguments', 'output', 'is_error', 'trajectory_id', 'node_id', 'recorded_at', 'source']);
@@ -38,16 +39,22 @@ export function parseRecord(text: string, ignored: ReadonlySet<string>, options:
   } catch (error) {
     return reject(`not JSON (${(error as Error).message})`);
   }
+  return parseRecordValue(value, ignored, options);
+}
+
+/** A record already parsed from JSON (transcript formats build these), checked as a log line is. */
+export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>, options: ParseOptions = {}): ParsedRecord {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return reject('a record must be a JSON object');
   const record = value as Record<string, unknown>;
   const server = name(record, 'server');
   if (typeof server !== 'string') return reject(server.error);
+  if (record['kind'] === 'server') return parseServer(record, server);
   const tool = name(record, 'tool');
   if (typeof tool !== 'string') return reject(tool.error);
 
   const kind = record['kind'] ?? 'call';
   if (kind === 'tool') return parseTool(record, server, tool);
-  if (kind !== 'call') return reject(`unknown "kind" ${JSON.stringify(kind)} (expected "call" or "tool")`);
+  if (kind !== 'call') return reject(`unknown "kind" ${JSON.stringify(kind)} (expected "call", "tool" or "server")`);
 
   if (!('arguments' in record)) return reject('missing "arguments"');
   const hasOutput = 'output' in record;
@@ -121,6 +128,18 @@ function parseTool(record: Record<string, unknown>, server: string, tool: string
     inputSchema = JSON.stringify(schema);
   }
   return { kind: 'tool', row: { server, tool, description: (description as string | undefined) ?? null, inputSchema } };
+}
+
+/** A server's identity as its MCP `initialize` answered: `{"kind": "server", "server", "name"?, "version"?, "instructions"?}`. */
+function parseServer(record: Record<string, unknown>, server: string): ParsedRecord {
+  const info: ServerInfo = {};
+  for (const field of ['name', 'version', 'instructions', 'protocol_version'] as const) {
+    const v = record[field];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string') return reject(`"${field}" must be a string`);
+    info[field] = v;
+  }
+  return { kind: 'server', server, info };
 }
 
 function metadataJson(extra: JsonObject): string | null | undefined {

@@ -61,9 +61,10 @@ export async function* readCases(
         if (parsed.kind === 'error') {
           onProblem(`${label}:${line.number}: ${parsed.reason}`);
           stats.rejected++;
-        } else if (parsed.kind === 'tool') {
+        } else if (parsed.kind === 'tool' || parsed.kind === 'server') {
+          // Catalog records describe tools and servers; there is nothing to replay in them.
           stats.toolRecords++;
-        } else {
+        } else if (parsed.kind === 'call') {
           const { row } = parsed;
           yield {
             input: index,
