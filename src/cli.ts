@@ -26,7 +26,7 @@ interface Command {
   run(values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[]): Promise<number>;
 }
 
-const EXPLAIN_OPTIONS = ['db', 'tool', 'server', 'arguments', 'json', 'repeatPolicy', 'neighbors', ...FUZZY_OPTIONS] as const;
+const EXPLAIN_OPTIONS = ['db', 'tool', 'callServer', 'arguments', 'json', 'repeatPolicy', 'neighbors', ...FUZZY_OPTIONS] as const;
 
 const COMMANDS: Record<string, Command> = {
   ingest: {
@@ -110,7 +110,7 @@ const COMMANDS: Record<string, Command> = {
           fuzzy: fuzzy.tier,
         });
         const explanation = simulator.explain({
-          ...(config.server === '' ? {} : { server: config.server }),
+          ...(config.callServer === '' ? {} : { server: config.callServer }),
           tool: config.tool,
           arguments: config.arguments,
         });

@@ -55,7 +55,7 @@ export const OPTIONS = {
   },
   json: { flag: 'json', kind: 'boolean', default: false, help: 'print JSON instead of a table' },
   tool: { flag: 'tool', kind: 'string', default: '', help: 'tool name of the call' },
-  server: { flag: 'server', kind: 'string', default: '', help: 'server of the call (may be left out when one server has the tool)' },
+  callServer: { flag: 'server', kind: 'string', default: '', help: 'server of the call (may be left out when one server has the tool)' },
   arguments: { flag: 'arguments', kind: 'string', default: '{}', help: 'arguments of the call, as a JSON object' },
   fuzzy: {
     flag: 'fuzzy', env: 'TOOLSIM_FUZZY', kind: 'string', default: 'auto', choices: ['auto', 'on', 'off'],
