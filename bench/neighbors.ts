@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { callKey, canonicalJson, parseArguments } from '../src/canonical.js';
 import { table } from '../src/format.js';
-import { NeighborIndex } from '../src/neighbors.js';
+import { NeighborIndex, type NeighborIndexOptions } from '../src/neighbors.js';
 import type { RecordedArguments } from '../src/store.js';
 import type { JsonObject } from '../src/types.js';
 import { mutateArguments, mutateValue, seeded } from './mutate.js';
@@ -32,6 +32,8 @@ export interface BenchNeighborsOptions {
   seed?: number;
   /** Neighbours asked for per lookup (default 5). */
   k?: number;
+  /** Index tuning (defaults: the serving ones). */
+  index?: NeighborIndexOptions;
 }
 
 export interface BenchNeighborsResult {
@@ -80,7 +82,7 @@ export function benchNeighbors(options: BenchNeighborsOptions = {}): BenchNeighb
     rows.push({ key: callKey('bench', tool, canonical), arguments: canonical });
   }
 
-  const index = new NeighborIndex({ argumentsOf: () => rows }, {});
+  const index = new NeighborIndex({ argumentsOf: () => rows }, options.index ?? {});
   let started = performance.now();
   index.toolIndex('bench', tool);
   const buildMs = performance.now() - started;

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { describeOptions, FUZZY_OPTIONS, parseArgsOptions, resolveConfig, type OptionName } from './config.js';
-import { fuzzyTier } from './fuzzy.js';
+import { createFuzzy } from './fuzzy.js';
 import { createMetrics } from './metrics.js';
 import { Simulator } from './simulator.js';
 import type { RepeatPolicy } from './types.js';
@@ -26,7 +26,7 @@ interface Command {
   run(values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[]): Promise<number>;
 }
 
-const EXPLAIN_OPTIONS = ['db', 'tool', 'server', 'arguments', 'json', 'repeatPolicy', 'neighbors', ...FUZZY_OPTIONS] as const;
+const EXPLAIN_OPTIONS = ['db', 'tool', 'callServer', 'arguments', 'json', 'repeatPolicy', 'neighbors', ...FUZZY_OPTIONS] as const;
 
 const COMMANDS: Record<string, Command> = {
   ingest: {
@@ -99,6 +99,7 @@ const COMMANDS: Record<string, Command> = {
       const config = resolveConfig(EXPLAIN_OPTIONS, values);
       if (config.tool === '') throw new ConfigError('explain needs --tool');
       const store = Store.open(config.db, { readonly: true });
+      const fuzzy = createFuzzy(config);
       try {
         const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
         const simulator = new Simulator({
@@ -106,10 +107,10 @@ const COMMANDS: Record<string, Command> = {
           metrics,
           repeatPolicy: config.repeatPolicy as RepeatPolicy,
           neighbors: config.neighbors,
-          fuzzy: fuzzyTier(config),
+          fuzzy: fuzzy.tier,
         });
         const explanation = simulator.explain({
-          ...(config.server === '' ? {} : { server: config.server }),
+          ...(config.callServer === '' ? {} : { server: config.callServer }),
           tool: config.tool,
           arguments: config.arguments,
         });
@@ -133,6 +134,7 @@ const COMMANDS: Record<string, Command> = {
         process.stdout.write(`${lines.join('\n')}\n`);
         return 0;
       } finally {
+        fuzzy.close();
         store.close();
       }
     },

@@ -43,7 +43,7 @@ export const OPTIONS = {
     flag: 'format', env: 'TOOLSIM_INGEST_FORMAT', kind: 'string', default: 'auto', choices: FORMAT_NAMES,
     help: 'format of the inputs (auto: detected per file)',
   },
-  server: { flag: 'server', env: 'TOOLSIM_SERVER', kind: 'string', default: '', help: 'server of transcript calls whose names and records name none (explain, tools: the server of the call or listing)' },
+  server: { flag: 'server', env: 'TOOLSIM_SERVER', kind: 'string', default: '', help: 'server of transcript calls whose names and records name none' },
   toolsFormat: { flag: 'format', env: 'TOOLSIM_TOOLS_FORMAT', kind: 'string', default: 'openai', choices: TOOL_FORMATS, help: 'tool schema format' },
   adminToken: {
     flag: 'admin-token', env: 'TOOLSIM_ADMIN_TOKEN', kind: 'string', default: '', secret: true,
@@ -55,6 +55,7 @@ export const OPTIONS = {
   },
   json: { flag: 'json', kind: 'boolean', default: false, help: 'print JSON instead of a table' },
   tool: { flag: 'tool', kind: 'string', default: '', help: 'tool name of the call' },
+  callServer: { flag: 'server', kind: 'string', default: '', help: 'server of the call (may be left out when one server has the tool)' },
   arguments: { flag: 'arguments', kind: 'string', default: '{}', help: 'arguments of the call, as a JSON object' },
   fuzzy: {
     flag: 'fuzzy', env: 'TOOLSIM_FUZZY', kind: 'string', default: 'auto', choices: ['auto', 'on', 'off'],

@@ -1,6 +1,10 @@
 /**
  * Builds the fuzzy tier from configuration: on when an API key is set (`--fuzzy auto`), or forced on
  * or off. When off it still explains what it would ask; it never calls the LLM.
+ *
+ * What must outlive a reload of the cache lives here, once per process: the LLM client, the
+ * concurrency cap, the circuit breaker, the budgets and the memo's connection. Each simulator gets
+ * its own tier on top of them (its snapshot, its catalog, its in-flight calls).
  */
 import { CircuitBreaker } from './breaker.js';
 import { Budget } from './budget.js';
@@ -15,8 +19,14 @@ import { FuzzyTier } from './tiers/fuzzy.js';
 export interface FuzzyExtras {
   /** The clock of the circuit breaker (tests move it). */
   now?: () => number;
-  /** Another LLM than the Anthropic one (never needed in production). */
-  llm?: Llm;
+}
+
+export interface Fuzzy {
+  /** For SimulatorOptions.fuzzy. */
+  readonly tier: NonNullable<SimulatorOptions['fuzzy']>;
+  readonly enabled: boolean;
+  /** Closes the memo's connection. */
+  close(): void;
 }
 
 /** Is the fuzzy tier on under this configuration? Throws when forced on without a key. */
@@ -27,35 +37,48 @@ export function fuzzyEnabled(config: Pick<FuzzyConfig, 'fuzzy' | 'apiKey'>): boo
   return false;
 }
 
-export function fuzzyTier(config: FuzzyConfig, extras: FuzzyExtras = {}): NonNullable<SimulatorOptions['fuzzy']> {
+export function createFuzzy(config: FuzzyConfig, extras: FuzzyExtras = {}): Fuzzy {
   const enabled = fuzzyEnabled(config);
-  return ({ store, memoStore, exact, metrics }) => {
-    const llm =
-      extras.llm ??
-      (enabled
-        ? new AnthropicLlm({
-            apiKey: config.apiKey,
-            baseURL: config.baseUrl,
-            model: config.model,
-            maxRetries: config.llmRetries,
-            timeoutMs: config.llmDeadlineMs,
-            maxOutputTokens: config.llmOutputTokens,
-          })
-        : undefined);
-    return new FuzzyTier({
-      llm: enabled ? llm : undefined,
-      model: config.model,
-      exact,
-      memo: new Memo(memoStore),
-      metrics,
-      snapshotId: store.snapshotId,
-      tools: store.catalog(),
-      threshold: config.threshold,
-      promptTokens: config.promptTokens,
-      deadlineMs: config.llmDeadlineMs,
-      semaphore: new Semaphore(config.llmConcurrency),
-      breaker: new CircuitBreaker({ failures: config.breakerFailures, cooldownMs: config.breakerCooldownMs, ...(extras.now ? { now: extras.now } : {}) }),
-      budget: new Budget({ requests: config.llmMaxRequests, tokens: config.llmMaxTokens }),
-    });
+  const llm: Llm | undefined = enabled
+    ? new AnthropicLlm({
+        apiKey: config.apiKey,
+        baseURL: config.baseUrl,
+        model: config.model,
+        maxRetries: config.llmRetries,
+        timeoutMs: config.llmDeadlineMs,
+        maxOutputTokens: config.llmOutputTokens,
+      })
+    : undefined;
+  const semaphore = new Semaphore(config.llmConcurrency);
+  const breaker = new CircuitBreaker({ failures: config.breakerFailures, cooldownMs: config.breakerCooldownMs, ...(extras.now ? { now: extras.now } : {}) });
+  const budget = new Budget({ requests: config.llmMaxRequests, tokens: config.llmMaxTokens });
+  const memos = new Map<string, Memo>();
+  const memoOf = (path: string): Memo => {
+    let memo = memos.get(path);
+    if (!memo) memos.set(path, (memo = new Memo(path)));
+    return memo;
+  };
+  return {
+    enabled,
+    tier: ({ store, exact, metrics }) =>
+      new FuzzyTier({
+        llm,
+        model: config.model,
+        exact,
+        memo: memoOf(store.path),
+        metrics,
+        snapshotId: store.snapshotId,
+        tools: store.catalog(),
+        threshold: config.threshold,
+        promptTokens: config.promptTokens,
+        deadlineMs: config.llmDeadlineMs,
+        semaphore,
+        breaker,
+        budget,
+      }),
+    close() {
+      for (const memo of memos.values()) memo.close();
+      memos.clear();
+    },
   };
 }

@@ -2,9 +2,11 @@
  * Improvised answers, remembered so the same call gets the same answer after a restart. A table of
  * its own beside the recordings (never the calls table), keyed by the snapshot of the recordings,
  * the call key, the model and the prompt version: a change to any of them asks anew.
+ *
+ * It writes through a connection of its own: the serving store's connection holds one read
+ * transaction for its whole life (a pinned snapshot) and refuses writes to the recordings.
  */
-import type Database from 'better-sqlite3';
-import type { Store } from './store.js';
+import Database from 'better-sqlite3';
 import type { Observation } from './types.js';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS improvisations (
@@ -26,16 +28,23 @@ export interface MemoId {
 }
 
 export class Memo {
+  readonly #db: Database.Database;
   readonly #get: Database.Statement<[string, Buffer, string, string], { output: string; is_error: number }>;
   readonly #put: Database.Statement<[string, Buffer, string, string, string, number, string]>;
 
-  constructor(store: Store) {
-    store.db.exec(SCHEMA);
-    this.#get = store.db.prepare(
+  /** Opens the memo in the cache file at `path` (which must exist). */
+  constructor(path: string) {
+    const db = new Database(path, { fileMustExist: true });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.exec(SCHEMA);
+    this.#db = db;
+    this.#get = db.prepare(
       'SELECT output, is_error FROM improvisations WHERE snapshot_id = ? AND key = ? AND model = ? AND prompt_version = ?',
     );
     // The first improvisation of a key stands: a later one never replaces it.
-    this.#put = store.db.prepare(
+    this.#put = db.prepare(
       'INSERT OR IGNORE INTO improvisations (snapshot_id, key, model, prompt_version, output, is_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
   }
@@ -47,5 +56,9 @@ export class Memo {
 
   put(id: MemoId, answer: Observation): void {
     this.#put.run(id.snapshotId, Buffer.from(id.key, 'hex'), id.model, id.promptVersion, answer.outputJson, answer.isError ? 1 : 0, new Date().toISOString());
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
   }
 }

@@ -27,7 +27,7 @@ export interface NeighborIndexOptions {
   scanBudget?: number;
 }
 
-const DEFAULTS = { linearBelow: 2_000, candidates: 128, scanBudget: 30_000 } as const;
+const DEFAULTS = { linearBelow: 2_000, candidates: 64, scanBudget: 15_000 } as const;
 /** Characters of a string value cut into trigrams (its start identifies it well enough). */
 const TRIGRAM_CHARS = 48;
 /** Tokens per call at most, so a huge argument cannot blow up the index. */
@@ -201,29 +201,36 @@ class Postings {
   readonly #entries: Int32Array;
 
   constructor(entries: readonly Entry[]) {
-    const perEntry: Int32Array[] = [];
+    // Pass 1: token ids of every entry, once each, in one flat list; how many entries hold each token.
+    const flat: number[] = [];
+    const starts: number[] = [];
     const counts: number[] = [];
-    for (const entry of entries) {
-      const mine = new Set<number>();
+    const lastEntry: number[] = [];
+    entries.forEach((entry, e) => {
+      starts.push(flat.length);
       for (const token of indexTokens(entry.arguments)) {
         let id = this.#ids.get(token);
         if (id === undefined) {
           id = this.#ids.size;
           this.#ids.set(token, id);
           counts.push(0);
+          lastEntry.push(-1);
         }
-        mine.add(id);
+        if (lastEntry[id] === e) continue;
+        lastEntry[id] = e;
+        counts[id]!++;
+        flat.push(id);
       }
-      for (const id of mine) counts[id]!++;
-      perEntry.push(Int32Array.from(mine));
-    }
+    });
+    starts.push(flat.length);
+    // Pass 2: lay the entry ids out token by token.
     this.#offsets = new Int32Array(counts.length + 1);
     for (let t = 0; t < counts.length; t++) this.#offsets[t + 1] = this.#offsets[t]! + counts[t]!;
     this.#entries = new Int32Array(this.#offsets[counts.length]!);
     const fill = this.#offsets.slice(0, counts.length);
-    perEntry.forEach((tokens, entry) => {
-      for (const t of tokens) this.#entries[fill[t]!++] = entry;
-    });
+    for (let e = 0; e < entries.length; e++) {
+      for (let i = starts[e]!; i < starts[e + 1]!; i++) this.#entries[fill[flat[i]!]!++] = e;
+    }
   }
 
   /** Ids of the entries holding `token`, ascending (a view, not a copy). */

@@ -41,10 +41,7 @@ export interface Prompt {
 }
 
 export function buildPrompt(tool: ToolDescription, examples: readonly Example[], args: JsonObject, budgetTokens: number): Prompt {
-  const header = [
-    `Recorded calls of the tool "${tool.tool}", most similar to the new call first.`,
-    '',
-  ].join('\n');
+  const header = `Recorded calls of the tool "${tool.tool}", most similar to the new call first.\n\n`;
   const request = [
     'New call:',
     `arguments: ${canonicalJson(args)}`,

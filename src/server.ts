@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { FUZZY_OPTIONS, type Config } from './config.js';
-import { fuzzyEnabled, fuzzyTier, type FuzzyExtras } from './fuzzy.js';
+import { createFuzzy, type FuzzyExtras } from './fuzzy.js';
 import { createMetrics } from './metrics.js';
 import { Simulator } from './simulator.js';
 import { Snapshots } from './snapshots.js';
@@ -45,18 +45,17 @@ export interface ServerExtras extends FuzzyExtras {
 }
 
 export async function startServer(config: ServeConfig, extras: ServerExtras = {}): Promise<RunningServer> {
-  const fuzzyOn = fuzzyEnabled(config);
+  // The fuzzy tier writes only its memo, through its own connection; the recordings stay read-only.
+  const fuzzy = createFuzzy(config, extras);
   let snapshots: Snapshots | undefined;
   const metrics = createMetrics({ cacheCalls: () => snapshots?.current.callCount ?? 0 });
-  const fuzzy = fuzzyTier(config, extras);
-  snapshots = Snapshots.open(config.db, (store, memoStore) => new Simulator({
+  snapshots = Snapshots.open(config.db, (store) => new Simulator({
     store,
-    memoStore,
     metrics,
     repeatPolicy: config.repeatPolicy as RepeatPolicy,
     cacheSize: config.cacheSize,
     neighbors: config.neighbors,
-    fuzzy,
+    fuzzy: fuzzy.tier,
   }));
   const live = snapshots;
   const app = await buildApp({
@@ -78,13 +77,11 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
   } catch (error) {
     await app.close();
     await live.close();
+    fuzzy.close();
     throw error;
   }
   const first = live.current;
-  app.log.info(
-    { db: config.db, calls: first.callCount, tools: first.tools.length, snapshot: first.snapshotId, fuzzy: fuzzyOn ? config.model : 'off', admin: Boolean(config.adminToken) },
-    'toolsim serving',
-  );
+  app.log.info({ db: config.db, calls: first.callCount, tools: first.tools.length, snapshot: first.snapshotId, admin: Boolean(config.adminToken), fuzzy: fuzzy.enabled ? config.model : 'off' }, 'toolsim serving');
   if (first.store.ingestUnfinished) app.log.warn('the last ingest into this cache did not finish; re-run it, then reload');
 
   let closing: Promise<void> | undefined;
@@ -96,6 +93,7 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
       await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
       await app.close();
       await live.close();
+      fuzzy.close();
     })());
   return { app, url, snapshots: live, close };
 }

@@ -30,12 +30,7 @@ export interface SimulatorOptions {
   /** Neighbours listed on a miss (and offered to the fuzzy tier). */
   neighbors?: number;
   /** Builds the fuzzy tier; it receives the exact tier to read neighbours' recorded outputs. */
-  fuzzy?: (deps: { store: Store; memoStore: Store; exact: ExactTier; metrics: Metrics }) => Tier;
-  /**
-   * A writable connection for tables beside the recordings (the fuzzy memo); defaults to `store`.
-   * Needed when `store` pins a read snapshot, since nothing written on it would ever commit.
-   */
-  memoStore?: Store;
+  fuzzy?: (deps: { store: Store; exact: ExactTier; metrics: Metrics }) => Tier;
 }
 
 export interface Explanation {
@@ -56,8 +51,6 @@ type Prepared = { call: Call; known: true } | { call: Call; known: false; server
 
 export class Simulator {
   readonly store: Store;
-  /** The connection the fuzzy memo writes on (the same as `store` unless given). */
-  readonly memoStore: Store;
   readonly exact: ExactTier;
   /** Recorded calls in the cache; recordings do not change while a simulator serves them. */
   readonly callCount: number;
@@ -75,7 +68,6 @@ export class Simulator {
 
   constructor(options: SimulatorOptions) {
     this.store = options.store;
-    this.memoStore = options.memoStore ?? options.store;
     this.#metrics = options.metrics;
     this.#neighborCount = options.neighbors ?? 5;
     this.#ignored = new Set(options.store.ignoredArguments);
@@ -84,7 +76,7 @@ export class Simulator {
     this.snapshotId = options.store.snapshotId;
     this.#index = new NeighborIndex(options.store);
     this.exact = new ExactTier(options.store, options.repeatPolicy ?? 'first', options.cacheSize ?? 100_000);
-    const fuzzy = options.fuzzy?.({ store: options.store, memoStore: options.memoStore ?? options.store, exact: this.exact, metrics: options.metrics }) ?? new DisabledFuzzyTier();
+    const fuzzy = options.fuzzy?.({ store: options.store, exact: this.exact, metrics: options.metrics }) ?? new DisabledFuzzyTier();
     this.#fuzzy = fuzzy;
     this.#tiers = [this.exact, fuzzy];
   }

@@ -18,21 +18,7 @@ export class IngestUnfinishedError extends ToolsimError {
   }
 }
 
-/** Builds a simulator on a pinned read connection and a writable one for the memo. */
-export type SimulatorFactory = (store: Store, memoStore: Store) => Simulator;
-
-/** The two connections of one snapshot: pinned reads of the recordings, and memo writes. */
-function openSnapshot(db: string): { store: Store; memoStore: Store; close: () => void } {
-  const store = Store.open(db, { pinSnapshot: true });
-  let memoStore: Store;
-  try {
-    memoStore = Store.open(db, { readonly: true });
-  } catch (error) {
-    store.close();
-    throw error;
-  }
-  return { store, memoStore, close: () => (store.close(), memoStore.close()) };
-}
+export type SimulatorFactory = (store: Store) => Simulator;
 
 export class Snapshots {
   #current: Simulator;
@@ -49,11 +35,11 @@ export class Snapshots {
 
   /** Opens the cache at `db` and builds the first simulator with `build`. */
   static open(db: string, build: SimulatorFactory): Snapshots {
-    const snapshot = openSnapshot(db);
+    const store = Store.open(db, { pinSnapshot: true });
     try {
-      return new Snapshots(db, build, build(snapshot.store, snapshot.memoStore));
+      return new Snapshots(db, build, build(store));
     } catch (error) {
-      snapshot.close();
+      store.close();
       throw error;
     }
   }
@@ -72,17 +58,17 @@ export class Snapshots {
 
   async #reload(): Promise<ReloadReport> {
     const previous = this.#current;
-    const snapshot = openSnapshot(this.#db);
+    const store = Store.open(this.#db, { pinSnapshot: true });
     let next: Simulator;
     try {
-      if (snapshot.store.ingestUnfinished) throw new IngestUnfinishedError();
-      if (snapshot.store.snapshotId === previous.snapshotId) {
-        snapshot.close();
+      if (store.ingestUnfinished) throw new IngestUnfinishedError();
+      if (store.snapshotId === previous.snapshotId) {
+        store.close();
         return { reloaded: false, snapshot: previous.snapshotId, previous: previous.snapshotId, calls: previous.callCount };
       }
-      next = this.#build(snapshot.store, snapshot.memoStore);
+      next = this.#build(store);
     } catch (error) {
-      snapshot.close();
+      store.close();
       throw error;
     }
     this.#current = next;
@@ -93,7 +79,6 @@ export class Snapshots {
   #retire(simulator: Simulator): void {
     const done = simulator.idle().then(() => {
       simulator.store.close();
-      simulator.memoStore.close();
       this.#retiring.delete(done);
     });
     this.#retiring.add(done);
@@ -105,6 +90,5 @@ export class Snapshots {
     await Promise.all(this.#retiring);
     await this.#current.idle();
     this.#current.store.close();
-    this.#current.memoStore.close();
   }
 }

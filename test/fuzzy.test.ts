@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig, type FuzzyConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
-import { fuzzyTier } from '../src/fuzzy.js';
+import { createFuzzy } from '../src/fuzzy.js';
 import { Store } from '../src/store.js';
 import { appOf, cacheOf, metricValue, onCleanup, type TestApp } from './helpers.js';
 import { startFakeAnthropic, type Behaviour, type FakeAnthropic } from './support/fake-anthropic.js';
@@ -29,6 +29,13 @@ async function fake(initial: Behaviour = { kind: 'answer', output: IMPROVISED })
 function config(stand: FakeAnthropic, overrides: Partial<FuzzyConfig> = {}): FuzzyConfig {
   const defaults = resolveConfig([...FUZZY_OPTIONS, 'neighbors'], {}, {});
   return { ...defaults, apiKey: 'sk-test-secret', baseUrl: stand.url, llmRetries: 0, ...overrides };
+}
+
+/** The fuzzy tier factory for a configuration; its memo connection closes after the test. */
+function fuzzyTier(cfg: FuzzyConfig, extras: { now?: () => number } = {}): ReturnType<typeof createFuzzy>['tier'] {
+  const fuzzy = createFuzzy(cfg, extras);
+  onCleanup(() => fuzzy.close());
+  return fuzzy.tier;
 }
 
 async function fuzzyApp(store: Store, stand: FakeAnthropic, overrides: Partial<FuzzyConfig> = {}, now?: () => number): Promise<TestApp> {
@@ -86,7 +93,7 @@ describe('fuzzy tier', () => {
     store.close();
 
     // A restart: a new read-only store and simulator on the same file.
-    const reopened = Store.open(path, { readonly: true });
+    const reopened = Store.open(path, { pinSnapshot: true });
     onCleanup(() => reopened.close());
     const second = await fuzzyApp(reopened, stand);
     const c = await call(second);
@@ -239,5 +246,44 @@ describe('serving store', () => {
     expect(() => serving.db.prepare("DELETE FROM calls").run()).toThrow(/read-only while serving/);
     expect(() => serving.setMeta('snapshot_id', 'x')).toThrow(/read-only while serving/);
     expect(() => serving.db.exec('CREATE TABLE IF NOT EXISTS improvisations_probe (x)')).not.toThrow();
+  });
+});
+
+describe('toolsim explain', () => {
+  it('prints the tier, neighbours and prompt of a call without an API key or request', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { ROOT } = await import('./helpers.js');
+    const { path, store } = await cacheOf(RECORDS);
+    store.close();
+    const env = { ...process.env, ANTHROPIC_API_KEY: '', TOOLSIM_FUZZY: '' };
+    const out = execFileSync(process.execPath, [`${ROOT}/dist/src/cli.js`, 'explain', '--db', path, '--tool', 'get_weather', '--arguments', '{"city":"Pariss","unit":"C"}', '--json'], { env, encoding: 'utf8' });
+    const explanation = JSON.parse(out) as { tier: string; reason: string; neighbors: unknown[]; prompt: { user: string } };
+    expect(explanation).toMatchObject({ tier: 'miss', reason: 'fuzzy_disabled' });
+    expect(explanation.neighbors).toHaveLength(5);
+    expect(explanation.prompt.user).toContain('"city":"Pariss"');
+  });
+});
+
+describe('serving with the fuzzy tier', () => {
+  it('improvises through toolsim serve, memoizes beside a pinned snapshot, and never logs the API key', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { startServer } = await import('../src/server.js');
+    const { serveConfig } = await import('./server-process.js');
+    const { path, store } = await cacheOf(RECORDS);
+    store.close();
+    const stand = await fake();
+    const log: string[] = [];
+    const logStream = new PassThrough();
+    logStream.on('data', (chunk: Buffer) => log.push(chunk.toString('utf8')));
+    const server = await startServer(serveConfig({ db: path, apiKey: 'sk-never-logged-42', baseUrl: stand.url, llmRetries: 0, logLevel: 'debug' }), { logStream });
+    onCleanup(() => server.close());
+    const post = async (): Promise<Record<string, unknown>> =>
+      (await (await fetch(`${server.url}/v1/call`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-never-logged-42' }, body: JSON.stringify(NEAR) })).json()) as Record<string, unknown>;
+    expect(await post()).toMatchObject({ tier: 'fuzzy', output: IMPROVISED, match: { memoized: false } });
+    expect(await post()).toMatchObject({ tier: 'fuzzy', output: IMPROVISED, match: { memoized: true } });
+    expect(stand.requests).toHaveLength(1);
+    await server.close();
+    expect(log.join('')).toContain('toolsim serving');
+    expect(log.join('')).not.toContain('sk-never-logged-42');
   });
 });
