@@ -102,7 +102,11 @@ export class Simulator {
     };
   }
 
-  async resolve(request: CallRequest, signal?: AbortSignal): Promise<Answer> {
+  /**
+   * `signal` may be given as a function, called only when a tier that can wait (past the exact one)
+   * runs: an AbortSignal costs about as much to make as a call key, and most calls are exact hits.
+   */
+  async resolve(request: CallRequest, signal?: AbortSignal | (() => AbortSignal)): Promise<Answer> {
     const started = performance.now();
     const prepared = this.prepare(request);
     const answer = prepared.known
@@ -117,12 +121,17 @@ export class Simulator {
     return this.#index.nearest(call.server, call.tool, call.arguments, k);
   }
 
-  async #runTiers(call: Call, signal: AbortSignal | undefined): Promise<Answer> {
+  async #runTiers(call: Call, signal: AbortSignal | (() => AbortSignal) | undefined): Promise<Answer> {
     let neighbors: Neighbor[] | undefined;
     const resolution: Resolution = { call, neighbors: () => (neighbors ??= this.nearest(call)) };
     let reason: Answer['reason'];
+    let made = typeof signal === 'function' ? undefined : signal;
+    const make = typeof signal === 'function' ? signal : undefined;
     for (const tier of this.#tiers) {
-      const outcome = await tier.resolve(resolution, signal);
+      // The exact tier never waits, so it gets no signal; a tier that may wait gets one, made on first need.
+      const pending = tier.resolve(resolution, tier === this.exact ? undefined : (made ??= make?.()));
+      // The exact tier answers synchronously; awaiting only promises saves a turn of the microtask queue per call.
+      const outcome = pending instanceof Promise ? await pending : pending;
       if (outcome.kind === 'answer') return outcome.answer;
       reason = outcome.reason ?? reason;
     }

@@ -40,9 +40,27 @@ describe('the signal passed to tiers', () => {
 
   it('aborts when the client goes away before the answer', async () => {
     const seen: boolean[] = [];
-    const url = await serving(seen, 300);
+    const url = await serving(seen, 200);
     await expect(call(url, '/v1/call', { tool: 't', arguments: { q: 2 } }, AbortSignal.timeout(50))).rejects.toThrow();
     for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(seen).toEqual([true]);
+  });
+});
+
+describe('a signal given as a function', () => {
+  it('is made only when a tier past the exact one runs, once per call', async () => {
+    const cache = await cacheOf([{ server: 's', tool: 't', arguments: { q: 1 }, output: 'one' }]);
+    const seen: boolean[] = [];
+    const { simulator } = await appOf(cache.store, { fuzzy: () => watchingTier(seen, 0) });
+    let made = 0;
+    const signal = (): AbortSignal => {
+      made++;
+      return new AbortController().signal;
+    };
+    expect((await simulator.resolve({ tool: 't', arguments: { q: 1 } }, signal)).tier).toBe('exact');
+    expect(made).toBe(0);
+    expect((await simulator.resolve({ tool: 't', arguments: { q: 2 } }, signal)).tier).toBe('miss');
+    expect(made).toBe(1);
+    expect(seen).toEqual([false]);
   });
 });

@@ -37,7 +37,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         response: { 200: callResultSchema, ...errors },
       },
     },
-    async (request, reply) => send(reply, answerJson(await options.simulator().resolve(request.body, clientGone(reply)))),
+    async (request, reply) => send(reply, answerJson(await options.simulator().resolve(request.body, () => clientGone(reply)))),
   );
 
   app.post<{ Body: { calls: unknown[] } }>(
@@ -61,7 +61,8 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         throw new BadRequestError('batch_too_large', `a batch holds at most ${maxBatch} calls (--max-batch); got ${calls.length}`);
       }
       const simulator = options.simulator();
-      const signal = clientGone(reply);
+      let gone: AbortSignal | undefined;
+      const signal = (): AbortSignal => (gone ??= clientGone(reply));
       const results = await Promise.all(
         calls.map(async (item) => {
           try {
@@ -93,7 +94,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     },
     async (request, reply) => {
       const { server, tool } = request.params;
-      return send(reply, answerJson(await options.simulator().resolve({ server, tool, arguments: request.body }, clientGone(reply))));
+      return send(reply, answerJson(await options.simulator().resolve({ server, tool, arguments: request.body }, () => clientGone(reply))));
     },
   );
 
