@@ -3,9 +3,14 @@
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import underPressure from '@fastify/under-pressure';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { ToolsimError } from './errors.js';
+import { registerAdminRoutes, type AdminOptions } from './http/admin.js';
+import { strictJsonParser } from './http/json.js';
+import { registerMcpRoutes } from './http/mcp.js';
 import { registerRoutes } from './http/routes.js';
+import { registerVerlRoutes } from './http/verl.js';
 import { errorJson } from './http/serialize.js';
 import type { Metrics } from './metrics.js';
 import type { Simulator } from './simulator.js';
@@ -18,6 +23,13 @@ export interface AppDeps {
   bodyLimit?: number;
   maxBatch?: number;
   logger?: FastifyServerOptions['logger'];
+  /** Admin routes (/admin/*); left out, they do not exist (404). */
+  admin?: AdminOptions;
+  /**
+   * Load shedding: past this event-loop delay (ms) requests get 503 with Retry-After instead of
+   * queueing without bound. 0 (the default here; `serve` sets its own) turns it off.
+   */
+  maxEventLoopDelay?: number;
 }
 
 /** Fastify's own error codes, as the client should see them. */
@@ -27,7 +39,16 @@ const FASTIFY_ERRORS: Record<string, { code: string; status: number }> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'empty_body', status: 400 },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_json', status: 400 },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'invalid_content_length', status: 400 },
+  FST_ERR_BAD_URL: { code: 'bad_url', status: 400 },
 };
+
+/** Seconds a shed client is told to wait (Retry-After). */
+const RETRY_AFTER_SECONDS = 1;
+/**
+ * How often the event-loop delay is sampled. Shorter intervals misfire: an interval with no sample
+ * at all (one long synchronous task) reads as infinite delay and sheds a whole interval.
+ */
+const SAMPLE_INTERVAL_MS = 1000;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -40,7 +61,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // A key named __proto__ or constructor.prototype in a body is refused, never merged.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Refusals while closing are ours (below): the JSON error shape, Retry-After, Connection: close.
+    return503OnClosing: false,
   });
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close').header('retry-after', RETRY_AFTER_SECONDS);
+    await reply.code(503).type('application/json; charset=utf-8').send(errorJson({ code: 'shutting_down', message: 'the server is shutting down; retry on another instance or after restart' }));
+  });
+  // JSON bodies are decoded as strict UTF-8: invalid bytes are a 400, never silently replaced.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, strictJsonParser());
+
+  const maxEventLoopDelay = deps.maxEventLoopDelay ?? 0;
+  if (maxEventLoopDelay > 0) {
+    await app.register(underPressure, { maxEventLoopDelay, retryAfter: RETRY_AFTER_SECONDS, sampleInterval: SAMPLE_INTERVAL_MS });
+  }
 
   // Every body is JSON; text/plain would only turn into a confusing "body must be object".
   app.removeContentTypeParser('text/plain');
@@ -53,7 +93,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         version: VERSION,
         description: 'Replays recorded tool calls to agents: exact replay, LLM-improvised near misses, labelled misses.',
       },
-      tags: [{ name: 'calls' }, { name: 'catalog' }, { name: 'ops' }],
+      tags: [{ name: 'calls' }, { name: 'catalog' }, { name: 'mcp' }, { name: 'agents' }, { name: 'ops' }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -65,6 +105,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const known = error.code ? FASTIFY_ERRORS[error.code] : undefined;
     if (error.validation) {
       return reply.code(400).type('application/json; charset=utf-8').send(errorJson({ code: 'invalid_request', message: error.message }));
+    }
+    if (error.statusCode === 503) {
+      // Shed by under-pressure (Retry-After is already set) or refused while closing.
+      if (!reply.hasHeader('retry-after')) reply.header('retry-after', RETRY_AFTER_SECONDS);
+      return reply.code(503).type('application/json; charset=utf-8').send(errorJson({ code: 'overloaded', message: 'the server is over capacity; retry after the Retry-After delay' }));
     }
     if (known || (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500)) {
       const status = known?.status ?? error.statusCode ?? 400;
@@ -80,6 +125,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerRoutes(app, { simulator: deps.simulator, metrics: deps.metrics, maxBatch: deps.maxBatch ?? 1000 });
+  registerMcpRoutes(app, { simulator: deps.simulator });
+  registerVerlRoutes(app, { simulator: deps.simulator, maxBatch: deps.maxBatch ?? 1000 });
+  if (deps.admin) registerAdminRoutes(app, deps.admin);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

@@ -8,8 +8,10 @@ import { describeOptions, parseArgsOptions, resolveConfig, type OptionName } fro
 import { ConfigError } from './errors.js';
 import { clearProgress, formatNumber, percent, progressLine, table } from './format.js';
 import { ingest } from './ingest/ingest.js';
+import { REPLAY_OPTIONS, replayCommand } from './replay/command.js';
 import { SERVE_OPTIONS, serveForever } from './server.js';
 import { Store } from './store.js';
+import { toolSchemas, type ToolFormat } from './tool-schemas.js';
 import { VERSION } from './version.js';
 
 interface Command {
@@ -22,19 +24,21 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   ingest: {
-    usage: 'toolsim ingest FILE... [--db PATH] [--ignore-arg NAME]...',
-    summary: 'add exploration logs (.jsonl, .jsonl.gz, - for stdin) to the cache',
-    options: ['db', 'ignoreArg'],
+    usage: 'toolsim ingest FILE... [--db PATH] [--ignore-arg NAME]... [--format auto|toolsim|openai-chat|openai-responses|anthropic|claude-code|mcp-jsonrpc|hermes] [--server NAME]',
+    summary: 'add exploration logs or agent transcripts (.jsonl, .json, .gz, - for stdin) to the cache',
+    options: ['db', 'ignoreArg', 'ingestFormat', 'server'],
     positionals: true,
     async run(values, files) {
       if (files.length === 0) throw new ConfigError('ingest needs at least one FILE (or - for standard input)');
-      const config = resolveConfig(['db', 'ignoreArg'], values);
+      const config = resolveConfig(['db', 'ignoreArg', 'ingestFormat', 'server'], values);
       const store = Store.open(config.db);
       try {
         const summary = await ingest({
           store,
           inputs: files,
           ignoreArgs: config.ignoreArg,
+          format: config.ingestFormat,
+          ...(config.server === '' ? {} : { server: config.server }),
           onProblem: (message) => {
             clearProgress(process.stderr);
             process.stderr.write(`${message}\n`);
@@ -52,12 +56,16 @@ const COMMANDS: Record<string, Command> = {
           ['calls added', summary.callsAdded],
           ['calls already present', summary.callsPresent],
           ['tool records', summary.toolRecords],
+          ['server records', summary.serverRecords],
           ['lines rejected', summary.rejected],
+          ['calls without result (not stored)', summary.unpaired],
           ['inputs unreadable or cut short', summary.failedInputs],
           ['calls in cache', summary.totalCalls],
           ['tools in cache', summary.tools],
           ['servers in cache', summary.servers],
         ];
+        const formats = Object.entries(summary.formats).map(([input, format]) => `${input}: ${format}`);
+        if (formats.length > 0 && Object.values(summary.formats).some((f) => f !== 'toolsim')) process.stdout.write(`formats: ${formats.join(', ')}\n`);
         process.stdout.write(
           `${table(['ingest', 'count'], rows)}\n${summary.seconds.toFixed(2)} s, ` +
             `${formatNumber(Math.round(summary.lines / Math.max(summary.seconds, 1e-3)))} lines/s; cache ${config.db}, snapshot ${summary.snapshotId}\n`,
@@ -77,9 +85,34 @@ const COMMANDS: Record<string, Command> = {
       return -1; // keeps running until a signal
     },
   },
+  replay: {
+    usage: 'toolsim replay FILE... [--url URL | --db PATH] [--json] [--html FILE] [--min-exact 0.9] [--max-miss 0.1] [--max-differ N]',
+    summary: 'replay a test set against a server or cache and report its coverage (a gate with --min-exact etc.)',
+    options: REPLAY_OPTIONS,
+    positionals: true,
+    async run(values, files) {
+      return replayCommand(resolveConfig(REPLAY_OPTIONS, values), files, values['db'] !== undefined);
+    },
+  },
+  tools: {
+    usage: 'toolsim tools [--db PATH] [--format openai|anthropic|mcp] [--server NAME]',
+    summary: 'print the recorded tool schemas, ready for a trainer\'s tool config',
+    options: ['db', 'toolsFormat', 'server'],
+    async run(values) {
+      const config = resolveConfig(['db', 'toolsFormat', 'server'], values);
+      const store = Store.open(config.db, { readonly: true });
+      try {
+        const tools = store.catalog().filter((t) => config.server === '' || t.server === config.server);
+        process.stdout.write(`${JSON.stringify(toolSchemas(tools, config.toolsFormat as ToolFormat), null, 2)}\n`);
+        return 0;
+      } finally {
+        store.close();
+      }
+    },
+  },
   stats: {
     usage: 'toolsim stats [--db PATH] [--json]',
-    summary: 'calls, tools, servers, repeated keys and per-tool counts of a cache',
+    summary: 'calls, tools, servers, repeated keys and per-tool coverage of a cache',
     options: ['db', 'json'],
     async run(values) {
       const config = resolveConfig(['db', 'json'], values);
@@ -97,15 +130,22 @@ const COMMANDS: Record<string, Command> = {
             ['distinct calls (keys)', stats.keys],
             ['servers', stats.servers],
             ['tools', stats.tools],
+            ['keys recorded once', stats.singleKeys],
             ['keys recorded more than once', stats.repeatedKeys],
             ['... whose outputs disagree', stats.disagreeingKeys],
           ],
         );
+        // Coverage per tool: few distinct argument sets, or many seen once, mean a test set will miss.
         const perTool = table(
-          ['server', 'tool', 'calls', 'keys', 'repeated', 'disagree', 'share'],
-          stats.perTool.map((t) => [t.server, t.tool, t.calls, t.keys, t.repeatedKeys, t.disagreeingKeys, percent(t.calls, stats.calls)]),
+          ['server', 'tool', 'calls', 'share', 'arg sets', 'seen once', 'repeated', 'disagree', 'calls/set'],
+          stats.perTool.map((t) => [
+            t.server, t.tool, t.calls, percent(t.calls, stats.calls), t.keys, t.singleKeys, t.repeatedKeys, t.disagreeingKeys,
+            t.keys === 0 ? '-' : (t.calls / t.keys).toFixed(1),
+          ]),
         );
-        process.stdout.write(`${config.db} (snapshot ${store.snapshotId})\n\n${summary}\n\n${perTool}\n`);
+        const note =
+          'arg sets: distinct argument sets (keys); seen once: recorded a single time; disagree: keys whose recorded outputs differ (hidden state)';
+        process.stdout.write(`${config.db} (snapshot ${store.snapshotId})\n\n${summary}\n\n${perTool}\n${note}\n`);
         return 0;
       } finally {
         store.close();
@@ -162,6 +202,12 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
+
+// Output piped into `head` and closed early is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

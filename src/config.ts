@@ -3,6 +3,8 @@
  * of process.env. Values are validated once, with messages that name the flag, and frozen.
  */
 import { ConfigError } from './errors.js';
+import { FORMAT_NAMES } from './ingest/formats/index.js';
+import { TOOL_FORMATS } from './tool-schemas.js';
 import { REPEAT_POLICIES } from './types.js';
 
 type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list';
@@ -37,7 +39,32 @@ export const OPTIONS = {
     flag: 'log-level', env: 'TOOLSIM_LOG_LEVEL', kind: 'string', default: 'info',
     choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'server log level',
   },
+  ingestFormat: {
+    flag: 'format', env: 'TOOLSIM_INGEST_FORMAT', kind: 'string', default: 'auto', choices: FORMAT_NAMES,
+    help: 'format of the inputs (auto: detected per file)',
+  },
+  server: { flag: 'server', env: 'TOOLSIM_SERVER', kind: 'string', default: '', help: 'server of transcript calls whose names and records name none' },
+  toolsFormat: { flag: 'format', env: 'TOOLSIM_TOOLS_FORMAT', kind: 'string', default: 'openai', choices: TOOL_FORMATS, help: 'tool schema format' },
+  adminToken: {
+    flag: 'admin-token', env: 'TOOLSIM_ADMIN_TOKEN', kind: 'string', default: '', secret: true,
+    help: 'bearer token for /admin/* routes (hot reload); without one they do not exist',
+  },
+  maxEventLoopDelay: {
+    flag: 'max-event-loop-delay', env: 'TOOLSIM_MAX_EVENT_LOOP_DELAY', kind: 'integer', default: 1000, min: 0,
+    help: 'shed load (503 + Retry-After) past this event-loop delay in ms; 0 never sheds',
+  },
   json: { flag: 'json', kind: 'boolean', default: false, help: 'print JSON instead of a table' },
+  url: { flag: 'url', env: 'TOOLSIM_URL', kind: 'string', help: 'replay against the toolsim server at this URL instead of a --db directly' },
+  html: { flag: 'html', env: 'TOOLSIM_REPLAY_HTML', kind: 'string', help: 'also write the report as a self-contained HTML page to this file' },
+  batch: { flag: 'batch', env: 'TOOLSIM_REPLAY_BATCH', kind: 'integer', default: 100, min: 1, max: 10_000, help: 'calls per request to the server' },
+  concurrency: { flag: 'concurrency', env: 'TOOLSIM_REPLAY_CONCURRENCY', kind: 'integer', default: 4, min: 1, max: 256, help: 'requests in flight at once' },
+  minExact: { flag: 'min-exact', env: 'TOOLSIM_MIN_EXACT', kind: 'number', min: 0, max: 1, help: 'fail (exit 1) when the exact share is below this (0..1)' },
+  maxMiss: { flag: 'max-miss', env: 'TOOLSIM_MAX_MISS', kind: 'number', min: 0, max: 1, help: 'fail (exit 1) when the miss share is above this (0..1)' },
+  maxFuzzy: { flag: 'max-fuzzy', env: 'TOOLSIM_MAX_FUZZY', kind: 'number', min: 0, max: 1, help: 'fail (exit 1) when the fuzzy share is above this (0..1)' },
+  maxDiffer: {
+    flag: 'max-differ', env: 'TOOLSIM_MAX_DIFFER', kind: 'integer', min: 0,
+    help: 'fail (exit 1) when more exact answers than this differ from the expected output (keys whose recordings disagree excepted)',
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;

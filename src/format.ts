@@ -2,9 +2,14 @@
 
 export type Cell = string | number;
 
-/** Columns are right-aligned when every value below the header is a number. */
+/** Text that reads as a number: `12.5`, `99.0%`, `1,024`, or `-` for none. */
+const NUMBER_LIKE = /^(-|-?[\d,]+(\.\d+)?%?)$/;
+
+/** Columns are right-aligned when every value below the header is a number (or reads as one). */
 export function table(headers: readonly string[], rows: readonly (readonly Cell[])[]): string {
-  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((row) => typeof row[i] === 'number'));
+  const numeric = headers.map(
+    (_, i) => rows.length > 0 && rows.every((row) => typeof row[i] === 'number' || NUMBER_LIKE.test(String(row[i] ?? ''))),
+  );
   const text = rows.map((row) => row.map((cell) => (typeof cell === 'number' ? formatNumber(cell) : cell)));
   const widths = headers.map((h, i) => Math.max(h.length, ...text.map((row) => (row[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>

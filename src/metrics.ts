@@ -7,6 +7,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export const UNKNOWN_LABEL = '_unknown';
 
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export interface Metrics {
   readonly registry: Registry;
   readonly calls: Counter<'tier' | 'server' | 'tool'>;
@@ -29,7 +31,12 @@ export interface MetricsOptions {
 
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.processMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client names three gauges with a counter's `_total` suffix, which `promtool check metrics`
+    // rejects; the same counts stay exported per type as nodejs_active_{handles,requests,resources}.
+    for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
+  }
   const registers = [registry];
   return {
     registry,

@@ -1,58 +1,90 @@
 /**
- * The serving process: config -> store -> simulator -> app -> listen; closes gracefully on SIGTERM
- * or SIGINT (in-flight requests finish, new connections are refused, the cache is closed).
+ * The serving process: config -> snapshots (store + simulator) -> app -> listen. Reloads the
+ * cache on SIGHUP (or POST /admin/reload); closes gracefully on SIGTERM or SIGINT (in-flight
+ * requests finish, new ones are refused, the cache is closed).
  */
+import type { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { createMetrics } from './metrics.js';
 import { Simulator } from './simulator.js';
-import { Store } from './store.js';
+import { Snapshots } from './snapshots.js';
 import type { RepeatPolicy } from './types.js';
 
-export const SERVE_OPTIONS = ['db', 'host', 'port', 'repeatPolicy', 'cacheSize', 'neighbors', 'bodyLimit', 'maxBatch', 'logLevel'] as const;
+export const SERVE_OPTIONS = [
+  'db', 'host', 'port', 'repeatPolicy', 'cacheSize', 'neighbors', 'bodyLimit', 'maxBatch', 'logLevel', 'adminToken', 'maxEventLoopDelay',
+] as const;
 export type ServeConfig = Config<(typeof SERVE_OPTIONS)[number]>;
+
+/** Headers that carry credentials; the logger writes `[redacted]` in their place. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers["proxy-authorization"]',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers["x-api-key"]',
+];
 
 export interface RunningServer {
   app: FastifyInstance;
   url: string;
+  snapshots: Snapshots;
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServeConfig): Promise<RunningServer> {
-  const store = Store.open(config.db, { readonly: true });
-  let simulator: Simulator | undefined;
-  const metrics = createMetrics({ cacheCalls: () => simulator?.callCount ?? 0 });
-  simulator = new Simulator({
+export interface ServerExtras {
+  /** Where the log goes (standard output by default); tests capture it. */
+  logStream?: Writable;
+}
+
+export async function startServer(config: ServeConfig, extras: ServerExtras = {}): Promise<RunningServer> {
+  let snapshots: Snapshots | undefined;
+  const metrics = createMetrics({ cacheCalls: () => snapshots?.current.callCount ?? 0 });
+  snapshots = Snapshots.open(config.db, (store) => new Simulator({
     store,
     metrics,
     repeatPolicy: config.repeatPolicy as RepeatPolicy,
     cacheSize: config.cacheSize,
     neighbors: config.neighbors,
-  });
+  }));
+  const live = snapshots;
   const app = await buildApp({
-    simulator: () => simulator,
+    simulator: () => live.current,
     metrics,
     bodyLimit: config.bodyLimit,
     maxBatch: config.maxBatch,
+    maxEventLoopDelay: config.maxEventLoopDelay,
+    ...(config.adminToken ? { admin: { token: config.adminToken, reload: () => live.reload() } } : {}),
     logger: {
       level: config.logLevel,
-      redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'], censor: '[redacted]' },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      ...(extras.logStream ? { stream: extras.logStream } : {}),
     },
   });
-  const url = await app.listen({ host: config.host, port: config.port });
-  app.log.info({ db: config.db, calls: simulator.callCount, tools: simulator.tools.length, snapshot: store.snapshotId }, 'toolsim serving');
+  let url: string;
+  try {
+    url = await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await app.close();
+    await live.close();
+    throw error;
+  }
+  const first = live.current;
+  app.log.info({ db: config.db, calls: first.callCount, tools: first.tools.length, snapshot: first.snapshotId, admin: Boolean(config.adminToken) }, 'toolsim serving');
+  if (first.store.ingestUnfinished) app.log.warn('the last ingest into this cache did not finish; re-run it, then reload');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       await app.close();
-      store.close();
+      await live.close();
     })());
-  return { app, url, close };
+  return { app, url, snapshots: live, close };
 }
 
-/** Runs until SIGTERM or SIGINT, then closes within `graceMs` and exits. */
+/** Runs until SIGTERM or SIGINT, then closes within `graceMs` and exits; SIGHUP reloads. */
 export async function serveForever(config: ServeConfig, graceMs = 10_000): Promise<void> {
   const server = await startServer(config);
   const stop = (signal: string): void => {
@@ -71,4 +103,10 @@ export async function serveForever(config: ServeConfig, graceMs = 10_000): Promi
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    server.snapshots.reload().then(
+      (report) => server.app.log.info(report, report.reloaded ? 'snapshot reloaded' : 'snapshot unchanged'),
+      (error: unknown) => server.app.log.error({ err: error }, 'reload failed; still serving the previous snapshot'),
+    );
+  });
 }

@@ -48,6 +48,9 @@ export class Simulator {
   readonly #ignored: ReadonlySet<string>;
   #catalog: Catalog;
   #index: NeighborIndex;
+  /** Calls being resolved now; a retired simulator's store closes only once this is 0. */
+  #inFlight = 0;
+  #idle: (() => void)[] = [];
 
   constructor(options: SimulatorOptions) {
     this.store = options.store;
@@ -108,12 +111,24 @@ export class Simulator {
    */
   async resolve(request: CallRequest, signal?: AbortSignal | (() => AbortSignal)): Promise<Answer> {
     const started = performance.now();
-    const prepared = this.prepare(request);
-    const answer = prepared.known
-      ? await this.#runTiers(prepared.call, signal)
-      : unknownToolAnswer(prepared.call, prepared.serverKnown, prepared.suggestions);
-    this.#count(prepared.call, prepared.known, answer, (performance.now() - started) / 1000);
-    return answer;
+    // Counted before the first await, so a reload that swaps this simulator out sees the call.
+    this.#inFlight++;
+    try {
+      const prepared = this.prepare(request);
+      const answer = prepared.known
+        ? await this.#runTiers(prepared.call, signal)
+        : unknownToolAnswer(prepared.call, prepared.serverKnown, prepared.suggestions);
+      this.#count(prepared.call, prepared.known, answer, (performance.now() - started) / 1000);
+      return answer;
+    } finally {
+      if (--this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake();
+    }
+  }
+
+  /** Resolves once no call is being resolved (at once when none is). */
+  idle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   /** The neighbours of a call without resolving it (for `explain` and the fuzzy tier). */

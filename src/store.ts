@@ -74,6 +74,14 @@ export interface ToolRow {
   inputSchema: string | null;
 }
 
+/** A recorded server's identity (from its MCP `initialize` answer); every field optional. */
+export interface ServerInfo {
+  name?: string;
+  version?: string;
+  instructions?: string;
+  protocol_version?: string;
+}
+
 export interface WriteResult {
   added: number;
   present: number;
@@ -91,12 +99,28 @@ export interface StoreStats {
   tools: number;
   repeatedKeys: number;
   disagreeingKeys: number;
-  perTool: { server: string; tool: string; calls: number; keys: number; repeatedKeys: number; disagreeingKeys: number }[];
+  /** Keys recorded exactly once: the thinnest coverage. */
+  singleKeys: number;
+  perTool: {
+    server: string;
+    tool: string;
+    calls: number;
+    /** Distinct argument sets (after --ignore-arg). */
+    keys: number;
+    singleKeys: number;
+    repeatedKeys: number;
+    disagreeingKeys: number;
+  }[];
 }
 
 export interface OpenOptions {
   /** Open for serving: no schema changes, no writes to recordings. */
   readonly?: boolean;
+  /**
+   * Hold one read transaction for the life of the connection, so that every read sees the same
+   * snapshot even while an ingest commits into the same file (WAL). Implies `readonly`.
+   */
+  pinSnapshot?: boolean;
 }
 
 export class Store {
@@ -132,17 +156,18 @@ export class Store {
   /** Opens (and, unless read-only, creates or migrates) the cache at `path`. */
   static open(path: string, options: OpenOptions = {}): Store {
     if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path, { fileMustExist: Boolean(options.readonly) });
+    const db = new Database(path, { fileMustExist: Boolean(options.readonly || options.pinSnapshot) });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
+    const readonly = Boolean(options.readonly || options.pinSnapshot);
     // Serving reads keys at random across the file, which the OS page cache holds anyway; a large
     // private cache there would count the same pages twice in the server's RSS. Ingest writes
     // index pages at random and gains from keeping them.
-    db.pragma(options.readonly ? 'cache_size = -16384' : 'cache_size = -65536');
+    db.pragma(readonly ? 'cache_size = -16384' : 'cache_size = -65536');
     const version = Store.#schemaVersion(db);
     if (version === undefined) {
-      if (options.readonly) {
+      if (readonly) {
         db.close();
         throw new Error(`${path} is not a toolsim cache (no schema); run \`toolsim ingest\` first`);
       }
@@ -151,6 +176,11 @@ export class Store {
     } else if (version !== SCHEMA_VERSION) {
       db.close();
       throw new Error(`${path} has cache schema version ${version}; this toolsim reads version ${SCHEMA_VERSION}`);
+    }
+    if (options.pinSnapshot) {
+      // A deferred transaction takes its snapshot at its first read; read at once to fix it here.
+      db.exec('BEGIN');
+      db.prepare('SELECT count(*) FROM meta').get();
     }
     return new Store(path, db);
   }
@@ -176,9 +206,33 @@ export class Store {
     this.#db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run(name, value);
   }
 
+  /** The identity recorded for a server, if any (kept in `meta`, so old caches need no migration). */
+  serverInfo(server: string): ServerInfo | undefined {
+    const raw = this.getMeta(`server_info:${server}`);
+    return raw === undefined ? undefined : (JSON.parse(raw) as ServerInfo);
+  }
+
+  /** Records a server's identity; a later record for the same server replaces it. */
+  setServerInfo(server: string, info: ServerInfo): void {
+    this.setMeta(`server_info:${server}`, JSON.stringify(info));
+  }
+
   /** Changes whenever the recordings change; memoized improvisations are tied to it. */
   get snapshotId(): string {
     return this.getMeta('snapshot_id') ?? 'empty';
+  }
+
+  /**
+   * True between the start and the end of an ingest, including one that was killed: the
+   * recordings are then part-way between two snapshots and should not be served as a new one.
+   */
+  get ingestUnfinished(): boolean {
+    return this.getMeta('ingest') === 'running';
+  }
+
+  /** Marks an ingest as started (committed at once, so a crash leaves the mark). */
+  beginIngest(): void {
+    this.setMeta('ingest', 'running');
   }
 
   /** Argument names dropped before hashing, fixed by the first ingest (CONTRACTS §2.6). */
@@ -254,6 +308,8 @@ export class Store {
           xorInto(content, identityHash(call.record, call.ordinal));
         }
       }
+      // Kept with the rows it describes: after a crash, the fingerprint still matches the table.
+      this.setMeta('content', content.toString('hex'));
       return { added, present: calls.length - added };
     })();
   }
@@ -285,6 +341,7 @@ export class Store {
         keys = (SELECT count(DISTINCT key) FROM calls c WHERE c.server = tools.server AND c.tool = tools.tool)`);
       this.setMeta('content', content.toString('hex'));
       this.setMeta('snapshot_id', snapshotIdOf(content, this.ignoredArguments));
+      this.setMeta('ingest', 'done');
     })();
   }
 
@@ -312,7 +369,7 @@ export class Store {
       FROM calls GROUP BY key`;
     const perTool = this.#db
       .prepare(
-        `SELECT server, tool, sum(n) AS calls, count(*) AS keys,
+        `SELECT server, tool, sum(n) AS calls, count(*) AS keys, sum(n = 1) AS singleKeys,
            sum(n > 1) AS repeatedKeys, sum(distinct_outputs > 1) AS disagreeingKeys
          FROM (${perKey}) GROUP BY server, tool ORDER BY server, tool`,
       )
@@ -321,7 +378,7 @@ export class Store {
     const catalogOnly = this.#db.prepare('SELECT server, tool FROM tools WHERE calls = 0').all() as { server: string; tool: string }[];
     for (const { server, tool } of catalogOnly) {
       if (!perTool.some((row) => row.server === server && row.tool === tool)) {
-        perTool.push({ server, tool, calls: 0, keys: 0, repeatedKeys: 0, disagreeingKeys: 0 });
+        perTool.push({ server, tool, calls: 0, keys: 0, singleKeys: 0, repeatedKeys: 0, disagreeingKeys: 0 });
       }
     }
     perTool.sort((a, b) => (a.server === b.server ? (a.tool < b.tool ? -1 : 1) : a.server < b.server ? -1 : 1));
@@ -331,6 +388,7 @@ export class Store {
       keys: sum((row) => row.keys),
       servers: new Set(perTool.map((row) => row.server)).size,
       tools: perTool.length,
+      singleKeys: sum((row) => row.singleKeys),
       repeatedKeys: sum((row) => row.repeatedKeys),
       disagreeingKeys: sum((row) => row.disagreeingKeys),
       perTool,
@@ -338,7 +396,9 @@ export class Store {
   }
 
   close(): void {
-    if (this.#db.open) this.#db.close();
+    if (!this.#db.open) return;
+    if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+    this.#db.close();
   }
 }
 

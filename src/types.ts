@@ -42,6 +42,8 @@ export interface Neighbor {
 export interface Match {
   key: string;
   observations?: number;
+  /** Exact answers: distinct recorded outputs of the key; more than 1 means its observations disagree. */
+  outputs?: number;
   memoized?: boolean;
   neighbors?: { arguments: JsonObject; similarity: number }[];
 }

@@ -30,7 +30,7 @@ describe('POST /v1/call', () => {
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(res.json()).toEqual({
       tier: 'exact', output: { created: '1994-11-01' }, is_error: false,
-      match: { key: expect.stringMatching(/^[0-9a-f]{64}$/), observations: 3 },
+      match: { key: expect.stringMatching(/^[0-9a-f]{64}$/), observations: 3, outputs: 2 },
     });
   });
 
@@ -96,7 +96,7 @@ describe('POST /v1/call', () => {
       { headers: { 'content-type': 'application/json' }, payload: '{"tool":' , status: 400, code: 'invalid_json' },
       { headers: { 'content-type': 'text/plain' }, payload: 'hello', status: 415, code: 'unsupported_media_type' },
       { headers: { 'content-type': 'application/json' }, payload: '', status: 400, code: 'empty_body' },
-      { headers: { 'content-type': 'application/json' }, payload: '{"tool":"t","arguments":{"__proto__":{"x":1}}}', status: 400, code: 'invalid_json' },
+      { headers: { 'content-type': 'application/json' }, payload: '{"tool":"t","arguments":{"__proto__":{"x":1}}}', status: 400, code: 'forbidden_key' },
     ];
     for (const { headers, payload, status, code } of cases) {
       const res = await a.inject({ method: 'POST', url: '/v1/call', headers, payload });

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { BadRequestError, ToolsimError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { CallRequest, Simulator } from '../simulator.js';
+import { TOOL_FORMATS, toolSchemas, type ToolFormat } from '../tool-schemas.js';
 import { clientGone } from './client-gone.js';
 import { answerJson, errorJson } from './serialize.js';
 import {
@@ -10,6 +11,9 @@ import {
   callRequestSchema,
   callResultSchema,
   errorSchema,
+  formattedToolsSchema,
+  MAX_NAME_LENGTH,
+  MAX_TRAJECTORY_ID_LENGTH,
   statusSchema,
   toolsResultSchema,
 } from './schemas.js';
@@ -19,6 +23,16 @@ export interface RouteOptions {
   metrics: Metrics;
   maxBatch: number;
 }
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** @fastify/under-pressure's per-route hook; returning undefined lets the request through. */
+    pressureHandler?: () => undefined;
+  }
+}
+
+/** Liveness and metrics stay answerable while calls are shed: a probe must not kill a busy server. */
+const NEVER_SHED = { pressureHandler: (): undefined => undefined };
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const errors = { 400: errorSchema, 413: errorSchema, 415: errorSchema };
@@ -86,7 +100,10 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         params: {
           type: 'object',
           required: ['server', 'tool'],
-          properties: { server: { type: 'string', minLength: 1 }, tool: { type: 'string', minLength: 1 } },
+          properties: {
+            server: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH },
+            tool: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH },
+          },
         },
         body: { type: 'object', additionalProperties: true },
         response: { 200: callResultSchema, ...errors },
@@ -98,13 +115,34 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     },
   );
 
-  app.get(
+  app.get<{ Querystring: { format?: ToolFormat; server?: string } }>(
     '/v1/tools',
-    { schema: { summary: 'The recorded tools', tags: ['catalog'], response: { 200: toolsResultSchema } } },
-    async () => ({ tools: options.simulator().tools }),
+    {
+      schema: {
+        summary: 'The recorded tools, as toolsim lists them or as a trainer\'s tool config wants them',
+        description:
+          'Without `format`: toolsim\'s own listing. With `format=openai|anthropic|mcp`: `{"tools": [...]}` holding OpenAI function tools, ' +
+          'Anthropic tools, or an MCP tools/list result; a tool name recorded on several servers is written mcp__<server>__<tool>.',
+        tags: ['catalog'],
+        querystring: {
+          type: 'object',
+          properties: {
+            format: { type: 'string', enum: [...TOOL_FORMATS] },
+            server: { type: 'string', minLength: 1, description: 'Only the tools of this server.' },
+          },
+        },
+        response: { 200: { anyOf: [toolsResultSchema, formattedToolsSchema] }, 400: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const { format, server } = request.query;
+      const tools = options.simulator().tools.filter((t) => server === undefined || t.server === server);
+      if (format === undefined) return { tools };
+      return send(reply, JSON.stringify(toolSchemas(tools, format)));
+    },
   );
 
-  app.get('/healthz', { schema: { summary: 'The process is up', tags: ['ops'], response: { 200: statusSchema } } }, async () => ({
+  app.get('/healthz', { config: NEVER_SHED, schema: { summary: 'The process is up', tags: ['ops'], response: { 200: statusSchema } } }, async () => ({
     status: 'ok',
   }));
 
@@ -121,7 +159,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     },
   );
 
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['ops'] } }, async (_request, reply) => {
+  app.get('/metrics', { config: NEVER_SHED, schema: { summary: 'Prometheus metrics', tags: ['ops'] } }, async (_request, reply) => {
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });
@@ -140,12 +178,17 @@ export function checkCallRequest(item: unknown): CallRequest {
   const { server, tool, trajectory_id: trajectoryId } = call;
   if (tool === undefined) fail("must have required property 'tool'");
   if (typeof tool !== 'string' || tool.length === 0) fail('tool must be a non-empty string');
+  if ((tool as string).length > MAX_NAME_LENGTH) fail(`tool must NOT have more than ${MAX_NAME_LENGTH} characters`);
   if (!('arguments' in call)) fail("must have required property 'arguments'");
   const args = call['arguments'];
   if (typeof args !== 'string' && (typeof args !== 'object' || args === null || Array.isArray(args))) {
     fail('arguments must be an object or a JSON string of one');
   }
   if (server !== undefined && (typeof server !== 'string' || server.length === 0)) fail('server must be a non-empty string');
+  if (typeof server === 'string' && server.length > MAX_NAME_LENGTH) fail(`server must NOT have more than ${MAX_NAME_LENGTH} characters`);
   if (trajectoryId !== undefined && typeof trajectoryId !== 'string') fail('trajectory_id must be a string');
+  if (typeof trajectoryId === 'string' && trajectoryId.length > MAX_TRAJECTORY_ID_LENGTH) {
+    fail(`trajectory_id must NOT have more than ${MAX_TRAJECTORY_ID_LENGTH} characters`);
+  }
   return call as unknown as CallRequest;
 }

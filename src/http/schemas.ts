@@ -1,5 +1,9 @@
 /** JSON Schemas of the HTTP API (CONTRACTS §4); the OpenAPI document is generated from them. */
 
+/** Longest server or tool name a request may carry: past it no name is recorded, and matching it costs. */
+export const MAX_NAME_LENGTH = 256;
+export const MAX_TRAJECTORY_ID_LENGTH = 1024;
+
 export const errorSchema = {
   type: 'object',
   required: ['error'],
@@ -16,13 +20,13 @@ export const callRequestSchema = {
   type: 'object',
   required: ['tool', 'arguments'],
   properties: {
-    server: { type: 'string', minLength: 1, description: 'May be left out when exactly one server has the tool.' },
-    tool: { type: 'string', minLength: 1 },
+    server: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH, description: 'May be left out when exactly one server has the tool.' },
+    tool: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH },
     arguments: {
       description: 'The call\'s arguments: an object, or a JSON string of one.',
       anyOf: [{ type: 'object', additionalProperties: true }, { type: 'string' }],
     },
-    trajectory_id: { type: 'string' },
+    trajectory_id: { type: 'string', maxLength: MAX_TRAJECTORY_ID_LENGTH },
   },
 } as const;
 
@@ -53,6 +57,11 @@ export const callResultSchema = {
       properties: {
         key: { type: 'string', pattern: '^[0-9a-f]{64}$' },
         observations: { type: 'integer', minimum: 1 },
+        outputs: {
+          type: 'integer',
+          minimum: 1,
+          description: 'Exact answers: distinct outputs recorded for the key; above 1 its observations disagree (hidden state) and the repeat policy served one of them.',
+        },
         memoized: { type: 'boolean' },
         neighbors: { type: 'array', items: neighborSchema },
       },
@@ -95,6 +104,13 @@ export const toolsResultSchema = {
       },
     },
   },
+} as const;
+
+export const formattedToolsSchema = {
+  type: 'object',
+  required: ['tools'],
+  description: 'OpenAI function tools, Anthropic tools, or an MCP tools/list result (GET /v1/tools?format=...).',
+  properties: { tools: { type: 'array', items: { type: 'object', additionalProperties: true } } },
 } as const;
 
 export const statusSchema = {

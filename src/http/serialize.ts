@@ -9,6 +9,7 @@ export function answerJson(answer: Answer): string {
   const { match } = answer;
   let matchJson = `{"key":"${match.key}"`;
   if (match.observations !== undefined) matchJson += `,"observations":${match.observations}`;
+  if (match.outputs !== undefined) matchJson += `,"outputs":${match.outputs}`;
   if (match.memoized !== undefined) matchJson += `,"memoized":${match.memoized}`;
   if (match.neighbors !== undefined) matchJson += `,"neighbors":${JSON.stringify(match.neighbors)}`;
   const reason = answer.reason === undefined ? '' : `,"reason":"${answer.reason}"`;

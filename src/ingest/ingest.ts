@@ -6,14 +6,20 @@ import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { CallRow, Store, ToolRow } from '../store.js';
+import { detectFormat, formatNamed } from './formats/index.js';
+import type { Format, NativeRecord, Reader } from './formats/format.js';
 import { readLines } from './lines.js';
-import { parseRecord } from './record.js';
+import { parseRecordValue } from './record.js';
 
 export interface IngestOptions {
   store: Store;
   /** Paths; `-` reads `stdin`. */
   inputs: readonly string[];
   ignoreArgs?: readonly string[];
+  /** A format name of src/ingest/formats, or `auto` (the default): detected per input. */
+  format?: string;
+  /** The server of transcript calls whose tool names and records do not name one. */
+  server?: string;
   stdin?: Readable;
   batchSize?: number;
   /** Calls written per transaction (several batches); a stopped ingest keeps every committed one. */
@@ -41,6 +47,12 @@ export interface IngestSummary {
   callsPresent: number;
   toolRecords: number;
   rejected: number;
+  /** Transcript calls without a result (and results without a call): reported, never stored. */
+  unpaired: number;
+  /** Server identities recorded (MCP `initialize` answers). */
+  serverRecords: number;
+  /** The format read from each input, by its label. */
+  formats: Record<string, string>;
   /** Inputs that could not be read to the end (missing file, corrupt gzip). */
   failedInputs: number;
   tools: number;
@@ -60,12 +72,16 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const report = options.onProblem ?? (() => {});
   const everyMs = options.progressEveryMs ?? 250;
   store.claimIgnoredArguments(options.ignoreArgs ?? []);
+  store.beginIngest();
   const ignored = new Set(store.ignoredArguments);
   const content = store.contentFingerprint();
+  const wanted = options.format === undefined || options.format === 'auto' ? undefined : formatNamed(options.format);
+  if (options.format !== undefined && options.format !== 'auto' && !wanted) throw new Error(`unknown --format ${JSON.stringify(options.format)}`);
+  const toolsimFormat = formatNamed('toolsim');
 
   const summary: IngestSummary = {
     inputs: options.inputs.length, lines: 0, callsAdded: 0, callsPresent: 0, toolRecords: 0,
-    rejected: 0, failedInputs: 0, tools: 0, servers: 0, totalCalls: 0, seconds: 0, snapshotId: '',
+    rejected: 0, unpaired: 0, serverRecords: 0, formats: {}, failedInputs: 0, tools: 0, servers: 0, totalCalls: 0, seconds: 0, snapshotId: '',
   };
   let calls: CallRow[] = [];
   let tools: ToolRow[] = [];
@@ -94,30 +110,32 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       const seen = new Map<number, number>();
       let stream: Readable;
       try {
-        stream = open(input, options.stdin);
+        stream = openInput(input, options.stdin);
       } catch (error) {
         report(`${label}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
         summary.failedInputs++;
         continue;
       }
       let lineNumber = 0;
-      try {
-        for await (const line of readLines(stream, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)) {
-          lineNumber = line.number;
-          summary.lines++;
-          if ('error' in line) {
-            report(`${label}:${line.number}: ${line.error}`);
-            summary.rejected++;
-            continue;
-          }
-          if (line.text.trim() === '') continue;
-          const parsed = parseRecord(line.text, ignored);
+      let format: Format | undefined = wanted;
+      let reader: Reader | undefined;
+      const toolsSeen = new Set<string>();
+      const sink = {
+        record(native: NativeRecord, line: number): void {
+          const parsed = parseRecordValue(native, ignored);
           if (parsed.kind === 'error') {
-            report(`${label}:${line.number}: ${parsed.reason}`);
+            report(`${label}:${line}: ${parsed.reason}`);
             summary.rejected++;
           } else if (parsed.kind === 'tool') {
+            // Transcripts repeat their tool list in every conversation; one copy per input is enough.
+            const id = JSON.stringify(parsed.row);
+            if (format !== toolsimFormat && toolsSeen.has(id)) return;
+            toolsSeen.add(id);
             summary.toolRecords++;
             tools.push(parsed.row);
+          } else if (parsed.kind === 'server') {
+            summary.serverRecords++;
+            store.setServerInfo(parsed.server, parsed.info);
           } else {
             const fingerprint = parsed.row.record.readUIntBE(0, 6);
             const ordinal = seen.get(fingerprint) ?? 0;
@@ -125,14 +143,97 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
             calls.push({ ...parsed.row, ordinal });
           }
           if (calls.length + tools.length >= batchSize) flush();
-          if (options.onProgress && (summary.lines & 1023) === 0 && performance.now() - lastProgress >= everyMs) {
-            lastProgress = performance.now();
-            options.onProgress({
-              input: label, lines: summary.lines, added: summary.callsAdded + calls.length,
-              rejected: summary.rejected, seconds: (lastProgress - started) / 1000,
+        },
+        problem(reason: string, line: number): void {
+          report(`${label}:${line}: ${reason}`);
+          summary.rejected++;
+        },
+        unpaired(reason: string, line: number): void {
+          report(`${label}:${line}: ${reason}`);
+          summary.unpaired++;
+        },
+      };
+      /** Feeds one JSON value; until a format is known, values no format claims are read as native records. */
+      const feed = (value: unknown, line: number): void => {
+        if (!format) {
+          format = detectFormat(value);
+          if (!format) {
+            sink.record(value as NativeRecord, line);
+            return;
+          }
+          summary.formats[label] = format.name;
+        }
+        reader ??= format.reader(sink, { server: options.server });
+        reader.value(value, line);
+      };
+      if (wanted) summary.formats[label] = wanted.name;
+      try {
+        if (isDocument(input)) {
+          // One JSON document: read whole (bounded like a line), then its items or itself.
+          const limit = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+          const parts: string[] = [];
+          let size = 0;
+          for await (const line of readLines(stream, limit)) {
+            lineNumber = line.number;
+            summary.lines++;
+            if ('error' in line) throw new Error(line.error);
+            size += line.text.length + 1;
+            if (size > limit) throw new Error(`a JSON document larger than ${limit} characters; write it as JSON Lines, one conversation a line`);
+            parts.push(line.text);
+          }
+          let document: unknown;
+          let parsed = true;
+          try {
+            document = JSON.parse(parts.join('\n'));
+          } catch {
+            parsed = false;
+          }
+          if (parsed) {
+            const items = Array.isArray(document) && document.length > 0 && (format ?? detectFormat(document[0]))?.detect(document[0]);
+            if (items) (document as unknown[]).forEach((item, i) => feed(item, i + 1));
+            else feed(document, 1);
+          } else {
+            // Not one document: JSON Lines under a .json name, read line by line like any other.
+            parts.forEach((text, i) => {
+              if (text.trim() === '') return;
+              let value: unknown;
+              try {
+                value = JSON.parse(text);
+              } catch (error) {
+                sink.problem(`not JSON (${(error as Error).message})`, i + 1);
+                return;
+              }
+              feed(value, i + 1);
             });
           }
+        } else {
+          for await (const line of readLines(stream, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)) {
+            lineNumber = line.number;
+            summary.lines++;
+            if ('error' in line) {
+              report(`${label}:${line.number}: ${line.error}`);
+              summary.rejected++;
+              continue;
+            }
+            if (line.text.trim() === '') continue;
+            let value: unknown;
+            try {
+              value = JSON.parse(line.text);
+            } catch (error) {
+              sink.problem(`not JSON (${(error as Error).message})`, line.number);
+              continue;
+            }
+            feed(value, line.number);
+            if (options.onProgress && (summary.lines & 1023) === 0 && performance.now() - lastProgress >= everyMs) {
+              lastProgress = performance.now();
+              options.onProgress({
+                input: label, lines: summary.lines, added: summary.callsAdded + calls.length,
+                rejected: summary.rejected, seconds: (lastProgress - started) / 1000,
+              });
+            }
+          }
         }
+        reader?.end();
       } catch (error) {
         // A stream that breaks (corrupt gzip, read error) ends this input; what came before it stays.
         report(`${label}:${lineNumber + 1}: input ends here: ${describeStreamError(error)}`);
@@ -156,7 +257,8 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   return summary;
 }
 
-function open(input: string, stdin: Readable | undefined): Readable {
+/** A log file as a byte stream, gunzipped when it is gzip; `-` is `stdin`. */
+export function openInput(input: string, stdin: Readable | undefined): Readable {
   if (input === '-') {
     const source = stdin ?? process.stdin;
     return source;
@@ -167,6 +269,11 @@ function open(input: string, stdin: Readable | undefined): Readable {
   const gunzip = createGunzip();
   file.on('error', (error) => gunzip.destroy(error));
   return file.pipe(gunzip);
+}
+
+/** `.json` (and `.json.gz`) files hold one JSON document (or, failing that, JSON Lines); everything else is JSON Lines. */
+function isDocument(input: string): boolean {
+  return /\.json(\.gz)?$/i.test(input);
 }
 
 function hasGzipMagic(path: string): boolean {

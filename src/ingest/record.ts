@@ -4,11 +4,13 @@
 import { hash } from 'node:crypto';
 import { callKey, canonicalJson, dropIgnored, normalize, normalizeName, parseArguments } from '../canonical.js';
 import type { Json, JsonObject } from '../types.js';
-import type { CallRow, ToolRow } from '../store.js';
+import type { CallRow, ServerInfo, ToolRow } from '../store.js';
 
 export type ParsedRecord =
-  | { kind: 'call'; row: Omit<CallRow, 'ordinal'> }
+  /** `hasOutput` is false only when `outputOptional` let a call without "output" through (its output is then `null`). */
+  | { kind: 'call'; row: Omit<CallRow, 'ordinal'>; hasOutput: boolean }
   | { kind: 'tool'; row: ToolRow }
+  | { kind: 'server'; server: string; info: ServerInfo }
   | { kind: 'error'; reason: string };
 
 const CALL_FIELDS = new Set(['kind', 'server', 'tool', 'arguments', 'output', 'is_error', 'trajectory_id', 'node_id', 'recorded_at', 'source']);
@@ -25,26 +27,38 @@ function name(record: Record<string, unknown>, field: 'server' | 'tool'): string
   return normalizeName(value);
 }
 
-export function parseRecord(text: string, ignored: ReadonlySet<string>): ParsedRecord {
+export interface ParseOptions {
+  /** Test sets for `toolsim replay` may leave "output" out: the call is replayed, not compared. */
+  outputOptional?: boolean;
+}
+
+export function parseRecord(text: string, ignored: ReadonlySet<string>, options: ParseOptions = {}): ParsedRecord {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
     return reject(`not JSON (${(error as Error).message})`);
   }
+  return parseRecordValue(value, ignored, options);
+}
+
+/** A record already parsed from JSON (transcript formats build these), checked as a log line is. */
+export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>, options: ParseOptions = {}): ParsedRecord {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return reject('a record must be a JSON object');
   const record = value as Record<string, unknown>;
   const server = name(record, 'server');
   if (typeof server !== 'string') return reject(server.error);
+  if (record['kind'] === 'server') return parseServer(record, server);
   const tool = name(record, 'tool');
   if (typeof tool !== 'string') return reject(tool.error);
 
   const kind = record['kind'] ?? 'call';
   if (kind === 'tool') return parseTool(record, server, tool);
-  if (kind !== 'call') return reject(`unknown "kind" ${JSON.stringify(kind)} (expected "call" or "tool")`);
+  if (kind !== 'call') return reject(`unknown "kind" ${JSON.stringify(kind)} (expected "call", "tool" or "server")`);
 
   if (!('arguments' in record)) return reject('missing "arguments"');
-  if (!('output' in record)) return reject('missing "output"');
+  const hasOutput = 'output' in record;
+  if (!hasOutput && !options.outputOptional) return reject('missing "output"');
   const args = parseArguments(record['arguments']);
   if (!args.ok) return reject(args.reason);
   const isError = record['is_error'] ?? false;
@@ -63,7 +77,7 @@ export function parseRecord(text: string, ignored: ReadonlySet<string>): ParsedR
   const key = callKey(server, tool, canonical);
   let output: string;
   try {
-    output = JSON.stringify(record['output'] as Json);
+    output = JSON.stringify((hasOutput ? record['output'] : null) as Json);
   } catch {
     return reject('"output" is nested too deeply to store');
   }
@@ -95,7 +109,7 @@ export function parseRecord(text: string, ignored: ReadonlySet<string>): ParsedR
     record: Buffer.alloc(0),
   };
   row.record = recordHash(row);
-  return { kind: 'call', row };
+  return { kind: 'call', row, hasOutput };
 }
 
 function parseTool(record: Record<string, unknown>, server: string, tool: string): ParsedRecord {
@@ -114,6 +128,18 @@ function parseTool(record: Record<string, unknown>, server: string, tool: string
     inputSchema = JSON.stringify(schema);
   }
   return { kind: 'tool', row: { server, tool, description: (description as string | undefined) ?? null, inputSchema } };
+}
+
+/** A server's identity as its MCP `initialize` answered: `{"kind": "server", "server", "name"?, "version"?, "instructions"?}`. */
+function parseServer(record: Record<string, unknown>, server: string): ParsedRecord {
+  const info: ServerInfo = {};
+  for (const field of ['name', 'version', 'instructions', 'protocol_version'] as const) {
+    const v = record[field];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string') return reject(`"${field}" must be a string`);
+    info[field] = v;
+  }
+  return { kind: 'server', server, info };
 }
 
 function metadataJson(extra: JsonObject): string | null | undefined {

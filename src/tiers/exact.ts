@@ -9,6 +9,8 @@ import { answered, pass, type Outcome, type Resolution, type Tier } from './tier
 
 export interface Served extends Observation {
   readonly observations: number;
+  /** Distinct (output, is_error) pairs among the observations; above 1 the recordings disagree. */
+  readonly outputs: number;
 }
 
 const NOT_RECORDED = Symbol('not recorded');
@@ -32,7 +34,7 @@ export class ExactTier implements Tier {
       tier: 'exact',
       outputJson: served.outputJson,
       isError: served.isError,
-      match: { key: call.key, observations: served.observations },
+      match: { key: call.key, observations: served.observations, outputs: served.outputs },
     });
   }
 
@@ -42,7 +44,7 @@ export class ExactTier implements Tier {
     if (served === undefined) {
       const observations = this.#store.observations(key);
       const chosen = pick(observations, this.#policy);
-      served = chosen ? { ...chosen, observations: observations.length } : NOT_RECORDED;
+      served = chosen ? { ...chosen, observations: observations.length, outputs: distinctOutputs(observations) } : NOT_RECORDED;
       this.#cache.set(key, served);
     }
     return served === NOT_RECORDED ? undefined : served;
@@ -53,13 +55,20 @@ export class ExactTier implements Tier {
   }
 }
 
+const observationId = (o: Observation): string => `${o.isError ? 1 : 0}${o.outputJson}`;
+
+/** How many different answers were recorded for one key (byte-wise, as `toolsim stats` counts them). */
+export function distinctOutputs(observations: readonly Observation[]): number {
+  return observations.length <= 1 ? observations.length : new Set(observations.map(observationId)).size;
+}
+
 /** The observation a repeat policy serves; deterministic for a given list (ingest order). */
 export function pick(observations: readonly Observation[], policy: RepeatPolicy): Observation | undefined {
   if (observations.length <= 1 || policy === 'first') return observations[0];
   if (policy === 'last') return observations[observations.length - 1];
   const counts = new Map<string, { observation: Observation; count: number }>();
   for (const observation of observations) {
-    const id = `${observation.isError ? 1 : 0}${observation.outputJson}`;
+    const id = observationId(observation);
     const entry = counts.get(id);
     if (entry) entry.count++;
     else counts.set(id, { observation, count: 1 });

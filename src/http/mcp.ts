@@ -1,0 +1,206 @@
+/**
+ * The MCP face of toolsim: `POST /mcp/{server}` speaks Streamable HTTP (stateless, JSON responses)
+ * as the recorded server would. All MCP glue lives here, so a protocol revision is a local change.
+ *
+ * - `initialize` answers with the server's recorded identity (`serverInfo`, `instructions`).
+ * - `tools/list` lists the recorded tool definitions, in catalog order.
+ * - `tools/call` goes through the simulator's tiers. An exact hit whose recording is a
+ *   CallToolResult is replayed as recorded, byte for byte; other recorded outputs become text
+ *   content. A fuzzy answer says so in `_meta["toolsim/tier"]`; a miss is `isError: true` with the
+ *   conservative text; an unknown tool is JSON-RPC error -32602.
+ */
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { Protocol } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import {
+  CallToolRequestSchema,
+  CallToolResultSchema,
+  ContentBlockSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  type CallToolResult,
+  type ContentBlock,
+  type ListToolsResult,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { FastifyInstance } from 'fastify';
+import { normalizeName } from '../canonical.js';
+import { NotFoundError, ToolsimError } from '../errors.js';
+import type { Simulator } from '../simulator.js';
+import { objectSchema } from '../tool-schemas.js';
+import type { Answer, ToolInfo } from '../types.js';
+import { VERSION } from '../version.js';
+
+/** `_meta` keys toolsim adds to answers that are not exact replays. */
+export const META_TIER = 'toolsim/tier';
+export const META_REASON = 'toolsim/reason';
+export const META_KEY = 'toolsim/key';
+
+export function registerMcpRoutes(app: FastifyInstance, options: { simulator: () => Simulator }): void {
+  app.post<{ Params: { server: string } }>(
+    '/mcp/:server',
+    {
+      schema: {
+        summary: 'MCP endpoint of one recorded server (Streamable HTTP, stateless, JSON responses)',
+        description:
+          'A JSON-RPC message (or batch) of the Model Context Protocol: initialize, tools/list, tools/call, ping. ' +
+          'Clients must accept both application/json and text/event-stream, as the MCP transport specifies.',
+        tags: ['mcp'],
+        params: { type: 'object', required: ['server'], properties: { server: { type: 'string', minLength: 1 } } },
+        body: { description: 'A JSON-RPC request, notification or batch.' },
+        response: {
+          200: { description: 'The JSON-RPC response.', type: 'object', additionalProperties: true },
+          202: { description: 'Accepted (a notification or response; nothing to answer).' },
+          404: { description: 'No such recorded server.', type: 'object', additionalProperties: true },
+          406: { description: 'The Accept header does not allow JSON and event streams.', type: 'object', additionalProperties: true },
+        },
+      },
+    },
+    async (request, reply) => {
+      const simulator = options.simulator();
+      const server = normalizeName(request.params.server);
+      const tools = simulator.tools.filter((t) => t.server === server);
+      if (tools.length === 0) throw new NotFoundError(`no recorded server "${server}"`);
+      const pool = poolOf(simulator);
+      const mcp = pool.acquire(server, tools);
+      // Stateless (no session id generator): a transport per request; nothing of the client is kept.
+      const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true });
+      reply.hijack();
+      reply.raw.on('close', () => {
+        transport.close().then(
+          () => pool.release(server, mcp),
+          () => {},
+        );
+      });
+      try {
+        await mcp.connect(transport);
+        await transport.handleRequest(request.raw, reply.raw, request.body);
+      } catch (error) {
+        request.log.error({ err: error }, 'MCP request failed');
+        if (!reply.raw.headersSent) {
+          reply.raw.writeHead(500, { 'content-type': 'application/json' });
+          reply.raw.end(JSON.stringify({ jsonrpc: '2.0', error: { code: ErrorCode.InternalError, message: 'internal error' }, id: null }));
+        }
+      }
+    },
+  );
+
+  // A stateless server offers no event stream (GET) and has no session to end (DELETE).
+  app.route({
+    method: ['GET', 'DELETE'],
+    url: '/mcp/:server',
+    schema: { summary: 'Not offered by a stateless MCP server: 405', tags: ['mcp'] },
+    handler: async (_request, reply) =>
+      reply
+        .code(405)
+        .header('allow', 'POST')
+        .type('application/json; charset=utf-8')
+        .send({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this MCP server is stateless; use POST' }, id: null }),
+  });
+}
+
+/**
+ * Idle MCP servers per recorded server, per simulator (a reload brings a new pool). Building a
+ * Server costs milliseconds (its zod schemas), more than answering a call, so each request borrows
+ * one, connects it to its own transport, and returns it once the transport is closed.
+ */
+class ServerPool {
+  static readonly MAX_IDLE = 64;
+  readonly #simulator: Simulator;
+  readonly #idle = new Map<string, Server[]>();
+
+  constructor(simulator: Simulator) {
+    this.#simulator = simulator;
+  }
+
+  acquire(server: string, tools: readonly ToolInfo[]): Server {
+    return this.#idle.get(server)?.pop() ?? mcpServer(this.#simulator, server, tools);
+  }
+
+  release(server: string, mcp: Server): void {
+    const idle = this.#idle.get(server) ?? [];
+    this.#idle.set(server, idle);
+    if (idle.length < ServerPool.MAX_IDLE) idle.push(mcp);
+  }
+}
+
+const pools = new WeakMap<Simulator, ServerPool>();
+
+function poolOf(simulator: Simulator): ServerPool {
+  let pool = pools.get(simulator);
+  if (!pool) pools.set(simulator, (pool = new ServerPool(simulator)));
+  return pool;
+}
+
+function mcpServer(simulator: Simulator, server: string, tools: readonly ToolInfo[]): Server {
+  const info = simulator.store.serverInfo(server);
+  const mcp = new Server(
+    { name: info?.name ?? server, version: info?.version ?? `toolsim-${VERSION}` },
+    { capabilities: { tools: {} }, ...(info?.instructions === undefined ? {} : { instructions: info.instructions }) },
+  );
+  const listed: ListToolsResult = {
+    tools: tools.map((t) => ({
+      name: t.tool,
+      ...(t.description === undefined ? {} : { description: t.description }),
+      inputSchema: objectSchema(t.input_schema) as ListToolsResult['tools'][number]['inputSchema'],
+    })),
+  };
+  mcp.setRequestHandler(ListToolsRequestSchema, () => listed);
+  // Server's own tools/call registration re-parses results through zod, which reorders keys and
+  // drops unknown ones; the base Protocol handler sends the recorded result as it is.
+  Protocol.prototype.setRequestHandler.call(mcp, CallToolRequestSchema, async (request, extra) => {
+    const { name, arguments: args } = request.params;
+    let answer: Answer;
+    try {
+      answer = await simulator.resolve({ server, tool: name, arguments: args ?? {} }, extra.signal);
+    } catch (error) {
+      if (error instanceof ToolsimError) throw rpcError(ErrorCode.InvalidParams, error.message);
+      throw error;
+    }
+    if (answer.reason === 'unknown_tool') throw rpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    return callToolResult(answer);
+  });
+  return mcp;
+}
+
+/**
+ * A JSON-RPC error as the SDK sends it (it reads `code` and `message`). McpError would prefix its
+ * message with "MCP error CODE:", which the client then prefixes again.
+ */
+function rpcError(code: number, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/** The MCP result of a simulator answer. */
+export function callToolResult(answer: Answer): CallToolResult {
+  const output = JSON.parse(answer.outputJson) as unknown;
+  if (answer.tier === 'exact') return isCallToolResult(output) ? output : { content: contentOf(output), isError: answer.isError };
+  const meta: Record<string, unknown> = { [META_TIER]: answer.tier, [META_KEY]: answer.match.key };
+  if (answer.reason !== undefined) meta[META_REASON] = answer.reason;
+  if (answer.tier === 'fuzzy' && isCallToolResult(output)) return { ...output, _meta: { ...output._meta, ...meta } };
+  return { content: contentOf(output), isError: answer.isError, _meta: meta };
+}
+
+/** A recorded output that already is an MCP tool result (it has a `content` array of valid blocks). */
+export function isCallToolResult(value: unknown): value is CallToolResult {
+  return (
+    typeof value === 'object' && value !== null && Array.isArray((value as { content?: unknown }).content) && CallToolResultSchema.safeParse(value).success
+  );
+}
+
+/**
+ * An output as plain text for text-only protocols: a string as it is, the text blocks of a
+ * CallToolResult (or of an array of content blocks) joined by newlines, other JSON as JSON text.
+ */
+export function outputText(output: unknown): string {
+  if (typeof output === 'string') return output;
+  const blocks = isCallToolResult(output) ? output.content : Array.isArray(output) && output.length > 0 ? contentOf(output) : undefined;
+  if (!blocks) return JSON.stringify(output);
+  return blocks.map((b) => (b.type === 'text' ? b.text : JSON.stringify(b))).join('\n');
+}
+
+/** Text for a string, the blocks themselves for an array of content blocks, JSON text otherwise. */
+function contentOf(output: unknown): ContentBlock[] {
+  if (typeof output === 'string') return [{ type: 'text', text: output }];
+  if (Array.isArray(output) && output.length > 0 && output.every((item) => ContentBlockSchema.safeParse(item).success)) return output as ContentBlock[];
+  return [{ type: 'text', text: JSON.stringify(output) }];
+}

@@ -1,0 +1,94 @@
+/**
+ * The simulator being served, and its replacement by a fresh look at the cache (hot reload).
+ *
+ * Each simulator reads one pinned snapshot of the cache (Store `pinSnapshot`), so an ingest
+ * writing into the same file is invisible until a reload. A reload builds the new simulator to the
+ * side, swaps it in with one assignment (requests take `current` once, synchronously), and closes
+ * the old store only once the calls it was resolving have finished.
+ */
+import { ToolsimError } from './errors.js';
+import type { ReloadReport } from './http/admin.js';
+import type { Simulator } from './simulator.js';
+import { Store } from './store.js';
+
+/** The cache is part-way through an ingest; the served snapshot stays. */
+export class IngestUnfinishedError extends ToolsimError {
+  constructor() {
+    super('ingest_unfinished', 409, 'an ingest into this cache has not finished (or was killed); finish or re-run it, then reload');
+  }
+}
+
+export type SimulatorFactory = (store: Store) => Simulator;
+
+export class Snapshots {
+  #current: Simulator;
+  readonly #build: SimulatorFactory;
+  readonly #db: string;
+  #reloading: Promise<ReloadReport> | undefined;
+  readonly #retiring = new Set<Promise<void>>();
+
+  private constructor(db: string, build: SimulatorFactory, first: Simulator) {
+    this.#db = db;
+    this.#build = build;
+    this.#current = first;
+  }
+
+  /** Opens the cache at `db` and builds the first simulator with `build`. */
+  static open(db: string, build: SimulatorFactory): Snapshots {
+    const store = Store.open(db, { pinSnapshot: true });
+    try {
+      return new Snapshots(db, build, build(store));
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+  }
+
+  get current(): Simulator {
+    return this.#current;
+  }
+
+  /** Serves the cache's latest finished snapshot. Concurrent reloads share one. */
+  reload(): Promise<ReloadReport> {
+    this.#reloading ??= this.#reload().finally(() => {
+      this.#reloading = undefined;
+    });
+    return this.#reloading;
+  }
+
+  async #reload(): Promise<ReloadReport> {
+    const previous = this.#current;
+    const store = Store.open(this.#db, { pinSnapshot: true });
+    let next: Simulator;
+    try {
+      if (store.ingestUnfinished) throw new IngestUnfinishedError();
+      if (store.snapshotId === previous.snapshotId) {
+        store.close();
+        return { reloaded: false, snapshot: previous.snapshotId, previous: previous.snapshotId, calls: previous.callCount };
+      }
+      next = this.#build(store);
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+    this.#current = next;
+    this.#retire(previous);
+    return { reloaded: true, snapshot: next.snapshotId, previous: previous.snapshotId, calls: next.callCount };
+  }
+
+  #retire(simulator: Simulator): void {
+    const done = simulator.idle().then(() => {
+      simulator.store.close();
+      this.#retiring.delete(done);
+    });
+    this.#retiring.add(done);
+  }
+
+  /** Closes every store once its calls have finished. */
+  async close(): Promise<void> {
+    await this.#reloading?.catch(() => undefined);
+    await Promise.all(this.#retiring);
+    await this.#current.idle();
+    this.#current.store.close();
+  }
+}

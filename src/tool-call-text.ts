@@ -1,0 +1,48 @@
+/**
+ * Hermes / Qwen style tool calls written in model text: `<tool_call>{"name": ..., "arguments":
+ * {...}}</tool_call>` blocks. Pure; shared by transcript ingest and the verl-tool adapter.
+ */
+
+export interface TextToolCall {
+  name: string;
+  /** An object, or a JSON string of one, as the model wrote it. */
+  arguments: unknown;
+}
+
+export type ParsedBlock = { ok: true; call: TextToolCall } | { ok: false; reason: string };
+
+const BLOCK = /<tool_call>([\s\S]*?)(?:<\/tool_call>|$)/g;
+
+/** Every `<tool_call>` block in `text`, in order; a block that is not a call gives its reason. */
+export function parseToolCalls(text: string): ParsedBlock[] {
+  const out: ParsedBlock[] = [];
+  for (const match of text.matchAll(BLOCK)) {
+    const closed = match[0].endsWith('</tool_call>');
+    if (!closed) {
+      out.push({ ok: false, reason: '<tool_call> is not closed by </tool_call>' });
+      continue;
+    }
+    out.push(parseCallJson(match[1]!.trim()));
+  }
+  return out;
+}
+
+function parseCallJson(body: string): ParsedBlock {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (error) {
+    return { ok: false, reason: `<tool_call> does not hold JSON (${(error as Error).message})` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: '<tool_call> must hold a JSON object' };
+  const record = value as Record<string, unknown>;
+  const name = record['name'];
+  if (typeof name !== 'string' || name.length === 0) return { ok: false, reason: '<tool_call> needs a non-empty string "name"' };
+  return { ok: true, call: { name, arguments: record['arguments'] ?? record['parameters'] ?? {} } };
+}
+
+/** The bodies of `<tag>...</tag>` blocks in `text`, trimmed, in order. */
+export function taggedBlocks(text: string, tag: string): string[] {
+  const pattern = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g');
+  return [...text.matchAll(pattern)].map((m) => m[1]!.trim());
+}

@@ -1,0 +1,160 @@
+/**
+ * The MCP endpoint against the SDK's own client over a real socket: identity, tools, each tier,
+ * an unknown tool, byte-faithful replay, and the methods a stateless server refuses.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ingest } from '../src/ingest/ingest.js';
+import { Store } from '../src/store.js';
+import { answered, pass, type Resolution, type Tier } from '../src/tiers/tier.js';
+import type { ExactTier } from '../src/tiers/exact.js';
+import { ROOT, appOf, metricValue, onCleanup, tempDir } from './helpers.js';
+
+const FIXTURES = join(ROOT, 'test/fixtures/transcripts');
+
+/**
+ * A stand-in improviser until the LLM-backed fuzzy tier lands: it answers a near miss with the
+ * recorded output of the nearest neighbour, labelled fuzzy. Enough to drive the MCP glue.
+ */
+class NearestNeighbourTier implements Tier {
+  readonly name = 'fuzzy';
+  constructor(private readonly exact: ExactTier) {}
+  resolve({ call, neighbors }: Resolution) {
+    const nearest = neighbors()[0];
+    if (!nearest || nearest.similarity < 0.3) return pass('no_similar_calls');
+    const served = this.exact.lookup(nearest.key);
+    if (!served) return pass('no_similar_calls');
+    return answered({ tier: 'fuzzy', outputJson: served.outputJson, isError: served.isError, match: { key: call.key } });
+  }
+}
+
+async function serving(): Promise<{ url: string; metrics: () => Promise<string> }> {
+  const store = Store.open(join(tempDir(), 'cache.db'));
+  onCleanup(() => store.close());
+  await ingest({ store, inputs: [join(FIXTURES, 'mcp-jsonrpc.jsonl'), join(FIXTURES, 'anthropic.jsonl')] });
+  // A second server without a recorded identity, whose output is plain JSON rather than a CallToolResult.
+  await ingest({ store, inputs: [writeNative()] });
+  const { app, metrics } = await appOf(store, { fuzzy: ({ exact }) => new NearestNeighbourTier(exact) });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { url, metrics: () => metrics.registry.metrics() };
+}
+
+function writeNative(): string {
+  const dir = tempDir();
+  const path = join(dir, 'geo.jsonl');
+  const lines = [
+    { server: 'geo', tool: 'locate', arguments: { city: 'Paris' }, output: { lat: 48.8566, lon: 2.3522 } },
+    // A schema without "type": MCP clients refuse a tools/list holding one, so it is listed as an object schema.
+    { kind: 'tool', server: 'geo', tool: 'distance', input_schema: { properties: { from: { type: 'string' } } } },
+  ];
+  writeFileSync(path, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  return path;
+}
+
+async function connect(url: string, server: string): Promise<Client> {
+  const client = new Client({ name: 'toolsim-test', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp/${server}`)));
+  onCleanup(() => client.close());
+  return client;
+}
+
+const rpc = (url: string, body: unknown, accept = 'application/json, text/event-stream'): Promise<Response> =>
+  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify(body) });
+
+describe('POST /mcp/{server}', () => {
+  it('speaks MCP to the SDK client: identity, tools, exact, fuzzy, miss, unknown tool', async () => {
+    const { url, metrics } = await serving();
+    const client = await connect(url, 'weather');
+
+    expect(client.getServerVersion()).toEqual({ name: 'weather', version: '1.4.2' });
+    expect(client.getInstructions()).toBe('Forecasts and alerts. Cities by name, US states by two-letter code.');
+
+    const { tools } = await client.listTools();
+    expect(tools).toEqual([
+      {
+        name: 'get_alerts',
+        description: 'Active weather alerts for a US state',
+        inputSchema: { type: 'object', properties: { state: { type: 'string' } }, required: ['state'] },
+      },
+      {
+        name: 'get_forecast',
+        description: 'Weather forecast for a city',
+        inputSchema: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'integer' } }, required: ['city'] },
+      },
+    ]);
+
+    const exact = await client.callTool({ name: 'get_forecast', arguments: { days: 2, city: 'Paris' } });
+    expect(exact).toEqual({
+      content: [{ type: 'text', text: 'Paris: 18°C sunny, then 15°C rain' }],
+      structuredContent: { city: 'Paris', days: [{ high: 18, sky: 'sunny' }, { high: 15, sky: 'rain' }] },
+      isError: false,
+    });
+    expect(exact._meta).toBeUndefined();
+
+    const fuzzy = await client.callTool({ name: 'get_forecast', arguments: { city: 'Paris', days: 3 } });
+    expect(fuzzy._meta).toMatchObject({ 'toolsim/tier': 'fuzzy' });
+    expect(fuzzy.content).toEqual(exact.content);
+
+    const miss = await client.callTool({ name: 'get_alerts', arguments: { region: 'Bretagne', zoom: 4 } });
+    expect(miss.isError).toBe(true);
+    expect(miss._meta).toMatchObject({ 'toolsim/tier': 'miss', 'toolsim/reason': 'no_similar_calls' });
+    expect(miss.content).toEqual([
+      { type: 'text', text: 'Error: get_alerts could not process this request: no recorded call of this tool is close enough to these arguments.' },
+    ]);
+
+    const unknown = client.callTool({ name: 'get_tides', arguments: { port: 'Brest' } });
+    await expect(unknown).rejects.toBeInstanceOf(McpError);
+    await expect(unknown).rejects.toMatchObject({ code: ErrorCode.InvalidParams, message: 'MCP error -32602: Unknown tool: get_tides' });
+
+    const text = await metrics();
+    expect(metricValue(text, 'toolsim_calls_total{tier="exact",server="weather",tool="get_forecast"}')).toBe(1);
+    expect(metricValue(text, 'toolsim_calls_total{tier="fuzzy",server="weather",tool="get_forecast"}')).toBe(1);
+  });
+
+  it('replays a recorded CallToolResult byte for byte, and wraps other outputs as text', async () => {
+    const { url } = await serving();
+    const headers = { id: 7, jsonrpc: '2.0' };
+    const recorded = await rpc(`${url}/mcp/weather`, { ...headers, method: 'tools/call', params: { name: 'get_alerts', arguments: { state: 'CA' } } });
+    expect(recorded.status).toBe(200);
+    expect(recorded.headers.get('content-type')).toMatch(/application\/json/);
+    // Key order and all, as the server sent it during exploration.
+    expect(await recorded.text()).toBe('{"result":{"isError":false,"content":[{"text":"No active alerts for CA","type":"text"}]},"jsonrpc":"2.0","id":7}');
+
+    const plain = await rpc(`${url}/mcp/geo`, { ...headers, method: 'tools/call', params: { name: 'locate', arguments: { city: 'Paris' } } });
+    expect(await plain.json()).toEqual({
+      result: { content: [{ type: 'text', text: '{"lat":48.8566,"lon":2.3522}' }], isError: false },
+      jsonrpc: '2.0',
+      id: 7,
+    });
+  });
+
+  it('answers initialize without a recorded identity with the server name, lists object schemas', async () => {
+    const { url } = await serving();
+    const client = await connect(url, 'geo');
+    expect(client.getServerVersion()?.name).toBe('geo');
+    expect((await client.listTools()).tools).toEqual([
+      { name: 'distance', inputSchema: { properties: { from: { type: 'string' } }, type: 'object' } },
+      { name: 'locate', inputSchema: { type: 'object' } },
+    ]);
+  });
+
+  it('refuses GET and DELETE with 405, an unknown server with 404, a client that cannot take JSON with 406', async () => {
+    const { url } = await serving();
+    for (const method of ['GET', 'DELETE']) {
+      const response = await fetch(`${url}/mcp/weather`, { method, headers: { accept: 'text/event-stream' } });
+      expect(response.status).toBe(405);
+      expect(response.headers.get('allow')).toBe('POST');
+    }
+    const missing = await rpc(`${url}/mcp/nowhere`, { jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: { code: 'not_found', message: 'no recorded server "nowhere"' } });
+    const refused = await rpc(`${url}/mcp/weather`, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, 'text/html');
+    expect(refused.status).toBe(406);
+    const notJson = await fetch(`${url}/mcp/weather`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"jsonrpc":' });
+    expect(notJson.status).toBe(400);
+  });
+});

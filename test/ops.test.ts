@@ -1,0 +1,147 @@
+/**
+ * Operators' files: the Prometheus rules and alerts (checked and unit-tested by promtool), the
+ * Grafana dashboard (every query valid PromQL over metrics toolsim exports), and /metrics itself.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { createMetrics } from '../src/metrics.js';
+import { Simulator } from '../src/simulator.js';
+import { cacheOf, onCleanup, ROOT, tempDir } from './helpers.js';
+
+const PROMETHEUS_DIR = join(ROOT, 'deploy/prometheus');
+const DASHBOARD = join(ROOT, 'deploy/grafana/toolsim.json');
+const RULE_FILES = readdirSync(PROMETHEUS_DIR).filter((f) => f.endsWith('.yml') && !f.endsWith('.test.yml')).map((f) => join(PROMETHEUS_DIR, f));
+
+const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
+if (!hasPromtool) {
+  console.warn("promtool not found: the promtool checks are skipped (install Debian's prometheus package; .ci/run does)");
+}
+
+function promtool(args: string[], input?: string): { status: number | null; output: string } {
+  const result = spawnSync('promtool', args, { input, encoding: 'utf8', cwd: PROMETHEUS_DIR });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  gridPos: { x: number; y: number; w: number; h: number };
+  targets?: { expr: string; refId: string }[];
+}
+const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { uid: string; panels: Panel[]; templating: { list: { name: string }[] } };
+const queries = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+
+/** Metric names toolsim exports, histograms with their series suffixes. */
+async function exportedNames(): Promise<Set<string>> {
+  const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
+  const names = new Set<string>(['up']);
+  for (const metric of await metrics.registry.getMetricsAsJSON()) {
+    names.add(metric.name);
+    if (String(metric.type) === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(metric.name + suffix);
+  }
+  return names;
+}
+
+describe('Grafana dashboard', () => {
+  it('has the panels operators need, laid out on the 24-column grid without overlaps', () => {
+    const titles = dashboard.panels.map((p) => p.title);
+    for (const wanted of ['Tier shares', 'Miss reasons', 'Top tools by misses (dashboard range)', 'Latency percentiles',
+      'LLM requests / s by outcome', 'LLM tokens / s by type', 'LLM failure share', 'Memo and single-flight hits / s']) {
+      expect(titles).toContain(wanted);
+    }
+    expect(new Set(dashboard.panels.map((p) => p.id)).size).toBe(dashboard.panels.length);
+    const cells = new Set<string>();
+    for (const { gridPos: g, title } of dashboard.panels) {
+      expect(g.x + g.w, title).toBeLessThanOrEqual(24);
+      for (let x = g.x; x < g.x + g.w; x++) {
+        for (let y = g.y; y < g.y + g.h; y++) {
+          expect(cells.has(`${x},${y}`), `${title} overlaps another panel`).toBe(false);
+          cells.add(`${x},${y}`);
+        }
+      }
+    }
+    expect(dashboard.templating.list.map((v) => v.name)).toEqual(['job', 'instance']);
+  });
+
+  it('queries only metrics that toolsim exports', async () => {
+    const names = await exportedNames();
+    const used = new Set(queries.flatMap((q) => q.expr.match(/\b(toolsim_[a-z_]+|up)\b(?=\{|\[|\))/g) ?? []));
+    expect(used.size).toBeGreaterThanOrEqual(10);
+    expect([...used].filter((name) => !names.has(name))).toEqual([]);
+    for (const series of ['toolsim_fuzzy_memo_hits_total', 'toolsim_singleflight_joins_total', 'toolsim_llm_tokens_total', 'toolsim_misses_total']) {
+      expect(used).toContain(series);
+    }
+  });
+
+  it.skipIf(!hasPromtool)('has queries that are valid PromQL (checked by promtool as recording rules)', () => {
+    // Grafana's variables become plain values so that promtool can parse each query.
+    const rules = queries.map((q, i) => {
+      const expr = q.expr.replaceAll('$__rate_interval', '1m').replaceAll('$__range', '1h').replaceAll('$job', 'toolsim').replaceAll('$instance', '.*');
+      return `      - record: dashboard:query_${i}\n        expr: ${JSON.stringify(expr)}`;
+    });
+    const file = join(tempDir(), 'dashboard-queries.yml');
+    writeFileSync(file, `groups:\n  - name: dashboard\n    rules:\n${rules.join('\n')}\n`);
+    const result = promtool(['check', 'rules', file]);
+    expect(result.output).toContain(`SUCCESS: ${queries.length} rules found`);
+    expect(result.status).toBe(0);
+  });
+});
+
+describe('Prometheus rules', () => {
+  it('record the tier shares and alert on misses, LLM failures, an unavailable LLM, latency and a down target', async () => {
+    const text = RULE_FILES.map((f) => readFileSync(f, 'utf8')).join('\n');
+    expect(text).toContain('record: job_tier:toolsim_calls:ratio_rate5m');
+    for (const alert of ['ToolsimTargetDown', 'ToolsimMissShareHigh', 'ToolsimLLMFailures', 'ToolsimLLMUnavailable', 'ToolsimExactLatencyHigh', 'ToolsimLatencyHigh']) {
+      expect(text).toContain(`alert: ${alert}`);
+    }
+    const names = await exportedNames();
+    const used = new Set(text.match(/\btoolsim_[a-z_]+(?=\{|\[)/g) ?? []);
+    expect([...used].filter((name) => !names.has(name))).toEqual([]);
+  });
+
+  it.skipIf(!hasPromtool)('pass promtool check rules', () => {
+    const result = promtool(['check', 'rules', ...RULE_FILES]);
+    expect(result.output).not.toContain('FAILED');
+    expect(result.status).toBe(0);
+  });
+
+  it.skipIf(!hasPromtool)('fire as their unit tests expect (promtool test rules)', () => {
+    const result = promtool(['test', 'rules', 'toolsim-alerts.test.yml']);
+    expect(result.output).toContain('SUCCESS');
+    expect(result.status).toBe(0);
+  });
+});
+
+describe.skipIf(!hasPromtool)('GET /metrics', () => {
+  it('passes promtool check metrics after exact answers and misses', async () => {
+    const cache = await cacheOf([
+      { server: 'whois', tool: 'whois_lookup', arguments: { domain: 'amazon.com' }, output: { created: '1994-11-01' } },
+    ]);
+    // With the process metrics, as `toolsim serve` exports them.
+    const metrics = createMetrics({ cacheCalls: () => 1 });
+    const simulator = new Simulator({ store: cache.store, metrics });
+    const app = await buildApp({ simulator: () => simulator, metrics });
+    onCleanup(() => app.close());
+    for (const tool of ['whois_lookup', 'nope']) {
+      const res = await app.inject({ method: 'POST', url: '/v1/call', payload: { tool, arguments: { domain: 'amazon.com' } } });
+      expect(res.statusCode).toBe(200);
+    }
+    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(text).toContain('toolsim_calls_total{tier="exact",server="whois",tool="whois_lookup"} 1');
+    expect(text).toContain('toolsim_misses_total{reason="unknown_tool"} 1');
+    expect(text).toContain('nodejs_active_handles{');
+    const result = promtool(['check', 'metrics'], text);
+    expect(result.output).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('is a check that can fail', () => {
+    const result = promtool(['check', 'metrics'], '# HELP bad_count x\n# TYPE bad_count counter\nbad_count 1\n');
+    expect(result.status).not.toBe(0);
+    expect(result.output).toContain('_total');
+  });
+});
