@@ -105,11 +105,7 @@ export class Simulator {
     };
   }
 
-  /**
-   * `signal` may be given as a function, called only when a tier that can wait (past the exact one)
-   * runs: an AbortSignal costs about as much to make as a call key, and most calls are exact hits.
-   */
-  async resolve(request: CallRequest, signal?: AbortSignal | (() => AbortSignal)): Promise<Answer> {
+  async resolve(request: CallRequest, signal?: AbortSignal): Promise<Answer> {
     const started = performance.now();
     // Counted before the first await, so a reload that swaps this simulator out sees the call.
     this.#inFlight++;
@@ -136,17 +132,12 @@ export class Simulator {
     return this.#index.nearest(call.server, call.tool, call.arguments, k);
   }
 
-  async #runTiers(call: Call, signal: AbortSignal | (() => AbortSignal) | undefined): Promise<Answer> {
+  async #runTiers(call: Call, signal: AbortSignal | undefined): Promise<Answer> {
     let neighbors: Neighbor[] | undefined;
     const resolution: Resolution = { call, neighbors: () => (neighbors ??= this.nearest(call)) };
     let reason: Answer['reason'];
-    let made = typeof signal === 'function' ? undefined : signal;
-    const make = typeof signal === 'function' ? signal : undefined;
     for (const tier of this.#tiers) {
-      // The exact tier never waits, so it gets no signal; a tier that may wait gets one, made on first need.
-      const pending = tier.resolve(resolution, tier === this.exact ? undefined : (made ??= make?.()));
-      // The exact tier answers synchronously; awaiting only promises saves a turn of the microtask queue per call.
-      const outcome = pending instanceof Promise ? await pending : pending;
+      const outcome = await tier.resolve(resolution, signal);
       if (outcome.kind === 'answer') return outcome.answer;
       reason = outcome.reason ?? reason;
     }

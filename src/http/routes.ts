@@ -51,7 +51,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         response: { 200: callResultSchema, ...errors },
       },
     },
-    async (request, reply) => send(reply, answerJson(await options.simulator().resolve(request.body, () => clientGone(reply)))),
+    async (request, reply) => send(reply, answerJson(await options.simulator().resolve(request.body, clientGone(reply)))),
   );
 
   app.post<{ Body: { calls: unknown[] } }>(
@@ -75,8 +75,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         throw new BadRequestError('batch_too_large', `a batch holds at most ${maxBatch} calls (--max-batch); got ${calls.length}`);
       }
       const simulator = options.simulator();
-      let gone: AbortSignal | undefined;
-      const signal = (): AbortSignal => (gone ??= clientGone(reply));
+      const signal = clientGone(reply);
       const results = await Promise.all(
         calls.map(async (item) => {
           try {
@@ -111,7 +110,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     },
     async (request, reply) => {
       const { server, tool } = request.params;
-      return send(reply, answerJson(await options.simulator().resolve({ server, tool, arguments: request.body }, () => clientGone(reply))));
+      return send(reply, answerJson(await options.simulator().resolve({ server, tool, arguments: request.body }, clientGone(reply))));
     },
   );
 
