@@ -4,10 +4,11 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { ToolsimError } from './errors.js';
 import { registerAdminRoutes, type AdminOptions } from './http/admin.js';
 import { strictJsonParser } from './http/json.js';
+import { registerLagShedding } from './http/shed.js';
 import { registerMcpRoutes } from './http/mcp.js';
 import { registerRoutes } from './http/routes.js';
 import { registerVerlRoutes } from './http/verl.js';
@@ -15,6 +16,13 @@ import { errorJson } from './http/serialize.js';
 import type { Metrics } from './metrics.js';
 import type { Simulator } from './simulator.js';
 import { VERSION } from './version.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** From now on every request is answered 503 + Retry-After + Connection: close (shutdown). */
+    drain(): void;
+  }
+}
 
 export interface AppDeps {
   /** The simulator serving now; a function so that a reload can swap it. */
@@ -44,6 +52,7 @@ const FASTIFY_ERRORS: Record<string, { code: string; status: number }> = {
 
 /** Seconds a shed client is told to wait (Retry-After). */
 const RETRY_AFTER_SECONDS = 1;
+const IDLE_CLOSE_MS = 250;
 /**
  * How often the event-loop delay is sampled. Shorter intervals misfire: an interval with no sample
  * at all (one long synchronous task) reads as infinite delay and sheds a whole interval.
@@ -63,10 +72,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onConstructorPoisoning: 'error',
     // Refusals while closing are ours (below): the JSON error shape, Retry-After, Connection: close.
     return503OnClosing: false,
+    // Node counts a connection whose request is still unread in its socket as idle; closing idle
+    // connections at once would reset requests a client already sent. They are closed below, later.
+    forceCloseConnections: false,
   });
   let closing = false;
+  app.decorate('drain', () => {
+    closing = true;
+  });
   app.addHook('preClose', async () => {
     closing = true;
+    // Requests already sent are read and answered (503, Connection: close) before idle
+    // keep-alive connections are closed, every IDLE_CLOSE_MS until the server has closed.
+    const timer = setInterval(() => app.server.closeIdleConnections(), IDLE_CLOSE_MS);
+    timer.unref();
+    app.server.once('close', () => clearInterval(timer));
   });
   app.addHook('onRequest', async (_request, reply) => {
     if (!closing) return;
@@ -79,7 +99,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const maxEventLoopDelay = deps.maxEventLoopDelay ?? 0;
   if (maxEventLoopDelay > 0) {
-    await app.register(underPressure, { maxEventLoopDelay, retryAfter: RETRY_AFTER_SECONDS, sampleInterval: SAMPLE_INTERVAL_MS });
+    // Two lines of defence: the lag right now (bursts), and under-pressure's sampled mean (sustained).
+    registerLagShedding(app, {
+      maxLagMs: maxEventLoopDelay,
+      retryAfterSeconds: RETRY_AFTER_SECONDS,
+      exempt: (request) => request.routeOptions.config.pressureHandler !== undefined,
+    });
+    await app.register(underPressure, {
+      maxEventLoopDelay,
+      retryAfter: RETRY_AFTER_SECONDS,
+      sampleInterval: SAMPLE_INTERVAL_MS,
+      // under-pressure sends what the handler returns (its types say void; its code does not).
+      pressureHandler: ((_request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined): string | undefined => {
+        // A sample interval with no sample at all reads as an infinite delay (a process that was
+        // busy starting up, say); the live check above judges the loop as it is instead.
+        if (type === underPressure.TYPE_EVENT_LOOP_DELAY && !Number.isFinite(value)) return undefined;
+        void reply.code(503).header('retry-after', RETRY_AFTER_SECONDS).type('application/json; charset=utf-8');
+        return errorJson({ code: 'overloaded', message: `the server is over capacity (${type}); retry after the Retry-After delay` });
+      }) as unknown as NonNullable<NonNullable<Parameters<typeof underPressure>[1]>['pressureHandler']>,
+    });
   }
 
   // Every body is JSON; text/plain would only turn into a confusing "body must be object".

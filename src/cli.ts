@@ -4,7 +4,11 @@
  * defaults (src/config.ts).
  */
 import { parseArgs } from 'node:util';
-import { describeOptions, parseArgsOptions, resolveConfig, type OptionName } from './config.js';
+import { describeOptions, FUZZY_OPTIONS, parseArgsOptions, resolveConfig, type OptionName } from './config.js';
+import { createFuzzy } from './fuzzy.js';
+import { createMetrics } from './metrics.js';
+import { Simulator } from './simulator.js';
+import type { RepeatPolicy } from './types.js';
 import { ConfigError } from './errors.js';
 import { clearProgress, formatNumber, percent, progressLine, table } from './format.js';
 import { ingest } from './ingest/ingest.js';
@@ -21,6 +25,8 @@ interface Command {
   positionals?: boolean;
   run(values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[]): Promise<number>;
 }
+
+const EXPLAIN_OPTIONS = ['db', 'tool', 'callServer', 'arguments', 'json', 'repeatPolicy', 'neighbors', ...FUZZY_OPTIONS] as const;
 
 const COMMANDS: Record<string, Command> = {
   ingest: {
@@ -83,6 +89,54 @@ const COMMANDS: Record<string, Command> = {
     async run(values) {
       await serveForever(resolveConfig(SERVE_OPTIONS, values));
       return -1; // keeps running until a signal
+    },
+  },
+  explain: {
+    usage: "toolsim explain --tool NAME [--server NAME] --arguments '{...}' [--db PATH] [--json]",
+    summary: 'show the key, tier, neighbours and LLM prompt of a call, without calling the LLM',
+    options: EXPLAIN_OPTIONS,
+    async run(values) {
+      const config = resolveConfig(EXPLAIN_OPTIONS, values);
+      if (config.tool === '') throw new ConfigError('explain needs --tool');
+      const store = Store.open(config.db, { readonly: true });
+      const fuzzy = createFuzzy(config);
+      try {
+        const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
+        const simulator = new Simulator({
+          store,
+          metrics,
+          repeatPolicy: config.repeatPolicy as RepeatPolicy,
+          neighbors: config.neighbors,
+          fuzzy: fuzzy.tier,
+        });
+        const explanation = simulator.explain({
+          ...(config.callServer === '' ? {} : { server: config.callServer }),
+          tool: config.tool,
+          arguments: config.arguments,
+        });
+        if (config.json) {
+          process.stdout.write(`${JSON.stringify(explanation, null, 2)}\n`);
+          return 0;
+        }
+        const lines = [
+          `call     ${explanation.server} / ${explanation.tool} ${JSON.stringify(explanation.arguments)}`,
+          `key      ${explanation.key}`,
+          `tier     ${explanation.tier}${explanation.reason ? ` (${explanation.reason})` : ''}${explanation.memoized ? ', memoized' : ''}`,
+          `why      ${explanation.why}`,
+          '',
+          explanation.neighbors.length === 0
+            ? 'neighbours: none'
+            : table(['similarity', 'arguments'], explanation.neighbors.map((n) => [n.similarity.toFixed(4), JSON.stringify(n.arguments)])),
+        ];
+        if (explanation.prompt) {
+          lines.push('', `prompt (${explanation.prompt.version}, ${explanation.prompt.examples} example(s)); system, cached:`, '', explanation.prompt.system, '', 'user:', '', explanation.prompt.user);
+        }
+        process.stdout.write(`${lines.join('\n')}\n`);
+        return 0;
+      } finally {
+        fuzzy.close();
+        store.close();
+      }
     },
   },
   replay: {

@@ -54,6 +54,32 @@ export const OPTIONS = {
     help: 'shed load (503 + Retry-After) past this event-loop delay in ms; 0 never sheds',
   },
   json: { flag: 'json', kind: 'boolean', default: false, help: 'print JSON instead of a table' },
+  tool: { flag: 'tool', kind: 'string', default: '', help: 'tool name of the call' },
+  callServer: { flag: 'server', kind: 'string', default: '', help: 'server of the call (may be left out when one server has the tool)' },
+  arguments: { flag: 'arguments', kind: 'string', default: '{}', help: 'arguments of the call, as a JSON object' },
+  fuzzy: {
+    flag: 'fuzzy', env: 'TOOLSIM_FUZZY', kind: 'string', default: 'auto', choices: ['auto', 'on', 'off'],
+    help: 'LLM-improvised answers for near calls: auto (on when an API key is set), on, off',
+  },
+  apiKey: {
+    flag: 'anthropic-api-key', env: 'ANTHROPIC_API_KEY', kind: 'string', default: '', secret: true,
+    help: 'Anthropic API key for the fuzzy tier (prefer the environment variable)',
+  },
+  baseUrl: { flag: 'anthropic-base-url', env: 'ANTHROPIC_BASE_URL', kind: 'string', default: 'https://api.anthropic.com', help: 'Messages API base URL' },
+  model: { flag: 'model', env: 'TOOLSIM_MODEL', kind: 'string', default: 'claude-haiku-4-5', help: 'model that improvises answers' },
+  threshold: {
+    flag: 'similarity-threshold', env: 'TOOLSIM_SIMILARITY_THRESHOLD', kind: 'number', default: 0.25, min: 0, max: 1,
+    help: 'below this similarity of the nearest recorded call, a miss no_similar_calls',
+  },
+  promptTokens: { flag: 'prompt-tokens', env: 'TOOLSIM_PROMPT_TOKENS', kind: 'integer', default: 6000, min: 100, help: 'token budget of the examples in a prompt' },
+  llmOutputTokens: { flag: 'llm-output-tokens', env: 'TOOLSIM_LLM_OUTPUT_TOKENS', kind: 'integer', default: 4096, min: 16, help: 'max_tokens of one LLM answer' },
+  llmDeadlineMs: { flag: 'llm-deadline-ms', env: 'TOOLSIM_LLM_DEADLINE_MS', kind: 'integer', default: 20_000, min: 1, help: 'deadline of one improvisation, retries included' },
+  llmConcurrency: { flag: 'llm-concurrency', env: 'TOOLSIM_LLM_CONCURRENCY', kind: 'integer', default: 8, min: 1, help: 'LLM requests in flight at most' },
+  llmRetries: { flag: 'llm-retries', env: 'TOOLSIM_LLM_RETRIES', kind: 'integer', default: 2, min: 0, max: 10, help: 'SDK retries of one request (429, 5xx, 529)' },
+  llmMaxRequests: { flag: 'llm-max-requests', env: 'TOOLSIM_LLM_MAX_REQUESTS', kind: 'integer', default: 0, min: 0, help: 'LLM requests per process, then llm_budget_exhausted (0: no limit)' },
+  llmMaxTokens: { flag: 'llm-max-tokens', env: 'TOOLSIM_LLM_MAX_TOKENS', kind: 'integer', default: 0, min: 0, help: 'LLM tokens per process, then llm_budget_exhausted (0: no limit)' },
+  breakerFailures: { flag: 'breaker-failures', env: 'TOOLSIM_BREAKER_FAILURES', kind: 'integer', default: 5, min: 1, help: 'LLM failures in a row that open the circuit breaker' },
+  breakerCooldownMs: { flag: 'breaker-cooldown-ms', env: 'TOOLSIM_BREAKER_COOLDOWN_MS', kind: 'integer', default: 30_000, min: 0, help: 'how long the open breaker refuses before a probe' },
   url: { flag: 'url', env: 'TOOLSIM_URL', kind: 'string', help: 'replay against the toolsim server at this URL instead of a --db directly' },
   html: { flag: 'html', env: 'TOOLSIM_REPLAY_HTML', kind: 'string', help: 'also write the report as a self-contained HTML page to this file' },
   batch: { flag: 'batch', env: 'TOOLSIM_REPLAY_BATCH', kind: 'integer', default: 100, min: 1, max: 10_000, help: 'calls per request to the server' },
@@ -68,6 +94,13 @@ export const OPTIONS = {
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
+
+/** The options of the fuzzy tier (serve and explain). */
+export const FUZZY_OPTIONS = [
+  'fuzzy', 'apiKey', 'baseUrl', 'model', 'threshold', 'promptTokens', 'llmOutputTokens', 'llmDeadlineMs',
+  'llmConcurrency', 'llmRetries', 'llmMaxRequests', 'llmMaxTokens', 'breakerFailures', 'breakerCooldownMs',
+] as const satisfies readonly OptionName[];
+export type FuzzyConfig = Config<(typeof FUZZY_OPTIONS)[number]> & Config<'neighbors'>;
 
 type ValueOf<S extends OptionSpec> = S['kind'] extends 'integer' | 'number'
   ? number

@@ -6,7 +6,8 @@
 import type { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
-import type { Config } from './config.js';
+import { FUZZY_OPTIONS, type Config } from './config.js';
+import { createFuzzy, type FuzzyExtras } from './fuzzy.js';
 import { createMetrics } from './metrics.js';
 import { Simulator } from './simulator.js';
 import { Snapshots } from './snapshots.js';
@@ -14,6 +15,7 @@ import type { RepeatPolicy } from './types.js';
 
 export const SERVE_OPTIONS = [
   'db', 'host', 'port', 'repeatPolicy', 'cacheSize', 'neighbors', 'bodyLimit', 'maxBatch', 'logLevel', 'adminToken', 'maxEventLoopDelay',
+  ...FUZZY_OPTIONS,
 ] as const;
 export type ServeConfig = Config<(typeof SERVE_OPTIONS)[number]>;
 
@@ -27,6 +29,9 @@ export const REDACTED_PATHS = [
   'headers["x-api-key"]',
 ];
 
+/** How long a closing server still accepts connections (to refuse them with a 503). */
+const DRAIN_MS = 500;
+
 export interface RunningServer {
   app: FastifyInstance;
   url: string;
@@ -34,12 +39,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export interface ServerExtras {
+export interface ServerExtras extends FuzzyExtras {
   /** Where the log goes (standard output by default); tests capture it. */
   logStream?: Writable;
 }
 
 export async function startServer(config: ServeConfig, extras: ServerExtras = {}): Promise<RunningServer> {
+  // The fuzzy tier writes only its memo, through its own connection; the recordings stay read-only.
+  const fuzzy = createFuzzy(config, extras);
   let snapshots: Snapshots | undefined;
   const metrics = createMetrics({ cacheCalls: () => snapshots?.current.callCount ?? 0 });
   snapshots = Snapshots.open(config.db, (store) => new Simulator({
@@ -48,6 +55,7 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
     repeatPolicy: config.repeatPolicy as RepeatPolicy,
     cacheSize: config.cacheSize,
     neighbors: config.neighbors,
+    fuzzy: fuzzy.tier,
   }));
   const live = snapshots;
   const app = await buildApp({
@@ -69,17 +77,23 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
   } catch (error) {
     await app.close();
     await live.close();
+    fuzzy.close();
     throw error;
   }
   const first = live.current;
-  app.log.info({ db: config.db, calls: first.callCount, tools: first.tools.length, snapshot: first.snapshotId, admin: Boolean(config.adminToken) }, 'toolsim serving');
+  app.log.info({ db: config.db, calls: first.callCount, tools: first.tools.length, snapshot: first.snapshotId, admin: Boolean(config.adminToken), fuzzy: fuzzy.enabled ? config.model : 'off' }, 'toolsim serving');
   if (first.store.ingestUnfinished) app.log.warn('the last ingest into this cache did not finish; re-run it, then reload');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      // Keep accepting for a moment, answering 503: connections still in the kernel's backlog
+      // (sent while the loop was busy) get a retryable answer instead of a reset.
+      app.drain();
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
       await app.close();
       await live.close();
+      fuzzy.close();
     })());
   return { app, url, snapshots: live, close };
 }

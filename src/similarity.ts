@@ -1,14 +1,25 @@
 /**
  * How alike two calls' arguments are, from 0 (nothing shared) to 1 (equal). Pure.
  *
- * Every key present in either call weighs the same; a key present in only one scores 0; a key in
- * both scores the similarity of its two values: 1 when equal, edit-distance closeness for strings,
- * relative closeness for numbers, the same rule recursively for objects and arrays, 0 across types.
+ * The rule, top down:
+ * - Objects (the arguments themselves included): every key present in either side weighs the
+ *   same. A key present on one side only scores 0 (a missing or extra argument); a key on both sides
+ *   scores the similarity of its two values. The score is the mean over keys.
+ * - Equal values score 1. Values of different JSON types score 0.
+ * - Strings: closeness by edit distance, with case differences counting for little (`Paris` vs
+ *   `paris` scores 0.99). Long strings are compared by their shared character trigrams instead,
+ *   which keeps one comparison cheap.
+ * - Numbers: relative closeness, 1 - |a - b| / (|a| + |b|): 10 vs 11 scores 0.95, 1 vs 2 scores 0.67.
+ * - Arrays: position by position, over the longer length (an extra item scores 0).
+ * - Booleans and null: equal or not.
+ * Only equal values score 1: a call that differs anywhere scores below 1.
  */
 import type { Json, JsonObject } from './types.js';
 
-/** Strings longer than this are compared on a prefix, keeping the cost of one comparison bounded. */
-const MAX_EDIT_LENGTH = 256;
+/** Strings up to this length are compared by edit distance; longer ones by trigrams. */
+export const MAX_EDIT_LENGTH = 64;
+/** What a difference in letter case alone costs. */
+const CASE_PENALTY = 0.01;
 
 export function argumentSimilarity(a: JsonObject, b: JsonObject): number {
   let keys = 0;
@@ -39,19 +50,56 @@ export function valueSimilarity(a: Json, b: Json): number {
 
 export function stringSimilarity(a: string, b: string): number {
   if (a === b) return 1;
-  const x = a.length > MAX_EDIT_LENGTH ? a.slice(0, MAX_EDIT_LENGTH) : a;
-  const y = b.length > MAX_EDIT_LENGTH ? b.slice(0, MAX_EDIT_LENGTH) : b;
-  const longest = Math.max(x.length, y.length);
-  if (longest === 0) return 1;
-  // Equal prefixes of long strings still differ somewhere: never call them identical.
-  return Math.min(1 - editDistance(x, y) / longest, x === y ? 0.99 : 1);
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  const closeness = x.length > MAX_EDIT_LENGTH || y.length > MAX_EDIT_LENGTH ? trigramSimilarity(x, y) : editSimilarity(x, y);
+  // Different strings never score 1, however alike they look once folded.
+  return Math.min(closeness, 1 - CASE_PENALTY);
 }
 
-/** Levenshtein distance over UTF-16 code units, two rows of memory. */
+/** 1 - edit distance / longer length. */
+export function editSimilarity(a: string, b: string): number {
+  const longest = Math.max(a.length, b.length);
+  return longest === 0 ? 1 : 1 - editDistance(a, b) / longest;
+}
+
+/** Dice coefficient of the two strings' sets of character trigrams. */
+export function trigramSimilarity(a: string, b: string): number {
+  const x = trigrams(a);
+  const y = trigrams(b);
+  if (x.size === 0 && y.size === 0) return 1;
+  let shared = 0;
+  for (const gram of x) if (y.has(gram)) shared++;
+  return (2 * shared) / (x.size + y.size);
+}
+
+/** The distinct character trigrams of a string, padded so short strings have some. */
+export function trigrams(text: string, limit = Infinity): Set<string> {
+  const padded = ` ${text} `;
+  const out = new Set<string>();
+  for (let i = 0; i + 3 <= padded.length && out.size < limit; i++) out.add(padded.slice(i, i + 3));
+  return out;
+}
+
+/** Levenshtein distance over UTF-16 code units, two rows of memory reused across calls. */
 export function editDistance(a: string, b: string): number {
+  // A shared prefix and suffix cost nothing: trim them, near strings then leave little to compare.
+  let start = 0;
+  while (start < a.length && start < b.length && a.charCodeAt(start) === b.charCodeAt(start)) start++;
+  let endA = a.length;
+  let endB = b.length;
+  while (endA > start && endB > start && a.charCodeAt(endA - 1) === b.charCodeAt(endB - 1)) {
+    endA--;
+    endB--;
+  }
+  if (start > 0 || endA < a.length || endB < b.length) {
+    a = a.slice(start, endA);
+    b = b.slice(start, endB);
+  }
   if (a.length < b.length) [a, b] = [b, a];
-  let previous = new Uint32Array(b.length + 1);
-  let current = new Uint32Array(b.length + 1);
+  if (b.length === 0) return a.length;
+  if (rows[0].length <= b.length) rows = [new Uint32Array(b.length + 1), new Uint32Array(b.length + 1)];
+  let [previous, current] = rows;
   for (let j = 0; j <= b.length; j++) previous[j] = j;
   for (let i = 1; i <= a.length; i++) {
     current[0] = i;
@@ -64,3 +112,6 @@ export function editDistance(a: string, b: string): number {
   }
   return previous[b.length]!;
 }
+
+// Scratch rows for editDistance: it runs for every candidate of every lookup, so it allocates nothing.
+let rows: [Uint32Array, Uint32Array] = [new Uint32Array(MAX_EDIT_LENGTH + 1), new Uint32Array(MAX_EDIT_LENGTH + 1)];

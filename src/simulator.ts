@@ -10,9 +10,9 @@ import { NeighborIndex } from './neighbors.js';
 import type { Store } from './store.js';
 import { ExactTier } from './tiers/exact.js';
 import { DisabledFuzzyTier } from './tiers/fuzzy.js';
-import { missAnswer, unknownToolAnswer } from './tiers/miss.js';
-import type { Resolution, Tier } from './tiers/tier.js';
-import type { Answer, Call, Neighbor, RepeatPolicy, ToolInfo } from './types.js';
+import { missAnswer, round, unknownToolAnswer } from './tiers/miss.js';
+import type { Plan, Resolution, Tier } from './tiers/tier.js';
+import type { Answer, Call, JsonObject, MissReason, Neighbor, RepeatPolicy, ToolInfo } from './types.js';
 
 export interface CallRequest {
   server?: string | undefined;
@@ -33,6 +33,19 @@ export interface SimulatorOptions {
   fuzzy?: (deps: { store: Store; exact: ExactTier; metrics: Metrics }) => Tier;
 }
 
+export interface Explanation {
+  server: string;
+  tool: string;
+  key: string;
+  arguments: JsonObject;
+  tier: Answer['tier'];
+  reason?: MissReason;
+  memoized?: boolean;
+  why: string;
+  neighbors: { arguments: JsonObject; similarity: number }[];
+  prompt?: { version: string; system: string; user: string; examples: number };
+}
+
 /** A prepared call: known to the cache, or an unknown tool with the names to suggest instead. */
 type Prepared = { call: Call; known: true } | { call: Call; known: false; serverKnown: boolean; suggestions: string[] };
 
@@ -46,6 +59,7 @@ export class Simulator {
   readonly #tiers: readonly Tier[];
   readonly #neighborCount: number;
   readonly #ignored: ReadonlySet<string>;
+  readonly #fuzzy: Tier;
   #catalog: Catalog;
   #index: NeighborIndex;
   /** Calls being resolved now; a retired simulator's store closes only once this is 0. */
@@ -63,6 +77,7 @@ export class Simulator {
     this.#index = new NeighborIndex(options.store);
     this.exact = new ExactTier(options.store, options.repeatPolicy ?? 'first', options.cacheSize ?? 100_000);
     const fuzzy = options.fuzzy?.({ store: options.store, exact: this.exact, metrics: options.metrics }) ?? new DisabledFuzzyTier();
+    this.#fuzzy = fuzzy;
     this.#tiers = [this.exact, fuzzy];
   }
 
@@ -130,6 +145,28 @@ export class Simulator {
   /** The neighbours of a call without resolving it (for `explain` and the fuzzy tier). */
   nearest(call: Call, k = this.#neighborCount): Neighbor[] {
     return this.#index.nearest(call.server, call.tool, call.arguments, k);
+  }
+
+  /**
+   * What `resolve` would do with a request, without doing it: the key, the tier and why, the
+   * neighbours, and the prompt the fuzzy tier would send. Makes no LLM request, counts nothing.
+   */
+  explain(request: CallRequest): Explanation {
+    const { call, known } = this.prepare(request);
+    const base = { server: call.server, tool: call.tool, key: call.key, arguments: call.arguments };
+    if (!known) return { ...base, tier: 'miss', reason: 'unknown_tool', why: 'the tool is not in the cache', neighbors: [] };
+    const served = this.exact.lookup(call.key);
+    if (served) {
+      return { ...base, tier: 'exact', why: `recorded ${served.observations} time(s); the repeat policy picks the answer`, neighbors: [] };
+    }
+    const neighbors = this.nearest(call);
+    const listed = neighbors.map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) }));
+    const plan: Plan = this.#fuzzy.explain?.({ call, neighbors: () => neighbors }) ?? { answers: false, reason: 'fuzzy_disabled', why: 'no fuzzy tier' };
+    const explanation: Explanation = { ...base, tier: plan.answers ? 'fuzzy' : 'miss', why: plan.why, neighbors: listed };
+    if (plan.reason) explanation.reason = plan.reason;
+    if (plan.memoized !== undefined) explanation.memoized = plan.memoized;
+    if (plan.prompt) explanation.prompt = { version: plan.prompt.version, system: plan.prompt.system, user: plan.prompt.user, examples: plan.prompt.examples };
+    return explanation;
   }
 
   async #runTiers(call: Call, signal: AbortSignal | undefined): Promise<Answer> {

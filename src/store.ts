@@ -114,7 +114,10 @@ export interface StoreStats {
 }
 
 export interface OpenOptions {
-  /** Open for serving: no schema changes, no writes to recordings. */
+  /**
+   * Open for serving: the recordings (calls, tools, meta) are never written, which this connection
+   * enforces with triggers. Modules with their own tables beside them (the fuzzy memo) still write.
+   */
   readonly?: boolean;
   /**
    * Hold one read transaction for the life of the connection, so that every read sees the same
@@ -122,6 +125,9 @@ export interface OpenOptions {
    */
   pinSnapshot?: boolean;
 }
+
+/** Tables a serving connection must never write; temporary triggers on this connection refuse it. */
+const RECORDING_TABLES = ['calls', 'tools', 'meta'] as const;
 
 export class Store {
   readonly path: string;
@@ -177,8 +183,17 @@ export class Store {
       db.close();
       throw new Error(`${path} has cache schema version ${version}; this toolsim reads version ${SCHEMA_VERSION}`);
     }
+    if (readonly) {
+      for (const table of RECORDING_TABLES) {
+        for (const action of ['INSERT', 'UPDATE', 'DELETE']) {
+          db.exec(`CREATE TEMP TRIGGER ${table}_${action.toLowerCase()}_refused BEFORE ${action} ON main.${table}
+            BEGIN SELECT RAISE(ABORT, 'the recordings are read-only while serving'); END`);
+        }
+      }
+    }
     if (options.pinSnapshot) {
       // A deferred transaction takes its snapshot at its first read; read at once to fix it here.
+      // Nothing may be written on this connection (it would never commit): writers use another.
       db.exec('BEGIN');
       db.prepare('SELECT count(*) FROM meta').get();
     }

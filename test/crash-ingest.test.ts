@@ -5,7 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -27,16 +28,17 @@ async function writeBigLog(path: string, lines: number): Promise<void> {
   await new Promise<void>((resolve) => out.end(() => resolve()));
 }
 
-function ingestProcess(log: string, db: string): { exited: Promise<number | null>; kill: () => void } {
-  const child = spawn(process.execPath, [CLI, 'ingest', log, '--db', db], { stdio: ['ignore', 'ignore', 'ignore'] });
+function ingestProcess(log: string, db: string): { exited: Promise<number | null>; kill: () => void; stdin: Writable | null } {
+  const child = spawn(process.execPath, [CLI, 'ingest', log, '--db', db, '--format', 'toolsim'], { stdio: [log === '-' ? 'pipe' : 'ignore', 'ignore', 'ignore'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { exited, kill: () => child.kill('SIGKILL') };
+  return { exited, kill: () => child.kill('SIGKILL'), stdin: child.stdin };
 }
 
 /** Calls committed so far, read by a second connection (WAL readers never block the writer). */
 function committedCalls(db: string): number {
   try {
-    const conn = new Database(db, { readonly: true, fileMustExist: true });
+    // Not opened read-only: a read-only connection cannot create the WAL index of a live writer.
+    const conn = new Database(db, { fileMustExist: true });
     try {
       return (conn.prepare('SELECT count(*) AS n FROM calls').get() as { n: number }).n;
     } finally {
@@ -82,7 +84,8 @@ describe('crash during ingest', () => {
   it('SIGKILL part-way, then a re-run, ends exactly like a clean run', async () => {
     const dir = tempDir();
     const log = join(dir, 'big.jsonl');
-    const total = 24_000;
+    // Ingest commits every 50,000 rows: enough lines for two commits before the end.
+    const total = 105_000;
     await writeBigLog(log, total);
 
     const cleanDb = join(dir, 'clean.db');
@@ -92,30 +95,44 @@ describe('crash during ingest', () => {
 
     const crashedDb = join(dir, 'crashed.db');
     const killed: number[] = [];
-    // Two kills at different depths, then a run to the end.
-    for (const threshold of [1, Math.floor(total / 2)]) {
-      const run = ingestProcess(log, crashedDb);
-      let exited = false;
-      void run.exited.then(() => {
-        exited = true;
-      });
-      const started = committedCalls(crashedDb);
-      for (let polls = 0; polls < 6000 && !exited; polls++) {
-        if (committedCalls(crashedDb) - started >= threshold) break;
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      run.kill();
-      expect(await run.exited).toBeNull(); // killed, not finished
-      const after = contents(crashedDb);
-      expect(after.integrity).toBe('ok');
-      expect(after.ingest).toBe('running');
-      expect(after.calls).toBeLessThan(clean.calls);
-      killed.push(after.calls);
+    // First kill, certainly part-way: the log comes through a pipe and stops at 60%; once the
+    // first commit is in, the process is killed while waiting for the rest.
+    const lines = readFileSync(log);
+    const half = lines.indexOf(0x0a, Math.floor(lines.length * 0.6)) + 1;
+    const piped = ingestProcess('-', crashedDb);
+    piped.stdin!.on('error', () => undefined); // the kill closes the pipe
+    piped.stdin!.write(lines.subarray(0, half));
+    for (let polls = 0; polls < 6000 && committedCalls(crashedDb) === 0; polls++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    piped.kill();
+    expect(await piped.exited).toBeNull();
+    const after = contents(crashedDb);
+    expect(after.integrity).toBe('ok');
+    expect(after.ingest).toBe('running');
+    expect(after.calls).toBeLessThan(clean.calls);
+    killed.push(after.calls);
+
+    // Second kill: racing a run from the file, as soon as it has committed a batch more (most
+    // likely mid-transaction of a later one; if it won the race, the re-run below adds nothing).
+    const racing = ingestProcess(log, crashedDb);
+    let exited = false;
+    const before = committedCalls(crashedDb);
+    void racing.exited.then(() => {
+      exited = true;
+    });
+    for (let polls = 0; polls < 6000 && !exited && committedCalls(crashedDb) === before; polls++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    racing.kill();
+    await racing.exited;
+    expect(contents(crashedDb).integrity).toBe('ok');
+    killed.push(contents(crashedDb).calls);
+
     expect(await ingestProcess(log, crashedDb).exited).toBe(0);
     const recovered = contents(crashedDb);
     expect(recovered).toEqual({ ...clean });
     expect(recovered.ingest).toBe('done');
     console.info(`[figures] crash during ingest: ${total} lines; killed with ${killed.join(' then ')} of ${clean.calls} calls committed; integrity ok; re-run identical (snapshot ${clean.snapshot})`);
-  }, 120_000);
+  }, 180_000);
 });

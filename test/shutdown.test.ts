@@ -72,7 +72,8 @@ describe('signals', () => {
 
     // A batch the server had begun is answered in full; one still unread in its socket when the
     // shutdown began is refused with a 503 (retryable), never reset or cut short.
-    expect(finished[0]!.status).toBe(200);
+    expect(finished[0]!.status, JSON.stringify(finished.map((o) => o.error ?? o.status))).toBe(200);
+    for (const outcome of finished) expect(outcome.error, JSON.stringify(finished.map((o) => o.error ?? o.status))).toBeUndefined();
     for (const outcome of finished) {
       expect([200, 503]).toContain(outcome.status);
       if (outcome.status === 200) expect((JSON.parse(outcome.body!) as { results: unknown[] }).results).toHaveLength(100);

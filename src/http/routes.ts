@@ -11,6 +11,7 @@ import {
   callRequestSchema,
   callResultSchema,
   errorSchema,
+  explainResultSchema,
   formattedToolsSchema,
   MAX_NAME_LENGTH,
   MAX_TRAJECTORY_ID_LENGTH,
@@ -112,6 +113,20 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
       const { server, tool } = request.params;
       return send(reply, answerJson(await options.simulator().resolve({ server, tool, arguments: request.body }, clientGone(reply))));
     },
+  );
+
+  app.post<{ Body: CallRequest }>(
+    '/v1/explain',
+    {
+      schema: {
+        summary: 'What the simulator would do with a call, without doing it',
+        description: 'The key, the tier it would take and why, the nearest recorded calls, and the exact LLM prompt the fuzzy tier would send. No LLM request is made and no metric counts it.',
+        tags: ['calls'],
+        body: callRequestSchema,
+        response: { 200: explainResultSchema, ...errors },
+      },
+    },
+    async (request) => options.simulator().explain(request.body),
   );
 
   app.get<{ Querystring: { format?: ToolFormat; server?: string } }>(

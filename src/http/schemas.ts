@@ -122,3 +122,29 @@ export const statusSchema = {
     snapshot: { type: 'string' },
   },
 } as const;
+
+export const explainResultSchema = {
+  type: 'object',
+  required: ['server', 'tool', 'key', 'arguments', 'tier', 'why', 'neighbors'],
+  properties: {
+    server: { type: 'string' },
+    tool: { type: 'string' },
+    key: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    arguments: { type: 'object', additionalProperties: true },
+    tier: { type: 'string', enum: ['exact', 'fuzzy', 'miss'] },
+    reason: callResultSchema.properties.reason,
+    memoized: { type: 'boolean' },
+    why: { type: 'string' },
+    neighbors: { type: 'array', items: neighborSchema },
+    prompt: {
+      type: 'object',
+      required: ['version', 'system', 'user', 'examples'],
+      properties: {
+        version: { type: 'string' },
+        system: { type: 'string', description: 'The stable part, marked for prompt caching.' },
+        user: { type: 'string' },
+        examples: { type: 'integer', minimum: 0 },
+      },
+    },
+  },
+} as const;

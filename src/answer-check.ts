@@ -1,0 +1,32 @@
+/**
+ * Is an improvised answer acceptable? It must have the JSON type of the recorded outputs it was
+ * improvised from (an error may also be a plain message), and a bounded size: at most four times the
+ * largest recorded output, and never less than MIN_LIMIT bytes allowed.
+ */
+import type { Json, Observation } from './types.js';
+
+export const MIN_LIMIT = 16 * 1024;
+
+export type JsonType = 'null' | 'boolean' | 'number' | 'string' | 'array' | 'object';
+
+export const jsonType = (value: Json): JsonType =>
+  value === null ? 'null' : Array.isArray(value) ? 'array' : (typeof value as 'boolean' | 'number' | 'string' | 'object');
+
+export type Checked = { ok: true; outputJson: string; isError: boolean } | { ok: false; reason: string };
+
+export function checkAnswer(output: Json | undefined, isError: unknown, examples: readonly Observation[]): Checked {
+  if (output === undefined) return { ok: false, reason: 'the respond input has no "output"' };
+  if (isError !== undefined && typeof isError !== 'boolean') return { ok: false, reason: '"is_error" must be a boolean' };
+  const error = isError === true;
+  const types = new Set(examples.map((e) => jsonType(JSON.parse(e.outputJson) as Json)));
+  const type = jsonType(output);
+  if (types.size > 0 && !types.has(type) && !(error && type === 'string')) {
+    return { ok: false, reason: `the output is ${article(type)}, but the recorded outputs are ${[...types].map(article).join(' or ')}` };
+  }
+  const outputJson = JSON.stringify(output);
+  const limit = Math.max(MIN_LIMIT, 4 * Math.max(0, ...examples.map((e) => e.outputJson.length)));
+  if (outputJson.length > limit) return { ok: false, reason: `the output is ${outputJson.length} bytes of JSON, over the limit of ${limit}` };
+  return { ok: true, outputJson, isError: error };
+}
+
+const article = (type: JsonType): string => (type === 'array' || type === 'object' ? `an ${type}` : type === 'null' ? 'null' : `a ${type}`);

@@ -1,0 +1,122 @@
+/**
+ * The one door to the LLM: the only importer of @anthropic-ai/sdk. Sends one Messages API request
+ * per ask, in the improviser protocol of CONTRACTS §7 (a single `respond` tool, forced through
+ * tool_choice), and reports the outcome as data: an answer, a reply without a usable answer, or a
+ * failure with its kind. It never throws for anything the remote side does.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import type { Json } from './types.js';
+
+export const RESPOND_TOOL = {
+  name: 'respond',
+  description: 'Give the output the simulated tool returns for the new call.',
+  input_schema: {
+    type: 'object' as const,
+    properties: { output: {}, is_error: { type: 'boolean' } },
+    required: ['output'],
+  },
+};
+
+export interface TokenUsage {
+  input: number;
+  output: number;
+  cacheRead: number;
+  cacheWrite: number;
+}
+
+/** Labels of toolsim_llm_requests_total{outcome}. */
+export type RequestOutcome = 'ok' | 'invalid_output' | 'timeout' | 'rate_limited' | 'overloaded' | 'error';
+
+export type LlmReply =
+  /** The model called `respond`; `input` is whatever it gave (checked by the caller). */
+  | { kind: 'respond'; input: Record<string, unknown>; usage: TokenUsage }
+  /** The model answered without calling `respond`. */
+  | { kind: 'no_answer'; usage: TokenUsage }
+  | { kind: 'failed'; outcome: Exclude<RequestOutcome, 'ok' | 'invalid_output'>; message: string };
+
+export interface LlmAsk {
+  system: string;
+  user: string;
+  /** Aborts the request (the improvisation's deadline). */
+  signal: AbortSignal;
+}
+
+export interface Llm {
+  readonly model: string;
+  ask(request: LlmAsk): Promise<LlmReply>;
+}
+
+export interface AnthropicLlmOptions {
+  apiKey: string;
+  baseURL: string;
+  model: string;
+  /** Retries inside the SDK (429, 5xx, 529, connection errors), honouring retry-after. */
+  maxRetries: number;
+  /** Per-request timeout of the SDK; the caller's signal bounds the whole ask anyway. */
+  timeoutMs: number;
+  maxOutputTokens: number;
+}
+
+export class AnthropicLlm implements Llm {
+  readonly model: string;
+  readonly #client: Anthropic;
+  readonly #maxOutputTokens: number;
+
+  constructor(options: AnthropicLlmOptions) {
+    this.model = options.model;
+    this.#maxOutputTokens = options.maxOutputTokens;
+    this.#client = new Anthropic({
+      apiKey: options.apiKey,
+      baseURL: options.baseURL,
+      maxRetries: options.maxRetries,
+      timeout: options.timeoutMs,
+      logLevel: 'off',
+    });
+  }
+
+  async ask(request: LlmAsk): Promise<LlmReply> {
+    try {
+      const message = await this.#client.messages.create(
+        {
+          model: this.model,
+          max_tokens: this.#maxOutputTokens,
+          // The system part is the same for every call of a tool: a cache breakpoint after it.
+          system: [{ type: 'text', text: request.system, cache_control: { type: 'ephemeral' } }],
+          tools: [RESPOND_TOOL],
+          tool_choice: { type: 'tool', name: RESPOND_TOOL.name },
+          messages: [{ role: 'user', content: request.user }],
+        },
+        { signal: request.signal },
+      );
+      const u = message.usage;
+      const usage: TokenUsage = {
+        input: u?.input_tokens ?? 0,
+        output: u?.output_tokens ?? 0,
+        cacheRead: u?.cache_read_input_tokens ?? 0,
+        cacheWrite: u?.cache_creation_input_tokens ?? 0,
+      };
+      const block = (message.content ?? []).find((b) => b.type === 'tool_use' && b.name === RESPOND_TOOL.name);
+      if (!block || block.type !== 'tool_use' || typeof block.input !== 'object' || block.input === null || Array.isArray(block.input)) {
+        return { kind: 'no_answer', usage };
+      }
+      return { kind: 'respond', input: block.input as Record<string, unknown>, usage };
+    } catch (error) {
+      return { kind: 'failed', ...classify(error) };
+    }
+  }
+}
+
+function classify(error: unknown): { outcome: Exclude<RequestOutcome, 'ok' | 'invalid_output'>; message: string } {
+  // Messages of SDK errors name the status and the remote's text; never a key.
+  const message = error instanceof Error ? error.message.slice(0, 300) : String(error).slice(0, 300);
+  if (error instanceof Anthropic.APIUserAbortError || error instanceof Anthropic.APIConnectionTimeoutError) return { outcome: 'timeout', message };
+  if (error instanceof Anthropic.RateLimitError) return { outcome: 'rate_limited', message };
+  if (error instanceof Anthropic.APIError && error.status === 529) return { outcome: 'overloaded', message };
+  return { outcome: 'error', message };
+}
+
+/** The output and error flag inside a `respond` input, when they are JSON. */
+export function respondAnswer(input: Record<string, unknown>): { output: Json; isError: unknown } | undefined {
+  if (!Object.hasOwn(input, 'output')) return undefined;
+  return { output: input['output'] as Json, isError: input['is_error'] };
+}

@@ -1,0 +1,289 @@
+/**
+ * The fuzzy tier against a stand-in Messages API on 127.0.0.1, through the real SDK: improvised
+ * answers, the memo, single-flight, the breaker, budgets, the deadline, retries and bad answers.
+ */
+import { describe, expect, it } from 'vitest';
+import { FUZZY_OPTIONS, resolveConfig, type FuzzyConfig } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
+import { createFuzzy } from '../src/fuzzy.js';
+import { Store } from '../src/store.js';
+import { appOf, cacheOf, metricValue, onCleanup, type TestApp } from './helpers.js';
+import { startFakeAnthropic, type Behaviour, type FakeAnthropic } from './support/fake-anthropic.js';
+
+const weather = (city: string, unit: string, temp: number): object => ({
+  server: 'weather', tool: 'get_weather', arguments: { city, unit }, output: { city, temp, unit },
+});
+const RECORDS = [
+  weather('Paris', 'C', 18), weather('London', 'C', 14), weather('Berlin', 'C', 16), weather('Madrid', 'F', 80),
+  { server: 'weather', tool: 'get_weather', arguments: { city: 'Atlantis', unit: 'C' }, output: 'Error: unknown city Atlantis', is_error: true },
+];
+const NEAR = { server: 'weather', tool: 'get_weather', arguments: { city: 'Pariss', unit: 'C' } };
+const IMPROVISED = { city: 'Pariss', temp: 19, unit: 'C' };
+
+async function fake(initial: Behaviour = { kind: 'answer', output: IMPROVISED }): Promise<FakeAnthropic> {
+  const server = await startFakeAnthropic(initial);
+  onCleanup(() => server.close());
+  return server;
+}
+
+function config(stand: FakeAnthropic, overrides: Partial<FuzzyConfig> = {}): FuzzyConfig {
+  const defaults = resolveConfig([...FUZZY_OPTIONS, 'neighbors'], {}, {});
+  return { ...defaults, apiKey: 'sk-test-secret', baseUrl: stand.url, llmRetries: 0, ...overrides };
+}
+
+/** The fuzzy tier factory for a configuration; its memo connection closes after the test. */
+function fuzzyTier(cfg: FuzzyConfig, extras: { now?: () => number } = {}): ReturnType<typeof createFuzzy>['tier'] {
+  const fuzzy = createFuzzy(cfg, extras);
+  onCleanup(() => fuzzy.close());
+  return fuzzy.tier;
+}
+
+async function fuzzyApp(store: Store, stand: FakeAnthropic, overrides: Partial<FuzzyConfig> = {}, now?: () => number): Promise<TestApp> {
+  return appOf(store, { fuzzy: fuzzyTier(config(stand, overrides), now ? { now } : {}) });
+}
+
+async function call(app: TestApp, body: object = NEAR): Promise<{ tier: string; output: unknown; is_error: boolean; reason?: string; match: { memoized?: boolean; neighbors?: { arguments: Record<string, unknown>; similarity: number }[] } }> {
+  const response = await app.app.inject({ method: 'POST', url: '/v1/call', payload: body });
+  expect(response.statusCode).toBe(200);
+  return response.json();
+}
+
+const other = (city: string): object => ({ ...NEAR, arguments: { city, unit: 'C' } });
+
+describe('fuzzy tier', () => {
+  it('improvises an answer for a near call through the respond tool, with the neighbours in the prompt', async () => {
+    const { store } = await cacheOf(RECORDS);
+    const stand = await fake();
+    const app = await fuzzyApp(store, stand);
+
+    const answer = await call(app);
+    expect(answer).toMatchObject({ tier: 'fuzzy', output: IMPROVISED, is_error: false, match: { memoized: false } });
+    expect(answer.match.neighbors?.[0]?.arguments).toEqual({ city: 'Paris', unit: 'C' });
+
+    expect(stand.requests).toHaveLength(1);
+    const { body, headers } = stand.requests[0]!;
+    expect(headers['x-api-key'] ?? headers['authorization']).toMatch(/^(Bearer )?sk-test-secret$/);
+    expect(body['tool_choice']).toEqual({ type: 'tool', name: 'respond' });
+    expect(body['tools']).toEqual([expect.objectContaining({ name: 'respond', input_schema: expect.objectContaining({ required: ['output'] }) })]);
+    const system = body['system'] as { text: string; cache_control?: unknown }[];
+    expect(system[0]?.cache_control).toEqual({ type: 'ephemeral' });
+    expect(system[0]?.text).toContain('get_weather');
+    const user = (body['messages'] as { content: string }[])[0]!.content;
+    expect(user).toContain('arguments: {"city":"Pariss","unit":"C"}');
+    expect(user).toContain('output: {"city":"Paris","temp":18,"unit":"C"}'); // a recorded output, whole
+
+    const metrics = await app.metrics.registry.metrics();
+    expect(metricValue(metrics, 'toolsim_llm_requests_total{outcome="ok"}')).toBe(1);
+    expect(metricValue(metrics, 'toolsim_llm_tokens_total{type="input"}')).toBe(100);
+    expect(metricValue(metrics, 'toolsim_llm_tokens_total{type="output"}')).toBe(20);
+    expect(metricValue(metrics, 'toolsim_calls_total{tier="fuzzy",server="weather",tool="get_weather"}')).toBe(1);
+  });
+
+  it('memoizes: the same call again makes no request, and the answer survives a restart, never as exact', async () => {
+    const { store, path } = await cacheOf(RECORDS);
+    const stand = await fake();
+    const calls = store.callCount();
+    const first = await fuzzyApp(store, stand);
+    const a = await call(first);
+    const b = await call(first);
+    expect(stand.requests).toHaveLength(1);
+    expect(b).toMatchObject({ tier: 'fuzzy', output: a.output, match: { memoized: true } });
+    expect(metricValue(await first.metrics.registry.metrics(), 'toolsim_fuzzy_memo_hits_total')).toBe(1);
+    await first.app.close();
+    store.close();
+
+    // A restart: a new read-only store and simulator on the same file.
+    const reopened = Store.open(path, { pinSnapshot: true });
+    onCleanup(() => reopened.close());
+    const second = await fuzzyApp(reopened, stand);
+    const c = await call(second);
+    expect(c).toMatchObject({ tier: 'fuzzy', output: a.output, match: { memoized: true } });
+    expect(stand.requests).toHaveLength(1);
+    // The recordings are untouched and the improvisation is not one of them.
+    expect(reopened.callCount()).toBe(calls);
+    expect(second.simulator.exact.lookup(second.simulator.prepare(NEAR).call.key)).toBeUndefined();
+    // With the fuzzy tier off, the memo is not served at all: the call is a miss, not an exact hit.
+    const off = await appOf(reopened, { fuzzy: fuzzyTier(config(stand, { fuzzy: 'off' })) });
+    expect(await call(off)).toMatchObject({ tier: 'miss', reason: 'fuzzy_disabled' });
+  });
+
+  it('answers 16 identical concurrent calls with one request (single-flight)', async () => {
+    const { store } = await cacheOf(RECORDS);
+    const stand = await fake({ kind: 'slow', delayMs: 150, then: { kind: 'answer', output: IMPROVISED } });
+    const app = await fuzzyApp(store, stand);
+    const answers = await Promise.all(Array.from({ length: 16 }, () => call(app)));
+    expect(stand.requests).toHaveLength(1);
+    for (const answer of answers) expect(answer).toMatchObject({ tier: 'fuzzy', output: IMPROVISED });
+    expect(metricValue(await app.metrics.registry.metrics(), 'toolsim_singleflight_joins_total')).toBe(15);
+  });
+
+  it('opens the breaker after repeated failures, fails fast while open, then probes and recovers', async () => {
+    const { store } = await cacheOf(RECORDS);
+    const stand = await fake({ kind: 'status', status: 500 });
+    let now = 1_000_000;
+    const app = await fuzzyApp(store, stand, { breakerFailures: 3, breakerCooldownMs: 30_000 }, () => now);
+    for (const city of ['Parix', 'Londn', 'Berlim']) expect(await call(app, other(city))).toMatchObject({ tier: 'miss', reason: 'llm_unavailable', is_error: true });
+    expect(stand.requests).toHaveLength(3);
+    // Open: no request goes out.
+    expect(await call(app, other('Madri'))).toMatchObject({ tier: 'miss', reason: 'llm_unavailable' });
+    expect(stand.requests).toHaveLength(3);
+    // Cool-down over, the probe fails: open again.
+    now += 30_000;
+    expect(await call(app, other('Madri'))).toMatchObject({ reason: 'llm_unavailable' });
+    expect(stand.requests).toHaveLength(4);
+    expect(await call(app, other('Madrd'))).toMatchObject({ reason: 'llm_unavailable' });
+    expect(stand.requests).toHaveLength(4);
+    // Next probe succeeds: closed again.
+    now += 30_000;
+    stand.setDefault({ kind: 'answer', output: IMPROVISED });
+    expect(await call(app, other('Madri'))).toMatchObject({ tier: 'fuzzy' });
+    expect(await call(app, other('Parus'))).toMatchObject({ tier: 'fuzzy' });
+    expect(stand.requests).toHaveLength(6);
+    const metrics = await app.metrics.registry.metrics();
+    expect(metricValue(metrics, 'toolsim_llm_requests_total{outcome="error"}')).toBe(4);
+    expect(metricValue(metrics, 'toolsim_misses_total{reason="llm_unavailable"}')).toBe(6);
+  });
+
+  it('stops asking when the request or token budget is spent, still serving the memo', async () => {
+    const { store } = await cacheOf(RECORDS);
+    const stand = await fake();
+    const app = await fuzzyApp(store, stand, { llmMaxRequests: 1 });
+    expect(await call(app)).toMatchObject({ tier: 'fuzzy' });
+    expect(await call(app, other('Londn'))).toMatchObject({ tier: 'miss', reason: 'llm_budget_exhausted' });
+    expect(await call(app)).toMatchObject({ tier: 'fuzzy', match: { memoized: true } });
+    expect(stand.requests).toHaveLength(1);
+
+    const tokens = await fuzzyApp(store, stand, { llmMaxTokens: 50 });
+    expect(await call(tokens, other('Berln'))).toMatchObject({ tier: 'fuzzy' }); // spends 120 tokens
+    expect(await call(tokens, other('Madrdi'))).toMatchObject({ tier: 'miss', reason: 'llm_budget_exhausted' });
+    expect(stand.requests).toHaveLength(2);
+  });
+
+  it('aborts the request at the deadline and answers llm_unavailable', async () => {
+    const { store } = await cacheOf(RECORDS);
+    const stand = await fake({ kind: 'hang' });
+    const app = await fuzzyApp(store, stand, { llmDeadlineMs: 300 });
+    expect(await call(app)).toMatchObject({ tier: 'miss', reason: 'llm_unavailable' });
+    await expect.poll(() => stand.aborted).toBe(1);
+    expect(metricValue(await app.metrics.registry.metrics(), 'toolsim_llm_requests_total{outcome="timeout"}')).toBe(1);
+  });
+
+  it('retries once after an invalid answer, then gives llm_invalid_output', async () => {
+    const { store } = await cacheOf(RECORDS);
+    const stand = await fake();
+    const app = await fuzzyApp(store, stand);
+    stand.script({ kind: 'answer', output: 42 }, { kind: 'answer', output: IMPROVISED });
+    expect(await call(app)).toMatchObject({ tier: 'fuzzy', output: IMPROVISED });
+    expect(stand.requests).toHaveLength(2);
+    expect(JSON.stringify(stand.requests[1]!.body['messages'])).toContain('rejected: the output is a number');
+
+    stand.script({ kind: 'text', text: 'I think it is sunny' }, { kind: 'answer', output: 'x'.repeat(20_000) });
+    expect(await call(app, other('Londn'))).toMatchObject({ tier: 'miss', reason: 'llm_invalid_output' });
+    expect(stand.requests).toHaveLength(4);
+    expect(metricValue(await app.metrics.registry.metrics(), 'toolsim_llm_requests_total{outcome="invalid_output"}')).toBe(3);
+
+    stand.script({ kind: 'garbage' });
+    expect(await call(app, other('Berln'))).toMatchObject({ tier: 'miss', reason: 'llm_unavailable' });
+  });
+
+  it('rides out 429 with retry-after and 529 within the SDK retries', async () => {
+    const { store } = await cacheOf(RECORDS);
+    const stand = await fake();
+    const app = await fuzzyApp(store, stand, { llmRetries: 2 });
+    stand.script({ kind: 'status', status: 429, retryAfter: '0.01' });
+    expect(await call(app)).toMatchObject({ tier: 'fuzzy' });
+    stand.script({ kind: 'status', status: 529, retryAfterMs: '10' }, { kind: 'status', status: 529, retryAfterMs: '10' });
+    expect(await call(app, other('Londn'))).toMatchObject({ tier: 'fuzzy' });
+    expect(stand.requests).toHaveLength(5);
+    stand.script(...Array.from({ length: 3 }, (): Behaviour => ({ kind: 'status', status: 429, retryAfterMs: '5' })));
+    expect(await call(app, other('Berln'))).toMatchObject({ tier: 'miss', reason: 'llm_unavailable' });
+    expect(metricValue(await app.metrics.registry.metrics(), 'toolsim_llm_requests_total{outcome="rate_limited"}')).toBe(1);
+  });
+
+  it('reports an error where similar recorded calls failed', async () => {
+    const { store } = await cacheOf(RECORDS);
+    const stand = await fake({ kind: 'answer', output: 'Error: unknown city Atlantiss', isError: true });
+    const app = await fuzzyApp(store, stand);
+    expect(await call(app, other('Atlantiss'))).toMatchObject({ tier: 'fuzzy', is_error: true, output: 'Error: unknown city Atlantiss' });
+    expect(JSON.stringify(stand.requests[0]!.body['messages'])).toContain('is_error: true');
+  });
+
+  it('asks nothing for a call unlike any recording, or when the tier is off', async () => {
+    const { store } = await cacheOf(RECORDS);
+    const stand = await fake();
+    const app = await fuzzyApp(store, stand);
+    expect(await call(app, { ...NEAR, arguments: { zip: 75001 } })).toMatchObject({ tier: 'miss', reason: 'no_similar_calls' });
+    const off = await appOf(store, { fuzzy: fuzzyTier(config(stand, { apiKey: '' })) });
+    expect(await call(off)).toMatchObject({ tier: 'miss', reason: 'fuzzy_disabled' });
+    expect(stand.requests).toHaveLength(0);
+    expect(() => fuzzyTier(config(stand, { apiKey: '', fuzzy: 'on' }))).toThrow(ConfigError);
+  });
+
+  it('explains a call: key, tier, neighbours and the exact prompt, with no request', async () => {
+    const { store } = await cacheOf(RECORDS);
+    const stand = await fake();
+    const app = await fuzzyApp(store, stand);
+    const response = await app.app.inject({ method: 'POST', url: '/v1/explain', payload: NEAR });
+    expect(response.statusCode).toBe(200);
+    const explanation = response.json();
+    expect(explanation).toMatchObject({ tier: 'fuzzy', memoized: false, key: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(explanation.neighbors[0]).toMatchObject({ arguments: { city: 'Paris', unit: 'C' } });
+    expect(explanation.prompt.user).toContain('"city":"Pariss"');
+    expect(stand.requests).toHaveLength(0);
+    // The prompt explained is the prompt sent.
+    await call(app);
+    expect((stand.requests[0]!.body['messages'] as { content: string }[])[0]!.content).toBe(explanation.prompt.user);
+    expect((stand.requests[0]!.body['system'] as { text: string }[])[0]!.text).toBe(explanation.prompt.system);
+  });
+});
+
+describe('serving store', () => {
+  it('refuses writes to the recordings while the memo stays writable', async () => {
+    const { store, path } = await cacheOf(RECORDS);
+    store.close();
+    const serving = Store.open(path, { readonly: true });
+    onCleanup(() => serving.close());
+    expect(() => serving.db.prepare("DELETE FROM calls").run()).toThrow(/read-only while serving/);
+    expect(() => serving.setMeta('snapshot_id', 'x')).toThrow(/read-only while serving/);
+    expect(() => serving.db.exec('CREATE TABLE IF NOT EXISTS improvisations_probe (x)')).not.toThrow();
+  });
+});
+
+describe('toolsim explain', () => {
+  it('prints the tier, neighbours and prompt of a call without an API key or request', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { ROOT } = await import('./helpers.js');
+    const { path, store } = await cacheOf(RECORDS);
+    store.close();
+    const env = { ...process.env, ANTHROPIC_API_KEY: '', TOOLSIM_FUZZY: '' };
+    const out = execFileSync(process.execPath, [`${ROOT}/dist/src/cli.js`, 'explain', '--db', path, '--tool', 'get_weather', '--arguments', '{"city":"Pariss","unit":"C"}', '--json'], { env, encoding: 'utf8' });
+    const explanation = JSON.parse(out) as { tier: string; reason: string; neighbors: unknown[]; prompt: { user: string } };
+    expect(explanation).toMatchObject({ tier: 'miss', reason: 'fuzzy_disabled' });
+    expect(explanation.neighbors).toHaveLength(5);
+    expect(explanation.prompt.user).toContain('"city":"Pariss"');
+  });
+});
+
+describe('serving with the fuzzy tier', () => {
+  it('improvises through toolsim serve, memoizes beside a pinned snapshot, and never logs the API key', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { startServer } = await import('../src/server.js');
+    const { serveConfig } = await import('./server-process.js');
+    const { path, store } = await cacheOf(RECORDS);
+    store.close();
+    const stand = await fake();
+    const log: string[] = [];
+    const logStream = new PassThrough();
+    logStream.on('data', (chunk: Buffer) => log.push(chunk.toString('utf8')));
+    const server = await startServer(serveConfig({ db: path, apiKey: 'sk-never-logged-42', baseUrl: stand.url, llmRetries: 0, logLevel: 'debug' }), { logStream });
+    onCleanup(() => server.close());
+    const post = async (): Promise<Record<string, unknown>> =>
+      (await (await fetch(`${server.url}/v1/call`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-never-logged-42' }, body: JSON.stringify(NEAR) })).json()) as Record<string, unknown>;
+    expect(await post()).toMatchObject({ tier: 'fuzzy', output: IMPROVISED, match: { memoized: false } });
+    expect(await post()).toMatchObject({ tier: 'fuzzy', output: IMPROVISED, match: { memoized: true } });
+    expect(stand.requests).toHaveLength(1);
+    await server.close();
+    expect(log.join('')).toContain('toolsim serving');
+    expect(log.join('')).not.toContain('sk-never-logged-42');
+  });
+});
