@@ -3,6 +3,7 @@
  * in alternating rounds, so that the machine's noise falls on both sides alike.
  */
 import autocannon from 'autocannon';
+import { procCpuSeconds } from './procs.js';
 
 export interface LoadOptions {
   url: string;
@@ -14,6 +15,8 @@ export interface LoadOptions {
   connections: number;
   durationS?: number;
   amount?: number;
+  /** The server's process, to measure the CPU it spent per request (robust to a busy machine). */
+  pid?: number;
 }
 
 export interface Load {
@@ -22,6 +25,8 @@ export interface Load {
   p99: number;
   requests: number;
   errors: number;
+  /** Server CPU microseconds per request, when its pid was given (/proc ticks: 10 ms resolution). */
+  cpuUs: number;
 }
 
 export async function load(options: LoadOptions): Promise<Load> {
@@ -31,6 +36,7 @@ export async function load(options: LoadOptions): Promise<Load> {
   const requests = shared
     ? [{ method: 'POST' as const, path: options.path, headers, setupRequest: (req: autocannon.Request) => ({ ...req, body: shared[cursor++ % shared.length]! }) }]
     : (options.bodies ?? []).map((body) => ({ method: 'POST' as const, path: options.path, headers, body }));
+  const cpuBefore = options.pid === undefined ? 0 : procCpuSeconds(options.pid);
   const result = await autocannon({
     url: options.url,
     connections: options.connections,
@@ -44,6 +50,7 @@ export async function load(options: LoadOptions): Promise<Load> {
     p99: result.latency.p99,
     requests: result.requests.total,
     errors: result.errors + result.non2xx + result.timeouts,
+    cpuUs: options.pid === undefined ? Number.NaN : ((procCpuSeconds(options.pid) - cpuBefore) * 1e6) / result.requests.total,
   };
 }
 

@@ -12,6 +12,7 @@ const MB = join(PEER, 'node_modules/mountebank/bin/mb');
 
 export interface Mountebank {
   url: string;
+  pid: number;
   version: string;
   stop(): Promise<void>;
 }
@@ -52,5 +53,5 @@ export async function startMountebank(bodies: readonly string[], answers: readon
     throw new Error(`mountebank refused the imposter: ${response.status} ${(await response.text()).slice(0, 300)}`);
   }
   await response.arrayBuffer();
-  return { url: `http://127.0.0.1:${port}`, version, stop: () => api.stop() };
+  return { url: `http://127.0.0.1:${port}`, pid: api.proc.pid!, version, stop: () => api.stop() };
 }

@@ -60,8 +60,7 @@ export async function ingestLog(mode: Mode): Promise<IngestRun> {
         `\`toolsim ingest ${log.replace(/.*bench\//, 'bench/')} --db …\` as a child process into a new cache: ${thousands(calls)} lines ` +
           `(${mb(logBytes)} of JSON Lines, ${(logBytes / calls).toFixed(0)} bytes a line on average) in ${seconds.toFixed(1)} s from spawn to exit; ` +
           `cache file ${mb(dbBytes)}. The process used ${cpuSeconds.toFixed(1)} CPU-seconds (user + system, from /proc), so on this shared machine it had about ${((100 * cpuSeconds) / seconds).toFixed(0)}% of one core. Peak RSS is the child's VmHWM, polled every 20 ms. ` +
-          'What bounds it: the batch in hand (2,000 rows), the open transaction (committed every 50,000 calls; SQLite spills to the WAL past its ' +
-          '64 MB page cache), and an ordinal counter per distinct record of the current input (a Map entry per line here, so that part grows ' +
+          'What bounds it: the batch in hand (2,000 rows, committed as one transaction), SQLite\'s 64 MB page cache, and an ordinal counter per distinct record of the current input (a Map entry per line here, so that part grows ' +
           'with the input: tens of MB per million lines), plus the V8 heap\'s slack between collections.',
         '',
         'The CLI summary:',

@@ -60,7 +60,7 @@ async function checkSameBytes(url: string, fixture: HttpFixture, label: string):
 }
 
 const row = (label: string, loads: readonly Load[]): string =>
-  `| ${label} | ${loads.map((l) => `${thousands(l.rps)} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms${l.errors ? `, ${l.errors} errors` : ''}`).join(' | ')} |`;
+  `| ${label} | ${loads.map((l) => `${thousands(l.rps)} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ${l.cpuUs.toFixed(0)} µs CPU/req${l.errors ? `, ${l.errors} errors` : ''}`).join(' | ')} |`;
 
 function roundsTable(labels: [string, string], a: readonly Load[], b: readonly Load[]): string[] {
   const head = `| side | ${a.map((_, i) => `round ${i + 1}`).join(' | ')} |`;
@@ -76,7 +76,8 @@ export async function exactVsBare(fixture: HttpFixture, mode: Mode): Promise<Sec
     await checkSameBytes(fixture.toolsim.url, fixture, 'toolsim');
     await checkSameBytes(bare.url, fixture, 'bare route');
     const run = (url: string, durationS: number) => () =>
-      load({ url, path: '/v1/call', bodies: fixture.bodies, connections: mode.connections, durationS });
+      load({ url, path: '/v1/call', bodies: fixture.bodies, connections: mode.connections, durationS, pid: pidOf(url) });
+    const pidOf = (url: string): number => (url === bare.url ? bare.proc.pid! : fixture.toolsim.proc.pid!);
     const rounds = await alternate(
       mode.rounds,
       async () => {
@@ -96,11 +97,14 @@ export async function exactVsBare(fixture: HttpFixture, mode: Mode): Promise<Sec
       figures: [
         { name: 'throughput, toolsim / bare', value: spread(throughput), target: '≥ 0.90', met: medianOf(throughput) >= 0.9 },
         { name: 'p99 latency, toolsim / bare', value: spread(p99), target: '≤ 1.2', met: medianOf(p99) <= 1.2 },
+        { name: 'server CPU per request, bare / toolsim', value: spread(ratios(rounds.b, rounds.a, (l) => l.cpuUs)), target: '' },
       ],
       details: [
         `${fixture.bodies.length} distinct recorded calls (generated from cache/samples), each connection cycling through all of them; ` +
           `${mode.connections} connections, ${mode.roundS} s per side per round, sides alternating, after every call was served once and a 2 s warm-up of each side. The bare route parses the body, ` +
-          'looks it up in a Map and sends the same bytes toolsim answers (checked byte for byte on a sample before the rounds).',
+          'looks it up in a Map and sends the same bytes toolsim answers (checked byte for byte on a sample before the rounds). ' +
+          'Throughput on this shared machine depends on how much CPU each process gets, so each round also records the CPU each server ' +
+          'spent per request (from /proc): bare / toolsim is the throughput ratio a server would reach with a core of its own.',
         '',
         ...roundsTable(['toolsim `POST /v1/call`', 'bare Fastify route'], rounds.a, rounds.b),
       ],
@@ -115,7 +119,7 @@ export async function againstMountebank(fixture: HttpFixture, mode: Mode): Promi
   try {
     await checkSameBytes(mb.url, fixture, 'mountebank');
     const run = (url: string, durationS: number) => () =>
-      load({ url, path: '/v1/call', bodies: fixture.bodies, connections: mode.connections, durationS });
+      load({ url, path: '/v1/call', bodies: fixture.bodies, connections: mode.connections, durationS, pid: url === mb.url ? mb.pid : fixture.toolsim.proc.pid! });
     const rounds = await alternate(
       Math.min(mode.rounds, 3),
       async () => {
@@ -128,7 +132,10 @@ export async function againstMountebank(fixture: HttpFixture, mode: Mode): Promi
     const medianOf = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
     return {
       title: '2. Against a peer: Mountebank',
-      figures: [{ name: 'throughput, toolsim / Mountebank', value: spread(throughput, 1), target: '≥ 20', met: medianOf(throughput) >= 20 }],
+      figures: [
+        { name: 'throughput, toolsim / Mountebank', value: spread(throughput, 1), target: '≥ 20', met: medianOf(throughput) >= 20 },
+        { name: 'server CPU per request, Mountebank / toolsim', value: spread(ratios(rounds.b, rounds.a, (l) => l.cpuUs), 1), target: '' },
+      ],
       details: [
         `Mountebank ${mb.version} (installed on demand into bench/.peer, outside the project's dependencies), one imposter on ` +
           `127.0.0.1 with ${fixture.bodies.length} stubs, each an \`equals\` predicate on the exact body (case-sensitive) answering ` +
@@ -155,8 +162,8 @@ export async function batchVsSingle(fixture: HttpFixture, mode: Mode): Promise<S
     async () => {
       await load({ url, path: '/v1/calls', bodies: batches, connections: mode.connections, durationS: 1 });
     },
-    () => load({ url, path: '/v1/calls', bodies: batches, connections: mode.connections, durationS: mode.roundS }),
-    () => load({ url, path: '/v1/call', bodies: fixture.bodies, connections: mode.connections, durationS: mode.roundS }),
+    () => load({ url, path: '/v1/calls', bodies: batches, connections: mode.connections, durationS: mode.roundS, pid: fixture.toolsim.proc.pid! }),
+    () => load({ url, path: '/v1/call', bodies: fixture.bodies, connections: mode.connections, durationS: mode.roundS, pid: fixture.toolsim.proc.pid! }),
   );
   const callsRatio = rounds.a.map((l, i) => (l.rps * size) / rounds.b[i]!.rps);
   const medianOf = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
@@ -164,6 +171,7 @@ export async function batchVsSingle(fixture: HttpFixture, mode: Mode): Promise<S
     title: '3. Batches of 16 vs single calls',
     figures: [
       { name: 'calls/s, batch of 16 / single', value: spread(callsRatio), target: '≥ 3', met: medianOf(callsRatio) >= 3 },
+      { name: 'server CPU per call, single / in a batch of 16', value: spread(rounds.b.map((l, i) => l.cpuUs / (rounds.a[i]!.cpuUs / size))), target: '' },
       { name: 'calls/s in batches of 16 (median)', value: thousands(medianOf(rounds.a.map((l) => l.rps * size))), target: '' },
     ],
     details: [
