@@ -4,7 +4,7 @@
  * tool_choice), and reports the outcome as data: an answer, a reply without a usable answer, or a
  * failure with its kind. It never throws for anything the remote side does.
  */
-import Anthropic from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
 import type { Json } from './types.js';
 
 export const RESPOND_TOOL = {
@@ -59,24 +59,29 @@ export interface AnthropicLlmOptions {
 
 export class AnthropicLlm implements Llm {
   readonly model: string;
-  readonly #client: Anthropic;
+  /** The SDK costs ~0.3 s to load: loaded once the tier is on, never on the path to ready. */
+  readonly #sdk: Promise<{ Sdk: typeof Anthropic; client: Anthropic }>;
   readonly #maxOutputTokens: number;
 
   constructor(options: AnthropicLlmOptions) {
     this.model = options.model;
     this.#maxOutputTokens = options.maxOutputTokens;
-    this.#client = new Anthropic({
-      apiKey: options.apiKey,
-      baseURL: options.baseURL,
-      maxRetries: options.maxRetries,
-      timeout: options.timeoutMs,
-      logLevel: 'off',
-    });
+    this.#sdk = import('@anthropic-ai/sdk').then(({ default: Sdk }) => ({
+      Sdk,
+      client: new Sdk({
+        apiKey: options.apiKey,
+        baseURL: options.baseURL,
+        maxRetries: options.maxRetries,
+        timeout: options.timeoutMs,
+        logLevel: 'off',
+      }),
+    }));
   }
 
   async ask(request: LlmAsk): Promise<LlmReply> {
     try {
-      const message = await this.#client.messages.create(
+      const { client } = await this.#sdk;
+      const message = await client.messages.create(
         {
           model: this.model,
           max_tokens: this.#maxOutputTokens,
@@ -101,17 +106,19 @@ export class AnthropicLlm implements Llm {
       }
       return { kind: 'respond', input: block.input as Record<string, unknown>, usage };
     } catch (error) {
-      return { kind: 'failed', ...classify(error) };
+      const sdk = await this.#sdk.catch(() => undefined);
+      return { kind: 'failed', ...classify(error, sdk?.Sdk) };
     }
   }
 }
 
-function classify(error: unknown): { outcome: Exclude<RequestOutcome, 'ok' | 'invalid_output'>; message: string } {
+function classify(error: unknown, Sdk: typeof Anthropic | undefined): { outcome: Exclude<RequestOutcome, 'ok' | 'invalid_output'>; message: string } {
   // Messages of SDK errors name the status and the remote's text; never a key.
   const message = error instanceof Error ? error.message.slice(0, 300) : String(error).slice(0, 300);
-  if (error instanceof Anthropic.APIUserAbortError || error instanceof Anthropic.APIConnectionTimeoutError) return { outcome: 'timeout', message };
-  if (error instanceof Anthropic.RateLimitError) return { outcome: 'rate_limited', message };
-  if (error instanceof Anthropic.APIError && error.status === 529) return { outcome: 'overloaded', message };
+  if (!Sdk) return { outcome: 'error', message };
+  if (error instanceof Sdk.APIUserAbortError || error instanceof Sdk.APIConnectionTimeoutError) return { outcome: 'timeout', message };
+  if (error instanceof Sdk.RateLimitError) return { outcome: 'rate_limited', message };
+  if (error instanceof Sdk.APIError && error.status === 529) return { outcome: 'overloaded', message };
   return { outcome: 'error', message };
 }
 

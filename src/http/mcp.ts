@@ -9,19 +9,8 @@
  *   content. A fuzzy answer says so in `_meta["toolsim/tier"]`; a miss is `isError: true` with the
  *   conservative text; an unknown tool is JSON-RPC error -32602.
  */
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { Protocol } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import {
-  CallToolRequestSchema,
-  CallToolResultSchema,
-  ContentBlockSchema,
-  ErrorCode,
-  ListToolsRequestSchema,
-  type CallToolResult,
-  type ContentBlock,
-  type ListToolsResult,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { CallToolResult, ContentBlock, ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance } from 'fastify';
 import { normalizeName } from '../canonical.js';
 import { NotFoundError, ToolsimError } from '../errors.js';
@@ -29,6 +18,28 @@ import type { Simulator } from '../simulator.js';
 import { objectSchema } from '../tool-schemas.js';
 import type { Answer, ToolInfo } from '../types.js';
 import { VERSION } from '../version.js';
+
+/**
+ * The SDK, loaded on the first MCP request: its zod schemas cost about 0.4 s of start-up, which a
+ * server that is never asked MCP should not pay before it is ready.
+ */
+type Sdk = typeof import('@modelcontextprotocol/sdk/server/index.js') &
+  typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js') &
+  typeof import('@modelcontextprotocol/sdk/shared/protocol.js') &
+  typeof import('@modelcontextprotocol/sdk/types.js');
+let sdkLoading: Promise<Sdk> | undefined;
+export function loadSdk(): Promise<Sdk> {
+  return (sdkLoading ??= Promise.all([
+    import('@modelcontextprotocol/sdk/server/index.js'),
+    import('@modelcontextprotocol/sdk/server/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/shared/protocol.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
+  ]).then((modules) => Object.assign({}, ...modules) as Sdk));
+}
+
+/** JSON-RPC error codes (the SDK's ErrorCode), known before the SDK is loaded. */
+const INVALID_PARAMS = -32602;
+const INTERNAL_ERROR = -32603;
 
 /** `_meta` keys toolsim adds to answers that are not exact replays. */
 export const META_TIER = 'toolsim/tier';
@@ -60,10 +71,11 @@ export function registerMcpRoutes(app: FastifyInstance, options: { simulator: ()
       const server = normalizeName(request.params.server);
       const tools = simulator.tools.filter((t) => t.server === server);
       if (tools.length === 0) throw new NotFoundError(`no recorded server "${server}"`);
-      const pool = poolOf(simulator);
+      const sdk = await loadSdk();
+      const pool = poolOf(simulator, sdk);
       const mcp = pool.acquire(server, tools);
       // Stateless (no session id generator): a transport per request; nothing of the client is kept.
-      const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true });
+      const transport = new sdk.StreamableHTTPServerTransport({ enableJsonResponse: true });
       reply.hijack();
       reply.raw.on('close', () => {
         transport.close().then(
@@ -78,7 +90,7 @@ export function registerMcpRoutes(app: FastifyInstance, options: { simulator: ()
         request.log.error({ err: error }, 'MCP request failed');
         if (!reply.raw.headersSent) {
           reply.raw.writeHead(500, { 'content-type': 'application/json' });
-          reply.raw.end(JSON.stringify({ jsonrpc: '2.0', error: { code: ErrorCode.InternalError, message: 'internal error' }, id: null }));
+          reply.raw.end(JSON.stringify({ jsonrpc: '2.0', error: { code: INTERNAL_ERROR, message: 'internal error' }, id: null }));
         }
       }
     },
@@ -106,14 +118,16 @@ export function registerMcpRoutes(app: FastifyInstance, options: { simulator: ()
 class ServerPool {
   static readonly MAX_IDLE = 64;
   readonly #simulator: Simulator;
+  readonly #sdk: Sdk;
   readonly #idle = new Map<string, Server[]>();
 
-  constructor(simulator: Simulator) {
+  constructor(simulator: Simulator, sdk: Sdk) {
     this.#simulator = simulator;
+    this.#sdk = sdk;
   }
 
   acquire(server: string, tools: readonly ToolInfo[]): Server {
-    return this.#idle.get(server)?.pop() ?? mcpServer(this.#simulator, server, tools);
+    return this.#idle.get(server)?.pop() ?? mcpServer(this.#sdk, this.#simulator, server, tools);
   }
 
   release(server: string, mcp: Server): void {
@@ -125,15 +139,15 @@ class ServerPool {
 
 const pools = new WeakMap<Simulator, ServerPool>();
 
-function poolOf(simulator: Simulator): ServerPool {
+function poolOf(simulator: Simulator, sdk: Sdk): ServerPool {
   let pool = pools.get(simulator);
-  if (!pool) pools.set(simulator, (pool = new ServerPool(simulator)));
+  if (!pool) pools.set(simulator, (pool = new ServerPool(simulator, sdk)));
   return pool;
 }
 
-function mcpServer(simulator: Simulator, server: string, tools: readonly ToolInfo[]): Server {
+function mcpServer(sdk: Sdk, simulator: Simulator, server: string, tools: readonly ToolInfo[]): Server {
   const info = simulator.store.serverInfo(server);
-  const mcp = new Server(
+  const mcp = new sdk.Server(
     { name: info?.name ?? server, version: info?.version ?? `toolsim-${VERSION}` },
     { capabilities: { tools: {} }, ...(info?.instructions === undefined ? {} : { instructions: info.instructions }) },
   );
@@ -144,20 +158,20 @@ function mcpServer(simulator: Simulator, server: string, tools: readonly ToolInf
       inputSchema: objectSchema(t.input_schema) as ListToolsResult['tools'][number]['inputSchema'],
     })),
   };
-  mcp.setRequestHandler(ListToolsRequestSchema, () => listed);
+  mcp.setRequestHandler(sdk.ListToolsRequestSchema, () => listed);
   // Server's own tools/call registration re-parses results through zod, which reorders keys and
   // drops unknown ones; the base Protocol handler sends the recorded result as it is.
-  Protocol.prototype.setRequestHandler.call(mcp, CallToolRequestSchema, async (request, extra) => {
+  sdk.Protocol.prototype.setRequestHandler.call(mcp, sdk.CallToolRequestSchema, async (request, extra) => {
     const { name, arguments: args } = request.params;
     let answer: Answer;
     try {
       answer = await simulator.resolve({ server, tool: name, arguments: args ?? {} }, extra.signal);
     } catch (error) {
-      if (error instanceof ToolsimError) throw rpcError(ErrorCode.InvalidParams, error.message);
+      if (error instanceof ToolsimError) throw rpcError(INVALID_PARAMS, error.message);
       throw error;
     }
-    if (answer.reason === 'unknown_tool') throw rpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
-    return callToolResult(answer);
+    if (answer.reason === 'unknown_tool') throw rpcError(INVALID_PARAMS, `Unknown tool: ${name}`);
+    return callToolResult(sdk, answer);
   });
   return mcp;
 }
@@ -171,19 +185,19 @@ function rpcError(code: number, message: string): Error {
 }
 
 /** The MCP result of a simulator answer. */
-export function callToolResult(answer: Answer): CallToolResult {
+export function callToolResult(sdk: Sdk, answer: Answer): CallToolResult {
   const output = JSON.parse(answer.outputJson) as unknown;
-  if (answer.tier === 'exact') return isCallToolResult(output) ? output : { content: contentOf(output), isError: answer.isError };
+  if (answer.tier === 'exact') return isCallToolResult(sdk, output) ? output : { content: contentOf(sdk, output), isError: answer.isError };
   const meta: Record<string, unknown> = { [META_TIER]: answer.tier, [META_KEY]: answer.match.key };
   if (answer.reason !== undefined) meta[META_REASON] = answer.reason;
-  if (answer.tier === 'fuzzy' && isCallToolResult(output)) return { ...output, _meta: { ...output._meta, ...meta } };
-  return { content: contentOf(output), isError: answer.isError, _meta: meta };
+  if (answer.tier === 'fuzzy' && isCallToolResult(sdk, output)) return { ...output, _meta: { ...output._meta, ...meta } };
+  return { content: contentOf(sdk, output), isError: answer.isError, _meta: meta };
 }
 
 /** A recorded output that already is an MCP tool result (it has a `content` array of valid blocks). */
-export function isCallToolResult(value: unknown): value is CallToolResult {
+export function isCallToolResult(sdk: Sdk, value: unknown): value is CallToolResult {
   return (
-    typeof value === 'object' && value !== null && Array.isArray((value as { content?: unknown }).content) && CallToolResultSchema.safeParse(value).success
+    typeof value === 'object' && value !== null && Array.isArray((value as { content?: unknown }).content) && sdk.CallToolResultSchema.safeParse(value).success
   );
 }
 
@@ -191,16 +205,17 @@ export function isCallToolResult(value: unknown): value is CallToolResult {
  * An output as plain text for text-only protocols: a string as it is, the text blocks of a
  * CallToolResult (or of an array of content blocks) joined by newlines, other JSON as JSON text.
  */
-export function outputText(output: unknown): string {
+export async function outputText(output: unknown): Promise<string> {
   if (typeof output === 'string') return output;
-  const blocks = isCallToolResult(output) ? output.content : Array.isArray(output) && output.length > 0 ? contentOf(output) : undefined;
+  const sdk = await loadSdk();
+  const blocks = isCallToolResult(sdk, output) ? output.content : Array.isArray(output) && output.length > 0 ? contentOf(sdk, output) : undefined;
   if (!blocks) return JSON.stringify(output);
   return blocks.map((b) => (b.type === 'text' ? b.text : JSON.stringify(b))).join('\n');
 }
 
 /** Text for a string, the blocks themselves for an array of content blocks, JSON text otherwise. */
-function contentOf(output: unknown): ContentBlock[] {
+function contentOf(sdk: Sdk, output: unknown): ContentBlock[] {
   if (typeof output === 'string') return [{ type: 'text', text: output }];
-  if (Array.isArray(output) && output.length > 0 && output.every((item) => ContentBlockSchema.safeParse(item).success)) return output as ContentBlock[];
+  if (Array.isArray(output) && output.length > 0 && output.every((item) => sdk.ContentBlockSchema.safeParse(item).success)) return output as ContentBlock[];
   return [{ type: 'text', text: JSON.stringify(output) }];
 }

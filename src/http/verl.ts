@@ -129,7 +129,7 @@ async function observe(simulator: Simulator, trajectoryId: string, action: strin
           signal,
         );
         if (answer.reason === 'unknown_tool') valid = false;
-        return outputText(JSON.parse(answer.outputJson) as unknown);
+        return await outputText(JSON.parse(answer.outputJson) as unknown);
       } catch (error) {
         if (!(error instanceof ToolsimError)) throw error;
         valid = false;
