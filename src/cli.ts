@@ -10,7 +10,7 @@ import { createMetrics } from './metrics.js';
 import { Simulator } from './simulator.js';
 import type { RepeatPolicy } from './types.js';
 import { ConfigError } from './errors.js';
-import { clearProgress, formatNumber, percent, progressLine, table } from './format.js';
+import { clearProgress, formatNumber, percent, perSecond, progressLine, table, writeProblem } from './format.js';
 import { ingest } from './ingest/ingest.js';
 import { REPLAY_OPTIONS, replayCommand } from './replay/command.js';
 import { SERVE_OPTIONS, serveForever } from './server.js';
@@ -45,15 +45,12 @@ const COMMANDS: Record<string, Command> = {
           ignoreArgs: config.ignoreArg,
           format: config.ingestFormat,
           ...(config.server === '' ? {} : { server: config.server }),
-          onProblem: (message) => {
-            clearProgress(process.stderr);
-            process.stderr.write(`${message}\n`);
-          },
+          onProblem: (message) => writeProblem(message),
           onProgress: (p) =>
             progressLine(
               process.stderr,
               `ingest: ${formatNumber(p.lines)} lines, ${formatNumber(p.added)} calls, ${formatNumber(p.rejected)} rejected, ` +
-                `${formatNumber(Math.round(p.lines / Math.max(p.seconds, 1e-3)))} lines/s  ${p.input}`,
+                `${perSecond(p.lines, p.seconds)} lines/s  ${p.input}`,
             ),
         });
         clearProgress(process.stderr);
@@ -74,7 +71,7 @@ const COMMANDS: Record<string, Command> = {
         if (formats.length > 0 && Object.values(summary.formats).some((f) => f !== 'toolsim')) process.stdout.write(`formats: ${formats.join(', ')}\n`);
         process.stdout.write(
           `${table(['ingest', 'count'], rows)}\n${summary.seconds.toFixed(2)} s, ` +
-            `${formatNumber(Math.round(summary.lines / Math.max(summary.seconds, 1e-3)))} lines/s; cache ${config.db}, snapshot ${summary.snapshotId}\n`,
+            `${perSecond(summary.lines, summary.seconds)} lines/s; cache ${config.db}, snapshot ${summary.snapshotId}\n`,
         );
         return summary.rejected > 0 || summary.failedInputs > 0 ? 1 : 0;
       } finally {

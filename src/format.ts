@@ -34,3 +34,14 @@ export function progressLine(stream: NodeJS.WriteStream, text: string): void {
 export function clearProgress(stream: NodeJS.WriteStream): void {
   if (stream.isTTY) stream.write('\r\x1b[2K');
 }
+
+/** Writes a problem line to `stream` on a line of its own, clearing any progress line first. */
+export function writeProblem(message: string, stream: NodeJS.WriteStream = process.stderr): void {
+  clearProgress(stream);
+  stream.write(`${message}\n`);
+}
+
+/** `count` per second over `seconds`, rounded, for progress and summary lines. */
+export function perSecond(count: number, seconds: number): string {
+  return formatNumber(Math.round(count / Math.max(seconds, 1e-3)));
+}

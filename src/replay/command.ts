@@ -3,7 +3,7 @@ import { accessSync, constants, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
-import { clearProgress, formatNumber, progressLine } from '../format.js';
+import { clearProgress, formatNumber, perSecond, progressLine, writeProblem } from '../format.js';
 import { createMetrics } from '../metrics.js';
 import { Simulator } from '../simulator.js';
 import { Store } from '../store.js';
@@ -49,15 +49,12 @@ export async function replayCommand(config: ReplayConfig, files: readonly string
       target,
       batchSize: config.batch,
       concurrency: config.concurrency,
-      onProblem: (message) => {
-        clearProgress(process.stderr);
-        process.stderr.write(`${message}\n`);
-      },
+      onProblem: (message) => writeProblem(message),
       onProgress: (p) =>
         progressLine(
           process.stderr,
           `replay: ${formatNumber(p.calls)} calls, ${formatNumber(p.exact)} exact, ${formatNumber(p.fuzzy)} fuzzy, ${formatNumber(p.miss)} miss, ` +
-            `${formatNumber(Math.round(p.calls / Math.max(p.seconds, 1e-3)))} calls/s`,
+            `${perSecond(p.calls, p.seconds)} calls/s`,
         ),
     });
     clearProgress(process.stderr);
