@@ -1,6 +1,7 @@
 /**
  * The MCP endpoint against the SDK's own client over a real socket: identity, tools, each tier,
- * an unknown tool, byte-faithful replay, and the methods a stateless server refuses.
+ * an unknown tool, byte-faithful replay, and the methods a stateless server refuses. The fuzzy call
+ * goes through the real fuzzy tier and SDK to a stand-in Messages API on 127.0.0.1.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -8,39 +9,37 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
+import { createFuzzy } from '../src/fuzzy.js';
 import { ingest } from '../src/ingest/ingest.js';
 import { Store } from '../src/store.js';
-import { answered, pass, type Resolution, type Tier } from '../src/tiers/tier.js';
-import type { ExactTier } from '../src/tiers/exact.js';
 import { ROOT, appOf, metricValue, onCleanup, tempDir } from './helpers.js';
+import { startFakeAnthropic, type FakeAnthropic } from './support/fake-anthropic.js';
 
 const FIXTURES = join(ROOT, 'test/fixtures/transcripts');
 
-/**
- * A stand-in improviser until the LLM-backed fuzzy tier lands: it answers a near miss with the
- * recorded output of the nearest neighbour, labelled fuzzy. Enough to drive the MCP glue.
- */
-class NearestNeighbourTier implements Tier {
-  readonly name = 'fuzzy';
-  constructor(private readonly exact: ExactTier) {}
-  resolve({ call, neighbors }: Resolution) {
-    const nearest = neighbors()[0];
-    if (!nearest || nearest.similarity < 0.3) return pass('no_similar_calls');
-    const served = this.exact.lookup(nearest.key);
-    if (!served) return pass('no_similar_calls');
-    return answered({ tier: 'fuzzy', outputJson: served.outputJson, isError: served.isError, match: { key: call.key } });
-  }
+/** What the stand-in Messages API improvises for a near call: a CallToolResult, like the recordings. */
+const IMPROVISED = { content: [{ type: 'text', text: 'Paris: 18°C sunny, 15°C rain, then 16°C cloudy' }], isError: false };
+
+/** The real fuzzy tier (real SDK) pointed at a stand-in Messages API on 127.0.0.1. */
+function fuzzyAgainst(stand: FakeAnthropic): ReturnType<typeof createFuzzy>['tier'] {
+  const defaults = resolveConfig([...FUZZY_OPTIONS, 'neighbors'], {}, {});
+  const fuzzy = createFuzzy({ ...defaults, apiKey: 'sk-test-secret', baseUrl: stand.url, llmRetries: 0 });
+  onCleanup(() => fuzzy.close());
+  return fuzzy.tier;
 }
 
-async function serving(): Promise<{ url: string; metrics: () => Promise<string> }> {
+async function serving(): Promise<{ url: string; metrics: () => Promise<string>; stand: FakeAnthropic }> {
+  const stand = await startFakeAnthropic({ kind: 'answer', output: IMPROVISED });
+  onCleanup(() => stand.close());
   const store = Store.open(join(tempDir(), 'cache.db'));
   onCleanup(() => store.close());
   await ingest({ store, inputs: [join(FIXTURES, 'mcp-jsonrpc.jsonl'), join(FIXTURES, 'anthropic.jsonl')] });
   // A second server without a recorded identity, whose output is plain JSON rather than a CallToolResult.
   await ingest({ store, inputs: [writeNative()] });
-  const { app, metrics } = await appOf(store, { fuzzy: ({ exact }) => new NearestNeighbourTier(exact) });
+  const { app, metrics } = await appOf(store, { fuzzy: fuzzyAgainst(stand) });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  return { url, metrics: () => metrics.registry.metrics() };
+  return { url, metrics: () => metrics.registry.metrics(), stand };
 }
 
 function writeNative(): string {
@@ -67,7 +66,7 @@ const rpc = (url: string, body: unknown, accept = 'application/json, text/event-
 
 describe('POST /mcp/{server}', () => {
   it('speaks MCP to the SDK client: identity, tools, exact, fuzzy, miss, unknown tool', async () => {
-    const { url, metrics } = await serving();
+    const { url, metrics, stand } = await serving();
     const client = await connect(url, 'weather');
 
     expect(client.getServerVersion()).toEqual({ name: 'weather', version: '1.4.2' });
@@ -95,9 +94,18 @@ describe('POST /mcp/{server}', () => {
     });
     expect(exact._meta).toBeUndefined();
 
-    const fuzzy = await client.callTool({ name: 'get_forecast', arguments: { city: 'Paris', days: 3 } });
+    // A near call goes through the LLM (the stand-in), once; the same call again is memoized.
+    const nearCall = { name: 'get_forecast', arguments: { city: 'Paris', days: 3 } };
+    const fuzzy = await client.callTool(nearCall);
     expect(fuzzy._meta).toMatchObject({ 'toolsim/tier': 'fuzzy' });
-    expect(fuzzy.content).toEqual(exact.content);
+    expect(fuzzy.content).toEqual(IMPROVISED.content);
+    expect(fuzzy.isError).toBe(false);
+    expect(stand.requests).toHaveLength(1);
+    const user = (stand.requests[0]!.body['messages'] as { content: string }[])[0]!.content;
+    expect(user).toContain('arguments: {"city":"Paris","days":3}');
+    const again = await client.callTool(nearCall);
+    expect(again).toEqual(fuzzy);
+    expect(stand.requests).toHaveLength(1);
 
     const miss = await client.callTool({ name: 'get_alerts', arguments: { region: 'Bretagne', zoom: 4 } });
     expect(miss.isError).toBe(true);
@@ -112,7 +120,10 @@ describe('POST /mcp/{server}', () => {
 
     const text = await metrics();
     expect(metricValue(text, 'toolsim_calls_total{tier="exact",server="weather",tool="get_forecast"}')).toBe(1);
-    expect(metricValue(text, 'toolsim_calls_total{tier="fuzzy",server="weather",tool="get_forecast"}')).toBe(1);
+    expect(metricValue(text, 'toolsim_calls_total{tier="fuzzy",server="weather",tool="get_forecast"}')).toBe(2);
+    expect(metricValue(text, 'toolsim_fuzzy_memo_hits_total')).toBe(1);
+    // The miss (nothing close enough) and the unknown tool never reached the LLM.
+    expect(stand.requests).toHaveLength(1);
   });
 
   it('replays a recorded CallToolResult byte for byte, and wraps other outputs as text', async () => {

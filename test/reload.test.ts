@@ -1,7 +1,8 @@
 /**
  * Hot reload: while under load, a newly ingested snapshot is swapped in with zero failed requests;
  * the new recordings are served afterwards; until the reload, the served snapshot is pinned (an
- * ingest writing into the same file is invisible); a reload during an unfinished ingest is refused.
+ * ingest writing into the same file is invisible); a reload during an unfinished ingest is refused;
+ * improvisations memoized for the old snapshot are not served for the new one.
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { startServer } from '../src/server.js';
 import { Store } from '../src/store.js';
 import { onCleanup, tempDir, writeLog } from './helpers.js';
 import { serveConfig } from './server-process.js';
+import { startFakeAnthropic } from './support/fake-anthropic.js';
 
 const TOKEN = 'reload-test-token-0123456789';
 const record = (i: number, output: string): object => ({ server: 'kv', tool: 'get', arguments: { key: `k${i}` }, output });
@@ -72,5 +74,43 @@ describe('hot reload', () => {
     expect(first.store.db.open).toBe(false);
     const ready = await fetch(new URL('/readyz', server.url)).then((r) => r.json());
     expect(ready).toMatchObject({ status: 'ready', calls: 202, snapshot: writer.snapshotId });
+  });
+
+  it('asks the LLM anew after a reload: memo entries of the old snapshot are not served for the new one', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'cache.db');
+    const writer = Store.open(db);
+    onCleanup(() => writer.close());
+    const weather = (city: string, temp: number): object => ({ server: 'weather', tool: 'get_weather', arguments: { city, unit: 'C' }, output: { city, temp, unit: 'C' } });
+    await ingest({ store: writer, inputs: [writeLog(dir, 'a.jsonl', [weather('Paris', 18), weather('London', 14), weather('Berlin', 16)])] });
+
+    const answerA = { city: 'Pariss', temp: 19, unit: 'C' };
+    const answerB = { city: 'Pariss', temp: 21, unit: 'C' };
+    const stand = await startFakeAnthropic({ kind: 'answer', output: answerA });
+    onCleanup(() => stand.close());
+    const server = await startServer(serveConfig({ db, adminToken: TOKEN, apiKey: 'sk-test-secret', baseUrl: stand.url, llmRetries: 0 }));
+    onCleanup(() => server.close());
+    const readyz = (): Promise<{ snapshot: string; calls: number }> => fetch(new URL('/readyz', server.url)).then((r) => r.json() as Promise<{ snapshot: string; calls: number }>);
+    const before = await readyz();
+
+    const near = { tool: 'get_weather', arguments: { city: 'Pariss', unit: 'C' } };
+    expect((await post(server.url, '/v1/call', near)).json).toMatchObject({ tier: 'fuzzy', output: answerA, match: { memoized: false } });
+    expect((await post(server.url, '/v1/call', near)).json).toMatchObject({ tier: 'fuzzy', output: answerA, match: { memoized: true } });
+    expect(stand.requests).toHaveLength(1);
+
+    // A new recording (another argument) changes the snapshot; the reload serves it.
+    await ingest({ store: writer, inputs: [writeLog(dir, 'b.jsonl', [weather('Rome', 22)])] });
+    const reloaded = await post(server.url, '/admin/reload', {}, { authorization: `Bearer ${TOKEN}` });
+    expect(reloaded.status).toBe(200);
+    expect(reloaded.json).toMatchObject({ reloaded: true, previous: before.snapshot, calls: 4 });
+    const after = await readyz();
+    expect(after.snapshot).not.toBe(before.snapshot);
+    expect(after).toMatchObject({ snapshot: writer.snapshotId, calls: 4 });
+
+    stand.setDefault({ kind: 'answer', output: answerB });
+    expect((await post(server.url, '/v1/call', near)).json).toMatchObject({ tier: 'fuzzy', output: answerB, match: { memoized: false } });
+    expect(stand.requests).toHaveLength(2);
+    expect((await post(server.url, '/v1/call', near)).json).toMatchObject({ tier: 'fuzzy', output: answerB, match: { memoized: true } });
+    expect(stand.requests).toHaveLength(2);
   });
 });
