@@ -22,7 +22,7 @@ export interface IngestOptions {
   server?: string;
   stdin?: Readable;
   batchSize?: number;
-  /** Records written per transaction (default one batch); a stopped ingest keeps every committed one. */
+  /** Records written per transaction (default 50,000); a stopped ingest keeps every committed one. */
   commitEvery?: number;
   maxLineBytes?: number;
   /** Called with `FILE:LINE: reason` for each rejected line or unreadable input. */
@@ -68,10 +68,10 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const { store } = options;
   const started = performance.now();
   const batchSize = options.batchSize ?? 2000;
-  // One commit per batch by default: a killed ingest then keeps all but the last batch, and shows
-  // its progress to readers. Larger values trade that for speed on big logs (fewer rewrites of the
-  // random index pages each commit touched).
-  const commitEvery = options.commitEvery ?? batchSize;
+  // Each commit rewrites every random index page its rows touched, so committing every 50,000 rows
+  // rather than every batch cuts ingest CPU by about a third (bench/RESULTS.md, scenario 4); a killed
+  // ingest keeps every committed block, and a re-run adds exactly what is missing.
+  const commitEvery = options.commitEvery ?? 50_000;
   const report = options.onProblem ?? (() => {});
   const everyMs = options.progressEveryMs ?? 250;
   store.claimIgnoredArguments(options.ignoreArgs ?? []);
