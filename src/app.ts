@@ -64,6 +64,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: deps.logger ?? false,
     // One log line per call would cost more than the call at RL rates; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
+    // No child logger per request (pino builds one for every call otherwise); errors are logged
+    // with the request's id and route by the error handler.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: deps.bodyLimit ?? 4 * 1024 * 1024,
     // Types are never coerced: `"tool": 1` is a 400, not the tool "1".
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
@@ -88,10 +91,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     timer.unref();
     app.server.once('close', () => clearInterval(timer));
   });
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!closing) return;
+  // Callback-style hooks: an async hook costs a promise on every call, paid on the exact path too.
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
     reply.header('connection', 'close').header('retry-after', RETRY_AFTER_SECONDS);
-    await reply.code(503).type('application/json; charset=utf-8').send(errorJson({ code: 'shutting_down', message: 'the server is shutting down; retry on another instance or after restart' }));
+    void reply.code(503).type('application/json; charset=utf-8').send(errorJson({ code: 'shutting_down', message: 'the server is shutting down; retry on another instance or after restart' }));
   });
   // JSON bodies are decoded as strict UTF-8: invalid bytes are a 400, never silently replaced.
   app.removeContentTypeParser('application/json');
@@ -154,7 +158,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const code = known?.code ?? 'bad_request';
       return reply.code(status).type('application/json; charset=utf-8').send(errorJson({ code, message: error.message }));
     }
-    request.log.error({ err: error }, 'unexpected error');
+    request.log.error({ err: error, reqId: request.id, method: request.method, url: request.url }, 'unexpected error');
     return reply.code(500).type('application/json; charset=utf-8').send(errorJson({ code: 'internal_error', message: 'internal error' }));
   });
 

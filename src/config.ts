@@ -32,6 +32,7 @@ export const OPTIONS = {
   },
   ignoreArg: { flag: 'ignore-arg', env: 'TOOLSIM_IGNORE_ARGS', kind: 'list', default: [], help: 'argument dropped before hashing (repeatable; env: comma-separated)' },
   cacheSize: { flag: 'cache-size', env: 'TOOLSIM_CACHE_SIZE', kind: 'integer', default: 100_000, min: 1, help: 'entries in the exact tier\'s in-memory LRU' },
+  cacheMb: { flag: 'cache-mb', env: 'TOOLSIM_CACHE_MB', kind: 'integer', default: 64, min: 1, help: 'memory for recorded outputs in the exact tier\'s LRU, MiB' },
   neighbors: { flag: 'neighbors', env: 'TOOLSIM_NEIGHBORS', kind: 'integer', default: 5, min: 0, max: 100, help: 'nearest recorded calls listed on a miss' },
   bodyLimit: { flag: 'body-limit', env: 'TOOLSIM_BODY_LIMIT', kind: 'integer', default: 4 * 1024 * 1024, min: 1024, help: 'largest request body in bytes' },
   maxBatch: { flag: 'max-batch', env: 'TOOLSIM_MAX_BATCH', kind: 'integer', default: 1000, min: 1, help: 'most calls in one POST /v1/calls' },

@@ -14,7 +14,7 @@ import { Snapshots } from './snapshots.js';
 import type { RepeatPolicy } from './types.js';
 
 export const SERVE_OPTIONS = [
-  'db', 'host', 'port', 'repeatPolicy', 'cacheSize', 'neighbors', 'bodyLimit', 'maxBatch', 'logLevel', 'adminToken', 'maxEventLoopDelay',
+  'db', 'host', 'port', 'repeatPolicy', 'cacheSize', 'cacheMb', 'neighbors', 'bodyLimit', 'maxBatch', 'logLevel', 'adminToken', 'maxEventLoopDelay',
   ...FUZZY_OPTIONS,
 ] as const;
 export type ServeConfig = Config<(typeof SERVE_OPTIONS)[number]>;
@@ -54,6 +54,7 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
     metrics,
     repeatPolicy: config.repeatPolicy as RepeatPolicy,
     cacheSize: config.cacheSize,
+    cacheBytes: config.cacheMb * 1024 * 1024,
     neighbors: config.neighbors,
     fuzzy: fuzzy.tier,
   }));

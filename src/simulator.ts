@@ -27,6 +27,8 @@ export interface SimulatorOptions {
   repeatPolicy?: RepeatPolicy;
   /** Entries in the exact tier's LRU. */
   cacheSize?: number;
+  /** Bytes of recorded output the exact tier's LRU may hold. */
+  cacheBytes?: number;
   /** Neighbours listed on a miss (and offered to the fuzzy tier). */
   neighbors?: number;
   /** Builds the fuzzy tier; it receives the exact tier to read neighbours' recorded outputs. */
@@ -56,6 +58,8 @@ export class Simulator {
   readonly callCount: number;
   readonly snapshotId: string;
   readonly #metrics: Metrics;
+  readonly #callCounters = new Map<string, { inc(): void }>();
+  readonly #durations = new Map<string, { observe(seconds: number): void }>();
   readonly #tiers: readonly Tier[];
   readonly #neighborCount: number;
   readonly #ignored: ReadonlySet<string>;
@@ -75,7 +79,7 @@ export class Simulator {
     this.callCount = options.store.callCount();
     this.snapshotId = options.store.snapshotId;
     this.#index = new NeighborIndex(options.store);
-    this.exact = new ExactTier(options.store, options.repeatPolicy ?? 'first', options.cacheSize ?? 100_000);
+    this.exact = new ExactTier(options.store, options.repeatPolicy ?? 'first', options.cacheSize ?? 100_000, options.cacheBytes);
     const fuzzy = options.fuzzy?.({ store: options.store, exact: this.exact, metrics: options.metrics }) ?? new DisabledFuzzyTier();
     this.#fuzzy = fuzzy;
     this.#tiers = [this.exact, fuzzy];
@@ -184,8 +188,14 @@ export class Simulator {
   #count(call: Call, known: boolean, answer: Answer, seconds: number): void {
     const server = known ? call.server : UNKNOWN_LABEL;
     const tool = known ? call.tool : UNKNOWN_LABEL;
-    this.#metrics.calls.inc({ tier: answer.tier, server, tool });
+    // Labelled children are kept: prom-client would otherwise hash the label object on every call.
+    const id = `${answer.tier}\0${server}\0${tool}`;
+    let counter = this.#callCounters.get(id);
+    if (!counter) this.#callCounters.set(id, (counter = this.#metrics.calls.labels(answer.tier, server, tool)));
+    counter.inc();
     if (answer.reason) this.#metrics.misses.inc({ reason: answer.reason });
-    this.#metrics.callDuration.observe({ tier: answer.tier }, seconds);
+    let duration = this.#durations.get(answer.tier);
+    if (!duration) this.#durations.set(answer.tier, (duration = this.#metrics.callDuration.labels(answer.tier)));
+    duration.observe(seconds);
   }
 }

@@ -14,6 +14,7 @@ export interface Served extends Observation {
 }
 
 const NOT_RECORDED = Symbol('not recorded');
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
 export class ExactTier implements Tier {
   readonly name = 'exact';
@@ -21,10 +22,16 @@ export class ExactTier implements Tier {
   readonly #policy: RepeatPolicy;
   readonly #cache: LRUCache<string, Served | typeof NOT_RECORDED>;
 
-  constructor(store: Store, policy: RepeatPolicy, cacheSize: number) {
+  /** `cacheSize` bounds the entries, `cacheBytes` the recorded output they hold (outputs vary from bytes to megabytes). */
+  constructor(store: Store, policy: RepeatPolicy, cacheSize: number, cacheBytes = DEFAULT_CACHE_BYTES) {
     this.#store = store;
     this.#policy = policy;
-    this.#cache = new LRUCache({ max: cacheSize });
+    this.#cache = new LRUCache({
+      max: cacheSize,
+      maxSize: cacheBytes,
+      // JS strings take about two bytes a character; 64 more for the key and the entry itself.
+      sizeCalculation: (served) => (served === NOT_RECORDED ? 64 : 2 * served.outputJson.length + 64),
+    });
   }
 
   resolve({ call }: Resolution): Outcome {
