@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { canonicalJson } from '../src/canonical.js';
-import { table } from '../src/format.js';
+import { canonicalJson } from '../src/core/canonical.js';
+import { table } from '../src/core/format.js';
 import { ingest } from '../src/ingest/ingest.js';
-import { NeighborIndex, type ArgumentSource } from '../src/neighbors.js';
-import { Store } from '../src/store.js';
-import type { JsonObject } from '../src/types.js';
+import { NeighborIndex, type ArgumentSource } from '../src/neighbors/neighbor-index.js';
+import { Store } from '../src/store/store.js';
+import type { JsonObject } from '../src/core/types.js';
 import { mutateArguments, seeded } from './mutate.js';
 
 export interface CheckResult {

@@ -3,7 +3,7 @@
  * near miss an agent makes (a typo, another letter case, a number off by a little, a flag flipped,
  * an item more or less in a list).
  */
-import type { Json, JsonObject } from '../src/types.js';
+import type { Json, JsonObject } from '../src/core/types.js';
 
 export type Random = () => number;
 

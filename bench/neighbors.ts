@@ -13,11 +13,11 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { callKey, canonicalJson, parseArguments } from '../src/canonical.js';
-import { table } from '../src/format.js';
-import { NeighborIndex, type NeighborIndexOptions } from '../src/neighbors.js';
-import type { RecordedArguments } from '../src/store.js';
-import type { JsonObject } from '../src/types.js';
+import { callKey, canonicalJson, parseArguments } from '../src/core/canonical.js';
+import { table } from '../src/core/format.js';
+import { NeighborIndex, type NeighborIndexOptions } from '../src/neighbors/neighbor-index.js';
+import type { RecordedArguments } from '../src/store/store.js';
+import type { JsonObject } from '../src/core/types.js';
 import { mutateArguments, mutateValue, seeded } from './mutate.js';
 
 export interface BenchNeighborsOptions {

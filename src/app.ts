@@ -5,7 +5,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import { ToolsimError } from './errors.js';
+import { ToolsimError } from './core/errors.js';
 import { registerAdminRoutes, type AdminOptions } from './http/admin.js';
 import { strictJsonParser } from './http/json.js';
 import { registerLagShedding } from './http/shed.js';
@@ -13,9 +13,9 @@ import { registerMcpRoutes } from './http/mcp.js';
 import { registerRoutes } from './http/routes.js';
 import { registerVerlRoutes } from './http/verl.js';
 import { errorJson } from './http/serialize.js';
-import type { Metrics } from './metrics.js';
-import type { Simulator } from './simulator.js';
-import { VERSION } from './version.js';
+import type { Metrics } from './core/metrics.js';
+import type { Simulator } from './simulator/simulator.js';
+import { VERSION } from './core/version.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -2,10 +2,10 @@
  * Configuration: every flag, its environment variable and its default in one table. The only reader
  * of process.env. Values are validated once, with messages that name the flag, and frozen.
  */
-import { ConfigError } from './errors.js';
+import { ConfigError } from './core/errors.js';
 import { FORMAT_NAMES } from './ingest/formats/index.js';
-import { TOOL_FORMATS } from './tool-schemas.js';
-import { REPEAT_POLICIES } from './types.js';
+import { TOOL_FORMATS } from './protocols/tool-schemas.js';
+import { REPEAT_POLICIES } from './core/types.js';
 
 type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list';
 

@@ -7,11 +7,11 @@ import type { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { FUZZY_OPTIONS, type Config } from './config.js';
-import { createFuzzy, type FuzzyExtras } from './fuzzy.js';
-import { createMetrics } from './metrics.js';
-import { Simulator } from './simulator.js';
-import { Snapshots } from './snapshots.js';
-import type { RepeatPolicy } from './types.js';
+import { createFuzzy, type FuzzyExtras } from './tiers/fuzzy/setup.js';
+import { createMetrics } from './core/metrics.js';
+import { Simulator } from './simulator/simulator.js';
+import { Snapshots } from './simulator/snapshots.js';
+import type { RepeatPolicy } from './core/types.js';
 
 export const SERVE_OPTIONS = [
   'db', 'host', 'port', 'repeatPolicy', 'cacheSize', 'cacheMb', 'neighbors', 'bodyLimit', 'maxBatch', 'logLevel', 'adminToken', 'maxEventLoopDelay',

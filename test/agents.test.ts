@@ -2,7 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Store } from '../src/store.js';
+import { Store } from '../src/store/store.js';
 import { ROOT, appOf, cacheOf, onCleanup, tempDir } from './helpers.js';
 
 const FIXTURES = join(ROOT, 'test/fixtures/transcripts');

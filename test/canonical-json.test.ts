@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import stringify from 'fast-json-stable-stringify';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, compareCodePoints, normalize, parseArguments } from '../src/canonical.js';
-import type { Json } from '../src/types.js';
+import { canonicalJson, compareCodePoints, normalize, parseArguments } from '../src/core/canonical.js';
+import type { Json } from '../src/core/types.js';
 import { API_BANK, TAU_BENCH } from './helpers.js';
 
 const reference = (value: Json): string =>

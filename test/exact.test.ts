@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../src/metrics.js';
-import { Simulator } from '../src/simulator.js';
+import { createMetrics } from '../src/core/metrics.js';
+import { Simulator } from '../src/simulator/simulator.js';
 import { cacheOf } from './helpers.js';
 
 describe('the exact tier\'s LRU', () => {

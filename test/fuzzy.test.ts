@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig, type FuzzyConfig } from '../src/config.js';
-import { ConfigError } from '../src/errors.js';
-import { createFuzzy } from '../src/fuzzy.js';
-import { Store } from '../src/store.js';
+import { ConfigError } from '../src/core/errors.js';
+import { createFuzzy } from '../src/tiers/fuzzy/setup.js';
+import { Store } from '../src/store/store.js';
 import { appOf, cacheOf, metricValue, onCleanup, type TestApp } from './helpers.js';
 import { startFakeAnthropic, type Behaviour, type FakeAnthropic } from './support/fake-anthropic.js';
 

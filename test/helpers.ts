@@ -7,9 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { ingest, type IngestSummary } from '../src/ingest/ingest.js';
-import { createMetrics, type Metrics } from '../src/metrics.js';
-import { Simulator, type SimulatorOptions } from '../src/simulator.js';
-import { Store } from '../src/store.js';
+import { createMetrics, type Metrics } from '../src/core/metrics.js';
+import { Simulator, type SimulatorOptions } from '../src/simulator/simulator.js';
+import { Store } from '../src/store/store.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const TAU_BENCH = join(ROOT, 'cache/samples/tau-bench/calls.jsonl');

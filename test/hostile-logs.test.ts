@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ingest } from '../src/ingest/ingest.js';
-import { Store } from '../src/store.js';
+import { Store } from '../src/store/store.js';
 import { ROOT, onCleanup, tempDir } from './helpers.js';
 
 const run = promisify(execFile);

@@ -8,8 +8,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
-import { createMetrics } from '../src/metrics.js';
-import { Simulator } from '../src/simulator.js';
+import { createMetrics } from '../src/core/metrics.js';
+import { Simulator } from '../src/simulator/simulator.js';
 import { cacheOf, onCleanup } from './helpers.js';
 import { hostileCorpus, type HostileRequest } from './hostile/corpus.js';
 

@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { callKey, canonicalJson } from '../src/canonical.js';
+import { callKey, canonicalJson } from '../src/core/canonical.js';
 import { ingest } from '../src/ingest/ingest.js';
-import { Store } from '../src/store.js';
+import { Store } from '../src/store/store.js';
 import { cacheOf, onCleanup, tempDir, writeLog } from './helpers.js';
 
 const records = Array.from({ length: 20 }, (_, i) => ({

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ingest } from '../src/ingest/ingest.js';
-import { Store } from '../src/store.js';
+import { Store } from '../src/store/store.js';
 import { cacheOf, onCleanup, tempDir, writeLog } from './helpers.js';
 
 const call = (domain: string, output: unknown = { ok: domain }, extra: object = {}) => ({

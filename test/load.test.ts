@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { runLoad, type MixedCall } from '../bench/load.js';
 import { buildApp } from '../src/app.js';
 import { ingest } from '../src/ingest/ingest.js';
-import { createMetrics } from '../src/metrics.js';
-import { Simulator } from '../src/simulator.js';
-import { Store } from '../src/store.js';
+import { createMetrics } from '../src/core/metrics.js';
+import { Simulator } from '../src/simulator/simulator.js';
+import { Store } from '../src/store/store.js';
 import { API_BANK, TAU_BENCH, cacheOf, onCleanup, tempDir } from './helpers.js';
 import { serveProcess } from './server-process.js';
 

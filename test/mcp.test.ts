@@ -10,9 +10,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
-import { createFuzzy } from '../src/fuzzy.js';
+import { createFuzzy } from '../src/tiers/fuzzy/setup.js';
 import { ingest } from '../src/ingest/ingest.js';
-import { Store } from '../src/store.js';
+import { Store } from '../src/store/store.js';
 import { ROOT, appOf, metricValue, onCleanup, tempDir } from './helpers.js';
 import { startFakeAnthropic, type FakeAnthropic } from './support/fake-anthropic.js';
 

@@ -7,8 +7,8 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
-import { createMetrics } from '../src/metrics.js';
-import { Simulator } from '../src/simulator.js';
+import { createMetrics } from '../src/core/metrics.js';
+import { Simulator } from '../src/simulator/simulator.js';
 import { cacheOf, onCleanup, ROOT, tempDir } from './helpers.js';
 
 const PROMETHEUS_DIR = join(ROOT, 'deploy/prometheus');

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { runLoad, type MixedCall } from '../bench/load.js';
 import { ingest } from '../src/ingest/ingest.js';
 import { startServer } from '../src/server.js';
-import { Store } from '../src/store.js';
+import { Store } from '../src/store/store.js';
 import { onCleanup, tempDir, writeLog } from './helpers.js';
 import { serveConfig } from './server-process.js';
 import { startFakeAnthropic } from './support/fake-anthropic.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkCallRequest } from '../src/http/routes.js';
-import { openApiDocument } from '../src/http/openapi.js';
+import { openApiDocument } from '../src/openapi.js';
 import { appOf, cacheOf, metricValue, ROOT } from './helpers.js';
 
 const records = [

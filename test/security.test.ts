@@ -10,7 +10,7 @@ import { OPTIONS, describeOptions } from '../src/config.js';
 import { bearerMatches } from '../src/http/admin.js';
 import { ingest } from '../src/ingest/ingest.js';
 import { startServer } from '../src/server.js';
-import { Store } from '../src/store.js';
+import { Store } from '../src/store/store.js';
 import { onCleanup, tempDir, writeLog } from './helpers.js';
 import { serveConfig } from './server-process.js';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runLoad } from '../bench/load.js';
 import { ingest } from '../src/ingest/ingest.js';
-import { Store } from '../src/store.js';
+import { Store } from '../src/store/store.js';
 import { onCleanup, tempDir, writeLog } from './helpers.js';
 import { serveProcess } from './server-process.js';
 

@@ -1,7 +1,7 @@
 /** Transcript ingest: every format gives the keys its native log gives, and replays exactly. */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Store } from '../src/store.js';
+import { Store } from '../src/store/store.js';
 import { ROOT, appOf, cacheOf, onCleanup, tempDir, writeLog } from './helpers.js';
 import { ingest } from '../src/ingest/ingest.js';
 

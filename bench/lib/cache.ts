@@ -1,7 +1,7 @@
 /** A new cache built from generated logs, in-process (the ingest scenario measures the CLI itself). */
 import { rmSync } from 'node:fs';
 import { ingest } from '../../src/ingest/ingest.js';
-import { Store } from '../../src/store.js';
+import { Store } from '../../src/store/store.js';
 
 export function removeCache(path: string): void {
   for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });

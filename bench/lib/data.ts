@@ -4,7 +4,7 @@
  * size; each line gets its own trajectory id, so every line is a distinct recording.
  */
 import { closeSync, existsSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import type { Json, JsonObject } from '../../src/types.js';
+import type { Json, JsonObject } from '../../src/core/types.js';
 import { SAMPLES } from './paths.js';
 
 export interface SampleCall {

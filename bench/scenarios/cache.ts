@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { Store } from '../../src/store.js';
+import { Store } from '../../src/store/store.js';
 import { removeCache } from '../lib/cache.js';
 import { bodyOf, distinctCalls, loadSamples, writeGeneratedLog } from '../lib/data.js';
 import { load } from '../lib/load.js';

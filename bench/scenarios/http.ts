@@ -5,9 +5,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { answerJson } from '../../src/http/serialize.js';
-import { createMetrics } from '../../src/metrics.js';
-import { Simulator } from '../../src/simulator.js';
-import { Store } from '../../src/store.js';
+import { createMetrics } from '../../src/core/metrics.js';
+import { Simulator } from '../../src/simulator/simulator.js';
+import { Store } from '../../src/store/store.js';
 import { bodyOf, distinctCalls, loadSamples, writeGeneratedLog } from '../lib/data.js';
 import { alternate, load, ratios, type Load } from '../lib/load.js';
 import { BARE_SERVER, CLI, dataPath } from '../lib/paths.js';

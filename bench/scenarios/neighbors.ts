@@ -2,9 +2,9 @@
  * Scenarios 6-7: nearest recorded calls among many of one tool (in-process, LLM excluded), and the
  * miss tier over HTTP, which lists those neighbours with its answer.
  */
-import { parseArguments } from '../../src/canonical.js';
-import { NeighborIndex } from '../../src/neighbors.js';
-import { Store } from '../../src/store.js';
+import { parseArguments } from '../../src/core/canonical.js';
+import { NeighborIndex } from '../../src/neighbors/neighbor-index.js';
+import { Store } from '../../src/store/store.js';
 import { freshCache } from '../lib/cache.js';
 import { bodyOf, generatedCall, loadSamples, writeGeneratedLog, type SampleCall } from '../lib/data.js';
 import { load } from '../lib/load.js';

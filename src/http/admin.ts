@@ -6,14 +6,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ToolsimError } from '../errors.js';
-
-export interface ReloadReport {
-  reloaded: boolean;
-  snapshot: string;
-  previous: string;
-  calls: number;
-}
+import { ToolsimError } from '../core/errors.js';
+import type { ReloadReport } from '../simulator/snapshots.js';
 
 export interface AdminOptions {
   token: string;

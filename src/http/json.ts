@@ -4,7 +4,7 @@
  * can ever reach an object's prototype, whatever code later merges it.
  */
 import type { FastifyRequest } from 'fastify';
-import { BadRequestError, ToolsimError } from '../errors.js';
+import { BadRequestError, ToolsimError } from '../core/errors.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 

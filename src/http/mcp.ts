@@ -12,12 +12,12 @@
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { CallToolResult, ContentBlock, ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance } from 'fastify';
-import { normalizeName } from '../canonical.js';
-import { NotFoundError, ToolsimError } from '../errors.js';
-import type { Simulator } from '../simulator.js';
-import { objectSchema } from '../tool-schemas.js';
-import type { Answer, ToolInfo } from '../types.js';
-import { VERSION } from '../version.js';
+import { normalizeName } from '../core/canonical.js';
+import { NotFoundError, ToolsimError } from '../core/errors.js';
+import type { Simulator } from '../simulator/simulator.js';
+import { objectSchema } from '../protocols/tool-schemas.js';
+import type { Answer, ToolInfo } from '../core/types.js';
+import { VERSION } from '../core/version.js';
 
 /**
  * The SDK, loaded on the first MCP request: its zod schemas cost about 0.4 s of start-up, which a

@@ -1,9 +1,9 @@
 /** The HTTP API of CONTRACTS §4. Routes turn requests into simulator calls and answers into JSON. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { BadRequestError, ToolsimError } from '../errors.js';
-import type { Metrics } from '../metrics.js';
-import type { CallRequest, Simulator } from '../simulator.js';
-import { TOOL_FORMATS, toolSchemas, type ToolFormat } from '../tool-schemas.js';
+import { BadRequestError, ToolsimError } from '../core/errors.js';
+import type { Metrics } from '../core/metrics.js';
+import type { CallRequest, Simulator } from '../simulator/simulator.js';
+import { TOOL_FORMATS, toolSchemas, type ToolFormat } from '../protocols/tool-schemas.js';
 import { clientGone } from './client-gone.js';
 import { answerJson, errorJson } from './serialize.js';
 import {

@@ -9,10 +9,10 @@
  * marked invalid too.
  */
 import type { FastifyInstance } from 'fastify';
-import { BadRequestError, ToolsimError } from '../errors.js';
-import { splitName } from '../ingest/formats/format.js';
-import type { Simulator } from '../simulator.js';
-import { parseToolCalls } from '../tool-call-text.js';
+import { BadRequestError, ToolsimError } from '../core/errors.js';
+import { splitName } from '../protocols/tool-names.js';
+import type { Simulator } from '../simulator/simulator.js';
+import { parseToolCalls } from '../protocols/tool-call-text.js';
 import { outputText } from './mcp.js';
 
 export interface VerlRequest {

@@ -5,7 +5,7 @@
 import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import type { CallRow, Store, ToolRow } from '../store.js';
+import type { CallRow, Store, ToolRow } from '../store/store.js';
 import { detectFormat, formatNamed } from './formats/index.js';
 import type { Format, NativeRecord, Reader } from './formats/format.js';
 import { readLines } from './lines.js';

@@ -2,9 +2,9 @@
  * One log line to a call or tool record (CONTRACTS §1), or the reason it is rejected.
  */
 import { hash } from 'node:crypto';
-import { callKey, canonicalJson, dropIgnored, normalize, normalizeName, parseArguments } from '../canonical.js';
-import type { Json, JsonObject } from '../types.js';
-import type { CallRow, ServerInfo, ToolRow } from '../store.js';
+import { callKey, canonicalJson, dropIgnored, normalize, normalizeName, parseArguments } from '../core/canonical.js';
+import type { Json, JsonObject } from '../core/types.js';
+import type { CallRow, ServerInfo, ToolRow } from '../store/store.js';
 
 export type ParsedRecord =
   /** `hasOutput` is false only when `outputOptional` let a call without "output" through (its output is then `null`). */

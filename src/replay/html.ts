@@ -2,7 +2,7 @@
  * The replay report as one self-contained HTML page: inline CSS, no script, no fonts or images
  * from the network. Tier shares per tool are stacked CSS bars.
  */
-import { percent } from '../format.js';
+import { percent } from '../core/format.js';
 import type { DifferingAnswer, GroupReport, ReplayReport } from './report.js';
 import { clip, gateValue } from './text.js';
 

@@ -3,8 +3,8 @@
  * and latencies; overall, per server and per tool. A Tally collects results as they arrive and
  * builds the report once at the end.
  */
-import type { Json, MissReason } from '../types.js';
-import { MISS_REASONS } from '../types.js';
+import type { Json, MissReason } from '../core/types.js';
+import { MISS_REASONS } from '../core/types.js';
 import type { ReplayCase } from './cases.js';
 import { sameOutput } from './compare.js';
 import type { ReplayTarget, ReplayResult } from './targets.js';

@@ -2,9 +2,9 @@
  * Where calls are replayed: a running server over HTTP (POST /v1/calls in batches) or a cache on
  * disk through an in-process simulator. Both answer a batch with one result per call, in order.
  */
-import { ToolsimError } from '../errors.js';
-import type { Simulator } from '../simulator.js';
-import type { MissReason, Tier } from '../types.js';
+import { ToolsimError } from '../core/errors.js';
+import type { Simulator } from '../simulator/simulator.js';
+import type { MissReason, Tier } from '../core/types.js';
 import type { ReplayCase } from './cases.js';
 
 export type ReplayResult =

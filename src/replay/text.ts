@@ -1,5 +1,5 @@
 /** The replay report as terminal text: summary, per server, per tool, miss reasons, differences. */
-import { formatNumber, percent, table, type Cell } from '../format.js';
+import { formatNumber, percent, table, type Cell } from '../core/format.js';
 import type { DifferingAnswer, GroupReport, ReplayReport } from './report.js';
 
 /** Differing answers listed per section in the terminal; --json and --html list them all. */

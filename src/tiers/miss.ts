@@ -2,7 +2,7 @@
  * Tier 3: nothing could answer. A conservative, labelled tool error for the agent, with the reason
  * and the nearest recorded calls for the trainer.
  */
-import type { Answer, Call, MissReason, Neighbor } from '../types.js';
+import type { Answer, Call, MissReason, Neighbor } from '../core/types.js';
 
 const EXPLANATIONS: Record<MissReason, string> = {
   unknown_tool: 'the tool is not known',

@@ -1,6 +1,6 @@
 /** The contract between the simulator and its tiers: each answers, or passes with a reason. */
-import type { Prompt } from '../prompt.js';
-import type { Answer, Call, MissReason, Neighbor } from '../types.js';
+import type { Prompt } from './fuzzy/prompt.js';
+import type { Answer, Call, MissReason, Neighbor } from '../core/types.js';
 
 /** One call being resolved; the neighbours are computed at most once, and only when a tier asks. */
 export interface Resolution {

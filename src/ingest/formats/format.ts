@@ -4,6 +4,8 @@
  * so a transcript and the equivalent native lines give the same keys.
  */
 
+import { splitName } from '../../protocols/tool-names.js';
+
 /** A native log record, as a log line would hold it before parsing. */
 export type NativeRecord = Record<string, unknown>;
 
@@ -40,12 +42,6 @@ export const isObject = (value: unknown): value is Record<string, unknown> =>
 export const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 
 export const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
-
-/** `mcp__<server>__<tool>` names (Claude Code, Anthropic MCP) carry their server. */
-export function splitName(name: string): { server?: string; tool: string } {
-  const match = /^mcp__(.+?)__(.+)$/s.exec(name);
-  return match ? { server: match[1]!, tool: match[2]! } : { tool: name };
-}
 
 /** Server precedence: an `mcp__` name, then the record's own server, then `--server`. */
 export function resolveServer(name: string, recordServer: string | undefined, options: ReaderOptions): { server?: string; tool: string } {

@@ -5,7 +5,7 @@
  * no call ids, so responses pair with the conversation's waiting calls in order (by name when the
  * response names its tool).
  */
-import { parseToolCalls, taggedBlocks } from '../../tool-call-text.js';
+import { parseToolCalls, taggedBlocks } from '../../protocols/tool-call-text.js';
 import { conversationId, isObject, nativeCall, resolveServer, str, type Format, type PendingCall, type Reader, type ReaderOptions, type Sink } from './format.js';
 import { openAiTools } from './openai-chat.js';
 

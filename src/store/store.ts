@@ -10,7 +10,7 @@ import { createHash, hash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { JsonObject, Observation, ToolInfo } from './types.js';
+import type { JsonObject, Observation, ToolInfo } from '../core/types.js';
 
 export const SCHEMA_VERSION = 1;
 

@@ -1,7 +1,7 @@
 /** The recorded tools, held in memory: which servers have a tool, and names close to a wrong one. */
-import { editDistance } from './similarity.js';
-import type { Store } from './store.js';
-import type { ToolInfo } from './types.js';
+import { editDistance } from '../neighbors/similarity.js';
+import type { Store } from '../store/store.js';
+import type { ToolInfo } from '../core/types.js';
 
 export class Catalog {
   readonly tools: readonly ToolInfo[];

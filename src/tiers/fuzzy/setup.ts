@@ -8,13 +8,13 @@
  */
 import { CircuitBreaker } from './breaker.js';
 import { Budget } from './budget.js';
-import type { FuzzyConfig } from './config.js';
-import { ConfigError } from './errors.js';
+import type { FuzzyConfig } from '../../config.js';
+import { ConfigError } from '../../core/errors.js';
 import { AnthropicLlm, type Llm } from './llm.js';
-import { Memo } from './memo.js';
+import { Memo } from '../../store/memo.js';
 import { Semaphore } from './semaphore.js';
-import type { SimulatorOptions } from './simulator.js';
-import { FuzzyTier } from './tiers/fuzzy.js';
+import type { SimulatorOptions } from '../../simulator/simulator.js';
+import { FuzzyTier } from './fuzzy-tier.js';
 
 export interface FuzzyExtras {
   /** The clock of the circuit breaker (tests move it). */

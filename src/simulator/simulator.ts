@@ -2,17 +2,17 @@
  * resolve(call): canonicalize, find the server, then run the tiers in order (exact, fuzzy) until one
  * answers; whatever passes through all of them becomes a labelled miss.
  */
-import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from './canonical.js';
+import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from '../core/canonical.js';
 import { Catalog } from './catalog.js';
-import { AmbiguousToolError, BadRequestError } from './errors.js';
-import { UNKNOWN_LABEL, type Metrics } from './metrics.js';
-import { NeighborIndex } from './neighbors.js';
-import type { Store } from './store.js';
-import { ExactTier } from './tiers/exact.js';
-import { DisabledFuzzyTier } from './tiers/fuzzy.js';
-import { missAnswer, round, unknownToolAnswer } from './tiers/miss.js';
-import type { Plan, Resolution, Tier } from './tiers/tier.js';
-import type { Answer, Call, JsonObject, MissReason, Neighbor, RepeatPolicy, ToolInfo } from './types.js';
+import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
+import { UNKNOWN_LABEL, type Metrics } from '../core/metrics.js';
+import { NeighborIndex } from '../neighbors/neighbor-index.js';
+import type { Store } from '../store/store.js';
+import { ExactTier } from '../tiers/exact.js';
+import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
+import { missAnswer, round, unknownToolAnswer } from '../tiers/miss.js';
+import type { Plan, Resolution, Tier } from '../tiers/tier.js';
+import type { Answer, Call, JsonObject, MissReason, Neighbor, RepeatPolicy, ToolInfo } from '../core/types.js';
 
 export interface CallRequest {
   server?: string | undefined;

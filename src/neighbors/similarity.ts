@@ -14,7 +14,7 @@
  * - Booleans and null: equal or not.
  * Only equal values score 1: a call that differs anywhere scores below 1.
  */
-import type { Json, JsonObject } from './types.js';
+import type { Json, JsonObject } from '../core/types.js';
 
 /** Strings up to this length are compared by edit distance; longer ones by trigrams. */
 export const MAX_EDIT_LENGTH = 64;

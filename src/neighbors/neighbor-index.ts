@@ -8,10 +8,10 @@
  * within a bounded budget, to score recordings roughly; the best `candidates` of those are then
  * scored exactly with `argumentSimilarity`. Cost is bounded by the budget, not by the tool's size.
  */
-import { canonicalJson } from './canonical.js';
+import { canonicalJson } from '../core/canonical.js';
 import { argumentSimilarity } from './similarity.js';
-import type { RecordedArguments } from './store.js';
-import type { Json, JsonObject, Neighbor } from './types.js';
+import type { RecordedArguments } from '../store/store.js';
+import type { Json, JsonObject, Neighbor } from '../core/types.js';
 
 /** Where recorded arguments come from (the Store, or a list in benchmarks). */
 export interface ArgumentSource {

@@ -1,18 +1,19 @@
 /** `toolsim replay FILE...`: options to a target, the replay, then the report and the gates. */
 import { accessSync, constants, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Config } from '../config.js';
-import { ConfigError } from '../errors.js';
-import { clearProgress, formatNumber, perSecond, progressLine, writeProblem } from '../format.js';
-import { createMetrics } from '../metrics.js';
-import { Simulator } from '../simulator.js';
-import { Store } from '../store.js';
-import type { RepeatPolicy } from '../types.js';
-import { checkGates } from './gates.js';
-import { reportHtml } from './html.js';
-import { replay } from './replay.js';
-import { reportText } from './text.js';
-import { HttpTarget, SimulatorTarget, type ReplayTarget } from './targets.js';
+import { resolveConfig, type Config } from '../config.js';
+import { ConfigError } from '../core/errors.js';
+import { clearProgress, formatNumber, perSecond, progressLine, writeProblem } from '../core/format.js';
+import { createMetrics } from '../core/metrics.js';
+import { Simulator } from '../simulator/simulator.js';
+import { Store } from '../store/store.js';
+import type { RepeatPolicy } from '../core/types.js';
+import { checkGates } from '../replay/gates.js';
+import { reportHtml } from '../replay/html.js';
+import { replay } from '../replay/replay.js';
+import { reportText } from '../replay/text.js';
+import { HttpTarget, SimulatorTarget, type ReplayTarget } from '../replay/targets.js';
+import type { Command } from './command.js';
 
 export const REPLAY_OPTIONS = [
   'db', 'url', 'repeatPolicy', 'cacheSize', 'json', 'html', 'batch', 'concurrency', 'minExact', 'maxMiss', 'maxFuzzy', 'maxDiffer',
@@ -20,7 +21,7 @@ export const REPLAY_OPTIONS = [
 export type ReplayConfig = Config<(typeof REPLAY_OPTIONS)[number]>;
 
 /** Runs the replay and prints the report; the exit code is 1 when a gate fails or a line was rejected. */
-export async function replayCommand(config: ReplayConfig, files: readonly string[], dbGiven: boolean): Promise<number> {
+export async function runReplay(config: ReplayConfig, files: readonly string[], dbGiven: boolean): Promise<number> {
   if (files.length === 0) throw new ConfigError('replay needs at least one FILE (or - for standard input)');
   const url: string | undefined = config.url;
   if (url !== undefined && dbGiven) throw new ConfigError('give --url (a running server) or --db (a cache file), not both');
@@ -69,3 +70,13 @@ export async function replayCommand(config: ReplayConfig, files: readonly string
     store?.close();
   }
 }
+
+export const replayCommand: Command = {
+  usage: 'toolsim replay FILE... [--url URL | --db PATH] [--json] [--html FILE] [--min-exact 0.9] [--max-miss 0.1] [--max-differ N]',
+  summary: 'replay a test set against a server or cache and report its coverage (a gate with --min-exact etc.)',
+  options: REPLAY_OPTIONS,
+  positionals: true,
+  async run(values, files) {
+    return runReplay(resolveConfig(REPLAY_OPTIONS, values), files, values['db'] !== undefined);
+  },
+};

@@ -7,7 +7,7 @@
  * transaction for its whole life (a pinned snapshot) and refuses writes to the recordings.
  */
 import Database from 'better-sqlite3';
-import type { Observation } from './types.js';
+import type { Observation } from '../core/types.js';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS improvisations (
   snapshot_id    TEXT NOT NULL,

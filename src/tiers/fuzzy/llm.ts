@@ -5,7 +5,7 @@
  * failure with its kind. It never throws for anything the remote side does.
  */
 import type Anthropic from '@anthropic-ai/sdk';
-import type { Json } from './types.js';
+import type { Json } from '../../core/types.js';
 
 export const RESPOND_TOOL = {
   name: 'respond',

@@ -3,7 +3,7 @@
  * improvised from (an error may also be a plain message), and a bounded size: at most four times the
  * largest recorded output, and never less than MIN_LIMIT bytes allowed.
  */
-import type { Json, Observation } from './types.js';
+import type { Json, Observation } from '../../core/types.js';
 
 export const MIN_LIMIT = 16 * 1024;
 

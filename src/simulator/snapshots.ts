@@ -6,16 +6,23 @@
  * side, swaps it in with one assignment (requests take `current` once, synchronously), and closes
  * the old store only once the calls it was resolving have finished.
  */
-import { ToolsimError } from './errors.js';
-import type { ReloadReport } from './http/admin.js';
+import { ToolsimError } from '../core/errors.js';
 import type { Simulator } from './simulator.js';
-import { Store } from './store.js';
+import { Store } from '../store/store.js';
 
 /** The cache is part-way through an ingest; the served snapshot stays. */
 export class IngestUnfinishedError extends ToolsimError {
   constructor() {
     super('ingest_unfinished', 409, 'an ingest into this cache has not finished (or was killed); finish or re-run it, then reload');
   }
+}
+
+/** What a reload did: the snapshot now served and the one before it. */
+export interface ReloadReport {
+  reloaded: boolean;
+  snapshot: string;
+  previous: string;
+  calls: number;
 }
 
 export type SimulatorFactory = (store: Store) => Simulator;

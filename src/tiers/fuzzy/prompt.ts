@@ -6,8 +6,8 @@
  * first, and the new arguments. Examples are included whole or not at all while they fit the token
  * budget, so no JSON is ever cut in the middle; the most similar one is always included.
  */
-import { canonicalJson } from './canonical.js';
-import type { JsonObject } from './types.js';
+import { canonicalJson } from '../../core/canonical.js';
+import type { JsonObject } from '../../core/types.js';
 
 /** Part of the memo key: bump it when a change to the prompt should bring new answers. */
 export const PROMPT_VERSION = 'p1';

@@ -8,18 +8,18 @@
  * the concurrency cap, then at most two requests (the second only after an invalid answer:
  * `llm_invalid_output`), all within one deadline. Every failure of the LLM becomes a labelled miss.
  */
-import { checkAnswer } from '../answer-check.js';
-import type { CircuitBreaker } from '../breaker.js';
-import type { Budget } from '../budget.js';
-import { respondAnswer, type Llm, type LlmReply, type RequestOutcome } from '../llm.js';
-import type { Memo, MemoId } from '../memo.js';
-import type { Metrics } from '../metrics.js';
-import { buildPrompt, PROMPT_VERSION, retryNote, type Example, type Prompt, type ToolDescription } from '../prompt.js';
-import type { Semaphore } from '../semaphore.js';
-import type { Answer, Call, Neighbor, Observation } from '../types.js';
-import type { ExactTier } from './exact.js';
-import { round } from './miss.js';
-import { answered, pass, type Outcome, type Plan, type Resolution, type Tier } from './tier.js';
+import { checkAnswer } from './answer-check.js';
+import type { CircuitBreaker } from './breaker.js';
+import type { Budget } from './budget.js';
+import { respondAnswer, type Llm, type LlmReply, type RequestOutcome } from './llm.js';
+import type { Memo, MemoId } from '../../store/memo.js';
+import type { Metrics } from '../../core/metrics.js';
+import { buildPrompt, PROMPT_VERSION, retryNote, type Example, type Prompt, type ToolDescription } from './prompt.js';
+import type { Semaphore } from './semaphore.js';
+import type { Answer, Call, Neighbor, Observation } from '../../core/types.js';
+import type { ExactTier } from '../exact.js';
+import { round } from '../miss.js';
+import { answered, pass, type Outcome, type Plan, type Resolution, type Tier } from '../tier.js';
 
 /** Tier 2 while no LLM is configured: passes every call on as `fuzzy_disabled`. */
 export class DisabledFuzzyTier implements Tier {

@@ -1,0 +1,61 @@
+/** `toolsim explain`: the key, tier, neighbours and prompt of one call, without calling the LLM. */
+import { FUZZY_OPTIONS, resolveConfig } from '../config.js';
+import { ConfigError } from '../core/errors.js';
+import { table } from '../core/format.js';
+import { createMetrics } from '../core/metrics.js';
+import type { RepeatPolicy } from '../core/types.js';
+import { Simulator } from '../simulator/simulator.js';
+import { Store } from '../store/store.js';
+import { createFuzzy } from '../tiers/fuzzy/setup.js';
+import type { Command } from './command.js';
+
+const EXPLAIN_OPTIONS = ['db', 'tool', 'callServer', 'arguments', 'json', 'repeatPolicy', 'neighbors', ...FUZZY_OPTIONS] as const;
+
+export const explainCommand: Command = {
+  usage: "toolsim explain --tool NAME [--server NAME] --arguments '{...}' [--db PATH] [--json]",
+  summary: 'show the key, tier, neighbours and LLM prompt of a call, without calling the LLM',
+  options: EXPLAIN_OPTIONS,
+  async run(values) {
+    const config = resolveConfig(EXPLAIN_OPTIONS, values);
+    if (config.tool === '') throw new ConfigError('explain needs --tool');
+    const store = Store.open(config.db, { readonly: true });
+    const fuzzy = createFuzzy(config);
+    try {
+      const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
+      const simulator = new Simulator({
+        store,
+        metrics,
+        repeatPolicy: config.repeatPolicy as RepeatPolicy,
+        neighbors: config.neighbors,
+        fuzzy: fuzzy.tier,
+      });
+      const explanation = simulator.explain({
+        ...(config.callServer === '' ? {} : { server: config.callServer }),
+        tool: config.tool,
+        arguments: config.arguments,
+      });
+      if (config.json) {
+        process.stdout.write(`${JSON.stringify(explanation, null, 2)}\n`);
+        return 0;
+      }
+      const lines = [
+        `call     ${explanation.server} / ${explanation.tool} ${JSON.stringify(explanation.arguments)}`,
+        `key      ${explanation.key}`,
+        `tier     ${explanation.tier}${explanation.reason ? ` (${explanation.reason})` : ''}${explanation.memoized ? ', memoized' : ''}`,
+        `why      ${explanation.why}`,
+        '',
+        explanation.neighbors.length === 0
+          ? 'neighbours: none'
+          : table(['similarity', 'arguments'], explanation.neighbors.map((n) => [n.similarity.toFixed(4), JSON.stringify(n.arguments)])),
+      ];
+      if (explanation.prompt) {
+        lines.push('', `prompt (${explanation.prompt.version}, ${explanation.prompt.examples} example(s)); system, cached:`, '', explanation.prompt.system, '', 'user:', '', explanation.prompt.user);
+      }
+      process.stdout.write(`${lines.join('\n')}\n`);
+      return 0;
+    } finally {
+      fuzzy.close();
+      store.close();
+    }
+  },
+};

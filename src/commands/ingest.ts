@@ -1,0 +1,58 @@
+/** `toolsim ingest`: exploration logs and transcripts into the cache, with a progress line and a summary table. */
+import { resolveConfig } from '../config.js';
+import { ConfigError } from '../core/errors.js';
+import { clearProgress, formatNumber, perSecond, progressLine, table, writeProblem } from '../core/format.js';
+import { ingest } from '../ingest/ingest.js';
+import { Store } from '../store/store.js';
+import type { Command } from './command.js';
+
+export const ingestCommand: Command = {
+  usage: 'toolsim ingest FILE... [--db PATH] [--ignore-arg NAME]... [--format auto|toolsim|openai-chat|openai-responses|anthropic|claude-code|mcp-jsonrpc|hermes] [--server NAME]',
+  summary: 'add exploration logs or agent transcripts (.jsonl, .json, .gz, - for stdin) to the cache',
+  options: ['db', 'ignoreArg', 'ingestFormat', 'server'],
+  positionals: true,
+  async run(values, files) {
+    if (files.length === 0) throw new ConfigError('ingest needs at least one FILE (or - for standard input)');
+    const config = resolveConfig(['db', 'ignoreArg', 'ingestFormat', 'server'], values);
+    const store = Store.open(config.db);
+    try {
+      const summary = await ingest({
+        store,
+        inputs: files,
+        ignoreArgs: config.ignoreArg,
+        format: config.ingestFormat,
+        ...(config.server === '' ? {} : { server: config.server }),
+        onProblem: (message) => writeProblem(message),
+        onProgress: (p) =>
+          progressLine(
+            process.stderr,
+            `ingest: ${formatNumber(p.lines)} lines, ${formatNumber(p.added)} calls, ${formatNumber(p.rejected)} rejected, ` +
+              `${perSecond(p.lines, p.seconds)} lines/s  ${p.input}`,
+          ),
+      });
+      clearProgress(process.stderr);
+      const rows: [string, number][] = [
+        ['lines read', summary.lines],
+        ['calls added', summary.callsAdded],
+        ['calls already present', summary.callsPresent],
+        ['tool records', summary.toolRecords],
+        ['server records', summary.serverRecords],
+        ['lines rejected', summary.rejected],
+        ['calls without result (not stored)', summary.unpaired],
+        ['inputs unreadable or cut short', summary.failedInputs],
+        ['calls in cache', summary.totalCalls],
+        ['tools in cache', summary.tools],
+        ['servers in cache', summary.servers],
+      ];
+      const formats = Object.entries(summary.formats).map(([input, format]) => `${input}: ${format}`);
+      if (formats.length > 0 && Object.values(summary.formats).some((f) => f !== 'toolsim')) process.stdout.write(`formats: ${formats.join(', ')}\n`);
+      process.stdout.write(
+        `${table(['ingest', 'count'], rows)}\n${summary.seconds.toFixed(2)} s, ` +
+          `${perSecond(summary.lines, summary.seconds)} lines/s; cache ${config.db}, snapshot ${summary.snapshotId}\n`,
+      );
+      return summary.rejected > 0 || summary.failedInputs > 0 ? 1 : 0;
+    } finally {
+      store.close();
+    }
+  },
+};

@@ -1,0 +1,48 @@
+/** `toolsim stats`: what a cache holds, per tool. */
+import { resolveConfig } from '../config.js';
+import { percent, table } from '../core/format.js';
+import { Store } from '../store/store.js';
+import type { Command } from './command.js';
+
+export const statsCommand: Command = {
+  usage: 'toolsim stats [--db PATH] [--json]',
+  summary: 'calls, tools, servers, repeated keys and per-tool coverage of a cache',
+  options: ['db', 'json'],
+  async run(values) {
+    const config = resolveConfig(['db', 'json'], values);
+    const store = Store.open(config.db, { readonly: true });
+    try {
+      const stats = store.stats();
+      if (config.json) {
+        process.stdout.write(`${JSON.stringify({ db: config.db, snapshot: store.snapshotId, ...stats }, null, 2)}\n`);
+        return 0;
+      }
+      const summary = table(
+        ['cache', 'count'],
+        [
+          ['calls', stats.calls],
+          ['distinct calls (keys)', stats.keys],
+          ['servers', stats.servers],
+          ['tools', stats.tools],
+          ['keys recorded once', stats.singleKeys],
+          ['keys recorded more than once', stats.repeatedKeys],
+          ['... whose outputs disagree', stats.disagreeingKeys],
+        ],
+      );
+      // Coverage per tool: few distinct argument sets, or many seen once, mean a test set will miss.
+      const perTool = table(
+        ['server', 'tool', 'calls', 'share', 'arg sets', 'seen once', 'repeated', 'disagree', 'calls/set'],
+        stats.perTool.map((t) => [
+          t.server, t.tool, t.calls, percent(t.calls, stats.calls), t.keys, t.singleKeys, t.repeatedKeys, t.disagreeingKeys,
+          t.keys === 0 ? '-' : (t.calls / t.keys).toFixed(1),
+        ]),
+      );
+      const note =
+        'arg sets: distinct argument sets (keys); seen once: recorded a single time; disagree: keys whose recorded outputs differ (hidden state)';
+      process.stdout.write(`${config.db} (snapshot ${store.snapshotId})\n\n${summary}\n\n${perTool}\n${note}\n`);
+      return 0;
+    } finally {
+      store.close();
+    }
+  },
+};
