@@ -103,13 +103,18 @@ export const FUZZY_OPTIONS = [
 ] as const satisfies readonly OptionName[];
 export type FuzzyConfig = Config<(typeof FUZZY_OPTIONS)[number]> & Config<'neighbors'>;
 
-type ValueOf<S extends OptionSpec> = S['kind'] extends 'integer' | 'number'
+type KindValue<S extends OptionSpec> = S['kind'] extends 'integer' | 'number'
   ? number
   : S['kind'] extends 'boolean'
     ? boolean
     : S['kind'] extends 'list'
       ? readonly string[]
       : string;
+
+/** An option's value: one of its choices when it has some; undefined when it has no default and was not given. */
+type ValueOf<S extends OptionSpec> =
+  | (S extends { readonly choices: readonly (infer C)[] } ? C : KindValue<S>)
+  | (S extends { readonly default: unknown } ? never : undefined);
 
 export type Config<N extends OptionName> = Readonly<{ [K in N]: ValueOf<(typeof OPTIONS)[K]> }>;
 

@@ -11,7 +11,6 @@ import { createFuzzy, type FuzzyExtras } from './tiers/fuzzy/setup.js';
 import { createMetrics } from './core/metrics.js';
 import { Simulator } from './simulator/simulator.js';
 import { Snapshots } from './simulator/snapshots.js';
-import type { RepeatPolicy } from './core/types.js';
 
 export const SERVE_OPTIONS = [
   'db', 'host', 'port', 'repeatPolicy', 'cacheSize', 'cacheMb', 'neighbors', 'bodyLimit', 'maxBatch', 'logLevel', 'adminToken', 'maxEventLoopDelay',
@@ -52,7 +51,7 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
   snapshots = Snapshots.open(config.db, (store) => new Simulator({
     store,
     metrics,
-    repeatPolicy: config.repeatPolicy as RepeatPolicy,
+    repeatPolicy: config.repeatPolicy,
     cacheSize: config.cacheSize,
     cacheBytes: config.cacheMb * 1024 * 1024,
     neighbors: config.neighbors,

@@ -3,7 +3,6 @@ import { FUZZY_OPTIONS, resolveConfig } from '../config.js';
 import { ConfigError } from '../core/errors.js';
 import { table } from '../core/format.js';
 import { createMetrics } from '../core/metrics.js';
-import type { RepeatPolicy } from '../core/types.js';
 import { Simulator } from '../simulator/simulator.js';
 import { Store } from '../store/store.js';
 import { createFuzzy } from '../tiers/fuzzy/setup.js';
@@ -25,7 +24,7 @@ export const explainCommand: Command = {
       const simulator = new Simulator({
         store,
         metrics,
-        repeatPolicy: config.repeatPolicy as RepeatPolicy,
+        repeatPolicy: config.repeatPolicy,
         neighbors: config.neighbors,
         fuzzy: fuzzy.tier,
       });

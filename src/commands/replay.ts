@@ -7,7 +7,6 @@ import { clearProgress, formatNumber, perSecond, progressLine, writeProblem } fr
 import { createMetrics } from '../core/metrics.js';
 import { Simulator } from '../simulator/simulator.js';
 import { Store } from '../store/store.js';
-import type { RepeatPolicy } from '../core/types.js';
 import { checkGates } from '../replay/gates.js';
 import { reportHtml } from '../replay/html.js';
 import { replay } from '../replay/replay.js';
@@ -23,7 +22,7 @@ export type ReplayConfig = Config<(typeof REPLAY_OPTIONS)[number]>;
 /** Runs the replay and prints the report; the exit code is 1 when a gate fails or a line was rejected. */
 export async function runReplay(config: ReplayConfig, files: readonly string[], dbGiven: boolean): Promise<number> {
   if (files.length === 0) throw new ConfigError('replay needs at least one FILE (or - for standard input)');
-  const url: string | undefined = config.url;
+  const { url } = config;
   if (url !== undefined && dbGiven) throw new ConfigError('give --url (a running server) or --db (a cache file), not both');
 
   // Fail before the replay, not after it, when the page cannot be written.
@@ -41,7 +40,7 @@ export async function runReplay(config: ReplayConfig, files: readonly string[], 
   } else {
     store = Store.open(config.db, { readonly: true });
     const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
-    const simulator = new Simulator({ store, metrics, repeatPolicy: config.repeatPolicy as RepeatPolicy, cacheSize: config.cacheSize });
+    const simulator = new Simulator({ store, metrics, repeatPolicy: config.repeatPolicy, cacheSize: config.cacheSize });
     target = new SimulatorTarget(simulator, config.db);
   }
   try {

@@ -1,6 +1,6 @@
 /** `toolsim tools`: the recorded tool schemas, ready for a trainer's tool config. */
 import { resolveConfig } from '../config.js';
-import { toolSchemas, type ToolFormat } from '../protocols/tool-schemas.js';
+import { toolSchemas } from '../protocols/tool-schemas.js';
 import { Store } from '../store/store.js';
 import type { Command } from './command.js';
 
@@ -13,7 +13,7 @@ export const toolsCommand: Command = {
     const store = Store.open(config.db, { readonly: true });
     try {
       const tools = store.catalog().filter((t) => config.server === '' || t.server === config.server);
-      process.stdout.write(`${JSON.stringify(toolSchemas(tools, config.toolsFormat as ToolFormat), null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(toolSchemas(tools, config.toolsFormat), null, 2)}\n`);
       return 0;
     } finally {
       store.close();
