@@ -161,11 +161,11 @@ function mcpServer(sdk: Sdk, simulator: Simulator, server: string, tools: readon
   mcp.setRequestHandler(sdk.ListToolsRequestSchema, () => listed);
   // Server's own tools/call registration re-parses results through zod, which reorders keys and
   // drops unknown ones; the base Protocol handler sends the recorded result as it is.
-  sdk.Protocol.prototype.setRequestHandler.call(mcp, sdk.CallToolRequestSchema, async (request, extra) => {
+  sdk.Protocol.prototype.setRequestHandler.call(mcp, sdk.CallToolRequestSchema, async (request) => {
     const { name, arguments: args } = request.params;
     let answer: Answer;
     try {
-      answer = await simulator.resolve({ server, tool: name, arguments: args ?? {} }, extra.signal);
+      answer = await simulator.resolve({ server, tool: name, arguments: args ?? {} });
     } catch (error) {
       if (error instanceof ToolsimError) throw rpcError(INVALID_PARAMS, error.message);
       throw error;

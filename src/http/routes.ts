@@ -4,7 +4,6 @@ import { BadRequestError, ToolsimError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';
 import type { CallRequest, Simulator } from '../simulator/simulator.js';
 import { TOOL_FORMATS, toolSchemas, type ToolFormat } from '../protocols/tool-schemas.js';
-import { clientGone } from './client-gone.js';
 import { answerJson, errorJson } from './serialize.js';
 import {
   batchResultSchema,
@@ -52,7 +51,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         response: { 200: callResultSchema, ...errors },
       },
     },
-    async (request, reply) => send(reply, answerJson(await options.simulator().resolve(request.body, clientGone(reply)))),
+    async (request, reply) => send(reply, answerJson(await options.simulator().resolve(request.body))),
   );
 
   app.post<{ Body: { calls: unknown[] } }>(
@@ -76,11 +75,10 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         throw new BadRequestError('batch_too_large', `a batch holds at most ${maxBatch} calls (--max-batch); got ${calls.length}`);
       }
       const simulator = options.simulator();
-      const signal = clientGone(reply);
       const results = await Promise.all(
         calls.map(async (item) => {
           try {
-            return answerJson(await simulator.resolve(checkCallRequest(item), signal));
+            return answerJson(await simulator.resolve(checkCallRequest(item)));
           } catch (error) {
             if (error instanceof ToolsimError) return errorJson(error);
             throw error;
@@ -111,7 +109,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     },
     async (request, reply) => {
       const { server, tool } = request.params;
-      return send(reply, answerJson(await options.simulator().resolve({ server, tool, arguments: request.body }, clientGone(reply))));
+      return send(reply, answerJson(await options.simulator().resolve({ server, tool, arguments: request.body })));
     },
   );
 

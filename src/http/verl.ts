@@ -86,7 +86,7 @@ export function registerVerlRoutes(app: FastifyInstance, options: { simulator: (
       const extras = perItemFields(body, count);
       const simulator = options.simulator();
       const items = await Promise.all(
-        body.actions.map((action, i) => observe(simulator, String(body.trajectory_ids[i]), action, extras[i]!, request.signal)),
+        body.actions.map((action, i) => observe(simulator, String(body.trajectory_ids[i]), action, extras[i]!)),
       );
       return { observations: items.map((i) => i.observation), dones: items.map((i) => i.done), valids: items.map((i) => i.valid) };
     },
@@ -110,7 +110,7 @@ function perItemFields(body: VerlRequest, count: number): Record<string, unknown
   return out;
 }
 
-async function observe(simulator: Simulator, trajectoryId: string, action: string, extra: Record<string, unknown>, signal: AbortSignal): Promise<Item> {
+async function observe(simulator: Simulator, trajectoryId: string, action: string, extra: Record<string, unknown>): Promise<Item> {
   // verl decided the trajectory is over: nothing to call.
   if (extra['finish'] === true) return { observation: '', done: true, valid: true };
   const blocks = parseToolCalls(action);
@@ -124,10 +124,7 @@ async function observe(simulator: Simulator, trajectoryId: string, action: strin
       if (!block.ok) return '';
       const named = splitName(block.call.name);
       try {
-        const answer = await simulator.resolve(
-          { server: named.server ?? server, tool: named.tool, arguments: block.call.arguments, trajectory_id: trajectoryId },
-          signal,
-        );
+        const answer = await simulator.resolve({ server: named.server ?? server, tool: named.tool, arguments: block.call.arguments, trajectory_id: trajectoryId });
         if (answer.reason === 'unknown_tool') valid = false;
         return await outputText(JSON.parse(answer.outputJson) as unknown);
       } catch (error) {

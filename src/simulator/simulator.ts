@@ -124,14 +124,14 @@ export class Simulator {
     };
   }
 
-  async resolve(request: CallRequest, signal?: AbortSignal): Promise<Answer> {
+  async resolve(request: CallRequest): Promise<Answer> {
     const started = performance.now();
     // Counted before the first await, so a reload that swaps this simulator out sees the call.
     this.#inFlight++;
     try {
       const prepared = this.prepare(request);
       const answer = prepared.known
-        ? await this.#runTiers(prepared.call, signal)
+        ? await this.#runTiers(prepared.call)
         : unknownToolAnswer(prepared.call, prepared.serverKnown, prepared.suggestions);
       this.#count(prepared.call, prepared.known, answer, (performance.now() - started) / 1000);
       return answer;
@@ -173,12 +173,12 @@ export class Simulator {
     return explanation;
   }
 
-  async #runTiers(call: Call, signal: AbortSignal | undefined): Promise<Answer> {
+  async #runTiers(call: Call): Promise<Answer> {
     let neighbors: Neighbor[] | undefined;
     const resolution: Resolution = { call, neighbors: () => (neighbors ??= this.nearest(call)) };
     let reason: Answer['reason'];
     for (const tier of this.#tiers) {
-      const outcome = await tier.resolve(resolution, signal);
+      const outcome = await tier.resolve(resolution);
       if (outcome.kind === 'answer') return outcome.answer;
       reason = outcome.reason ?? reason;
     }

@@ -56,10 +56,6 @@ export class ExactTier implements Tier {
     }
     return served === NOT_RECORDED ? undefined : served;
   }
-
-  clear(): void {
-    this.#cache.clear();
-  }
 }
 
 const observationId = (o: Observation): string => `${o.isError ? 1 : 0}${o.outputJson}`;

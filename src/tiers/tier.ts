@@ -22,7 +22,7 @@ export interface Plan {
 
 export interface Tier {
   readonly name: string;
-  resolve(resolution: Resolution, signal?: AbortSignal): Outcome | Promise<Outcome>;
+  resolve(resolution: Resolution): Outcome | Promise<Outcome>;
   explain?(resolution: Resolution): Plan;
 }
 

@@ -29,8 +29,4 @@ export class Budget {
   spendTokens(tokens: number): void {
     this.#tokens += tokens;
   }
-
-  get spent(): { requests: number; tokens: number } {
-    return { requests: this.#requests, tokens: this.#tokens };
-  }
 }

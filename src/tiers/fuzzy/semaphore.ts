@@ -9,10 +9,6 @@ export class Semaphore {
     this.#limit = limit;
   }
 
-  get active(): number {
-    return this.#active;
-  }
-
   /** Resolves true with a slot held, or false if `signal` aborted first (no slot held). */
   acquire(signal?: AbortSignal): Promise<boolean> {
     if (signal?.aborted) return Promise.resolve(false);
