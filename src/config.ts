@@ -96,12 +96,11 @@ export const OPTIONS = {
 
 export type OptionName = keyof typeof OPTIONS;
 
-/** The options of the fuzzy tier (serve and explain). */
+/** The options of the fuzzy tier (serve and explain); resolved, they make its FuzzyConfig (src/tiers/fuzzy). */
 export const FUZZY_OPTIONS = [
   'fuzzy', 'apiKey', 'baseUrl', 'model', 'threshold', 'promptTokens', 'llmOutputTokens', 'llmDeadlineMs',
   'llmConcurrency', 'llmRetries', 'llmMaxRequests', 'llmMaxTokens', 'breakerFailures', 'breakerCooldownMs',
 ] as const satisfies readonly OptionName[];
-export type FuzzyConfig = Config<(typeof FUZZY_OPTIONS)[number]> & Config<'neighbors'>;
 
 type KindValue<S extends OptionSpec> = S['kind'] extends 'integer' | 'number'
   ? number

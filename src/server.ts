@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { FUZZY_OPTIONS, type Config } from './config.js';
-import { createFuzzy, type FuzzyExtras } from './tiers/fuzzy/setup.js';
+import { createFuzzy, type FuzzyExtras } from './tiers/fuzzy/fuzzy-tier.js';
 import { createMetrics } from './core/metrics.js';
 import { Simulator } from './simulator/simulator.js';
 import { Snapshots } from './simulator/snapshots.js';

@@ -3,9 +3,9 @@
  * answers, the memo, single-flight, the breaker, budgets, the deadline, retries and bad answers.
  */
 import { describe, expect, it } from 'vitest';
-import { FUZZY_OPTIONS, resolveConfig, type FuzzyConfig } from '../src/config.js';
+import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
 import { ConfigError } from '../src/core/errors.js';
-import { createFuzzy } from '../src/tiers/fuzzy/setup.js';
+import { createFuzzy, type FuzzyConfig } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { Store } from '../src/store/store.js';
 import { appOf, cacheOf, metricValue, onCleanup, type TestApp } from './helpers.js';
 import { startFakeAnthropic, type Behaviour, type FakeAnthropic } from './support/fake-anthropic.js';
@@ -27,7 +27,7 @@ async function fake(initial: Behaviour = { kind: 'answer', output: IMPROVISED })
 }
 
 function config(stand: FakeAnthropic, overrides: Partial<FuzzyConfig> = {}): FuzzyConfig {
-  const defaults = resolveConfig([...FUZZY_OPTIONS, 'neighbors'], {}, {});
+  const defaults = resolveConfig(FUZZY_OPTIONS, {}, {});
   return { ...defaults, apiKey: 'sk-test-secret', baseUrl: stand.url, llmRetries: 0, ...overrides };
 }
 

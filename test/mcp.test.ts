@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
-import { createFuzzy } from '../src/tiers/fuzzy/setup.js';
+import { createFuzzy } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { ingest } from '../src/ingest/ingest.js';
 import { Store } from '../src/store/store.js';
 import { ROOT, appOf, metricValue, onCleanup, tempDir } from './helpers.js';
@@ -23,7 +23,7 @@ const IMPROVISED = { content: [{ type: 'text', text: 'Paris: 18°C sunny, 15°C 
 
 /** The real fuzzy tier (real SDK) pointed at a stand-in Messages API on 127.0.0.1. */
 function fuzzyAgainst(stand: FakeAnthropic): ReturnType<typeof createFuzzy>['tier'] {
-  const defaults = resolveConfig([...FUZZY_OPTIONS, 'neighbors'], {}, {});
+  const defaults = resolveConfig(FUZZY_OPTIONS, {}, {});
   const fuzzy = createFuzzy({ ...defaults, apiKey: 'sk-test-secret', baseUrl: stand.url, llmRetries: 0 });
   onCleanup(() => fuzzy.close());
   return fuzzy.tier;

@@ -5,7 +5,7 @@ import { table } from '../core/format.js';
 import { createMetrics } from '../core/metrics.js';
 import { Simulator } from '../simulator/simulator.js';
 import { Store } from '../store/store.js';
-import { createFuzzy } from '../tiers/fuzzy/setup.js';
+import { createFuzzy } from '../tiers/fuzzy/fuzzy-tier.js';
 import type { Command } from './command.js';
 
 const EXPLAIN_OPTIONS = ['db', 'tool', 'callServer', 'arguments', 'json', 'repeatPolicy', 'neighbors', ...FUZZY_OPTIONS] as const;

@@ -11,8 +11,8 @@ import type { Store } from '../store/store.js';
 import { ExactTier } from '../tiers/exact.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
 import { missAnswer, round, unknownToolAnswer } from '../tiers/miss.js';
-import type { Plan, Resolution, Tier } from '../tiers/tier.js';
-import type { Answer, Call, JsonObject, MissReason, Neighbor, RepeatPolicy, ToolInfo } from '../core/types.js';
+import type { Plan, Resolution, Tier, TierFactory } from '../tiers/tier.js';
+import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, ToolInfo } from '../core/types.js';
 
 export interface CallRequest {
   server?: string | undefined;
@@ -31,8 +31,8 @@ export interface SimulatorOptions {
   cacheBytes?: number;
   /** Neighbours listed on a miss (and offered to the fuzzy tier). */
   neighbors?: number;
-  /** Builds the fuzzy tier; it receives the exact tier to read neighbours' recorded outputs. */
-  fuzzy?: (deps: { store: Store; exact: ExactTier; metrics: Metrics }) => Tier;
+  /** Builds the fuzzy tier of this snapshot (`createFuzzy(...).tier`); without it, every near call is `fuzzy_disabled`. */
+  fuzzy?: TierFactory;
 }
 
 export interface Explanation {
@@ -64,6 +64,7 @@ export class Simulator {
   readonly #neighborCount: number;
   readonly #ignored: ReadonlySet<string>;
   readonly #fuzzy: Tier;
+  readonly #recorded = (key: string): Observation | undefined => this.exact.lookup(key);
   #catalog: Catalog;
   #index: NeighborIndex;
   /** Calls being resolved now; a retired simulator's store closes only once this is 0. */
@@ -80,7 +81,7 @@ export class Simulator {
     this.snapshotId = options.store.snapshotId;
     this.#index = new NeighborIndex(options.store);
     this.exact = new ExactTier(options.store, options.repeatPolicy ?? 'first', options.cacheSize ?? 100_000, options.cacheBytes);
-    const fuzzy = options.fuzzy?.({ store: options.store, exact: this.exact, metrics: options.metrics }) ?? new DisabledFuzzyTier();
+    const fuzzy = options.fuzzy?.({ store: options.store, metrics: options.metrics }) ?? new DisabledFuzzyTier();
     this.#fuzzy = fuzzy;
     this.#tiers = [this.exact, fuzzy];
   }
@@ -146,9 +147,14 @@ export class Simulator {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /** The neighbours of a call without resolving it (for `explain` and the fuzzy tier). */
-  nearest(call: Call, k = this.#neighborCount): Neighbor[] {
-    return this.#index.nearest(call.server, call.tool, call.arguments, k);
+  /** A call as the tiers see it: its neighbours (found once, when first asked) and the recorded observations. */
+  #resolution(call: Call): Resolution {
+    let neighbors: Neighbor[] | undefined;
+    return {
+      call,
+      neighbors: () => (neighbors ??= this.#index.nearest(call.server, call.tool, call.arguments, this.#neighborCount)),
+      recorded: this.#recorded,
+    };
   }
 
   /**
@@ -163,9 +169,9 @@ export class Simulator {
     if (served) {
       return { ...base, tier: 'exact', why: `recorded ${served.observations} time(s); the repeat policy picks the answer`, neighbors: [] };
     }
-    const neighbors = this.nearest(call);
-    const listed = neighbors.map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) }));
-    const plan: Plan = this.#fuzzy.explain?.({ call, neighbors: () => neighbors }) ?? { answers: false, reason: 'fuzzy_disabled', why: 'no fuzzy tier' };
+    const resolution = this.#resolution(call);
+    const listed = resolution.neighbors().map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) }));
+    const plan: Plan = this.#fuzzy.explain?.(resolution) ?? { answers: false, reason: 'fuzzy_disabled', why: 'no fuzzy tier' };
     const explanation: Explanation = { ...base, tier: plan.answers ? 'fuzzy' : 'miss', why: plan.why, neighbors: listed };
     if (plan.reason) explanation.reason = plan.reason;
     if (plan.memoized !== undefined) explanation.memoized = plan.memoized;
@@ -174,8 +180,7 @@ export class Simulator {
   }
 
   async #runTiers(call: Call): Promise<Answer> {
-    let neighbors: Neighbor[] | undefined;
-    const resolution: Resolution = { call, neighbors: () => (neighbors ??= this.nearest(call)) };
+    const resolution = this.#resolution(call);
     let reason: Answer['reason'];
     for (const tier of this.#tiers) {
       const outcome = await tier.resolve(resolution);

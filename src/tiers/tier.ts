@@ -1,11 +1,18 @@
 /** The contract between the simulator and its tiers: each answers, or passes with a reason. */
 import type { Prompt } from './fuzzy/prompt.js';
-import type { Answer, Call, MissReason, Neighbor } from '../core/types.js';
+import type { Metrics } from '../core/metrics.js';
+import type { Answer, Call, MissReason, Neighbor, Observation } from '../core/types.js';
+import type { Store } from '../store/store.js';
 
-/** One call being resolved; the neighbours are computed at most once, and only when a tier asks. */
+/**
+ * One call being resolved, with everything a tier may need from the simulator: the neighbours are
+ * computed at most once, and only when a tier asks; `recorded` reads what a neighbour's key replays.
+ */
 export interface Resolution {
   readonly call: Call;
   neighbors(): readonly Neighbor[];
+  /** The observation served for a recorded key (the repeat policy's pick), or undefined. */
+  recorded(key: string): Observation | undefined;
 }
 
 export type Outcome = { kind: 'answer'; answer: Answer } | { kind: 'pass'; reason?: MissReason };
@@ -25,6 +32,9 @@ export interface Tier {
   resolve(resolution: Resolution): Outcome | Promise<Outcome>;
   explain?(resolution: Resolution): Plan;
 }
+
+/** Builds a tier for one snapshot of the cache (the simulator of that snapshot calls it once). */
+export type TierFactory = (snapshot: { store: Store; metrics: Metrics }) => Tier;
 
 export const pass = (reason?: MissReason): Outcome => (reason ? { kind: 'pass', reason } : { kind: 'pass' });
 export const answered = (answer: Answer): Outcome => ({ kind: 'answer', answer });
