@@ -69,14 +69,6 @@ export const callResultSchema = {
   },
 } as const;
 
-export const batchRequestSchema = {
-  type: 'object',
-  required: ['calls'],
-  properties: {
-    calls: { type: 'array', items: callRequestSchema, description: 'Each item is checked on its own: a bad one gets an error result.' },
-  },
-} as const;
-
 export const batchResultSchema = {
   type: 'object',
   required: ['results'],
