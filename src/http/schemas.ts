@@ -1,4 +1,4 @@
-/** JSON Schemas of the HTTP API (CONTRACTS §4); the OpenAPI document is generated from them. */
+/** JSON Schemas of the HTTP API (docs/http-api.md); the OpenAPI document is generated from them. */
 
 /** Longest server or tool name a request may carry: past it no name is recorded, and matching it costs. */
 export const MAX_NAME_LENGTH = 256;
