@@ -5,13 +5,14 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import { ToolsimError } from './core/errors.js';
+import { ERRORS } from './core/errors.js';
 import { registerAdminRoutes, type AdminOptions } from './http/admin.js';
 import { strictJsonParser } from './http/json.js';
 import { registerLagShedding } from './http/shed.js';
 import { registerMcpRoutes } from './http/mcp.js';
 import { registerRoutes } from './http/routes.js';
 import { registerVerlRoutes } from './http/verl.js';
+import { errorAnswer, sendError } from './http/errors.js';
 import { errorJson } from './http/serialize.js';
 import type { Metrics } from './core/metrics.js';
 import type { Simulator } from './simulator/simulator.js';
@@ -39,16 +40,6 @@ export interface AppDeps {
    */
   maxEventLoopDelay?: number;
 }
-
-/** Fastify's own error codes, as the client should see them. */
-const FASTIFY_ERRORS: Record<string, { code: string; status: number }> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported_media_type', status: 415 },
-  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'body_too_large', status: 413 },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'empty_body', status: 400 },
-  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_json', status: 400 },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'invalid_content_length', status: 400 },
-  FST_ERR_BAD_URL: { code: 'bad_url', status: 400 },
-};
 
 /** Seconds a shed client is told to wait (Retry-After). */
 const RETRY_AFTER_SECONDS = 1;
@@ -95,7 +86,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', (_request, reply, done) => {
     if (!closing) return done();
     reply.header('connection', 'close').header('retry-after', RETRY_AFTER_SECONDS);
-    void reply.code(503).type('application/json; charset=utf-8').send(errorJson({ code: 'shutting_down', message: 'the server is shutting down; retry on another instance or after restart' }));
+    void sendError(reply, 'shutting_down', 'the server is shutting down; retry on another instance or after restart');
   });
   // JSON bodies are decoded as strict UTF-8: invalid bytes are a 400, never silently replaced.
   app.removeContentTypeParser('application/json');
@@ -118,7 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         // A sample interval with no sample at all reads as an infinite delay (a process that was
         // busy starting up, say); the live check above judges the loop as it is instead.
         if (type === underPressure.TYPE_EVENT_LOOP_DELAY && !Number.isFinite(value)) return undefined;
-        void reply.code(503).header('retry-after', RETRY_AFTER_SECONDS).type('application/json; charset=utf-8');
+        void reply.code(ERRORS.overloaded.status).header('retry-after', RETRY_AFTER_SECONDS).type('application/json; charset=utf-8');
         return errorJson({ code: 'overloaded', message: `the server is over capacity (${type}); retry after the Retry-After delay` });
       }) as unknown as NonNullable<NonNullable<Parameters<typeof underPressure>[1]>['pressureHandler']>,
     });
@@ -141,29 +132,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof ToolsimError) {
-      return reply.code(error.statusCode).type('application/json; charset=utf-8').send(errorJson(error));
-    }
-    const known = error.code ? FASTIFY_ERRORS[error.code] : undefined;
-    if (error.validation) {
-      return reply.code(400).type('application/json; charset=utf-8').send(errorJson({ code: 'invalid_request', message: error.message }));
-    }
-    if (error.statusCode === 503) {
-      // Shed by under-pressure (Retry-After is already set) or refused while closing.
-      if (!reply.hasHeader('retry-after')) reply.header('retry-after', RETRY_AFTER_SECONDS);
-      return reply.code(503).type('application/json; charset=utf-8').send(errorJson({ code: 'overloaded', message: 'the server is over capacity; retry after the Retry-After delay' }));
-    }
-    if (known || (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500)) {
-      const status = known?.status ?? error.statusCode ?? 400;
-      const code = known?.code ?? 'bad_request';
-      return reply.code(status).type('application/json; charset=utf-8').send(errorJson({ code, message: error.message }));
-    }
-    request.log.error({ err: error, reqId: request.id, method: request.method, url: request.url }, 'unexpected error');
-    return reply.code(500).type('application/json; charset=utf-8').send(errorJson({ code: 'internal_error', message: 'internal error' }));
+    const answer = errorAnswer(error);
+    if (answer.unexpected) request.log.error({ err: error, reqId: request.id, method: request.method, url: request.url }, 'unexpected error');
+    // Shed by under-pressure (Retry-After is already set) or refused while closing.
+    if (answer.code === 'overloaded' && !reply.hasHeader('retry-after')) reply.header('retry-after', RETRY_AFTER_SECONDS);
+    return sendError(reply, answer.code, answer.message, answer.status);
   });
 
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).type('application/json; charset=utf-8').send(errorJson({ code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
+    sendError(reply, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`);
   });
 
   registerRoutes(app, { simulator: deps.simulator, metrics: deps.metrics, maxBatch: deps.maxBatch ?? 1000 });

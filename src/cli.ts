@@ -5,24 +5,10 @@
  */
 import { parseArgs } from 'node:util';
 import type { Command } from './commands/command.js';
-import { explainCommand } from './commands/explain.js';
-import { ingestCommand } from './commands/ingest.js';
-import { replayCommand } from './commands/replay.js';
-import { serveCommand } from './commands/serve.js';
-import { statsCommand } from './commands/stats.js';
-import { toolsCommand } from './commands/tools.js';
+import { COMMANDS } from './commands/index.js';
 import { describeOptions, parseArgsOptions } from './config.js';
 import { ConfigError } from './core/errors.js';
 import { VERSION } from './core/version.js';
-
-const COMMANDS: Record<string, Command> = {
-  ingest: ingestCommand,
-  serve: serveCommand,
-  explain: explainCommand,
-  replay: replayCommand,
-  tools: toolsCommand,
-  stats: statsCommand,
-};
 
 function help(): string {
   const lines = [`toolsim ${VERSION}: a replay simulator for tool-using agents`, '', 'Commands:'];

@@ -1,5 +1,5 @@
 /**
- * The canonical form of a call's arguments and its key (CONTRACTS §2). Pure; imports nothing of ours.
+ * The canonical form of a call's arguments and its key (docs/canonical-key.md). Pure; imports nothing of ours.
  *
  * Equal under the key: key order, `1` / `1.0` / `1e0`, NFC-equivalent strings, arguments given as a
  * JSON string. Different: everything else (types, null vs absent, array order, case, spaces).

@@ -1,40 +1,77 @@
 /**
- * Every error a client can see, with its stable code and HTTP status. Routes throw these; the
- * error handler in app.ts turns them into `{"error": {"code", "message"}}`.
+ * Every error a client can see: its stable code, its HTTP status and when it happens, in one table.
+ * Routes throw the classes below; src/http/errors.ts turns them, and the HTTP framework's own
+ * errors, into `{"error": {"code", "message"}}`. docs/http-api.md lists the same table (a test
+ * holds the two equal).
+ *
+ * A call the simulator cannot answer is not an error: it is a 200 with `tier: "miss"` and a miss
+ * reason (MISS_REASONS in types.ts). MCP's JSON-RPC error codes are another vocabulary again
+ * (src/http/mcp.ts).
  */
+export const ERRORS = {
+  invalid_request: {
+    status: 400,
+    when: 'the body, path or query string does not match the route\'s schema (a missing field, a wrong type, a name too long); in a batch, that item\'s result',
+  },
+  invalid_json: { status: 400, when: 'the body is not valid JSON' },
+  invalid_utf8: { status: 400, when: 'the body is not valid UTF-8' },
+  empty_body: { status: 400, when: 'the body is empty (or only whitespace) where a JSON body is expected' },
+  forbidden_key: { status: 400, when: 'the body has a key named `__proto__`, or a `constructor` key holding `prototype`' },
+  invalid_arguments: {
+    status: 400,
+    when: '`arguments` is not an object or a JSON string of one, nests deeper than 64 levels, or has two keys that are one after NFC normalization',
+  },
+  ambiguous_tool: { status: 400, when: 'no `server` was given and several recorded servers have the tool' },
+  batch_too_large: { status: 400, when: 'a batch holds more calls (or verl-tool actions) than `--max-batch`' },
+  length_mismatch: { status: 400, when: 'the parallel arrays of a `POST /get_observation` body have different lengths' },
+  invalid_content_length: { status: 400, when: 'the body is not as long as its `Content-Length` header says' },
+  bad_request: { status: 400, when: 'any other client error the HTTP framework reports; the status is the framework\'s (a 4xx)' },
+  unauthorized: { status: 401, when: 'an `/admin/*` request without `Authorization: Bearer TOKEN` carrying the configured admin token' },
+  not_found: { status: 404, when: 'no route has this method and path, or `/mcp/{server}` names a server the cache has not recorded' },
+  ingest_unfinished: { status: 409, when: 'a reload was asked while an ingest into the cache had not finished; the served snapshot stays' },
+  body_too_large: { status: 413, when: 'the body is larger than `--body-limit`' },
+  unsupported_media_type: { status: 415, when: 'the body\'s content type is not `application/json`, or its charset is not UTF-8' },
+  internal_error: { status: 500, when: 'a bug: anything unexpected (it is logged); a malformed request never causes it' },
+  overloaded: { status: 503, when: 'the event loop lags past `--max-event-loop-delay`: retry after the `Retry-After` delay' },
+  shutting_down: { status: 503, when: 'the server is shutting down (`SIGTERM`); sent with `Retry-After` and `Connection: close`' },
+} as const satisfies Record<string, { status: number; when: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+/** The codes whose status is 400. */
+export type BadRequestCode = { [C in ErrorCode]: (typeof ERRORS)[C]['status'] extends 400 ? C : never }[ErrorCode];
+
+/** Every error a client can see; its status comes from ERRORS. */
 export class ToolsimError extends Error {
+  readonly statusCode: number;
+
   constructor(
-    readonly code: string,
-    readonly statusCode: number,
+    readonly code: ErrorCode,
     message: string,
   ) {
     super(message);
     this.name = new.target.name;
+    this.statusCode = ERRORS[code].status;
   }
 }
 
 /** The request is malformed: wrong types, bad JSON, arguments that are not an object. */
 export class BadRequestError extends ToolsimError {
-  constructor(code: string, message: string) {
-    super(code, 400, message);
+  constructor(code: BadRequestCode, message: string) {
+    super(code, message);
   }
 }
 
 /** The tool name is recorded on several servers and the request did not say which. */
 export class AmbiguousToolError extends ToolsimError {
   constructor(tool: string, servers: readonly string[]) {
-    super(
-      'ambiguous_tool',
-      400,
-      `tool "${tool}" exists on several servers (${servers.join(', ')}); name one in "server"`,
-    );
+    super('ambiguous_tool', `tool "${tool}" exists on several servers (${servers.join(', ')}); name one in "server"`);
   }
 }
 
 /** A route or resource that does not exist. */
 export class NotFoundError extends ToolsimError {
   constructor(message: string) {
-    super('not_found', 404, message);
+    super('not_found', message);
   }
 }
 

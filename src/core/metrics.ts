@@ -1,5 +1,5 @@
 /**
- * Every metric toolsim exports (CONTRACTS §5), on a registry owned by one app instance.
+ * Every metric toolsim exports (docs/metrics.md), on a registry owned by one app instance.
  * Labels are bounded: tier, reason, outcome and token type are enums; server and tool are the
  * recorded ones, with `_unknown` for anything not in the cache.
  */

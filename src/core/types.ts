@@ -25,9 +25,9 @@ export interface Call {
   readonly server: string;
   readonly tool: string;
   readonly arguments: JsonObject;
-  /** Canonical JSON of `arguments` (CONTRACTS §2). */
+  /** Canonical JSON of `arguments` (docs/canonical-key.md). */
   readonly canonical: string;
-  /** Hex SHA-256 call key (CONTRACTS §2). */
+  /** Hex SHA-256 call key (docs/canonical-key.md). */
   readonly key: string;
   readonly trajectoryId?: string;
 }

@@ -18,7 +18,7 @@ export interface AdminOptions {
 /** The request did not carry the admin token. */
 export class UnauthorizedError extends ToolsimError {
   constructor() {
-    super('unauthorized', 401, 'admin routes need "Authorization: Bearer TOKEN" with the configured admin token');
+    super('unauthorized', 'admin routes need "Authorization: Bearer TOKEN" with the configured admin token');
   }
 }
 

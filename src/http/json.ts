@@ -38,7 +38,7 @@ export function strictJsonParser(): (request: FastifyRequest, body: Buffer, done
     try {
       const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(request.headers['content-type'] ?? '')?.[1];
       if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
-        throw new ToolsimError('unsupported_media_type', 415, `JSON bodies are UTF-8; got charset ${JSON.stringify(charset.slice(0, 40))}`);
+        throw new ToolsimError('unsupported_media_type', `JSON bodies are UTF-8; got charset ${JSON.stringify(charset.slice(0, 40))}`);
       }
       done(null, parseJsonBody(body));
     } catch (error) {

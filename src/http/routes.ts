@@ -1,4 +1,4 @@
-/** The HTTP API of CONTRACTS §4. Routes turn requests into simulator calls and answers into JSON. */
+/** The HTTP API (docs/http-api.md). Routes turn requests into simulator calls and answers into JSON. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';

@@ -1,4 +1,4 @@
-/** JSON Schemas of the HTTP API (CONTRACTS §4); the OpenAPI document is generated from them. */
+/** JSON Schemas of the HTTP API (docs/http-api.md); the OpenAPI document is generated from them. */
 
 /** Longest server or tool name a request may carry: past it no name is recorded, and matching it costs. */
 export const MAX_NAME_LENGTH = 256;
@@ -66,14 +66,6 @@ export const callResultSchema = {
         neighbors: { type: 'array', items: neighborSchema },
       },
     },
-  },
-} as const;
-
-export const batchRequestSchema = {
-  type: 'object',
-  required: ['calls'],
-  properties: {
-    calls: { type: 'array', items: callRequestSchema, description: 'Each item is checked on its own: a bad one gets an error result.' },
   },
 } as const;
 

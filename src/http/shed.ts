@@ -6,7 +6,7 @@
  * timer is already late by more than `maxLagMs` is refused at once with 503 + Retry-After.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import { errorJson } from './serialize.js';
+import { sendError } from './errors.js';
 
 const TICK_MS = 10;
 
@@ -31,10 +31,7 @@ export function registerLagShedding(app: FastifyInstance, options: ShedOptions):
     const lag = performance.now() - expected;
     if (lag <= options.maxLagMs || options.exempt(request)) return done();
     reply.header('retry-after', options.retryAfterSeconds);
-    void reply
-      .code(503)
-      .type('application/json; charset=utf-8')
-      .send(errorJson({ code: 'overloaded', message: `the server is over capacity (event loop ${Math.round(lag)} ms behind); retry after the Retry-After delay` }));
+    void sendError(reply, 'overloaded', `the server is over capacity (event loop ${Math.round(lag)} ms behind); retry after the Retry-After delay`);
   };
   app.addHook('onRequest', shed);
   app.addHook('preHandler', shed);

@@ -1,5 +1,5 @@
 /**
- * One log line to a call or tool record (CONTRACTS §1), or the reason it is rejected.
+ * One log line to a call or tool record (docs/log-format.md), or the reason it is rejected.
  */
 import { hash } from 'node:crypto';
 import { callKey, canonicalJson, dropIgnored, normalize, normalizeName, parseArguments } from '../core/canonical.js';

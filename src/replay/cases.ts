@@ -1,5 +1,5 @@
 /**
- * A test set as a stream of calls to replay: the exploration-log format (CONTRACTS §1), read by the
+ * A test set as a stream of calls to replay: the exploration-log format (docs/log-format.md), read by the
  * ingest reader and record parser, with "output" optional (when present it is the expected answer).
  */
 import type { Readable } from 'node:stream';

@@ -13,7 +13,7 @@ import { Store } from '../store/store.js';
 /** The cache is part-way through an ingest; the served snapshot stays. */
 export class IngestUnfinishedError extends ToolsimError {
   constructor() {
-    super('ingest_unfinished', 409, 'an ingest into this cache has not finished (or was killed); finish or re-run it, then reload');
+    super('ingest_unfinished', 'an ingest into this cache has not finished (or was killed); finish or re-run it, then reload');
   }
 }
 

@@ -250,7 +250,7 @@ export class Store {
     this.setMeta('ingest', 'running');
   }
 
-  /** Argument names dropped before hashing, fixed by the first ingest (CONTRACTS §2.6). */
+  /** Argument names dropped before hashing, fixed by the first ingest (docs/canonical-key.md). */
   get ignoredArguments(): string[] {
     const raw = this.getMeta('ignore_args');
     return raw ? (JSON.parse(raw) as string[]) : [];

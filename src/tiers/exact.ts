@@ -1,5 +1,6 @@
 /**
- * Tier 1: the call's key was recorded; replay the observation the repeat policy picks (CONTRACTS §3).
+ * Tier 1: the call's key was recorded; replay the observation the repeat policy picks (docs/canonical-key.md,
+ * "Several observations of one key").
  * An LRU in front of SQLite holds both hits and misses, since recordings do not change while serving.
  */
 import { LRUCache } from 'lru-cache';

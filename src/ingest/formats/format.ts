@@ -1,6 +1,6 @@
 /**
  * The contract of a transcript format: it turns JSON values (JSONL lines, or one document) into
- * native log records (CONTRACTS §1), which then go through the same parser as a native log line,
+ * native log records (docs/log-format.md), which then go through the same parser as a native log line,
  * so a transcript and the equivalent native lines give the same keys.
  */
 

@@ -1,4 +1,4 @@
-/** toolsim's own log (CONTRACTS §1): each value already is a record. */
+/** toolsim's own log (docs/log-format.md): each value already is a record. */
 import { isObject, type Format, type NativeRecord, type Reader } from './format.js';
 
 export const toolsim: Format = {

@@ -1,6 +1,6 @@
 /**
  * The one door to the LLM: the only importer of @anthropic-ai/sdk. Sends one Messages API request
- * per ask, in the improviser protocol of CONTRACTS §7 (a single `respond` tool, forced through
+ * per ask, in the improviser protocol of docs/improviser-protocol.md (a single `respond` tool, forced through
  * tool_choice), and reports the outcome as data: an answer, a reply without a usable answer, or a
  * failure with its kind. It never throws for anything the remote side does.
  */

@@ -1,5 +1,5 @@
 /**
- * The prompt that asks the model to improvise a tool's answer (CONTRACTS §7). Pure.
+ * The prompt that asks the model to improvise a tool's answer (docs/improviser-protocol.md). Pure.
  *
  * The system part is stable per tool (instructions, name, description, input schema), so it is the
  * part marked for prompt caching. The user part holds the nearest recorded calls, most similar
