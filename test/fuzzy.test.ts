@@ -244,7 +244,7 @@ describe('serving store', () => {
     const serving = Store.open(path, { readonly: true });
     onCleanup(() => serving.close());
     expect(() => serving.db.prepare("DELETE FROM calls").run()).toThrow(/read-only while serving/);
-    expect(() => serving.setMeta('snapshot_id', 'x')).toThrow(/read-only while serving/);
+    expect(() => serving.beginIngest()).toThrow(/read-only while serving/);
     expect(() => serving.db.exec('CREATE TABLE IF NOT EXISTS improvisations_probe (x)')).not.toThrow();
   });
 });
