@@ -29,6 +29,39 @@ export interface RecordedArguments {
   arguments: string;
 }
 
+/** One recorded call, as `recordedCalls` reads it back. */
+export interface RecordedCall {
+  /** Hex call key (CONTRACTS §2). */
+  key: string;
+  server: string;
+  tool: string;
+  /** Canonical JSON of the arguments, without the ignored ones. */
+  arguments: string;
+  /** The output as recorded, JSON text. */
+  outputJson: string;
+  isError: boolean;
+  trajectoryId: string | null;
+  nodeId: string | null;
+  recordedAt: string | null;
+  source: string | null;
+  /** The record's extra keys, a JSON object as text. */
+  metadata: string | null;
+}
+
+interface CallColumns {
+  key: Buffer;
+  server: string;
+  tool: string;
+  arguments: string;
+  output: string;
+  is_error: number;
+  trajectory_id: string | null;
+  node_id: string | null;
+  recorded_at: string | null;
+  source: string | null;
+  metadata: string | null;
+}
+
 export interface OpenOptions {
   /**
    * Open for serving: the recordings (calls, tools, meta) are never written, which this connection
@@ -52,6 +85,7 @@ export class Store {
   readonly #catalog: Database.Statement<[], { server: string; tool: string; description: string | null; input_schema: string | null; calls: number }>;
   readonly #callCount: Database.Statement<[], { n: number }>;
   readonly #anyCall: Database.Statement<[], unknown>;
+  readonly #calls: Database.Statement<[], CallColumns>;
 
   private constructor(path: string, db: Database.Database) {
     this.path = path;
@@ -64,6 +98,9 @@ export class Store {
     this.#catalog = db.prepare('SELECT server, tool, description, input_schema, calls FROM tools ORDER BY server, tool');
     this.#callCount = db.prepare('SELECT total(calls) AS n FROM tools');
     this.#anyCall = db.prepare('SELECT 1 FROM calls LIMIT 1');
+    this.#calls = db.prepare(
+      'SELECT key, server, tool, arguments, output, is_error, trajectory_id, node_id, recorded_at, source, metadata FROM calls ORDER BY id',
+    );
   }
 
   /** Opens (and, unless read-only, creates or migrates) the cache at `path`. */
@@ -141,11 +178,6 @@ export class Store {
     return hex ? Buffer.from(hex, 'hex') : emptyFingerprint();
   }
 
-  /** The raw connection, for modules that keep their own tables beside the recordings. */
-  get db(): Database.Database {
-    return this.#db;
-  }
-
   /** Every recorded observation of a key, in ingest order. */
   observations(key: string): Observation[] {
     return this.#observations.all(Buffer.from(key, 'hex')).map((row) => ({
@@ -157,6 +189,28 @@ export class Store {
   /** Every distinct key of one tool with its canonical arguments, for the neighbour index. */
   argumentsOf(server: string, tool: string): RecordedArguments[] {
     return this.#argumentsOfTool.all(server, tool).map((row) => ({ key: row.key.toString('hex'), arguments: row.arguments }));
+  }
+
+  /**
+   * Every recorded call in ingest order, read as the loop goes: until it ends, this connection
+   * can run nothing else.
+   */
+  *recordedCalls(): Generator<RecordedCall, void, undefined> {
+    for (const row of this.#calls.iterate()) {
+      yield {
+        key: row.key.toString('hex'),
+        server: row.server,
+        tool: row.tool,
+        arguments: row.arguments,
+        outputJson: row.output,
+        isError: row.is_error === 1,
+        trajectoryId: row.trajectory_id,
+        nodeId: row.node_id,
+        recordedAt: row.recorded_at,
+        source: row.source,
+        metadata: row.metadata,
+      };
+    }
   }
 
   catalog(): ToolInfo[] {
@@ -183,6 +237,16 @@ export class Store {
 
   stats(): StoreStats {
     return readStats(this.#db);
+  }
+
+  /** SQLite's integrity check of the whole file: `ok`, or the problems found, one a line. */
+  integrityCheck(): string {
+    return (this.#db.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check).join('\n');
+  }
+
+  /** True once `close` has run. */
+  get closed(): boolean {
+    return !this.#db.open;
   }
 
   close(): void {
