@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ingest } from '../src/ingest/ingest.js';
-import { Store } from '../src/store/store.js';
+import { Store, type RecordedCall } from '../src/store/store.js';
 import { startFakeAnthropic } from '../test/support/fake-anthropic.js';
 import { runLoad, type LoadResult, type MixedCall } from './load.js';
 
@@ -39,9 +39,13 @@ function freePort(): Promise<number> {
  * (arguments unlike any recording, unknown tools).
  */
 function callMix(store: Store): { normal: MixedCall[]; heavy: MixedCall[] } {
-  const rows = store.db
-    .prepare('SELECT server, tool, min(arguments) AS arguments FROM calls GROUP BY key ORDER BY min(id) LIMIT 300')
-    .all() as { server: string; tool: string; arguments: string }[];
+  // The first 300 distinct recorded calls.
+  const recorded = new Map<string, RecordedCall>();
+  for (const call of store.recordedCalls()) {
+    if (!recorded.has(call.key)) recorded.set(call.key, call);
+    if (recorded.size === 300) break;
+  }
+  const rows = [...recorded.values()];
   const normal: MixedCall[] = [];
   rows.forEach((row, i) => {
     const args = JSON.parse(row.arguments) as Record<string, unknown>;

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
 import { ConfigError } from '../src/core/errors.js';
+import { Memo } from '../src/store/memo.js';
 import { createFuzzy, type FuzzyConfig } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { Store } from '../src/store/store.js';
 import { appOf, cacheOf, metricValue, onCleanup, type TestApp } from './helpers.js';
@@ -240,12 +241,22 @@ describe('fuzzy tier', () => {
 describe('serving store', () => {
   it('refuses writes to the recordings while the memo stays writable', async () => {
     const { store, path } = await cacheOf(RECORDS);
+    const recorded = [...store.recordedCalls()];
+    const snapshot = store.snapshotId;
     store.close();
     const serving = Store.open(path, { readonly: true });
     onCleanup(() => serving.close());
-    expect(() => serving.db.prepare("DELETE FROM calls").run()).toThrow(/read-only while serving/);
-    expect(() => serving.setMeta('snapshot_id', 'x')).toThrow(/read-only while serving/);
-    expect(() => serving.db.exec('CREATE TABLE IF NOT EXISTS improvisations_probe (x)')).not.toThrow();
+    // An ingest on the serving connection is refused at its first write, the mark that it runs.
+    expect(() => serving.beginIngest()).toThrow(/read-only while serving/);
+    expect(serving.ingestUnfinished).toBe(false);
+    expect([...serving.recordedCalls()]).toEqual(recorded);
+    expect(serving.snapshotId).toBe(snapshot);
+    // The memo writes its own table beside the recordings, through its own connection.
+    const memo = new Memo(path);
+    onCleanup(() => memo.close());
+    const id = { snapshotId: snapshot, key: recorded[0]!.key, model: 'm', promptVersion: 'p' };
+    memo.put(id, { outputJson: '"improvised"', isError: false });
+    expect(memo.get(id)).toEqual({ outputJson: '"improvised"', isError: false });
   });
 });
 

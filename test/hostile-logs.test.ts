@@ -39,8 +39,7 @@ async function ingestInto(files: string[]): Promise<{ store: Store; problems: st
 }
 
 function recordedIs(store: Store): number[] {
-  return (store.db.prepare("SELECT arguments FROM calls WHERE tool = 'echo' ORDER BY id").all() as { arguments: string }[])
-    .map((row) => (JSON.parse(row.arguments) as { i: number }).i);
+  return [...store.recordedCalls()].filter((call) => call.tool === 'echo').map((call) => (JSON.parse(call.arguments) as { i: number }).i);
 }
 
 describe('hostile logs', () => {

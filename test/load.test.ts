@@ -10,7 +10,7 @@ import { buildApp } from '../src/app.js';
 import { ingest } from '../src/ingest/ingest.js';
 import { createMetrics } from '../src/core/metrics.js';
 import { Simulator } from '../src/simulator/simulator.js';
-import { Store } from '../src/store/store.js';
+import { Store, type RecordedCall } from '../src/store/store.js';
 import { API_BANK, TAU_BENCH, cacheOf, onCleanup, tempDir } from './helpers.js';
 import { serveProcess } from './server-process.js';
 
@@ -27,7 +27,13 @@ describe('load', () => {
     const db = join(dir, 'cache.db');
     const store = Store.open(db);
     await ingest({ store, inputs: [TAU_BENCH, API_BANK] });
-    const rows = store.db.prepare('SELECT server, tool, min(arguments) AS arguments FROM calls GROUP BY key ORDER BY min(id) LIMIT 100').all() as { server: string; tool: string; arguments: string }[];
+    // The first 100 distinct recorded calls.
+    const recorded = new Map<string, RecordedCall>();
+    for (const call of store.recordedCalls()) {
+      if (!recorded.has(call.key)) recorded.set(call.key, call);
+      if (recorded.size === 100) break;
+    }
+    const rows = [...recorded.values()];
     store.close();
     const calls: MixedCall[] = rows.flatMap((row, i) => {
       const args = JSON.parse(row.arguments) as Record<string, unknown>;

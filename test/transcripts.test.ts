@@ -31,10 +31,10 @@ async function ingestInto(inputs: string[], options: { format?: string; server?:
   return { store, problems, summary };
 }
 
+/** The distinct recorded calls, by key. */
 function keys(store: Store): string[] {
-  return (store.db.prepare('SELECT DISTINCT server, tool, arguments, hex(key) AS key FROM calls ORDER BY key').all() as { key: string }[]).map((r) =>
-    JSON.stringify(r),
-  );
+  const distinct = new Set([...store.recordedCalls()].map((c) => JSON.stringify({ key: c.key, server: c.server, tool: c.tool, arguments: c.arguments })));
+  return [...distinct].sort();
 }
 
 describe('transcript ingest', () => {
@@ -49,7 +49,7 @@ describe('transcript ingest', () => {
       expect(summary.unpaired).toBeGreaterThanOrEqual(1);
       expect(problems.some((p) => p.includes('has no result') || p.includes('no <tool_response>'))).toBe(true);
       // The unanswered call is never stored.
-      expect(store.db.prepare("SELECT count(*) AS n FROM calls WHERE arguments LIKE '%NY%' OR arguments LIKE '%Oslo%'").get()).toEqual({ n: 0 });
+      expect([...store.recordedCalls()].filter((c) => c.arguments.includes('NY') || c.arguments.includes('Oslo'))).toEqual([]);
       const catalog = store.catalog();
       expect(catalog.map((t) => `${t.server}/${t.tool}`)).toEqual(['weather/get_alerts', 'weather/get_forecast']);
       // Claude Code logs hold no tool definitions.
@@ -89,7 +89,7 @@ describe('transcript ingest', () => {
 
   it('stores MCP results as the CallToolResult objects they were, byte for byte, and the server identity', async () => {
     const { store, problems } = await ingestInto([fixture('mcp-jsonrpc.jsonl')]);
-    const outputs = (store.db.prepare('SELECT output FROM calls ORDER BY id').all() as { output: string }[]).map((r) => r.output);
+    const outputs = [...store.recordedCalls()].map((c) => c.outputJson);
     expect(outputs).toEqual([
       '{"content":[{"type":"text","text":"Paris: 18°C sunny, then 15°C rain"}],"structuredContent":{"city":"Paris","days":[{"high":18,"sky":"sunny"},{"high":15,"sky":"rain"}]},"isError":false}',
       '{"isError":false,"content":[{"text":"No active alerts for CA","type":"text"}]}',

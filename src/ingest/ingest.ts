@@ -5,7 +5,8 @@
 import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import type { CallRow, Store, ToolRow } from '../store/store.js';
+import type { CallRow, ToolRow } from '../store/ingest-writer.js';
+import type { Store } from '../store/store.js';
 import { detectFormat, formatNamed } from './formats/index.js';
 import type { Format, NativeRecord, Reader } from './formats/format.js';
 import { readLines } from './lines.js';
@@ -74,10 +75,8 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const commitEvery = options.commitEvery ?? 50_000;
   const report = options.onProblem ?? (() => {});
   const everyMs = options.progressEveryMs ?? 250;
-  store.claimIgnoredArguments(options.ignoreArgs ?? []);
-  store.beginIngest();
+  const writer = store.beginIngest(options.ignoreArgs ?? []);
   const ignored = new Set(store.ignoredArguments);
-  const content = store.contentFingerprint();
   const wanted = options.format === undefined || options.format === 'auto' ? undefined : formatNamed(options.format);
   if (options.format !== undefined && options.format !== 'auto' && !wanted) throw new Error(`unknown --format ${JSON.stringify(options.format)}`);
   const toolsimFormat = formatNamed('toolsim');
@@ -91,13 +90,13 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   let uncommitted = 0;
   const flush = (): void => {
     if (calls.length === 0 && tools.length === 0) return;
-    store.beginBulk();
-    const result = store.writeBatch(calls, tools, content);
+    writer.beginBulk();
+    const result = writer.writeBatch(calls, tools);
     summary.callsAdded += result.added;
     summary.callsPresent += result.present;
     uncommitted += calls.length + tools.length;
     if (uncommitted >= commitEvery) {
-      store.commitBulk();
+      writer.commitBulk();
       uncommitted = 0;
     }
     calls = [];
@@ -138,7 +137,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
             tools.push(parsed.row);
           } else if (parsed.kind === 'server') {
             summary.serverRecords++;
-            store.setServerInfo(parsed.server, parsed.info);
+            writer.setServerInfo(parsed.server, parsed.info);
           } else {
             const fingerprint = parsed.row.record.readUIntBE(0, 6);
             const ordinal = seen.get(fingerprint) ?? 0;
@@ -247,9 +246,9 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     flush();
   } finally {
     // Whatever was read before a failure stays recorded, as when every batch committed on its own.
-    store.commitBulk();
+    writer.commitBulk();
   }
-  store.finishIngest(content);
+  writer.finish();
 
   const stats = store.catalog();
   summary.tools = stats.length;

@@ -4,7 +4,8 @@
 import { hash } from 'node:crypto';
 import { callKey, canonicalJson, dropIgnored, normalize, normalizeName, parseArguments } from '../core/canonical.js';
 import type { Json, JsonObject } from '../core/types.js';
-import type { CallRow, ServerInfo, ToolRow } from '../store/store.js';
+import type { CallRow, ToolRow } from '../store/ingest-writer.js';
+import type { ServerInfo } from '../store/store.js';
 
 export type ParsedRecord =
   /** `hasOutput` is false only when `outputOptional` let a call without "output" through (its output is then `null`). */
