@@ -1,0 +1,114 @@
+/**
+ * The arrows between src/'s parts. `npm test` runs `depcruise --validate` with these rules, so a
+ * change that breaks one fails the build; docs/architecture.md draws the arrows that exist.
+ *
+ * Parts (folders under src/) never import the wiring at the top of src/; data flows one way:
+ * http -> simulator -> tiers -> neighbors -> store -> core.
+ */
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cycles',
+      comment: 'A cycle makes two modules one: neither can be understood, tested or changed alone.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'core-imports-nothing-of-ours',
+      comment: 'core/ holds the shapes, errors, key and metrics every part shares; it depends on no part.',
+      severity: 'error',
+      from: { path: '^src/core/' },
+      to: { path: '^src/', pathNot: '^src/core/' },
+    },
+    {
+      name: 'store-knows-no-tiers',
+      comment: 'The store is the SQLite cache: it knows the core shapes and nothing that reads it.',
+      severity: 'error',
+      from: { path: '^src/store/' },
+      to: { path: '^src/', pathNot: '^src/(core|store)/' },
+    },
+    {
+      name: 'neighbors-read-only-the-store',
+      comment: 'Similarity and the neighbour index rank recorded calls; they know no tier, simulator or protocol.',
+      severity: 'error',
+      from: { path: '^src/neighbors/' },
+      to: { path: '^src/', pathNot: '^src/(core|store|neighbors)/' },
+    },
+    {
+      name: 'tiers-know-no-http',
+      comment: 'A tier answers a call or passes; it is handed what it needs and never calls up into the simulator or out to a protocol.',
+      severity: 'error',
+      from: { path: '^src/tiers/' },
+      to: { path: '^src/(http|simulator|ingest|replay|commands|protocols)/' },
+    },
+    {
+      name: 'simulator-knows-no-http',
+      comment: 'The simulator resolves calls; routes and protocols sit above it.',
+      severity: 'error',
+      from: { path: '^src/simulator/' },
+      to: { path: '^src/(http|ingest|replay|commands)/' },
+    },
+    {
+      name: 'protocols-are-pure',
+      comment: 'Tool-schema export and tool-call text are shared by http and ingest; they import only core.',
+      severity: 'error',
+      from: { path: '^src/protocols/' },
+      to: { path: '^src/', pathNot: '^src/(core|protocols)/' },
+    },
+    {
+      name: 'ingest-knows-no-serving',
+      comment: 'Ingest writes the store; it knows nothing of tiers, the simulator or HTTP.',
+      severity: 'error',
+      from: { path: '^src/ingest/' },
+      to: { path: '^src/(tiers|simulator|http|neighbors|replay|commands)/' },
+    },
+    {
+      name: 'http-knows-no-store-or-tiers',
+      comment: 'Routes talk to the simulator, never around it to the store or a tier.',
+      severity: 'error',
+      from: { path: '^src/http/' },
+      to: { path: '^src/(store|tiers|neighbors|ingest|replay|commands)/' },
+    },
+    {
+      name: 'nothing-imports-app',
+      comment: 'app.ts builds the Fastify app; only the entries that listen or print its OpenAPI document build it.',
+      severity: 'error',
+      from: { pathNot: '^src/(server|openapi)\\.ts$' },
+      to: { path: '^src/app\\.ts$' },
+    },
+    {
+      name: 'parts-never-import-the-wiring',
+      comment: 'Files at the top of src/ wire the parts together; a part that imported them would run back up the tree. commands/ is the CLI, part of the wiring.',
+      severity: 'error',
+      from: { path: '^src/(?!commands/)[^/]+/' },
+      to: { path: '^src/[^/]+\\.ts$' },
+    },
+    {
+      name: 'src-imports-no-tests-or-bench',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(test|bench)/' },
+    },
+    {
+      name: 'src-uses-no-dev-dependencies',
+      comment: 'What ships must run with the production dependencies alone (npm ci --omit=dev in the Dockerfile).',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'no-unresolvable-imports',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+  },
+};
