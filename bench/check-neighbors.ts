@@ -14,10 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { canonicalJson } from '../src/core/canonical.js';
 import { table } from '../src/core/format.js';
-import { ingest } from '../src/ingest/ingest.js';
-import { NeighborIndex, type ArgumentSource } from '../src/neighbors/neighbor-index.js';
-import { Store } from '../src/store/store.js';
 import type { JsonObject } from '../src/core/types.js';
+import { ingest } from '../src/ingest/ingest.js';
+import { type ArgumentSource, NeighborIndex } from '../src/neighbors/neighbor-index.js';
+import { Store } from '../src/store/store.js';
 import { mutateArguments, seeded } from './mutate.js';
 
 export interface CheckResult {
@@ -49,7 +49,16 @@ export async function checkNeighbors(datasets: readonly string[], mutations = 3,
       const tools = store.catalog().filter((t) => store.argumentsOf(t.server, t.tool).length >= 2);
       for (const mode of ['scan', 'index'] as const) {
         const index = new NeighborIndex(store as ArgumentSource, { linearBelow: mode === 'scan' ? Infinity : 0 });
-        const result: CheckResult = { dataset: basename(dirname(dataset)), mode, tools: tools.length, queries: 0, top1: 0, unrelatedFirst: 0, aboveThreshold: 0, skipped: 0 };
+        const result: CheckResult = {
+          dataset: basename(dirname(dataset)),
+          mode,
+          tools: tools.length,
+          queries: 0,
+          top1: 0,
+          unrelatedFirst: 0,
+          aboveThreshold: 0,
+          skipped: 0,
+        };
         for (const { server, tool } of tools) {
           const recorded = store.argumentsOf(server, tool);
           const canonicals = new Set(recorded.map((r) => r.arguments));
@@ -86,13 +95,29 @@ async function main(): Promise<void> {
   });
   const results = await checkNeighbors(positionals.length > 0 ? positionals : defaultDatasets(), Number(values.mutations));
   const pct = (n: number, d: number): string => (d === 0 ? '-' : `${((100 * n) / d).toFixed(1)}%`);
-  const rows = results.map((r) => [r.dataset, r.mode, r.tools, r.queries, pct(r.top1, r.queries), pct(r.unrelatedFirst, r.queries), r.skipped]);
+  const rows = results.map((r) => [
+    r.dataset,
+    r.mode,
+    r.tools,
+    r.queries,
+    pct(r.top1, r.queries),
+    pct(r.unrelatedFirst, r.queries),
+    r.skipped,
+  ]);
   let worst = 1;
   for (const mode of ['scan', 'index'] as const) {
     const mine = results.filter((r) => r.mode === mode);
     const queries = mine.reduce((a, r) => a + r.queries, 0);
     const top1 = mine.reduce((a, r) => a + r.top1, 0);
-    rows.push(['all', mode, mine.reduce((a, r) => a + r.tools, 0), queries, pct(top1, queries), pct(queries - top1, queries), mine.reduce((a, r) => a + r.skipped, 0)]);
+    rows.push([
+      'all',
+      mode,
+      mine.reduce((a, r) => a + r.tools, 0),
+      queries,
+      pct(top1, queries),
+      pct(queries - top1, queries),
+      mine.reduce((a, r) => a + r.skipped, 0),
+    ]);
     worst = Math.min(worst, queries === 0 ? 1 : top1 / queries);
   }
   process.stdout.write(`${table(['dataset', 'lookup', 'tools', 'queries', 'top-1 is source', 'unrelated first', 'skipped'], rows)}\n`);

@@ -50,7 +50,9 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
       (error, result) => {
         if (error) return reject(error);
         const answered = Object.values(statuses).reduce((a, b) => a + b, 0);
-        const ok = Object.entries(statuses).filter(([code]) => code.startsWith('2')).reduce((a, [, n]) => a + n, 0);
+        const ok = Object.entries(statuses)
+          .filter(([code]) => code.startsWith('2'))
+          .reduce((a, [, n]) => a + n, 0);
         resolve({
           requests: answered + result.errors,
           failed: answered - ok + result.errors,

@@ -49,7 +49,8 @@ export function mutateString(value: string, random: Random): string {
 
 export function mutateValue(value: Json, random: Random): Json {
   if (typeof value === 'string') return mutateString(value, random);
-  if (typeof value === 'number') return Number.isInteger(value) ? value + (random() < 0.5 ? 1 : -1) : Math.round(value * 1.05 * 100) / 100 || 1;
+  if (typeof value === 'number')
+    return Number.isInteger(value) ? value + (random() < 0.5 ? 1 : -1) : Math.round(value * 1.05 * 100) / 100 || 1;
   if (typeof value === 'boolean') return !value;
   if (value === null) return 0;
   if (Array.isArray(value)) {

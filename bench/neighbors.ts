@@ -15,9 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { callKey, canonicalJson, parseArguments } from '../src/core/canonical.js';
 import { table } from '../src/core/format.js';
+import type { JsonObject } from '../src/core/types.js';
 import { NeighborIndex, type NeighborIndexOptions } from '../src/neighbors/neighbor-index.js';
 import type { RecordedArguments } from '../src/store/store.js';
-import type { JsonObject } from '../src/core/types.js';
 import { mutateArguments, mutateValue, seeded } from './mutate.js';
 
 export interface BenchNeighborsOptions {
@@ -175,8 +175,22 @@ async function main(): Promise<void> {
   process.stdout.write(
     `${table(
       ['tool', 'calls', 'lookups', 'build ms', 'p50 ms', 'p99 ms', 'max ms', 'cpu p50', 'cpu p99', 'top-1', 'same as scan'],
-      results.map((r) => [r.tool, r.calls, r.queries, r.buildMs, r.p50Ms, r.p99Ms, r.maxMs, r.cpuP50Ms, r.cpuP99Ms, `${(100 * r.top1).toFixed(1)}%`, `${(100 * r.agreement).toFixed(1)}%`]),
-    )}\n${results[0]?.date} node ${process.version}, ${results[0]?.cpu}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`,
+      results.map((r) => [
+        r.tool,
+        r.calls,
+        r.queries,
+        r.buildMs,
+        r.p50Ms,
+        r.p99Ms,
+        r.maxMs,
+        r.cpuP50Ms,
+        r.cpuP99Ms,
+        `${(100 * r.top1).toFixed(1)}%`,
+        `${(100 * r.agreement).toFixed(1)}%`,
+      ]),
+    )}\n${results[0]?.date} node ${process.version}, ${results[0]?.cpu}, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}\n`,
   );
 }
 

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { RESULTS } from './lib/paths.js';
-import { FULL, QUICK, verdict, type Section } from './lib/report.js';
+import { FULL, QUICK, type Section, verdict } from './lib/report.js';
 import { ingestLog, serveLargeCache } from './scenarios/cache.js';
 import { againstMountebank, batchVsSingle, exactVsBare, httpFixture } from './scenarios/http.js';
 import { missTier, nearestNeighbors, oneToolCache } from './scenarios/neighbors.js';
@@ -19,7 +19,8 @@ const { values } = parseArgs({
 });
 const mode = values.quick ? QUICK : FULL;
 const only = new Set((values.only?.split(',') ?? SCENARIOS) as Scenario[]);
-for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario ${name}; choose from ${SCENARIOS.join(', ')}`);
+for (const name of only)
+  if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario ${name}; choose from ${SCENARIOS.join(', ')}`);
 const wants = (name: Scenario): boolean => only.has(name);
 const log = (message: string): void => void process.stderr.write(`bench: ${message}\n`);
 
@@ -28,7 +29,8 @@ const loadBefore = loadavg();
 const sections: Section[] = [];
 const record = (section: Section): void => {
   sections.push(section);
-  for (const f of section.figures) log(`${section.title} | ${f.name}: ${f.value} ${f.target ? `(target ${f.target}: ${verdict(f.met)})` : ''}`);
+  for (const f of section.figures)
+    log(`${section.title} | ${f.name}: ${f.value} ${f.target ? `(target ${f.target}: ${verdict(f.met)})` : ''}`);
 };
 
 if (wants('exact') || wants('peer') || wants('batch')) {
@@ -65,7 +67,9 @@ const lines = [
   `- date: ${started.toISOString()} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`,
   `- machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} CPUs, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}`,
   `- Node ${process.version}; mode: ${mode.quick ? 'quick (smaller sizes than the targets name; not for the record)' : 'full'}`,
-  `- load average at start ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+  `- load average at start ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, at end ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
   '',
   `**The client and the servers share this ${cpu.length}-core machine**, which other work was using at the same time: autocannon runs ` +
     'in the bench process, each server under test in its own process. Absolute figures are therefore low and noisy; comparisons ' +
@@ -73,7 +77,9 @@ const lines = [
   '',
   '| scenario | figure | value | target | |',
   '|---|---|---|---|---|',
-  ...sections.flatMap((s) => s.figures.map((f) => `| ${s.title.replace(/^(\d+)\..*/, '$1')} | ${f.name} | ${f.value} | ${f.target} | ${verdict(f.met)} |`)),
+  ...sections.flatMap((s) =>
+    s.figures.map((f) => `| ${s.title.replace(/^(\d+)\..*/, '$1')} | ${f.name} | ${f.value} | ${f.target} | ${verdict(f.met)} |`),
+  ),
   '',
   ...sections.flatMap((s) => [`## ${s.title}`, '', ...s.details, '']),
 ];

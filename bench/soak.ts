@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ingest } from '../src/ingest/ingest.js';
-import { Store, type RecordedCall } from '../src/store/store.js';
+import { type RecordedCall, Store } from '../src/store/store.js';
 import { startFakeAnthropic } from '../test/support/fake-anthropic.js';
-import { runLoad, type LoadResult, type MixedCall } from './load.js';
+import { type LoadResult, type MixedCall, runLoad } from './load.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SAMPLES = ['cache/samples/tau-bench/calls.jsonl', 'cache/samples/api-bank/calls.jsonl'].map((p) => join(ROOT, p));
@@ -50,16 +50,27 @@ function callMix(store: Store): { normal: MixedCall[]; heavy: MixedCall[] } {
   rows.forEach((row, i) => {
     const args = JSON.parse(row.arguments) as Record<string, unknown>;
     normal.push({ path: '/v1/call', body: { server: row.server, tool: row.tool, arguments: args } });
-    if (i % 3 === 0) normal.push({ path: '/v1/call', body: { server: row.server, tool: row.tool, arguments: { ...args, soak_near: i % 40 } } });
-    if (i % 3 === 1) normal.push({ path: '/v1/call', body: { server: row.server, tool: row.tool, arguments: { soak_far: `nothing-like-${i}` } } });
+    if (i % 3 === 0)
+      normal.push({ path: '/v1/call', body: { server: row.server, tool: row.tool, arguments: { ...args, soak_near: i % 40 } } });
+    if (i % 3 === 1)
+      normal.push({ path: '/v1/call', body: { server: row.server, tool: row.tool, arguments: { soak_far: `nothing-like-${i}` } } });
     if (i % 10 === 0) normal.push({ path: '/v1/call', body: { tool: `no_such_tool_${i % 7}`, arguments: {} } });
-    if (i % 15 === 0) normal.push({ path: `/v1/servers/${encodeURIComponent(row.server)}/tools/${encodeURIComponent(row.tool)}`, body: args });
-    if (i % 20 === 0) normal.push({ path: '/v1/calls', body: { calls: rows.slice(i, i + 8).map((r) => ({ server: r.server, tool: r.tool, arguments: JSON.parse(r.arguments) as unknown })) } });
+    if (i % 15 === 0)
+      normal.push({ path: `/v1/servers/${encodeURIComponent(row.server)}/tools/${encodeURIComponent(row.tool)}`, body: args });
+    if (i % 20 === 0)
+      normal.push({
+        path: '/v1/calls',
+        body: {
+          calls: rows.slice(i, i + 8).map((r) => ({ server: r.server, tool: r.tool, arguments: JSON.parse(r.arguments) as unknown })),
+        },
+      });
   });
   // Past capacity: batches of misses, each scored against every recording of its tool.
   const heavy = rows.slice(0, 20).map((row, i) => ({
     path: '/v1/calls',
-    body: { calls: Array.from({ length: 100 }, (_, j) => ({ server: row.server, tool: row.tool, arguments: { soak_heavy: `${i}-${j}` } })) },
+    body: {
+      calls: Array.from({ length: 100 }, (_, j) => ({ server: row.server, tool: row.tool, arguments: { soak_heavy: `${i}-${j}` } })),
+    },
   }));
   return { normal, heavy };
 }
@@ -101,8 +112,15 @@ function probeHealth(url: string, seconds: number): Promise<{ probes: number; fa
 }
 
 const summarize = (r: LoadResult): Record<string, unknown> => ({
-  requests: r.requests, failed: r.failed, errors: r.errors, timeouts: r.timeouts, statuses: r.statuses,
-  rps: Math.round(r.rps), p50_ms: r.p50, p99_ms: r.p99, max_ms: r.max,
+  requests: r.requests,
+  failed: r.failed,
+  errors: r.errors,
+  timeouts: r.timeouts,
+  statuses: r.statuses,
+  rps: Math.round(r.rps),
+  p50_ms: r.p50,
+  p99_ms: r.p99,
+  max_ms: r.max,
 });
 
 async function main(): Promise<void> {
@@ -123,24 +141,53 @@ async function main(): Promise<void> {
     const mix = callMix(store);
     store.close();
 
-    const stand = await startFakeAnthropic({ kind: 'slow', delayMs: 200, then: { kind: 'answer', output: 'improvised by the stand-in' } });
+    const stand = await startFakeAnthropic({ kind: 'slow', delayMs: 200, after: { kind: 'answer', output: 'improvised by the stand-in' } });
     const port = await freePort();
     const child = spawn(
       process.execPath,
-      [join(ROOT, 'dist/src/cli.js'), 'serve', '--db', db, '--port', String(port), '--log-level', 'warn', '--max-event-loop-delay', values['max-event-loop-delay'], '--fuzzy', 'on'],
-      { stdio: ['ignore', 'inherit', 'inherit'], env: { PATH: process.env['PATH'] ?? '', ANTHROPIC_API_KEY: 'sk-soak-stand-in', ANTHROPIC_BASE_URL: stand.url } },
+      [
+        join(ROOT, 'dist/src/cli.js'),
+        'serve',
+        '--db',
+        db,
+        '--port',
+        String(port),
+        '--log-level',
+        'warn',
+        '--max-event-loop-delay',
+        values['max-event-loop-delay'],
+        '--fuzzy',
+        'on',
+      ],
+      {
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: { PATH: process.env['PATH'] ?? '', ANTHROPIC_API_KEY: 'sk-soak-stand-in', ANTHROPIC_BASE_URL: stand.url },
+      },
     );
     const url = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 100; i++) {
-      if (await fetch(new URL('/readyz', url)).then((r) => r.ok, () => false)) break;
+      if (
+        await fetch(new URL('/readyz', url)).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
 
-    const steady = await runLoad({ url, connections: Number(values.connections), seconds: Number(values.seconds), calls: mix.normal, timeout: 10 });
+    const steady = await runLoad({
+      url,
+      connections: Number(values.connections),
+      seconds: Number(values.seconds),
+      calls: mix.normal,
+      timeout: 10,
+    });
     const tiers = async (): Promise<Record<string, number>> => {
       const text = await (await fetch(new URL('/metrics', url))).text();
       const out: Record<string, number> = {};
-      for (const match of text.matchAll(/^toolsim_calls_total\{tier="(\w+)"[^}]*\} (\d+)/gm)) out[match[1]!] = (out[match[1]!] ?? 0) + Number(match[2]);
+      for (const match of text.matchAll(/^toolsim_calls_total\{tier="(\w+)"[^}]*\} (\d+)/gm))
+        out[match[1]!] = (out[match[1]!] ?? 0) + Number(match[2]);
       return out;
     };
     const steadyTiers = await tiers();
@@ -153,21 +200,50 @@ async function main(): Promise<void> {
     }
     const health = probeHealth(url, Number(values['overload-seconds']));
     const overload = await runLoad({
-      url, connections: Number(values['overload-connections']), seconds: Number(values['overload-seconds']), calls: [...mix.heavy, ...mix.normal], timeout: 10,
+      url,
+      connections: Number(values['overload-connections']),
+      seconds: Number(values['overload-seconds']),
+      calls: [...mix.heavy, ...mix.normal],
+      timeout: 10,
     });
     const healthDuringOverload = await health;
     await new Promise((resolve) => setTimeout(resolve, 2500));
-    const after = await fetch(new URL('/v1/call', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(mix.normal[0]!.body) });
+    const after = await fetch(new URL('/v1/call', url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(mix.normal[0]!.body),
+    });
 
     child.kill('SIGTERM');
     const exitCode = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     await stand.close();
-    process.stdout.write(`${JSON.stringify({
-      date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model,
-      steady: { connections: Number(values.connections), seconds: Number(values.seconds), ...summarize(steady), tiers: steadyTiers, llmRequests },
-      overload: { connections: Number(values['overload-connections']), seconds: Number(values['overload-seconds']), ...summarize(overload) },
-      healthDuringOverload, statusAfterOverload: after.status, exitCode,
-    }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          node: process.version,
+          cpus: cpus().length,
+          cpu: cpus()[0]?.model,
+          steady: {
+            connections: Number(values.connections),
+            seconds: Number(values.seconds),
+            ...summarize(steady),
+            tiers: steadyTiers,
+            llmRequests,
+          },
+          overload: {
+            connections: Number(values['overload-connections']),
+            seconds: Number(values['overload-seconds']),
+            ...summarize(overload),
+          },
+          healthDuringOverload,
+          statusAfterOverload: after.status,
+          exitCode,
+        },
+        null,
+        2,
+      )}\n`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -31,13 +31,9 @@ for (const m of modules) {
     edges.push(`  ${id(m.source)} --> ${id(d.resolved)}`);
   }
 }
-const graph = [
-  '```mermaid',
-  'flowchart TD',
-  ...parts.map((p) => `  ${id(p)}["${name(p)}"]`),
-  ...[...new Set(edges)].sort(),
-  '```',
-].join('\n');
+const graph = ['```mermaid', 'flowchart TD', ...parts.map((p) => `  ${id(p)}["${name(p)}"]`), ...[...new Set(edges)].sort(), '```'].join(
+  '\n',
+);
 
 const text = readFileSync(doc, 'utf8');
 const from = text.indexOf(START);

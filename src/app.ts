@@ -4,19 +4,26 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
 import { ERRORS } from './core/errors.js';
-import { registerAdminRoutes, type AdminOptions } from './http/admin.js';
+import type { Metrics } from './core/metrics.js';
+import { VERSION } from './core/version.js';
+import { type AdminOptions, registerAdminRoutes } from './http/admin.js';
+import { errorAnswer, sendError } from './http/errors.js';
 import { strictJsonParser } from './http/json.js';
-import { registerLagShedding } from './http/shed.js';
 import { registerMcpRoutes } from './http/mcp.js';
 import { registerRoutes } from './http/routes.js';
-import { registerVerlRoutes } from './http/verl.js';
-import { errorAnswer, sendError } from './http/errors.js';
 import { errorJson } from './http/serialize.js';
-import type { Metrics } from './core/metrics.js';
+import { registerLagShedding } from './http/shed.js';
+import { registerVerlRoutes } from './http/verl.js';
 import type { Simulator } from './simulator/simulator.js';
-import { VERSION } from './core/version.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -133,7 +140,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const answer = errorAnswer(error);
-    if (answer.unexpected) request.log.error({ err: error, reqId: request.id, method: request.method, url: request.url }, 'unexpected error');
+    if (answer.unexpected)
+      request.log.error({ err: error, reqId: request.id, method: request.method, url: request.url }, 'unexpected error');
     // Shed by under-pressure (Retry-After is already set) or refused while closing.
     if (answer.code === 'overloaded' && !reply.hasHeader('retry-after')) reply.header('retry-after', RETRY_AFTER_SECONDS);
     return sendError(reply, answer.code, answer.message, answer.status);

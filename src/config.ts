@@ -3,9 +3,9 @@
  * of process.env. Values are validated once, with messages that name the flag, and frozen.
  */
 import { ConfigError } from './core/errors.js';
+import { REPEAT_POLICIES } from './core/types.js';
 import { FORMAT_NAMES } from './ingest/formats/index.js';
 import { TOOL_FORMATS } from './protocols/tool-schemas.js';
-import { REPEAT_POLICIES } from './core/types.js';
 
 type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list';
 
@@ -24,34 +24,123 @@ export interface OptionSpec {
 
 export const OPTIONS = {
   db: { flag: 'db', env: 'TOOLSIM_DB', kind: 'string', default: 'cache/toolsim.db', help: 'SQLite cache file' },
-  host: { flag: 'host', env: 'TOOLSIM_HOST', kind: 'string', default: '127.0.0.1', help: 'address to bind (0.0.0.0 to accept other hosts)' },
-  port: { flag: 'port', env: 'TOOLSIM_PORT', kind: 'integer', default: 8080, min: 0, max: 65535, help: 'port to listen on (0: any free port)' },
+  host: {
+    flag: 'host',
+    env: 'TOOLSIM_HOST',
+    kind: 'string',
+    default: '127.0.0.1',
+    help: 'address to bind (0.0.0.0 to accept other hosts)',
+  },
+  port: {
+    flag: 'port',
+    env: 'TOOLSIM_PORT',
+    kind: 'integer',
+    default: 8080,
+    min: 0,
+    max: 65535,
+    help: 'port to listen on (0: any free port)',
+  },
   repeatPolicy: {
-    flag: 'repeat-policy', env: 'TOOLSIM_REPEAT_POLICY', kind: 'string', default: 'first', choices: REPEAT_POLICIES,
+    flag: 'repeat-policy',
+    env: 'TOOLSIM_REPEAT_POLICY',
+    kind: 'string',
+    default: 'first',
+    choices: REPEAT_POLICIES,
     help: 'which observation of a repeated call is served',
   },
-  ignoreArg: { flag: 'ignore-arg', env: 'TOOLSIM_IGNORE_ARGS', kind: 'list', default: [], help: 'argument dropped before hashing (repeatable; env: comma-separated)' },
-  cacheSize: { flag: 'cache-size', env: 'TOOLSIM_CACHE_SIZE', kind: 'integer', default: 100_000, min: 1, help: 'entries in the exact tier\'s in-memory LRU' },
-  cacheMb: { flag: 'cache-mb', env: 'TOOLSIM_CACHE_MB', kind: 'integer', default: 64, min: 1, help: 'memory for recorded outputs in the exact tier\'s LRU, MiB' },
-  neighbors: { flag: 'neighbors', env: 'TOOLSIM_NEIGHBORS', kind: 'integer', default: 5, min: 0, max: 100, help: 'nearest recorded calls listed on a miss' },
-  bodyLimit: { flag: 'body-limit', env: 'TOOLSIM_BODY_LIMIT', kind: 'integer', default: 4 * 1024 * 1024, min: 1024, help: 'largest request body in bytes' },
-  maxBatch: { flag: 'max-batch', env: 'TOOLSIM_MAX_BATCH', kind: 'integer', default: 1000, min: 1, help: 'most calls in one POST /v1/calls' },
+  ignoreArg: {
+    flag: 'ignore-arg',
+    env: 'TOOLSIM_IGNORE_ARGS',
+    kind: 'list',
+    default: [],
+    help: 'argument dropped before hashing (repeatable; env: comma-separated)',
+  },
+  cacheSize: {
+    flag: 'cache-size',
+    env: 'TOOLSIM_CACHE_SIZE',
+    kind: 'integer',
+    default: 100_000,
+    min: 1,
+    help: "entries in the exact tier's in-memory LRU",
+  },
+  cacheMb: {
+    flag: 'cache-mb',
+    env: 'TOOLSIM_CACHE_MB',
+    kind: 'integer',
+    default: 64,
+    min: 1,
+    help: "memory for recorded outputs in the exact tier's LRU, MiB",
+  },
+  neighbors: {
+    flag: 'neighbors',
+    env: 'TOOLSIM_NEIGHBORS',
+    kind: 'integer',
+    default: 5,
+    min: 0,
+    max: 100,
+    help: 'nearest recorded calls listed on a miss',
+  },
+  bodyLimit: {
+    flag: 'body-limit',
+    env: 'TOOLSIM_BODY_LIMIT',
+    kind: 'integer',
+    default: 4 * 1024 * 1024,
+    min: 1024,
+    help: 'largest request body in bytes',
+  },
+  maxBatch: {
+    flag: 'max-batch',
+    env: 'TOOLSIM_MAX_BATCH',
+    kind: 'integer',
+    default: 1000,
+    min: 1,
+    help: 'most calls in one POST /v1/calls',
+  },
   logLevel: {
-    flag: 'log-level', env: 'TOOLSIM_LOG_LEVEL', kind: 'string', default: 'info',
-    choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'server log level',
+    flag: 'log-level',
+    env: 'TOOLSIM_LOG_LEVEL',
+    kind: 'string',
+    default: 'info',
+    choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    help: 'server log level',
   },
   ingestFormat: {
-    flag: 'format', env: 'TOOLSIM_INGEST_FORMAT', kind: 'string', default: 'auto', choices: FORMAT_NAMES,
+    flag: 'format',
+    env: 'TOOLSIM_INGEST_FORMAT',
+    kind: 'string',
+    default: 'auto',
+    choices: FORMAT_NAMES,
     help: 'format of the inputs (auto: detected per file)',
   },
-  server: { flag: 'server', env: 'TOOLSIM_SERVER', kind: 'string', default: '', help: 'server of transcript calls whose names and records name none' },
-  toolsFormat: { flag: 'format', env: 'TOOLSIM_TOOLS_FORMAT', kind: 'string', default: 'openai', choices: TOOL_FORMATS, help: 'tool schema format' },
+  server: {
+    flag: 'server',
+    env: 'TOOLSIM_SERVER',
+    kind: 'string',
+    default: '',
+    help: 'server of transcript calls whose names and records name none',
+  },
+  toolsFormat: {
+    flag: 'format',
+    env: 'TOOLSIM_TOOLS_FORMAT',
+    kind: 'string',
+    default: 'openai',
+    choices: TOOL_FORMATS,
+    help: 'tool schema format',
+  },
   adminToken: {
-    flag: 'admin-token', env: 'TOOLSIM_ADMIN_TOKEN', kind: 'string', default: '', secret: true,
+    flag: 'admin-token',
+    env: 'TOOLSIM_ADMIN_TOKEN',
+    kind: 'string',
+    default: '',
+    secret: true,
     help: 'bearer token for /admin/* routes (hot reload); without one they do not exist',
   },
   maxEventLoopDelay: {
-    flag: 'max-event-loop-delay', env: 'TOOLSIM_MAX_EVENT_LOOP_DELAY', kind: 'integer', default: 1000, min: 0,
+    flag: 'max-event-loop-delay',
+    env: 'TOOLSIM_MAX_EVENT_LOOP_DELAY',
+    kind: 'integer',
+    default: 1000,
+    min: 0,
     help: 'shed load (503 + Retry-After) past this event-loop delay in ms; 0 never sheds',
   },
   json: { flag: 'json', kind: 'boolean', default: false, help: 'print JSON instead of a table' },
@@ -59,37 +148,170 @@ export const OPTIONS = {
   callServer: { flag: 'server', kind: 'string', default: '', help: 'server of the call (may be left out when one server has the tool)' },
   arguments: { flag: 'arguments', kind: 'string', default: '{}', help: 'arguments of the call, as a JSON object' },
   fuzzy: {
-    flag: 'fuzzy', env: 'TOOLSIM_FUZZY', kind: 'string', default: 'auto', choices: ['auto', 'on', 'off'],
+    flag: 'fuzzy',
+    env: 'TOOLSIM_FUZZY',
+    kind: 'string',
+    default: 'auto',
+    choices: ['auto', 'on', 'off'],
     help: 'LLM-improvised answers for near calls: auto (on when an API key is set), on, off',
   },
   apiKey: {
-    flag: 'anthropic-api-key', env: 'ANTHROPIC_API_KEY', kind: 'string', default: '', secret: true,
+    flag: 'anthropic-api-key',
+    env: 'ANTHROPIC_API_KEY',
+    kind: 'string',
+    default: '',
+    secret: true,
     help: 'Anthropic API key for the fuzzy tier (prefer the environment variable)',
   },
-  baseUrl: { flag: 'anthropic-base-url', env: 'ANTHROPIC_BASE_URL', kind: 'string', default: 'https://api.anthropic.com', help: 'Messages API base URL' },
+  baseUrl: {
+    flag: 'anthropic-base-url',
+    env: 'ANTHROPIC_BASE_URL',
+    kind: 'string',
+    default: 'https://api.anthropic.com',
+    help: 'Messages API base URL',
+  },
   model: { flag: 'model', env: 'TOOLSIM_MODEL', kind: 'string', default: 'claude-haiku-4-5', help: 'model that improvises answers' },
   threshold: {
-    flag: 'similarity-threshold', env: 'TOOLSIM_SIMILARITY_THRESHOLD', kind: 'number', default: 0.25, min: 0, max: 1,
+    flag: 'similarity-threshold',
+    env: 'TOOLSIM_SIMILARITY_THRESHOLD',
+    kind: 'number',
+    default: 0.25,
+    min: 0,
+    max: 1,
     help: 'below this similarity of the nearest recorded call, a miss no_similar_calls',
   },
-  promptTokens: { flag: 'prompt-tokens', env: 'TOOLSIM_PROMPT_TOKENS', kind: 'integer', default: 6000, min: 100, help: 'token budget of the examples in a prompt' },
-  llmOutputTokens: { flag: 'llm-output-tokens', env: 'TOOLSIM_LLM_OUTPUT_TOKENS', kind: 'integer', default: 4096, min: 16, help: 'max_tokens of one LLM answer' },
-  llmDeadlineMs: { flag: 'llm-deadline-ms', env: 'TOOLSIM_LLM_DEADLINE_MS', kind: 'integer', default: 20_000, min: 1, help: 'deadline of one improvisation, retries included' },
-  llmConcurrency: { flag: 'llm-concurrency', env: 'TOOLSIM_LLM_CONCURRENCY', kind: 'integer', default: 8, min: 1, help: 'LLM requests in flight at most' },
-  llmRetries: { flag: 'llm-retries', env: 'TOOLSIM_LLM_RETRIES', kind: 'integer', default: 2, min: 0, max: 10, help: 'SDK retries of one request (429, 5xx, 529)' },
-  llmMaxRequests: { flag: 'llm-max-requests', env: 'TOOLSIM_LLM_MAX_REQUESTS', kind: 'integer', default: 0, min: 0, help: 'LLM requests per process, then llm_budget_exhausted (0: no limit)' },
-  llmMaxTokens: { flag: 'llm-max-tokens', env: 'TOOLSIM_LLM_MAX_TOKENS', kind: 'integer', default: 0, min: 0, help: 'LLM tokens per process, then llm_budget_exhausted (0: no limit)' },
-  breakerFailures: { flag: 'breaker-failures', env: 'TOOLSIM_BREAKER_FAILURES', kind: 'integer', default: 5, min: 1, help: 'LLM failures in a row that open the circuit breaker' },
-  breakerCooldownMs: { flag: 'breaker-cooldown-ms', env: 'TOOLSIM_BREAKER_COOLDOWN_MS', kind: 'integer', default: 30_000, min: 0, help: 'how long the open breaker refuses before a probe' },
-  url: { flag: 'url', env: 'TOOLSIM_URL', kind: 'string', help: 'replay against the toolsim server at this URL instead of a --db directly' },
-  html: { flag: 'html', env: 'TOOLSIM_REPLAY_HTML', kind: 'string', help: 'also write the report as a self-contained HTML page to this file' },
-  batch: { flag: 'batch', env: 'TOOLSIM_REPLAY_BATCH', kind: 'integer', default: 100, min: 1, max: 10_000, help: 'calls per request to the server' },
-  concurrency: { flag: 'concurrency', env: 'TOOLSIM_REPLAY_CONCURRENCY', kind: 'integer', default: 4, min: 1, max: 256, help: 'requests in flight at once' },
-  minExact: { flag: 'min-exact', env: 'TOOLSIM_MIN_EXACT', kind: 'number', min: 0, max: 1, help: 'fail (exit 1) when the exact share is below this (0..1)' },
-  maxMiss: { flag: 'max-miss', env: 'TOOLSIM_MAX_MISS', kind: 'number', min: 0, max: 1, help: 'fail (exit 1) when the miss share is above this (0..1)' },
-  maxFuzzy: { flag: 'max-fuzzy', env: 'TOOLSIM_MAX_FUZZY', kind: 'number', min: 0, max: 1, help: 'fail (exit 1) when the fuzzy share is above this (0..1)' },
+  promptTokens: {
+    flag: 'prompt-tokens',
+    env: 'TOOLSIM_PROMPT_TOKENS',
+    kind: 'integer',
+    default: 6000,
+    min: 100,
+    help: 'token budget of the examples in a prompt',
+  },
+  llmOutputTokens: {
+    flag: 'llm-output-tokens',
+    env: 'TOOLSIM_LLM_OUTPUT_TOKENS',
+    kind: 'integer',
+    default: 4096,
+    min: 16,
+    help: 'max_tokens of one LLM answer',
+  },
+  llmDeadlineMs: {
+    flag: 'llm-deadline-ms',
+    env: 'TOOLSIM_LLM_DEADLINE_MS',
+    kind: 'integer',
+    default: 20_000,
+    min: 1,
+    help: 'deadline of one improvisation, retries included',
+  },
+  llmConcurrency: {
+    flag: 'llm-concurrency',
+    env: 'TOOLSIM_LLM_CONCURRENCY',
+    kind: 'integer',
+    default: 8,
+    min: 1,
+    help: 'LLM requests in flight at most',
+  },
+  llmRetries: {
+    flag: 'llm-retries',
+    env: 'TOOLSIM_LLM_RETRIES',
+    kind: 'integer',
+    default: 2,
+    min: 0,
+    max: 10,
+    help: 'SDK retries of one request (429, 5xx, 529)',
+  },
+  llmMaxRequests: {
+    flag: 'llm-max-requests',
+    env: 'TOOLSIM_LLM_MAX_REQUESTS',
+    kind: 'integer',
+    default: 0,
+    min: 0,
+    help: 'LLM requests per process, then llm_budget_exhausted (0: no limit)',
+  },
+  llmMaxTokens: {
+    flag: 'llm-max-tokens',
+    env: 'TOOLSIM_LLM_MAX_TOKENS',
+    kind: 'integer',
+    default: 0,
+    min: 0,
+    help: 'LLM tokens per process, then llm_budget_exhausted (0: no limit)',
+  },
+  breakerFailures: {
+    flag: 'breaker-failures',
+    env: 'TOOLSIM_BREAKER_FAILURES',
+    kind: 'integer',
+    default: 5,
+    min: 1,
+    help: 'LLM failures in a row that open the circuit breaker',
+  },
+  breakerCooldownMs: {
+    flag: 'breaker-cooldown-ms',
+    env: 'TOOLSIM_BREAKER_COOLDOWN_MS',
+    kind: 'integer',
+    default: 30_000,
+    min: 0,
+    help: 'how long the open breaker refuses before a probe',
+  },
+  url: {
+    flag: 'url',
+    env: 'TOOLSIM_URL',
+    kind: 'string',
+    help: 'replay against the toolsim server at this URL instead of a --db directly',
+  },
+  html: {
+    flag: 'html',
+    env: 'TOOLSIM_REPLAY_HTML',
+    kind: 'string',
+    help: 'also write the report as a self-contained HTML page to this file',
+  },
+  batch: {
+    flag: 'batch',
+    env: 'TOOLSIM_REPLAY_BATCH',
+    kind: 'integer',
+    default: 100,
+    min: 1,
+    max: 10_000,
+    help: 'calls per request to the server',
+  },
+  concurrency: {
+    flag: 'concurrency',
+    env: 'TOOLSIM_REPLAY_CONCURRENCY',
+    kind: 'integer',
+    default: 4,
+    min: 1,
+    max: 256,
+    help: 'requests in flight at once',
+  },
+  minExact: {
+    flag: 'min-exact',
+    env: 'TOOLSIM_MIN_EXACT',
+    kind: 'number',
+    min: 0,
+    max: 1,
+    help: 'fail (exit 1) when the exact share is below this (0..1)',
+  },
+  maxMiss: {
+    flag: 'max-miss',
+    env: 'TOOLSIM_MAX_MISS',
+    kind: 'number',
+    min: 0,
+    max: 1,
+    help: 'fail (exit 1) when the miss share is above this (0..1)',
+  },
+  maxFuzzy: {
+    flag: 'max-fuzzy',
+    env: 'TOOLSIM_MAX_FUZZY',
+    kind: 'number',
+    min: 0,
+    max: 1,
+    help: 'fail (exit 1) when the fuzzy share is above this (0..1)',
+  },
   maxDiffer: {
-    flag: 'max-differ', env: 'TOOLSIM_MAX_DIFFER', kind: 'integer', min: 0,
+    flag: 'max-differ',
+    env: 'TOOLSIM_MAX_DIFFER',
+    kind: 'integer',
+    min: 0,
     help: 'fail (exit 1) when more exact answers than this differ from the expected output (keys whose recordings disagree excepted)',
   },
 } as const satisfies Record<string, OptionSpec>;
@@ -98,8 +320,20 @@ export type OptionName = keyof typeof OPTIONS;
 
 /** The options of the fuzzy tier (serve and explain); resolved, they make its FuzzyConfig (src/tiers/fuzzy). */
 export const FUZZY_OPTIONS = [
-  'fuzzy', 'apiKey', 'baseUrl', 'model', 'threshold', 'promptTokens', 'llmOutputTokens', 'llmDeadlineMs',
-  'llmConcurrency', 'llmRetries', 'llmMaxRequests', 'llmMaxTokens', 'breakerFailures', 'breakerCooldownMs',
+  'fuzzy',
+  'apiKey',
+  'baseUrl',
+  'model',
+  'threshold',
+  'promptTokens',
+  'llmOutputTokens',
+  'llmDeadlineMs',
+  'llmConcurrency',
+  'llmRetries',
+  'llmMaxRequests',
+  'llmMaxTokens',
+  'breakerFailures',
+  'breakerCooldownMs',
 ] as const satisfies readonly OptionName[];
 
 type KindValue<S extends OptionSpec> = S['kind'] extends 'integer' | 'number'
@@ -122,7 +356,8 @@ export function parseArgsOptions(names: readonly OptionName[]): Record<string, {
   const out: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
   for (const name of names) {
     const spec: OptionSpec = OPTIONS[name];
-    out[spec.flag] = spec.kind === 'boolean' ? { type: 'boolean' } : spec.kind === 'list' ? { type: 'string', multiple: true } : { type: 'string' };
+    out[spec.flag] =
+      spec.kind === 'boolean' ? { type: 'boolean' } : spec.kind === 'list' ? { type: 'string', multiple: true } : { type: 'string' };
   }
   return out;
 }
@@ -144,7 +379,13 @@ export function resolveConfig<N extends OptionName>(
     const source = fromFlag !== undefined ? `--${spec.flag}` : `${spec.env}`;
     let raw: unknown = fromFlag;
     if (raw === undefined && fromEnv !== undefined && fromEnv !== '') {
-      raw = spec.kind === 'list' ? fromEnv.split(',').map((s) => s.trim()).filter(Boolean) : fromEnv;
+      raw =
+        spec.kind === 'list'
+          ? fromEnv
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : fromEnv;
     }
     config[name] = raw === undefined ? spec.default : coerce(spec, raw, source);
   }
@@ -189,7 +430,10 @@ export function describeOptions(names: readonly OptionName[]): string {
     .map((name) => {
       const spec: OptionSpec = OPTIONS[name];
       const flag = spec.kind === 'boolean' ? `--${spec.flag}` : `--${spec.flag} ${spec.kind === 'list' ? 'NAME' : 'VALUE'}`;
-      const extras = [spec.env ? `env ${spec.env}` : '', spec.default !== undefined && !spec.secret && String(spec.default) !== '' ? `default ${String(spec.default)}` : '']
+      const extras = [
+        spec.env ? `env ${spec.env}` : '',
+        spec.default !== undefined && !spec.secret && String(spec.default) !== '' ? `default ${String(spec.default)}` : '',
+      ]
         .filter(Boolean)
         .join('; ');
       return `  ${flag.padEnd(28)} ${spec.help}${extras ? ` (${extras})` : ''}`;

@@ -6,14 +6,25 @@
 import type { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
-import { FUZZY_OPTIONS, type Config } from './config.js';
-import { createFuzzy, type FuzzyExtras } from './tiers/fuzzy/fuzzy-tier.js';
+import { type Config, FUZZY_OPTIONS } from './config.js';
 import { createMetrics } from './core/metrics.js';
 import { Simulator } from './simulator/simulator.js';
 import { Snapshots } from './simulator/snapshots.js';
+import { createFuzzy, type FuzzyExtras } from './tiers/fuzzy/fuzzy-tier.js';
 
 export const SERVE_OPTIONS = [
-  'db', 'host', 'port', 'repeatPolicy', 'cacheSize', 'cacheMb', 'neighbors', 'bodyLimit', 'maxBatch', 'logLevel', 'adminToken', 'maxEventLoopDelay',
+  'db',
+  'host',
+  'port',
+  'repeatPolicy',
+  'cacheSize',
+  'cacheMb',
+  'neighbors',
+  'bodyLimit',
+  'maxBatch',
+  'logLevel',
+  'adminToken',
+  'maxEventLoopDelay',
   ...FUZZY_OPTIONS,
 ] as const;
 export type ServeConfig = Config<(typeof SERVE_OPTIONS)[number]>;
@@ -48,15 +59,19 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
   const fuzzy = createFuzzy(config, extras);
   let snapshots: Snapshots | undefined;
   const metrics = createMetrics({ cacheCalls: () => snapshots?.current.callCount ?? 0 });
-  snapshots = Snapshots.open(config.db, (store) => new Simulator({
-    store,
-    metrics,
-    repeatPolicy: config.repeatPolicy,
-    cacheSize: config.cacheSize,
-    cacheBytes: config.cacheMb * 1024 * 1024,
-    neighbors: config.neighbors,
-    fuzzy: fuzzy.tier,
-  }));
+  snapshots = Snapshots.open(
+    config.db,
+    (store) =>
+      new Simulator({
+        store,
+        metrics,
+        repeatPolicy: config.repeatPolicy,
+        cacheSize: config.cacheSize,
+        cacheBytes: config.cacheMb * 1024 * 1024,
+        neighbors: config.neighbors,
+        fuzzy: fuzzy.tier,
+      }),
+  );
   const live = snapshots;
   const app = await buildApp({
     simulator: () => live.current,
@@ -81,7 +96,17 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
     throw error;
   }
   const first = live.current;
-  app.log.info({ db: config.db, calls: first.callCount, tools: first.tools.length, snapshot: first.snapshotId, admin: Boolean(config.adminToken), fuzzy: fuzzy.enabled ? config.model : 'off' }, 'toolsim serving');
+  app.log.info(
+    {
+      db: config.db,
+      calls: first.callCount,
+      tools: first.tools.length,
+      snapshot: first.snapshotId,
+      admin: Boolean(config.adminToken),
+      fuzzy: fuzzy.enabled ? config.model : 'off',
+    },
+    'toolsim serving',
+  );
   if (first.store.ingestUnfinished) app.log.warn('the last ingest into this cache did not finish; re-run it, then reload');
 
   let closing: Promise<void> | undefined;

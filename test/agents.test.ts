@@ -3,22 +3,26 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Store } from '../src/store/store.js';
-import { ROOT, appOf, cacheOf, onCleanup, tempDir } from './helpers.js';
+import { appOf, cacheOf, onCleanup, ROOT, tempDir } from './helpers.js';
 
 const FIXTURES = join(ROOT, 'test/fixtures/transcripts');
 const CLI = join(ROOT, 'dist/src/cli.js');
 
 async function weather() {
-  const cache = await cacheOf([
-    join(FIXTURES, 'native.jsonl'),
-  ]);
+  const cache = await cacheOf([join(FIXTURES, 'native.jsonl')]);
   return cache;
 }
 
 describe('GET /v1/tools?format=', () => {
   it('writes the recorded tools as OpenAI, Anthropic and MCP tool definitions', async () => {
     const cache = await cacheOf([
-      { kind: 'tool', server: 'weather', tool: 'get_alerts', description: 'Alerts', input_schema: { type: 'object', properties: { state: { type: 'string' } } } },
+      {
+        kind: 'tool',
+        server: 'weather',
+        tool: 'get_alerts',
+        description: 'Alerts',
+        input_schema: { type: 'object', properties: { state: { type: 'string' } } },
+      },
       { server: 'weather', tool: 'get_alerts', arguments: { state: 'CA' }, output: 'none' },
       { server: 'backup', tool: 'get_alerts', arguments: { state: 'CA' }, output: 'none' },
       { server: 'geo', tool: 'locate', arguments: {}, output: 1 },
@@ -33,7 +37,9 @@ describe('GET /v1/tools?format=', () => {
         { type: 'function', function: { name: 'mcp__weather__get_alerts', description: 'Alerts', parameters: schema } },
       ],
     });
-    expect(await get('?format=anthropic&server=weather')).toEqual({ tools: [{ name: 'get_alerts', description: 'Alerts', input_schema: schema }] });
+    expect(await get('?format=anthropic&server=weather')).toEqual({
+      tools: [{ name: 'get_alerts', description: 'Alerts', input_schema: schema }],
+    });
     expect(await get('?format=mcp&server=geo')).toEqual({ tools: [{ name: 'locate', inputSchema: { type: 'object' } }] });
     // Without a format, the listing is toolsim's own, as before.
     expect((await get('?server=geo')).tools).toEqual([{ server: 'geo', tool: 'locate', calls: 1 }]);
@@ -51,7 +57,9 @@ describe('GET /v1/tools?format=', () => {
     expect(ingested.stdout).toContain('anthropic.jsonl: anthropic');
     expect(ingested.stdout).toMatch(/calls without result \(not stored\)\s*\|?\s*2/);
     expect(ingested.stderr).toContain('hermes.jsonl:2: call of get_alerts has no <tool_response>; not stored');
-    const printed = JSON.parse(execFileSync(process.execPath, [CLI, 'tools', '--db', db, '--format', 'anthropic'], { encoding: 'utf8' })) as unknown;
+    const printed = JSON.parse(
+      execFileSync(process.execPath, [CLI, 'tools', '--db', db, '--format', 'anthropic'], { encoding: 'utf8' }),
+    ) as unknown;
     const store = Store.open(db, { readonly: true });
     onCleanup(() => store.close());
     const { app } = await appOf(store);
@@ -105,9 +113,16 @@ describe('POST /get_observation (verl-tool)', () => {
     const response = await app.inject({
       method: 'POST',
       url: '/get_observation',
-      payload: { trajectory_ids: ['t'], actions: ['<tool_call>{"name": "get_forecast", "arguments": {"city": "Paris", "days": 2}}</tool_call>'] },
+      payload: {
+        trajectory_ids: ['t'],
+        actions: ['<tool_call>{"name": "get_forecast", "arguments": {"city": "Paris", "days": 2}}</tool_call>'],
+      },
     });
-    expect(response.json()).toEqual({ observations: ['<tool_response>\nParis: 18°C sunny, then 15°C rain\n</tool_response>'], dones: [false], valids: [true] });
+    expect(response.json()).toEqual({
+      observations: ['<tool_response>\nParis: 18°C sunny, then 15°C rain\n</tool_response>'],
+      dones: [false],
+      valids: [true],
+    });
   });
 
   it('refuses arrays of different lengths with a 400 naming them', async () => {
@@ -116,7 +131,11 @@ describe('POST /get_observation (verl-tool)', () => {
     const response = await app.inject({ method: 'POST', url: '/get_observation', payload: { trajectory_ids: ['a', 'b'], actions: ['x'] } });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({ error: { code: 'length_mismatch', message: 'trajectory_ids has 2 items but actions has 1' } });
-    const extra = await app.inject({ method: 'POST', url: '/get_observation', payload: { trajectory_ids: ['a'], actions: ['x'], is_last_step: [] } });
+    const extra = await app.inject({
+      method: 'POST',
+      url: '/get_observation',
+      payload: { trajectory_ids: ['a'], actions: ['x'], is_last_step: [] },
+    });
     expect(extra.statusCode).toBe(400);
     expect(extra.json().error.message).toBe('"is_last_step" must be an array of 1 items, one per action');
   });

@@ -41,7 +41,18 @@ describe('canonicalJson', () => {
 
   it('matches the reference on awkward values', () => {
     const values: unknown[] = [
-      {}, [], null, true, false, 0, -0, 1e21, 1.5e-7, -3.25, 'a"b\\c\n\u2028', '\ud83d\ude00',
+      {},
+      [],
+      null,
+      true,
+      false,
+      0,
+      -0,
+      1e21,
+      1.5e-7,
+      -3.25,
+      'a"b\\c\n\u2028',
+      '\ud83d\ude00',
       { b: 1, a: [3, { d: null, c: 'x' }], '': 0 },
       { '10': 1, '9': 2, '1': 3, a: 4, A: 5 },
       { '\uffff': 1, '\ud83d\ude00': 2, '\ue000': 3, z: 4 },

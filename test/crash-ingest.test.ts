@@ -6,8 +6,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, readFileSync } from 'node:fs';
-import type { Writable } from 'node:stream';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { Store } from '../src/store/store.js';
 import { ROOT, tempDir } from './helpers.js';
@@ -20,8 +20,11 @@ async function writeBigLog(path: string, lines: number): Promise<void> {
     // Every 50th line repeats an earlier record: repeated observations must keep their ordinals.
     const n = i % 50 === 49 ? i - 7 : i;
     const line = JSON.stringify({
-      server: `s${n % 3}`, tool: `t${n % 7}`, arguments: { i: n % 5000, q: `query ${(n * 7919) % 1000}` },
-      output: { r: n, text: 'x'.repeat(40) }, trajectory_id: `t-${n >> 4}`,
+      server: `s${n % 3}`,
+      tool: `t${n % 7}`,
+      arguments: { i: n % 5000, q: `query ${(n * 7919) % 1000}` },
+      output: { r: n, text: 'x'.repeat(40) },
+      trajectory_id: `t-${n >> 4}`,
     });
     if (!out.write(`${line}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
@@ -29,7 +32,9 @@ async function writeBigLog(path: string, lines: number): Promise<void> {
 }
 
 function ingestProcess(log: string, db: string): { exited: Promise<number | null>; kill: () => void; stdin: Writable | null } {
-  const child = spawn(process.execPath, [CLI, 'ingest', log, '--db', db, '--format', 'toolsim'], { stdio: [log === '-' ? 'pipe' : 'ignore', 'ignore', 'ignore'] });
+  const child = spawn(process.execPath, [CLI, 'ingest', log, '--db', db, '--format', 'toolsim'], {
+    stdio: [log === '-' ? 'pipe' : 'ignore', 'ignore', 'ignore'],
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { exited, kill: () => child.kill('SIGKILL'), stdin: child.stdin };
 }
@@ -137,6 +142,8 @@ describe('crash during ingest', () => {
     const recovered = contents(crashedDb);
     expect(recovered).toEqual({ ...clean });
     expect(recovered.unfinished).toBe(false);
-    console.info(`[figures] crash during ingest: ${total} lines; killed with ${killed.join(' then ')} of ${clean.calls} calls committed; integrity ok; re-run identical (snapshot ${clean.snapshot})`);
+    console.info(
+      `[figures] crash during ingest: ${total} lines; killed with ${killed.join(' then ')} of ${clean.calls} calls committed; integrity ok; re-run identical (snapshot ${clean.snapshot})`,
+    );
   }, 180_000);
 });

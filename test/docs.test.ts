@@ -21,7 +21,12 @@ function tableRows(markdown: string, first: string): string[][] {
   const rows: string[][] = [];
   for (const line of lines.slice(start + 2)) {
     if (!line.startsWith('|')) break;
-    rows.push(line.slice(1, -1).split(/(?<!\\)\|/).map((cell) => cell.trim()));
+    rows.push(
+      line
+        .slice(1, -1)
+        .split(/(?<!\\)\|/)
+        .map((cell) => cell.trim()),
+    );
   }
   return rows;
 }
@@ -58,7 +63,11 @@ describe('docs', () => {
     const documented = tableRows(read('docs/metrics.md'), 'metric').map(([name, type, labels]) => [
       unquote(name),
       type ?? '',
-      (labels ?? '').split(',').map((l) => unquote(l.trim())).filter(Boolean).join(', '),
+      (labels ?? '')
+        .split(',')
+        .map((l) => unquote(l.trim()))
+        .filter(Boolean)
+        .join(', '),
     ]);
     expect(documented.sort()).toEqual(registry.sort());
   });

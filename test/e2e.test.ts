@@ -2,7 +2,7 @@
  * The built CLI, end to end: ingest a log, serve it on 127.0.0.1 with port 0, real HTTP requests,
  * metrics that match the requests made. Then every tau-bench call replayed over HTTP.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -35,6 +35,7 @@ async function serve(args: string[]): Promise<{ url: string; child: ChildProcess
   return { url, child, logs: () => output };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the tests read fields of arbitrary JSON answers
 const postJson = async (url: string, body: unknown): Promise<{ status: number; body: any }> => {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, body: await res.json() };
@@ -109,14 +110,20 @@ function shuffleKeys(value: unknown, seed: { n: number }): unknown {
 
 const sortedJson = (value: unknown): string =>
   JSON.stringify(value, (_k, v: unknown) =>
-    typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v);
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
 
 describe('tau-bench replayed over HTTP', () => {
   it('answers every recorded call exact, with the output the repeat policy picks', async () => {
     const dir = tempDir();
     const db = join(dir, 'tau.db');
     expect(toolsim(['ingest', TAU_BENCH, '--db', db]).status).toBe(0);
-    const records = readFileSync(TAU_BENCH, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { server: string; tool: string; arguments: object; output: unknown; is_error: boolean });
+    const records = readFileSync(TAU_BENCH, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { server: string; tool: string; arguments: object; output: unknown; is_error: boolean });
     // Expected under `first`: the earliest recorded output of each distinct call.
     const firstOutput = new Map<string, unknown>();
     for (const r of records) {
@@ -129,12 +136,15 @@ describe('tau-bench replayed over HTTP', () => {
     const wrong: string[] = [];
     for (let i = 0; i < records.length; i += 64) {
       const slice = records.slice(i, i + 64);
-      await Promise.all(slice.map(async (r) => {
-        const { body } = await postJson(`${url}/v1/call`, { server: r.server, tool: r.tool, arguments: shuffleKeys(r.arguments, seed) });
-        const expected = firstOutput.get(`${r.server}\0${r.tool}\0${sortedJson(r.arguments)}`);
-        if (body.tier === 'exact') exact++;
-        if (body.tier !== 'exact' || sortedJson(body.output) !== sortedJson(expected)) wrong.push(`${r.tool} ${JSON.stringify(r.arguments)}`);
-      }));
+      await Promise.all(
+        slice.map(async (r) => {
+          const { body } = await postJson(`${url}/v1/call`, { server: r.server, tool: r.tool, arguments: shuffleKeys(r.arguments, seed) });
+          const expected = firstOutput.get(`${r.server}\0${r.tool}\0${sortedJson(r.arguments)}`);
+          if (body.tier === 'exact') exact++;
+          if (body.tier !== 'exact' || sortedJson(body.output) !== sortedJson(expected))
+            wrong.push(`${r.tool} ${JSON.stringify(r.arguments)}`);
+        }),
+      );
     }
     expect(wrong).toEqual([]);
     expect(exact).toBe(1957);

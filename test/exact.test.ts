@@ -3,7 +3,7 @@ import { createMetrics } from '../src/core/metrics.js';
 import { Simulator } from '../src/simulator/simulator.js';
 import { cacheOf } from './helpers.js';
 
-describe('the exact tier\'s LRU', () => {
+describe("the exact tier's LRU", () => {
   it('keeps answering every recorded call exactly when its byte bound forces evictions', async () => {
     const records = Array.from({ length: 200 }, (_, i) => ({ tool: 't', arguments: { i }, output: { i, text: 'x'.repeat(500) } }));
     const { store } = await cacheOf(records);

@@ -6,17 +6,29 @@ import { describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
 import { ConfigError } from '../src/core/errors.js';
 import { Memo } from '../src/store/memo.js';
-import { createFuzzy, type FuzzyConfig } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { Store } from '../src/store/store.js';
+import { createFuzzy, type FuzzyConfig } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { appOf, cacheOf, metricValue, onCleanup, type TestApp } from './helpers.js';
-import { startFakeAnthropic, type Behaviour, type FakeAnthropic } from './support/fake-anthropic.js';
+import { type Behaviour, type FakeAnthropic, startFakeAnthropic } from './support/fake-anthropic.js';
 
 const weather = (city: string, unit: string, temp: number): object => ({
-  server: 'weather', tool: 'get_weather', arguments: { city, unit }, output: { city, temp, unit },
+  server: 'weather',
+  tool: 'get_weather',
+  arguments: { city, unit },
+  output: { city, temp, unit },
 });
 const RECORDS = [
-  weather('Paris', 'C', 18), weather('London', 'C', 14), weather('Berlin', 'C', 16), weather('Madrid', 'F', 80),
-  { server: 'weather', tool: 'get_weather', arguments: { city: 'Atlantis', unit: 'C' }, output: 'Error: unknown city Atlantis', is_error: true },
+  weather('Paris', 'C', 18),
+  weather('London', 'C', 14),
+  weather('Berlin', 'C', 16),
+  weather('Madrid', 'F', 80),
+  {
+    server: 'weather',
+    tool: 'get_weather',
+    arguments: { city: 'Atlantis', unit: 'C' },
+    output: 'Error: unknown city Atlantis',
+    is_error: true,
+  },
 ];
 const NEAR = { server: 'weather', tool: 'get_weather', arguments: { city: 'Pariss', unit: 'C' } };
 const IMPROVISED = { city: 'Pariss', temp: 19, unit: 'C' };
@@ -43,7 +55,16 @@ async function fuzzyApp(store: Store, stand: FakeAnthropic, overrides: Partial<F
   return appOf(store, { fuzzy: fuzzyTier(config(stand, overrides), now ? { now } : {}) });
 }
 
-async function call(app: TestApp, body: object = NEAR): Promise<{ tier: string; output: unknown; is_error: boolean; reason?: string; match: { memoized?: boolean; neighbors?: { arguments: Record<string, unknown>; similarity: number }[] } }> {
+async function call(
+  app: TestApp,
+  body: object = NEAR,
+): Promise<{
+  tier: string;
+  output: unknown;
+  is_error: boolean;
+  reason?: string;
+  match: { memoized?: boolean; neighbors?: { arguments: Record<string, unknown>; similarity: number }[] };
+}> {
   const response = await app.app.inject({ method: 'POST', url: '/v1/call', payload: body });
   expect(response.statusCode).toBe(200);
   return response.json();
@@ -65,7 +86,9 @@ describe('fuzzy tier', () => {
     const { body, headers } = stand.requests[0]!;
     expect(headers['x-api-key'] ?? headers['authorization']).toMatch(/^(Bearer )?sk-test-secret$/);
     expect(body['tool_choice']).toEqual({ type: 'tool', name: 'respond' });
-    expect(body['tools']).toEqual([expect.objectContaining({ name: 'respond', input_schema: expect.objectContaining({ required: ['output'] }) })]);
+    expect(body['tools']).toEqual([
+      expect.objectContaining({ name: 'respond', input_schema: expect.objectContaining({ required: ['output'] }) }),
+    ]);
     const system = body['system'] as { text: string; cache_control?: unknown }[];
     expect(system[0]?.cache_control).toEqual({ type: 'ephemeral' });
     expect(system[0]?.text).toContain('get_weather');
@@ -110,7 +133,7 @@ describe('fuzzy tier', () => {
 
   it('answers 16 identical concurrent calls with one request (single-flight)', async () => {
     const { store } = await cacheOf(RECORDS);
-    const stand = await fake({ kind: 'slow', delayMs: 150, then: { kind: 'answer', output: IMPROVISED } });
+    const stand = await fake({ kind: 'slow', delayMs: 150, after: { kind: 'answer', output: IMPROVISED } });
     const app = await fuzzyApp(store, stand);
     const answers = await Promise.all(Array.from({ length: 16 }, () => call(app)));
     expect(stand.requests).toHaveLength(1);
@@ -123,7 +146,8 @@ describe('fuzzy tier', () => {
     const stand = await fake({ kind: 'status', status: 500 });
     let now = 1_000_000;
     const app = await fuzzyApp(store, stand, { breakerFailures: 3, breakerCooldownMs: 30_000 }, () => now);
-    for (const city of ['Parix', 'Londn', 'Berlim']) expect(await call(app, other(city))).toMatchObject({ tier: 'miss', reason: 'llm_unavailable', is_error: true });
+    for (const city of ['Parix', 'Londn', 'Berlim'])
+      expect(await call(app, other(city))).toMatchObject({ tier: 'miss', reason: 'llm_unavailable', is_error: true });
     expect(stand.requests).toHaveLength(3);
     // Open: no request goes out.
     expect(await call(app, other('Madri'))).toMatchObject({ tier: 'miss', reason: 'llm_unavailable' });
@@ -267,7 +291,21 @@ describe('toolsim explain', () => {
     const { path, store } = await cacheOf(RECORDS);
     store.close();
     const env = { ...process.env, ANTHROPIC_API_KEY: '', TOOLSIM_FUZZY: '' };
-    const out = execFileSync(process.execPath, [`${ROOT}/dist/src/cli.js`, 'explain', '--db', path, '--tool', 'get_weather', '--arguments', '{"city":"Pariss","unit":"C"}', '--json'], { env, encoding: 'utf8' });
+    const out = execFileSync(
+      process.execPath,
+      [
+        `${ROOT}/dist/src/cli.js`,
+        'explain',
+        '--db',
+        path,
+        '--tool',
+        'get_weather',
+        '--arguments',
+        '{"city":"Pariss","unit":"C"}',
+        '--json',
+      ],
+      { env, encoding: 'utf8' },
+    );
     const explanation = JSON.parse(out) as { tier: string; reason: string; neighbors: unknown[]; prompt: { user: string } };
     expect(explanation).toMatchObject({ tier: 'miss', reason: 'fuzzy_disabled' });
     expect(explanation.neighbors).toHaveLength(5);
@@ -286,10 +324,19 @@ describe('serving with the fuzzy tier', () => {
     const log: string[] = [];
     const logStream = new PassThrough();
     logStream.on('data', (chunk: Buffer) => log.push(chunk.toString('utf8')));
-    const server = await startServer(serveConfig({ db: path, apiKey: 'sk-never-logged-42', baseUrl: stand.url, llmRetries: 0, logLevel: 'debug' }), { logStream });
+    const server = await startServer(
+      serveConfig({ db: path, apiKey: 'sk-never-logged-42', baseUrl: stand.url, llmRetries: 0, logLevel: 'debug' }),
+      { logStream },
+    );
     onCleanup(() => server.close());
     const post = async (): Promise<Record<string, unknown>> =>
-      (await (await fetch(`${server.url}/v1/call`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-never-logged-42' }, body: JSON.stringify(NEAR) })).json()) as Record<string, unknown>;
+      (await (
+        await fetch(`${server.url}/v1/call`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer sk-never-logged-42' },
+          body: JSON.stringify(NEAR),
+        })
+      ).json()) as Record<string, unknown>;
     expect(await post()).toMatchObject({ tier: 'fuzzy', output: IMPROVISED, match: { memoized: false } });
     expect(await post()).toMatchObject({ tier: 'fuzzy', output: IMPROVISED, match: { memoized: true } });
     expect(stand.requests).toHaveLength(1);

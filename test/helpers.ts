@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { afterEach } from 'vitest';
 import { buildApp } from '../src/app.js';
-import { ingest, type IngestSummary } from '../src/ingest/ingest.js';
 import { createMetrics, type Metrics } from '../src/core/metrics.js';
+import { type IngestSummary, ingest } from '../src/ingest/ingest.js';
 import { Simulator, type SimulatorOptions } from '../src/simulator/simulator.js';
 import { Store } from '../src/store/store.js';
 
@@ -33,7 +33,7 @@ export function tempDir(): string {
 /** Writes records (objects, or raw strings for malformed lines) as a JSONL file. */
 export function writeLog(dir: string, name: string, records: readonly (object | string)[]): string {
   const path = join(dir, name);
-  writeFileSync(path, records.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n') + '\n');
+  writeFileSync(path, `${records.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n')}\n`);
   return path;
 }
 

@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ingest } from '../src/ingest/ingest.js';
 import { Store } from '../src/store/store.js';
-import { ROOT, onCleanup, tempDir } from './helpers.js';
+import { onCleanup, ROOT, tempDir } from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -45,7 +45,7 @@ function recordedIs(store: Store): number[] {
 describe('hostile logs', () => {
   it('keeps what came before a truncated gzip and reads the next file', async () => {
     const dir = tempDir();
-    const lines = Array.from({ length: 2000 }, (_, i) => valid(i)).join('\n') + '\n';
+    const lines = `${Array.from({ length: 2000 }, (_, i) => valid(i)).join('\n')}\n`;
     const zipped = gzipSync(lines);
     const cut = join(dir, 'cut.jsonl.gz');
     writeFileSync(cut, zipped.subarray(0, Math.floor(zipped.length * 0.6)));
@@ -82,10 +82,12 @@ describe('hostile logs', () => {
     write('\n');
     validLine();
     // Invalid UTF-8 inside an otherwise valid record.
-    write(Buffer.concat([Buffer.from('{"tool":"echo","arguments":{"q":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"},"output":1}\n')]));
+    write(
+      Buffer.concat([Buffer.from('{"tool":"echo","arguments":{"q":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"},"output":1}\n')]),
+    );
     validLine();
     // Deep nesting, in arguments, output and metadata.
-    const deep = (n: number): string => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
+    const deep = (n: number): string => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
     write(`{"tool":"echo","arguments":${deep(100_000)},"output":1}\n`);
     validLine();
     write(`{"tool":"echo","arguments":{},"output":${deep(100_000)}}\n`);
@@ -118,7 +120,9 @@ describe('hostile logs', () => {
       expect(problem).toMatch(/hostile\.jsonl:\d+: \S/);
       expect(problem.length).toBeLessThan(300);
     }
-    console.info(`[figures] hostile logs: ${expectedValid.length} valid lines kept among ${summary.lines} read; ${summary.rejected} rejected with a reason`);
+    console.info(
+      `[figures] hostile logs: ${expectedValid.length} valid lines kept among ${summary.lines} read; ${summary.rejected} rejected with a reason`,
+    );
   });
 
   it('the CLI survives the same file: exit 1 after its summary, no stack trace', async () => {

@@ -3,7 +3,7 @@
  * error, none a 5xx; the server answers normally afterwards; heap does not grow across rounds;
  * nothing reaches Object.prototype.
  */
-import { request as httpRequest, Agent } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { buildApp } from '../src/app.js';
 import { createMetrics } from '../src/core/metrics.js';
 import { Simulator } from '../src/simulator/simulator.js';
 import { cacheOf, onCleanup } from './helpers.js';
-import { hostileCorpus, type HostileRequest } from './hostile/corpus.js';
+import { type HostileRequest, hostileCorpus } from './hostile/corpus.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -26,15 +26,12 @@ function send(base: URL, agent: Agent, req: HostileRequest): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { ...req.headers };
     if (req.body !== undefined) headers['content-length'] = req.body.length;
-    const r = httpRequest(
-      { host: base.hostname, port: base.port, method: req.method, path: req.path, headers, agent },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
+    const r = httpRequest({ host: base.hostname, port: base.port, method: req.method, path: req.path, headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
     r.on('error', reject);
     r.end(req.body);
   });
@@ -74,13 +71,19 @@ describe('hostile requests', () => {
         } catch {
           error = undefined;
         }
-        const ok = reply.status >= 400 && reply.status < 500 && reply.headers['content-type']?.toString().startsWith('application/json') && error !== undefined;
+        const ok =
+          reply.status >= 400 &&
+          reply.status < 500 &&
+          reply.headers['content-type']?.toString().startsWith('application/json') &&
+          error !== undefined;
         if (!ok && round === 0) wrong.push(`${req.name}: ${reply.status} ${reply.body.slice(0, 120)}`);
       }
       gc();
       heap.push(process.memoryUsage().heapUsed);
     }
-    console.info(`[figures] hostile requests: ${corpus.length} x 3 rounds, all 4xx JSON; heap after gc per round (MB): ${heap.map((h) => (h / 2 ** 20).toFixed(1)).join(', ')}`);
+    console.info(
+      `[figures] hostile requests: ${corpus.length} x 3 rounds, all 4xx JSON; heap after gc per round (MB): ${heap.map((h) => (h / 2 ** 20).toFixed(1)).join(', ')}`,
+    );
     expect(wrong).toEqual([]);
     // Round 1 warms caches and JIT; rounds 2 and 3 must not keep growing.
     expect(heap[2]! - heap[1]!).toBeLessThan(16 * 1024 * 1024);
@@ -91,7 +94,10 @@ describe('hostile requests', () => {
     const healthy = await send(base, agent, { name: 'health', method: 'GET', path: '/healthz' });
     expect(healthy.status).toBe(200);
     const exact = await send(base, agent, {
-      name: 'exact', method: 'POST', path: '/v1/call', headers: { 'content-type': 'application/json' },
+      name: 'exact',
+      method: 'POST',
+      path: '/v1/call',
+      headers: { 'content-type': 'application/json' },
       body: Buffer.from(JSON.stringify({ tool: 'lookup', arguments: { id: 2 } })),
     });
     expect(exact.status).toBe(200);
@@ -110,7 +116,11 @@ describe('hostile requests', () => {
       expect(res.json()).toMatchObject({ tier: 'miss' });
     }
     // A batch item with a bad shape is an error result for that item alone, not a 4xx.
-    const batch = await app.inject({ method: 'POST', url: '/v1/calls', payload: { calls: [[[[1]]], { tool: 'lookup', arguments: { id: 1 } }] } });
+    const batch = await app.inject({
+      method: 'POST',
+      url: '/v1/calls',
+      payload: { calls: [[[[1]]], { tool: 'lookup', arguments: { id: 1 } }] },
+    });
     expect(batch.statusCode).toBe(200);
     expect(batch.json()).toMatchObject({ results: [{ error: { code: 'invalid_request' } }, { tier: 'exact' }] });
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();

@@ -11,7 +11,11 @@ import { Store } from '../src/store/store.js';
 import { cacheOf, onCleanup, tempDir, writeLog } from './helpers.js';
 
 const records = Array.from({ length: 20 }, (_, i) => ({
-  server: 's', tool: i % 3 === 0 ? 'a' : 'b', arguments: { n: i % 7 }, output: { v: i }, trajectory_id: `t${i}`,
+  server: 's',
+  tool: i % 3 === 0 ? 'a' : 'b',
+  arguments: { n: i % 7 },
+  output: { v: i },
+  trajectory_id: `t${i}`,
 }));
 
 function openStore(path: string, options: { readonly?: boolean } = {}): Store {
@@ -54,7 +58,8 @@ describe('ingest in bulk transactions', () => {
     // The identity formula, written out with one update per part as the store first computed it.
     const key = callKey('s', 't', canonicalJson({ q: 'x' }));
     const recordHash = createHash('sha256');
-    for (const part of [key, '"out"', '0', 'tr', null, null, 'src', null]) recordHash.update(part === null ? '-;' : `${part.length};${part}`);
+    for (const part of [key, '"out"', '0', 'tr', null, null, 'src', null])
+      recordHash.update(part === null ? '-;' : `${part.length};${part}`);
     const identity = createHash('sha256').update(recordHash.digest()).update('0').digest();
     const snapshot = createHash('sha256').update('toolsim-snapshot-v1\0[]\0').update(identity).digest('hex').slice(0, 32);
     expect(cache.summary.snapshotId).toBe(snapshot);

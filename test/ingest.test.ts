@@ -8,7 +8,11 @@ import { Store } from '../src/store/store.js';
 import { cacheOf, onCleanup, tempDir, writeLog } from './helpers.js';
 
 const call = (domain: string, output: unknown = { ok: domain }, extra: object = {}) => ({
-  server: 'whois', tool: 'whois_lookup', arguments: { domain }, output, ...extra,
+  server: 'whois',
+  tool: 'whois_lookup',
+  arguments: { domain },
+  output,
+  ...extra,
 });
 
 describe('ingest', () => {
@@ -83,7 +87,11 @@ describe('ingest', () => {
     const problems: string[] = [];
     const store = Store.open(join(dir, 'cache.db'));
     onCleanup(() => store.close());
-    const summary = await ingest({ store, inputs: [join(dir, 'missing.jsonl'), join(dir, 'cut.jsonl.gz')], onProblem: (p) => problems.push(p) });
+    const summary = await ingest({
+      store,
+      inputs: [join(dir, 'missing.jsonl'), join(dir, 'cut.jsonl.gz')],
+      onProblem: (p) => problems.push(p),
+    });
     expect(problems[0]).toBe(`${join(dir, 'missing.jsonl')}: cannot read (ENOENT)`);
     expect(problems[1]).toMatch(/cut\.jsonl\.gz:\d+: input ends here: /);
     expect(summary.failedInputs).toBe(2);
@@ -107,7 +115,10 @@ describe('ingest', () => {
   });
 
   it('defaults the server to "default" and rejects an unknown kind', async () => {
-    const { store, problems } = await cacheOf([{ tool: 't', arguments: {}, output: 1 }, { kind: 'weird', tool: 't' }]);
+    const { store, problems } = await cacheOf([
+      { tool: 't', arguments: {}, output: 1 },
+      { kind: 'weird', tool: 't' },
+    ]);
     expect(store.catalog().map((t) => t.server)).toEqual(['default']);
     expect(problems[0]).toMatch(/:2: unknown "kind" "weird"/);
   });

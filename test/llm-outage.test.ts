@@ -6,13 +6,13 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runLoad, type MixedCall } from '../bench/load.js';
+import { type MixedCall, runLoad } from '../bench/load.js';
 import { ingest } from '../src/ingest/ingest.js';
 import { startServer } from '../src/server.js';
 import { Store } from '../src/store/store.js';
 import { metricValue, onCleanup, tempDir, writeLog } from './helpers.js';
 import { serveConfig } from './server-process.js';
-import { startFakeAnthropic, type Behaviour } from './support/fake-anthropic.js';
+import { type Behaviour, startFakeAnthropic } from './support/fake-anthropic.js';
 
 const DEADLINE_MS = 1500;
 const COOLDOWN_MS = 800;
@@ -24,22 +24,39 @@ const onUnhandled = (reason: unknown): void => {
 beforeAll(() => process.on('unhandledRejection', onUnhandled));
 afterAll(() => process.off('unhandledRejection', onUnhandled));
 
-const weather = (city: string, temp: number): object => ({ server: 'weather', tool: 'get_weather', arguments: { city, unit: 'C' }, output: { city, temp } });
+const weather = (city: string, temp: number): object => ({
+  server: 'weather',
+  tool: 'get_weather',
+  arguments: { city, unit: 'C' },
+  output: { city, temp },
+});
 
 describe('LLM outage under load', () => {
   it('answers every call within the deadline through timeouts, 429/500/529, resets and garbage; the breaker opens and closes', async () => {
     const dir = tempDir();
     const db = join(dir, 'cache.db');
     const writer = Store.open(db);
-    await ingest({ store: writer, inputs: [writeLog(dir, 'a.jsonl', [weather('Paris', 18), weather('London', 14), weather('Berlin', 16)])] });
+    await ingest({
+      store: writer,
+      inputs: [writeLog(dir, 'a.jsonl', [weather('Paris', 18), weather('London', 14), weather('Berlin', 16)])],
+    });
     writer.close();
     const stand = await startFakeAnthropic({ kind: 'answer', output: { temp: 17 } });
     onCleanup(() => stand.close());
     const serve = async (breakerFailures: number): Promise<Awaited<ReturnType<typeof startServer>>> => {
-      const running = await startServer(serveConfig({
-        db, apiKey: 'sk-test-outage', baseUrl: stand.url, fuzzy: 'on', llmDeadlineMs: DEADLINE_MS, llmRetries: 1,
-        breakerFailures, breakerCooldownMs: COOLDOWN_MS, llmConcurrency: 8,
-      }));
+      const running = await startServer(
+        serveConfig({
+          db,
+          apiKey: 'sk-test-outage',
+          baseUrl: stand.url,
+          fuzzy: 'on',
+          llmDeadlineMs: DEADLINE_MS,
+          llmRetries: 1,
+          breakerFailures,
+          breakerCooldownMs: COOLDOWN_MS,
+          llmConcurrency: 8,
+        }),
+      );
       onCleanup(() => running.close());
       return running;
     };
@@ -50,7 +67,10 @@ describe('LLM outage under load', () => {
     // Distinct near calls each phase, so neither the memo nor single-flight hides the outage.
     const nearCalls = (): MixedCall[] => {
       round++;
-      return Array.from({ length: 100 }, (_, i) => ({ path: '/v1/call', body: { tool: 'get_weather', arguments: { city: `Paris-${round}-${i}`, unit: 'C' } } }));
+      return Array.from({ length: 100 }, (_, i) => ({
+        path: '/v1/call',
+        body: { tool: 'get_weather', arguments: { city: `Paris-${round}-${i}`, unit: 'C' } },
+      }));
     };
     const exactCall: MixedCall = { path: '/v1/call', body: { tool: 'get_weather', arguments: { city: 'London', unit: 'C' } } };
 
@@ -66,17 +86,29 @@ describe('LLM outage under load', () => {
     for (const [name, behaviour] of modes) {
       stand.setDefault(behaviour);
       const askedBefore = stand.requests.length;
-      const missesBefore = metricValue(await metrics(), 'toolsim_misses_total{reason="llm_unavailable"}') + metricValue(await metrics(), 'toolsim_misses_total{reason="llm_invalid_output"}');
-      const result = await runLoad({ url: server.url, connections: 16, seconds: name === 'timeout' ? 2 : 1, calls: [...nearCalls(), exactCall], timeout: 10 });
+      const missesBefore =
+        metricValue(await metrics(), 'toolsim_misses_total{reason="llm_unavailable"}') +
+        metricValue(await metrics(), 'toolsim_misses_total{reason="llm_invalid_output"}');
+      const result = await runLoad({
+        url: server.url,
+        connections: 16,
+        seconds: name === 'timeout' ? 2 : 1,
+        calls: [...nearCalls(), exactCall],
+        timeout: 10,
+      });
       const sampleStarted = performance.now();
       const sample = await fetch(new URL('/v1/call', server.url), {
-        method: 'POST', headers: { 'content-type': 'application/json' },
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ tool: 'get_weather', arguments: { city: `Paris-sample-${name}`, unit: 'C' } }),
       }).then((r) => r.json() as Promise<{ tier: string; reason?: string; is_error: boolean }>);
       const sampleMs = Math.round(performance.now() - sampleStarted);
       expect(sampleMs, name).toBeLessThan(DEADLINE_MS + 1000);
       const text = await metrics();
-      const misses = metricValue(text, 'toolsim_misses_total{reason="llm_unavailable"}') + metricValue(text, 'toolsim_misses_total{reason="llm_invalid_output"}') - missesBefore;
+      const misses =
+        metricValue(text, 'toolsim_misses_total{reason="llm_unavailable"}') +
+        metricValue(text, 'toolsim_misses_total{reason="llm_invalid_output"}') -
+        missesBefore;
       expect(result.failed, name).toBe(0);
       expect(result.requests, name).toBeGreaterThanOrEqual(16);
       // Within the deadline (plus the time queued behind a busy 2-core machine).
@@ -85,7 +117,9 @@ describe('LLM outage under load', () => {
       expect(['llm_unavailable', 'llm_invalid_output'], name).toContain(sample.reason);
       expect(sample.is_error).toBe(true);
       expect(misses, name).toBeGreaterThan(0);
-      figures.push(`${name}: ${result.requests} req, 0 failed, max ${result.max} ms, single call ${sampleMs} ms, ${stand.requests.length - askedBefore} LLM requests`);
+      figures.push(
+        `${name}: ${result.requests} req, 0 failed, max ${result.max} ms, single call ${sampleMs} ms, ${stand.requests.length - askedBefore} LLM requests`,
+      );
     }
     expect(metricValue(await metrics(), 'toolsim_calls_total{tier="fuzzy",server="weather",tool="get_weather"}')).toBe(0);
 
@@ -108,7 +142,8 @@ describe('LLM outage under load', () => {
     for (let i = 0; i < 40 && recovered?.tier !== 'fuzzy'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       recovered = await fetch(new URL('/v1/call', server.url), {
-        method: 'POST', headers: { 'content-type': 'application/json' },
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ tool: 'get_weather', arguments: { city: `Paris-recovered-${i}`, unit: 'C' } }),
       }).then((r) => r.json() as Promise<{ tier: string }>);
     }
@@ -117,6 +152,8 @@ describe('LLM outage under load', () => {
     expect(after.failed).toBe(0);
     expect(metricValue(await metrics(), 'toolsim_calls_total{tier="fuzzy",server="weather",tool="get_weather"}')).toBeGreaterThan(10);
     expect(unhandled).toEqual([]);
-    console.info(`[figures] LLM outage under load (deadline ${DEADLINE_MS} ms): ${figures.join('; ')}; breaker (5 failures): ${open.requests} req, ${askedWhileOpen} LLM requests, 0 failed; recovered: ${after.requests} req, 0 failed`);
+    console.info(
+      `[figures] LLM outage under load (deadline ${DEADLINE_MS} ms): ${figures.join('; ')}; breaker (5 failures): ${open.requests} req, ${askedWhileOpen} LLM requests, 0 failed; recovered: ${after.requests} req, 0 failed`,
+    );
   }, 60_000);
 });

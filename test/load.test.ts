@@ -5,13 +5,13 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runLoad, type MixedCall } from '../bench/load.js';
+import { type MixedCall, runLoad } from '../bench/load.js';
 import { buildApp } from '../src/app.js';
-import { ingest } from '../src/ingest/ingest.js';
 import { createMetrics } from '../src/core/metrics.js';
+import { ingest } from '../src/ingest/ingest.js';
 import { Simulator } from '../src/simulator/simulator.js';
-import { Store, type RecordedCall } from '../src/store/store.js';
-import { API_BANK, TAU_BENCH, cacheOf, onCleanup, tempDir } from './helpers.js';
+import { type RecordedCall, Store } from '../src/store/store.js';
+import { API_BANK, cacheOf, onCleanup, TAU_BENCH, tempDir } from './helpers.js';
 import { serveProcess } from './server-process.js';
 
 function busyWait(ms: number): void {
@@ -43,7 +43,9 @@ describe('load', () => {
     });
     const server = await serveProcess(['--db', db]);
     const result = await runLoad({ url: server.url, connections: 50, seconds: 3, calls, timeout: 10 });
-    console.info(`[figures] load (suite): 50 connections x 3 s: ${result.requests} requests, ${result.failed} failed, ${Math.round(result.rps)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms`);
+    console.info(
+      `[figures] load (suite): 50 connections x 3 s: ${result.requests} requests, ${result.failed} failed, ${Math.round(result.rps)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms`,
+    );
     expect(result.requests).toBeGreaterThan(100);
     expect(result.failed).toBe(0);
     server.child.kill('SIGTERM');

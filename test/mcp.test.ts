@@ -3,18 +3,19 @@
  * an unknown tool, byte-faithful replay, and the methods a stateless server refuses. The fuzzy call
  * goes through the real fuzzy tier and SDK to a stand-in Messages API on 127.0.0.1.
  */
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
-import { createFuzzy } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { ingest } from '../src/ingest/ingest.js';
 import { Store } from '../src/store/store.js';
-import { ROOT, appOf, metricValue, onCleanup, tempDir } from './helpers.js';
-import { startFakeAnthropic, type FakeAnthropic } from './support/fake-anthropic.js';
+import { createFuzzy } from '../src/tiers/fuzzy/fuzzy-tier.js';
+import { appOf, metricValue, onCleanup, ROOT, tempDir } from './helpers.js';
+import { type FakeAnthropic, startFakeAnthropic } from './support/fake-anthropic.js';
 
 const FIXTURES = join(ROOT, 'test/fixtures/transcripts');
 
@@ -50,7 +51,7 @@ function writeNative(): string {
     // A schema without "type": MCP clients refuse a tools/list holding one, so it is listed as an object schema.
     { kind: 'tool', server: 'geo', tool: 'distance', input_schema: { properties: { from: { type: 'string' } } } },
   ];
-  writeFileSync(path, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  writeFileSync(path, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
   return path;
 }
 
@@ -89,7 +90,13 @@ describe('POST /mcp/{server}', () => {
     const exact = await client.callTool({ name: 'get_forecast', arguments: { days: 2, city: 'Paris' } });
     expect(exact).toEqual({
       content: [{ type: 'text', text: 'Paris: 18°C sunny, then 15°C rain' }],
-      structuredContent: { city: 'Paris', days: [{ high: 18, sky: 'sunny' }, { high: 15, sky: 'rain' }] },
+      structuredContent: {
+        city: 'Paris',
+        days: [
+          { high: 18, sky: 'sunny' },
+          { high: 15, sky: 'rain' },
+        ],
+      },
       isError: false,
     });
     expect(exact._meta).toBeUndefined();
@@ -111,7 +118,10 @@ describe('POST /mcp/{server}', () => {
     expect(miss.isError).toBe(true);
     expect(miss._meta).toMatchObject({ 'toolsim/tier': 'miss', 'toolsim/reason': 'no_similar_calls' });
     expect(miss.content).toEqual([
-      { type: 'text', text: 'Error: get_alerts could not process this request: no recorded call of this tool is close enough to these arguments.' },
+      {
+        type: 'text',
+        text: 'Error: get_alerts could not process this request: no recorded call of this tool is close enough to these arguments.',
+      },
     ]);
 
     const unknown = client.callTool({ name: 'get_tides', arguments: { port: 'Brest' } });
@@ -129,13 +139,23 @@ describe('POST /mcp/{server}', () => {
   it('replays a recorded CallToolResult byte for byte, and wraps other outputs as text', async () => {
     const { url } = await serving();
     const headers = { id: 7, jsonrpc: '2.0' };
-    const recorded = await rpc(`${url}/mcp/weather`, { ...headers, method: 'tools/call', params: { name: 'get_alerts', arguments: { state: 'CA' } } });
+    const recorded = await rpc(`${url}/mcp/weather`, {
+      ...headers,
+      method: 'tools/call',
+      params: { name: 'get_alerts', arguments: { state: 'CA' } },
+    });
     expect(recorded.status).toBe(200);
     expect(recorded.headers.get('content-type')).toMatch(/application\/json/);
     // Key order and all, as the server sent it during exploration.
-    expect(await recorded.text()).toBe('{"result":{"isError":false,"content":[{"text":"No active alerts for CA","type":"text"}]},"jsonrpc":"2.0","id":7}');
+    expect(await recorded.text()).toBe(
+      '{"result":{"isError":false,"content":[{"text":"No active alerts for CA","type":"text"}]},"jsonrpc":"2.0","id":7}',
+    );
 
-    const plain = await rpc(`${url}/mcp/geo`, { ...headers, method: 'tools/call', params: { name: 'locate', arguments: { city: 'Paris' } } });
+    const plain = await rpc(`${url}/mcp/geo`, {
+      ...headers,
+      method: 'tools/call',
+      params: { name: 'locate', arguments: { city: 'Paris' } },
+    });
     expect(await plain.json()).toEqual({
       result: { content: [{ type: 'text', text: '{"lat":48.8566,"lon":2.3522}' }], isError: false },
       jsonrpc: '2.0',
@@ -165,7 +185,11 @@ describe('POST /mcp/{server}', () => {
     expect(await missing.json()).toEqual({ error: { code: 'not_found', message: 'no recorded server "nowhere"' } });
     const refused = await rpc(`${url}/mcp/weather`, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, 'text/html');
     expect(refused.status).toBe(406);
-    const notJson = await fetch(`${url}/mcp/weather`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"jsonrpc":' });
+    const notJson = await fetch(`${url}/mcp/weather`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"jsonrpc":',
+    });
     expect(notJson.status).toBe(400);
   });
 });

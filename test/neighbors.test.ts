@@ -1,10 +1,10 @@
 /** Similarity and the neighbour index: the rule reads as documented, and the index finds what a full scan finds. */
 import { describe, expect, it } from 'vitest';
-import { NeighborIndex, type ArgumentSource } from '../src/neighbors/neighbor-index.js';
-import { argumentSimilarity, stringSimilarity } from '../src/neighbors/similarity.js';
+import { mutateArguments, seeded } from '../bench/mutate.js';
 import { callKey, canonicalJson } from '../src/core/canonical.js';
 import type { JsonObject } from '../src/core/types.js';
-import { mutateArguments, seeded } from '../bench/mutate.js';
+import { type ArgumentSource, NeighborIndex } from '../src/neighbors/neighbor-index.js';
+import { argumentSimilarity, stringSimilarity } from '../src/neighbors/similarity.js';
 import { cacheOf, TAU_BENCH } from './helpers.js';
 
 describe('similarity', () => {

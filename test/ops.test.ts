@@ -3,7 +3,7 @@
  * Grafana dashboard (every query valid PromQL over metrics toolsim exports), and /metrics itself.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
@@ -13,10 +13,14 @@ import { cacheOf, onCleanup, ROOT, tempDir } from './helpers.js';
 
 const PROMETHEUS_DIR = join(ROOT, 'deploy/prometheus');
 const DASHBOARD = join(ROOT, 'deploy/grafana/toolsim.json');
-const RULE_FILES = readdirSync(PROMETHEUS_DIR).filter((f) => f.endsWith('.yml') && !f.endsWith('.test.yml')).map((f) => join(PROMETHEUS_DIR, f));
+const RULE_FILES = readdirSync(PROMETHEUS_DIR)
+  .filter((f) => f.endsWith('.yml') && !f.endsWith('.test.yml'))
+  .map((f) => join(PROMETHEUS_DIR, f));
 
 const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
 if (!hasPromtool) {
+  // CI installs promtool (.ci/run): there a missing promtool is a failure, never a silent skip.
+  if (process.env['CI']) throw new Error("promtool not found; .ci/run installs Debian's prometheus package");
   console.warn("promtool not found: the promtool checks are skipped (install Debian's prometheus package; .ci/run does)");
 }
 
@@ -49,8 +53,16 @@ async function exportedNames(): Promise<Set<string>> {
 describe('Grafana dashboard', () => {
   it('has the panels operators need, laid out on the 24-column grid without overlaps', () => {
     const titles = dashboard.panels.map((p) => p.title);
-    for (const wanted of ['Tier shares', 'Miss reasons', 'Top tools by misses (dashboard range)', 'Latency percentiles',
-      'LLM requests / s by outcome', 'LLM tokens / s by type', 'LLM failure share', 'Memo and single-flight hits / s']) {
+    for (const wanted of [
+      'Tier shares',
+      'Miss reasons',
+      'Top tools by misses (dashboard range)',
+      'Latency percentiles',
+      'LLM requests / s by outcome',
+      'LLM tokens / s by type',
+      'LLM failure share',
+      'Memo and single-flight hits / s',
+    ]) {
       expect(titles).toContain(wanted);
     }
     expect(new Set(dashboard.panels.map((p) => p.id)).size).toBe(dashboard.panels.length);
@@ -72,7 +84,12 @@ describe('Grafana dashboard', () => {
     const used = new Set(queries.flatMap((q) => q.expr.match(/\b(toolsim_[a-z_]+|up)\b(?=\{|\[|\))/g) ?? []));
     expect(used.size).toBeGreaterThanOrEqual(10);
     expect([...used].filter((name) => !names.has(name))).toEqual([]);
-    for (const series of ['toolsim_fuzzy_memo_hits_total', 'toolsim_singleflight_joins_total', 'toolsim_llm_tokens_total', 'toolsim_misses_total']) {
+    for (const series of [
+      'toolsim_fuzzy_memo_hits_total',
+      'toolsim_singleflight_joins_total',
+      'toolsim_llm_tokens_total',
+      'toolsim_misses_total',
+    ]) {
       expect(used).toContain(series);
     }
   });
@@ -80,7 +97,11 @@ describe('Grafana dashboard', () => {
   it.skipIf(!hasPromtool)('has queries that are valid PromQL (checked by promtool as recording rules)', () => {
     // Grafana's variables become plain values so that promtool can parse each query.
     const rules = queries.map((q, i) => {
-      const expr = q.expr.replaceAll('$__rate_interval', '1m').replaceAll('$__range', '1h').replaceAll('$job', 'toolsim').replaceAll('$instance', '.*');
+      const expr = q.expr
+        .replaceAll('$__rate_interval', '1m')
+        .replaceAll('$__range', '1h')
+        .replaceAll('$job', 'toolsim')
+        .replaceAll('$instance', '.*');
       return `      - record: dashboard:query_${i}\n        expr: ${JSON.stringify(expr)}`;
     });
     const file = join(tempDir(), 'dashboard-queries.yml');
@@ -95,7 +116,14 @@ describe('Prometheus rules', () => {
   it('record the tier shares and alert on misses, LLM failures, an unavailable LLM, latency and a down target', async () => {
     const text = RULE_FILES.map((f) => readFileSync(f, 'utf8')).join('\n');
     expect(text).toContain('record: job_tier:toolsim_calls:ratio_rate5m');
-    for (const alert of ['ToolsimTargetDown', 'ToolsimMissShareHigh', 'ToolsimLLMFailures', 'ToolsimLLMUnavailable', 'ToolsimExactLatencyHigh', 'ToolsimLatencyHigh']) {
+    for (const alert of [
+      'ToolsimTargetDown',
+      'ToolsimMissShareHigh',
+      'ToolsimLLMFailures',
+      'ToolsimLLMUnavailable',
+      'ToolsimExactLatencyHigh',
+      'ToolsimLatencyHigh',
+    ]) {
       expect(text).toContain(`alert: ${alert}`);
     }
     const names = await exportedNames();

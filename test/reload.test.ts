@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runLoad, type MixedCall } from '../bench/load.js';
+import { type MixedCall, runLoad } from '../bench/load.js';
 import { ingest } from '../src/ingest/ingest.js';
 import { startServer } from '../src/server.js';
 import { Store } from '../src/store/store.js';
@@ -17,8 +17,17 @@ import { startFakeAnthropic } from './support/fake-anthropic.js';
 const TOKEN = 'reload-test-token-0123456789';
 const record = (i: number, output: string): object => ({ server: 'kv', tool: 'get', arguments: { key: `k${i}` }, output });
 
-async function post(url: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(new URL(path, url), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+async function post(
+  url: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(new URL(path, url), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
@@ -28,7 +37,16 @@ describe('hot reload', () => {
     const db = join(dir, 'cache.db');
     const writer = Store.open(db);
     onCleanup(() => writer.close());
-    await ingest({ store: writer, inputs: [writeLog(dir, 'a.jsonl', Array.from({ length: 200 }, (_, i) => record(i, `old-${i}`)))] });
+    await ingest({
+      store: writer,
+      inputs: [
+        writeLog(
+          dir,
+          'a.jsonl',
+          Array.from({ length: 200 }, (_, i) => record(i, `old-${i}`)),
+        ),
+      ],
+    });
 
     const server = await startServer(serveConfig({ db, adminToken: TOKEN }));
     onCleanup(() => server.close());
@@ -40,7 +58,15 @@ describe('hot reload', () => {
     const calls: MixedCall[] = [
       { path: '/v1/call', body: { tool: 'get', arguments: { key: 'k1' } } },
       { path: '/v1/call', body: newCall },
-      { path: '/v1/calls', body: { calls: [{ tool: 'get', arguments: { key: 'k2' } }, { tool: 'nope', arguments: {} }] } },
+      {
+        path: '/v1/calls',
+        body: {
+          calls: [
+            { tool: 'get', arguments: { key: 'k2' } },
+            { tool: 'nope', arguments: {} },
+          ],
+        },
+      },
       { path: '/v1/servers/kv/tools/get', body: { key: 'k3' } },
     ];
     const load = runLoad({ url: server.url, connections: 20, seconds: 4, calls });
@@ -60,12 +86,18 @@ describe('hot reload', () => {
     expect(reloaded.json).toMatchObject({ reloaded: true, previous: first.snapshotId, snapshot: writer.snapshotId, calls: 202 });
     expect((await post(server.url, '/v1/call', newCall)).json).toMatchObject({ tier: 'exact', output: 'new-999' });
     // The repeat policy (first) still serves the first observation of k1.
-    expect((await post(server.url, '/v1/call', { tool: 'get', arguments: { key: 'k1' } })).json).toMatchObject({ tier: 'exact', output: 'old-1', match: { observations: 2 } });
+    expect((await post(server.url, '/v1/call', { tool: 'get', arguments: { key: 'k1' } })).json).toMatchObject({
+      tier: 'exact',
+      output: 'old-1',
+      match: { observations: 2 },
+    });
     // A second reload with nothing new is a no-op.
     expect((await post(server.url, '/admin/reload', {}, auth)).json).toMatchObject({ reloaded: false });
 
     const result = await load;
-    console.info(`[figures] hot reload under load: ${result.requests} requests at 20 connections, ${result.failed} failed, p99 ${result.p99} ms; statuses ${JSON.stringify(result.statuses)}`);
+    console.info(
+      `[figures] hot reload under load: ${result.requests} requests at 20 connections, ${result.failed} failed, p99 ${result.p99} ms; statuses ${JSON.stringify(result.statuses)}`,
+    );
     expect(result.requests).toBeGreaterThan(100);
     expect(result.failed).toBe(0);
     // The old snapshot's connection is closed once its calls have finished.
@@ -81,8 +113,16 @@ describe('hot reload', () => {
     const db = join(dir, 'cache.db');
     const writer = Store.open(db);
     onCleanup(() => writer.close());
-    const weather = (city: string, temp: number): object => ({ server: 'weather', tool: 'get_weather', arguments: { city, unit: 'C' }, output: { city, temp, unit: 'C' } });
-    await ingest({ store: writer, inputs: [writeLog(dir, 'a.jsonl', [weather('Paris', 18), weather('London', 14), weather('Berlin', 16)])] });
+    const weather = (city: string, temp: number): object => ({
+      server: 'weather',
+      tool: 'get_weather',
+      arguments: { city, unit: 'C' },
+      output: { city, temp, unit: 'C' },
+    });
+    await ingest({
+      store: writer,
+      inputs: [writeLog(dir, 'a.jsonl', [weather('Paris', 18), weather('London', 14), weather('Berlin', 16)])],
+    });
 
     const answerA = { city: 'Pariss', temp: 19, unit: 'C' };
     const answerB = { city: 'Pariss', temp: 21, unit: 'C' };
@@ -90,7 +130,8 @@ describe('hot reload', () => {
     onCleanup(() => stand.close());
     const server = await startServer(serveConfig({ db, adminToken: TOKEN, apiKey: 'sk-test-secret', baseUrl: stand.url, llmRetries: 0 }));
     onCleanup(() => server.close());
-    const readyz = (): Promise<{ snapshot: string; calls: number }> => fetch(new URL('/readyz', server.url)).then((r) => r.json() as Promise<{ snapshot: string; calls: number }>);
+    const readyz = (): Promise<{ snapshot: string; calls: number }> =>
+      fetch(new URL('/readyz', server.url)).then((r) => r.json() as Promise<{ snapshot: string; calls: number }>);
     const before = await readyz();
 
     const near = { tool: 'get_weather', arguments: { city: 'Pariss', unit: 'C' } };

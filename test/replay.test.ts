@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config.js';
 import { createMetrics } from '../src/core/metrics.js';
+import { ingest } from '../src/ingest/ingest.js';
 import { sameOutput } from '../src/replay/compare.js';
 import { checkGates } from '../src/replay/gates.js';
 import { reportHtml } from '../src/replay/html.js';
@@ -15,9 +16,8 @@ import { HttpTarget, SimulatorTarget, TargetError } from '../src/replay/targets.
 import { reportText } from '../src/replay/text.js';
 import { SERVE_OPTIONS, startServer } from '../src/server.js';
 import { Simulator } from '../src/simulator/simulator.js';
-import { ingest } from '../src/ingest/ingest.js';
 import { Store } from '../src/store/store.js';
-import { API_BANK, ROOT, TAU_BENCH, cacheOf, onCleanup, tempDir, writeLog } from './helpers.js';
+import { API_BANK, cacheOf, onCleanup, ROOT, TAU_BENCH, tempDir, writeLog } from './helpers.js';
 
 const run = promisify(execFile);
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -69,15 +69,32 @@ describe('replaying tau-bench against its own cache', () => {
     expect(disagreeing).toBe(8);
 
     const direct = await replay({ inputs: [TAU_BENCH], target: dbTarget(cache.store) });
-    const overHttp = await replay({ inputs: [TAU_BENCH], target: new HttpTarget(await serverOn(cache.path)), batchSize: 64, concurrency: 3 });
+    const overHttp = await replay({
+      inputs: [TAU_BENCH],
+      target: new HttpTarget(await serverOn(cache.path)),
+      batchSize: 64,
+      concurrency: 3,
+    });
     for (const report of [direct, overHttp]) {
-      expect(report.overall).toMatchObject({ calls: 1957, exact: 1957, fuzzy: 0, miss: 0, errors: 0, exactRate: 1, compared: 1957, differing: 0 });
+      expect(report.overall).toMatchObject({
+        calls: 1957,
+        exact: 1957,
+        fuzzy: 0,
+        miss: 0,
+        errors: 0,
+        exactRate: 1,
+        compared: 1957,
+        differing: 0,
+      });
       expect(report.differing.unexplained).toEqual([]);
       expect(report.differing.hiddenStateKeys).toBe(disagreeing);
       expect(report.overall.differingHiddenState).toBe(report.differing.hiddenState.length);
       for (const d of report.differing.hiddenState) expect(d.recordedOutputs).toBeGreaterThan(1);
       expect(report.tools).toHaveLength(30);
-      expect(report.servers.map((s) => [s.server, s.calls])).toEqual([['tau-bench-airline', 1164], ['tau-bench-retail', 793]]);
+      expect(report.servers.map((s) => [s.server, s.calls])).toEqual([
+        ['tau-bench-airline', 1164],
+        ['tau-bench-retail', 793],
+      ]);
     }
     // The first observation is served, so the calls that differ are the later, different recordings.
     expect(overHttp.differing.hiddenState.map((d) => d.line)).toEqual(direct.differing.hiddenState.map((d) => d.line));
@@ -199,7 +216,10 @@ describe('coverage in toolsim stats', () => {
       { server: 's', tool: 'ping', arguments: {}, output: 'pong' },
     ]);
     expect(cache.store.stats()).toMatchObject({
-      keys: 4, singleKeys: 2, repeatedKeys: 2, disagreeingKeys: 1,
+      keys: 4,
+      singleKeys: 2,
+      repeatedKeys: 2,
+      disagreeingKeys: 1,
       perTool: [
         { tool: 'balance', calls: 5, keys: 3, singleKeys: 1, repeatedKeys: 2, disagreeingKeys: 1 },
         { tool: 'ping', calls: 1, keys: 1, singleKeys: 1, repeatedKeys: 0, disagreeingKeys: 0 },

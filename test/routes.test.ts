@@ -12,7 +12,13 @@ const records = [
   { server: 'whois', tool: 'whois_lookup', arguments: { domain: 'google.com' }, output: 'Error: rate limited', is_error: true },
   { server: 'a', tool: 'shared', arguments: {}, output: 'from a' },
   { server: 'b', tool: 'shared', arguments: {}, output: 'from b' },
-  { kind: 'tool', server: 'whois', tool: 'whois_lookup', description: 'Look up a domain', input_schema: { type: 'object', properties: { domain: { type: 'string' } } } },
+  {
+    kind: 'tool',
+    server: 'whois',
+    tool: 'whois_lookup',
+    description: 'Look up a domain',
+    input_schema: { type: 'object', properties: { domain: { type: 'string' } } },
+  },
 ];
 
 async function app(repeatPolicy: 'first' | 'last' | 'most-common' = 'first', maxBatch?: number) {
@@ -29,14 +35,20 @@ describe('POST /v1/call', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(res.json()).toEqual({
-      tier: 'exact', output: { created: '1994-11-01' }, is_error: false,
+      tier: 'exact',
+      output: { created: '1994-11-01' },
+      is_error: false,
       match: { key: expect.stringMatching(/^[0-9a-f]{64}$/), observations: 3, outputs: 2 },
     });
   });
 
   it('serves the observation the repeat policy picks', async () => {
     const call = { tool: 'whois_lookup', arguments: { domain: 'amazon.com' } };
-    for (const [policy, created] of [['first', '1994-11-01'], ['last', 'changed'], ['most-common', 'changed']] as const) {
+    for (const [policy, created] of [
+      ['first', '1994-11-01'],
+      ['last', 'changed'],
+      ['most-common', 'changed'],
+    ] as const) {
       const { app: a } = await app(policy);
       expect((await a.inject(post('/v1/call', call))).json().output).toEqual({ created });
     }
@@ -93,10 +105,15 @@ describe('POST /v1/call', () => {
   it('refuses bodies that are not JSON objects with a 4xx JSON error', async () => {
     const { app: a } = await app();
     const cases = [
-      { headers: { 'content-type': 'application/json' }, payload: '{"tool":' , status: 400, code: 'invalid_json' },
+      { headers: { 'content-type': 'application/json' }, payload: '{"tool":', status: 400, code: 'invalid_json' },
       { headers: { 'content-type': 'text/plain' }, payload: 'hello', status: 415, code: 'unsupported_media_type' },
       { headers: { 'content-type': 'application/json' }, payload: '', status: 400, code: 'empty_body' },
-      { headers: { 'content-type': 'application/json' }, payload: '{"tool":"t","arguments":{"__proto__":{"x":1}}}', status: 400, code: 'forbidden_key' },
+      {
+        headers: { 'content-type': 'application/json' },
+        payload: '{"tool":"t","arguments":{"__proto__":{"x":1}}}',
+        status: 400,
+        code: 'forbidden_key',
+      },
     ];
     for (const { headers, payload, status, code } of cases) {
       const res = await a.inject({ method: 'POST', url: '/v1/call', headers, payload });
@@ -108,18 +125,23 @@ describe('POST /v1/call', () => {
 describe('POST /v1/calls', () => {
   it('answers in order and isolates a bad item', async () => {
     const { app: a } = await app();
-    const res = await a.inject(post('/v1/calls', {
-      calls: [
-        { tool: 'whois_lookup', arguments: { domain: 'amazon.com' } },
-        { tool: 42 },
-        { tool: 'shared', arguments: {} },
-        { tool: 'whois_lookup', arguments: { domain: 'nope.org' } },
-      ],
-    }));
+    const res = await a.inject(
+      post('/v1/calls', {
+        calls: [
+          { tool: 'whois_lookup', arguments: { domain: 'amazon.com' } },
+          { tool: 42 },
+          { tool: 'shared', arguments: {} },
+          { tool: 'whois_lookup', arguments: { domain: 'nope.org' } },
+        ],
+      }),
+    );
     expect(res.statusCode).toBe(200);
     const { results } = res.json();
     expect(results.map((r: { tier?: string; error?: { code: string } }) => r.tier ?? r.error?.code)).toEqual([
-      'exact', 'invalid_request', 'ambiguous_tool', 'miss',
+      'exact',
+      'invalid_request',
+      'ambiguous_tool',
+      'miss',
     ]);
   });
 
@@ -132,9 +154,17 @@ describe('POST /v1/calls', () => {
   it('judges a batch item as POST /v1/call judges the same body', async () => {
     const { app: a } = await app();
     const bodies: unknown[] = [
-      {}, { tool: '' }, { tool: 'x' }, { tool: 'x', arguments: 1 }, { tool: 'x', arguments: {} }, { tool: 'x', arguments: 'str' },
-      { tool: 'x', arguments: {}, server: '' }, { tool: 'x', arguments: {}, trajectory_id: 5 }, { tool: 'x', arguments: {}, trajectory_id: 't' },
-      { tool: 'shared', arguments: {} }, { tool: 'whois_lookup', arguments: '{"domain":"amazon.com"}' },
+      {},
+      { tool: '' },
+      { tool: 'x' },
+      { tool: 'x', arguments: 1 },
+      { tool: 'x', arguments: {} },
+      { tool: 'x', arguments: 'str' },
+      { tool: 'x', arguments: {}, server: '' },
+      { tool: 'x', arguments: {}, trajectory_id: 5 },
+      { tool: 'x', arguments: {}, trajectory_id: 't' },
+      { tool: 'shared', arguments: {} },
+      { tool: 'whois_lookup', arguments: '{"domain":"amazon.com"}' },
     ];
     const outcome = (r: { tier?: string; error?: { code: string } }): string => r.error?.code ?? r.tier ?? '?';
     const singles = await Promise.all(bodies.map(async (body) => outcome((await a.inject(post('/v1/call', body))).json())));
@@ -157,7 +187,13 @@ describe('other routes', () => {
     expect((await a.inject({ method: 'GET', url: '/v1/tools' })).json().tools).toEqual([
       { server: 'a', tool: 'shared', calls: 1 },
       { server: 'b', tool: 'shared', calls: 1 },
-      { server: 'whois', tool: 'whois_lookup', description: 'Look up a domain', input_schema: { type: 'object', properties: { domain: { type: 'string' } } }, calls: 4 },
+      {
+        server: 'whois',
+        tool: 'whois_lookup',
+        description: 'Look up a domain',
+        input_schema: { type: 'object', properties: { domain: { type: 'string' } } },
+        calls: 4,
+      },
     ]);
   });
 

@@ -3,10 +3,10 @@
  * default; credentials in headers never reach the log.
  */
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { OPTIONS, describeOptions } from '../src/config.js';
+import { describeOptions, OPTIONS } from '../src/config.js';
 import { bearerMatches } from '../src/http/admin.js';
 import { ingest } from '../src/ingest/ingest.js';
 import { startServer } from '../src/server.js';
@@ -47,9 +47,23 @@ describe('security', () => {
 
     const on = await startServer(serveConfig({ db, adminToken: TOKEN }));
     onCleanup(() => on.close());
-    const wrong = [undefined, '', `Bearer ${TOKEN.slice(0, -1)}`, `Bearer ${TOKEN}x`, `Bearer ${TOKEN.toUpperCase()}`, `Basic ${TOKEN}`, TOKEN, 'Bearer ', `Bearer ${TOKEN} extra`];
+    const wrong = [
+      undefined,
+      '',
+      `Bearer ${TOKEN.slice(0, -1)}`,
+      `Bearer ${TOKEN}x`,
+      `Bearer ${TOKEN.toUpperCase()}`,
+      `Basic ${TOKEN}`,
+      TOKEN,
+      'Bearer ',
+      `Bearer ${TOKEN} extra`,
+    ];
     for (const authorization of wrong) {
-      const reply = await on.app.inject({ method: 'POST', url: '/admin/reload', headers: authorization === undefined ? {} : { authorization } });
+      const reply = await on.app.inject({
+        method: 'POST',
+        url: '/admin/reload',
+        headers: authorization === undefined ? {} : { authorization },
+      });
       expect(reply.statusCode, String(authorization)).toBe(401);
       expect(reply.headers['www-authenticate']).toMatch(/^Bearer/);
       expect(reply.json()).toMatchObject({ error: { code: 'unauthorized' } });
@@ -89,8 +103,15 @@ describe('security', () => {
       headers: { 'content-type': 'application/json', 'x-api-key': secrets[0]!, authorization: `Bearer ${secrets[1]}` },
       body: JSON.stringify({ tool: 'get', arguments: { k: 1 } }),
     });
-    await fetch(new URL('/v1/call', server.url), { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': secrets[0]! }, body: '{bad' });
-    await fetch(new URL('/admin/reload', server.url), { method: 'POST', headers: { authorization: `Bearer ${secrets[2]}`, 'x-api-key': secrets[0]! } });
+    await fetch(new URL('/v1/call', server.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': secrets[0]! },
+      body: '{bad',
+    });
+    await fetch(new URL('/admin/reload', server.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secrets[2]}`, 'x-api-key': secrets[0]! },
+    });
     await fetch(new URL('/admin/reload', server.url), { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
     await server.close();
     const text = log.text();

@@ -1,9 +1,9 @@
 /** Servers for tests: in-process configs, and `toolsim serve` as a child process on 127.0.0.1, with its log lines collected (pino JSON). */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { resolveConfig } from '../src/config.js';
 import { SERVE_OPTIONS, type ServeConfig } from '../src/server.js';
-import { ROOT, onCleanup } from './helpers.js';
+import { onCleanup, ROOT } from './helpers.js';
 
 /** A serve config for an in-process server: defaults, any free port, no log unless asked. */
 export function serveConfig(overrides: Partial<ServeConfig>): ServeConfig {
@@ -60,7 +60,13 @@ export async function serveProcess(args: string[], env: Record<string, string> =
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no log line ${pattern} within ${ms} ms; stderr: ${stderr}`)), ms);
-      waiters.push({ pattern, resolve: (line) => (clearTimeout(timer), resolve(line)) });
+      waiters.push({
+        pattern,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      });
       void exited.then(() => reject(new Error(`server exited before logging ${pattern}; stderr: ${stderr}`)));
     });
   };

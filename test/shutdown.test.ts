@@ -23,8 +23,14 @@ function call(url: string, path: string, body: unknown): Promise<Outcome> {
   const payload = JSON.stringify(body);
   return new Promise((resolve) => {
     const req = httpRequest(
-      { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent: false,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8').on('data', (c: string) => (text += c));
@@ -45,7 +51,16 @@ describe('signals', () => {
     const db = join(dir, 'cache.db');
     const writer = Store.open(db);
     onCleanup(() => writer.close());
-    await ingest({ store: writer, inputs: [writeLog(dir, 'a.jsonl', Array.from({ length: 3000 }, (_, i) => record(i)))] });
+    await ingest({
+      store: writer,
+      inputs: [
+        writeLog(
+          dir,
+          'a.jsonl',
+          Array.from({ length: 3000 }, (_, i) => record(i)),
+        ),
+      ],
+    });
     const server = await serveProcess(['--db', db]);
 
     // SIGHUP: a newly ingested call is served only after the reload.
@@ -57,7 +72,12 @@ describe('signals', () => {
     expect(JSON.parse((await call(server.url, '/v1/call', fresh)).body!)).toMatchObject({ tier: 'exact', output: 'fresh' });
 
     // SIGTERM while a load runs and slow batches (misses scored against 3,000 recordings) are in flight.
-    const load = runLoad({ url: server.url, connections: 20, seconds: 4, calls: [{ path: '/v1/call', body: { tool: 'get', arguments: { key: 'k1', n: 1 } } }] });
+    const load = runLoad({
+      url: server.url,
+      connections: 20,
+      seconds: 4,
+      calls: [{ path: '/v1/call', body: { tool: 'get', arguments: { key: 'k1', n: 1 } } }],
+    });
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const batch = { calls: Array.from({ length: 100 }, (_, i) => ({ tool: 'get', arguments: { key: `missing-${i}`, n: i + 0.5 } })) };
     const inFlight = Array.from({ length: 4 }, () => call(server.url, '/v1/calls', batch));
@@ -65,7 +85,9 @@ describe('signals', () => {
     const sentAt = performance.now();
     server.child.kill('SIGTERM');
     await server.waitForLog(/^shutting down$/);
-    const late = await Promise.all(Array.from({ length: 5 }, () => call(server.url, '/v1/call', { tool: 'get', arguments: { key: 'k1', n: 1 } })));
+    const late = await Promise.all(
+      Array.from({ length: 5 }, () => call(server.url, '/v1/call', { tool: 'get', arguments: { key: 'k1', n: 1 } })),
+    );
     const finished = await Promise.all(inFlight);
     const exit = await server.exited;
     const loadResult = await load;

@@ -18,9 +18,13 @@ describe.skipIf(!hasPython)('examples/trainer.py', () => {
     const { stdout } = await promisify(execFile)('python3', [join(ROOT, 'examples/trainer.py'), '--url', server.url], { timeout: 20_000 });
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toBe('exact  find_user_id_by_name_zip -> "yusuf_rossi_9620"');
-    expect(lines.filter((l) => /^exact {2}get_order_details \{"order_id": "#W2378156"\} -> \d+ bytes \(reward-safe: True\)$/.test(l))).toHaveLength(8);
+    expect(
+      lines.filter((l) => /^exact {2}get_order_details \{"order_id": "#W2378156"\} -> \d+ bytes \(reward-safe: True\)$/.test(l)),
+    ).toHaveLength(8);
     // The reason depends on whether the fuzzy tier is configured; the tier does not.
-    expect(lines.filter((l) => /^miss {3}get_order_details \{"order_id": "#W0000000"\} -> [a-z_]+ \(reward-safe: False\)$/.test(l))).toHaveLength(1);
+    expect(
+      lines.filter((l) => /^miss {3}get_order_details \{"order_id": "#W0000000"\} -> [a-z_]+ \(reward-safe: False\)$/.test(l)),
+    ).toHaveLength(1);
     expect(lines.slice(-2)).toEqual(['siblings agree: True', 'tiers: exact 8, miss 1']);
   });
 });

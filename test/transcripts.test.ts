@@ -1,9 +1,9 @@
 /** Transcript ingest: every format gives the keys its native log gives, and replays exactly. */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Store } from '../src/store/store.js';
-import { ROOT, appOf, cacheOf, onCleanup, tempDir, writeLog } from './helpers.js';
 import { ingest } from '../src/ingest/ingest.js';
+import { Store } from '../src/store/store.js';
+import { appOf, cacheOf, onCleanup, ROOT, tempDir, writeLog } from './helpers.js';
 
 const FIXTURES = join(ROOT, 'test/fixtures/transcripts');
 const fixture = (name: string): string => join(FIXTURES, name);
@@ -33,7 +33,9 @@ async function ingestInto(inputs: string[], options: { format?: string; server?:
 
 /** The distinct recorded calls, by key. */
 function keys(store: Store): string[] {
-  const distinct = new Set([...store.recordedCalls()].map((c) => JSON.stringify({ key: c.key, server: c.server, tool: c.tool, arguments: c.arguments })));
+  const distinct = new Set(
+    [...store.recordedCalls()].map((c) => JSON.stringify({ key: c.key, server: c.server, tool: c.tool, arguments: c.arguments })),
+  );
   return [...distinct].sort();
 }
 
@@ -62,10 +64,7 @@ describe('transcript ingest', () => {
   });
 
   it('auto detects each file on its own, and says which format it read', async () => {
-    const { store, summary } = await ingestInto(
-      [fixture('native.jsonl'), ...CASES.map((c) => fixture(c.file))],
-      { server: 'weather' },
-    );
+    const { store, summary } = await ingestInto([fixture('native.jsonl'), ...CASES.map((c) => fixture(c.file))], { server: 'weather' });
     try {
       expect(Object.values(summary.formats)).toEqual(['toolsim', ...CASES.map((c) => c.format)]);
       expect(summary.rejected).toBe(0);
@@ -109,10 +108,13 @@ describe('transcript ingest', () => {
     const file = writeLog(dir, 'chat.jsonl', [
       {
         messages: [
-          { role: 'assistant', tool_calls: [
-            { id: 'c1', type: 'function', function: { name: 'lookup', arguments: '{"q":"x"}' } },
-            { id: 'c2', type: 'function', function: { name: 'mcp__files__read', arguments: '{"path":"/a"}' } },
-          ] },
+          {
+            role: 'assistant',
+            tool_calls: [
+              { id: 'c1', type: 'function', function: { name: 'lookup', arguments: '{"q":"x"}' } },
+              { id: 'c2', type: 'function', function: { name: 'mcp__files__read', arguments: '{"path":"/a"}' } },
+            ],
+          },
           { role: 'tool', tool_call_id: 'c1', content: 'found' },
           { role: 'tool', tool_call_id: 'c2', content: 'text of a' },
           { role: 'tool', tool_call_id: 'c9', content: 'orphan' },
@@ -128,10 +130,24 @@ describe('transcript ingest', () => {
   it('reports malformed transcript content by line and keeps the rest', async () => {
     const dir = tempDir();
     const file = writeLog(dir, 'anthropic.jsonl', [
-      { messages: [
-        { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'mcp__s__ok', input: { a: 1 } }, { type: 'tool_use', id: 't2', name: 'mcp__s__bad', input: [1, 2] }] },
-        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'fine' }, { type: 'tool_result', tool_use_id: 't2', content: 'x' }] },
-      ] },
+      {
+        messages: [
+          {
+            role: 'assistant',
+            content: [
+              { type: 'tool_use', id: 't1', name: 'mcp__s__ok', input: { a: 1 } },
+              { type: 'tool_use', id: 't2', name: 'mcp__s__bad', input: [1, 2] },
+            ],
+          },
+          {
+            role: 'user',
+            content: [
+              { type: 'tool_result', tool_use_id: 't1', content: 'fine' },
+              { type: 'tool_result', tool_use_id: 't2', content: 'x' },
+            ],
+          },
+        ],
+      },
       'not json at all',
     ]);
     const { store, problems, summary } = await ingestInto([file], { format: 'anthropic' });
@@ -145,7 +161,13 @@ describe('transcript ingest', () => {
     const store = Store.open(join(tempDir(), 'cache.db'));
     onCleanup(() => store.close());
     const problems: string[] = [];
-    const summary = await ingest({ store, inputs: [fixture('openai-responses.json')], server: 'weather', maxLineBytes: 400, onProblem: (p) => problems.push(p) });
+    const summary = await ingest({
+      store,
+      inputs: [fixture('openai-responses.json')],
+      server: 'weather',
+      maxLineBytes: 400,
+      onProblem: (p) => problems.push(p),
+    });
     expect(summary.failedInputs).toBe(1);
     expect(store.callCount()).toBe(0);
     expect(problems[0]).toMatch(/openai-responses\.json:\d+: input ends here: a JSON document larger than 400 characters/);
@@ -153,17 +175,18 @@ describe('transcript ingest', () => {
 
   it('reads JSON Lines named .json line by line when the file is not one document', async () => {
     const dir = tempDir();
-    const file = writeLog(dir, 'calls.json', [{ server: 's', tool: 't', arguments: { a: 1 }, output: 1 }, 'oops', { server: 's', tool: 't', arguments: { a: 2 }, output: 2 }]);
+    const file = writeLog(dir, 'calls.json', [
+      { server: 's', tool: 't', arguments: { a: 1 }, output: 1 },
+      'oops',
+      { server: 's', tool: 't', arguments: { a: 2 }, output: 2 },
+    ]);
     const { store, problems } = await ingestInto([file]);
     expect(store.callCount()).toBe(2);
     expect(problems).toEqual([expect.stringMatching(/calls\.json:2: not JSON/)]);
   });
 
   it('leaves native logs as they were: a bad first line is reported, the rest ingested', async () => {
-    const cache = await cacheOf([
-      '{"server": "s"}',
-      { server: 's', tool: 't', arguments: {}, output: 1 },
-    ]);
+    const cache = await cacheOf(['{"server": "s"}', { server: 's', tool: 't', arguments: {}, output: 1 }]);
     expect(cache.summary.callsAdded).toBe(1);
     expect(cache.problems).toEqual([expect.stringMatching(/:1: missing "tool"$/)]);
   });

@@ -51,7 +51,9 @@ export function loadSamples(): SampleCall[] {
 export function variantArgs(args: JsonObject, variant: number): JsonObject {
   if (variant === 0) return args;
   const out: JsonObject = { ...args };
-  const name = Object.keys(args).sort().find((k) => typeof args[k] === 'string');
+  const name = Object.keys(args)
+    .sort()
+    .find((k) => typeof args[k] === 'string');
   if (name !== undefined) out[name] = `${args[name] as string}~${variant}`;
   else out['variant'] = variant;
   return out;
@@ -66,8 +68,13 @@ export function generatedCall(pool: readonly SampleCall[], i: number): SampleCal
 
 export function lineOf(call: SampleCall): string {
   return JSON.stringify({
-    server: call.server, tool: call.tool, arguments: call.arguments, output: call.output,
-    is_error: call.is_error, trajectory_id: call.trajectory_id, source: 'bench',
+    server: call.server,
+    tool: call.tool,
+    arguments: call.arguments,
+    output: call.output,
+    is_error: call.is_error,
+    trajectory_id: call.trajectory_id,
+    source: 'bench',
   });
 }
 
@@ -85,11 +92,11 @@ export function writeGeneratedLog(path: string, pool: readonly SampleCall[], cou
     for (let i = from; i < from + count; i++) {
       chunk.push(lineOf(generatedCall(pool, i)));
       if (chunk.length === 10_000) {
-        writeSync(fd, chunk.join('\n') + '\n');
+        writeSync(fd, `${chunk.join('\n')}\n`);
         chunk.length = 0;
       }
     }
-    if (chunk.length > 0) writeSync(fd, chunk.join('\n') + '\n');
+    if (chunk.length > 0) writeSync(fd, `${chunk.join('\n')}\n`);
   } finally {
     closeSync(fd);
   }

@@ -34,7 +34,14 @@ export async function load(options: LoadOptions): Promise<Load> {
   let cursor = 0;
   const shared = options.sharedBodies;
   const requests = shared
-    ? [{ method: 'POST' as const, path: options.path, headers, setupRequest: (req: autocannon.Request) => ({ ...req, body: shared[cursor++ % shared.length]! }) }]
+    ? [
+        {
+          method: 'POST' as const,
+          path: options.path,
+          headers,
+          setupRequest: (req: autocannon.Request) => ({ ...req, body: shared[cursor++ % shared.length]! }),
+        },
+      ]
     : (options.bodies ?? []).map((body) => ({ method: 'POST' as const, path: options.path, headers, body }));
   const cpuBefore = options.pid === undefined ? 0 : procCpuSeconds(options.pid);
   const result = await autocannon({
@@ -60,7 +67,12 @@ export interface Rounds {
 }
 
 /** Runs `rounds` pairs, alternating which side goes first, after one unmeasured warm-up each. */
-export async function alternate(rounds: number, warm: () => Promise<void>, a: () => Promise<Load>, b: () => Promise<Load>): Promise<Rounds> {
+export async function alternate(
+  rounds: number,
+  warm: () => Promise<void>,
+  a: () => Promise<Load>,
+  b: () => Promise<Load>,
+): Promise<Rounds> {
   await warm();
   const out: Rounds = { a: [], b: [] };
   for (let r = 0; r < rounds; r++) {

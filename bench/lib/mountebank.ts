@@ -20,7 +20,9 @@ export interface Mountebank {
 function ensureInstalled(): void {
   if (existsSync(MB)) return;
   process.stderr.write('bench: installing mountebank into bench/.peer (once)\n');
-  const result = spawnSync('npm', ['install', '--prefix', PEER, '--no-audit', '--no-fund', '--no-save', 'mountebank@2'], { stdio: 'inherit' });
+  const result = spawnSync('npm', ['install', '--prefix', PEER, '--no-audit', '--no-fund', '--no-save', 'mountebank@2'], {
+    stdio: 'inherit',
+  });
   if (result.status !== 0 || !existsSync(MB)) throw new Error('npm install --prefix bench/.peer mountebank failed');
 }
 
@@ -30,7 +32,20 @@ export async function startMountebank(bodies: readonly string[], answers: readon
   const apiPort = await freePort();
   const api = await startChild({
     command: process.execPath,
-    args: [MB, 'start', '--port', String(apiPort), '--host', '127.0.0.1', '--localOnly', '--loglevel', 'error', '--nologfile', '--pidfile', join(PEER, 'mb.pid')],
+    args: [
+      MB,
+      'start',
+      '--port',
+      String(apiPort),
+      '--host',
+      '127.0.0.1',
+      '--localOnly',
+      '--loglevel',
+      'error',
+      '--nologfile',
+      '--pidfile',
+      join(PEER, 'mb.pid'),
+    ],
     cwd: PEER,
     port: apiPort,
     probe: '/config',
@@ -44,10 +59,22 @@ export async function startMountebank(bodies: readonly string[], answers: readon
     defaultResponse: { statusCode: 404, headers: { Connection: 'keep-alive' }, body: '' },
     stubs: bodies.map((body, i) => ({
       predicates: [{ equals: { body }, caseSensitive: true }],
-      responses: [{ is: { statusCode: 200, headers: { 'Content-Type': 'application/json; charset=utf-8', Connection: 'keep-alive' }, body: answers[i]! } }],
+      responses: [
+        {
+          is: {
+            statusCode: 200,
+            headers: { 'Content-Type': 'application/json; charset=utf-8', Connection: 'keep-alive' },
+            body: answers[i]!,
+          },
+        },
+      ],
     })),
   };
-  const response = await fetch(`${api.url}/imposters`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(imposter) });
+  const response = await fetch(`${api.url}/imposters`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(imposter),
+  });
   if (response.status !== 201) {
     await api.stop();
     throw new Error(`mountebank refused the imposter: ${response.status} ${(await response.text()).slice(0, 300)}`);

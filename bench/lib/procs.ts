@@ -1,5 +1,5 @@
 /** Child processes under test: started on loopback, waited for, measured through /proc, stopped. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 

@@ -60,8 +60,8 @@ export async function ingestLog(mode: Mode): Promise<IngestRun> {
         `\`toolsim ingest ${log.replace(/.*bench\//, 'bench/')} --db …\` as a child process into a new cache: ${thousands(calls)} lines ` +
           `(${mb(logBytes)} of JSON Lines, ${(logBytes / calls).toFixed(0)} bytes a line on average) in ${seconds.toFixed(1)} s from spawn to exit; ` +
           `cache file ${mb(dbBytes)}. The process used ${cpuSeconds.toFixed(1)} CPU-seconds (user + system, from /proc), so on this shared machine it had about ${((100 * cpuSeconds) / seconds).toFixed(0)}% of one core. Peak RSS is the child's VmHWM, polled every 20 ms. ` +
-          'What bounds it: the batch in hand (2,000 rows, committed as one transaction), SQLite\'s 64 MB page cache, and an ordinal counter per distinct record of the current input (a Map entry per line here, so that part grows ' +
-          'with the input: tens of MB per million lines), plus the V8 heap\'s slack between collections.',
+          "What bounds it: the batch in hand (2,000 rows, committed as one transaction), SQLite's 64 MB page cache, and an ordinal counter per distinct record of the current input (a Map entry per line here, so that part grows " +
+          "with the input: tens of MB per million lines), plus the V8 heap's slack between collections.",
         '',
         'The CLI summary:',
         '',
@@ -86,15 +86,30 @@ interface Served {
 async function serveAndLookUp(db: string, bodies: readonly string[], mode: Mode, extra: readonly string[]): Promise<Served> {
   const port = await freePort();
   const server = await startChild({
-    command: process.execPath, args: [CLI, 'serve', '--db', db, '--port', String(port), '--log-level', 'warn', ...extra], port, probe: '/readyz',
+    command: process.execPath,
+    args: [CLI, 'serve', '--db', db, '--port', String(port), '--log-level', 'warn', ...extra],
+    port,
+    probe: '/readyz',
   });
   try {
     const readyCpu = procCpuSeconds(server.proc.pid!);
     const rssReady = procKb(server.proc.pid!, 'VmRSS') * 1024;
-    const probe = await (await fetch(`${server.url}/v1/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[bodies.length - 1]! })).json() as { tier: string };
+    const probe = (await (
+      await fetch(`${server.url}/v1/call`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: bodies[bodies.length - 1]!,
+      })
+    ).json()) as { tier: string };
     if (probe.tier !== 'exact') throw new Error(`lookup answered ${probe.tier}, expected exact`);
     const started = performance.now();
-    const result = await load({ url: server.url, path: '/v1/call', sharedBodies: bodies, connections: mode.connections, amount: bodies.length });
+    const result = await load({
+      url: server.url,
+      path: '/v1/call',
+      sharedBodies: bodies,
+      connections: mode.connections,
+      amount: bodies.length,
+    });
     const seconds = (performance.now() - started) / 1000;
     const rss = procKb(server.proc.pid!, 'VmRSS') * 1024;
     const peak = procKb(server.proc.pid!, 'VmHWM') * 1024;
@@ -132,7 +147,12 @@ export async function serveLargeCache(db: string, mode: Mode): Promise<Section> 
       figures: [
         { name: 'process start to ready `/readyz`', value: `${readyMs.toFixed(0)} ms`, target: '< 1 s', met: readyMs < 1000 },
         { name: 'CPU time used by the server until ready', value: `${(standard.readyCpu * 1000).toFixed(0)} ms`, target: '' },
-        { name: `RSS after ${thousands(bodies.length)} distinct lookups`, value: mb(rss), target: '< 250 MB', met: rss < 250 * 1024 * 1024 },
+        {
+          name: `RSS after ${thousands(bodies.length)} distinct lookups`,
+          value: mb(rss),
+          target: '< 250 MB',
+          met: rss < 250 * 1024 * 1024,
+        },
         { name: `the same with \`--cache-size ${small}\``, value: mb(smallLru.rss), target: '' },
       ],
       details: [

@@ -4,16 +4,16 @@
  * calls, one toolsim server process; autocannon runs in this process on the same 2 cores.
  */
 import { writeFileSync } from 'node:fs';
-import { answerJson } from '../../src/http/serialize.js';
 import { createMetrics } from '../../src/core/metrics.js';
+import { answerJson } from '../../src/http/serialize.js';
 import { Simulator } from '../../src/simulator/simulator.js';
 import { Store } from '../../src/store/store.js';
-import { bodyOf, distinctCalls, loadSamples, writeGeneratedLog } from '../lib/data.js';
-import { alternate, load, ratios, type Load } from '../lib/load.js';
-import { BARE_SERVER, CLI, dataPath } from '../lib/paths.js';
 import { freshCache } from '../lib/cache.js';
-import { startChild, freePort, type Child } from '../lib/procs.js';
+import { bodyOf, distinctCalls, loadSamples, writeGeneratedLog } from '../lib/data.js';
+import { alternate, type Load, load, ratios } from '../lib/load.js';
 import { startMountebank } from '../lib/mountebank.js';
+import { BARE_SERVER, CLI, dataPath } from '../lib/paths.js';
+import { type Child, freePort, startChild } from '../lib/procs.js';
 import type { Mode, Section } from '../lib/report.js';
 import { spread, thousands } from '../lib/stats.js';
 
@@ -45,7 +45,10 @@ export async function httpFixture(): Promise<HttpFixture> {
 
   const port = await freePort();
   const toolsim = await startChild({
-    command: process.execPath, args: [CLI, 'serve', '--db', db, '--port', String(port), '--log-level', 'warn'], port, probe: '/readyz',
+    command: process.execPath,
+    args: [CLI, 'serve', '--db', db, '--port', String(port), '--log-level', 'warn'],
+    port,
+    probe: '/readyz',
   });
   return { bodies, answers, toolsim, close: () => toolsim.stop() };
 }
@@ -53,7 +56,11 @@ export async function httpFixture(): Promise<HttpFixture> {
 /** The same request must get the same bytes from both sides, or the comparison means nothing. */
 async function checkSameBytes(url: string, fixture: HttpFixture, label: string): Promise<void> {
   for (let i = 0; i < fixture.bodies.length; i += Math.floor(fixture.bodies.length / 25)) {
-    const response = await fetch(`${url}/v1/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: fixture.bodies[i]! });
+    const response = await fetch(`${url}/v1/call`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: fixture.bodies[i]!,
+    });
     const text = await response.text();
     if (text !== fixture.answers[i]) throw new Error(`${label} answered other bytes for request ${i}: ${text.slice(0, 200)}`);
   }
@@ -82,7 +89,13 @@ export async function exactVsBare(fixture: HttpFixture, mode: Mode): Promise<Sec
       mode.rounds,
       async () => {
         // Every distinct call once (so toolsim's LRU holds the working set, as in steady serving), then both sides briefly.
-        await load({ url: fixture.toolsim.url, path: '/v1/call', sharedBodies: fixture.bodies, connections: mode.connections, amount: fixture.bodies.length });
+        await load({
+          url: fixture.toolsim.url,
+          path: '/v1/call',
+          sharedBodies: fixture.bodies,
+          connections: mode.connections,
+          amount: fixture.bodies.length,
+        });
         await run(fixture.toolsim.url, 2)();
         await run(bare.url, 2)();
       },
@@ -119,7 +132,14 @@ export async function againstMountebank(fixture: HttpFixture, mode: Mode): Promi
   try {
     await checkSameBytes(mb.url, fixture, 'mountebank');
     const run = (url: string, durationS: number) => () =>
-      load({ url, path: '/v1/call', bodies: fixture.bodies, connections: mode.connections, durationS, pid: url === mb.url ? mb.pid : fixture.toolsim.proc.pid! });
+      load({
+        url,
+        path: '/v1/call',
+        bodies: fixture.bodies,
+        connections: mode.connections,
+        durationS,
+        pid: url === mb.url ? mb.pid : fixture.toolsim.proc.pid!,
+      });
     const rounds = await alternate(
       Math.min(mode.rounds, 3),
       async () => {
@@ -134,7 +154,14 @@ export async function againstMountebank(fixture: HttpFixture, mode: Mode): Promi
       title: '2. Against a peer: Mountebank',
       figures: [
         { name: 'throughput, toolsim / Mountebank', value: spread(throughput, 1), target: '≥ 20', met: medianOf(throughput) >= 20 },
-        { name: 'server CPU per request, Mountebank / toolsim', value: spread(ratios(rounds.b, rounds.a, (l) => l.cpuUs), 1), target: '' },
+        {
+          name: 'server CPU per request, Mountebank / toolsim',
+          value: spread(
+            ratios(rounds.b, rounds.a, (l) => l.cpuUs),
+            1,
+          ),
+          target: '',
+        },
       ],
       details: [
         `Mountebank ${mb.version} (installed on demand into bench/.peer, outside the project's dependencies), one imposter on ` +
@@ -162,8 +189,24 @@ export async function batchVsSingle(fixture: HttpFixture, mode: Mode): Promise<S
     async () => {
       await load({ url, path: '/v1/calls', bodies: batches, connections: mode.connections, durationS: 1 });
     },
-    () => load({ url, path: '/v1/calls', bodies: batches, connections: mode.connections, durationS: mode.roundS, pid: fixture.toolsim.proc.pid! }),
-    () => load({ url, path: '/v1/call', bodies: fixture.bodies, connections: mode.connections, durationS: mode.roundS, pid: fixture.toolsim.proc.pid! }),
+    () =>
+      load({
+        url,
+        path: '/v1/calls',
+        bodies: batches,
+        connections: mode.connections,
+        durationS: mode.roundS,
+        pid: fixture.toolsim.proc.pid!,
+      }),
+    () =>
+      load({
+        url,
+        path: '/v1/call',
+        bodies: fixture.bodies,
+        connections: mode.connections,
+        durationS: mode.roundS,
+        pid: fixture.toolsim.proc.pid!,
+      }),
   );
   const callsRatio = rounds.a.map((l, i) => (l.rps * size) / rounds.b[i]!.rps);
   const medianOf = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
@@ -171,7 +214,11 @@ export async function batchVsSingle(fixture: HttpFixture, mode: Mode): Promise<S
     title: '3. Batches of 16 vs single calls',
     figures: [
       { name: 'calls/s, batch of 16 / single', value: spread(callsRatio), target: '≥ 3', met: medianOf(callsRatio) >= 3 },
-      { name: 'server CPU per call, single / in a batch of 16', value: spread(rounds.b.map((l, i) => l.cpuUs / (rounds.a[i]!.cpuUs / size))), target: '' },
+      {
+        name: 'server CPU per call, single / in a batch of 16',
+        value: spread(rounds.b.map((l, i) => l.cpuUs / (rounds.a[i]!.cpuUs / size))),
+        target: '',
+      },
       { name: 'calls/s in batches of 16 (median)', value: thousands(medianOf(rounds.a.map((l) => l.rps * size))), target: '' },
     ],
     details: [

@@ -6,7 +6,7 @@ import { parseArguments } from '../../src/core/canonical.js';
 import { NeighborIndex } from '../../src/neighbors/neighbor-index.js';
 import { Store } from '../../src/store/store.js';
 import { freshCache } from '../lib/cache.js';
-import { bodyOf, generatedCall, loadSamples, writeGeneratedLog, type SampleCall } from '../lib/data.js';
+import { bodyOf, generatedCall, loadSamples, type SampleCall, writeGeneratedLog } from '../lib/data.js';
 import { load } from '../lib/load.js';
 import { CLI, dataPath } from '../lib/paths.js';
 import { freePort, startChild } from '../lib/procs.js';
@@ -68,12 +68,20 @@ export function nearestNeighbors(cache: OneToolCache, mode: Mode): Section {
 export async function missTier(cache: OneToolCache, mode: Mode): Promise<Section> {
   const port = await freePort();
   const server = await startChild({
-    command: process.execPath, args: [CLI, 'serve', '--db', cache.db, '--port', String(port), '--log-level', 'warn'], port, probe: '/readyz',
+    command: process.execPath,
+    args: [CLI, 'serve', '--db', cache.db, '--port', String(port), '--log-level', 'warn'],
+    port,
+    probe: '/readyz',
   });
   try {
-    const bodies = Array.from({ length: mode.queries }, (_, j) => JSON.stringify(bodyOf(generatedCall(cache.pool, UNRECORDED + j * cache.pool.length + j + 1))));
-    const first = await (await fetch(`${server.url}/v1/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[0]! })).json() as { tier: string; match: { neighbors?: unknown[] } };
-    if (first.tier !== 'miss' || !first.match.neighbors?.length) throw new Error(`expected a miss with neighbours, got ${JSON.stringify(first).slice(0, 200)}`);
+    const bodies = Array.from({ length: mode.queries }, (_, j) =>
+      JSON.stringify(bodyOf(generatedCall(cache.pool, UNRECORDED + j * cache.pool.length + j + 1))),
+    );
+    const first = (await (
+      await fetch(`${server.url}/v1/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[0]! })
+    ).json()) as { tier: string; match: { neighbors?: unknown[] } };
+    if (first.tier !== 'miss' || !first.match.neighbors?.length)
+      throw new Error(`expected a miss with neighbours, got ${JSON.stringify(first).slice(0, 200)}`);
     const result = await load({ url: server.url, path: '/v1/call', sharedBodies: bodies, connections: 1, amount: bodies.length });
     return {
       title: '7. Miss tier with neighbours',
@@ -84,7 +92,7 @@ export async function missTier(cache: OneToolCache, mode: Mode): Promise<Section
       details: [
         `\`POST /v1/call\` for ${thousands(result.requests)} different unrecorded calls of \`${SERVER}/${TOOL}\` on the cache of scenario 6 ` +
           `(fuzzy tier off, so each is a \`fuzzy_disabled\` miss listing 5 neighbours), one connection, ${result.errors} errors, after one ` +
-          'unmeasured call that loads the neighbour index. Latencies are autocannon\'s, in whole milliseconds.',
+          "unmeasured call that loads the neighbour index. Latencies are autocannon's, in whole milliseconds.",
       ],
     };
   } finally {

@@ -45,10 +45,22 @@ export const explainCommand: Command = {
         '',
         explanation.neighbors.length === 0
           ? 'neighbours: none'
-          : table(['similarity', 'arguments'], explanation.neighbors.map((n) => [n.similarity.toFixed(4), JSON.stringify(n.arguments)])),
+          : table(
+              ['similarity', 'arguments'],
+              explanation.neighbors.map((n) => [n.similarity.toFixed(4), JSON.stringify(n.arguments)]),
+            ),
       ];
       if (explanation.prompt) {
-        lines.push('', `prompt (${explanation.prompt.version}, ${explanation.prompt.examples} example(s)); system, cached:`, '', explanation.prompt.system, '', 'user:', '', explanation.prompt.user);
+        lines.push(
+          '',
+          `prompt (${explanation.prompt.version}, ${explanation.prompt.examples} example(s)); system, cached:`,
+          '',
+          explanation.prompt.system,
+          '',
+          'user:',
+          '',
+          explanation.prompt.user,
+        );
       }
       process.stdout.write(`${lines.join('\n')}\n`);
       return 0;

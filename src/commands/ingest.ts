@@ -7,7 +7,8 @@ import { Store } from '../store/store.js';
 import type { Command } from './command.js';
 
 export const ingestCommand: Command = {
-  usage: 'toolsim ingest FILE... [--db PATH] [--ignore-arg NAME]... [--format auto|toolsim|openai-chat|openai-responses|anthropic|claude-code|mcp-jsonrpc|hermes] [--server NAME]',
+  usage:
+    'toolsim ingest FILE... [--db PATH] [--ignore-arg NAME]... [--format auto|toolsim|openai-chat|openai-responses|anthropic|claude-code|mcp-jsonrpc|hermes] [--server NAME]',
   summary: 'add exploration logs or agent transcripts (.jsonl, .json, .gz, - for stdin) to the cache',
   options: ['db', 'ignoreArg', 'ingestFormat', 'server'],
   positionals: true,
@@ -45,7 +46,8 @@ export const ingestCommand: Command = {
         ['servers in cache', summary.servers],
       ];
       const formats = Object.entries(summary.formats).map(([input, format]) => `${input}: ${format}`);
-      if (formats.length > 0 && Object.values(summary.formats).some((f) => f !== 'toolsim')) process.stdout.write(`formats: ${formats.join(', ')}\n`);
+      if (formats.length > 0 && Object.values(summary.formats).some((f) => f !== 'toolsim'))
+        process.stdout.write(`formats: ${formats.join(', ')}\n`);
       process.stdout.write(
         `${table(['ingest', 'count'], rows)}\n${summary.seconds.toFixed(2)} s, ` +
           `${perSecond(summary.lines, summary.seconds)} lines/s; cache ${config.db}, snapshot ${summary.snapshotId}\n`,

@@ -22,7 +22,12 @@ function flagOf(spec: OptionSpec): string {
 }
 
 function describe(spec: OptionSpec): string {
-  const choices = spec.choices ? `; one of ${spec.choices.filter((c) => c !== '').map((c) => `\`${c}\``).join(', ')}` : '';
+  const choices = spec.choices
+    ? `; one of ${spec.choices
+        .filter((c) => c !== '')
+        .map((c) => `\`${c}\``)
+        .join(', ')}`
+    : '';
   const number = spec.kind === 'integer' ? 'a whole number' : 'a number';
   const range =
     spec.min !== undefined && spec.max !== undefined
@@ -60,7 +65,17 @@ export function cliReference(): string {
   ];
   for (const [name, command] of Object.entries(COMMANDS)) lines.push(`| [\`${name}\`](#toolsim-${name}) | ${cell(command.summary)} |`);
   for (const [name, command] of Object.entries(COMMANDS)) {
-    lines.push('', `## toolsim ${name}`, '', `${command.summary[0]!.toUpperCase()}${command.summary.slice(1)}.`, '', '```', command.usage, '```', '');
+    lines.push(
+      '',
+      `## toolsim ${name}`,
+      '',
+      `${command.summary[0]!.toUpperCase()}${command.summary.slice(1)}.`,
+      '',
+      '```',
+      command.usage,
+      '```',
+      '',
+    );
     lines.push('| flag | environment | default | |', '| --- | --- | --- | --- |');
     for (const option of command.options) {
       const spec: OptionSpec = OPTIONS[option];

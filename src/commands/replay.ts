@@ -1,21 +1,32 @@
 /** `toolsim replay FILE...`: options to a target, the replay, then the report and the gates. */
 import { accessSync, constants, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { resolveConfig, type Config } from '../config.js';
+import { type Config, resolveConfig } from '../config.js';
 import { ConfigError } from '../core/errors.js';
 import { clearProgress, formatNumber, perSecond, progressLine, writeProblem } from '../core/format.js';
 import { createMetrics } from '../core/metrics.js';
-import { Simulator } from '../simulator/simulator.js';
-import { Store } from '../store/store.js';
 import { checkGates } from '../replay/gates.js';
 import { reportHtml } from '../replay/html.js';
 import { replay } from '../replay/replay.js';
+import { HttpTarget, type ReplayTarget, SimulatorTarget } from '../replay/targets.js';
 import { reportText } from '../replay/text.js';
-import { HttpTarget, SimulatorTarget, type ReplayTarget } from '../replay/targets.js';
+import { Simulator } from '../simulator/simulator.js';
+import { Store } from '../store/store.js';
 import type { Command } from './command.js';
 
 export const REPLAY_OPTIONS = [
-  'db', 'url', 'repeatPolicy', 'cacheSize', 'json', 'html', 'batch', 'concurrency', 'minExact', 'maxMiss', 'maxFuzzy', 'maxDiffer',
+  'db',
+  'url',
+  'repeatPolicy',
+  'cacheSize',
+  'json',
+  'html',
+  'batch',
+  'concurrency',
+  'minExact',
+  'maxMiss',
+  'maxFuzzy',
+  'maxDiffer',
 ] as const;
 export type ReplayConfig = Config<(typeof REPLAY_OPTIONS)[number]>;
 
@@ -58,7 +69,12 @@ export async function runReplay(config: ReplayConfig, files: readonly string[], 
         ),
     });
     clearProgress(process.stderr);
-    report.gates = checkGates(report, { minExact: config.minExact, maxMiss: config.maxMiss, maxFuzzy: config.maxFuzzy, maxDiffer: config.maxDiffer });
+    report.gates = checkGates(report, {
+      minExact: config.minExact,
+      maxMiss: config.maxMiss,
+      maxFuzzy: config.maxFuzzy,
+      maxDiffer: config.maxDiffer,
+    });
     if (config.html !== undefined) writeFileSync(config.html, reportHtml(report));
     process.stdout.write(config.json ? `${JSON.stringify(report, null, 2)}\n` : `${reportText(report)}\n`);
     const failed = report.gates.filter((g) => !g.passed);

@@ -33,7 +33,14 @@ export const statsCommand: Command = {
       const perTool = table(
         ['server', 'tool', 'calls', 'share', 'arg sets', 'seen once', 'repeated', 'disagree', 'calls/set'],
         stats.perTool.map((t) => [
-          t.server, t.tool, t.calls, percent(t.calls, stats.calls), t.keys, t.singleKeys, t.repeatedKeys, t.disagreeingKeys,
+          t.server,
+          t.tool,
+          t.calls,
+          percent(t.calls, stats.calls),
+          t.keys,
+          t.singleKeys,
+          t.repeatedKeys,
+          t.disagreeingKeys,
           t.keys === 0 ? '-' : (t.calls / t.keys).toFixed(1),
         ]),
       );

@@ -6,7 +6,7 @@ import type { Command } from './command.js';
 
 export const toolsCommand: Command = {
   usage: 'toolsim tools [--db PATH] [--format openai|anthropic|mcp] [--server NAME]',
-  summary: 'print the recorded tool schemas, ready for a trainer\'s tool config',
+  summary: "print the recorded tool schemas, ready for a trainer's tool config",
   options: ['db', 'toolsFormat', 'server'],
   async run(values) {
     const config = resolveConfig(['db', 'toolsFormat', 'server'], values);

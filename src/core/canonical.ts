@@ -114,15 +114,15 @@ export function canonicalJson(value: Json): string {
   if (Array.isArray(value)) {
     let out = '[';
     for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]!);
-    return out + ']';
+    return `${out}]`;
   }
   const keys = Object.keys(value).sort(compareCodePoints);
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
-    out += (i === 0 ? '' : ',') + JSON.stringify(key) + ':' + canonicalJson(value[key]!);
+    out += `${(i === 0 ? '' : ',') + JSON.stringify(key)}:${canonicalJson(value[key]!)}`;
   }
-  return out + '}';
+  return `${out}}`;
 }
 
 /** key = SHA-256 over `toolsim-key-v1 \0 server \0 tool \0 canonical JSON`, as hex. */

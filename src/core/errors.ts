@@ -11,7 +11,7 @@
 export const ERRORS = {
   invalid_request: {
     status: 400,
-    when: 'the body, path or query string does not match the route\'s schema (a missing field, a wrong type, a name too long); in a batch, that item\'s result',
+    when: "the body, path or query string does not match the route's schema (a missing field, a wrong type, a name too long); in a batch, that item's result",
   },
   invalid_json: { status: 400, when: 'the body is not valid JSON' },
   invalid_utf8: { status: 400, when: 'the body is not valid UTF-8' },
@@ -25,12 +25,12 @@ export const ERRORS = {
   batch_too_large: { status: 400, when: 'a batch holds more calls (or verl-tool actions) than `--max-batch`' },
   length_mismatch: { status: 400, when: 'the parallel arrays of a `POST /get_observation` body have different lengths' },
   invalid_content_length: { status: 400, when: 'the body is not as long as its `Content-Length` header says' },
-  bad_request: { status: 400, when: 'any other client error the HTTP framework reports; the status is the framework\'s (a 4xx)' },
+  bad_request: { status: 400, when: "any other client error the HTTP framework reports; the status is the framework's (a 4xx)" },
   unauthorized: { status: 401, when: 'an `/admin/*` request without `Authorization: Bearer TOKEN` carrying the configured admin token' },
   not_found: { status: 404, when: 'no route has this method and path, or `/mcp/{server}` names a server the cache has not recorded' },
   ingest_unfinished: { status: 409, when: 'a reload was asked while an ingest into the cache had not finished; the served snapshot stays' },
   body_too_large: { status: 413, when: 'the body is larger than `--body-limit`' },
-  unsupported_media_type: { status: 415, when: 'the body\'s content type is not `application/json`, or its charset is not UTF-8' },
+  unsupported_media_type: { status: 415, when: "the body's content type is not `application/json`, or its charset is not UTF-8" },
   internal_error: { status: 500, when: 'a bug: anything unexpected (it is logged); a malformed request never causes it' },
   overloaded: { status: 503, when: 'the event loop lags past `--max-event-loop-delay`: retry after the `Retry-After` delay' },
   shutting_down: { status: 503, when: 'the server is shutting down (`SIGTERM`); sent with `Retry-After` and `Connection: close`' },

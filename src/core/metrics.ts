@@ -3,7 +3,7 @@
  * Labels are bounded: tier, reason, outcome and token type are enums; server and tool are the
  * recorded ones, with `_unknown` for anything not in the cache.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export const UNKNOWN_LABEL = '_unknown';
 

@@ -4,7 +4,7 @@
  * becomes `{"error": {"code", "message"}}` with a code of the registry.
  */
 import type { FastifyError, FastifyReply } from 'fastify';
-import { ERRORS, ToolsimError, type ErrorCode } from '../core/errors.js';
+import { ERRORS, type ErrorCode, ToolsimError } from '../core/errors.js';
 import { errorJson } from './serialize.js';
 
 /**
@@ -38,7 +38,11 @@ export function errorAnswer(error: FastifyError): ErrorAnswer {
   if (error.validation) return { status: ERRORS.invalid_request.status, code: 'invalid_request', message: error.message };
   if (error.statusCode === 503) {
     // Shed by under-pressure or refused while closing; Retry-After is added by the caller.
-    return { status: ERRORS.overloaded.status, code: 'overloaded', message: 'the server is over capacity; retry after the Retry-After delay' };
+    return {
+      status: ERRORS.overloaded.status,
+      code: 'overloaded',
+      message: 'the server is over capacity; retry after the Retry-After delay',
+    };
   }
   const known = error.code ? FRAMEWORK_ERRORS[error.code] : undefined;
   if (known) return { status: ERRORS[known].status, code: known, message: error.message };

@@ -14,10 +14,10 @@ import type { CallToolResult, ContentBlock, ListToolsResult } from '@modelcontex
 import type { FastifyInstance } from 'fastify';
 import { normalizeName } from '../core/canonical.js';
 import { NotFoundError, ToolsimError } from '../core/errors.js';
-import type { Simulator } from '../simulator/simulator.js';
-import { objectSchema } from '../protocols/tool-schemas.js';
 import type { Answer, ToolInfo } from '../core/types.js';
 import { VERSION } from '../core/version.js';
+import { objectSchema } from '../protocols/tool-schemas.js';
+import type { Simulator } from '../simulator/simulator.js';
 
 /**
  * The SDK, loaded on the first MCP request: its zod schemas cost about 0.4 s of start-up, which a
@@ -197,7 +197,10 @@ export function callToolResult(sdk: Sdk, answer: Answer): CallToolResult {
 /** A recorded output that already is an MCP tool result (it has a `content` array of valid blocks). */
 export function isCallToolResult(sdk: Sdk, value: unknown): value is CallToolResult {
   return (
-    typeof value === 'object' && value !== null && Array.isArray((value as { content?: unknown }).content) && sdk.CallToolResultSchema.safeParse(value).success
+    typeof value === 'object' &&
+    value !== null &&
+    Array.isArray((value as { content?: unknown }).content) &&
+    sdk.CallToolResultSchema.safeParse(value).success
   );
 }
 
@@ -208,7 +211,11 @@ export function isCallToolResult(sdk: Sdk, value: unknown): value is CallToolRes
 export async function outputText(output: unknown): Promise<string> {
   if (typeof output === 'string') return output;
   const sdk = await loadSdk();
-  const blocks = isCallToolResult(sdk, output) ? output.content : Array.isArray(output) && output.length > 0 ? contentOf(sdk, output) : undefined;
+  const blocks = isCallToolResult(sdk, output)
+    ? output.content
+    : Array.isArray(output) && output.length > 0
+      ? contentOf(sdk, output)
+      : undefined;
   if (!blocks) return JSON.stringify(output);
   return blocks.map((b) => (b.type === 'text' ? b.text : JSON.stringify(b))).join('\n');
 }
@@ -216,6 +223,7 @@ export async function outputText(output: unknown): Promise<string> {
 /** Text for a string, the blocks themselves for an array of content blocks, JSON text otherwise. */
 function contentOf(sdk: Sdk, output: unknown): ContentBlock[] {
   if (typeof output === 'string') return [{ type: 'text', text: output }];
-  if (Array.isArray(output) && output.length > 0 && output.every((item) => sdk.ContentBlockSchema.safeParse(item).success)) return output as ContentBlock[];
+  if (Array.isArray(output) && output.length > 0 && output.every((item) => sdk.ContentBlockSchema.safeParse(item).success))
+    return output as ContentBlock[];
   return [{ type: 'text', text: JSON.stringify(output) }];
 }

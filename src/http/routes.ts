@@ -2,9 +2,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';
+import { TOOL_FORMATS, type ToolFormat, toolSchemas } from '../protocols/tool-schemas.js';
 import type { CallRequest, Simulator } from '../simulator/simulator.js';
-import { TOOL_FORMATS, toolSchemas, type ToolFormat } from '../protocols/tool-schemas.js';
-import { answerJson, errorJson } from './serialize.js';
 import {
   batchResultSchema,
   callRequestSchema,
@@ -17,6 +16,7 @@ import {
   statusSchema,
   toolsResultSchema,
 } from './schemas.js';
+import { answerJson, errorJson } from './serialize.js';
 
 export interface RouteOptions {
   simulator: () => Simulator;
@@ -59,7 +59,8 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     {
       schema: {
         summary: 'Answer several tool calls; results come in the same order',
-        description: 'Each item is a call request as for POST /v1/call, checked on its own: a malformed item gets an error result and the others are answered.',
+        description:
+          'Each item is a call request as for POST /v1/call, checked on its own: a malformed item gets an error result and the others are answered.',
         tags: ['calls'],
         body: {
           type: 'object',
@@ -118,7 +119,8 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     {
       schema: {
         summary: 'What the simulator would do with a call, without doing it',
-        description: 'The key, the tier it would take and why, the nearest recorded calls, and the exact LLM prompt the fuzzy tier would send. No LLM request is made and no metric counts it.',
+        description:
+          'The key, the tier it would take and why, the nearest recorded calls, and the exact LLM prompt the fuzzy tier would send. No LLM request is made and no metric counts it.',
         tags: ['calls'],
         body: callRequestSchema,
         response: { 200: explainResultSchema, ...errors },
@@ -131,7 +133,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     '/v1/tools',
     {
       schema: {
-        summary: 'The recorded tools, as toolsim lists them or as a trainer\'s tool config wants them',
+        summary: "The recorded tools, as toolsim lists them or as a trainer's tool config wants them",
         description:
           'Without `format`: toolsim\'s own listing. With `format=openai|anthropic|mcp`: `{"tools": [...]}` holding OpenAI function tools, ' +
           'Anthropic tools, or an MCP tools/list result; a tool name recorded on several servers is written mcp__<server>__<tool>.',
@@ -154,9 +156,13 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     },
   );
 
-  app.get('/healthz', { config: NEVER_SHED, schema: { summary: 'The process is up', tags: ['ops'], response: { 200: statusSchema } } }, async () => ({
-    status: 'ok',
-  }));
+  app.get(
+    '/healthz',
+    { config: NEVER_SHED, schema: { summary: 'The process is up', tags: ['ops'], response: { 200: statusSchema } } },
+    async () => ({
+      status: 'ok',
+    }),
+  );
 
   app.get(
     '/readyz',

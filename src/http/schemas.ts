@@ -20,10 +20,15 @@ export const callRequestSchema = {
   type: 'object',
   required: ['tool', 'arguments'],
   properties: {
-    server: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH, description: 'May be left out when exactly one server has the tool.' },
+    server: {
+      type: 'string',
+      minLength: 1,
+      maxLength: MAX_NAME_LENGTH,
+      description: 'May be left out when exactly one server has the tool.',
+    },
     tool: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH },
     arguments: {
-      description: 'The call\'s arguments: an object, or a JSON string of one.',
+      description: "The call's arguments: an object, or a JSON string of one.",
       anyOf: [{ type: 'object', additionalProperties: true }, { type: 'string' }],
     },
     trajectory_id: { type: 'string', maxLength: MAX_TRAJECTORY_ID_LENGTH },
@@ -60,7 +65,8 @@ export const callResultSchema = {
         outputs: {
           type: 'integer',
           minimum: 1,
-          description: 'Exact answers: distinct outputs recorded for the key; above 1 its observations disagree (hidden state) and the repeat policy served one of them.',
+          description:
+            'Exact answers: distinct outputs recorded for the key; above 1 its observations disagree (hidden state) and the repeat policy served one of them.',
         },
         memoized: { type: 'boolean' },
         neighbors: { type: 'array', items: neighborSchema },

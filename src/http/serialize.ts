@@ -2,8 +2,9 @@
  * Answers to JSON text. The recorded output is already JSON, so it is spliced in as it is: no
  * parse, no re-serialization, and the bytes served are the bytes recorded.
  */
-import type { Answer } from '../core/types.js';
+
 import type { ToolsimError } from '../core/errors.js';
+import type { Answer } from '../core/types.js';
 
 export function answerJson(answer: Answer): string {
   const { match } = answer;

@@ -29,9 +29,16 @@ export function registerLagShedding(app: FastifyInstance, options: ShedOptions):
   // Callback style: an async hook would cost a promise on every call.
   const shed = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const lag = performance.now() - expected;
-    if (lag <= options.maxLagMs || options.exempt(request)) return done();
+    if (lag <= options.maxLagMs || options.exempt(request)) {
+      done();
+      return;
+    }
     reply.header('retry-after', options.retryAfterSeconds);
-    void sendError(reply, 'overloaded', `the server is over capacity (event loop ${Math.round(lag)} ms behind); retry after the Retry-After delay`);
+    void sendError(
+      reply,
+      'overloaded',
+      `the server is over capacity (event loop ${Math.round(lag)} ms behind); retry after the Retry-After delay`,
+    );
   };
   app.addHook('onRequest', shed);
   app.addHook('preHandler', shed);

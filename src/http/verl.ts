@@ -10,9 +10,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
+import { parseToolCalls } from '../protocols/tool-call-text.js';
 import { splitName } from '../protocols/tool-names.js';
 import type { Simulator } from '../simulator/simulator.js';
-import { parseToolCalls } from '../protocols/tool-call-text.js';
 import { outputText } from './mcp.js';
 
 export interface VerlRequest {
@@ -65,7 +65,11 @@ export function registerVerlRoutes(app: FastifyInstance, options: { simulator: (
                 items: {
                   anyOf: [
                     { type: 'string' },
-                    { type: 'object', required: ['obs', 'invalid_reason'], properties: { obs: { type: 'string' }, invalid_reason: { type: 'string' } } },
+                    {
+                      type: 'object',
+                      required: ['obs', 'invalid_reason'],
+                      properties: { obs: { type: 'string' }, invalid_reason: { type: 'string' } },
+                    },
                   ],
                 },
               },
@@ -82,7 +86,8 @@ export function registerVerlRoutes(app: FastifyInstance, options: { simulator: (
       if (body.actions.length !== count) {
         throw new BadRequestError('length_mismatch', `trajectory_ids has ${count} items but actions has ${body.actions.length}`);
       }
-      if (count > options.maxBatch) throw new BadRequestError('batch_too_large', `a batch holds at most ${options.maxBatch} actions (--max-batch); got ${count}`);
+      if (count > options.maxBatch)
+        throw new BadRequestError('batch_too_large', `a batch holds at most ${options.maxBatch} actions (--max-batch); got ${count}`);
       const extras = perItemFields(body, count);
       const simulator = options.simulator();
       const items = await Promise.all(
@@ -105,7 +110,7 @@ function perItemFields(body: VerlRequest, count: number): Record<string, unknown
     if (!Array.isArray(value) || value.length !== count) {
       throw new BadRequestError('length_mismatch', `"${name}" must be an array of ${count} items, one per action`);
     }
-    value.forEach((v, i) => (out[i]![name] = v));
+    for (const [i, v] of value.entries()) out[i]![name] = v;
   }
   return out;
 }
@@ -124,7 +129,12 @@ async function observe(simulator: Simulator, trajectoryId: string, action: strin
       if (!block.ok) return '';
       const named = splitName(block.call.name);
       try {
-        const answer = await simulator.resolve({ server: named.server ?? server, tool: named.tool, arguments: block.call.arguments, trajectory_id: trajectoryId });
+        const answer = await simulator.resolve({
+          server: named.server ?? server,
+          tool: named.tool,
+          arguments: block.call.arguments,
+          trajectory_id: trajectoryId,
+        });
         if (answer.reason === 'unknown_tool') valid = false;
         return await outputText(JSON.parse(answer.outputJson) as unknown);
       } catch (error) {

@@ -2,13 +2,13 @@
  * Streams exploration logs into the store: bounded memory (one batch plus a small counter per
  * distinct record of the current input), batched transactions, every bad line reported and skipped.
  */
-import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { CallRow, ToolRow } from '../store/ingest-writer.js';
 import type { Store } from '../store/store.js';
-import { detectFormat, formatNamed } from './formats/index.js';
 import type { Format, NativeRecord, Reader } from './formats/format.js';
+import { detectFormat, formatNamed } from './formats/index.js';
 import { readLines } from './lines.js';
 import { parseRecordValue } from './record.js';
 
@@ -78,12 +78,26 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const writer = store.beginIngest(options.ignoreArgs ?? []);
   const ignored = new Set(store.ignoredArguments);
   const wanted = options.format === undefined || options.format === 'auto' ? undefined : formatNamed(options.format);
-  if (options.format !== undefined && options.format !== 'auto' && !wanted) throw new Error(`unknown --format ${JSON.stringify(options.format)}`);
+  if (options.format !== undefined && options.format !== 'auto' && !wanted)
+    throw new Error(`unknown --format ${JSON.stringify(options.format)}`);
   const toolsimFormat = formatNamed('toolsim');
 
   const summary: IngestSummary = {
-    inputs: options.inputs.length, lines: 0, callsAdded: 0, callsPresent: 0, toolRecords: 0,
-    rejected: 0, unpaired: 0, serverRecords: 0, formats: {}, failedInputs: 0, tools: 0, servers: 0, totalCalls: 0, seconds: 0, snapshotId: '',
+    inputs: options.inputs.length,
+    lines: 0,
+    callsAdded: 0,
+    callsPresent: 0,
+    toolRecords: 0,
+    rejected: 0,
+    unpaired: 0,
+    serverRecords: 0,
+    formats: {},
+    failedInputs: 0,
+    tools: 0,
+    servers: 0,
+    totalCalls: 0,
+    seconds: 0,
+    snapshotId: '',
   };
   let calls: CallRow[] = [];
   let tools: ToolRow[] = [];
@@ -180,7 +194,8 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
             summary.lines++;
             if ('error' in line) throw new Error(line.error);
             size += line.text.length + 1;
-            if (size > limit) throw new Error(`a JSON document larger than ${limit} characters; write it as JSON Lines, one conversation a line`);
+            if (size > limit)
+              throw new Error(`a JSON document larger than ${limit} characters; write it as JSON Lines, one conversation a line`);
             parts.push(line.text);
           }
           let document: unknown;
@@ -192,7 +207,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
           }
           if (parsed) {
             const items = Array.isArray(document) && document.length > 0 && (format ?? detectFormat(document[0]))?.detect(document[0]);
-            if (items) (document as unknown[]).forEach((item, i) => feed(item, i + 1));
+            if (items) for (const [i, item] of (document as unknown[]).entries()) feed(item, i + 1);
             else feed(document, 1);
           } else {
             // Not one document: JSON Lines under a .json name, read line by line like any other.
@@ -229,8 +244,11 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
             if (options.onProgress && (summary.lines & 1023) === 0 && performance.now() - lastProgress >= everyMs) {
               lastProgress = performance.now();
               options.onProgress({
-                input: label, lines: summary.lines, added: summary.callsAdded + calls.length,
-                rejected: summary.rejected, seconds: (lastProgress - started) / 1000,
+                input: label,
+                lines: summary.lines,
+                added: summary.callsAdded + calls.length,
+                rejected: summary.rejected,
+                seconds: (lastProgress - started) / 1000,
               });
             }
           }

@@ -4,9 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 
-export type Line =
-  | { number: number; text: string }
-  | { number: number; error: string };
+export type Line = { number: number; text: string } | { number: number; error: string };
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 

@@ -14,7 +14,18 @@ export type ParsedRecord =
   | { kind: 'server'; server: string; info: ServerInfo }
   | { kind: 'error'; reason: string };
 
-const CALL_FIELDS = new Set(['kind', 'server', 'tool', 'arguments', 'output', 'is_error', 'trajectory_id', 'node_id', 'recorded_at', 'source']);
+const CALL_FIELDS = new Set([
+  'kind',
+  'server',
+  'tool',
+  'arguments',
+  'output',
+  'is_error',
+  'trajectory_id',
+  'node_id',
+  'recorded_at',
+  'source',
+]);
 const OPTIONAL_STRINGS = ['trajectory_id', 'node_id', 'recorded_at', 'source'] as const;
 
 const reject = (reason: string): ParsedRecord => ({ kind: 'error', reason });
@@ -154,7 +165,16 @@ function recordHash(row: Omit<CallRow, 'ordinal' | 'record'>): Buffer {
   // Length-prefixed, so no choice of values can make two different records hash alike. Hashed in
   // one piece: the same bytes as one update per part, without a Hash object per record.
   let text = '';
-  for (const part of [row.key.toString('hex'), row.output, row.isError ? '1' : '0', row.trajectoryId, row.nodeId, row.recordedAt, row.source, row.metadata]) {
+  for (const part of [
+    row.key.toString('hex'),
+    row.output,
+    row.isError ? '1' : '0',
+    row.trajectoryId,
+    row.nodeId,
+    row.recordedAt,
+    row.source,
+    row.metadata,
+  ]) {
     text += part === null ? '-;' : `${part.length};${part}`;
   }
   return hash('sha256', text, 'buffer');

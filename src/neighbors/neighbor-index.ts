@@ -9,9 +9,9 @@
  * scored exactly with `argumentSimilarity`. Cost is bounded by the budget, not by the tool's size.
  */
 import { canonicalJson } from '../core/canonical.js';
-import { argumentSimilarity } from './similarity.js';
-import type { RecordedArguments } from '../store/store.js';
 import type { Json, JsonObject, Neighbor } from '../core/types.js';
+import type { RecordedArguments } from '../store/store.js';
+import { argumentSimilarity } from './similarity.js';
 
 /** Where recorded arguments come from (the Store, or a list in benchmarks). */
 export interface ArgumentSource {
@@ -65,7 +65,9 @@ export class NeighborIndex {
     const id = JSON.stringify([server, tool]);
     let index = this.#tools.get(id);
     if (!index) {
-      const entries = this.#source.argumentsOf(server, tool).map((row) => ({ key: row.key, arguments: JSON.parse(row.arguments) as JsonObject }));
+      const entries = this.#source
+        .argumentsOf(server, tool)
+        .map((row) => ({ key: row.key, arguments: JSON.parse(row.arguments) as JsonObject }));
       index = new ToolIndex(entries, this.#options);
       this.#tools.set(id, index);
     }

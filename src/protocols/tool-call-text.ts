@@ -34,7 +34,8 @@ function parseCallJson(body: string): ParsedBlock {
   } catch (error) {
     return { ok: false, reason: `<tool_call> does not hold JSON (${(error as Error).message})` };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: '<tool_call> must hold a JSON object' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, reason: '<tool_call> must hold a JSON object' };
   const record = value as Record<string, unknown>;
   const name = record['name'];
   if (typeof name !== 'string' || name.length === 0) return { ok: false, reason: '<tool_call> needs a non-empty string "name"' };

@@ -32,7 +32,7 @@ export function toolSchemas(tools: readonly ToolInfo[], format: ToolFormat): { t
           return { type: 'function', function: { name, ...description, parameters: schema } };
         case 'anthropic':
           return { name, ...description, input_schema: schema };
-        case 'mcp':
+        default:
           return { name, ...description, inputSchema: schema };
       }
     }),

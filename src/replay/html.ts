@@ -27,23 +27,48 @@ th{background:#f5f6f9;font-weight:600}td.l,th.l{text-align:left}code{font:12px u
 
 function bar(g: GroupReport): string {
   const part = (cls: string, count: number): string =>
-    count === 0 ? '' : `<span class="${cls}" style="width:${((100 * count) / g.calls).toFixed(3)}%" title="${cls} ${n(count)} (${percent(count, g.calls)})"></span>`;
+    count === 0
+      ? ''
+      : `<span class="${cls}" style="width:${((100 * count) / g.calls).toFixed(3)}%" title="${cls} ${n(count)} (${percent(count, g.calls)})"></span>`;
   return `<div class="bar">${part('exact', g.exact)}${part('fuzzy', g.fuzzy)}${part('miss', g.miss)}${part('errors', g.errors)}</div>`;
 }
 
-const missReasons = (g: GroupReport): string => Object.entries(g.missReasons).map(([reason, count]) => `${reason} ${n(count)}`).join(', ');
+const missReasons = (g: GroupReport): string =>
+  Object.entries(g.missReasons)
+    .map(([reason, count]) => `${reason} ${n(count)}`)
+    .join(', ');
 
 function tierTable(label: string[], rows: GroupReport[], cells: (g: GroupReport) => string[]): string {
   const head = [
     ...label.map((l) => `<th class="l">${l}</th>`),
-    ...['calls', 'exact', 'fuzzy', 'miss', 'errors', 'exact %', 'miss %', 'differ', 'hidden state', 'p50 ms', 'p90 ms', 'p99 ms'].map((h) => `<th>${h}</th>`),
+    ...['calls', 'exact', 'fuzzy', 'miss', 'errors', 'exact %', 'miss %', 'differ', 'hidden state', 'p50 ms', 'p90 ms', 'p99 ms'].map(
+      (h) => `<th>${h}</th>`,
+    ),
     '<th class="l">miss reasons</th>',
   ];
-  const body = rows.map((g) =>
-    `<tr>${cells(g).map((c) => `<td class="l">${escapeHtml(c)}</td>`).join('')}` +
-    [n(g.calls), n(g.exact), n(g.fuzzy), n(g.miss), n(g.errors), percent(g.exact, g.calls), percent(g.miss, g.calls), n(g.differing), n(g.differingHiddenState),
-      ms(g.latencyMs.p50), ms(g.latencyMs.p90), ms(g.latencyMs.p99)].map((c) => `<td>${c}</td>`).join('') +
-    `<td class="l">${missReasons(g)}</td></tr>`);
+  const body = rows.map(
+    (g) =>
+      `<tr>${cells(g)
+        .map((c) => `<td class="l">${escapeHtml(c)}</td>`)
+        .join('')}` +
+      [
+        n(g.calls),
+        n(g.exact),
+        n(g.fuzzy),
+        n(g.miss),
+        n(g.errors),
+        percent(g.exact, g.calls),
+        percent(g.miss, g.calls),
+        n(g.differing),
+        n(g.differingHiddenState),
+        ms(g.latencyMs.p50),
+        ms(g.latencyMs.p90),
+        ms(g.latencyMs.p99),
+      ]
+        .map((c) => `<td>${c}</td>`)
+        .join('') +
+      `<td class="l">${missReasons(g)}</td></tr>`,
+  );
   return `<table><tr>${head.join('')}</tr>${body.join('')}</table>`;
 }
 
@@ -51,11 +76,13 @@ function differing(title: string, note: string, answers: readonly DifferingAnswe
   if (answers.length === 0) return `<h2>${title}</h2><p>None.</p>`;
   const items = answers.map((d) => {
     const json = (value: unknown): string => escapeHtml(JSON.stringify(value, null, 1));
-    return `<details><summary><code>${escapeHtml(`${d.file}:${d.line}`)}</code> ${escapeHtml(`${d.server}/${d.tool}`)} <code>${d.key.slice(0, 12)}</code>` +
+    return (
+      `<details><summary><code>${escapeHtml(`${d.file}:${d.line}`)}</code> ${escapeHtml(`${d.server}/${d.tool}`)} <code>${d.key.slice(0, 12)}</code>` +
       `${d.recordedOutputs !== null && d.recordedOutputs > 1 ? ` (${d.recordedOutputs} recorded outputs)` : ''}` +
       `<br><span class="meta">expected <code>${escapeHtml(clip(JSON.stringify(d.expected), 70))}</code> served <code>${escapeHtml(clip(JSON.stringify(d.served), 70))}</code></span></summary>` +
       `arguments<pre>${json(d.arguments)}</pre>expected${d.expectedIsError ? ' (error)' : ''}<pre>${json(d.expected)}</pre>` +
-      `served${d.servedIsError ? ' (error)' : ''}<pre>${json(d.served)}</pre></details>`;
+      `served${d.servedIsError ? ' (error)' : ''}<pre>${json(d.served)}</pre></details>`
+    );
   });
   return `<h2>${title}: ${n(answers.length)} calls on ${n(keys)} keys</h2><p class="meta">${note}</p>${items.join('')}`;
 }
@@ -63,17 +90,32 @@ function differing(title: string, note: string, answers: readonly DifferingAnswe
 export function reportHtml(report: ReplayReport): string {
   const { overall } = report;
   const card = (label: string, value: string, sub: string): string => `<div class="card">${label}<b>${value}</b>${sub}</div>`;
-  const gates = report.gates.length === 0 ? '' :
-    `<h2>Gates</h2><table><tr><th class="l">gate</th><th>limit</th><th>actual</th><th class="l">result</th></tr>${report.gates
-      .map((g) => `<tr><td class="l">${g.gate}</td><td>${gateValue(g.gate, g.limit)}</td><td>${gateValue(g.gate, g.actual)}</td>` +
-        `<td class="l ${g.passed ? 'pass' : 'fail'}">${g.passed ? 'pass' : 'FAIL'}</td></tr>`).join('')}</table>`;
-  const reasons = report.missReasons.length === 0 ? '<p>No misses.</p>' :
-    `<table><tr><th class="l">reason</th><th>calls</th><th>share of all calls</th></tr>${report.missReasons
-      .map((m) => `<tr><td class="l">${m.reason}</td><td>${n(m.calls)}</td><td>${percent(m.calls, overall.calls)}</td></tr>`).join('')}</table>`;
-  const errors = report.errors.length === 0 ? '' :
-    `<h2>Calls refused by the target (${n(overall.errors)})</h2><table><tr><th class="l">where</th><th class="l">tool</th><th class="l">error</th></tr>${report.errors
-      .map((e) => `<tr><td class="l"><code>${escapeHtml(`${e.file}:${e.line}`)}</code></td><td class="l">${escapeHtml(`${e.server}/${e.tool}`)}</td>` +
-        `<td class="l">${escapeHtml(`${e.code}: ${e.message}`)}</td></tr>`).join('')}</table>`;
+  const gates =
+    report.gates.length === 0
+      ? ''
+      : `<h2>Gates</h2><table><tr><th class="l">gate</th><th>limit</th><th>actual</th><th class="l">result</th></tr>${report.gates
+          .map(
+            (g) =>
+              `<tr><td class="l">${g.gate}</td><td>${gateValue(g.gate, g.limit)}</td><td>${gateValue(g.gate, g.actual)}</td>` +
+              `<td class="l ${g.passed ? 'pass' : 'fail'}">${g.passed ? 'pass' : 'FAIL'}</td></tr>`,
+          )
+          .join('')}</table>`;
+  const reasons =
+    report.missReasons.length === 0
+      ? '<p>No misses.</p>'
+      : `<table><tr><th class="l">reason</th><th>calls</th><th>share of all calls</th></tr>${report.missReasons
+          .map((m) => `<tr><td class="l">${m.reason}</td><td>${n(m.calls)}</td><td>${percent(m.calls, overall.calls)}</td></tr>`)
+          .join('')}</table>`;
+  const errors =
+    report.errors.length === 0
+      ? ''
+      : `<h2>Calls refused by the target (${n(overall.errors)})</h2><table><tr><th class="l">where</th><th class="l">tool</th><th class="l">error</th></tr>${report.errors
+          .map(
+            (e) =>
+              `<tr><td class="l"><code>${escapeHtml(`${e.file}:${e.line}`)}</code></td><td class="l">${escapeHtml(`${e.server}/${e.tool}`)}</td>` +
+              `<td class="l">${escapeHtml(`${e.code}: ${e.message}`)}</td></tr>`,
+          )
+          .join('')}</table>`;
   const bars = report.tools
     .map((g) => `<div><code>${escapeHtml(g.server)}</code> ${escapeHtml(g.tool)}</div>${bar(g)}<div>${n(g.calls)}</div>`)
     .join('');
@@ -94,10 +136,18 @@ ${gates}
 <h2>Per server</h2>${tierTable(['server'], report.servers, (g) => [g.server])}
 <h2>Per tool</h2>${tierTable(['server', 'tool'], report.tools, (g) => [g.server, g.tool])}
 <h2>Miss reasons</h2>${reasons}
-${differing('Exact answers that differ from the expected output', 'Every recording of these keys agrees, yet the test set expects something else: the cache and the test set disagree.',
-    report.differing.unexplained, report.differing.unexplainedKeys)}
-${differing('Differing answers on keys whose recordings disagree', 'These keys were recorded with different outputs (tools with hidden state); the repeat policy serves one of them, so some calls must differ.',
-    report.differing.hiddenState, report.differing.hiddenStateKeys)}
+${differing(
+  'Exact answers that differ from the expected output',
+  'Every recording of these keys agrees, yet the test set expects something else: the cache and the test set disagree.',
+  report.differing.unexplained,
+  report.differing.unexplainedKeys,
+)}
+${differing(
+  'Differing answers on keys whose recordings disagree',
+  'These keys were recorded with different outputs (tools with hidden state); the repeat policy serves one of them, so some calls must differ.',
+  report.differing.hiddenState,
+  report.differing.hiddenStateKeys,
+)}
 ${errors}
 </body></html>
 `;

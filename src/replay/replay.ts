@@ -4,8 +4,8 @@
  * each (plus the differing answers, which are listed in full).
  */
 import type { Readable } from 'node:stream';
-import { readCases, type ReadStats, type ReplayCase } from './cases.js';
-import { Tally, type ReplayReport } from './report.js';
+import { type ReadStats, type ReplayCase, readCases } from './cases.js';
+import { type ReplayReport, Tally } from './report.js';
 import type { ReplayTarget } from './targets.js';
 
 export interface ReplayOptions {
@@ -46,20 +46,26 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
     if (!options.onProgress || now - lastProgress < everyMs) return;
     lastProgress = now;
     options.onProgress({
-      calls: tally.calls, exact: tally.count('exact'), fuzzy: tally.count('fuzzy'), miss: tally.count('miss'),
+      calls: tally.calls,
+      exact: tally.count('exact'),
+      fuzzy: tally.count('fuzzy'),
+      miss: tally.count('miss'),
       seconds: (now - started) / 1000,
     });
   };
   const send = (batch: ReplayCase[]): void => {
-    const request: Promise<void> = options.target.resolve(batch).then(
-      (results) => {
-        for (const [i, c] of batch.entries()) tally.add(c, results[i]!);
-        progress();
-      },
-      (error: unknown) => {
-        failure ??= error;
-      },
-    ).finally(() => inFlight.delete(request));
+    const request: Promise<void> = options.target
+      .resolve(batch)
+      .then(
+        (results) => {
+          for (const [i, c] of batch.entries()) tally.add(c, results[i]!);
+          progress();
+        },
+        (error: unknown) => {
+          failure ??= error;
+        },
+      )
+      .finally(() => inFlight.delete(request));
     inFlight.add(request);
   };
 

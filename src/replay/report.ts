@@ -7,7 +7,7 @@ import type { Json, MissReason } from '../core/types.js';
 import { MISS_REASONS } from '../core/types.js';
 import type { ReplayCase } from './cases.js';
 import { sameOutput } from './compare.js';
-import type { ReplayTarget, ReplayResult } from './targets.js';
+import type { ReplayResult, ReplayTarget } from './targets.js';
 
 /** Milliseconds. */
 export interface LatencySummary {
@@ -130,10 +130,23 @@ class Group {
       if (n !== undefined) reasons[reason] = n;
     }
     return {
-      server: this.server, tool: this.tool, calls: this.calls, exact: this.exact, fuzzy: this.fuzzy, miss: this.miss, errors: this.errors,
-      exactRate: rate(this.exact), fuzzyRate: rate(this.fuzzy), missRate: rate(this.miss), missReasons: reasons,
-      compared: this.compared, differing: this.differing, differingHiddenState: this.differingHiddenState,
-      fuzzyCompared: this.fuzzyCompared, fuzzyMatching: this.fuzzyMatching, latencyMs: summarize(this.latencies),
+      server: this.server,
+      tool: this.tool,
+      calls: this.calls,
+      exact: this.exact,
+      fuzzy: this.fuzzy,
+      miss: this.miss,
+      errors: this.errors,
+      exactRate: rate(this.exact),
+      fuzzyRate: rate(this.fuzzy),
+      missRate: rate(this.miss),
+      missReasons: reasons,
+      compared: this.compared,
+      differing: this.differing,
+      differingHiddenState: this.differingHiddenState,
+      fuzzyCompared: this.fuzzyCompared,
+      fuzzyMatching: this.fuzzyMatching,
+      latencyMs: summarize(this.latencies),
     };
   }
 }
@@ -183,7 +196,14 @@ export class Tally {
     if (!result.ok) {
       for (const g of groups) g.errors++;
       if (this.#errors.length < MAX_LISTED_ERRORS) {
-        this.#errors.push({ file: this.#file(c), line: c.line, server: c.server, tool: c.tool, code: result.code, message: result.message });
+        this.#errors.push({
+          file: this.#file(c),
+          line: c.line,
+          server: c.server,
+          tool: c.tool,
+          code: result.code,
+          message: result.message,
+        });
       }
       return;
     }
@@ -210,10 +230,16 @@ export class Tally {
       else g.differing++;
     }
     (hiddenState ? this.#hiddenState : this.#unexplained).push({
-      file: this.#file(c), line: c.line, server: c.server, tool: c.tool, key: result.key,
+      file: this.#file(c),
+      line: c.line,
+      server: c.server,
+      tool: c.tool,
+      key: result.key,
       arguments: parseJson(c.arguments),
-      expected: parseJson(c.expected.outputJson), expectedIsError: c.expected.isError,
-      served: parseJson(result.outputJson), servedIsError: result.isError,
+      expected: parseJson(c.expected.outputJson),
+      expectedIsError: c.expected.isError,
+      served: parseJson(result.outputJson),
+      servedIsError: result.isError,
       recordedOutputs: result.outputs ?? null,
     });
   }
@@ -223,7 +249,9 @@ export class Tally {
     return input === '-' ? '<stdin>' : input;
   }
 
-  report(meta: Pick<ReplayReport, 'target' | 'startedAt' | 'seconds' | 'lines' | 'rejected' | 'toolRecords' | 'failedInputs'>): ReplayReport {
+  report(
+    meta: Pick<ReplayReport, 'target' | 'startedAt' | 'seconds' | 'lines' | 'rejected' | 'toolRecords' | 'failedInputs'>,
+  ): ReplayReport {
     const overall = this.#overall.report();
     const byPlace = (a: DifferingAnswer, b: DifferingAnswer): number =>
       a.file === b.file ? a.line - b.line : this.#inputs.indexOf(a.file) - this.#inputs.indexOf(b.file);

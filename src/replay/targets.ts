@@ -3,8 +3,8 @@
  * disk through an in-process simulator. Both answer a batch with one result per call, in order.
  */
 import { ToolsimError } from '../core/errors.js';
-import type { Simulator } from '../simulator/simulator.js';
 import type { MissReason, Tier } from '../core/types.js';
+import type { Simulator } from '../simulator/simulator.js';
 import type { ReplayCase } from './cases.js';
 
 export type ReplayResult =
@@ -56,7 +56,12 @@ export class SimulatorTarget implements ReplayTarget {
       const answer = await this.#simulator.resolve(requestOf(c));
       const seconds = (performance.now() - started) / 1000;
       return {
-        ok: true, tier: answer.tier, outputJson: answer.outputJson, isError: answer.isError, key: answer.match.key, seconds,
+        ok: true,
+        tier: answer.tier,
+        outputJson: answer.outputJson,
+        isError: answer.isError,
+        key: answer.match.key,
+        seconds,
         ...(answer.reason === undefined ? {} : { reason: answer.reason }),
         ...(answer.match.outputs === undefined ? {} : { outputs: answer.match.outputs }),
       };
@@ -83,7 +88,8 @@ export class HttpTarget implements ReplayTarget {
     } catch {
       throw new TargetError(`--url must be an http(s) URL, got ${JSON.stringify(url)}`);
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TargetError(`--url must be an http(s) URL, got ${JSON.stringify(url)}`);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new TargetError(`--url must be an http(s) URL, got ${JSON.stringify(url)}`);
     this.name = parsed.href.replace(/\/+$/, '');
     this.#endpoint = `${this.name}/v1/calls`;
     this.#timeoutMs = timeoutMs;
@@ -129,7 +135,12 @@ function resultOf(item: unknown, seconds: number, endpoint: string): ReplayResul
     throw new TargetError(`${endpoint} answered a result without a tier and match key: ${JSON.stringify(item).slice(0, 200)}`);
   }
   return {
-    ok: true, tier, outputJson: JSON.stringify(r['output'] ?? null), isError: r['is_error'] === true, key: match.key, seconds,
+    ok: true,
+    tier,
+    outputJson: JSON.stringify(r['output'] ?? null),
+    isError: r['is_error'] === true,
+    key: match.key,
+    seconds,
     ...(typeof r['reason'] === 'string' ? { reason: r['reason'] as MissReason } : {}),
     ...(typeof match.outputs === 'number' ? { outputs: match.outputs } : {}),
   };

@@ -1,5 +1,5 @@
 /** The replay report as terminal text: summary, per server, per tool, miss reasons, differences. */
-import { formatNumber, percent, table, type Cell } from '../core/format.js';
+import { type Cell, formatNumber, percent, table } from '../core/format.js';
 import type { DifferingAnswer, GroupReport, ReplayReport } from './report.js';
 
 /** Differing answers listed per section in the terminal; --json and --html list them all. */
@@ -15,7 +15,9 @@ const LATENCY_HEADERS = ['p50 ms', 'p90 ms', 'p99 ms'];
 const latencyCells = (g: GroupReport): Cell[] => [ms(g.latencyMs.p50), ms(g.latencyMs.p90), ms(g.latencyMs.p99)];
 
 const reasons = (g: GroupReport): string =>
-  Object.entries(g.missReasons).map(([reason, n]) => `${reason} ${formatNumber(n)}`).join(', ');
+  Object.entries(g.missReasons)
+    .map(([reason, n]) => `${reason} ${formatNumber(n)}`)
+    .join(', ');
 
 export function clip(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
@@ -33,7 +35,8 @@ function listing(title: string, answers: readonly DifferingAnswer[], keys: numbe
       `    served    ${d.servedIsError ? '(error) ' : ''}${clip(JSON.stringify(d.served), 100)}`,
     );
   }
-  if (answers.length > LISTED_IN_TERMINAL) lines.push(`  … and ${formatNumber(answers.length - LISTED_IN_TERMINAL)} more (--json or --html lists all)`);
+  if (answers.length > LISTED_IN_TERMINAL)
+    lines.push(`  … and ${formatNumber(answers.length - LISTED_IN_TERMINAL)} more (--json or --html lists all)`);
   return lines;
 }
 
@@ -46,32 +49,58 @@ export function reportText(report: ReplayReport): string {
   if (report.rejected > 0 || report.failedInputs > 0) {
     out.push(`${formatNumber(report.rejected)} lines rejected, ${formatNumber(report.failedInputs)} inputs unreadable or cut short`);
   }
-  const compared = overall.compared === 0 ? 'no exact answer had an expected output' :
-    `${formatNumber(overall.compared)} exact answers compared with the expected output: ` +
-    `${formatNumber(overall.differing)} differ on keys whose recordings agree, ` +
-    `${formatNumber(overall.differingHiddenState)} on keys whose recordings disagree`;
+  const compared =
+    overall.compared === 0
+      ? 'no exact answer had an expected output'
+      : `${formatNumber(overall.compared)} exact answers compared with the expected output: ` +
+        `${formatNumber(overall.differing)} differ on keys whose recordings agree, ` +
+        `${formatNumber(overall.differingHiddenState)} on keys whose recordings disagree`;
   out.push(
     '',
-    table([...TIER_HEADERS, 'differ', 'hidden', ...LATENCY_HEADERS], [[...tierCells(overall), overall.differing, overall.differingHiddenState, ...latencyCells(overall)]]),
+    table(
+      [...TIER_HEADERS, 'differ', 'hidden', ...LATENCY_HEADERS],
+      [[...tierCells(overall), overall.differing, overall.differingHiddenState, ...latencyCells(overall)]],
+    ),
     compared,
   );
-  if (overall.fuzzyCompared > 0) out.push(`${formatNumber(overall.fuzzyMatching)} of ${formatNumber(overall.fuzzyCompared)} fuzzy answers equal the expected output`);
+  if (overall.fuzzyCompared > 0)
+    out.push(`${formatNumber(overall.fuzzyMatching)} of ${formatNumber(overall.fuzzyCompared)} fuzzy answers equal the expected output`);
   out.push(
     '',
-    table(['server', ...TIER_HEADERS, ...LATENCY_HEADERS], report.servers.map((g) => [g.server, ...tierCells(g), ...latencyCells(g)])),
+    table(
+      ['server', ...TIER_HEADERS, ...LATENCY_HEADERS],
+      report.servers.map((g) => [g.server, ...tierCells(g), ...latencyCells(g)]),
+    ),
     '',
     table(
       ['server', 'tool', ...TIER_HEADERS, 'differ', 'hidden', 'p50 ms', 'p99 ms', 'miss reasons'],
       report.tools.map((g) => [
-        g.server, g.tool, ...tierCells(g), g.differing, g.differingHiddenState, ms(g.latencyMs.p50), ms(g.latencyMs.p99), reasons(g),
+        g.server,
+        g.tool,
+        ...tierCells(g),
+        g.differing,
+        g.differingHiddenState,
+        ms(g.latencyMs.p50),
+        ms(g.latencyMs.p99),
+        reasons(g),
       ]),
     ),
   );
   if (report.missReasons.length > 0) {
-    out.push('', table(['miss reason', 'calls', 'share'], report.missReasons.map((m) => [m.reason, m.calls, percent(m.calls, overall.calls)])));
+    out.push(
+      '',
+      table(
+        ['miss reason', 'calls', 'share'],
+        report.missReasons.map((m) => [m.reason, m.calls, percent(m.calls, overall.calls)]),
+      ),
+    );
   }
   const { differing } = report;
-  const unexplained = listing('exact answers that differ from the expected output although every recording of the key agrees', differing.unexplained, differing.unexplainedKeys);
+  const unexplained = listing(
+    'exact answers that differ from the expected output although every recording of the key agrees',
+    differing.unexplained,
+    differing.unexplainedKeys,
+  );
   const hidden = listing(
     'exact answers that differ on keys whose recordings disagree (hidden state: the repeat policy serves one of them)',
     differing.hiddenState,
@@ -81,10 +110,17 @@ export function reportText(report: ReplayReport): string {
   if (hidden.length > 0) out.push('', ...hidden);
   if (report.errors.length > 0) {
     out.push('', `calls refused by the target (${formatNumber(overall.errors)}):`);
-    for (const e of report.errors.slice(0, 20)) out.push(`  ${e.file}:${e.line}  ${e.server}/${e.tool}  ${e.code}: ${clip(e.message, 120)}`);
+    for (const e of report.errors.slice(0, 20))
+      out.push(`  ${e.file}:${e.line}  ${e.server}/${e.tool}  ${e.code}: ${clip(e.message, 120)}`);
   }
   if (report.gates.length > 0) {
-    out.push('', table(['gate', 'limit', 'actual', 'result'], report.gates.map((g) => [g.gate, gateValue(g.gate, g.limit), gateValue(g.gate, g.actual), g.passed ? 'pass' : 'FAIL'])));
+    out.push(
+      '',
+      table(
+        ['gate', 'limit', 'actual', 'result'],
+        report.gates.map((g) => [g.gate, gateValue(g.gate, g.limit), gateValue(g.gate, g.actual), g.passed ? 'pass' : 'FAIL']),
+      ),
+    );
   }
   return out.join('\n');
 }

@@ -1,7 +1,8 @@
 /** The recorded tools, held in memory: which servers have a tool, and names close to a wrong one. */
+
+import type { ToolInfo } from '../core/types.js';
 import { editDistance } from '../neighbors/similarity.js';
 import type { Store } from '../store/store.js';
-import type { ToolInfo } from '../core/types.js';
 
 export class Catalog {
   readonly tools: readonly ToolInfo[];

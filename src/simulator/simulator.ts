@@ -3,16 +3,16 @@
  * answers; whatever passes through all of them becomes a labelled miss.
  */
 import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from '../core/canonical.js';
-import { Catalog } from './catalog.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
-import { UNKNOWN_LABEL, type Metrics } from '../core/metrics.js';
+import { type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
+import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, ToolInfo } from '../core/types.js';
 import { NeighborIndex } from '../neighbors/neighbor-index.js';
 import type { Store } from '../store/store.js';
 import { ExactTier } from '../tiers/exact.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
 import { missAnswer, round, unknownToolAnswer } from '../tiers/miss.js';
 import type { Plan, Resolution, Tier, TierFactory } from '../tiers/tier.js';
-import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, ToolInfo } from '../core/types.js';
+import { Catalog } from './catalog.js';
 
 export interface CallRequest {
   server?: string | undefined;
@@ -175,7 +175,13 @@ export class Simulator {
     const explanation: Explanation = { ...base, tier: plan.answers ? 'fuzzy' : 'miss', why: plan.why, neighbors: listed };
     if (plan.reason) explanation.reason = plan.reason;
     if (plan.memoized !== undefined) explanation.memoized = plan.memoized;
-    if (plan.prompt) explanation.prompt = { version: plan.prompt.version, system: plan.prompt.system, user: plan.prompt.user, examples: plan.prompt.examples };
+    if (plan.prompt)
+      explanation.prompt = {
+        version: plan.prompt.version,
+        system: plan.prompt.system,
+        user: plan.prompt.user,
+        examples: plan.prompt.examples,
+      };
     return explanation;
   }
 

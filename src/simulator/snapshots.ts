@@ -7,8 +7,8 @@
  * the old store only once the calls it was resolving have finished.
  */
 import { ToolsimError } from '../core/errors.js';
-import type { Simulator } from './simulator.js';
 import { Store } from '../store/store.js';
+import type { Simulator } from './simulator.js';
 
 /** The cache is part-way through an ingest; the served snapshot stays. */
 export class IngestUnfinishedError extends ToolsimError {

@@ -111,8 +111,19 @@ export class IngestWriter {
           this.#touchTool.run(call.server, call.tool);
         }
         const changes = this.#insertCall.run(
-          call.key, call.server, call.tool, call.arguments, call.output, call.isError ? 1 : 0, call.record, call.ordinal,
-          call.trajectoryId, call.nodeId, call.recordedAt, call.source, call.metadata,
+          call.key,
+          call.server,
+          call.tool,
+          call.arguments,
+          call.output,
+          call.isError ? 1 : 0,
+          call.record,
+          call.ordinal,
+          call.trajectoryId,
+          call.nodeId,
+          call.recordedAt,
+          call.source,
+          call.metadata,
         ).changes;
         if (changes === 1) {
           added++;

@@ -55,7 +55,15 @@ export class Memo {
   }
 
   put(id: MemoId, answer: Observation): void {
-    this.#put.run(id.snapshotId, Buffer.from(id.key, 'hex'), id.model, id.promptVersion, answer.outputJson, answer.isError ? 1 : 0, new Date().toISOString());
+    this.#put.run(
+      id.snapshotId,
+      Buffer.from(id.key, 'hex'),
+      id.model,
+      id.promptVersion,
+      answer.outputJson,
+      answer.isError ? 1 : 0,
+      new Date().toISOString(),
+    );
   }
 
   close(): void {

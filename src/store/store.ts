@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { JsonObject, Observation, ToolInfo } from '../core/types.js';
 import { IngestWriter } from './ingest-writer.js';
-import { SCHEMA_VERSION, createSchema, refuseRecordingWrites, schemaVersion } from './schema.js';
+import { createSchema, refuseRecordingWrites, SCHEMA_VERSION, schemaVersion } from './schema.js';
 import { emptyFingerprint } from './snapshot-id.js';
 import { readStats, type StoreStats } from './stats.js';
 
@@ -82,7 +82,10 @@ export class Store {
   readonly #meta: Database.Statement<[string], { value: string }>;
   readonly #observations: Database.Statement<[Buffer], { output: string; is_error: number }>;
   readonly #argumentsOfTool: Database.Statement<[string, string], { key: Buffer; arguments: string }>;
-  readonly #catalog: Database.Statement<[], { server: string; tool: string; description: string | null; input_schema: string | null; calls: number }>;
+  readonly #catalog: Database.Statement<
+    [],
+    { server: string; tool: string; description: string | null; input_schema: string | null; calls: number }
+  >;
   readonly #callCount: Database.Statement<[], { n: number }>;
   readonly #anyCall: Database.Statement<[], unknown>;
   readonly #calls: Database.Statement<[], CallColumns>;

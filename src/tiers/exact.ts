@@ -4,9 +4,9 @@
  * An LRU in front of SQLite holds both hits and misses, since recordings do not change while serving.
  */
 import { LRUCache } from 'lru-cache';
-import type { Store } from '../store/store.js';
 import type { Observation, RepeatPolicy } from '../core/types.js';
-import { answered, pass, type Outcome, type Resolution, type Tier } from './tier.js';
+import type { Store } from '../store/store.js';
+import { answered, type Outcome, pass, type Resolution, type Tier } from './tier.js';
 
 export interface Served extends Observation {
   readonly observations: number;

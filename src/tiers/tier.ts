@@ -1,8 +1,9 @@
 /** The contract between the simulator and its tiers: each answers, or passes with a reason. */
-import type { Prompt } from './fuzzy/prompt.js';
+
 import type { Metrics } from '../core/metrics.js';
 import type { Answer, Call, MissReason, Neighbor, Observation } from '../core/types.js';
 import type { Store } from '../store/store.js';
+import type { Prompt } from './fuzzy/prompt.js';
 
 /**
  * One call being resolved, with everything a tier may need from the simulator: the neighbours are

@@ -24,11 +24,36 @@ const json = (value: unknown): Buffer => text(JSON.stringify(value));
 
 /** Bodies that are not JSON at all. */
 const BROKEN_JSON = [
-  '{', '}', '{"tool":', '{"tool":"x",}', "{'tool':'x'}", '{"tool":"x" "arguments":{}}', 'undefined', 'NaN',
-  '{"tool":"x","arguments":{}}}', '[1,2', '"unterminated', '{"a":1e}', '{"a":-}', '{"a":01}', '{"a":.5}',
-  '{"a":tru}', '{"a":nul}', '\u0000', '{"a":"\\x41"}', '{"a":"\\u12"}', '{"a":"line\nbreak"}', '/* c */ {}',
-  '{"tool":"x","arguments":{}} trailing', '{,}', '{"":}', ':', '\ufeff{"tool":"x","arguments":{}', 'Infinity',
-  '{"a":[}', '{"a":{"b":}}',
+  '{',
+  '}',
+  '{"tool":',
+  '{"tool":"x",}',
+  "{'tool':'x'}",
+  '{"tool":"x" "arguments":{}}',
+  'undefined',
+  'NaN',
+  '{"tool":"x","arguments":{}}}',
+  '[1,2',
+  '"unterminated',
+  '{"a":1e}',
+  '{"a":-}',
+  '{"a":01}',
+  '{"a":.5}',
+  '{"a":tru}',
+  '{"a":nul}',
+  '\u0000',
+  '{"a":"\\x41"}',
+  '{"a":"\\u12"}',
+  '{"a":"line\nbreak"}',
+  '/* c */ {}',
+  '{"tool":"x","arguments":{}} trailing',
+  '{,}',
+  '{"":}',
+  ':',
+  '\ufeff{"tool":"x","arguments":{}',
+  'Infinity',
+  '{"a":[}',
+  '{"a":{"b":}}',
 ];
 
 /** Values of every JSON type but the one a field wants. */
@@ -38,8 +63,14 @@ const BAD_ARGUMENT_STRINGS = ['not json', '[1,2]', '1', 'null', 'true', '"str"',
 
 /** Invalid UTF-8 byte sequences. */
 const BAD_UTF8: Buffer[] = [
-  Buffer.from([0xff]), Buffer.from([0xfe, 0xfe]), Buffer.from([0xc3, 0x28]), Buffer.from([0xc0, 0xaf]),
-  Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xe2, 0x82]), Buffer.from([0xf4, 0x90, 0x80, 0x80]), Buffer.from([0x80]),
+  Buffer.from([0xff]),
+  Buffer.from([0xfe, 0xfe]),
+  Buffer.from([0xc3, 0x28]),
+  Buffer.from([0xc0, 0xaf]),
+  Buffer.from([0xed, 0xa0, 0x80]),
+  Buffer.from([0xe2, 0x82]),
+  Buffer.from([0xf4, 0x90, 0x80, 0x80]),
+  Buffer.from([0x80]),
 ];
 
 function deep(levels: number, leaf: string, open = '{"a":', close = '}'): string {
@@ -63,15 +94,26 @@ export function hostileCorpus(limits: CorpusLimits): HostileRequest[] {
 
   // Wrong content types.
   const valid = json({ tool: 'lookup', arguments: { id: 1 } });
-  const types = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml',
-    'text/json', 'application/octet-stream', 'image/png', 'application/jsonx', 'json', 'application/json; charset=latin1;;;='];
+  const types = [
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/xml',
+    'text/json',
+    'application/octet-stream',
+    'image/png',
+    'application/jsonx',
+    'json',
+    'application/json; charset=latin1;;;=',
+  ];
   for (const route of allPosts) {
     for (const type of types) add(`content-type ${type} ${route}`, 'POST', route, valid, { 'content-type': type });
     add(`no content-type ${route}`, 'POST', route, valid, {});
   }
 
   // Bodies that are JSON but not an object.
-  for (const route of allPosts) for (const value of NOT_AN_OBJECT) add(`body ${JSON.stringify(value)} ${route}`, 'POST', route, json(value));
+  for (const route of allPosts)
+    for (const value of NOT_AN_OBJECT) add(`body ${JSON.stringify(value)} ${route}`, 'POST', route, json(value));
   for (const route of allPosts) add(`body string ${route}`, 'POST', route, json('tool'));
 
   // Wrong types for every field of a call.
@@ -82,7 +124,12 @@ export function hostileCorpus(limits: CorpusLimits): HostileRequest[] {
   }
   for (const value of NOT_AN_OBJECT) {
     add(`arguments ${JSON.stringify(value)}`, 'POST', '/v1/call', json({ tool: 'lookup', arguments: value }));
-    add(`arguments ${JSON.stringify(value)} on a known server`, 'POST', '/v1/call', json({ server: 'shop', tool: 'lookup', arguments: value }));
+    add(
+      `arguments ${JSON.stringify(value)} on a known server`,
+      'POST',
+      '/v1/call',
+      json({ server: 'shop', tool: 'lookup', arguments: value }),
+    );
   }
   for (const value of BAD_ARGUMENT_STRINGS) {
     add(`arguments string ${JSON.stringify(value)}`, 'POST', '/v1/call', json({ tool: 'lookup', arguments: value }));
@@ -151,17 +198,49 @@ export function hostileCorpus(limits: CorpusLimits): HostileRequest[] {
   for (const route of allPosts) {
     for (const [i, bad] of BAD_UTF8.entries()) {
       add(`bad utf8 #${i} in tool ${route}`, 'POST', route, Buffer.concat([text('{"tool":"'), bad, text('","arguments":{}}')]));
-      add(`bad utf8 #${i} in argument ${route}`, 'POST', route, Buffer.concat([text('{"tool":"lookup","arguments":{"q":"'), bad, text('"}}')]));
+      add(
+        `bad utf8 #${i} in argument ${route}`,
+        'POST',
+        route,
+        Buffer.concat([text('{"tool":"lookup","arguments":{"q":"'), bad, text('"}}')]),
+      );
       add(`bad utf8 #${i} in key ${route}`, 'POST', route, Buffer.concat([text('{"tool":"lookup","arguments":{"'), bad, text('":1}}')]));
-      add(`bad utf8 #${i} in server ${route}`, 'POST', route, Buffer.concat([text('{"server":"'), bad, text('","tool":"lookup","arguments":{}}')]));
-      add(`bad utf8 #${i} in nested value ${route}`, 'POST', route, Buffer.concat([text('{"tool":"lookup","arguments":{"a":[{"b":"'), bad, text('"}]}}')]));
+      add(
+        `bad utf8 #${i} in server ${route}`,
+        'POST',
+        route,
+        Buffer.concat([text('{"server":"'), bad, text('","tool":"lookup","arguments":{}}')]),
+      );
+      add(
+        `bad utf8 #${i} in nested value ${route}`,
+        'POST',
+        route,
+        Buffer.concat([text('{"tool":"lookup","arguments":{"a":[{"b":"'), bad, text('"}]}}')]),
+      );
     }
   }
 
   // Unknown routes and methods.
-  const paths = ['/', '/v1', '/v2/call', '/v1/call/', '/v1/calls/1', '/admin/reload', '/admin', '/v1/servers/shop/tools',
-    '/v1/servers//tools/lookup', '/../../etc/passwd', '/v1/call%00', '/%2e%2e/%2e%2e', '/v1/tools/extra', '/metrics/x',
-    '/.env', '/v1/servers/shop/tools/lookup/extra', '/docs/../../../etc', `/${'a'.repeat(4000)}`];
+  const paths = [
+    '/',
+    '/v1',
+    '/v2/call',
+    '/v1/call/',
+    '/v1/calls/1',
+    '/admin/reload',
+    '/admin',
+    '/v1/servers/shop/tools',
+    '/v1/servers//tools/lookup',
+    '/../../etc/passwd',
+    '/v1/call%00',
+    '/%2e%2e/%2e%2e',
+    '/v1/tools/extra',
+    '/metrics/x',
+    '/.env',
+    '/v1/servers/shop/tools/lookup/extra',
+    '/docs/../../../etc',
+    `/${'a'.repeat(4000)}`,
+  ];
   for (const path of paths) {
     add(`GET ${path.slice(0, 40)}`, 'GET', path);
     add(`POST ${path.slice(0, 40)}`, 'POST', path, valid);

@@ -29,8 +29,8 @@ export type Behaviour =
   | { kind: 'hang' }
   /** Destroys the connection without an answer (ECONNRESET at the client). */
   | { kind: 'reset' }
-  /** Waits, then behaves as `then`. */
-  | { kind: 'slow'; delayMs: number; then: Behaviour };
+  /** Waits, then behaves as `after`. */
+  | { kind: 'slow'; delayMs: number; after: Behaviour };
 
 export interface Usage {
   input_tokens: number;
@@ -88,8 +88,14 @@ export async function startFakeAnthropic(initial: Behaviour = { kind: 'answer', 
       }
       case 'text':
         send(res, 200, {
-          id: 'msg_text', type: 'message', role: 'assistant', model: String(seen.body['model']),
-          content: [{ type: 'text', text: behaviour.text }], stop_reason: 'end_turn', stop_sequence: null, usage: DEFAULT_USAGE,
+          id: 'msg_text',
+          type: 'message',
+          role: 'assistant',
+          model: String(seen.body['model']),
+          content: [{ type: 'text', text: behaviour.text }],
+          stop_reason: 'end_turn',
+          stop_sequence: null,
+          usage: DEFAULT_USAGE,
         });
         return;
       case 'garbage':
@@ -104,7 +110,7 @@ export async function startFakeAnthropic(initial: Behaviour = { kind: 'answer', 
       case 'slow': {
         const timer = setTimeout(() => {
           timers.delete(timer);
-          if (!res.destroyed) act(behaviour.then, seen, res);
+          if (!res.destroyed) act(behaviour.after, seen, res);
         }, behaviour.delayMs);
         timers.add(timer);
         return;

@@ -2,13 +2,23 @@
  * Anthropic Messages transcripts: `{"messages": [...], "tools": [...]}` (or a bare message array).
  * `tool_use` blocks pair with `tool_result` blocks by id; `mcp_tool_use` blocks name their server.
  */
-import { Pairing, asArray, conversationId, isObject, nativeTool, resolveServer, str, type Format, type Reader, type Sink } from './format.js';
+import {
+  asArray,
+  conversationId,
+  type Format,
+  isObject,
+  nativeTool,
+  Pairing,
+  type Reader,
+  resolveServer,
+  type Sink,
+  str,
+} from './format.js';
 
 const messagesOf = (value: unknown): unknown[] | undefined =>
   Array.isArray(value) ? value : isObject(value) && Array.isArray(value['messages']) ? value['messages'] : undefined;
 
-const blocksOf = (message: unknown): Record<string, unknown>[] =>
-  isObject(message) ? asArray(message['content']).filter(isObject) : [];
+const blocksOf = (message: unknown): Record<string, unknown>[] => (isObject(message) ? asArray(message['content']).filter(isObject) : []);
 
 const CALLS = new Set(['tool_use', 'mcp_tool_use']);
 const RESULTS = new Set(['tool_result', 'mcp_tool_result']);
@@ -31,7 +41,12 @@ export function anthropicBlocks(
         continue;
       }
       const server = str(block['server_name']) ?? context.server;
-      pairing.call(id, { ...resolveServer(name, server, context.options), arguments: block['input'] ?? {}, trajectoryId: context.trajectoryId, line });
+      pairing.call(id, {
+        ...resolveServer(name, server, context.options),
+        arguments: block['input'] ?? {},
+        trajectoryId: context.trajectoryId,
+        line,
+      });
     } else if (typeof type === 'string' && RESULTS.has(type)) {
       const id = str(block['tool_use_id']);
       if (id === undefined) sink.problem(`a ${type} block without "tool_use_id"; not stored`, line);

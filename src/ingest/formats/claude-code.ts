@@ -4,14 +4,16 @@
  * paired across the whole file; the session id becomes the trajectory id.
  */
 import { anthropicBlocks } from './anthropic.js';
-import { Pairing, isObject, str, type Format, type Reader } from './format.js';
+import { type Format, isObject, Pairing, type Reader, str } from './format.js';
 
 export const claudeCode: Format = {
   name: 'claude-code',
   detect(value) {
     // Message lines carry a session id; a session file may open with a summary line instead.
     if (!isObject(value) || typeof value['type'] !== 'string') return false;
-    return (isObject(value['message']) && ('sessionId' in value || 'uuid' in value)) || (value['type'] === 'summary' && 'leafUuid' in value);
+    return (
+      (isObject(value['message']) && ('sessionId' in value || 'uuid' in value)) || (value['type'] === 'summary' && 'leafUuid' in value)
+    );
   },
   reader(sink, options): Reader {
     const pairing = new Pairing(sink, 'claude-code');

@@ -6,7 +6,18 @@
  * response names its tool).
  */
 import { parseToolCalls, taggedBlocks } from '../../protocols/tool-call-text.js';
-import { conversationId, isObject, nativeCall, resolveServer, str, type Format, type PendingCall, type Reader, type ReaderOptions, type Sink } from './format.js';
+import {
+  conversationId,
+  type Format,
+  isObject,
+  nativeCall,
+  type PendingCall,
+  type Reader,
+  type ReaderOptions,
+  resolveServer,
+  type Sink,
+  str,
+} from './format.js';
 import { openAiTools } from './openai-chat.js';
 
 const MODEL_ROLES = new Set(['gpt', 'assistant', 'model']);
@@ -25,7 +36,14 @@ function turnsOf(value: unknown): Turn[] | undefined {
   }));
 }
 
-function toolDefinitions(value: unknown, turns: Turn[], server: string | undefined, options: ReaderOptions, sink: Sink, line: number): void {
+function toolDefinitions(
+  value: unknown,
+  turns: Turn[],
+  server: string | undefined,
+  options: ReaderOptions,
+  sink: Sink,
+  line: number,
+): void {
   const field = isObject(value) ? value['tools'] : undefined;
   const lists: unknown[] = [];
   if (typeof field === 'string') lists.push(field);
@@ -55,7 +73,7 @@ export const hermes: Format = {
   name: 'hermes',
   detect(value) {
     const turns = turnsOf(value);
-    return turns !== undefined && turns.some((t) => t.text.includes('<tool_call>') || t.text.includes('<tool_response>'));
+    return turns?.some((t) => t.text.includes('<tool_call>') || t.text.includes('<tool_response>')) ?? false;
   },
   reader(sink, options): Reader {
     return {
@@ -80,10 +98,14 @@ export const hermes: Format = {
           }
           for (const body of taggedBlocks(turn.text, 'tool_response')) {
             const response = responseOf(body);
-            const index = response.name === undefined ? 0 : waiting.findIndex((c) => c.tool === resolveServer(response.name!, server, options).tool);
+            const index =
+              response.name === undefined ? 0 : waiting.findIndex((c) => c.tool === resolveServer(response.name!, server, options).tool);
             const call = waiting[index];
             if (index < 0 || !call) {
-              sink.unpaired(`a <tool_response>${response.name ? ` of ${response.name}` : ''} with no call waiting for it; not stored`, line);
+              sink.unpaired(
+                `a <tool_response>${response.name ? ` of ${response.name}` : ''} with no call waiting for it; not stored`,
+                line,
+              );
               continue;
             }
             waiting.splice(index, 1);
@@ -101,7 +123,8 @@ export const hermes: Format = {
 function responseOf(body: string): { name?: string; output: unknown } {
   try {
     const parsed = JSON.parse(body) as unknown;
-    if (isObject(parsed) && typeof parsed['name'] === 'string' && 'content' in parsed) return { name: parsed['name'], output: parsed['content'] };
+    if (isObject(parsed) && typeof parsed['name'] === 'string' && 'content' in parsed)
+      return { name: parsed['name'], output: parsed['content'] };
     return { output: parsed };
   } catch {
     return { output: body };

@@ -5,9 +5,10 @@
  * replay is byte-faithful. `tools/list` results fill the catalog, the `initialize` result records
  * the server's identity. Server: `--server`, else the `serverInfo.name` of the initialize result.
  */
-import { Pairing, asArray, isObject, nativeTool, str, type Format, type NativeRecord, type Reader } from './format.js';
+import { asArray, type Format, isObject, type NativeRecord, nativeTool, Pairing, type Reader, str } from './format.js';
 
-const messageOf = (value: unknown): unknown => (isObject(value) && isObject(value['message']) && !('jsonrpc' in value) ? value['message'] : value);
+const messageOf = (value: unknown): unknown =>
+  isObject(value) && isObject(value['message']) && !('jsonrpc' in value) ? value['message'] : value;
 
 function isJsonRpc(value: unknown): boolean {
   const message = messageOf(Array.isArray(value) ? value[0] : value);
@@ -50,7 +51,10 @@ export const mcpJsonRpc: Format = {
       if (isObject(m['error'])) {
         if (asked === 'tools/call') {
           const call = pairing.drop(id);
-          sink.unpaired(`call ${JSON.stringify(id)} of ${call?.tool ?? '?'} got a JSON-RPC error (${String(m['error']['message'])}); not a tool result, not stored`, line);
+          sink.unpaired(
+            `call ${JSON.stringify(id)} of ${call?.tool ?? '?'} got a JSON-RPC error (${String(m['error']['message'])}); not a tool result, not stored`,
+            line,
+          );
         }
         return;
       }
@@ -69,7 +73,12 @@ export const mcpJsonRpc: Format = {
         const where = server();
         const record: NativeRecord = { kind: 'server' };
         if (where !== undefined) record['server'] = where;
-        for (const [field, value] of [['name', info['name']], ['version', info['version']], ['instructions', result['instructions']], ['protocol_version', result['protocolVersion']]] as const) {
+        for (const [field, value] of [
+          ['name', info['name']],
+          ['version', info['version']],
+          ['instructions', result['instructions']],
+          ['protocol_version', result['protocolVersion']],
+        ] as const) {
           if (typeof value === 'string') record[field] = value;
         }
         sink.record(record, line);

@@ -2,7 +2,19 @@
  * OpenAI Chat Completions transcripts: `{"messages": [...], "tools": [...]}` (or a bare message
  * array). Assistant `tool_calls` pair with `role: "tool"` messages by `tool_call_id`.
  */
-import { Pairing, asArray, conversationId, isObject, nativeTool, resolveServer, str, type Format, type Reader, type ReaderOptions, type Sink } from './format.js';
+import {
+  asArray,
+  conversationId,
+  type Format,
+  isObject,
+  nativeTool,
+  Pairing,
+  type Reader,
+  type ReaderOptions,
+  resolveServer,
+  type Sink,
+  str,
+} from './format.js';
 
 const messagesOf = (value: unknown): unknown[] | undefined =>
   Array.isArray(value) ? value : isObject(value) && Array.isArray(value['messages']) ? value['messages'] : undefined;
@@ -53,7 +65,12 @@ export const openAiChat: Format = {
               sink.problem('a tool call without "id" or "function.name"; not stored', line);
               continue;
             }
-            pairing.call(id, { ...resolveServer(name, server, options), arguments: call['function']['arguments'] ?? {}, trajectoryId, line });
+            pairing.call(id, {
+              ...resolveServer(name, server, options),
+              arguments: call['function']['arguments'] ?? {},
+              trajectoryId,
+              line,
+            });
           }
           if (message['role'] === 'tool') {
             const id = str(message['tool_call_id']);

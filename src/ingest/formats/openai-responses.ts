@@ -5,7 +5,18 @@
  * they are paired across the whole file. Remote MCP items (`mcp_call`, `mcp_list_tools`) carry their
  * server label and, for calls, their own output.
  */
-import { Pairing, asArray, conversationId, isObject, nativeCall, nativeTool, resolveServer, str, type Format, type Reader } from './format.js';
+import {
+  asArray,
+  conversationId,
+  type Format,
+  isObject,
+  nativeCall,
+  nativeTool,
+  Pairing,
+  type Reader,
+  resolveServer,
+  str,
+} from './format.js';
 import { openAiTools } from './openai-chat.js';
 
 const ITEM_TYPES = new Set(['function_call', 'function_call_output', 'mcp_call', 'mcp_list_tools']);

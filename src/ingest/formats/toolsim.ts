@@ -1,5 +1,5 @@
 /** toolsim's own log (docs/log-format.md): each value already is a record. */
-import { isObject, type Format, type NativeRecord, type Reader } from './format.js';
+import { type Format, isObject, type NativeRecord, type Reader } from './format.js';
 
 export const toolsim: Format = {
   name: 'toolsim',

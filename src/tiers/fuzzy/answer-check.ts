@@ -25,7 +25,8 @@ export function checkAnswer(output: Json | undefined, isError: unknown, examples
   }
   const outputJson = JSON.stringify(output);
   const limit = Math.max(MIN_LIMIT, 4 * Math.max(0, ...examples.map((e) => e.outputJson.length)));
-  if (outputJson.length > limit) return { ok: false, reason: `the output is ${outputJson.length} bytes of JSON, over the limit of ${limit}` };
+  if (outputJson.length > limit)
+    return { ok: false, reason: `the output is ${outputJson.length} bytes of JSON, over the limit of ${limit}` };
   return { ok: true, outputJson, isError: error };
 }
 

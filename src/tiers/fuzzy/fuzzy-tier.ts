@@ -14,18 +14,19 @@
  * and the memo's connection. Each snapshot gets its own tier on top of them (its snapshot id, its
  * catalog, its in-flight calls).
  */
-import { checkAnswer } from './answer-check.js';
-import { CircuitBreaker } from './breaker.js';
-import { Budget } from './budget.js';
-import { AnthropicLlm, respondAnswer, type Llm, type LlmReply, type RequestOutcome } from './llm.js';
-import { buildPrompt, PROMPT_VERSION, retryNote, type Example, type Prompt, type ToolDescription } from './prompt.js';
-import { Semaphore } from './semaphore.js';
+
 import { ConfigError } from '../../core/errors.js';
 import type { Metrics } from '../../core/metrics.js';
 import type { Answer, Call, MissReason, Observation } from '../../core/types.js';
 import { Memo, type MemoId } from '../../store/memo.js';
 import { round } from '../miss.js';
-import { answered, pass, type Outcome, type Plan, type Resolution, type Tier, type TierFactory } from '../tier.js';
+import { answered, type Outcome, type Plan, pass, type Resolution, type Tier, type TierFactory } from '../tier.js';
+import { checkAnswer } from './answer-check.js';
+import { CircuitBreaker } from './breaker.js';
+import { Budget } from './budget.js';
+import { AnthropicLlm, type Llm, type LlmReply, type RequestOutcome, respondAnswer } from './llm.js';
+import { buildPrompt, type Example, PROMPT_VERSION, type Prompt, retryNote, type ToolDescription } from './prompt.js';
+import { Semaphore } from './semaphore.js';
 
 /** The fuzzy tier's options; a configuration resolved with FUZZY_OPTIONS (src/config.ts) is one. */
 export interface FuzzyConfig {
@@ -87,7 +88,11 @@ export function createFuzzy(config: FuzzyConfig, extras: FuzzyExtras = {}): Fuzz
     llm,
     config,
     semaphore: new Semaphore(config.llmConcurrency),
-    breaker: new CircuitBreaker({ failures: config.breakerFailures, cooldownMs: config.breakerCooldownMs, ...(extras.now ? { now: extras.now } : {}) }),
+    breaker: new CircuitBreaker({
+      failures: config.breakerFailures,
+      cooldownMs: config.breakerCooldownMs,
+      ...(extras.now ? { now: extras.now } : {}),
+    }),
     budget: new Budget({ requests: config.llmMaxRequests, tokens: config.llmMaxTokens }),
   };
   const memos = new Map<string, Memo>();
@@ -198,14 +203,20 @@ class FuzzyTier implements Tier {
     const top = resolution.neighbors()[0]?.similarity ?? 0;
     if (!llm) return { kind: 'pass', reason: 'fuzzy_disabled', why: OFF };
     if (resolution.neighbors().length === 0 || top < config.threshold) {
-      return { kind: 'pass', reason: 'no_similar_calls', why: `the nearest recorded call has similarity ${round(top)}, below the threshold ${config.threshold}` };
+      return {
+        kind: 'pass',
+        reason: 'no_similar_calls',
+        why: `the nearest recorded call has similarity ${round(top)}, below the threshold ${config.threshold}`,
+      };
     }
     const memoized = this.#s.memo.get(this.#memoId(call));
-    if (memoized) return { kind: 'memoized', answer: memoized, why: `an improvisation of this call by ${config.model} is memoized for this snapshot` };
+    if (memoized)
+      return { kind: 'memoized', answer: memoized, why: `an improvisation of this call by ${config.model} is memoized for this snapshot` };
     const flight = this.#inFlight.get(call.key);
     if (flight) return { kind: 'join', flight, why: `an improvisation of this call by ${config.model} is under way` };
     if (!budget.allows()) return { kind: 'pass', reason: 'llm_budget_exhausted', why: 'the LLM budget is spent' };
-    if (breaker.state === 'open') return { kind: 'pass', reason: 'llm_unavailable', why: 'the circuit breaker is open after repeated LLM failures' };
+    if (breaker.state === 'open')
+      return { kind: 'pass', reason: 'llm_unavailable', why: 'the circuit breaker is open after repeated LLM failures' };
     const prompt = this.#prompt(resolution);
     return {
       kind: 'improvise',
@@ -221,7 +232,8 @@ class FuzzyTier implements Tier {
     const examples: Example[] = [];
     for (const n of resolution.neighbors()) {
       const served = resolution.recorded(n.key);
-      if (served) examples.push({ arguments: n.arguments, outputJson: served.outputJson, isError: served.isError, similarity: n.similarity });
+      if (served)
+        examples.push({ arguments: n.arguments, outputJson: served.outputJson, isError: served.isError, similarity: n.similarity });
     }
     const tool = this.#tools.get(JSON.stringify([call.server, call.tool])) ?? { server: call.server, tool: call.tool };
     return buildPrompt(tool, examples, call.arguments, this.#p.config.promptTokens);
@@ -256,7 +268,9 @@ class FuzzyTier implements Tier {
         }
         breaker.success();
         const answer = reply.kind === 'respond' ? respondAnswer(reply.input) : undefined;
-        const checked = answer ? checkAnswer(answer.output, answer.isError, examples) : ({ ok: false, reason: 'no call of the respond tool' } as const);
+        const checked = answer
+          ? checkAnswer(answer.output, answer.isError, examples)
+          : ({ ok: false, reason: 'no call of the respond tool' } as const);
         if (checked.ok) {
           this.#count('ok');
           const id = this.#memoId(resolution.call);
@@ -301,6 +315,10 @@ function fuzzyAnswer(resolution: Resolution, answer: Observation, memoized: bool
     tier: 'fuzzy',
     outputJson: answer.outputJson,
     isError: answer.isError,
-    match: { key: resolution.call.key, memoized, neighbors: resolution.neighbors().map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) })) },
+    match: {
+      key: resolution.call.key,
+      memoized,
+      neighbors: resolution.neighbors().map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) })),
+    },
   };
 }

@@ -101,7 +101,7 @@ export class AnthropicLlm implements Llm {
         cacheWrite: u?.cache_creation_input_tokens ?? 0,
       };
       const block = (message.content ?? []).find((b) => b.type === 'tool_use' && b.name === RESPOND_TOOL.name);
-      if (!block || block.type !== 'tool_use' || typeof block.input !== 'object' || block.input === null || Array.isArray(block.input)) {
+      if (block?.type !== 'tool_use' || typeof block.input !== 'object' || block.input === null || Array.isArray(block.input)) {
         return { kind: 'no_answer', usage };
       }
       return { kind: 'respond', input: block.input as Record<string, unknown>, usage };
@@ -112,7 +112,10 @@ export class AnthropicLlm implements Llm {
   }
 }
 
-function classify(error: unknown, Sdk: typeof Anthropic | undefined): { outcome: Exclude<RequestOutcome, 'ok' | 'invalid_output'>; message: string } {
+function classify(
+  error: unknown,
+  Sdk: typeof Anthropic | undefined,
+): { outcome: Exclude<RequestOutcome, 'ok' | 'invalid_output'>; message: string } {
   // Messages of SDK errors name the status and the remote's text; never a key.
   const message = error instanceof Error ? error.message.slice(0, 300) : String(error).slice(0, 300);
   if (!Sdk) return { outcome: 'error', message };

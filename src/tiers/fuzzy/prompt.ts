@@ -63,7 +63,12 @@ export function buildPrompt(tool: ToolDescription, examples: readonly Example[],
     blocks.push(block);
     used += cost;
   }
-  return { version: PROMPT_VERSION, system: systemPrompt(tool), user: `${header}${blocks.join('\n')}\n${request}`, examples: blocks.length };
+  return {
+    version: PROMPT_VERSION,
+    system: systemPrompt(tool),
+    user: `${header}${blocks.join('\n')}\n${request}`,
+    examples: blocks.length,
+  };
 }
 
 function systemPrompt(tool: ToolDescription): string {
