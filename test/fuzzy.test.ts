@@ -267,6 +267,30 @@ describe('fuzzy tier', () => {
     expect(stand.requests).toHaveLength(1);
   });
 
+  it('improvises a call of a tool nobody recorded from its description and schema; without either, asks nothing', async () => {
+    const { store } = await cacheOf([
+      ...RECORDS,
+      {
+        kind: 'tool',
+        server: 'weather',
+        tool: 'get_tides',
+        description: 'High and low tides at a port',
+        input_schema: { type: 'object', properties: { port: { type: 'string' } }, required: ['port'] },
+      },
+    ]);
+    const stand = await fake({ kind: 'answer', output: 'High tide 06:12' });
+    const app = await fuzzyApp(store, stand);
+    const tides = await call(app, { server: 'weather', tool: 'get_tides', arguments: { port: 'Brest' } });
+    expect(tides).toMatchObject({ tier: 'fuzzy', output: 'High tide 06:12', match: { neighbors: [] } });
+    const user = (stand.requests[0]!.body['messages'] as { content: string }[])[0]!.content;
+    expect(user).toContain('No call of the tool "get_tides" was recorded');
+    expect(JSON.stringify(stand.requests[0]!.body['system'])).toContain('High and low tides at a port');
+    expect(await call(app, { server: 'weather', tool: 'get_tides', arguments: { harbour: 'Brest' } })).toMatchObject({
+      reason: 'invalid_arguments',
+    });
+    expect(stand.requests).toHaveLength(1);
+  });
+
   it('explains a call: key, tier, neighbours and the exact prompt, with no request', async () => {
     const { store } = await cacheOf(RECORDS);
     const stand = await fake();

@@ -3,8 +3,9 @@
  * from the nearest recorded calls; the improvisation is memoized apart from the recordings and served
  * again as `fuzzy` with `match.memoized: true`, never as `exact`.
  *
- * Calls reach it only when they fit the tool (src/tiers/eligibility.ts). In order: no recorded call
- * of the tool, or an opt-in similarity floor (`no_similar_calls`), memo, single-flight (identical calls in flight share one
+ * Calls reach it only when they fit the tool (src/tiers/eligibility.ts). In order: nothing to improvise
+ * from (no recorded call of the tool, nor a description or schema), or an opt-in similarity floor
+ * (`no_similar_calls`), memo, single-flight (identical calls in flight share one
  * improvisation), budget (`llm_budget_exhausted`), circuit breaker (`llm_unavailable`), a slot under
  * the concurrency cap, then at most two requests (the second only after an invalid answer:
  * `llm_invalid_output`), all within one deadline. Every failure of the LLM becomes a labelled miss.
@@ -193,7 +194,7 @@ class FuzzyTier implements Tier {
       decision.kind === 'pass'
         ? { answers: false, reason: decision.reason, why: decision.why }
         : { answers: true, memoized: decision.kind === 'memoized', why: decision.why };
-    if (resolution.neighbors().length === 0) return plan;
+    if (resolution.neighbors().length === 0 && decision.kind !== 'improvise') return plan;
     return { ...plan, prompt: decision.kind === 'improvise' ? decision.prompt : this.#prompt(resolution) };
   }
 
@@ -203,8 +204,14 @@ class FuzzyTier implements Tier {
     const { llm, config, budget, breaker } = this.#p;
     const top = resolution.neighbors()[0]?.similarity ?? 0;
     if (!llm) return { kind: 'pass', reason: 'fuzzy_disabled', why: OFF };
-    if (resolution.neighbors().length === 0)
-      return { kind: 'pass', reason: 'no_similar_calls', why: 'the tool has no recorded call to improvise from' };
+    // A tool nobody recorded is improvised from its tool record alone (`match.neighbors` is then empty).
+    const described = this.#tools.get(JSON.stringify([call.server, call.tool]));
+    if (resolution.neighbors().length === 0 && !described?.description && !described?.input_schema)
+      return {
+        kind: 'pass',
+        reason: 'no_similar_calls',
+        why: 'the tool has no recorded call, nor a description or schema, to improvise from',
+      };
     if (top < config.threshold) {
       return {
         kind: 'pass',
