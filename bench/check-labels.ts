@@ -7,7 +7,8 @@
  * - broken calls: change recorded calls the way agents get them wrong, and count how many would be
  *   improvised all the same (target <= 1% of each kind):
  *     rename  one argument name misspelt (user_id -> userId, a letter dropped or doubled);
- *     drop    one argument the schema requires left out;
+ *     drop    one argument the schema requires left out (without a tool record: one present in
+ *             every recording of the tool);
  *     swap    the arguments of a recorded call of another tool of the server (one whose schema
  *             takes other names).
  *
@@ -16,7 +17,10 @@
  * "Would improvise" is `Simulator.explain` answering `fuzzy` with the fuzzy tier on: the decision
  * is made without any LLM request. Never tune to one dataset.
  *
- *   node dist/bench/check-labels.js [DATASET_DIR ...] [--hold-out 0.2] [--seeds 3]
+ *   node dist/bench/check-labels.js [DATASET_DIR ...] [--hold-out 0.2] [--seeds 3] [--no-tool-records]
+ *
+ * `--no-tool-records` leaves tools.jsonl out, as for a log without schemas: the recordings alone
+ * then say which names exist and which are required.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,7 +77,7 @@ function readJsonl(path: string): Record<string, unknown>[] {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-function loadDataset(dir: string): { calls: Recorded[]; tools: ToolRecord[]; toolLines: string[] } {
+function loadDataset(dir: string, withToolRecords: boolean): { calls: Recorded[]; tools: ToolRecord[]; toolLines: string[] } {
   const lines = readFileSync(join(dir, 'calls.jsonl'), 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '');
@@ -84,12 +88,13 @@ function loadDataset(dir: string): { calls: Recorded[]; tools: ToolRecord[]; too
     return { server: (r['server'] as string | undefined) ?? 'default', tool: r['tool'] as string, arguments: args, line };
   });
   const toolsPath = join(dir, 'tools.jsonl');
-  const toolLines = existsSync(toolsPath)
+  const hasTools = withToolRecords && existsSync(toolsPath);
+  const toolLines = hasTools
     ? readFileSync(toolsPath, 'utf8')
         .split('\n')
         .filter((l) => l.trim() !== '')
     : [];
-  const tools = (existsSync(toolsPath) ? readJsonl(toolsPath) : []).map((r) => {
+  const tools = (hasTools ? readJsonl(toolsPath) : []).map((r) => {
     const schema = (r['input_schema'] ?? {}) as { properties?: Record<string, unknown>; required?: string[] };
     return {
       server: (r['server'] as string | undefined) ?? 'default',
@@ -98,6 +103,21 @@ function loadDataset(dir: string): { calls: Recorded[]; tools: ToolRecord[]; too
       required: schema.required ?? [],
     };
   });
+  // A tool without a tool record: what its recordings show stands in for the schema (names used,
+  // and those present in every one of several recordings as required).
+  const described = new Set(tools.map((t) => id(t.server, t.tool)));
+  const seen = new Map<string, { server: string; tool: string; names: Map<string, number>; count: number }>();
+  for (const c of calls) {
+    if (described.has(id(c.server, c.tool))) continue;
+    const entry = seen.get(id(c.server, c.tool)) ?? { server: c.server, tool: c.tool, names: new Map<string, number>(), count: 0 };
+    entry.count++;
+    for (const name of Object.keys(c.arguments)) entry.names.set(name, (entry.names.get(name) ?? 0) + 1);
+    seen.set(id(c.server, c.tool), entry);
+  }
+  for (const { server, tool, names, count } of seen.values()) {
+    const required = count >= 2 ? [...names].filter(([, n]) => n === count).map(([name]) => name) : [];
+    tools.push({ server, tool, properties: [...names.keys()], required });
+  }
   return { calls, tools, toolLines };
 }
 
@@ -116,11 +136,11 @@ export function misspell(name: string, random: Random): string {
   return pick(random, choices);
 }
 
-export async function checkLabels(dirs: readonly string[], holdOut = 0.2, seeds = 1): Promise<Row[]> {
+export async function checkLabels(dirs: readonly string[], holdOut = 0.2, seeds = 1, withToolRecords = true): Promise<Row[]> {
   const rows: Row[] = [];
   for (const dir of dirs) {
     const dataset = basename(dir);
-    const { calls, tools, toolLines } = loadDataset(dir);
+    const { calls, tools, toolLines } = loadDataset(dir, withToolRecords);
     const schemaOf = new Map(tools.map((t) => [id(t.server, t.tool), t]));
     const totals = new Map<Kind, Row>();
     const row = (kind: Kind): Row => {
@@ -241,10 +261,19 @@ function defaultDirs(): string[] {
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
-    options: { 'hold-out': { type: 'string', default: '0.2' }, seeds: { type: 'string', default: '3' } },
+    options: {
+      'hold-out': { type: 'string', default: '0.2' },
+      seeds: { type: 'string', default: '3' },
+      'no-tool-records': { type: 'boolean', default: false },
+    },
     allowPositionals: true,
   });
-  const rows = await checkLabels(positionals.length > 0 ? positionals : defaultDirs(), Number(values['hold-out']), Number(values.seeds));
+  const rows = await checkLabels(
+    positionals.length > 0 ? positionals : defaultDirs(),
+    Number(values['hold-out']),
+    Number(values.seeds),
+    !values['no-tool-records'],
+  );
   const pct = (n: number, d: number): string => (d === 0 ? '-' : `${((100 * n) / d).toFixed(1)}%`);
   const kinds: Kind[] = ['held out', 'rename', 'drop', 'swap'];
   const all = kinds.map((kind) => {
