@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../src/core/types.js';
-import { EligibilityTier, type ShapeSource } from '../src/tiers/eligibility.js';
+import { checkArguments, EligibilityTier, type ShapeSource, toolShape } from '../src/tiers/eligibility.js';
 import { appOf, cacheOf, type TestApp } from './helpers.js';
 
 const USER_SCHEMA = {
@@ -131,6 +131,26 @@ describe('fuzzy eligibility', () => {
       reason: 'invalid_arguments',
       why: 'unknown argument "userId"; missing required argument "user_id"',
     });
+  });
+
+  it('reads type lists, anyOf and additionalProperties from the schema', () => {
+    const schema = {
+      type: 'object',
+      properties: { q: { type: ['string', 'null'] }, limit: { anyOf: [{ type: 'integer' }, { type: 'string' }] }, any: {} },
+      required: ['q'],
+    };
+    const shape = toolShape(schema, [], new Set());
+    expect(checkArguments('search', shape, { q: null, limit: 'ten', any: [1] }).ok).toBe(true);
+    expect(checkArguments('search', shape, { q: 1 })).toMatchObject({
+      ok: false,
+      problems: ['argument "q" must be string or null, not integer'],
+    });
+    expect(checkArguments('search', shape, { q: 'x', extra: 1 }).ok).toBe(false);
+    const open = toolShape({ ...schema, additionalProperties: true }, [], new Set());
+    expect(checkArguments('search', open, { q: 'x', extra: 1 }).ok).toBe(true);
+    // Neither a schema nor a recording: nothing to hold a call to.
+    expect(checkArguments('t', toolShape(undefined, [], new Set()), { anything: 1 }).ok).toBe(true);
+    expect(checkArguments('t', toolShape(undefined, [{}], new Set()), {})).toEqual({ ok: true });
   });
 
   it("summarises a tool's shape once per snapshot, not per call", () => {

@@ -118,7 +118,6 @@ function fits(value: Json, argument: ArgumentShape): boolean {
   if (allowed.has(type)) return true;
   if (type === 'integer' && allowed.has('number')) return true;
   if (type === 'null') return !argument.required;
-  if (type === 'number' && allowed.has('integer')) return declared.size === 0;
   if (type === 'string') {
     const text = value as string;
     if (NUMERIC.test(text)) {
