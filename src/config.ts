@@ -175,10 +175,10 @@ export const OPTIONS = {
     flag: 'similarity-threshold',
     env: 'TOOLSIM_SIMILARITY_THRESHOLD',
     kind: 'number',
-    default: 0.25,
+    default: 0,
     min: 0,
     max: 1,
-    help: 'below this similarity of the nearest recorded call, a miss no_similar_calls',
+    help: 'opt-in floor: a call whose nearest recorded call scores below it is a miss no_similar_calls instead of improvised (0: none)',
   },
   promptTokens: {
     flag: 'prompt-tokens',

@@ -233,15 +233,62 @@ describe('fuzzy tier', () => {
     expect(JSON.stringify(stand.requests[0]!.body['messages'])).toContain('is_error: true');
   });
 
-  it('asks nothing for a call unlike any recording, or when the tier is off', async () => {
+  it('asks nothing for arguments the tool does not take, or when the tier is off', async () => {
     const { store } = await cacheOf(RECORDS);
     const stand = await fake();
     const app = await fuzzyApp(store, stand);
-    expect(await call(app, { ...NEAR, arguments: { zip: 75001 } })).toMatchObject({ tier: 'miss', reason: 'no_similar_calls' });
+    expect(await call(app, { ...NEAR, arguments: { zip: 75001 } })).toMatchObject({
+      tier: 'miss',
+      reason: 'invalid_arguments',
+      is_error: true,
+      output:
+        'Error: get_weather: unknown argument "zip"; missing required argument "city"; missing required argument "unit"; it takes city (string, required), unit (string, required)',
+    });
     const off = await appOf(store, { fuzzy: fuzzyTier(config(stand, { apiKey: '' })) });
     expect(await call(off)).toMatchObject({ tier: 'miss', reason: 'fuzzy_disabled' });
     expect(stand.requests).toHaveLength(0);
     expect(() => fuzzyTier(config(stand, { apiKey: '', fuzzy: 'on' }))).toThrow(ConfigError);
+  });
+
+  it('improvises a call that fits the tool however far its values are from every recording; a floor is opt-in', async () => {
+    const { store } = await cacheOf(RECORDS);
+    const stand = await fake();
+    const app = await fuzzyApp(store, stand);
+    const far = await call(app, { ...NEAR, arguments: { city: 'Ouagadougou', unit: 'K' } });
+    expect(far).toMatchObject({ tier: 'fuzzy', output: IMPROVISED });
+    // The similarity stays in the answer, so a trainer can make its own cut.
+    expect(far.match.neighbors?.[0]?.similarity).toBeLessThan(0.25);
+    expect(stand.requests).toHaveLength(1);
+    const floored = await fuzzyApp(store, stand, { threshold: 0.6 });
+    expect(await call(floored, { ...NEAR, arguments: { city: 'Reykjavik', unit: 'K' } })).toMatchObject({
+      tier: 'miss',
+      reason: 'no_similar_calls',
+    });
+    expect(stand.requests).toHaveLength(1);
+  });
+
+  it('improvises a call of a tool nobody recorded from its description and schema; without either, asks nothing', async () => {
+    const { store } = await cacheOf([
+      ...RECORDS,
+      {
+        kind: 'tool',
+        server: 'weather',
+        tool: 'get_tides',
+        description: 'High and low tides at a port',
+        input_schema: { type: 'object', properties: { port: { type: 'string' } }, required: ['port'] },
+      },
+    ]);
+    const stand = await fake({ kind: 'answer', output: 'High tide 06:12' });
+    const app = await fuzzyApp(store, stand);
+    const tides = await call(app, { server: 'weather', tool: 'get_tides', arguments: { port: 'Brest' } });
+    expect(tides).toMatchObject({ tier: 'fuzzy', output: 'High tide 06:12', match: { neighbors: [] } });
+    const user = (stand.requests[0]!.body['messages'] as { content: string }[])[0]!.content;
+    expect(user).toContain('No call of the tool "get_tides" was recorded');
+    expect(JSON.stringify(stand.requests[0]!.body['system'])).toContain('High and low tides at a port');
+    expect(await call(app, { server: 'weather', tool: 'get_tides', arguments: { harbour: 'Brest' } })).toMatchObject({
+      reason: 'invalid_arguments',
+    });
+    expect(stand.requests).toHaveLength(1);
   });
 
   it('explains a call: key, tier, neighbours and the exact prompt, with no request', async () => {

@@ -116,11 +116,11 @@ describe('POST /mcp/{server}', () => {
 
     const miss = await client.callTool({ name: 'get_alerts', arguments: { region: 'Bretagne', zoom: 4 } });
     expect(miss.isError).toBe(true);
-    expect(miss._meta).toMatchObject({ 'toolsim/tier': 'miss', 'toolsim/reason': 'no_similar_calls' });
+    expect(miss._meta).toMatchObject({ 'toolsim/tier': 'miss', 'toolsim/reason': 'invalid_arguments' });
     expect(miss.content).toEqual([
       {
         type: 'text',
-        text: 'Error: get_alerts could not process this request: no recorded call of this tool is close enough to these arguments.',
+        text: 'Error: get_alerts: unknown argument "region"; unknown argument "zoom"; missing required argument "state"; it takes state (string, required)',
       },
     ]);
 
@@ -132,7 +132,7 @@ describe('POST /mcp/{server}', () => {
     expect(metricValue(text, 'toolsim_calls_total{tier="exact",server="weather",tool="get_forecast"}')).toBe(1);
     expect(metricValue(text, 'toolsim_calls_total{tier="fuzzy",server="weather",tool="get_forecast"}')).toBe(2);
     expect(metricValue(text, 'toolsim_fuzzy_memo_hits_total')).toBe(1);
-    // The miss (nothing close enough) and the unknown tool never reached the LLM.
+    // The miss (arguments the tool does not take) and the unknown tool never reached the LLM.
     expect(stand.requests).toHaveLength(1);
   });
 

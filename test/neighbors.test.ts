@@ -4,7 +4,7 @@ import { mutateArguments, seeded } from '../bench/mutate.js';
 import { callKey, canonicalJson } from '../src/core/canonical.js';
 import type { JsonObject } from '../src/core/types.js';
 import { type ArgumentSource, NeighborIndex } from '../src/neighbors/neighbor-index.js';
-import { argumentSimilarity, stringSimilarity } from '../src/neighbors/similarity.js';
+import { argumentSimilarity, isOpaqueId, stringSimilarity, valueSimilarity } from '../src/neighbors/similarity.js';
 import { cacheOf, TAU_BENCH } from './helpers.js';
 
 describe('similarity', () => {
@@ -18,7 +18,40 @@ describe('similarity', () => {
     expect(argumentSimilarity({ a: 1, b: 2 }, { a: 1 })).toBe(0.5);
     expect(argumentSimilarity({ a: 1 }, { b: 1 })).toBe(0);
     expect(argumentSimilarity({ a: 10 }, { a: 11 })).toBeCloseTo(1 - 1 / 21);
-    expect(argumentSimilarity({ a: '1' }, { a: 1 })).toBe(0);
+    expect(argumentSimilarity({ a: 'x' }, { a: 1 })).toBe(0);
+  });
+
+  it('compares a number written as a string as that number, at a small cost', () => {
+    expect(argumentSimilarity({ room_count: '102' }, { room_count: 102 })).toBeCloseTo(0.95);
+    expect(argumentSimilarity({ room_count: 102 }, { room_count: '101' })).toBeGreaterThan(0.9);
+    expect(argumentSimilarity({ a: '102' }, { a: 102 })).toBeLessThan(1);
+  });
+
+  it('scores a flag set the other way above 0', () => {
+    expect(argumentSimilarity({ on: true }, { on: false })).toBe(0.5);
+    expect(argumentSimilarity({ on: true }, { on: null })).toBe(0);
+  });
+
+  it('holds opaque ids equal or not, never close by edit distance', () => {
+    for (const [a, b] of [
+      ['#W2378156', '#W2378157'],
+      ['credit_card_9513926', 'credit_card_9513925'],
+      ['9f1c2e4a-0b7d-4c3e-9a51-2f6d8e7b1c00', '9f1c2e4a-0b7d-4c3e-9a51-2f6d8e7b1c01'],
+      ['3f786850e387550fdab836ed7e6dc881de23001b', '3f786850e387550fdab836ed7e6dc881de23001c'],
+      ['o8i7u6y5t4r3e2w1q0', 'o8i7u6y5t4r3e2w1q1'],
+    ]) {
+      expect(isOpaqueId(a!)).toBe(true);
+      expect(valueSimilarity(a!, b!)).toBe(0);
+      expect(valueSimilarity(a!, a!)).toBe(1);
+    }
+    expect(valueSimilarity(4_000_000_001, 4_000_000_002)).toBe(0);
+    expect(valueSimilarity('4000000001', 4_000_000_002)).toBe(0);
+    expect(valueSimilarity(4_000_000_001, 4_000_000_001)).toBe(1);
+    // Words, dates, codes and small numbers keep their closeness.
+    for (const words of ['Paris', 'sara_doe_496', '2024-05-01', 'HAT001', 'Shortness of breath 123456'])
+      expect(isOpaqueId(words)).toBe(false);
+    expect(valueSimilarity('2024-05-01', '2024-05-02')).toBeGreaterThan(0.8);
+    expect(valueSimilarity(10, 11)).toBeGreaterThan(0.9);
   });
 
   it('ranks a one-letter typo above a different word', () => {

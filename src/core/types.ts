@@ -9,6 +9,7 @@ export type Tier = 'exact' | 'fuzzy' | 'miss';
 
 export const MISS_REASONS = [
   'unknown_tool',
+  'invalid_arguments',
   'no_similar_calls',
   'fuzzy_disabled',
   'llm_unavailable',

@@ -1,5 +1,7 @@
 /** JSON Schemas of the HTTP API (docs/http-api.md); the OpenAPI document is generated from them. */
 
+import { MISS_REASONS } from '../core/types.js';
+
 /** Longest server or tool name a request may carry: past it no name is recorded, and matching it costs. */
 export const MAX_NAME_LENGTH = 256;
 export const MAX_TRAJECTORY_ID_LENGTH = 1024;
@@ -53,7 +55,7 @@ export const callResultSchema = {
     is_error: { type: 'boolean' },
     reason: {
       type: 'string',
-      enum: ['unknown_tool', 'no_similar_calls', 'fuzzy_disabled', 'llm_unavailable', 'llm_budget_exhausted', 'llm_invalid_output'],
+      enum: [...MISS_REASONS],
       description: 'Miss answers only.',
     },
     match: {

@@ -6,10 +6,13 @@
  * (Hermes / Qwen style); each call goes through the simulator, and the item's observation is one
  * `<tool_response>` block per call. A malformed action makes that item alone invalid; a call of an
  * unknown tool (or with arguments that are not an object) is answered with its error text and
- * marked invalid too.
+ * marked invalid too. A `"server"` in the block (or `mcp__server__tool`, or `extra_fields[i].server`)
+ * names the only server that may answer. `tiers[i]` labels the item with its weakest answer.
+ * Outputs cannot close or open a `<tool_response>` block: such tags inside them are escaped.
  */
 import type { FastifyInstance } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
+import type { Tier } from '../core/types.js';
 import { parseToolCalls } from '../protocols/tool-call-text.js';
 import { splitName } from '../protocols/tool-names.js';
 import type { Simulator } from '../simulator/simulator.js';
@@ -28,9 +31,17 @@ interface Item {
   observation: Observation;
   done: boolean;
   valid: boolean;
+  /** The weakest tier among the item's calls; null when nothing was called (`finish`). */
+  tier: Tier | null;
 }
 
-const invalid = (reason: string): Item => ({ observation: { obs: '', invalid_reason: reason }, done: false, valid: false });
+const invalid = (reason: string): Item => ({ observation: { obs: '', invalid_reason: reason }, done: false, valid: false, tier: 'miss' });
+const STRENGTH: Record<Tier, number> = { miss: 0, fuzzy: 1, exact: 2 };
+
+/** `<tool_response>` and `</tool_response>` (any case, any spacing) inside an output, escaped so they are text. */
+export function neutralizeWrapper(text: string): string {
+  return text.replace(/<(\s*\/?\s*tool_response\s*)>/gi, '&lt;$1&gt;');
+}
 
 export function registerVerlRoutes(app: FastifyInstance, options: { simulator: () => Simulator; maxBatch: number }): void {
   app.post<{ Body: VerlRequest }>(
@@ -42,7 +53,8 @@ export function registerVerlRoutes(app: FastifyInstance, options: { simulator: (
           'Parallel arrays: item i is trajectory_ids[i], actions[i] and extra_fields[i] (plus any other per-item array, such as finish). ' +
           'Each action holds <tool_call>{"name": ..., "arguments": {...}}</tool_call> blocks; the observation is one <tool_response> block per call. ' +
           'An item without a well-formed call gets {"obs": "", "invalid_reason": ...} and valids[i] = false; the other items are answered. ' +
-          'A tool name may be written mcp__<server>__<tool>, or extra_fields[i].server may name the server.',
+          'A block may name its server with "server" beside "name"; otherwise a tool name may be written mcp__<server>__<tool>, or extra_fields[i].server may name the server. ' +
+          "A named server is the only one that may answer. tiers[i] is the weakest tier among item i's calls (miss, then fuzzy, then exact); null when nothing was called.",
         tags: ['agents'],
         body: {
           type: 'object',
@@ -58,7 +70,7 @@ export function registerVerlRoutes(app: FastifyInstance, options: { simulator: (
         response: {
           200: {
             type: 'object',
-            required: ['observations', 'dones', 'valids'],
+            required: ['observations', 'dones', 'valids', 'tiers'],
             properties: {
               observations: {
                 type: 'array',
@@ -75,6 +87,7 @@ export function registerVerlRoutes(app: FastifyInstance, options: { simulator: (
               },
               dones: { type: 'array', items: { type: 'boolean' } },
               valids: { type: 'array', items: { type: 'boolean' } },
+              tiers: { type: 'array', items: { anyOf: [{ type: 'string', enum: ['exact', 'fuzzy', 'miss'] }, { type: 'null' }] } },
             },
           },
         },
@@ -93,7 +106,12 @@ export function registerVerlRoutes(app: FastifyInstance, options: { simulator: (
       const items = await Promise.all(
         body.actions.map((action, i) => observe(simulator, String(body.trajectory_ids[i]), action, extras[i]!)),
       );
-      return { observations: items.map((i) => i.observation), dones: items.map((i) => i.done), valids: items.map((i) => i.valid) };
+      return {
+        observations: items.map((i) => i.observation),
+        dones: items.map((i) => i.done),
+        valids: items.map((i) => i.valid),
+        tiers: items.map((i) => i.tier),
+      };
     },
   );
 }
@@ -117,32 +135,44 @@ function perItemFields(body: VerlRequest, count: number): Record<string, unknown
 
 async function observe(simulator: Simulator, trajectoryId: string, action: string, extra: Record<string, unknown>): Promise<Item> {
   // verl decided the trajectory is over: nothing to call.
-  if (extra['finish'] === true) return { observation: '', done: true, valid: true };
+  if (extra['finish'] === true) return { observation: '', done: true, valid: true, tier: null };
   const blocks = parseToolCalls(action);
   if (blocks.length === 0) return invalid('no <tool_call> block in the action');
   const bad = blocks.find((b) => !b.ok);
   if (bad && !bad.ok) return invalid(bad.reason);
   const server = typeof extra['server'] === 'string' ? extra['server'] : undefined;
   let valid = true;
+  let tier: Tier = 'exact';
+  const weakest = (t: Tier): void => {
+    if (STRENGTH[t] < STRENGTH[tier]) tier = t;
+  };
   const responses = await Promise.all(
     blocks.map(async (block) => {
       if (!block.ok) return '';
       const named = splitName(block.call.name);
+      if (block.call.server !== undefined && named.server !== undefined && block.call.server !== named.server) {
+        valid = false;
+        weakest('miss');
+        return `Error: the call names two servers, "${block.call.server}" and "${named.server}"`;
+      }
       try {
         const answer = await simulator.resolve({
-          server: named.server ?? server,
+          server: block.call.server ?? named.server ?? server,
           tool: named.tool,
           arguments: block.call.arguments,
           trajectory_id: trajectoryId,
         });
         if (answer.reason === 'unknown_tool') valid = false;
+        weakest(answer.tier);
         return await outputText(JSON.parse(answer.outputJson) as unknown);
       } catch (error) {
         if (!(error instanceof ToolsimError)) throw error;
         valid = false;
+        weakest('miss');
         return `Error: ${error.message}`;
       }
     }),
   );
-  return { observation: responses.map((r) => `<tool_response>\n${r}\n</tool_response>`).join('\n'), done: false, valid };
+  const observation = responses.map((r) => `<tool_response>\n${neutralizeWrapper(r)}\n</tool_response>`).join('\n');
+  return { observation, done: false, valid, tier };
 }

@@ -11,7 +11,7 @@
 import { canonicalJson } from '../core/canonical.js';
 import type { Json, JsonObject, Neighbor } from '../core/types.js';
 import type { RecordedArguments } from '../store/store.js';
-import { argumentSimilarity } from './similarity.js';
+import { argumentSimilarity, isOpaqueId, isOpaqueNumber } from './similarity.js';
 
 /** Where recorded arguments come from (the Store, or a list in benchmarks). */
 export interface ArgumentSource {
@@ -283,6 +283,12 @@ function leafTokens(path: number, value: Json, weight: number, out: WeightedToke
     return;
   }
   const exact = typeof value === 'string' ? fnv(value, mix(path, KIND_STRING)) : fnv(String(value), mix(path, KIND_EXACT));
+  // An opaque id is only ever equal or not (similarity.ts): its trigrams or magnitude would find
+  // recordings of other ids, all of which score 0.
+  if ((typeof value === 'string' && isOpaqueId(value)) || (typeof value === 'number' && isOpaqueNumber(value))) {
+    out.push({ token: exact, weight });
+    return;
+  }
   out.push({ token: exact, weight: weight / 2 });
   if (typeof value === 'string') {
     const grams = trigramHashes(value, mix(path, KIND_TRIGRAM));

@@ -5,13 +5,17 @@
  * - Objects (the arguments themselves included): every key present in either side weighs the
  *   same. A key present on one side only scores 0 (a missing or extra argument); a key on both sides
  *   scores the similarity of its two values. The score is the mean over keys.
- * - Equal values score 1. Values of different JSON types score 0.
+ * - Equal values score 1. Values of different JSON types score 0, except a number and a string that
+ *   reads as a number (`102` and `"102"`), compared as numbers at a small cost.
+ * - Opaque identifiers (UUIDs, long hex, a run of 6 or more digits as in `#W2378156`, dense
+ *   letter-and-digit tokens, integers of 10 or more digits) are equal or not: two ids one digit
+ *   apart name unrelated things, so edit distance says nothing about them.
  * - Strings: closeness by edit distance, with case differences counting for little (`Paris` vs
  *   `paris` scores 0.99). Long strings are compared by their shared character trigrams instead,
  *   which keeps one comparison cheap.
  * - Numbers: relative closeness, 1 - |a - b| / (|a| + |b|): 10 vs 11 scores 0.95, 1 vs 2 scores 0.67.
  * - Arrays: position by position, over the longer length (an extra item scores 0).
- * - Booleans and null: equal or not.
+ * - Booleans: the other value scores 0.5 (the same flag, set the other way). Null: equal or not.
  * Only equal values score 1: a call that differs anywhere scores below 1.
  */
 import type { Json, JsonObject } from '../core/types.js';
@@ -32,10 +36,18 @@ export function argumentSimilarity(a: JsonObject, b: JsonObject): number {
   return keys === 0 ? 1 : total / keys;
 }
 
+/** What a number written as a string costs against the same number (`"102"` vs `102`). */
+const TYPE_PENALTY = 0.05;
+/** Two booleans that differ: the same flag, set the other way. */
+const FLIPPED_FLAG = 0.5;
+
 export function valueSimilarity(a: Json, b: Json): number {
   if (a === b) return 1;
-  if (typeof a === 'string' && typeof b === 'string') return stringSimilarity(a, b);
-  if (typeof a === 'number' && typeof b === 'number') return 1 - Math.abs(a - b) / (Math.abs(a) + Math.abs(b));
+  if (typeof a === 'string' && typeof b === 'string') return isOpaqueId(a) || isOpaqueId(b) ? 0 : stringSimilarity(a, b);
+  if (typeof a === 'number' && typeof b === 'number') return numberSimilarity(a, b);
+  if (typeof a === 'boolean' && typeof b === 'boolean') return FLIPPED_FLAG;
+  if (typeof a === 'number' && typeof b === 'string') return numericStringSimilarity(a, b);
+  if (typeof a === 'string' && typeof b === 'number') return numericStringSimilarity(b, a);
   if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return 0;
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!Array.isArray(a) || !Array.isArray(b)) return 0;
@@ -46,6 +58,45 @@ export function valueSimilarity(a: Json, b: Json): number {
     return total / length;
   }
   return argumentSimilarity(a, b);
+}
+
+function numberSimilarity(a: number, b: number): number {
+  if (a === b) return 1;
+  if (isOpaqueNumber(a) || isOpaqueNumber(b)) return 0;
+  return 1 - Math.abs(a - b) / (Math.abs(a) + Math.abs(b));
+}
+
+const NUMERIC = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+function numericStringSimilarity(n: number, text: string): number {
+  if (!NUMERIC.test(text)) return 0;
+  return numberSimilarity(n, Number(text)) * (1 - TYPE_PENALTY);
+}
+
+/** Integers this large are ids, counts of nothing (tweets, listings, orders, timestamps). */
+const OPAQUE_MAGNITUDE = 1e9;
+
+export function isOpaqueNumber(n: number): boolean {
+  return Number.isInteger(n) && Math.abs(n) >= OPAQUE_MAGNITUDE;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const HEX = /^(?:0x)?[0-9a-f]{16,}$/i;
+const DIGIT_RUN = /\d{6}/;
+const TOKEN = /^[A-Za-z0-9]{12,}$/;
+
+/**
+ * Is this string an identifier rather than words? UUIDs, long hex (hashes), any run of 6 digits
+ * without spaces (`#W2378156`, `credit_card_9513926`, a phone number), and unbroken tokens of 12 or
+ * more letters and digits of which a quarter are digits (`o8i7u6y5t4r3e2w1q0`). Text with spaces is words.
+ */
+export function isOpaqueId(text: string): boolean {
+  if (text.length < 6 || text.length > 128 || /\s/.test(text)) return false;
+  if (UUID.test(text) || HEX.test(text) || DIGIT_RUN.test(text)) return true;
+  if (!TOKEN.test(text)) return false;
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) digits++;
+  return digits * 4 >= text.length && digits < text.length;
 }
 
 export function stringSimilarity(a: string, b: string): number {

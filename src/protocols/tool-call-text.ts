@@ -7,6 +7,8 @@ export interface TextToolCall {
   name: string;
   /** An object, or a JSON string of one, as the model wrote it. */
   arguments: unknown;
+  /** The server the block names (`"server"` beside `"name"`, as verl-tool's MCP examples write it). */
+  server?: string;
 }
 
 export type ParsedBlock = { ok: true; call: TextToolCall } | { ok: false; reason: string };
@@ -39,7 +41,12 @@ function parseCallJson(body: string): ParsedBlock {
   const record = value as Record<string, unknown>;
   const name = record['name'];
   if (typeof name !== 'string' || name.length === 0) return { ok: false, reason: '<tool_call> needs a non-empty string "name"' };
-  return { ok: true, call: { name, arguments: record['arguments'] ?? record['parameters'] ?? {} } };
+  const server = record['server'];
+  if (server !== undefined && (typeof server !== 'string' || server.length === 0))
+    return { ok: false, reason: '<tool_call> "server" must be a non-empty string' };
+  const call: TextToolCall = { name, arguments: record['arguments'] ?? record['parameters'] ?? {} };
+  if (server !== undefined) call.server = server;
+  return { ok: true, call };
 }
 
 /** The bodies of `<tag>...</tag>` blocks in `text`, trimmed, in order. */

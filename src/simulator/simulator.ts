@@ -8,6 +8,7 @@ import { type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
 import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, ToolInfo } from '../core/types.js';
 import { NeighborIndex } from '../neighbors/neighbor-index.js';
 import type { Store } from '../store/store.js';
+import { EligibilityTier } from '../tiers/eligibility.js';
 import { ExactTier } from '../tiers/exact.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
 import { missAnswer, round, unknownToolAnswer } from '../tiers/miss.js';
@@ -54,6 +55,8 @@ type Prepared = { call: Call; known: true } | { call: Call; known: false; server
 export class Simulator {
   readonly store: Store;
   readonly exact: ExactTier;
+  /** Refuses the calls a tool could not take, before the fuzzy tier. */
+  readonly eligibility: EligibilityTier;
   /** Recorded calls in the cache; recordings do not change while a simulator serves them. */
   readonly callCount: number;
   readonly snapshotId: string;
@@ -83,7 +86,8 @@ export class Simulator {
     this.exact = new ExactTier(options.store, options.repeatPolicy ?? 'first', options.cacheSize ?? 100_000, options.cacheBytes);
     const fuzzy = options.fuzzy?.({ store: options.store, metrics: options.metrics }) ?? new DisabledFuzzyTier();
     this.#fuzzy = fuzzy;
-    this.#tiers = [this.exact, fuzzy];
+    this.eligibility = new EligibilityTier(options.store);
+    this.#tiers = [this.exact, this.eligibility, fuzzy];
   }
 
   get tools(): readonly ToolInfo[] {
@@ -171,6 +175,8 @@ export class Simulator {
     }
     const resolution = this.#resolution(call);
     const listed = resolution.neighbors().map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) }));
+    const verdict = this.eligibility.check(call);
+    if (!verdict.ok) return { ...base, tier: 'miss', reason: 'invalid_arguments', why: verdict.problems.join('; '), neighbors: listed };
     const plan: Plan = this.#fuzzy.explain?.(resolution) ?? { answers: false, reason: 'fuzzy_disabled', why: 'no fuzzy tier' };
     const explanation: Explanation = { ...base, tier: plan.answers ? 'fuzzy' : 'miss', why: plan.why, neighbors: listed };
     if (plan.reason) explanation.reason = plan.reason;

@@ -3,7 +3,9 @@
  * from the nearest recorded calls; the improvisation is memoized apart from the recordings and served
  * again as `fuzzy` with `match.memoized: true`, never as `exact`.
  *
- * In order: threshold (`no_similar_calls`), memo, single-flight (identical calls in flight share one
+ * Calls reach it only when they fit the tool (src/tiers/eligibility.ts). In order: nothing to improvise
+ * from (no recorded call of the tool, nor a description or schema), or an opt-in similarity floor
+ * (`no_similar_calls`), memo, single-flight (identical calls in flight share one
  * improvisation), budget (`llm_budget_exhausted`), circuit breaker (`llm_unavailable`), a slot under
  * the concurrency cap, then at most two requests (the second only after an invalid answer:
  * `llm_invalid_output`), all within one deadline. Every failure of the LLM becomes a labelled miss.
@@ -34,7 +36,7 @@ export interface FuzzyConfig {
   readonly apiKey: string;
   readonly baseUrl: string;
   readonly model: string;
-  /** Below this similarity of the nearest recorded call, the answer is `no_similar_calls`. */
+  /** An opt-in floor: above 0, a call whose nearest recorded call scores below it is `no_similar_calls`. */
   readonly threshold: number;
   /** Token budget of the examples in a prompt. */
   readonly promptTokens: number;
@@ -192,7 +194,7 @@ class FuzzyTier implements Tier {
       decision.kind === 'pass'
         ? { answers: false, reason: decision.reason, why: decision.why }
         : { answers: true, memoized: decision.kind === 'memoized', why: decision.why };
-    if (resolution.neighbors().length === 0) return plan;
+    if (resolution.neighbors().length === 0 && decision.kind !== 'improvise') return plan;
     return { ...plan, prompt: decision.kind === 'improvise' ? decision.prompt : this.#prompt(resolution) };
   }
 
@@ -202,11 +204,19 @@ class FuzzyTier implements Tier {
     const { llm, config, budget, breaker } = this.#p;
     const top = resolution.neighbors()[0]?.similarity ?? 0;
     if (!llm) return { kind: 'pass', reason: 'fuzzy_disabled', why: OFF };
-    if (resolution.neighbors().length === 0 || top < config.threshold) {
+    // A tool nobody recorded is improvised from its tool record alone (`match.neighbors` is then empty).
+    const described = this.#tools.get(JSON.stringify([call.server, call.tool]));
+    if (resolution.neighbors().length === 0 && !described?.description && !described?.input_schema)
       return {
         kind: 'pass',
         reason: 'no_similar_calls',
-        why: `the nearest recorded call has similarity ${round(top)}, below the threshold ${config.threshold}`,
+        why: 'the tool has no recorded call, nor a description or schema, to improvise from',
+      };
+    if (top < config.threshold) {
+      return {
+        kind: 'pass',
+        reason: 'no_similar_calls',
+        why: `the nearest recorded call has similarity ${round(top)}, below --similarity-threshold ${config.threshold}`,
       };
     }
     const memoized = this.#s.memo.get(this.#memoId(call));
@@ -222,7 +232,7 @@ class FuzzyTier implements Tier {
       kind: 'improvise',
       llm,
       prompt,
-      why: `the nearest recorded call has similarity ${round(top)} (threshold ${config.threshold}); ${config.model} would improvise from ${prompt.examples} example(s)`,
+      why: `the arguments fit the tool and the nearest recorded call has similarity ${round(top)}; ${config.model} would improvise from ${prompt.examples} example(s)`,
     };
   }
 

@@ -63,10 +63,13 @@ export function buildPrompt(tool: ToolDescription, examples: readonly Example[],
     blocks.push(block);
     used += cost;
   }
+  // Only a tool nobody recorded gets no example: the description and schema are all there is.
+  const intro =
+    blocks.length > 0 ? header : `No call of the tool "${tool.tool}" was recorded: answer from its description and input schema.\n\n`;
   return {
     version: PROMPT_VERSION,
     system: systemPrompt(tool),
-    user: `${header}${blocks.join('\n')}\n${request}`,
+    user: `${intro}${blocks.join('\n')}\n${request}`,
     examples: blocks.length,
   };
 }
