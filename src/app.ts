@@ -46,6 +46,8 @@ export interface AppDeps {
    * queueing without bound. 0 (the default here; `serve` sets its own) turns it off.
    */
   maxEventLoopDelay?: number;
+  /** The shared memo's state, for /readyz. */
+  memo?: () => Record<string, unknown> | undefined;
 }
 
 /** Seconds a shed client is told to wait (Retry-After). */
@@ -151,7 +153,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sendError(reply, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`);
   });
 
-  registerRoutes(app, { simulator: deps.simulator, metrics: deps.metrics, maxBatch: deps.maxBatch ?? 1000 });
+  registerRoutes(app, {
+    simulator: deps.simulator,
+    metrics: deps.metrics,
+    maxBatch: deps.maxBatch ?? 1000,
+    ...(deps.memo ? { memo: deps.memo } : {}),
+  });
   registerMcpRoutes(app, { simulator: deps.simulator });
   registerVerlRoutes(app, { simulator: deps.simulator, maxBatch: deps.maxBatch ?? 1000 });
   if (deps.admin) registerAdminRoutes(app, deps.admin);

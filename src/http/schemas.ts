@@ -53,7 +53,15 @@ export const callResultSchema = {
     is_error: { type: 'boolean' },
     reason: {
       type: 'string',
-      enum: ['unknown_tool', 'no_similar_calls', 'fuzzy_disabled', 'llm_unavailable', 'llm_budget_exhausted', 'llm_invalid_output'],
+      enum: [
+        'unknown_tool',
+        'no_similar_calls',
+        'fuzzy_disabled',
+        'llm_unavailable',
+        'llm_budget_exhausted',
+        'llm_invalid_output',
+        'memo_unavailable',
+      ],
       description: 'Miss answers only.',
     },
     match: {
@@ -118,6 +126,16 @@ export const statusSchema = {
     status: { type: 'string' },
     calls: { type: 'integer' },
     snapshot: { type: 'string' },
+    memo: {
+      type: 'object',
+      description: 'The shared fuzzy memo (with --memo-url); its outage does not make the replica unready: exact answers go on',
+      properties: {
+        backend: { type: 'string' },
+        state: { type: 'string', enum: ['ok', 'connecting', 'unavailable'] },
+        since: { type: 'string' },
+        error: { type: 'string' },
+      },
+    },
   },
 } as const;
 

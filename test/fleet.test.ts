@@ -1,0 +1,176 @@
+/**
+ * A fleet: three `toolsim serve` processes on loopback share one cache file, one throwaway
+ * PostgreSQL memo (--memo-url) and one Anthropic stand-in that counts requests. Each stand-in
+ * answer is distinct (a counter), so two improvisations of one call would show as two answers.
+ *
+ * Checks: 12 concurrent identical misses spread over the replicas make one LLM request and get one
+ * answer; every replica answers every distinct miss identically, one request per distinct call;
+ * after every replica restarts the answers are the same with no new request; with PostgreSQL
+ * stopped, exact answers go on, fuzzy calls not seen before are misses `memo_unavailable`, /readyz
+ * stays 200 and says the memo is unavailable, and once PostgreSQL is back the fleet recovers by itself.
+ */
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ingest } from '../src/ingest/ingest.js';
+import { Store } from '../src/store/store.js';
+import { onCleanup, tempDir, writeLog } from './helpers.js';
+import { type ServeProcess, serveProcess } from './server-process.js';
+import { type FakeAnthropic, startFakeAnthropic } from './support/fake-anthropic.js';
+import { type Postgres, startPostgres } from './support/postgres.js';
+
+const pg = await startPostgres();
+if (!pg) console.warn('fleet test skipped: PostgreSQL binaries not found under /usr/lib/postgresql (apt-get install postgresql)');
+
+interface Answer {
+  tier: string;
+  output: unknown;
+  is_error: boolean;
+  reason?: string;
+  match: { memoized?: boolean };
+}
+
+const weather = (city: string, temp: number): object => ({
+  server: 'weather',
+  tool: 'get_weather',
+  arguments: { city, unit: 'C' },
+  output: { city, temp },
+});
+const near = (city: string): object => ({ tool: 'get_weather', arguments: { city, unit: 'C' } });
+
+afterAll(async () => {
+  await pg?.close();
+});
+
+// One test in steps: helpers clean up (temp folders, child processes) after each test.
+describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () => {
+  const db = (): Postgres => pg!;
+  let cache: string;
+  let stand: FakeAnthropic;
+  let replicas: ServeProcess[] = [];
+  let improvised = 0;
+
+  const setUp = async (): Promise<void> => {
+    const dir = tempDir();
+    cache = join(dir, 'cache.db');
+    const writer = Store.open(cache);
+    await ingest({
+      store: writer,
+      inputs: [writeLog(dir, 'a.jsonl', [weather('Paris', 18), weather('London', 14), weather('Berlin', 16)])],
+    });
+    writer.close();
+    // Slow enough that the 12 concurrent calls below all arrive while the first is being improvised.
+    stand = await startFakeAnthropic({
+      kind: 'slow',
+      delayMs: 400,
+      after: { kind: 'answer', output: () => ({ temp: 100 + improvised++ }) },
+    });
+    onCleanup(() => stand.close());
+  };
+
+  const start = (): Promise<ServeProcess[]> =>
+    Promise.all(
+      [0, 1, 2].map(() =>
+        serveProcess(['--db', cache, '--memo-url', db().url, '--fuzzy', 'on', '--llm-deadline-ms', '5000'], {
+          ANTHROPIC_API_KEY: 'sk-test-fleet',
+          ANTHROPIC_BASE_URL: stand.url,
+        }),
+      ),
+    );
+  const stop = async (): Promise<void> => {
+    for (const r of replicas) r.child.kill('SIGTERM');
+    await Promise.all(replicas.map((r) => r.exited));
+    replicas = [];
+  };
+  const call = async (replica: ServeProcess, body: object): Promise<Answer> => {
+    const response = await fetch(new URL('/v1/call', replica.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(response.status).toBe(200);
+    return (await response.json()) as Answer;
+  };
+  const readyz = async (replica: ServeProcess): Promise<{ status: number; body: { status: string; memo?: { state: string } } }> => {
+    const response = await fetch(new URL('/readyz', replica.url));
+    return { status: response.status, body: (await response.json()) as { status: string; memo?: { state: string } } };
+  };
+
+  const distinct = ['Pariss', 'Londn', 'Berlim', 'Parris', 'Lodnon', 'Berln'];
+  const answers = new Map<string, unknown>();
+
+  it('gives one answer per call across replicas and restarts, one LLM request each, and rides out a PostgreSQL outage', async () => {
+    await setUp();
+    // 1. Three replicas start at once (the schema is created once, under the advisory lock).
+    replicas = await start();
+    // 2. 12 concurrent identical misses spread over the 3 replicas: one LLM request, one answer.
+    for (const r of replicas) expect((await readyz(r)).body.memo?.state).toBe('ok');
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => call(replicas[i % 3]!, near('Paaris'))));
+    expect(results.map((r) => r.tier)).toEqual(Array(12).fill('fuzzy'));
+    expect(new Set(results.map((r) => JSON.stringify(r.output))).size).toBe(1);
+    expect(stand.requests.length).toBe(1);
+    answers.set('Paaris', results[0]!.output);
+
+    // Every replica answers every distinct miss identically, one request per distinct call.
+    for (const city of distinct) {
+      const each = await Promise.all(replicas.map((r) => call(r, near(city))));
+      expect(each.map((r) => r.tier)).toEqual(['fuzzy', 'fuzzy', 'fuzzy']);
+      expect(new Set(each.map((r) => JSON.stringify(r.output))).size).toBe(1);
+      answers.set(city, each[0]!.output);
+    }
+    expect(stand.requests.length).toBe(1 + distinct.length);
+    expect(new Set([...answers.values()].map((a) => JSON.stringify(a))).size).toBe(answers.size);
+
+    // 3. Every replica restarts: the same answers, no new LLM request.
+    await stop();
+    replicas = await start();
+    const before = stand.requests.length;
+    for (const [city, output] of answers) {
+      const each = await Promise.all(replicas.map((r) => call(r, near(city))));
+      for (const answer of each) {
+        expect(answer.tier).toBe('fuzzy');
+        expect(answer.match.memoized).toBe(true);
+        expect(answer.output).toEqual(output);
+      }
+    }
+    expect(stand.requests.length).toBe(before);
+
+    // 4. PostgreSQL stops mid-run: exact answers go on, unseen fuzzy calls are labelled misses, /readyz says so.
+    await db().stop();
+    for (const r of replicas) {
+      const exact = await call(r, near('London'));
+      expect(exact.tier).toBe('exact');
+      expect(exact.output).toEqual({ city: 'London', temp: 14 });
+      // An answer this replica has already seen never changes: it is still served.
+      const seen = await call(r, near('Pariss'));
+      expect(seen.tier).toBe('fuzzy');
+      expect(seen.output).toEqual(answers.get('Pariss'));
+    }
+    const startedAt = performance.now();
+    const unseen = await Promise.all(replicas.map((r) => call(r, near('Berrlin'))));
+    for (const answer of unseen) {
+      expect(answer.tier).toBe('miss');
+      expect(answer.reason).toBe('memo_unavailable');
+    }
+    // Wide guard: a dead database costs at most a connection attempt, never the LLM deadline.
+    expect(performance.now() - startedAt).toBeLessThan(4000);
+    expect(stand.requests.length).toBe(before);
+    for (const r of replicas) {
+      const ready = await readyz(r);
+      expect(ready.status).toBe(200);
+      expect(ready.body.status).toBe('ready');
+      expect(ready.body.memo?.state).toBe('unavailable');
+    }
+
+    // 5. PostgreSQL is back: the replicas reconnect by themselves.
+    await db().start();
+    await expect
+      .poll(async () => (await Promise.all(replicas.map(readyz))).map((r) => r.body.memo?.state), { timeout: 15_000, interval: 250 })
+      .toEqual(['ok', 'ok', 'ok']);
+    const after = await Promise.all(replicas.map((r) => call(r, near('Berrlin'))));
+    expect(after.map((r) => r.tier)).toEqual(['fuzzy', 'fuzzy', 'fuzzy']);
+    expect(new Set(after.map((r) => JSON.stringify(r.output))).size).toBe(1);
+    expect(stand.requests.length).toBe(before + 1);
+    expect(replicas.some((r) => r.logs.some((line) => /shared memo unavailable/.test(String(line['msg']))))).toBe(true);
+    await stop();
+  }, 90_000);
+});
