@@ -67,9 +67,9 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
     onCleanup(() => stand.close());
   };
 
-  const start = (): Promise<ServeProcess[]> =>
+  const start = (count = 3): Promise<ServeProcess[]> =>
     Promise.all(
-      [0, 1, 2].map(() =>
+      Array.from({ length: count }, () =>
         serveProcess(['--db', cache, '--memo-url', db().url, '--fuzzy', 'on', '--llm-deadline-ms', '5000'], {
           ANTHROPIC_API_KEY: 'sk-test-fleet',
           ANTHROPIC_BASE_URL: stand.url,
@@ -108,6 +108,8 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
     expect(results.map((r) => r.tier)).toEqual(Array(12).fill('fuzzy'));
     expect(new Set(results.map((r) => JSON.stringify(r.output))).size).toBe(1);
     expect(stand.requests.length).toBe(1);
+    const concurrentRequests = stand.requests.length;
+    const concurrentAnswers = new Set(results.map((r) => JSON.stringify(r.output))).size;
     answers.set('Paaris', results[0]!.output);
 
     // Every replica answers every distinct miss identically, one request per distinct call.
@@ -120,6 +122,7 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
     expect(stand.requests.length).toBe(1 + distinct.length);
     expect(new Set([...answers.values()].map((a) => JSON.stringify(a))).size).toBe(answers.size);
 
+    const distinctRequests = stand.requests.length - concurrentRequests;
     // 3. Every replica restarts: the same answers, no new LLM request.
     await stop();
     replicas = await start();
@@ -152,7 +155,8 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
       expect(answer.reason).toBe('memo_unavailable');
     }
     // Wide guard: a dead database costs at most a connection attempt, never the LLM deadline.
-    expect(performance.now() - startedAt).toBeLessThan(4000);
+    const missMs = performance.now() - startedAt;
+    expect(missMs).toBeLessThan(4000);
     expect(stand.requests.length).toBe(before);
     for (const r of replicas) {
       const ready = await readyz(r);
@@ -161,16 +165,30 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
       expect(ready.body.memo?.state).toBe('unavailable');
     }
 
-    // 5. PostgreSQL is back: the replicas reconnect by themselves.
+    // A replica started while PostgreSQL is down starts anyway, and answers exact calls.
+    const [late] = await start(1);
+    expect((await call(late!, near('Paris'))).tier).toBe('exact');
+    expect((await readyz(late!)).body.memo?.state).toBe('unavailable');
+    replicas.push(late!);
+
+    // 5. PostgreSQL is back: the replicas (the late one too) reconnect by themselves.
     await db().start();
+    const restartedAt = performance.now();
     await expect
       .poll(async () => (await Promise.all(replicas.map(readyz))).map((r) => r.body.memo?.state), { timeout: 15_000, interval: 250 })
-      .toEqual(['ok', 'ok', 'ok']);
+      .toEqual(['ok', 'ok', 'ok', 'ok']);
+    const recoveredMs = performance.now() - restartedAt;
     const after = await Promise.all(replicas.map((r) => call(r, near('Berrlin'))));
-    expect(after.map((r) => r.tier)).toEqual(['fuzzy', 'fuzzy', 'fuzzy']);
+    expect(after.map((r) => r.tier)).toEqual(['fuzzy', 'fuzzy', 'fuzzy', 'fuzzy']);
     expect(new Set(after.map((r) => JSON.stringify(r.output))).size).toBe(1);
     expect(stand.requests.length).toBe(before + 1);
     expect(replicas.some((r) => r.logs.some((line) => /shared memo unavailable/.test(String(line['msg']))))).toBe(true);
+    console.log(
+      `[figures] fleet of 3 replicas, one PostgreSQL memo: 12 concurrent identical misses -> ${concurrentRequests} LLM request, ${concurrentAnswers} distinct answer; ` +
+        `${distinct.length} distinct misses x 3 replicas -> ${distinctRequests} LLM requests, 1 answer each; after restarting all: ${answers.size} calls x 3 replicas identical, 0 new requests; ` +
+        `PostgreSQL stopped: exact and seen fuzzy answers served, unseen fuzzy -> memo_unavailable in ${Math.round(missMs)} ms (3 calls), /readyz 200 memo unavailable, a replica started meanwhile serves exact; ` +
+        `PostgreSQL back: all ${replicas.length} memo ok after ${Math.round(recoveredMs)} ms, 1 request for the new call`,
+    );
     await stop();
   }, 90_000);
 });
