@@ -9,11 +9,14 @@
  * stopped, exact answers go on, fuzzy calls not seen before are misses `memo_unavailable`, /readyz
  * stays 200 and says the memo is unavailable, and once PostgreSQL is back the fleet recovers by itself.
  */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ingest } from '../src/ingest/ingest.js';
 import { Store } from '../src/store/store.js';
-import { onCleanup, tempDir, writeLog } from './helpers.js';
+import { onCleanup, ROOT, tempDir, writeLog } from './helpers.js';
 import { type ServeProcess, serveProcess } from './server-process.js';
 import { type FakeAnthropic, startFakeAnthropic } from './support/fake-anthropic.js';
 import { type Postgres, startPostgres } from './support/postgres.js';
@@ -35,6 +38,58 @@ const weather = (city: string, temp: number): object => ({
   arguments: { city, unit: 'C' },
   output: { city, temp },
 });
+/**
+ * HAProxy from Debian's package with deploy/haproxy/haproxy.cfg, its bind and servers replaced by
+ * loopback ones; undefined (said) without the binary, an error under CI=true (.ci/run installs it).
+ */
+async function startHaproxy(replicas: readonly ServeProcess[]): Promise<{ url: string } | undefined> {
+  const bin = ['/usr/sbin/haproxy', '/usr/bin/haproxy'].find((p) => existsSync(p));
+  if (!bin) {
+    if (process.env['CI'] === 'true') throw new Error('haproxy not found: apt-get install haproxy');
+    console.warn('HAProxy step skipped: haproxy not found (apt-get install haproxy)');
+    return undefined;
+  }
+  const port = await freePort();
+  const servers = replicas.map((r, i) => `  server replica${i + 1} ${new URL(r.url).host} check`).join('\n');
+  const config = readFileSync(join(ROOT, 'deploy/haproxy/haproxy.cfg'), 'utf8')
+    .replace(/^ {2}bind :8080$/m, `  bind 127.0.0.1:${port}`)
+    .replace(/(^ {2}server .*\n?)+/m, `${servers}\n`);
+  const path = join(tempDir(), 'haproxy.cfg');
+  writeFileSync(path, config);
+  const child = spawn(bin, ['-db', '-f', path], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  onCleanup(() => {
+    child.kill('SIGKILL');
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await expect
+    .poll(
+      async () =>
+        await fetch(new URL('/readyz', url)).then(
+          (r) => r.status,
+          () => 0,
+        ),
+      { timeout: 10_000, interval: 100 },
+    )
+    .toBe(200)
+    .catch((error: unknown) => {
+      throw new Error(`HAProxy did not come up: ${stderr}`, { cause: error });
+    });
+  return { url };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
 const near = (city: string): object => ({ tool: 'get_weather', arguments: { city, unit: 'C' } });
 
 afterAll(async () => {
@@ -81,7 +136,7 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
     await Promise.all(replicas.map((r) => r.exited));
     replicas = [];
   };
-  const call = async (replica: ServeProcess, body: object): Promise<Answer> => {
+  const call = async (replica: { url: string }, body: object): Promise<Answer> => {
     const response = await fetch(new URL('/v1/call', replica.url), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -136,6 +191,13 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
       }
     }
     expect(stand.requests.length).toBe(before);
+
+    // Through the example HAProxy config (deploy/haproxy), pointed at these replicas: the same answers.
+    const balancer = await startHaproxy(replicas);
+    if (balancer) {
+      for (const [city, output] of answers) expect((await call(balancer, near(city))).output).toEqual(output);
+      expect(stand.requests.length).toBe(before);
+    }
 
     // 4. PostgreSQL stops mid-run: exact answers go on, unseen fuzzy calls are labelled misses, /readyz says so.
     await db().stop();
