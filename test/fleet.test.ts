@@ -199,8 +199,16 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
       expect(stand.requests.length).toBe(before);
     }
 
-    // 4. PostgreSQL stops mid-run: exact answers go on, unseen fuzzy calls are labelled misses, /readyz says so.
+    // 4. PostgreSQL stops mid-run, here while an improvisation is in flight: its answer cannot be
+    // stored, so it is not served (another replica could not serve the same); exact answers go on,
+    // unseen fuzzy calls are labelled misses, /readyz says so.
+    stand.script({ kind: 'slow', delayMs: 1500, after: { kind: 'answer', output: () => ({ temp: 100 + improvised++ }) } });
+    const inFlight = call(replicas[0]!, near('Parisss'));
+    await expect.poll(() => stand.requests.length, { timeout: 5000, interval: 20 }).toBe(before + 1);
     await db().stop();
+    const lost = await inFlight;
+    expect(lost.tier).toBe('miss');
+    expect(lost.reason).toBe('memo_unavailable');
     for (const r of replicas) {
       const exact = await call(r, near('London'));
       expect(exact.tier).toBe('exact');
@@ -210,6 +218,7 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
       expect(seen.tier).toBe('fuzzy');
       expect(seen.output).toEqual(answers.get('Pariss'));
     }
+    expect(stand.requests.length).toBe(before + 1);
     const startedAt = performance.now();
     const unseen = await Promise.all(replicas.map((r) => call(r, near('Berrlin'))));
     for (const answer of unseen) {
@@ -219,7 +228,7 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
     // Wide guard: a dead database costs at most a connection attempt, never the LLM deadline.
     const missMs = performance.now() - startedAt;
     expect(missMs).toBeLessThan(4000);
-    expect(stand.requests.length).toBe(before);
+    expect(stand.requests.length).toBe(before + 1);
     for (const r of replicas) {
       const ready = await readyz(r);
       expect(ready.status).toBe(200);
@@ -243,12 +252,12 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
     const after = await Promise.all(replicas.map((r) => call(r, near('Berrlin'))));
     expect(after.map((r) => r.tier)).toEqual(['fuzzy', 'fuzzy', 'fuzzy', 'fuzzy']);
     expect(new Set(after.map((r) => JSON.stringify(r.output))).size).toBe(1);
-    expect(stand.requests.length).toBe(before + 1);
+    expect(stand.requests.length).toBe(before + 2);
     expect(replicas.some((r) => r.logs.some((line) => /shared memo unavailable/.test(String(line['msg']))))).toBe(true);
     console.log(
       `[figures] fleet of 3 replicas, one PostgreSQL memo: 12 concurrent identical misses -> ${concurrentRequests} LLM request, ${concurrentAnswers} distinct answer; ` +
         `${distinct.length} distinct misses x 3 replicas -> ${distinctRequests} LLM requests, 1 answer each; after restarting all: ${answers.size} calls x 3 replicas identical, 0 new requests; ` +
-        `PostgreSQL stopped: exact and seen fuzzy answers served, unseen fuzzy -> memo_unavailable in ${Math.round(missMs)} ms (3 calls), /readyz 200 memo unavailable, a replica started meanwhile serves exact; ` +
+        `PostgreSQL stopped: an improvisation in flight -> memo_unavailable (not served unstored), exact and seen fuzzy answers served, unseen fuzzy -> memo_unavailable in ${Math.round(missMs)} ms (3 calls), /readyz 200 memo unavailable, a replica started meanwhile serves exact; ` +
         `PostgreSQL back: all ${replicas.length} memo ok after ${Math.round(recoveredMs)} ms, 1 request for the new call`,
     );
     await stop();
