@@ -60,8 +60,10 @@ export interface PostgresMemoOptions {
   /** Pause between reconnection attempts while the database is away. */
   retryMs?: number;
   poolSize?: number;
-  /** Answers kept in memory (they never change once written). */
+  /** Answers kept in memory (they never change once written), at most this many... */
   seenEntries?: number;
+  /** ...and at most this many bytes of output. */
+  seenBytes?: number;
   /** Called on every change of state (to log it). */
   onChange?: (status: MemoStatus) => void;
 }
@@ -80,7 +82,7 @@ export class PostgresMemo implements FuzzyMemo {
   #closed = false;
 
   constructor(options: PostgresMemoOptions) {
-    this.#options = { timeoutMs: 2000, retryMs: 1000, poolSize: 4, seenEntries: 10_000, ...options };
+    this.#options = { timeoutMs: 2000, retryMs: 1000, poolSize: 4, seenEntries: 10_000, seenBytes: 32 * 1024 * 1024, ...options };
     const timeout = this.#options.timeoutMs;
     this.#pool = new pg.Pool({
       connectionString: options.url,
@@ -94,7 +96,12 @@ export class PostgresMemo implements FuzzyMemo {
     });
     // An idle connection that the server closes emits here; unhandled, it would end the process.
     this.#pool.on('error', (error) => this.#fail(error));
-    this.#seen = new LRUCache({ max: this.#options.seenEntries });
+    this.#seen = new LRUCache({
+      max: this.#options.seenEntries,
+      maxSize: this.#options.seenBytes,
+      // UTF-16 in memory, plus the entry itself.
+      sizeCalculation: (answer) => answer.outputJson.length * 2 + 64,
+    });
   }
 
   /** Connects and migrates the schema (once, bounded by the timeout); on failure keeps retrying in the background. */
