@@ -64,9 +64,10 @@ describe.skipIf(!server)('the PostgreSQL memo', () => {
     expect(await newer.get(id('b1'))).toEqual({ kind: 'unavailable' });
   });
 
-  it('lets one replica improvise while another waits, woken with its answer', async () => {
+  it('lets one replica improvise while another waits, woken with its answer by NOTIFY', async () => {
     const url = await freshDatabase();
-    const [a, b] = await Promise.all([memoOn(url), memoOn(url)]);
+    // The waiter polls only after a minute: within this test's time, only NOTIFY can wake it.
+    const [a, b] = await Promise.all([memoOn(url), memoOn(url, { pollFirstMs: 60_000, pollMaxMs: 60_000 })]);
     const owner = await a.claim(id('c1'), long());
     expect(owner.kind).toBe('owner');
     const waiting = b.claim(id('c1'), long());

@@ -48,8 +48,6 @@ const MIGRATIONS: readonly string[] = [
 const CHANNEL = 'toolsim_memo';
 /** Serializes schema changes of replicas starting at once (pg_advisory_xact_lock's key). */
 const SCHEMA_LOCK = 'toolsim_memo_schema';
-const POLL_FIRST_MS = 100;
-const POLL_MAX_MS = 1000;
 
 export interface PostgresMemoOptions {
   url: string;
@@ -59,6 +57,9 @@ export interface PostgresMemoOptions {
   timeoutMs?: number;
   /** Pause between reconnection attempts while the database is away. */
   retryMs?: number;
+  /** A waiter polls after this long (doubling up to pollMaxMs) in case a NOTIFY was lost. */
+  pollFirstMs?: number;
+  pollMaxMs?: number;
   poolSize?: number;
   /** Answers kept in memory (they never change once written), at most this many... */
   seenEntries?: number;
@@ -82,7 +83,16 @@ export class PostgresMemo implements FuzzyMemo {
   #closed = false;
 
   constructor(options: PostgresMemoOptions) {
-    this.#options = { timeoutMs: 2000, retryMs: 1000, poolSize: 4, seenEntries: 10_000, seenBytes: 32 * 1024 * 1024, ...options };
+    this.#options = {
+      timeoutMs: 2000,
+      retryMs: 1000,
+      pollFirstMs: 100,
+      pollMaxMs: 1000,
+      poolSize: 4,
+      seenEntries: 10_000,
+      seenBytes: 32 * 1024 * 1024,
+      ...options,
+    };
     const timeout = this.#options.timeoutMs;
     this.#pool = new pg.Pool({
       connectionString: options.url,
@@ -148,7 +158,7 @@ export class PostgresMemo implements FuzzyMemo {
   async claim(id: MemoId, signal: AbortSignal): Promise<Claim> {
     const key = digest(id);
     const token = randomUUID();
-    let pause = POLL_FIRST_MS;
+    let pause = this.#options.pollFirstMs;
     try {
       if (await this.#take(key, token)) return await this.#owned(id, key, token, false);
       while (!signal.aborted) {
@@ -176,7 +186,7 @@ export class PostgresMemo implements FuzzyMemo {
           return await this.#owned(id, key, token, true);
         }
         await woken.promise;
-        pause = Math.min(pause * 2, POLL_MAX_MS);
+        pause = Math.min(pause * 2, this.#options.pollMaxMs);
       }
       return { kind: 'timeout' };
     } catch {
