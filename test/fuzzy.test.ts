@@ -280,7 +280,7 @@ describe('serving store', () => {
     onCleanup(() => memo.close());
     const id = { snapshotId: snapshot, key: recorded[0]!.key, model: 'm', promptVersion: 'p' };
     memo.put(id, { outputJson: '"improvised"', isError: false });
-    expect(memo.peek(id)).toEqual({ outputJson: '"improvised"', isError: false });
+    expect(memo.get(id)).toEqual({ outputJson: '"improvised"', isError: false });
   });
 });
 

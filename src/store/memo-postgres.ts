@@ -21,7 +21,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import pg from 'pg';
 import type { Observation } from '../core/types.js';
-import type { Claim, FuzzyMemo, MemoId, MemoRead, MemoStatus } from './memo.js';
+import type { Claim, FuzzyMemo, MemoId, MemoRead, MemoStatus } from './fuzzy-memo.js';
 
 /** The memo's schema version; each entry of MIGRATIONS takes the schema one version up. */
 export const MEMO_SCHEMA_VERSION = 1;

@@ -18,7 +18,8 @@
 import { ConfigError } from '../../core/errors.js';
 import type { Metrics } from '../../core/metrics.js';
 import { type Answer, type Call, MISS_REASONS, type MissReason, type Observation } from '../../core/types.js';
-import { type FuzzyMemo, Memo, type MemoId, type MemoRead, type MemoStatus } from '../../store/memo.js';
+import { type FuzzyMemo, type MemoRead, type MemoStatus, SqliteMemo } from '../../store/fuzzy-memo.js';
+import { Memo, type MemoId } from '../../store/memo.js';
 import { PostgresMemo } from '../../store/memo-postgres.js';
 import { round } from '../miss.js';
 import { answered, type Outcome, type Plan, pass, type Resolution, type Tier, type TierFactory } from '../tier.js';
@@ -116,11 +117,11 @@ export function createFuzzy(config: FuzzyConfig, extras: FuzzyExtras = {}): Fuzz
           ...(extras.onMemoChange ? { onChange: extras.onMemoChange } : {}),
         })
       : undefined;
-  const memos = new Map<string, Memo>();
+  const memos = new Map<string, SqliteMemo>();
   const memoOf = (path: string): FuzzyMemo => {
     if (shared) return shared;
     let memo = memos.get(path);
-    if (!memo) memos.set(path, (memo = new Memo(path)));
+    if (!memo) memos.set(path, (memo = new SqliteMemo(new Memo(path))));
     return memo;
   };
   return {
