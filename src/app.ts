@@ -36,6 +36,8 @@ export interface AppDeps {
   /** The simulator serving now; a function so that a reload can swap it. */
   simulator: () => Simulator;
   metrics: Metrics;
+  /** The shared memo's state, for /readyz. */
+  memo?: () => Record<string, unknown> | undefined;
   bodyLimit?: number;
   maxBatch?: number;
   logger?: FastifyServerOptions['logger'];
@@ -46,8 +48,6 @@ export interface AppDeps {
    * queueing without bound. 0 (the default here; `serve` sets its own) turns it off.
    */
   maxEventLoopDelay?: number;
-  /** The shared memo's state, for /readyz. */
-  memo?: () => Record<string, unknown> | undefined;
 }
 
 /** Seconds a shed client is told to wait (Retry-After). */
