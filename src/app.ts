@@ -36,6 +36,8 @@ export interface AppDeps {
   /** The simulator serving now; a function so that a reload can swap it. */
   simulator: () => Simulator;
   metrics: Metrics;
+  /** The shared memo's state, for /readyz. */
+  memo?: () => Record<string, unknown> | undefined;
   bodyLimit?: number;
   maxBatch?: number;
   logger?: FastifyServerOptions['logger'];
@@ -151,7 +153,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sendError(reply, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`);
   });
 
-  registerRoutes(app, { simulator: deps.simulator, metrics: deps.metrics, maxBatch: deps.maxBatch ?? 1000 });
+  registerRoutes(app, {
+    simulator: deps.simulator,
+    metrics: deps.metrics,
+    maxBatch: deps.maxBatch ?? 1000,
+    ...(deps.memo ? { memo: deps.memo } : {}),
+  });
   registerMcpRoutes(app, { simulator: deps.simulator });
   registerVerlRoutes(app, { simulator: deps.simulator, maxBatch: deps.maxBatch ?? 1000 });
   if (deps.admin) registerAdminRoutes(app, deps.admin);

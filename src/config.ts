@@ -127,6 +127,14 @@ export const OPTIONS = {
     choices: TOOL_FORMATS,
     help: 'tool schema format',
   },
+  memoUrl: {
+    flag: 'memo-url',
+    env: 'TOOLSIM_MEMO_URL',
+    kind: 'string',
+    default: '',
+    secret: true,
+    help: 'PostgreSQL URL of a fuzzy memo shared by every replica (postgres://user:pass@host/db); without it the memo lives in the SQLite cache',
+  },
   adminToken: {
     flag: 'admin-token',
     env: 'TOOLSIM_ADMIN_TOKEN',

@@ -7,8 +7,8 @@ import type { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { type Config, FUZZY_OPTIONS } from './config.js';
-import { createMetrics } from './core/metrics.js';
-import { Simulator } from './simulator/simulator.js';
+import { createMetrics, type Metrics } from './core/metrics.js';
+import { Simulator, type SimulatorOptions } from './simulator/simulator.js';
 import { Snapshots } from './simulator/snapshots.js';
 import { createFuzzy, type FuzzyExtras } from './tiers/fuzzy/fuzzy-tier.js';
 
@@ -25,6 +25,7 @@ export const SERVE_OPTIONS = [
   'logLevel',
   'adminToken',
   'maxEventLoopDelay',
+  'memoUrl',
   ...FUZZY_OPTIONS,
 ] as const;
 export type ServeConfig = Config<(typeof SERVE_OPTIONS)[number]>;
@@ -56,22 +57,26 @@ export interface ServerExtras extends FuzzyExtras {
 
 export async function startServer(config: ServeConfig, extras: ServerExtras = {}): Promise<RunningServer> {
   // The fuzzy tier writes only its memo, through its own connection; the recordings stay read-only.
-  const fuzzy = createFuzzy(config, extras);
+  // A shared memo's changes of state are logged once the app (and its logger) exists.
+  let log: FastifyInstance['log'] | undefined;
+  const fuzzy = createFuzzy(config, {
+    ...extras,
+    onMemoChange: (status) => {
+      if (status.state === 'unavailable')
+        log?.warn({ memo: status }, 'shared memo unavailable; fuzzy calls are misses memo_unavailable until it is back');
+      else log?.info({ memo: status }, `shared memo ${status.state}`);
+    },
+  });
   let snapshots: Snapshots | undefined;
   const metrics = createMetrics({ cacheCalls: () => snapshots?.current.callCount ?? 0 });
-  snapshots = Snapshots.open(
-    config.db,
-    (store) =>
-      new Simulator({
-        store,
-        metrics,
-        repeatPolicy: config.repeatPolicy,
-        cacheSize: config.cacheSize,
-        cacheBytes: config.cacheMb * 1024 * 1024,
-        neighbors: config.neighbors,
-        fuzzy: fuzzy.tier,
-      }),
-  );
+  try {
+    // One connection attempt, bounded: a database that is down delays nothing more than that, and is retried in the background.
+    await fuzzy.start();
+    snapshots = openSnapshots(config, metrics, fuzzy.tier);
+  } catch (error) {
+    await fuzzy.close();
+    throw error;
+  }
   const live = snapshots;
   const app = await buildApp({
     simulator: () => live.current,
@@ -79,6 +84,7 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
     bodyLimit: config.bodyLimit,
     maxBatch: config.maxBatch,
     maxEventLoopDelay: config.maxEventLoopDelay,
+    memo: () => fuzzy.memoStatus() as Record<string, unknown> | undefined,
     ...(config.adminToken ? { admin: { token: config.adminToken, reload: () => live.reload() } } : {}),
     logger: {
       level: config.logLevel,
@@ -92,7 +98,7 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
   } catch (error) {
     await app.close();
     await live.close();
-    fuzzy.close();
+    await fuzzy.close();
     throw error;
   }
   const first = live.current;
@@ -104,9 +110,11 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
       snapshot: first.snapshotId,
       admin: Boolean(config.adminToken),
       fuzzy: fuzzy.enabled ? config.model : 'off',
+      memo: fuzzy.memoStatus() ?? { backend: 'sqlite' },
     },
     'toolsim serving',
   );
+  log = app.log;
   if (first.store.ingestUnfinished) app.log.warn('the last ingest into this cache did not finish; re-run it, then reload');
 
   let closing: Promise<void> | undefined;
@@ -118,9 +126,25 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
       await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
       await app.close();
       await live.close();
-      fuzzy.close();
+      await fuzzy.close();
     })());
   return { app, url, snapshots: live, close };
+}
+
+function openSnapshots(config: ServeConfig, metrics: Metrics, fuzzy: NonNullable<SimulatorOptions['fuzzy']>): Snapshots {
+  return Snapshots.open(
+    config.db,
+    (store) =>
+      new Simulator({
+        store,
+        metrics,
+        repeatPolicy: config.repeatPolicy,
+        cacheSize: config.cacheSize,
+        cacheBytes: config.cacheMb * 1024 * 1024,
+        neighbors: config.neighbors,
+        fuzzy,
+      }),
+  );
 }
 
 /** Runs until SIGTERM or SIGINT, then closes within `graceMs` and exits; SIGHUP reloads. */

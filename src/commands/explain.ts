@@ -65,7 +65,7 @@ export const explainCommand: Command = {
       process.stdout.write(`${lines.join('\n')}\n`);
       return 0;
     } finally {
-      fuzzy.close();
+      await fuzzy.close();
       store.close();
     }
   },

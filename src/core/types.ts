@@ -15,6 +15,7 @@ export const MISS_REASONS = [
   'llm_unavailable',
   'llm_budget_exhausted',
   'llm_invalid_output',
+  'memo_unavailable',
 ] as const;
 export type MissReason = (typeof MISS_REASONS)[number];
 

@@ -22,6 +22,8 @@ export interface RouteOptions {
   simulator: () => Simulator;
   metrics: Metrics;
   maxBatch: number;
+  /** The shared memo's state, reported by /readyz (undefined: no shared memo). */
+  memo?: () => Record<string, unknown> | undefined;
 }
 
 declare module 'fastify' {
@@ -170,7 +172,9 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     async (_request, reply) => {
       try {
         const simulator = options.simulator();
-        return { status: 'ready', calls: simulator.callCount, snapshot: simulator.snapshotId };
+        // A shared memo that is down leaves the replica ready: exact answers go on, fuzzy ones are labelled misses.
+        const memo = options.memo?.();
+        return { status: 'ready', calls: simulator.callCount, snapshot: simulator.snapshotId, ...(memo ? { memo } : {}) };
       } catch {
         return reply.code(503).send({ status: 'not ready' });
       }

@@ -120,6 +120,16 @@ export const statusSchema = {
     status: { type: 'string' },
     calls: { type: 'integer' },
     snapshot: { type: 'string' },
+    memo: {
+      type: 'object',
+      description: 'The shared fuzzy memo (with --memo-url); its outage does not make the replica unready: exact answers go on',
+      properties: {
+        backend: { type: 'string' },
+        state: { type: 'string', enum: ['ok', 'connecting', 'unavailable'] },
+        since: { type: 'string' },
+        error: { type: 'string' },
+      },
+    },
   },
 } as const;
 

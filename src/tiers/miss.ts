@@ -12,6 +12,7 @@ const EXPLANATIONS: Record<MissReason, string> = {
   llm_unavailable: 'there is no recorded answer for these arguments and the simulator could not improvise one',
   llm_budget_exhausted: 'there is no recorded answer for these arguments and the improvisation budget is spent',
   llm_invalid_output: 'there is no recorded answer for these arguments and no valid one could be improvised',
+  memo_unavailable: 'there is no recorded answer for these arguments and the simulator could not improvise one',
 };
 
 export function missAnswer(call: Call, reason: MissReason, neighbors: readonly Neighbor[]): Answer {

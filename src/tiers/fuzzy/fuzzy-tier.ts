@@ -19,8 +19,10 @@
 
 import { ConfigError } from '../../core/errors.js';
 import type { Metrics } from '../../core/metrics.js';
-import type { Answer, Call, MissReason, Observation } from '../../core/types.js';
+import { type Answer, type Call, MISS_REASONS, type MissReason, type Observation } from '../../core/types.js';
+import { type FuzzyMemo, type MemoRead, type MemoStatus, SqliteMemo } from '../../store/fuzzy-memo.js';
 import { Memo, type MemoId } from '../../store/memo.js';
+import { PostgresMemo } from '../../store/memo-postgres.js';
 import { round } from '../miss.js';
 import { answered, type Outcome, type Plan, pass, type Resolution, type Tier, type TierFactory } from '../tier.js';
 import { checkAnswer } from './answer-check.js';
@@ -49,19 +51,30 @@ export interface FuzzyConfig {
   readonly llmMaxTokens: number;
   readonly breakerFailures: number;
   readonly breakerCooldownMs: number;
+  /** A PostgreSQL URL: the memo shared by every replica; empty or absent, the memo lives in the SQLite cache. */
+  readonly memoUrl?: string;
 }
 
 export interface FuzzyExtras {
   /** The clock of the circuit breaker (tests move it). */
   now?: () => number;
+  /** Told of every change of a shared memo's state (to log it). */
+  onMemoChange?: (status: MemoStatus) => void;
 }
+
+/** A claim outlives the owner's deadline by this much (its final write), then another replica may take over. */
+const CLAIM_MARGIN_MS = 5000;
 
 export interface Fuzzy {
   /** The tier of one snapshot of the cache (SimulatorOptions.fuzzy). */
   readonly tier: TierFactory;
   readonly enabled: boolean;
-  /** Closes the memo's connection. */
-  close(): void;
+  /** The shared memo's state (/readyz); undefined with the embedded memo, which is up while the cache is. */
+  memoStatus(): MemoStatus | undefined;
+  /** Connects a shared memo (one attempt; it goes on retrying in the background). */
+  start(): Promise<void>;
+  /** Closes the memo's connections. */
+  close(): Promise<void>;
 }
 
 const OFF = 'the fuzzy tier is off (no ANTHROPIC_API_KEY, or --fuzzy off)';
@@ -97,19 +110,32 @@ export function createFuzzy(config: FuzzyConfig, extras: FuzzyExtras = {}): Fuzz
     }),
     budget: new Budget({ requests: config.llmMaxRequests, tokens: config.llmMaxTokens }),
   };
-  const memos = new Map<string, Memo>();
-  const memoOf = (path: string): Memo => {
+  // The shared memo serves every snapshot (the snapshot id is part of its key); it is needed only when improvising.
+  const shared =
+    enabled && config.memoUrl
+      ? new PostgresMemo({
+          url: config.memoUrl,
+          claimTtlMs: config.llmDeadlineMs + CLAIM_MARGIN_MS,
+          ...(extras.onMemoChange ? { onChange: extras.onMemoChange } : {}),
+        })
+      : undefined;
+  const memos = new Map<string, SqliteMemo>();
+  const memoOf = (path: string): FuzzyMemo => {
+    if (shared) return shared;
     let memo = memos.get(path);
-    if (!memo) memos.set(path, (memo = new Memo(path)));
+    if (!memo) memos.set(path, (memo = new SqliteMemo(new Memo(path))));
     return memo;
   };
   return {
     enabled,
     tier: ({ store, metrics }) =>
       new FuzzyTier(lifetime, { memo: memoOf(store.path), metrics, snapshotId: store.snapshotId, tools: store.catalog() }),
-    close() {
+    memoStatus: () => shared?.status(),
+    start: async () => shared?.start(),
+    async close() {
       for (const memo of memos.values()) memo.close();
       memos.clear();
+      await shared?.close();
     },
   };
 }
@@ -139,7 +165,7 @@ interface ProcessParts {
 
 /** What belongs to one snapshot of the cache. */
 interface SnapshotParts {
-  memo: Memo;
+  memo: FuzzyMemo;
   metrics: Metrics;
   snapshotId: string;
   tools: readonly ToolDescription[];
@@ -168,7 +194,8 @@ class FuzzyTier implements Tier {
   }
 
   async resolve(resolution: Resolution): Promise<Outcome> {
-    const decision = this.#decide(resolution);
+    // The memo is read (a shared one over the network) only for calls that could be improvised.
+    const decision = this.#gate(resolution) ?? this.#decide(resolution, await this.#s.memo.get(this.#memoId(resolution.call)));
     switch (decision.kind) {
       case 'pass':
         return pass(decision.reason);
@@ -181,7 +208,7 @@ class FuzzyTier implements Tier {
       case 'improvise': {
         const { key } = resolution.call;
         // The improvisation is shared by every caller that joins it; its deadline bounds it.
-        const flight = this.#improvise(resolution, decision.llm, decision.prompt).finally(() => this.#inFlight.delete(key));
+        const flight = this.#claimed(resolution, decision.llm, decision.prompt).finally(() => this.#inFlight.delete(key));
         this.#inFlight.set(key, flight);
         return flight;
       }
@@ -189,7 +216,8 @@ class FuzzyTier implements Tier {
   }
 
   explain(resolution: Resolution): Plan {
-    const decision = this.#decide(resolution);
+    const memoized = this.#s.memo.peek(this.#memoId(resolution.call));
+    const decision = this.#gate(resolution) ?? this.#decide(resolution, memoized ? { kind: 'hit', answer: memoized } : { kind: 'none' });
     const plan: Plan =
       decision.kind === 'pass'
         ? { answers: false, reason: decision.reason, why: decision.why }
@@ -198,14 +226,13 @@ class FuzzyTier implements Tier {
     return { ...plan, prompt: decision.kind === 'improvise' ? decision.prompt : this.#prompt(resolution) };
   }
 
-  /** The one ladder behind `resolve` and `explain`. Changes nothing and counts nothing. */
-  #decide(resolution: Resolution): Decision {
-    const { call } = resolution;
-    const { llm, config, budget, breaker } = this.#p;
+  /** The first rungs of the ladder, before the memo is read: is the call one to improvise at all? */
+  #gate(resolution: Resolution): Decision | undefined {
+    const { llm, config } = this.#p;
     const top = resolution.neighbors()[0]?.similarity ?? 0;
     if (!llm) return { kind: 'pass', reason: 'fuzzy_disabled', why: OFF };
     // A tool nobody recorded is improvised from its tool record alone (`match.neighbors` is then empty).
-    const described = this.#tools.get(JSON.stringify([call.server, call.tool]));
+    const described = this.#tools.get(JSON.stringify([resolution.call.server, resolution.call.tool]));
     if (resolution.neighbors().length === 0 && !described?.description && !described?.input_schema)
       return {
         kind: 'pass',
@@ -219,9 +246,23 @@ class FuzzyTier implements Tier {
         why: `the nearest recorded call has similarity ${round(top)}, below --similarity-threshold ${config.threshold}`,
       };
     }
-    const memoized = this.#s.memo.get(this.#memoId(call));
-    if (memoized)
-      return { kind: 'memoized', answer: memoized, why: `an improvisation of this call by ${config.model} is memoized for this snapshot` };
+    return undefined;
+  }
+
+  /** The rest of the ladder behind `resolve` and `explain`, given the memo's answer. Changes nothing and counts nothing. */
+  #decide(resolution: Resolution, memo: MemoRead): Decision {
+    const { call } = resolution;
+    const { llm, config, budget, breaker } = this.#p;
+    const top = resolution.neighbors()[0]?.similarity ?? 0;
+    if (!llm) return { kind: 'pass', reason: 'fuzzy_disabled', why: OFF };
+    if (memo.kind === 'hit')
+      return {
+        kind: 'memoized',
+        answer: memo.answer,
+        why: `an improvisation of this call by ${config.model} is memoized for this snapshot`,
+      };
+    if (memo.kind === 'unavailable')
+      return { kind: 'pass', reason: 'memo_unavailable', why: 'the shared memo (PostgreSQL) cannot be reached' };
     const flight = this.#inFlight.get(call.key);
     if (flight) return { kind: 'join', flight, why: `an improvisation of this call by ${config.model} is under way` };
     if (!budget.allows()) return { kind: 'pass', reason: 'llm_budget_exhausted', why: 'the LLM budget is spent' };
@@ -251,6 +292,31 @@ class FuzzyTier implements Tier {
 
   #memoId(call: Call): MemoId {
     return { snapshotId: this.#s.snapshotId, key: call.key, model: this.#p.config.model, promptVersion: PROMPT_VERSION };
+  }
+
+  /**
+   * Improvises under the memo's claim: with a shared memo, one replica asks the LLM and the others
+   * wait for its answer (or share its miss) until their own deadline.
+   */
+  async #claimed(resolution: Resolution, llm: Llm, prompt: Prompt): Promise<Outcome> {
+    const claim = await this.#s.memo.claim(this.#memoId(resolution.call), AbortSignal.timeout(this.#p.config.llmDeadlineMs));
+    switch (claim.kind) {
+      case 'owner': {
+        const outcome = await this.#improvise(resolution, llm, prompt);
+        await claim.release(outcome.kind === 'pass' ? (outcome.reason ?? 'llm_unavailable') : undefined);
+        return outcome;
+      }
+      case 'answer':
+        if (claim.waited) this.#s.metrics.singleflightJoins.inc();
+        else this.#s.metrics.fuzzyMemoHits.inc();
+        return answered(fuzzyAnswer(resolution, claim.answer, true));
+      case 'failed':
+        return pass(isMissReason(claim.reason) ? claim.reason : 'llm_unavailable');
+      case 'timeout':
+        return pass('llm_unavailable');
+      case 'unavailable':
+        return pass('memo_unavailable');
+    }
   }
 
   async #improvise(resolution: Resolution, llm: Llm, prompt: Prompt): Promise<Outcome> {
@@ -283,10 +349,10 @@ class FuzzyTier implements Tier {
           : ({ ok: false, reason: 'no call of the respond tool' } as const);
         if (checked.ok) {
           this.#count('ok');
-          const id = this.#memoId(resolution.call);
-          this.#s.memo.put(id, checked);
           // Another process may have memoized first; its answer stands, so everyone serves the same.
-          return answered(fuzzyAnswer(resolution, this.#s.memo.get(id) ?? checked, false));
+          // An answer that cannot be stored is not served: another replica would improvise another.
+          const stands = await this.#s.memo.put(this.#memoId(resolution.call), checked);
+          return stands ? answered(fuzzyAnswer(resolution, stands, false)) : pass('memo_unavailable');
         }
         this.#count('invalid_output');
         note = retryNote(checked.reason);
@@ -331,4 +397,8 @@ function fuzzyAnswer(resolution: Resolution, answer: Observation, memoized: bool
       neighbors: resolution.neighbors().map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) })),
     },
   };
+}
+
+function isMissReason(reason: string): reason is MissReason {
+  return (MISS_REASONS as readonly string[]).includes(reason);
 }

@@ -1,0 +1,84 @@
+/**
+ * What the fuzzy tier asks of its memo, whichever holds it: the SQLite one beside the recordings
+ * (one process, the default; `Memo` in memo.ts) or the PostgreSQL one shared by every replica
+ * (memo-postgres.ts, with `--memo-url`). The first answer written for an id stands; `put` returns it.
+ */
+import type { Observation } from '../core/types.js';
+import type { Memo, MemoId } from './memo.js';
+
+export type { MemoId } from './memo.js';
+
+/** A memo read: the answer that stands, none yet, or the memo cannot be read now (a shared memo's database is down). */
+export type MemoRead = { kind: 'hit'; answer: Observation } | { kind: 'none' } | { kind: 'unavailable' };
+
+/**
+ * The right to improvise a call (single-flight across processes), or why it is not ours: another
+ * process answered meanwhile, failed (its miss reason is shared), is still at it past our deadline,
+ * or the memo cannot be reached.
+ */
+export type Claim =
+  | { kind: 'owner'; release(failure?: string): Promise<void> | void }
+  | { kind: 'answer'; answer: Observation; waited: boolean }
+  | { kind: 'failed'; reason: string }
+  | { kind: 'timeout' }
+  | { kind: 'unavailable' };
+
+/** What /readyz says of the memo. */
+export interface MemoStatus {
+  backend: 'sqlite' | 'postgres';
+  state: 'ok' | 'connecting' | 'unavailable';
+  /** ISO time of the last change of state. */
+  since?: string;
+  /** Why it is unavailable (the driver's message; never the URL). */
+  error?: string;
+}
+
+export interface FuzzyMemo {
+  get(id: MemoId): MemoRead | Promise<MemoRead>;
+  /** What is known without waiting (`toolsim explain`); a shared memo answers from what it has seen. */
+  peek(id: MemoId): Observation | undefined;
+  /** Stores `answer` unless an answer stands already; returns the one that stands, or undefined when it could not be stored. */
+  put(id: MemoId, answer: Observation): Observation | undefined | Promise<Observation | undefined>;
+  /** Before improvising: take the claim, or wait (until `signal`) for the owner's outcome. */
+  claim(id: MemoId, signal: AbortSignal): Claim | Promise<Claim>;
+  status(): MemoStatus;
+  close(): void | Promise<void>;
+}
+
+const OWNER: Claim = { kind: 'owner', release() {} };
+
+/** The embedded SQLite memo behind this interface. One process improvises each call: in-process single-flight is enough. */
+export class SqliteMemo implements FuzzyMemo {
+  readonly #memo: Memo;
+
+  constructor(memo: Memo) {
+    this.#memo = memo;
+  }
+
+  get(id: MemoId): MemoRead {
+    const answer = this.#memo.get(id);
+    return answer ? { kind: 'hit', answer } : { kind: 'none' };
+  }
+
+  peek(id: MemoId): Observation | undefined {
+    return this.#memo.get(id);
+  }
+
+  put(id: MemoId, answer: Observation): Observation {
+    this.#memo.put(id, answer);
+    // Another process on the same file may have memoized first; its answer stands.
+    return this.#memo.get(id) ?? answer;
+  }
+
+  claim(): Claim {
+    return OWNER;
+  }
+
+  status(): MemoStatus {
+    return { backend: 'sqlite', state: 'ok' };
+  }
+
+  close(): void {
+    this.#memo.close();
+  }
+}

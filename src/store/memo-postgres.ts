@@ -1,0 +1,399 @@
+/**
+ * The fuzzy memo in PostgreSQL, shared by every replica (`--memo-url`, CONTRACTS §8). Keyed as the
+ * SQLite memo is (snapshot, key, model, prompt version); the first answer written stands
+ * (`INSERT ... ON CONFLICT DO NOTHING`, then read back), so replicas that race converge on one.
+ *
+ * Single-flight across replicas: before asking the LLM a replica takes a claim row; the others wait
+ * for the owner's answer (woken by NOTIFY, polling as a fallback) until their deadline. A claim
+ * expires after `claimTtlMs`, so a claim whose owner died is taken over. An owner that fails
+ * records its miss reason in the claim, and its waiters share that miss, as callers in one process
+ * share an improvisation.
+ *
+ * Faults never throw to the caller: when PostgreSQL is down or slower than `timeoutMs`, reads,
+ * writes and claims answer `unavailable` at once (no queueing behind a dead database) and a timer
+ * reconnects in the background. Answers seen once are kept in a bounded LRU: they never change,
+ * so they are served from it even while the database is away.
+ *
+ * The schema is created or migrated on start under an advisory lock, so replicas starting together
+ * do it once; its version is in the table toolsim_memo_schema.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import pg from 'pg';
+import type { Observation } from '../core/types.js';
+import type { Claim, FuzzyMemo, MemoId, MemoRead, MemoStatus } from './fuzzy-memo.js';
+
+/** The memo's schema version; each entry of MIGRATIONS takes the schema one version up. */
+export const MEMO_SCHEMA_VERSION = 1;
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE toolsim_improvisations (
+     snapshot_id    text        NOT NULL,
+     key            bytea       NOT NULL,
+     model          text        NOT NULL,
+     prompt_version text        NOT NULL,
+     output         text        NOT NULL,
+     is_error       boolean     NOT NULL,
+     created_at     timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (snapshot_id, key, model, prompt_version)
+   );
+   CREATE TABLE toolsim_claims (
+     id         text        PRIMARY KEY,
+     owner      text        NOT NULL,
+     expires_at timestamptz NOT NULL,
+     failure    text
+   );`,
+];
+
+const CHANNEL = 'toolsim_memo';
+/** Serializes schema changes of replicas starting at once (pg_advisory_xact_lock's key). */
+const SCHEMA_LOCK = 'toolsim_memo_schema';
+
+export interface PostgresMemoOptions {
+  url: string;
+  /** How long a claim holds without its owner releasing it: the improvisation deadline plus a margin. */
+  claimTtlMs: number;
+  /** Bound of a connection attempt and of every query (client and server side). */
+  timeoutMs?: number;
+  /** Pause between reconnection attempts while the database is away. */
+  retryMs?: number;
+  /** A waiter polls after this long (doubling up to pollMaxMs) in case a NOTIFY was lost. */
+  pollFirstMs?: number;
+  pollMaxMs?: number;
+  poolSize?: number;
+  /** Answers kept in memory (they never change once written), at most this many... */
+  seenEntries?: number;
+  /** ...and at most this many bytes of output. */
+  seenBytes?: number;
+  /** Called on every change of state (to log it). */
+  onChange?: (status: MemoStatus) => void;
+}
+
+type Waker = () => void;
+
+export class PostgresMemo implements FuzzyMemo {
+  readonly #options: Required<Omit<PostgresMemoOptions, 'onChange'>> & Pick<PostgresMemoOptions, 'onChange'>;
+  readonly #pool: pg.Pool;
+  readonly #seen: LRUCache<string, Observation>;
+  readonly #wakers = new Map<string, Set<Waker>>();
+  #status: MemoStatus = { backend: 'postgres', state: 'connecting', since: new Date().toISOString() };
+  #listener: pg.Client | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #maintaining: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: PostgresMemoOptions) {
+    this.#options = {
+      timeoutMs: 2000,
+      retryMs: 1000,
+      pollFirstMs: 100,
+      pollMaxMs: 1000,
+      poolSize: 4,
+      seenEntries: 10_000,
+      seenBytes: 32 * 1024 * 1024,
+      ...options,
+    };
+    const timeout = this.#options.timeoutMs;
+    this.#pool = new pg.Pool({
+      connectionString: options.url,
+      max: this.#options.poolSize,
+      connectionTimeoutMillis: timeout,
+      query_timeout: timeout,
+      statement_timeout: timeout,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      application_name: 'toolsim',
+    });
+    // An idle connection that the server closes emits here; unhandled, it would end the process.
+    this.#pool.on('error', (error) => this.#fail(error));
+    this.#seen = new LRUCache({
+      max: this.#options.seenEntries,
+      maxSize: this.#options.seenBytes,
+      // UTF-16 in memory, plus the entry itself.
+      sizeCalculation: (answer) => answer.outputJson.length * 2 + 64,
+    });
+  }
+
+  /** Connects and migrates the schema (once, bounded by the timeout); on failure keeps retrying in the background. */
+  start(): Promise<void> {
+    return this.#maintain();
+  }
+
+  status(): MemoStatus {
+    return { ...this.#status };
+  }
+
+  peek(id: MemoId): Observation | undefined {
+    return this.#seen.get(digest(id));
+  }
+
+  async get(id: MemoId): Promise<MemoRead> {
+    const known = this.peek(id);
+    if (known) return { kind: 'hit', answer: known };
+    try {
+      const answer = await this.#read(id);
+      return answer ? { kind: 'hit', answer } : { kind: 'none' };
+    } catch {
+      return { kind: 'unavailable' };
+    }
+  }
+
+  async put(id: MemoId, answer: Observation): Promise<Observation | undefined> {
+    const key = digest(id);
+    try {
+      await this.#query(
+        `WITH written AS (
+           INSERT INTO toolsim_improvisations (snapshot_id, key, model, prompt_version, output, is_error)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING)
+         SELECT pg_notify('${CHANNEL}', $7)`,
+        [...idValues(id), answer.outputJson, answer.isError, key],
+      );
+      // Another replica may have written first: its answer stands.
+      return await this.#read(id);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async claim(id: MemoId, signal: AbortSignal): Promise<Claim> {
+    const key = digest(id);
+    const token = randomUUID();
+    let pause = this.#options.pollFirstMs;
+    try {
+      if (await this.#take(key, token)) return await this.#owned(id, key, token, false);
+      while (!signal.aborted) {
+        // Listen before reading, so that an answer written between the read and the wait still wakes us.
+        const woken = this.#wakeOn(key, pause, signal);
+        const state = await this.#query<{ output: string | null; is_error: boolean | null; failure: string | null; open: boolean | null }>(
+          `SELECT m.output, m.is_error, c.failure, c.expires_at > now() AS open
+             FROM (SELECT 1) AS one
+             LEFT JOIN toolsim_improvisations AS m
+               ON m.snapshot_id = $1 AND m.key = $2 AND m.model = $3 AND m.prompt_version = $4
+             LEFT JOIN toolsim_claims AS c ON c.id = $5`,
+          [...idValues(id), key],
+        );
+        const row = state.rows[0];
+        if (row?.output != null) {
+          woken.cancel();
+          return { kind: 'answer', answer: this.#remember(key, row.output, row.is_error === true), waited: true };
+        }
+        if (row?.failure != null) {
+          woken.cancel();
+          return { kind: 'failed', reason: row.failure };
+        }
+        if (row?.open !== true && (await this.#take(key, token))) {
+          woken.cancel();
+          return await this.#owned(id, key, token, true);
+        }
+        await woken.promise;
+        pause = Math.min(pause * 2, this.#options.pollMaxMs);
+      }
+      return { kind: 'timeout' };
+    } catch {
+      return { kind: 'unavailable' };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    await this.#maintaining?.catch(() => {});
+    const listener = this.#listener;
+    this.#listener = undefined;
+    await listener?.end().catch(() => {});
+    await this.#pool.end().catch(() => {});
+  }
+
+  /** Takes the claim of `key` if nobody holds it (or its holder died or failed). */
+  async #take(key: string, token: string): Promise<boolean> {
+    const taken = await this.#query(
+      `INSERT INTO toolsim_claims (id, owner, expires_at) VALUES ($1, $2, now() + $3 * interval '1 millisecond')
+       ON CONFLICT (id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at, failure = NULL
+         WHERE toolsim_claims.expires_at <= now() OR toolsim_claims.failure IS NOT NULL
+       RETURNING owner`,
+      [key, token, this.#options.claimTtlMs],
+    );
+    return taken.rowCount === 1;
+  }
+
+  /** The claim is ours; an owner that finished just before we took it left its answer, so read once more. */
+  async #owned(id: MemoId, key: string, token: string, waited: boolean): Promise<Claim> {
+    const release = async (failure?: string): Promise<void> => {
+      try {
+        if (failure === undefined) await this.#query('DELETE FROM toolsim_claims WHERE id = $1 AND owner = $2', [key, token]);
+        else
+          await this.#query(
+            `WITH failed AS (UPDATE toolsim_claims SET failure = $3, expires_at = now() WHERE id = $1 AND owner = $2)
+             SELECT pg_notify('${CHANNEL}', $1)`,
+            [key, token, failure],
+          );
+      } catch {
+        // The claim expires by itself.
+      }
+    };
+    const answer = await this.#read(id);
+    if (!answer) return { kind: 'owner', release };
+    await release();
+    return { kind: 'answer', answer, waited };
+  }
+
+  async #read(id: MemoId): Promise<Observation | undefined> {
+    const result = await this.#query<{ output: string; is_error: boolean }>(
+      'SELECT output, is_error FROM toolsim_improvisations WHERE snapshot_id = $1 AND key = $2 AND model = $3 AND prompt_version = $4',
+      idValues(id),
+    );
+    const row = result.rows[0];
+    return row ? this.#remember(digest(id), row.output, row.is_error) : undefined;
+  }
+
+  #remember(key: string, outputJson: string, isError: boolean): Observation {
+    const answer = { outputJson, isError };
+    this.#seen.set(key, answer);
+    return answer;
+  }
+
+  /** A query on the pool; fails at once while the database is known to be away. */
+  async #query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    if (this.#status.state !== 'ok') throw new Error(`the memo database is ${this.#status.state}`);
+    try {
+      return await this.#pool.query<R>(text, values);
+    } catch (error) {
+      this.#fail(error);
+      throw error;
+    }
+  }
+
+  /** Resolves after `ms`, on a NOTIFY for `key`, or when `signal` aborts, whichever comes first. */
+  #wakeOn(key: string, ms: number, signal: AbortSignal): { promise: Promise<void>; cancel(): void } {
+    let wake: Waker = () => {};
+    const promise = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => wake(), ms);
+      const onAbort = (): void => wake();
+      signal.addEventListener('abort', onAbort, { once: true });
+      wake = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        const set = this.#wakers.get(key);
+        set?.delete(wake);
+        if (set?.size === 0) this.#wakers.delete(key);
+        resolve();
+      };
+    });
+    let set = this.#wakers.get(key);
+    if (!set) this.#wakers.set(key, (set = new Set()));
+    set.add(wake);
+    return { promise, cancel: wake };
+  }
+
+  #fail(error: unknown): void {
+    if (this.#closed) return;
+    if (this.#status.state === 'ok') this.#setStatus({ backend: 'postgres', state: 'unavailable', error: messageOf(error) });
+    this.#schedule();
+  }
+
+  #setStatus(status: Omit<MemoStatus, 'since'>): void {
+    this.#status = { ...status, since: new Date().toISOString() };
+    this.#options.onChange?.(this.status());
+  }
+
+  #schedule(): void {
+    if (this.#closed || this.#timer || this.#maintaining) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#maintain();
+    }, this.#options.retryMs);
+    this.#timer.unref();
+  }
+
+  /** Brings the schema and the listener up; schedules another try for whatever is still down. */
+  #maintain(): Promise<void> {
+    this.#maintaining ??= (async () => {
+      try {
+        if (this.#status.state !== 'ok') {
+          await this.#migrate();
+          this.#setStatus({ backend: 'postgres', state: 'ok' });
+        }
+        // Without the listener, waiters poll: slower to wake, still correct.
+        if (!this.#listener) await this.#listen().catch(() => {});
+      } catch (error) {
+        const message = messageOf(error);
+        if (this.#status.state !== 'unavailable' || this.#status.error !== message)
+          this.#setStatus({ backend: 'postgres', state: 'unavailable', error: message });
+      } finally {
+        this.#maintaining = undefined;
+      }
+      if (this.#status.state !== 'ok' || !this.#listener) this.#schedule();
+    })();
+    return this.#maintaining;
+  }
+
+  async #migrate(): Promise<void> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [SCHEMA_LOCK]);
+      await client.query('CREATE TABLE IF NOT EXISTS toolsim_memo_schema (version integer NOT NULL)');
+      const found = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM toolsim_memo_schema');
+      const version = found.rows[0]?.version ?? 0;
+      if (version > MEMO_SCHEMA_VERSION)
+        throw new Error(`the memo database has schema version ${version}; this toolsim knows up to ${MEMO_SCHEMA_VERSION}`);
+      for (let v = version; v < MEMO_SCHEMA_VERSION; v++) await client.query(MIGRATIONS[v]!);
+      if (version < MEMO_SCHEMA_VERSION) {
+        await client.query('DELETE FROM toolsim_memo_schema');
+        await client.query('INSERT INTO toolsim_memo_schema (version) VALUES ($1)', [MEMO_SCHEMA_VERSION]);
+      }
+      await client.query('COMMIT');
+      client.release();
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      client.release(true);
+      throw error;
+    }
+  }
+
+  async #listen(): Promise<void> {
+    const client = new pg.Client({
+      connectionString: this.#options.url,
+      connectionTimeoutMillis: this.#options.timeoutMs,
+      keepAlive: true,
+      application_name: 'toolsim-listen',
+    });
+    const lost = (): void => {
+      if (this.#listener !== client) return;
+      this.#listener = undefined;
+      client.end().catch(() => {});
+      this.#schedule();
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', (message) => {
+      for (const wake of [...(this.#wakers.get(message.payload ?? '') ?? [])]) wake();
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (error) {
+      client.end().catch(() => {});
+      throw error;
+    }
+    if (this.#closed) await client.end();
+    else this.#listener = client;
+  }
+}
+
+/** One string per memo id: the claim's id, the NOTIFY payload, the LRU key. */
+function digest(id: MemoId): string {
+  return createHash('sha256')
+    .update(JSON.stringify([id.snapshotId, id.key, id.model, id.promptVersion]))
+    .digest('hex');
+}
+
+function idValues(id: MemoId): unknown[] {
+  return [id.snapshotId, Buffer.from(id.key, 'hex'), id.model, id.promptVersion];
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return messageOf(error.errors[0]);
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}
