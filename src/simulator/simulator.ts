@@ -13,6 +13,7 @@ import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
 import { missAnswer, round, unknownToolAnswer } from '../tiers/miss.js';
 import type { Plan, Resolution, Tier, TierFactory } from '../tiers/tier.js';
 import { Catalog } from './catalog.js';
+import { yieldIfBusy } from './cooperate.js';
 
 export interface CallRequest {
   server?: string | undefined;
@@ -189,11 +190,19 @@ export class Simulator {
     const resolution = this.#resolution(call);
     let reason: Answer['reason'];
     for (const tier of this.#tiers) {
+      // Past the exact tier, neighbours are needed: their index is built off the event loop (the
+      // call waits for it without blocking others), and a busy loop lets other requests in first.
+      if (tier !== this.exact) await this.#neighborsReady(call);
       const outcome = await tier.resolve(resolution);
       if (outcome.kind === 'answer') return outcome.answer;
       reason = outcome.reason ?? reason;
     }
     return missAnswer(call, reason ?? 'no_similar_calls', resolution.neighbors());
+  }
+
+  async #neighborsReady(call: Call): Promise<void> {
+    if (!this.#index.isReady(call.server, call.tool)) await this.#index.ready(call.server, call.tool);
+    await yieldIfBusy();
   }
 
   #count(call: Call, known: boolean, answer: Answer, seconds: number): void {
