@@ -186,7 +186,7 @@ export const OPTIONS = {
     kind: 'integer',
     default: 6000,
     min: 100,
-    help: 'token budget of the examples in a prompt',
+    help: "token budget of a whole prompt (instructions, examples and the call's own arguments); a call that cannot fit is a miss prompt_too_large",
   },
   llmOutputTokens: {
     flag: 'llm-output-tokens',
@@ -202,7 +202,15 @@ export const OPTIONS = {
     kind: 'integer',
     default: 20_000,
     min: 1,
-    help: 'deadline of one improvisation, retries included',
+    help: 'deadline of one improvisation once it holds an LLM slot, retries included',
+  },
+  llmQueueMs: {
+    flag: 'llm-queue-ms',
+    env: 'TOOLSIM_LLM_QUEUE_MS',
+    kind: 'integer',
+    default: 10_000,
+    min: 0,
+    help: 'longest wait for a free LLM slot (--llm-concurrency), then a miss llm_busy',
   },
   llmConcurrency: {
     flag: 'llm-concurrency',
@@ -328,6 +336,7 @@ export const FUZZY_OPTIONS = [
   'promptTokens',
   'llmOutputTokens',
   'llmDeadlineMs',
+  'llmQueueMs',
   'llmConcurrency',
   'llmRetries',
   'llmMaxRequests',

@@ -53,7 +53,16 @@ export const callResultSchema = {
     is_error: { type: 'boolean' },
     reason: {
       type: 'string',
-      enum: ['unknown_tool', 'no_similar_calls', 'fuzzy_disabled', 'llm_unavailable', 'llm_budget_exhausted', 'llm_invalid_output'],
+      enum: [
+        'unknown_tool',
+        'no_similar_calls',
+        'fuzzy_disabled',
+        'llm_unavailable',
+        'llm_budget_exhausted',
+        'llm_invalid_output',
+        'llm_busy',
+        'prompt_too_large',
+      ],
       description: 'Miss answers only.',
     },
     match: {
@@ -69,6 +78,11 @@ export const callResultSchema = {
             'Exact answers: distinct outputs recorded for the key; above 1 its observations disagree (hidden state) and the repeat policy served one of them.',
         },
         memoized: { type: 'boolean' },
+        unmemoized: {
+          type: 'boolean',
+          description:
+            'Fuzzy answers only: true when the improvisation could not be memoized at once (the cache was locked); it is written later.',
+        },
         neighbors: { type: 'array', items: neighborSchema },
       },
     },

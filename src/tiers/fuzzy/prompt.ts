@@ -3,8 +3,9 @@
  *
  * The system part is stable per tool (instructions, name, description, input schema), so it is the
  * part marked for prompt caching. The user part holds the nearest recorded calls, most similar
- * first, and the new arguments. Examples are included whole or not at all while they fit the token
- * budget, so no JSON is ever cut in the middle; the most similar one is always included.
+ * first, and the new arguments. The budget bounds the whole prompt: instructions and the call's own
+ * arguments first, then examples, each included whole or not at all while it fits, so no JSON is
+ * ever cut in the middle. A prompt with no example that fits is not worth sending (`fits: false`).
  */
 import { canonicalJson } from '../../core/canonical.js';
 import type { JsonObject } from '../../core/types.js';
@@ -36,8 +37,10 @@ export interface Prompt {
   system: string;
   /** The examples and the new call. */
   user: string;
-  /** Examples included (the first ones of those given). */
+  /** Examples included (the first ones of those given that fit). */
   examples: number;
+  /** Within the budget, with at least one example: worth sending. */
+  fits: boolean;
 }
 
 export function buildPrompt(tool: ToolDescription, examples: readonly Example[], args: JsonObject, budgetTokens: number): Prompt {
@@ -48,7 +51,8 @@ export function buildPrompt(tool: ToolDescription, examples: readonly Example[],
     '',
     `Answer with the output "${tool.tool}" would return for the new call, through the respond tool.`,
   ].join('\n');
-  let used = estimateTokens(header) + estimateTokens(request);
+  const system = systemPrompt(tool);
+  let used = estimateTokens(system) + estimateTokens(header) + estimateTokens(request);
   const blocks: string[] = [];
   for (const [i, example] of examples.entries()) {
     const block = [
@@ -59,15 +63,16 @@ export function buildPrompt(tool: ToolDescription, examples: readonly Example[],
       '',
     ].join('\n');
     const cost = estimateTokens(block);
-    if (blocks.length > 0 && used + cost > budgetTokens) continue;
+    if (used + cost > budgetTokens) continue;
     blocks.push(block);
     used += cost;
   }
   return {
     version: PROMPT_VERSION,
-    system: systemPrompt(tool),
+    system,
     user: `${header}${blocks.join('\n')}\n${request}`,
     examples: blocks.length,
+    fits: blocks.length > 0 && used <= budgetTokens,
   };
 }
 
