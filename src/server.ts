@@ -25,6 +25,7 @@ export const SERVE_OPTIONS = [
   'logLevel',
   'adminToken',
   'maxEventLoopDelay',
+  'requestTimeoutMs',
   ...FUZZY_OPTIONS,
 ] as const;
 export type ServeConfig = Config<(typeof SERVE_OPTIONS)[number]>;
@@ -79,6 +80,7 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
     bodyLimit: config.bodyLimit,
     maxBatch: config.maxBatch,
     maxEventLoopDelay: config.maxEventLoopDelay,
+    requestTimeoutMs: config.requestTimeoutMs,
     ...(config.adminToken ? { admin: { token: config.adminToken, reload: () => live.reload() } } : {}),
     logger: {
       level: config.logLevel,
