@@ -21,7 +21,7 @@ import { VERSION } from './core/version.js';
 import { type AdminOptions, registerAdminRoutes } from './http/admin.js';
 import { errorAnswer, sendError } from './http/errors.js';
 import { strictJsonParser } from './http/json.js';
-import { registerMcpRoutes } from './http/mcp.js';
+import { loadSdk, registerMcpRoutes } from './http/mcp.js';
 import { registerRoutes } from './http/routes.js';
 import { errorJson } from './http/serialize.js';
 import { registerLagShedding } from './http/shed.js';
@@ -182,6 +182,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   registerRoutes(app, { simulator: deps.simulator, metrics: deps.metrics, maxBatch: deps.maxBatch ?? 1000 });
   registerMcpRoutes(app, { simulator: deps.simulator });
+  // The MCP SDK costs ~0.3 s of compiling on the loop: a listening server loads it once it is up,
+  // rather than stalling every client during the first MCP request. (Tests with inject never pay it.)
+  app.addHook('onListen', (done) => {
+    setTimeout(() => void loadSdk(), 100).unref();
+    done();
+  });
   registerVerlRoutes(app, { simulator: deps.simulator, maxBatch: deps.maxBatch ?? 1000 });
   if (deps.admin) registerAdminRoutes(app, deps.admin);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

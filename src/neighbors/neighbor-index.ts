@@ -364,10 +364,10 @@ class IndexWorker {
 
   constructor(url: URL) {
     this.#worker = new Worker(url);
-    this.#worker.unref();
     this.#worker.on('message', (reply: WorkerReply) => {
       const done = this.#pending.get(reply.id);
       this.#pending.delete(reply.id);
+      if (this.#pending.size === 0) this.#worker.unref();
       done?.('data' in reply ? reply.data : undefined);
     });
     // A worker that dies leaves its builds to the serving thread; the next build starts a new one.
@@ -378,11 +378,15 @@ class IndexWorker {
     };
     this.#worker.on('error', fail);
     this.#worker.on('exit', fail);
+    // Held only while a build is pending (a process waiting for one stays up; an idle worker never
+    // keeps it up). After the listeners: adding a 'message' listener refs the worker's port again.
+    this.#worker.unref();
   }
 
   build(request: Omit<WorkerRequest, 'id'>): Promise<ToolData | undefined> {
     const id = this.#next++;
     return new Promise((resolve) => {
+      if (this.#pending.size === 0) this.#worker.ref();
       this.#pending.set(id, resolve);
       this.#worker.postMessage({ ...request, id } satisfies WorkerRequest);
     });
