@@ -30,6 +30,8 @@ describe('event loop', () => {
     await ingest({ store, inputs: [writeLog(dir, 'log.jsonl', records)] });
     store.close();
     const server = await serveProcess(['--db', db]);
+    // A listening server loads the MCP SDK just after start-up (a one-off ~0.3 s); the requests come after.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
     const attacks = blockingAttacks('search', 'find', { query: 'alpha bravo item 9', page: 2 });
     const result = await probeWhile(server.url, attacks);
     const summary = JSON.stringify({

@@ -8,6 +8,9 @@
  */
 import { request } from 'node:http';
 import type { JsonObject } from '../../src/core/types.js';
+import { CLI } from '../lib/paths.js';
+import { freePort, startChild } from '../lib/procs.js';
+import type { Section } from '../lib/report.js';
 import { percentile } from '../lib/stats.js';
 
 export interface Attack {
@@ -33,7 +36,7 @@ export function blockingAttacks(server: string, tool: string, recorded: JsonObje
       arguments: { ...recorded, [stringKey]: `${String(recorded[stringKey] ?? '')}-${i}-`.padEnd(3_000, 'y') },
     })),
   };
-  const block = `<tool_call>${JSON.stringify({ name: tool, arguments: recorded })}</tool_call>`;
+  const block = `<tool_call>${JSON.stringify({ name: tool, arguments: {} })}</tool_call>`;
   const depth = 1_500_000;
   return [
     { name: 'near miss, 1 MB string', path: '/v1/call', body: near(1_000_000, 'a') },
@@ -99,6 +102,18 @@ function healthz(url: string): Promise<number> {
   });
 }
 
+/** `/healthz` every `intervalMs` for `ms` with nothing else in flight: the noise floor of the machine. */
+export async function probeIdle(url: string, ms: number, intervalMs = 10): Promise<{ max: number; p99: number; n: number }> {
+  const times: number[] = [];
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    times.push(await healthz(url));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  times.sort((a, b) => a - b);
+  return { max: times.at(-1) ?? 0, p99: percentile(times, 99), n: times.length };
+}
+
 /** Sends every attack at once and asks `/healthz` every `intervalMs` until they are all answered. */
 export async function probeWhile(url: string, attacks: readonly Attack[], intervalMs = 10): Promise<BlockingResult> {
   const healthTimes: number[] = [];
@@ -120,4 +135,64 @@ export async function probeWhile(url: string, attacks: readonly Attack[], interv
   await prober;
   const sorted = [...healthTimes].sort((a, b) => a - b);
   return { healthz: healthTimes, max: sorted.at(-1) ?? 0, p99: percentile(sorted, 99), attacks: results };
+}
+
+/** Scenario 8 of `npm run bench`: fresh servers on the one-tool cache, every blocking request at once, `/healthz` timed. */
+export async function blockingScenario(
+  cache: { db: string; pool: readonly { server: string; tool: string; arguments: JsonObject }[] },
+  rounds: number,
+): Promise<Section> {
+  const sample = cache.pool[0]!;
+  const attacks = blockingAttacks(sample.server, sample.tool, sample.arguments);
+  const maxima: number[] = [];
+  const idleMaxima: number[] = [];
+  const details: string[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const port = await freePort();
+    const server = await startChild({
+      command: process.execPath,
+      args: [CLI, 'serve', '--db', cache.db, '--port', String(port), '--log-level', 'warn'],
+      port,
+      probe: '/readyz',
+    });
+    try {
+      // The MCP SDK is loaded just after start-up; the requests come once it is.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const idle = await probeIdle(server.url, 3_000);
+      idleMaxima.push(idle.max);
+      const result = await probeWhile(server.url, attacks);
+      maxima.push(result.max);
+      details.push(
+        `- round ${round + 1}: nothing in flight: /healthz max ${idle.max.toFixed(0)} ms, p99 ${idle.p99.toFixed(0)} ms over ${idle.n} probes; ` +
+          `blocking requests in flight: /healthz max ${result.max.toFixed(0)} ms, p99 ${result.p99.toFixed(0)} ms over ${result.healthz.length} probes; ` +
+          result.attacks.map((a) => `${a.name}: ${a.status} in ${a.ms.toFixed(0)} ms`).join('; '),
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+  const sorted = [...maxima].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  const idleSorted = [...idleMaxima].sort((a, b) => a - b);
+  return {
+    title: '8. No request freezes the server',
+    figures: [
+      {
+        name: '/healthz, slowest answer while the blocking requests are in flight',
+        value: `${median.toFixed(0)} ms (${sorted[0]!.toFixed(0)}–${sorted.at(-1)!.toFixed(0)}, n=${rounds})`,
+        target: '< 50 ms',
+        met: median < 50,
+      },
+      {
+        name: '/healthz, slowest answer with nothing in flight (the noise floor of this machine)',
+        value: `${idleSorted[Math.floor(idleSorted.length / 2)]!.toFixed(0)} ms (${idleSorted[0]!.toFixed(0)}–${idleSorted.at(-1)!.toFixed(0)}, n=${rounds})`,
+        target: '',
+      },
+    ],
+    details: [
+      `A fresh \`toolsim serve\` on the cache of scenario 6 (one tool, neighbour index not yet built) per round; all at once: ` +
+        `${attacks.map((a) => a.name).join(', ')}; meanwhile \`GET /healthz\` on a new connection every 10 ms until all are answered.`,
+      ...details,
+    ],
+  };
 }

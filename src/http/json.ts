@@ -79,21 +79,26 @@ function forbiddenKeyPath(root: unknown): string | undefined {
 }
 
 /**
- * Does JSON text nest arrays and objects deeper than `limit`? One pass over the text, brackets
- * inside strings skipped; a text shorter than the limit cannot, and is not scanned.
+ * Does JSON text nest arrays and objects deeper than `limit`? One pass over the text; the inside of
+ * a string is skipped with indexOf (fast on megabyte strings). A text no longer than the limit
+ * cannot, and is not scanned.
  */
 export function nestingExceeds(text: string, limit: number): boolean {
   if (text.length <= limit) return false;
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // a backslash escapes the next character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
+    if (c === 0x22) {
+      // To the closing quote: one not preceded by an odd number of backslashes.
+      for (;;) {
+        const end = text.indexOf('"', i + 1);
+        if (end < 0) return false; // unterminated: JSON.parse will say so
+        let backslashes = 0;
+        while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
+        i = end;
+        if (backslashes % 2 === 0) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
       if (++depth > limit) return true;
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
