@@ -186,6 +186,13 @@ export class Simulator {
     return explanation;
   }
 
+  /** `explain`, once the tool's neighbour index is built off the event loop (for servers). */
+  async explainWhenReady(request: CallRequest): Promise<Explanation> {
+    const { call, known } = this.prepare(request);
+    if (known && !this.#index.isReady(call.server, call.tool)) await this.#index.ready(call.server, call.tool);
+    return this.explain(request);
+  }
+
   async #runTiers(call: Call): Promise<Answer> {
     let found: Neighbor[] | undefined;
     const resolution: Resolution = { call, neighbors: () => (found ??= this.#nearest(call)), recorded: this.#recorded };
