@@ -116,6 +116,8 @@ export class NeighborIndex {
     let building = this.#building.get(id);
     if (!building) {
       building = this.#build(server, tool).finally(() => this.#building.delete(id));
+      // A build whose waiters all gave up (their deadline passed) may still fail: not unhandled.
+      building.catch(() => undefined);
       this.#building.set(id, building);
     }
     if (!signal) {
