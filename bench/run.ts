@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only exact,peer,batch,ingest,scale,neighbors,miss] [--out FILE]`:
+ * `npm run bench [-- --quick] [--only exact,peer,batch,ingest,scale,neighbors,miss,blocking] [--out FILE]`:
  * runs each scenario and writes bench/RESULTS.md. Not a test: figures depend on the machine.
  */
 import { writeFileSync } from 'node:fs';
@@ -7,11 +7,12 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { RESULTS } from './lib/paths.js';
 import { FULL, QUICK, type Section, verdict } from './lib/report.js';
+import { blockingScenario } from './scenarios/blocking.js';
 import { ingestLog, serveLargeCache } from './scenarios/cache.js';
 import { againstMountebank, batchVsSingle, exactVsBare, httpFixture } from './scenarios/http.js';
 import { missTier, nearestNeighbors, oneToolCache } from './scenarios/neighbors.js';
 
-const SCENARIOS = ['exact', 'peer', 'batch', 'ingest', 'scale', 'neighbors', 'miss'] as const;
+const SCENARIOS = ['exact', 'peer', 'batch', 'ingest', 'scale', 'neighbors', 'miss', 'blocking'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -50,11 +51,12 @@ if (wants('ingest') || wants('scale')) {
   if (wants('ingest')) record(ingested.section);
   if (wants('scale')) record(await serveLargeCache(ingested.db, mode));
 }
-if (wants('neighbors') || wants('miss')) {
+if (wants('neighbors') || wants('miss') || wants('blocking')) {
   log(`building a cache of ${mode.oneToolCalls} calls of one tool`);
   const cache = await oneToolCache(mode);
   if (wants('neighbors')) record(nearestNeighbors(cache, mode));
   if (wants('miss')) record(await missTier(cache, mode));
+  if (wants('blocking')) record(await blockingScenario(cache, mode.quick ? 1 : 3));
 }
 
 const cpu = cpus();

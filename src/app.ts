@@ -1,6 +1,9 @@
 /**
  * buildApp(deps): the fastify instance with every route and the error handler. Never listens.
  */
+
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
@@ -12,13 +15,13 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from 'fastify';
-import { ERRORS } from './core/errors.js';
+import { ERRORS, type ErrorCode } from './core/errors.js';
 import type { Metrics } from './core/metrics.js';
 import { VERSION } from './core/version.js';
 import { type AdminOptions, registerAdminRoutes } from './http/admin.js';
 import { errorAnswer, sendError } from './http/errors.js';
 import { strictJsonParser } from './http/json.js';
-import { registerMcpRoutes } from './http/mcp.js';
+import { loadSdk, registerMcpRoutes } from './http/mcp.js';
 import { registerRoutes } from './http/routes.js';
 import { errorJson } from './http/serialize.js';
 import { registerLagShedding } from './http/shed.js';
@@ -48,11 +51,18 @@ export interface AppDeps {
    * queueing without bound. 0 (the default here; `serve` sets its own) turns it off.
    */
   maxEventLoopDelay?: number;
+  /**
+   * Time to receive a whole request, headers and body (ms): a client dribbling its body is then
+   * answered 408 and closed, and cannot hold a shutdown. 0 turns it off. Default 5 s.
+   */
+  requestTimeoutMs?: number;
 }
 
 /** Seconds a shed client is told to wait (Retry-After). */
 const RETRY_AFTER_SECONDS = 1;
 const IDLE_CLOSE_MS = 250;
+/** How often Node looks for requests past their timeout (its default, 30 s, would let one live that long). */
+const TIMEOUT_CHECK_MS = 500;
 /**
  * How often the event-loop delay is sampled. Shorter intervals misfire: an interval with no sample
  * at all (one long synchronous task) reads as infinite delay and sheds a whole interval.
@@ -78,6 +88,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Node counts a connection whose request is still unread in its socket as idle; closing idle
     // connections at once would reset requests a client already sent. They are closed below, later.
     forceCloseConnections: false,
+    requestTimeout: deps.requestTimeoutMs ?? 5_000,
+    // Node arms its timeout checks only for a timeout given when the server is made (Fastify sets
+    // `requestTimeout` afterwards, which alone never fires), so both are passed to the server too.
+    ...({ http: { connectionsCheckingInterval: TIMEOUT_CHECK_MS, requestTimeout: deps.requestTimeoutMs ?? 5_000 } } as object),
+    // Refusals before routing (a URL that cannot be decoded, a path parameter too long) in the JSON
+    // error shape, not Fastify's own.
+    frameworkErrors: (error, _request, reply) => {
+      const code: ErrorCode =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : error.code === 'FST_ERR_BAD_URL' ? 'invalid_url' : 'bad_request';
+      void sendError(reply, code, code === 'bad_request' ? error.message : `${error.message.slice(0, 200)}`);
+    },
+    // Node's own refusals (not HTTP, headers too large, request timeout) in the JSON error shape.
+    clientErrorHandler: clientError,
   });
   let closing = false;
   app.decorate('drain', () => {
@@ -90,6 +113,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const timer = setInterval(() => app.server.closeIdleConnections(), IDLE_CLOSE_MS);
     timer.unref();
     app.server.once('close', () => clearInterval(timer));
+  });
+  // Once closing, answers to requests accepted before say Connection: close, so that no client sends
+  // another request on a connection about to close (which would be reset instead of answered).
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
   // Callback-style hooks: an async hook costs a promise on every call, paid on the exact path too.
   app.addHook('onRequest', (_request, reply, done) => {
@@ -160,9 +189,42 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.memo ? { memo: deps.memo } : {}),
   });
   registerMcpRoutes(app, { simulator: deps.simulator });
+  // The MCP SDK costs ~0.3 s of compiling on the loop: a listening server loads it once it is up,
+  // rather than stalling every client during the first MCP request. (Tests with inject never pay it.)
+  app.addHook('onListen', (done) => {
+    setTimeout(() => void loadSdk(), 100).unref();
+    done();
+  });
   registerVerlRoutes(app, { simulator: deps.simulator, maxBatch: deps.maxBatch ?? 1000 });
   if (deps.admin) registerAdminRoutes(app, deps.admin);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;
+}
+
+/** Node's codes for a request it refuses before Fastify sees it, to ours. */
+function clientErrorCode(error: NodeJS.ErrnoException): ErrorCode {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'request_timeout';
+  if (error.code === 'HPE_HEADER_OVERFLOW') return 'headers_too_large';
+  return 'invalid_http';
+}
+
+const CLIENT_ERROR_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  request_timeout: 'the request was not received in time (--request-timeout-ms)',
+  headers_too_large: 'the request headers are too large',
+  invalid_http: 'the request is not valid HTTP',
+};
+
+function clientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket): void {
+  // A connection reset leaves nothing to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const code = clientErrorCode(error);
+  const body = errorJson({ code, message: CLIENT_ERROR_MESSAGES[code] ?? code });
+  const status = ERRORS[code].status;
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

@@ -26,6 +26,7 @@ export const SERVE_OPTIONS = [
   'adminToken',
   'maxEventLoopDelay',
   'memoUrl',
+  'requestTimeoutMs',
   ...FUZZY_OPTIONS,
 ] as const;
 export type ServeConfig = Config<(typeof SERVE_OPTIONS)[number]>;
@@ -85,6 +86,7 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
     maxBatch: config.maxBatch,
     maxEventLoopDelay: config.maxEventLoopDelay,
     memo: () => fuzzy.memoStatus() as Record<string, unknown> | undefined,
+    requestTimeoutMs: config.requestTimeoutMs,
     ...(config.adminToken ? { admin: { token: config.adminToken, reload: () => live.reload() } } : {}),
     logger: {
       level: config.logLevel,

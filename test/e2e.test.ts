@@ -17,7 +17,10 @@ function toolsim(args: string[], input?: string) {
 
 /** Starts `toolsim serve` and resolves with its URL once it listens. */
 async function serve(args: string[]): Promise<{ url: string; child: ChildProcess; logs: () => string }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Load shedding off: on a busy machine it would answer some of these requests 503 (load.test.ts tests it).
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--max-event-loop-delay', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   onCleanup(() => {
     child.kill('SIGKILL');
   });
@@ -36,9 +39,17 @@ async function serve(args: string[]): Promise<{ url: string; child: ChildProcess
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the tests read fields of arbitrary JSON answers
-const postJson = async (url: string, body: unknown): Promise<{ status: number; body: any }> => {
+const postJson = async (url: string, body: unknown): Promise<{ status: number; body: any; text: string }> => {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, body: await res.json() };
+  // Read as text first: an answer that is not JSON still says what it was when a test fails.
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = { unparsable: text.slice(0, 500) };
+  }
+  return { status: res.status, body: parsed, text };
 };
 
 describe('the built CLI', () => {
@@ -66,10 +77,13 @@ describe('the built CLI', () => {
     expect(exact).toMatchObject({ status: 200, body: { tier: 'exact', output: { created: '1994-11-01' } } });
     for (let i = 0; i < 3; i++) {
       const miss = await postJson(`${url}/v1/call`, { tool: 'whois_lookup', arguments: { domain: `n${i}.net` } });
-      expect(miss.body).toMatchObject({ tier: 'miss', reason: 'fuzzy_disabled', is_error: true });
+      expect(miss, `${miss.status} ${miss.text.slice(0, 300)}`).toMatchObject({
+        status: 200,
+        body: { tier: 'miss', reason: 'fuzzy_disabled', is_error: true },
+      });
     }
     const bad = await postJson(`${url}/v1/call`, { tool: 'whois_lookup' });
-    expect(bad.status).toBe(400);
+    expect(bad.status, bad.text.slice(0, 300)).toBe(400);
 
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metricValue(metrics, 'toolsim_calls_total{tier="exact",server="whois",tool="whois_lookup"}')).toBe(1);
@@ -138,11 +152,15 @@ describe('tau-bench replayed over HTTP', () => {
       const slice = records.slice(i, i + 64);
       await Promise.all(
         slice.map(async (r) => {
-          const { body } = await postJson(`${url}/v1/call`, { server: r.server, tool: r.tool, arguments: shuffleKeys(r.arguments, seed) });
+          const { status, body, text } = await postJson(`${url}/v1/call`, {
+            server: r.server,
+            tool: r.tool,
+            arguments: shuffleKeys(r.arguments, seed),
+          });
           const expected = firstOutput.get(`${r.server}\0${r.tool}\0${sortedJson(r.arguments)}`);
           if (body.tier === 'exact') exact++;
           if (body.tier !== 'exact' || sortedJson(body.output) !== sortedJson(expected))
-            wrong.push(`${r.tool} ${JSON.stringify(r.arguments)}`);
+            wrong.push(`${r.tool} ${JSON.stringify(r.arguments)}: ${status} ${text.slice(0, 300)}`);
         }),
       );
     }

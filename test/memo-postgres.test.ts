@@ -47,8 +47,8 @@ describe.skipIf(!server)('the PostgreSQL memo', () => {
     const memos = await Promise.all(Array.from({ length: 5 }, () => memoOn(url)));
     expect(memos.map((m) => m.status().state)).toEqual(Array(5).fill('ok'));
     const stood = await Promise.all(memos.map((m, i) => m.put(id('a1'), answer(`answer ${i}`))));
-    expect(new Set(stood.map((s) => s?.outputJson)).size).toBe(1);
-    expect(await memos[4]!.get(id('a1'))).toEqual({ kind: 'hit', answer: stood[0] });
+    expect(new Set(stood.map((s) => s?.answer.outputJson)).size).toBe(1);
+    expect(await memos[4]!.get(id('a1'))).toEqual({ kind: 'hit', answer: stood[0]?.answer });
     expect(await memos[0]!.get(id('a2'))).toEqual({ kind: 'none' });
   });
 

@@ -5,9 +5,12 @@ import { resolveConfig } from '../src/config.js';
 import { SERVE_OPTIONS, type ServeConfig } from '../src/server.js';
 import { onCleanup, ROOT } from './helpers.js';
 
-/** A serve config for an in-process server: defaults, any free port, no log unless asked. */
+/**
+ * A serve config for an in-process server: defaults, any free port, no log unless asked, and no
+ * load shedding unless asked (on a busy machine it would answer a test's requests 503).
+ */
 export function serveConfig(overrides: Partial<ServeConfig>): ServeConfig {
-  return { ...resolveConfig(SERVE_OPTIONS, {}, {}), port: 0, logLevel: 'silent', ...overrides };
+  return { ...resolveConfig(SERVE_OPTIONS, {}, {}), port: 0, logLevel: 'silent', maxEventLoopDelay: 0, ...overrides };
 }
 
 export interface ServeProcess {
@@ -20,10 +23,15 @@ export interface ServeProcess {
 }
 
 export async function serveProcess(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'serve', '--port', '0', '--log-level', 'info', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env['PATH'] ?? '', ...env },
-  });
+  // No load shedding unless the test asks for it (a later --max-event-loop-delay wins).
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'dist/src/cli.js'), 'serve', '--port', '0', '--log-level', 'info', '--max-event-loop-delay', '0', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+    },
+  );
   onCleanup(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

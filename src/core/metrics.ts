@@ -19,6 +19,7 @@ export interface Metrics {
   readonly llmDuration: Histogram;
   readonly fuzzyMemoHits: Counter;
   readonly singleflightJoins: Counter;
+  readonly memoWriteFailures: Counter;
   readonly cacheCalls: Gauge;
 }
 
@@ -85,6 +86,11 @@ export function createMetrics(options: MetricsOptions): Metrics {
     singleflightJoins: new Counter({
       name: 'toolsim_singleflight_joins_total',
       help: 'Calls that waited for an identical improvisation already in flight instead of starting one.',
+      registers,
+    }),
+    memoWriteFailures: new Counter({
+      name: 'toolsim_memo_write_failures_total',
+      help: 'Improvised answers served but not memoized: the memo could not be written at once (locked by an ingest, disk full, read-only).',
       registers,
     }),
     cacheCalls: new Gauge({

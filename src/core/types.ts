@@ -16,6 +16,8 @@ export const MISS_REASONS = [
   'llm_budget_exhausted',
   'llm_invalid_output',
   'memo_unavailable',
+  'llm_busy',
+  'prompt_too_large',
 ] as const;
 export type MissReason = (typeof MISS_REASONS)[number];
 
@@ -47,6 +49,8 @@ export interface Match {
   /** Exact answers: distinct recorded outputs of the key; more than 1 means its observations disagree. */
   outputs?: number;
   memoized?: boolean;
+  /** A fuzzy answer whose memo write failed: served, but a later call may be improvised anew. */
+  unmemoized?: boolean;
   neighbors?: { arguments: JsonObject; similarity: number }[];
 }
 

@@ -37,8 +37,18 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminOptions)
   void app.register(async (admin) => {
     admin.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       if (!bearerMatches(request.headers.authorization, expected)) {
-        // Refusals are worth an operator's look; the credential headers are redacted by the logger.
-        request.log.warn({ ip: request.ip, url: request.url, headers: request.headers }, 'admin request refused');
+        // Refusals are worth an operator's look, in one bounded line: never the headers a client
+        // sent (any number, any size, credentials among them).
+        request.log.warn(
+          {
+            ip: request.ip,
+            method: request.method,
+            url: request.url.slice(0, 200),
+            userAgent: request.headers['user-agent']?.slice(0, 100),
+            authorization: request.headers.authorization === undefined ? 'missing' : 'wrong',
+          },
+          'admin request refused',
+        );
         reply.header('www-authenticate', 'Bearer realm="toolsim-admin"');
         throw new UnauthorizedError();
       }

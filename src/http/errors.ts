@@ -11,10 +11,10 @@ import { errorJson } from './serialize.js';
  * Fastify's own error codes, as the client sees them. The two JSON ones come only from Fastify's
  * JSON parser, which app.ts replaces with its strict one (same codes).
  *
- * Not here, because Fastify answers them itself before any handler runs, in its own shape
- * (`{"error", "code", "message", "statusCode"}`): an undecodable URL (FST_ERR_BAD_URL, 400) and a
- * path parameter over 100 characters (FST_ERR_MAX_PARAM_LENGTH, 414). Node answers a request it
- * cannot parse as HTTP (400) or whose headers are too large (431) in the same shape.
+ * Not here: the refusals before routing (an undecodable URL, a path parameter over 100
+ * characters), answered through Fastify's `frameworkErrors`, and Node's own (not HTTP, headers too
+ * large, request timeout), answered through the server's `clientError` handler; both in app.ts,
+ * in the same shape with codes of the registry.
  */
 export const FRAMEWORK_ERRORS: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',

@@ -1,12 +1,17 @@
 /**
  * The JSON body parser: strict UTF-8 (invalid bytes are a 400, not U+FFFD smuggled into a key),
+ * a nesting depth check before parsing (parsing 1.5M nested arrays would itself block the loop),
  * then JSON.parse, then a refusal of `__proto__` and `constructor.prototype` keys so that no body
- * can ever reach an object's prototype, whatever code later merges it.
+ * can ever reach an object's prototype, whatever code later merges it. Keys are checked as parsed,
+ * so `"\u005f\u005fproto__"` is refused like `"__proto__"`.
  */
 import type { FastifyRequest } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Nesting of arrays and objects a body may have (call arguments are refused past 64 anyway). */
+export const MAX_BODY_DEPTH = 128;
 
 type Done = (error: Error | null, body?: unknown) => void;
 
@@ -18,14 +23,18 @@ export function parseJsonBody(body: Buffer): unknown {
     throw new BadRequestError('invalid_utf8', 'the body is not valid UTF-8');
   }
   if (text.trim() === '') throw new BadRequestError('empty_body', 'the body is empty; send a JSON object');
+  if (nestingExceeds(text, MAX_BODY_DEPTH)) {
+    throw new BadRequestError('too_deep', `the body nests arrays and objects deeper than ${MAX_BODY_DEPTH} levels`);
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
     throw new BadRequestError('invalid_json', `the body is not valid JSON (${(error as Error).message.slice(0, 200)})`);
   }
-  // Scanning costs a walk of the body; only bodies that mention the names pay it.
-  if (text.includes('__proto__') || text.includes('constructor')) {
+  // Scanning costs a walk of the body; only bodies that mention the names, or hold escapes that
+  // could spell them, pay it.
+  if (text.includes('__proto__') || text.includes('constructor') || text.includes('\\u')) {
     const path = forbiddenKeyPath(value);
     if (path !== undefined) throw new BadRequestError('forbidden_key', `the body has a key named ${path}; it is refused`);
   }
@@ -67,4 +76,31 @@ function forbiddenKeyPath(root: unknown): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * Does JSON text nest arrays and objects deeper than `limit`? One pass over the text; the inside of
+ * a string is skipped with indexOf (fast on megabyte strings). A text no longer than the limit
+ * cannot, and is not scanned.
+ */
+export function nestingExceeds(text: string, limit: number): boolean {
+  if (text.length <= limit) return false;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // To the closing quote: one not preceded by an odd number of backslashes.
+      for (;;) {
+        const end = text.indexOf('"', i + 1);
+        if (end < 0) return false; // unterminated: JSON.parse will say so
+        let backslashes = 0;
+        while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
+        i = end;
+        if (backslashes % 2 === 0) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }

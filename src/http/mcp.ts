@@ -18,6 +18,7 @@ import type { Answer, ToolInfo } from '../core/types.js';
 import { VERSION } from '../core/version.js';
 import { objectSchema } from '../protocols/tool-schemas.js';
 import type { Simulator } from '../simulator/simulator.js';
+import { MAX_NAME_LENGTH } from './schemas.js';
 
 /**
  * The SDK, loaded on the first MCP request: its zod schemas cost about 0.4 s of start-up, which a
@@ -160,9 +161,19 @@ function mcpServer(sdk: Sdk, simulator: Simulator, server: string, tools: readon
   };
   mcp.setRequestHandler(sdk.ListToolsRequestSchema, () => listed);
   // Server's own tools/call registration re-parses results through zod, which reorders keys and
-  // drops unknown ones; the base Protocol handler sends the recorded result as it is.
-  sdk.Protocol.prototype.setRequestHandler.call(mcp, sdk.CallToolRequestSchema, async (request) => {
-    const { name, arguments: args } = request.params;
+  // drops unknown ones; the base Protocol handler sends the recorded result as it is. `arguments`
+  // is checked here rather than by the SDK's schema, whose failure would be -32603 with zod's text.
+  sdk.Protocol.prototype.setRequestHandler.call(mcp, lenientCallSchema(sdk), async (request) => {
+    const { name } = request.params;
+    const args: unknown = (request.params as { arguments?: unknown }).arguments;
+    if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
+      throw rpcError(
+        INVALID_PARAMS,
+        `"arguments" must be an object of named arguments; got ${Array.isArray(args) ? 'an array' : args === null ? 'null' : `a ${typeof args}`}`,
+      );
+    }
+    // Past the longest name a recording can have, the name is not looked up (nor echoed whole).
+    if (name.length > MAX_NAME_LENGTH) throw rpcError(INVALID_PARAMS, `Unknown tool: ${truncated(name)}`);
     let answer: Answer;
     try {
       answer = await simulator.resolve({ server, tool: name, arguments: args ?? {} });
@@ -174,6 +185,20 @@ function mcpServer(sdk: Sdk, simulator: Simulator, server: string, tools: readon
     return callToolResult(sdk, answer);
   });
   return mcp;
+}
+
+/** tools/call with `arguments` left unchecked (checked by the handler, with a clear -32602). */
+let lenient: Sdk['CallToolRequestSchema'] | undefined;
+function lenientCallSchema(sdk: Sdk): Sdk['CallToolRequestSchema'] {
+  lenient ??= sdk.CallToolRequestSchema.extend({
+    params: sdk.CallToolRequestParamsSchema.omit({ arguments: true }).loose(),
+  }) as unknown as Sdk['CallToolRequestSchema'];
+  return lenient;
+}
+
+/** A name cut for an error message: a client's 1 MB name is not echoed back whole. */
+export function truncated(name: string): string {
+  return name.length > MAX_NAME_LENGTH ? `${name.slice(0, 64)}… (${name.length} characters)` : name;
 }
 
 /**

@@ -128,7 +128,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         response: { 200: explainResultSchema, ...errors },
       },
     },
-    async (request) => options.simulator().explain(request.body),
+    async (request) => options.simulator().explainWhenReady(request.body),
   );
 
   app.get<{ Querystring: { format?: ToolFormat; server?: string } }>(

@@ -71,6 +71,11 @@ export const callResultSchema = {
             'Exact answers: distinct outputs recorded for the key; above 1 its observations disagree (hidden state) and the repeat policy served one of them.',
         },
         memoized: { type: 'boolean' },
+        unmemoized: {
+          type: 'boolean',
+          description:
+            'Fuzzy answers only: true when the improvisation could not be memoized at once (the cache was locked); it is written later.',
+        },
         neighbors: { type: 'array', items: neighborSchema },
       },
     },

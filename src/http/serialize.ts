@@ -12,6 +12,7 @@ export function answerJson(answer: Answer): string {
   if (match.observations !== undefined) matchJson += `,"observations":${match.observations}`;
   if (match.outputs !== undefined) matchJson += `,"outputs":${match.outputs}`;
   if (match.memoized !== undefined) matchJson += `,"memoized":${match.memoized}`;
+  if (match.unmemoized) matchJson += ',"unmemoized":true';
   if (match.neighbors !== undefined) matchJson += `,"neighbors":${JSON.stringify(match.neighbors)}`;
   const reason = answer.reason === undefined ? '' : `,"reason":"${answer.reason}"`;
   return `{"tier":"${answer.tier}","output":${answer.outputJson},"is_error":${answer.isError}${reason},"match":${matchJson}}}`;

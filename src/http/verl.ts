@@ -16,7 +16,11 @@ import type { Tier } from '../core/types.js';
 import { parseToolCalls } from '../protocols/tool-call-text.js';
 import { splitName } from '../protocols/tool-names.js';
 import type { Simulator } from '../simulator/simulator.js';
-import { outputText } from './mcp.js';
+import { outputText, truncated } from './mcp.js';
+import { MAX_NAME_LENGTH } from './schemas.js';
+
+/** `<tool_call>` blocks per action at most: past it the item is invalid (a model loops, an attacker floods). */
+export const MAX_CALLS_PER_ACTION = 64;
 
 export interface VerlRequest {
   trajectory_ids: (string | number)[];
@@ -128,7 +132,9 @@ function perItemFields(body: VerlRequest, count: number): Record<string, unknown
     if (!Array.isArray(value) || value.length !== count) {
       throw new BadRequestError('length_mismatch', `"${name}" must be an array of ${count} items, one per action`);
     }
-    for (const [i, v] of value.entries()) out[i]![name] = v;
+    // Defined, never assigned: a field named __proto__ must not become the item's prototype.
+    for (const [i, v] of value.entries())
+      Object.defineProperty(out[i]!, name, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
@@ -136,6 +142,10 @@ function perItemFields(body: VerlRequest, count: number): Record<string, unknown
 async function observe(simulator: Simulator, trajectoryId: string, action: string, extra: Record<string, unknown>): Promise<Item> {
   // verl decided the trajectory is over: nothing to call.
   if (extra['finish'] === true) return { observation: '', done: true, valid: true, tier: null };
+  // Counted before anything is parsed: 40,000 blocks would be 40,000 calls and a 64 MB answer.
+  const count = action.split('<tool_call>').length - 1;
+  if (count > MAX_CALLS_PER_ACTION)
+    return invalid(`the action has ${count} <tool_call> blocks; at most ${MAX_CALLS_PER_ACTION} are answered`);
   const blocks = parseToolCalls(action);
   if (blocks.length === 0) return invalid('no <tool_call> block in the action');
   const bad = blocks.find((b) => !b.ok);
@@ -149,6 +159,10 @@ async function observe(simulator: Simulator, trajectoryId: string, action: strin
   const responses = await Promise.all(
     blocks.map(async (block) => {
       if (!block.ok) return '';
+      if (block.call.name.length > MAX_NAME_LENGTH) {
+        valid = false;
+        return `Error: unknown tool "${truncated(block.call.name)}"`;
+      }
       const named = splitName(block.call.name);
       if (block.call.server !== undefined && named.server !== undefined && block.call.server !== named.server) {
         valid = false;

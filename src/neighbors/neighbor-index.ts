@@ -7,7 +7,17 @@
  * magnitude bucket of numbers. A lookup scans the postings of the call's own tokens, rarest first and
  * within a bounded budget, to score recordings roughly; the best `candidates` of those are then
  * scored exactly with `argumentSimilarity`. Cost is bounded by the budget, not by the tool's size.
+ *
+ * Loading and indexing a tool of 100k recordings takes seconds, so a served cache builds it off the
+ * event loop: a worker thread (index-worker.ts) opens the cache file read-only at the same snapshot,
+ * reads and indexes the tool, and hands back flat arrays. `ready()` waits for that asynchronously;
+ * a lookup is only ever answered from a finished index. Arguments are parsed on the serving thread
+ * only when a lookup scores them, and every string compared is cut to `COMPARED_CHARS`, so one call
+ * costs the same whatever the size of its arguments or of the recorded ones.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { canonicalJson } from '../core/canonical.js';
 import type { Json, JsonObject, Neighbor } from '../core/types.js';
 import type { RecordedArguments } from '../store/store.js';
@@ -16,6 +26,10 @@ import { argumentSimilarity, isOpaqueId, isOpaqueNumber } from './similarity.js'
 /** Where recorded arguments come from (the Store, or a list in benchmarks). */
 export interface ArgumentSource {
   argumentsOf(server: string, tool: string): RecordedArguments[];
+  /** The cache file, when there is one: a worker thread can then read it on its own. */
+  readonly path?: string;
+  /** The snapshot the source reads; the worker checks it reads the same one. */
+  readonly snapshotId?: string;
 }
 
 export interface NeighborIndexOptions {
@@ -25,17 +39,43 @@ export interface NeighborIndexOptions {
   candidates?: number;
   /** Postings read per lookup; tokens shared by more recordings than what is left are skipped. */
   scanBudget?: number;
+  /** Build indexes in a worker thread when the source is a cache file (default true). */
+  worker?: boolean;
 }
 
-const DEFAULTS = { linearBelow: 2_000, candidates: 64, scanBudget: 15_000 } as const;
+const DEFAULTS = { linearBelow: 2_000, candidates: 64, scanBudget: 15_000, worker: true } as const;
 /** Characters of a string value cut into trigrams (its start identifies it well enough). */
 const TRIGRAM_CHARS = 48;
 /** Tokens per call at most, so a huge argument cannot blow up the index. */
 const MAX_TOKENS = 512;
+/**
+ * Characters of a string value that similarity compares (query and recordings alike): past this, a
+ * 1 MB argument would cost a million-character trigram set per candidate. Two strings equal over
+ * their first COMPARED_CHARS characters but not beyond still score below 1 (see `comparable`).
+ */
+export const COMPARED_CHARS = 256;
+/** Items of an array and keys of an object that similarity compares. */
+export const COMPARED_ITEMS = 256;
 
-interface Entry {
-  readonly key: string;
-  readonly arguments: JsonObject;
+/**
+ * A tool's recordings as flat data, cheap to move between threads: keys and canonical arguments
+ * concatenated with offsets, and the postings (when indexed) as typed arrays.
+ */
+export interface ToolData {
+  readonly size: number;
+  readonly keys: string;
+  readonly keyOffsets: Int32Array;
+  readonly args: string;
+  readonly argOffsets: Int32Array;
+  readonly postings?: PostingsData;
+}
+
+interface PostingsData {
+  /** Distinct token hashes, ascending. */
+  readonly tokens: Uint32Array;
+  /** Entries of token i are entries[offsets[i] .. offsets[i + 1]). */
+  readonly offsets: Int32Array;
+  readonly entries: Int32Array;
 }
 
 /** A token of a query, with the share of the similarity it stands for. */
@@ -48,6 +88,7 @@ export class NeighborIndex {
   readonly #source: ArgumentSource;
   readonly #options: Required<NeighborIndexOptions>;
   readonly #tools = new Map<string, ToolIndex>();
+  readonly #building = new Map<string, Promise<void>>();
 
   constructor(source: ArgumentSource, options: NeighborIndexOptions = {}) {
     this.#source = source;
@@ -60,47 +101,153 @@ export class NeighborIndex {
     return this.toolIndex(server, tool).nearest(args, k);
   }
 
-  /** The index of one tool, built on first use. */
+  /** Is the index of this tool built (so `nearest` returns at once)? */
+  isReady(server: string, tool: string): boolean {
+    return this.#tools.has(toolId(server, tool));
+  }
+
+  /**
+   * Resolves once the tool's index is built, off the event loop when the source is a cache file
+   * (true), or false if `signal` aborts first. Concurrent callers share one build.
+   */
+  async ready(server: string, tool: string, signal?: AbortSignal): Promise<boolean> {
+    const id = toolId(server, tool);
+    if (this.#tools.has(id)) return true;
+    let building = this.#building.get(id);
+    if (!building) {
+      building = this.#build(server, tool).finally(() => this.#building.delete(id));
+      // A build whose waiters all gave up (their deadline passed) may still fail: not unhandled.
+      building.catch(() => undefined);
+      this.#building.set(id, building);
+    }
+    if (!signal) {
+      await building;
+      return true;
+    }
+    if (signal.aborted) return false;
+    return new Promise<boolean>((resolve, reject) => {
+      const abandon = (): void => resolve(false);
+      signal.addEventListener('abort', abandon, { once: true });
+      building.then(
+        () => {
+          signal.removeEventListener('abort', abandon);
+          resolve(true);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', abandon);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  async #build(server: string, tool: string): Promise<void> {
+    const path = this.#source.path;
+    const data =
+      this.#options.worker && path !== undefined && path !== ':memory:' && path !== ''
+        ? await buildInWorker({ path, snapshotId: this.#source.snapshotId, server, tool, linearBelow: this.#options.linearBelow })
+        : undefined;
+    const id = toolId(server, tool);
+    // No worker (no file, or the file moved on to another snapshot): built here, as `nearest` would.
+    if (!this.#tools.has(id)) this.#tools.set(id, new ToolIndex(data ?? this.#data(server, tool), this.#options));
+  }
+
+  #data(server: string, tool: string): ToolData {
+    return buildToolData(this.#source.argumentsOf(server, tool), this.#options.linearBelow);
+  }
+
+  /** The index of one tool, built here and now on first use (commands and benchmarks; a server awaits `ready` first). */
   toolIndex(server: string, tool: string): ToolIndex {
-    const id = JSON.stringify([server, tool]);
+    const id = toolId(server, tool);
     let index = this.#tools.get(id);
     if (!index) {
-      const entries = this.#source
-        .argumentsOf(server, tool)
-        .map((row) => ({ key: row.key, arguments: JSON.parse(row.arguments) as JsonObject }));
-      index = new ToolIndex(entries, this.#options);
+      index = new ToolIndex(this.#data(server, tool), this.#options);
       this.#tools.set(id, index);
     }
     return index;
   }
 }
 
+const toolId = (server: string, tool: string): string => JSON.stringify([server, tool]);
+
+/** Flat data of a tool's recordings, indexed when there are `linearBelow` of them or more. */
+export function buildToolData(rows: readonly RecordedArguments[], linearBelow: number): ToolData {
+  const keyOffsets = new Int32Array(rows.length + 1);
+  const argOffsets = new Int32Array(rows.length + 1);
+  let keyLength = 0;
+  let argLength = 0;
+  rows.forEach((row, i) => {
+    keyOffsets[i] = keyLength;
+    argOffsets[i] = argLength;
+    keyLength += row.key.length;
+    argLength += row.arguments.length;
+  });
+  keyOffsets[rows.length] = keyLength;
+  argOffsets[rows.length] = argLength;
+  const data: ToolData = {
+    size: rows.length,
+    keys: rows.map((r) => r.key).join(''),
+    keyOffsets,
+    args: rows.map((r) => r.arguments).join(''),
+    argOffsets,
+  };
+  if (rows.length < linearBelow) return data;
+  return { ...data, postings: buildPostings(rows.map((r) => JSON.parse(r.arguments) as JsonObject)) };
+}
+
 export class ToolIndex {
   readonly size: number;
-  readonly #entries: readonly Entry[];
+  readonly #data: ToolData;
   readonly #options: Required<NeighborIndexOptions>;
-  /** token -> ids of the entries holding it, ascending; undefined while scanning in full. */
-  readonly #postings: Postings | undefined;
+  /** Arguments parsed so far (as stored, and as compared), by entry id. */
+  readonly #parsed: (JsonObject | undefined)[];
+  readonly #compared: (JsonObject | undefined)[];
   /** Scratch space for one lookup, reused: rough scores by entry id. */
   readonly #scores: Float64Array;
 
-  constructor(entries: readonly Entry[], options: Required<NeighborIndexOptions>) {
-    this.#entries = entries;
+  constructor(data: ToolData, options: Required<NeighborIndexOptions>) {
+    this.#data = data;
     this.#options = options;
-    this.size = entries.length;
-    this.#scores = new Float64Array(entries.length);
-    this.#postings = entries.length < options.linearBelow ? undefined : new Postings(entries);
+    this.size = data.size;
+    this.#parsed = new Array<JsonObject | undefined>(data.size);
+    this.#compared = new Array<JsonObject | undefined>(data.size);
+    this.#scores = new Float64Array(data.postings ? data.size : 0);
   }
 
   get indexed(): boolean {
-    return this.#postings !== undefined;
+    return this.#data.postings !== undefined;
+  }
+
+  #arguments(id: number): JsonObject {
+    let args = this.#parsed[id];
+    if (!args) {
+      const { args: text, argOffsets } = this.#data;
+      args = JSON.parse(text.slice(argOffsets[id]!, argOffsets[id + 1]!)) as JsonObject;
+      this.#parsed[id] = args;
+    }
+    return args;
+  }
+
+  #comparedArguments(id: number): JsonObject {
+    let args = this.#compared[id];
+    if (!args) {
+      args = comparable(this.#arguments(id));
+      this.#compared[id] = args;
+    }
+    return args;
+  }
+
+  #key(id: number): string {
+    return this.#data.keys.slice(this.#data.keyOffsets[id]!, this.#data.keyOffsets[id + 1]!);
   }
 
   nearest(args: JsonObject, k: number): Neighbor[] {
-    const ids = this.#postings ? this.#candidates(this.#postings, args) : undefined;
+    const postings = this.#data.postings;
+    const ids = postings ? this.#candidates(postings, args) : undefined;
+    const query = comparable(args);
     const best: { id: number; similarity: number }[] = [];
     const consider = (id: number): void => {
-      const similarity = argumentSimilarity(args, this.#entries[id]!.arguments);
+      const similarity = argumentSimilarity(query, this.#comparedArguments(id));
       if (best.length === k && !before(similarity, id, best[k - 1]!)) return;
       let at = best.length;
       while (at > 0 && before(similarity, id, best[at - 1]!)) at--;
@@ -108,14 +255,14 @@ export class ToolIndex {
       if (best.length > k) best.pop();
     };
     if (ids) for (const id of ids) consider(id);
-    else for (let id = 0; id < this.#entries.length; id++) consider(id);
-    return best.map(({ id, similarity }) => ({ key: this.#entries[id]!.key, arguments: this.#entries[id]!.arguments, similarity }));
+    else for (let id = 0; id < this.size; id++) consider(id);
+    return best.map(({ id, similarity }) => ({ key: this.#key(id), arguments: this.#arguments(id), similarity }));
   }
 
   /** The ids worth scoring exactly: the best rough scores from the call's own tokens. */
-  #candidates(postings: Postings, args: JsonObject): Iterable<number> {
+  #candidates(postings: PostingsData, args: JsonObject): Iterable<number> {
     const lists = queryTokens(args)
-      .map(({ token, weight }) => ({ list: postings.get(token), weight }))
+      .map(({ token, weight }) => ({ list: postingsOf(postings, token), weight }))
       .filter((t): t is { list: Int32Array; weight: number } => t.list !== undefined)
       .sort((a, b) => a.list.length - b.list.length);
     const scores = this.#scores;
@@ -141,11 +288,133 @@ export class ToolIndex {
     // the most selective common token is as good a candidate as another; take the first ones.
     if (chosen.length < limit) {
       const seen = new Set(chosen);
-      const filler = skipped ?? Int32Array.from({ length: Math.min(limit, this.#entries.length) }, (_, i) => i);
+      const filler = skipped ?? Int32Array.from({ length: Math.min(limit, this.size) }, (_, i) => i);
       for (let i = 0; i < filler.length && chosen.length < limit; i++) if (!seen.has(filler[i]!)) chosen.push(filler[i]!);
     }
     return chosen;
   }
+}
+
+/**
+ * The arguments as similarity compares them: strings cut to COMPARED_CHARS, arrays and objects to
+ * COMPARED_ITEMS items. A string that was cut ends with its length and a hash of the whole, so two
+ * long strings that differ only past the cut still differ.
+ */
+export function comparable(args: JsonObject): JsonObject {
+  return needsCut(args, 0) ? (cut(args) as JsonObject) : args;
+}
+
+function needsCut(value: Json, depth: number): boolean {
+  if (typeof value === 'string') return value.length > COMPARED_CHARS;
+  if (value === null || typeof value !== 'object') return false;
+  if (depth > 64) return true;
+  if (Array.isArray(value)) return value.length > COMPARED_ITEMS || value.some((v) => needsCut(v, depth + 1));
+  const keys = Object.keys(value);
+  return keys.length > COMPARED_ITEMS || keys.some((k) => needsCut(value[k]!, depth + 1));
+}
+
+function cut(value: Json, depth = 0): Json {
+  if (typeof value === 'string')
+    return value.length > COMPARED_CHARS ? `${value.slice(0, COMPARED_CHARS - 24)}\u0000${value.length}:${fnv(value, FNV_SEED)}` : value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 64) return null;
+  if (Array.isArray(value)) return value.slice(0, COMPARED_ITEMS).map((v) => cut(v, depth + 1));
+  const out: JsonObject = {};
+  for (const key of Object.keys(value).slice(0, COMPARED_ITEMS)) out[key] = cut(value[key]!, depth + 1);
+  return out;
+}
+
+/** Ids of the entries holding `token`, ascending (a view, not a copy), found by binary search. */
+function postingsOf(postings: PostingsData, token: number): Int32Array | undefined {
+  const { tokens, offsets, entries } = postings;
+  let lo = 0;
+  let hi = tokens.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const at = tokens[mid]!;
+    if (at === token) return entries.subarray(offsets[mid]!, offsets[mid + 1]!);
+    if (at < token) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
+/** Builds a tool's index in the shared worker thread; undefined when no worker can (the caller builds it). */
+function buildInWorker(request: Omit<WorkerRequest, 'id'>): Promise<ToolData | undefined> {
+  const worker = indexWorker();
+  if (!worker) return Promise.resolve(undefined);
+  return worker.build(request);
+}
+
+/** What the worker is asked: one tool of one cache file, at one snapshot. */
+export interface WorkerRequest {
+  id: number;
+  path: string;
+  snapshotId: string | undefined;
+  server: string;
+  tool: string;
+  linearBelow: number;
+}
+
+export type WorkerReply = { id: number; data: ToolData } | { id: number; stale: true } | { id: number; error: string };
+
+/** One worker thread for the process, started on first need; it never keeps the process alive. */
+class IndexWorker {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, (data: ToolData | undefined) => void>();
+  #next = 0;
+
+  constructor(url: URL) {
+    this.#worker = new Worker(url);
+    this.#worker.on('message', (reply: WorkerReply) => {
+      const done = this.#pending.get(reply.id);
+      this.#pending.delete(reply.id);
+      if (this.#pending.size === 0) this.#worker.unref();
+      done?.('data' in reply ? reply.data : undefined);
+    });
+    // A worker that dies leaves its builds to the serving thread; the next build starts a new one.
+    const fail = (): void => {
+      if (shared === this) shared = undefined;
+      for (const done of this.#pending.values()) done(undefined);
+      this.#pending.clear();
+    };
+    this.#worker.on('error', fail);
+    this.#worker.on('exit', fail);
+    // Held only while a build is pending (a process waiting for one stays up; an idle worker never
+    // keeps it up). After the listeners: adding a 'message' listener refs the worker's port again.
+    this.#worker.unref();
+  }
+
+  build(request: Omit<WorkerRequest, 'id'>): Promise<ToolData | undefined> {
+    const id = this.#next++;
+    return new Promise((resolve) => {
+      if (this.#pending.size === 0) this.#worker.ref();
+      this.#pending.set(id, resolve);
+      this.#worker.postMessage({ ...request, id } satisfies WorkerRequest);
+    });
+  }
+}
+
+let shared: IndexWorker | undefined;
+let workerMissing = false;
+
+function indexWorker(): IndexWorker | undefined {
+  if (shared || workerMissing) return shared;
+  const url = workerUrl();
+  if (!url) {
+    workerMissing = true;
+    return undefined;
+  }
+  shared = new IndexWorker(url);
+  return shared;
+}
+
+/** The compiled worker: beside this file, or in dist/ when running from the TypeScript sources (tests). */
+function workerUrl(): URL | undefined {
+  for (const url of [new URL('./index-worker.js', import.meta.url), new URL('../../dist/src/neighbors/index-worker.js', import.meta.url)]) {
+    if (existsSync(fileURLToPath(url))) return url;
+  }
+  return undefined;
 }
 
 /** Is (similarity, id) ranked before `other`? Higher similarity first, then recording order. */
@@ -194,52 +463,52 @@ function topByScore(ids: readonly number[], scores: Float64Array, limit: number)
 }
 
 /**
- * token -> ids of the entries holding it, as one flat array sliced by offsets (compressed rows):
- * a few typed arrays instead of a JS array per token keeps a 100k-call index small and quick to build.
+ * token -> ids of the entries holding it, as one flat array sliced by offsets (compressed rows),
+ * tokens sorted for binary search: a few typed arrays instead of a JS array (or a Map) per token
+ * keeps a 100k-call index small, quick to build and free to move between threads.
  */
-class Postings {
-  readonly #ids = new Map<number, number>();
-  readonly #offsets: Int32Array;
-  readonly #entries: Int32Array;
-
-  constructor(entries: readonly Entry[]) {
-    // Pass 1: token ids of every entry, once each, in one flat list; how many entries hold each token.
-    const flat: number[] = [];
-    const starts: number[] = [];
-    const counts: number[] = [];
-    const lastEntry: number[] = [];
-    entries.forEach((entry, e) => {
-      starts.push(flat.length);
-      for (const token of indexTokens(entry.arguments)) {
-        let id = this.#ids.get(token);
-        if (id === undefined) {
-          id = this.#ids.size;
-          this.#ids.set(token, id);
-          counts.push(0);
-          lastEntry.push(-1);
-        }
-        if (lastEntry[id] === e) continue;
-        lastEntry[id] = e;
-        counts[id]!++;
-        flat.push(id);
-      }
-    });
+function buildPostings(entries: readonly JsonObject[]): PostingsData {
+  // Pass 1: token ids of every entry, once each, in one flat list; how many entries hold each token.
+  const ids = new Map<number, number>();
+  const hashes: number[] = [];
+  const flat: number[] = [];
+  const starts: number[] = [];
+  const counts: number[] = [];
+  const lastEntry: number[] = [];
+  entries.forEach((entry, e) => {
     starts.push(flat.length);
-    // Pass 2: lay the entry ids out token by token.
-    this.#offsets = new Int32Array(counts.length + 1);
-    for (let t = 0; t < counts.length; t++) this.#offsets[t + 1] = this.#offsets[t]! + counts[t]!;
-    this.#entries = new Int32Array(this.#offsets[counts.length]!);
-    const fill = this.#offsets.slice(0, counts.length);
-    for (let e = 0; e < entries.length; e++) {
-      for (let i = starts[e]!; i < starts[e + 1]!; i++) this.#entries[fill[flat[i]!]!++] = e;
+    for (const token of indexTokens(entry)) {
+      let id = ids.get(token);
+      if (id === undefined) {
+        id = ids.size;
+        ids.set(token, id);
+        hashes.push(token);
+        counts.push(0);
+        lastEntry.push(-1);
+      }
+      if (lastEntry[id] === e) continue;
+      lastEntry[id] = e;
+      counts[id]!++;
+      flat.push(id);
     }
+  });
+  starts.push(flat.length);
+  // Pass 2: tokens in hash order, then the entry ids laid out token by token.
+  const order = Array.from({ length: hashes.length }, (_, i) => i).sort((a, b) => hashes[a]! - hashes[b]!);
+  const rank = new Int32Array(hashes.length);
+  const tokens = new Uint32Array(hashes.length);
+  order.forEach((id, r) => {
+    rank[id] = r;
+    tokens[r] = hashes[id]!;
+  });
+  const offsets = new Int32Array(hashes.length + 1);
+  for (let r = 0; r < order.length; r++) offsets[r + 1] = offsets[r]! + counts[order[r]!]!;
+  const out = new Int32Array(offsets[hashes.length]!);
+  const fill = offsets.slice(0, hashes.length);
+  for (let e = 0; e < entries.length; e++) {
+    for (let i = starts[e]!; i < starts[e + 1]!; i++) out[fill[rank[flat[i]!]!]!++] = e;
   }
-
-  /** Ids of the entries holding `token`, ascending (a view, not a copy). */
-  get(token: number): Int32Array | undefined {
-    const id = this.#ids.get(token);
-    return id === undefined ? undefined : this.#entries.subarray(this.#offsets[id]!, this.#offsets[id + 1]!);
-  }
+  return { tokens, offsets, entries: out };
 }
 
 /** The tokens a recording is indexed under. */

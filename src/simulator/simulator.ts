@@ -14,6 +14,7 @@ import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
 import { missAnswer, round, unknownToolAnswer } from '../tiers/miss.js';
 import type { Plan, Resolution, Tier, TierFactory } from '../tiers/tier.js';
 import { Catalog } from './catalog.js';
+import { cooperatively } from './cooperate.js';
 
 export interface CallRequest {
   server?: string | undefined;
@@ -156,7 +157,7 @@ export class Simulator {
     let neighbors: Neighbor[] | undefined;
     return {
       call,
-      neighbors: () => (neighbors ??= this.#index.nearest(call.server, call.tool, call.arguments, this.#neighborCount)),
+      neighbors: () => (neighbors ??= this.#nearest(call)),
       recorded: this.#recorded,
     };
   }
@@ -191,15 +192,35 @@ export class Simulator {
     return explanation;
   }
 
+  /** `explain`, once the tool's neighbour index is built off the event loop (for servers). */
+  async explainWhenReady(request: CallRequest): Promise<Explanation> {
+    const { call, known } = this.prepare(request);
+    if (known && !this.#index.isReady(call.server, call.tool)) await this.#index.ready(call.server, call.tool);
+    return this.explain(request);
+  }
+
   async #runTiers(call: Call): Promise<Answer> {
-    const resolution = this.#resolution(call);
+    let found: Neighbor[] | undefined;
+    const resolution: Resolution = { call, neighbors: () => (found ??= this.#nearest(call)), recorded: this.#recorded };
     let reason: Answer['reason'];
     for (const tier of this.#tiers) {
+      // Past the exact tier, neighbours are needed: their index is built off the event loop (the
+      // call waits for it without blocking others), and they are found a few calls per loop turn.
+      if (tier !== this.exact && found === undefined) found = await this.#neighborsOf(call);
       const outcome = await tier.resolve(resolution);
       if (outcome.kind === 'answer') return outcome.answer;
       reason = outcome.reason ?? reason;
     }
     return missAnswer(call, reason ?? 'no_similar_calls', resolution.neighbors());
+  }
+
+  #nearest(call: Call): Neighbor[] {
+    return this.#index.nearest(call.server, call.tool, call.arguments, this.#neighborCount);
+  }
+
+  async #neighborsOf(call: Call): Promise<Neighbor[]> {
+    if (!this.#index.isReady(call.server, call.tool)) await this.#index.ready(call.server, call.tool);
+    return cooperatively(() => this.#nearest(call));
   }
 
   #count(call: Call, known: boolean, answer: Answer, seconds: number): void {

@@ -23,6 +23,12 @@ export type Claim =
   | { kind: 'timeout' }
   | { kind: 'unavailable' };
 
+/** The answer that stands after a `put`, and whether it is on disk yet. */
+export interface StoredAnswer {
+  answer: Observation;
+  memoized: boolean;
+}
+
 /** What /readyz says of the memo. */
 export interface MemoStatus {
   backend: 'sqlite' | 'postgres';
@@ -37,8 +43,12 @@ export interface FuzzyMemo {
   get(id: MemoId): MemoRead | Promise<MemoRead>;
   /** What is known without waiting (`toolsim explain`); a shared memo answers from what it has seen. */
   peek(id: MemoId): Observation | undefined;
-  /** Stores `answer` unless an answer stands already; returns the one that stands, or undefined when it could not be stored. */
-  put(id: MemoId, answer: Observation): Observation | undefined | Promise<Observation | undefined>;
+  /**
+   * Stores `answer` unless an answer stands already; returns the one that stands, `memoized: false`
+   * when it is held in memory until a write succeeds (the local memo), or undefined when it could
+   * not be stored and must not be served (the shared memo).
+   */
+  put(id: MemoId, answer: Observation): StoredAnswer | undefined | Promise<StoredAnswer | undefined>;
   /** Before improvising: take the claim, or wait (until `signal`) for the owner's outcome. */
   claim(id: MemoId, signal: AbortSignal): Claim | Promise<Claim>;
   status(): MemoStatus;
@@ -64,10 +74,10 @@ export class SqliteMemo implements FuzzyMemo {
     return this.#memo.get(id);
   }
 
-  put(id: MemoId, answer: Observation): Observation {
-    this.#memo.put(id, answer);
+  put(id: MemoId, answer: Observation): StoredAnswer {
+    const memoized = this.#memo.put(id, answer);
     // Another process on the same file may have memoized first; its answer stands.
-    return this.#memo.get(id) ?? answer;
+    return { answer: this.#memo.get(id) ?? answer, memoized };
   }
 
   claim(): Claim {

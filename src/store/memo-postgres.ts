@@ -21,7 +21,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import pg from 'pg';
 import type { Observation } from '../core/types.js';
-import type { Claim, FuzzyMemo, MemoId, MemoRead, MemoStatus } from './fuzzy-memo.js';
+import type { Claim, FuzzyMemo, MemoId, MemoRead, MemoStatus, StoredAnswer } from './fuzzy-memo.js';
 
 /** The memo's schema version; each entry of MIGRATIONS takes the schema one version up. */
 export const MEMO_SCHEMA_VERSION = 1;
@@ -138,7 +138,7 @@ export class PostgresMemo implements FuzzyMemo {
     }
   }
 
-  async put(id: MemoId, answer: Observation): Promise<Observation | undefined> {
+  async put(id: MemoId, answer: Observation): Promise<StoredAnswer | undefined> {
     const key = digest(id);
     try {
       await this.#query(
@@ -149,7 +149,8 @@ export class PostgresMemo implements FuzzyMemo {
         [...idValues(id), answer.outputJson, answer.isError, key],
       );
       // Another replica may have written first: its answer stands.
-      return await this.#read(id);
+      const stands = await this.#read(id);
+      return stands && { answer: stands, memoized: true };
     } catch {
       return undefined;
     }

@@ -5,6 +5,10 @@
  *
  * It writes through a connection of its own: the serving store's connection holds one read
  * transaction for its whole life (a pinned snapshot) and refuses writes to the recordings.
+ *
+ * A write never waits on the event loop: SQLite's lock is tried once (busy_timeout 0), and while an
+ * ingest holds it (or the disk is full, or the file read-only) the answer is kept in memory, served
+ * from there, and written again later in the background.
  */
 import Database from 'better-sqlite3';
 import type { Observation } from '../core/types.js';
@@ -27,8 +31,16 @@ export interface MemoId {
   promptVersion: string;
 }
 
+/** Answers kept in memory while their write waits, at most. */
+const MAX_PENDING = 10_000;
+/** Delay before pending answers are written again. */
+const RETRY_MS = 1_000;
+
 export class Memo {
   readonly #db: Database.Database;
+  /** Answers whose write failed, by memo id, in the order they came; written again later. */
+  readonly #pending = new Map<string, { id: MemoId; answer: Observation }>();
+  #retry: NodeJS.Timeout | undefined;
   readonly #get: Database.Statement<[string, Buffer, string, string], { output: string; is_error: number }>;
   readonly #put: Database.Statement<[string, Buffer, string, string, string, number, string]>;
 
@@ -39,6 +51,8 @@ export class Memo {
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     db.exec(SCHEMA);
+    // From now on a locked database fails at once instead of freezing the event loop.
+    db.pragma('busy_timeout = 0');
     this.#db = db;
     this.#get = db.prepare(
       'SELECT output, is_error FROM improvisations WHERE snapshot_id = ? AND key = ? AND model = ? AND prompt_version = ?',
@@ -50,23 +64,65 @@ export class Memo {
   }
 
   get(id: MemoId): Observation | undefined {
+    const pending = this.#pending.get(pendingKey(id));
+    if (pending) return pending.answer;
     const row = this.#get.get(id.snapshotId, Buffer.from(id.key, 'hex'), id.model, id.promptVersion);
     return row ? { outputJson: row.output, isError: row.is_error === 1 } : undefined;
   }
 
-  put(id: MemoId, answer: Observation): void {
-    this.#put.run(
-      id.snapshotId,
-      Buffer.from(id.key, 'hex'),
-      id.model,
-      id.promptVersion,
-      answer.outputJson,
-      answer.isError ? 1 : 0,
-      new Date().toISOString(),
-    );
+  /**
+   * Writes an improvisation (the first one of an id stands). True when it is on disk; false when
+   * the write failed at once: the answer is then kept in memory and written again later.
+   */
+  put(id: MemoId, answer: Observation): boolean {
+    if (this.#write(id, answer)) return true;
+    const key = pendingKey(id);
+    if (!this.#pending.has(key) && this.#pending.size < MAX_PENDING) this.#pending.set(key, { id, answer });
+    this.#scheduleRetry();
+    return false;
+  }
+
+  /** Answers waiting to be written. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  #write(id: MemoId, answer: Observation): boolean {
+    try {
+      this.#put.run(
+        id.snapshotId,
+        Buffer.from(id.key, 'hex'),
+        id.model,
+        id.promptVersion,
+        answer.outputJson,
+        answer.isError ? 1 : 0,
+        new Date().toISOString(),
+      );
+      return true;
+    } catch {
+      // SQLITE_BUSY (an ingest holds the lock), SQLITE_FULL, SQLITE_READONLY: served unmemoized.
+      return false;
+    }
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retry || this.#pending.size === 0 || !this.#db.open) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      for (const [key, { id, answer }] of this.#pending) {
+        if (!this.#db.open || !this.#write(id, answer)) break;
+        this.#pending.delete(key);
+      }
+      this.#scheduleRetry();
+    }, RETRY_MS);
+    this.#retry.unref();
   }
 
   close(): void {
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
     if (this.#db.open) this.#db.close();
   }
 }
+
+const pendingKey = (id: MemoId): string => JSON.stringify([id.snapshotId, id.key, id.model, id.promptVersion]);

@@ -13,6 +13,8 @@ const EXPLANATIONS: Record<MissReason, string> = {
   llm_budget_exhausted: 'there is no recorded answer for these arguments and the improvisation budget is spent',
   llm_invalid_output: 'there is no recorded answer for these arguments and no valid one could be improvised',
   memo_unavailable: 'there is no recorded answer for these arguments and the simulator could not improvise one',
+  llm_busy: 'there is no recorded answer for these arguments and the simulator is too busy to improvise one now',
+  prompt_too_large: 'there is no recorded answer for these arguments and they are too large to improvise an answer from',
 };
 
 export function missAnswer(call: Call, reason: MissReason, neighbors: readonly Neighbor[]): Answer {

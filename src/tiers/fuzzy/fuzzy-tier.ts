@@ -7,8 +7,11 @@
  * from (no recorded call of the tool, nor a description or schema), or an opt-in similarity floor
  * (`no_similar_calls`), memo, single-flight (identical calls in flight share one
  * improvisation), budget (`llm_budget_exhausted`), circuit breaker (`llm_unavailable`), a slot under
- * the concurrency cap, then at most two requests (the second only after an invalid answer:
- * `llm_invalid_output`), all within one deadline. Every failure of the LLM becomes a labelled miss.
+ * the concurrency cap (waited for at most `llmQueueMs`: `llm_busy`), then at most two requests (the
+ * second only after an invalid answer: `llm_invalid_output`) within one deadline that starts once
+ * the slot is held. Every failure of the LLM becomes a labelled miss; only the LLM's own failures
+ * (an error, or no answer within the deadline) count towards the circuit breaker. A prompt that
+ * cannot fit `promptTokens` with the call's own arguments is never sent: `prompt_too_large`.
  *
  * `createFuzzy` builds it from configuration: on when an API key is set (`--fuzzy auto`), or forced
  * on or off; when off it still explains what it would ask. What must outlive a reload of the cache
@@ -40,11 +43,13 @@ export interface FuzzyConfig {
   readonly model: string;
   /** An opt-in floor: above 0, a call whose nearest recorded call scores below it is `no_similar_calls`. */
   readonly threshold: number;
-  /** Token budget of the examples in a prompt. */
+  /** Token budget of a whole prompt, the call's own arguments included. */
   readonly promptTokens: number;
   readonly llmOutputTokens: number;
   /** Deadline of one improvisation, retries included. */
   readonly llmDeadlineMs: number;
+  /** Longest wait for a slot under `llmConcurrency`; then `llm_busy`. */
+  readonly llmQueueMs: number;
   readonly llmConcurrency: number;
   readonly llmRetries: number;
   readonly llmMaxRequests: number;
@@ -269,6 +274,12 @@ class FuzzyTier implements Tier {
     if (breaker.state === 'open')
       return { kind: 'pass', reason: 'llm_unavailable', why: 'the circuit breaker is open after repeated LLM failures' };
     const prompt = this.#prompt(resolution);
+    if (!prompt.fits)
+      return {
+        kind: 'pass',
+        reason: 'prompt_too_large',
+        why: `the call's arguments and the nearest recorded call do not fit the prompt budget of ${config.promptTokens} tokens`,
+      };
     return {
       kind: 'improvise',
       llm,
@@ -323,11 +334,12 @@ class FuzzyTier implements Tier {
     const { budget, breaker, semaphore, config } = this.#p;
     // In half-open, only one probe goes out; `#decide` saw the breaker not open, this takes the probe.
     if (!breaker.allow()) return pass('llm_unavailable');
-    const deadline = AbortSignal.timeout(config.llmDeadlineMs);
-    if (!(await semaphore.acquire(deadline))) {
+    // Waiting for a slot is bounded on its own: a busy tier is `llm_busy`, never an LLM failure.
+    if (!(await semaphore.acquire(AbortSignal.timeout(config.llmQueueMs)))) {
       breaker.release();
-      return pass('llm_unavailable');
+      return pass('llm_busy');
     }
+    const deadline = AbortSignal.timeout(config.llmDeadlineMs);
     try {
       const examples: Observation[] = resolution.neighbors().flatMap((n) => resolution.recorded(n.key) ?? []);
       let note = '';
@@ -350,9 +362,16 @@ class FuzzyTier implements Tier {
         if (checked.ok) {
           this.#count('ok');
           // Another process may have memoized first; its answer stands, so everyone serves the same.
-          // An answer that cannot be stored is not served: another replica would improvise another.
-          const stands = await this.#s.memo.put(this.#memoId(resolution.call), checked);
-          return stands ? answered(fuzzyAnswer(resolution, stands, false)) : pass('memo_unavailable');
+          const stored = await this.#s.memo.put(this.#memoId(resolution.call), checked);
+          // An answer a shared memo cannot store is not served: another replica would improvise another.
+          if (!stored) return pass('memo_unavailable');
+          const answer = fuzzyAnswer(resolution, stored.answer, false);
+          // A local write that failed (an ingest holds the lock, disk full) still serves the answer, flagged.
+          if (!stored.memoized) {
+            this.#s.metrics.memoWriteFailures.inc();
+            answer.match.unmemoized = true;
+          }
+          return answered(answer);
         }
         this.#count('invalid_output');
         note = retryNote(checked.reason);

@@ -3,8 +3,9 @@
  *
  * The system part is stable per tool (instructions, name, description, input schema), so it is the
  * part marked for prompt caching. The user part holds the nearest recorded calls, most similar
- * first, and the new arguments. Examples are included whole or not at all while they fit the token
- * budget, so no JSON is ever cut in the middle; the most similar one is always included.
+ * first, and the new arguments. The budget bounds the whole prompt: instructions and the call's own
+ * arguments first, then examples, each included whole or not at all while it fits, so no JSON is
+ * ever cut in the middle. A prompt with no example that fits is not worth sending (`fits: false`).
  */
 import { canonicalJson } from '../../core/canonical.js';
 import type { JsonObject } from '../../core/types.js';
@@ -36,8 +37,10 @@ export interface Prompt {
   system: string;
   /** The examples and the new call. */
   user: string;
-  /** Examples included (the first ones of those given). */
+  /** Examples included (the first ones of those given that fit). */
   examples: number;
+  /** Within the budget, with an example where any was offered: worth sending. */
+  fits: boolean;
 }
 
 export function buildPrompt(tool: ToolDescription, examples: readonly Example[], args: JsonObject, budgetTokens: number): Prompt {
@@ -48,7 +51,8 @@ export function buildPrompt(tool: ToolDescription, examples: readonly Example[],
     '',
     `Answer with the output "${tool.tool}" would return for the new call, through the respond tool.`,
   ].join('\n');
-  let used = estimateTokens(header) + estimateTokens(request);
+  const system = systemPrompt(tool);
+  let used = estimateTokens(system) + estimateTokens(header) + estimateTokens(request);
   const blocks: string[] = [];
   for (const [i, example] of examples.entries()) {
     const block = [
@@ -59,7 +63,7 @@ export function buildPrompt(tool: ToolDescription, examples: readonly Example[],
       '',
     ].join('\n');
     const cost = estimateTokens(block);
-    if (blocks.length > 0 && used + cost > budgetTokens) continue;
+    if (used + cost > budgetTokens) continue;
     blocks.push(block);
     used += cost;
   }
@@ -68,9 +72,11 @@ export function buildPrompt(tool: ToolDescription, examples: readonly Example[],
     blocks.length > 0 ? header : `No call of the tool "${tool.tool}" was recorded: answer from its description and input schema.\n\n`;
   return {
     version: PROMPT_VERSION,
-    system: systemPrompt(tool),
+    system,
     user: `${intro}${blocks.join('\n')}\n${request}`,
     examples: blocks.length,
+    // Where examples were offered, one at least must fit; a tool nobody recorded is answered from its record.
+    fits: used <= budgetTokens && (blocks.length > 0 || examples.length === 0),
   };
 }
 

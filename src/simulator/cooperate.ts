@@ -1,0 +1,39 @@
+/**
+ * Cooperative scheduling for work that comes in many small synchronous pieces (the neighbours of
+ * each item of a batch): pieces queue here and run a few milliseconds' worth per turn of the event
+ * loop, so that I/O, timers and other requests (a health probe) get in between. Checking the time
+ * in each caller would not do: the callers of one batch all pass their check in one microtask
+ * drain before any of them works.
+ */
+
+/** Work done per turn of the loop, at most (one piece may overrun it). */
+const BUDGET_MS = 5;
+
+const queue: (() => void)[] = [];
+let scheduled = false;
+
+/** Runs `work` in a later turn of the loop, among the other queued pieces; resolves with its result. */
+export function cooperatively<T>(work: () => T): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    queue.push(() => {
+      try {
+        resolve(work());
+      } catch (error) {
+        reject(error);
+      }
+    });
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(drain);
+    }
+  });
+}
+
+function drain(): void {
+  const started = performance.now();
+  let done = 0;
+  while (done < queue.length && performance.now() - started < BUDGET_MS) queue[done++]!();
+  queue.splice(0, done);
+  if (queue.length > 0) setImmediate(drain);
+  else scheduled = false;
+}
