@@ -136,7 +136,7 @@ async function observe(simulator: Simulator, trajectoryId: string, action: strin
           trajectory_id: trajectoryId,
         });
         if (answer.reason === 'unknown_tool') valid = false;
-        return await outputText(JSON.parse(answer.outputJson) as unknown);
+        return await outputText(answer.outputJson);
       } catch (error) {
         if (!(error instanceof ToolsimError)) throw error;
         valid = false;

@@ -5,6 +5,7 @@
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { parseJson } from '../core/json-text.js';
 import type { CallRow, ToolRow } from '../store/ingest-writer.js';
 import type { Store } from '../store/store.js';
 import type { Format, NativeRecord, Reader } from './formats/format.js';
@@ -201,7 +202,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
           let document: unknown;
           let parsed = true;
           try {
-            document = JSON.parse(parts.join('\n'));
+            document = parseJson(parts.join('\n'), 'text');
           } catch {
             parsed = false;
           }
@@ -215,7 +216,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
               if (text.trim() === '') return;
               let value: unknown;
               try {
-                value = JSON.parse(text);
+                value = parseJson(text, 'text');
               } catch (error) {
                 sink.problem(`not JSON (${(error as Error).message})`, i + 1);
                 return;
@@ -235,7 +236,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
             if (line.text.trim() === '') continue;
             let value: unknown;
             try {
-              value = JSON.parse(line.text);
+              value = parseJson(line.text, 'text');
             } catch (error) {
               sink.problem(`not JSON (${(error as Error).message})`, line.number);
               continue;

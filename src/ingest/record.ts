@@ -3,6 +3,7 @@
  */
 import { hash } from 'node:crypto';
 import { callKey, canonicalJson, dropIgnored, normalize, normalizeName, parseArguments } from '../core/canonical.js';
+import { parseJson, stringifyJson } from '../core/json-text.js';
 import type { Json, JsonObject } from '../core/types.js';
 import type { CallRow, ToolRow } from '../store/ingest-writer.js';
 import type { ServerInfo } from '../store/store.js';
@@ -47,7 +48,7 @@ export interface ParseOptions {
 export function parseRecord(text: string, ignored: ReadonlySet<string>, options: ParseOptions = {}): ParsedRecord {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJson(text, 'text');
   } catch (error) {
     return reject(`not JSON (${(error as Error).message})`);
   }
@@ -89,7 +90,7 @@ export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>, o
   const key = callKey(server, tool, canonical);
   let output: string;
   try {
-    output = JSON.stringify((hasOutput ? record['output'] : null) as Json);
+    output = stringifyJson(hasOutput ? record['output'] : null);
   } catch {
     return reject('"output" is nested too deeply to store');
   }
@@ -137,7 +138,7 @@ function parseTool(record: Record<string, unknown>, server: string, tool: string
   if (schema) {
     const normalized = normalize(schema);
     if (!normalized.ok) return reject(`"input_schema": ${normalized.reason}`);
-    inputSchema = JSON.stringify(schema);
+    inputSchema = stringifyJson(schema);
   }
   return { kind: 'tool', row: { server, tool, description: (description as string | undefined) ?? null, inputSchema } };
 }

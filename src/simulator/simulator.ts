@@ -2,7 +2,7 @@
  * resolve(call): canonicalize, find the server, then run the tiers in order (exact, fuzzy) until one
  * answers; whatever passes through all of them becomes a labelled miss.
  */
-import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from '../core/canonical.js';
+import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments, plainArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
 import { type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
 import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, ToolInfo } from '../core/types.js';
@@ -111,7 +111,7 @@ export class Simulator {
     const call: Call = {
       server: resolvedServer,
       tool,
-      arguments: kept,
+      arguments: plainArguments({ value: kept, ...(args.exact ? { exact: true } : {}) }, canonical),
       canonical,
       key: callKey(resolvedServer, tool, canonical),
       ...(request.trajectory_id === undefined ? {} : { trajectoryId: request.trajectory_id }),

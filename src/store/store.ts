@@ -10,9 +10,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { KEY_VERSION } from '../core/canonical.js';
 import type { JsonObject, Observation, ToolInfo } from '../core/types.js';
 import { IngestWriter } from './ingest-writer.js';
-import { createSchema, refuseRecordingWrites, SCHEMA_VERSION, schemaVersion } from './schema.js';
+import { createSchema, keyVersion, refuseRecordingWrites, SCHEMA_VERSION, schemaVersion } from './schema.js';
 import { emptyFingerprint } from './snapshot-id.js';
 import { readStats, type StoreStats } from './stats.js';
 
@@ -125,6 +126,13 @@ export class Store {
         throw new Error(`${path} is not a toolsim cache (no schema); run \`toolsim ingest\` first`);
       }
       createSchema(db);
+    } else if (keyVersion(db) !== KEY_VERSION) {
+      // Keys of another version never match a call's key: every lookup would miss.
+      const found = keyVersion(db);
+      db.close();
+      throw new Error(
+        `${path} holds call keys of version ${found}; this toolsim computes ${KEY_VERSION}. Re-ingest the logs into a new cache (toolsim ingest FILE... --db NEW_PATH)`,
+      );
     } else if (version !== SCHEMA_VERSION) {
       db.close();
       throw new Error(`${path} has cache schema version ${version}; this toolsim reads version ${SCHEMA_VERSION}`);
