@@ -46,6 +46,8 @@ const INTERNAL_ERROR = -32603;
 export const META_TIER = 'toolsim/tier';
 export const META_REASON = 'toolsim/reason';
 export const META_KEY = 'toolsim/key';
+/** `_meta` key of a tools/call request naming the trajectory the task was built from (source scope). */
+export const META_SOURCE_TRAJECTORY = 'toolsim/source_trajectory_id';
 
 export function registerMcpRoutes(app: FastifyInstance, options: { simulator: () => Simulator }): void {
   app.post<{ Params: { server: string } }>(
@@ -164,9 +166,15 @@ function mcpServer(sdk: Sdk, simulator: Simulator, server: string, tools: readon
   // drops unknown ones; the base Protocol handler sends the recorded result as it is.
   sdk.Protocol.prototype.setRequestHandler.call(mcp, sdk.CallToolRequestSchema, async (request) => {
     const { name, arguments: args } = request.params;
+    const source = sourceTrajectoryOf(request.params._meta);
     let answer: Answer;
     try {
-      answer = await simulator.resolve({ server, tool: name, arguments: args ?? {} });
+      answer = await simulator.resolve({
+        server,
+        tool: name,
+        arguments: args ?? {},
+        ...(source === undefined ? {} : { source_trajectory_id: source }),
+      });
     } catch (error) {
       if (error instanceof ToolsimError) throw rpcError(INVALID_PARAMS, error.message);
       throw error;
@@ -175,6 +183,12 @@ function mcpServer(sdk: Sdk, simulator: Simulator, server: string, tools: readon
     return callToolResult(sdk, answer);
   });
   return mcp;
+}
+
+/** `_meta["toolsim/source_trajectory_id"]` (or `source_trajectory_id`) of a tools/call, when it is a string. */
+function sourceTrajectoryOf(meta: Record<string, unknown> | undefined): string | undefined {
+  const value = meta?.[META_SOURCE_TRAJECTORY] ?? meta?.['source_trajectory_id'];
+  return typeof value === 'string' ? value : undefined;
 }
 
 /**

@@ -1,4 +1,5 @@
 /** JSON Schemas of the HTTP API (docs/http-api.md); the OpenAPI document is generated from them. */
+import { MISS_REASONS } from '../core/types.js';
 
 /** Longest server or tool name a request may carry: past it no name is recorded, and matching it costs. */
 export const MAX_NAME_LENGTH = 256;
@@ -32,6 +33,12 @@ export const callRequestSchema = {
       anyOf: [{ type: 'object', additionalProperties: true }, { type: 'string' }],
     },
     trajectory_id: { type: 'string', maxLength: MAX_TRAJECTORY_ID_LENGTH },
+    source_trajectory_id: {
+      type: 'string',
+      maxLength: MAX_TRAJECTORY_ID_LENGTH,
+      description:
+        "The recorded trajectory the rollout's task was built from: when it recorded this call, its observation is served (match.chosen_by is then source_trajectory); otherwise the repeat policy chooses.",
+    },
   },
 } as const;
 
@@ -53,7 +60,7 @@ export const callResultSchema = {
     is_error: { type: 'boolean' },
     reason: {
       type: 'string',
-      enum: ['unknown_tool', 'no_similar_calls', 'fuzzy_disabled', 'llm_unavailable', 'llm_budget_exhausted', 'llm_invalid_output'],
+      enum: [...MISS_REASONS],
       description: 'Miss answers only.',
     },
     match: {
@@ -70,6 +77,21 @@ export const callResultSchema = {
         },
         memoized: { type: 'boolean' },
         neighbors: { type: 'array', items: neighborSchema },
+        chosen_by: {
+          type: 'string',
+          enum: ['source_trajectory', 'policy'],
+          description:
+            "Exact answers: the rule that chose the observation served: the call's source_trajectory_id recorded it, or the repeat policy.",
+        },
+        failures: {
+          type: 'integer',
+          minimum: 1,
+          description: 'Observations of the key that are recorded infrastructure failures (transient); never served over a real answer.',
+        },
+        recorded: {
+          description:
+            'recorded_failure misses: the failure as it was recorded (the observation the repeat policy picks among the failures).',
+        },
       },
     },
   },

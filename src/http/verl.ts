@@ -123,6 +123,7 @@ async function observe(simulator: Simulator, trajectoryId: string, action: strin
   const bad = blocks.find((b) => !b.ok);
   if (bad && !bad.ok) return invalid(bad.reason);
   const server = typeof extra['server'] === 'string' ? extra['server'] : undefined;
+  const source = typeof extra['source_trajectory_id'] === 'string' ? extra['source_trajectory_id'] : undefined;
   let valid = true;
   const responses = await Promise.all(
     blocks.map(async (block) => {
@@ -134,6 +135,7 @@ async function observe(simulator: Simulator, trajectoryId: string, action: strin
           tool: named.tool,
           arguments: block.call.arguments,
           trajectory_id: trajectoryId,
+          ...(source === undefined ? {} : { source_trajectory_id: source }),
         });
         if (answer.reason === 'unknown_tool') valid = false;
         return await outputText(answer.outputJson);

@@ -12,12 +12,15 @@ import type { Format, NativeRecord, Reader } from './formats/format.js';
 import { detectFormat, formatNamed } from './formats/index.js';
 import { readLines } from './lines.js';
 import { parseRecordValue } from './record.js';
+import { transientMatcher } from './transient.js';
 
 export interface IngestOptions {
   store: Store;
   /** Paths; `-` reads `stdin`. */
   inputs: readonly string[];
   ignoreArgs?: readonly string[];
+  /** Regular expressions of recorded infrastructure failures, beside the built-in ones (transient.ts). */
+  transientPatterns?: readonly string[];
   /** A format name of src/ingest/formats, or `auto` (the default): detected per input. */
   format?: string;
   /** The server of transcript calls whose tool names and records do not name one. */
@@ -47,6 +50,8 @@ export interface IngestSummary {
   lines: number;
   callsAdded: number;
   callsPresent: number;
+  /** Calls read that are recorded infrastructure failures (declared or recognized). */
+  transient: number;
   toolRecords: number;
   rejected: number;
   /** Transcript calls without a result (and results without a call): reported, never stored. */
@@ -76,6 +81,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const commitEvery = options.commitEvery ?? 50_000;
   const report = options.onProblem ?? (() => {});
   const everyMs = options.progressEveryMs ?? 250;
+  const parseOptions = { isTransient: transientMatcher(options.transientPatterns) };
   const writer = store.beginIngest(options.ignoreArgs ?? []);
   const ignored = new Set(store.ignoredArguments);
   const wanted = options.format === undefined || options.format === 'auto' ? undefined : formatNamed(options.format);
@@ -88,6 +94,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     lines: 0,
     callsAdded: 0,
     callsPresent: 0,
+    transient: 0,
     toolRecords: 0,
     rejected: 0,
     unpaired: 0,
@@ -139,7 +146,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       const toolsSeen = new Set<string>();
       const sink = {
         record(native: NativeRecord, line: number): void {
-          const parsed = parseRecordValue(native, ignored);
+          const parsed = parseRecordValue(native, ignored, parseOptions);
           if (parsed.kind === 'error') {
             report(`${label}:${line}: ${parsed.reason}`);
             summary.rejected++;
@@ -154,6 +161,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
             summary.serverRecords++;
             writer.setServerInfo(parsed.server, parsed.info);
           } else {
+            if (parsed.row.transient) summary.transient++;
             const fingerprint = parsed.row.record.readUIntBE(0, 6);
             const ordinal = seen.get(fingerprint) ?? 0;
             seen.set(fingerprint, ordinal + 1);

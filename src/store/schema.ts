@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS calls (
   node_id       TEXT,
   recorded_at   TEXT,
   source        TEXT,
-  metadata      TEXT
+  metadata      TEXT,
+  transient     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS calls_by_key ON calls (key);
 CREATE INDEX IF NOT EXISTS calls_by_tool ON calls (server, tool);

@@ -41,6 +41,8 @@ export interface RecordedCall {
   /** The output as recorded, JSON text. */
   outputJson: string;
   isError: boolean;
+  /** An infrastructure failure recorded in place of the tool's answer. */
+  transient: boolean;
   trajectoryId: string | null;
   nodeId: string | null;
   recordedAt: string | null;
@@ -56,6 +58,7 @@ interface CallColumns {
   arguments: string;
   output: string;
   is_error: number;
+  transient: number;
   trajectory_id: string | null;
   node_id: string | null;
   recorded_at: string | null;
@@ -81,7 +84,10 @@ export class Store {
   readonly path: string;
   readonly #db: Database.Database;
   readonly #meta: Database.Statement<[string], { value: string }>;
-  readonly #observations: Database.Statement<[Buffer], { output: string; is_error: number }>;
+  readonly #observations: Database.Statement<
+    [Buffer],
+    { output: string; is_error: number; transient: number; trajectory_id: string | null }
+  >;
   readonly #argumentsOfTool: Database.Statement<[string, string], { key: Buffer; arguments: string }>;
   readonly #catalog: Database.Statement<
     [],
@@ -95,7 +101,7 @@ export class Store {
     this.path = path;
     this.#db = db;
     this.#meta = db.prepare('SELECT value FROM meta WHERE name = ?');
-    this.#observations = db.prepare('SELECT output, is_error FROM calls WHERE key = ? ORDER BY id');
+    this.#observations = db.prepare('SELECT output, is_error, transient, trajectory_id FROM calls WHERE key = ? ORDER BY id');
     this.#argumentsOfTool = db.prepare(
       'SELECT key, min(arguments) AS arguments FROM calls WHERE server = ? AND tool = ? GROUP BY key ORDER BY min(id)',
     );
@@ -103,7 +109,7 @@ export class Store {
     this.#callCount = db.prepare('SELECT total(calls) AS n FROM tools');
     this.#anyCall = db.prepare('SELECT 1 FROM calls LIMIT 1');
     this.#calls = db.prepare(
-      'SELECT key, server, tool, arguments, output, is_error, trajectory_id, node_id, recorded_at, source, metadata FROM calls ORDER BY id',
+      'SELECT key, server, tool, arguments, output, is_error, transient, trajectory_id, node_id, recorded_at, source, metadata FROM calls ORDER BY id',
     );
   }
 
@@ -194,6 +200,8 @@ export class Store {
     return this.#observations.all(Buffer.from(key, 'hex')).map((row) => ({
       outputJson: row.output,
       isError: row.is_error === 1,
+      transient: row.transient === 1,
+      trajectoryId: row.trajectory_id,
     }));
   }
 
@@ -215,6 +223,7 @@ export class Store {
         arguments: row.arguments,
         outputJson: row.output,
         isError: row.is_error === 1,
+        transient: row.transient === 1,
         trajectoryId: row.trajectory_id,
         nodeId: row.node_id,
         recordedAt: row.recorded_at,

@@ -17,7 +17,7 @@
 
 import { ConfigError } from '../../core/errors.js';
 import type { Metrics } from '../../core/metrics.js';
-import type { Answer, Call, MissReason, Observation } from '../../core/types.js';
+import type { Answer, Call, MissReason, Neighbor, Observation } from '../../core/types.js';
 import { Memo, type MemoId } from '../../store/memo.js';
 import { round } from '../miss.js';
 import { answered, type Outcome, type Plan, pass, type Resolution, type Tier, type TierFactory } from '../tier.js';
@@ -230,11 +230,8 @@ class FuzzyTier implements Tier {
   #prompt(resolution: Resolution): Prompt {
     const { call } = resolution;
     const examples: Example[] = [];
-    for (const n of resolution.neighbors()) {
-      const served = resolution.recorded(n.key);
-      if (served)
-        examples.push({ arguments: n.arguments, outputJson: served.outputJson, isError: served.isError, similarity: n.similarity });
-    }
+    for (const { neighbor: n, served } of recordedNeighbors(resolution))
+      examples.push({ arguments: n.arguments, outputJson: served.outputJson, isError: served.isError, similarity: n.similarity });
     const tool = this.#tools.get(JSON.stringify([call.server, call.tool])) ?? { server: call.server, tool: call.tool };
     return buildPrompt(tool, examples, call.arguments, this.#p.config.promptTokens);
   }
@@ -253,7 +250,7 @@ class FuzzyTier implements Tier {
       return pass('llm_unavailable');
     }
     try {
-      const examples: Observation[] = resolution.neighbors().flatMap((n) => resolution.recorded(n.key) ?? []);
+      const examples: Observation[] = recordedNeighbors(resolution).map((r) => r.served);
       let note = '';
       for (let attempt = 0; attempt < 2; attempt++) {
         if (!budget.allows()) {
@@ -321,4 +318,17 @@ function fuzzyAnswer(resolution: Resolution, answer: Observation, memoized: bool
       neighbors: resolution.neighbors().map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) })),
     },
   };
+}
+
+/**
+ * The neighbours with the observation each replays. Recorded failures (transient) are examples
+ * only when no neighbour has anything else: an outage is not an answer to copy.
+ */
+function recordedNeighbors(resolution: Resolution): { neighbor: Neighbor; served: Observation }[] {
+  const all = resolution.neighbors().flatMap((neighbor) => {
+    const served = resolution.recorded(neighbor.key);
+    return served ? [{ neighbor, served }] : [];
+  });
+  const real = all.filter((r) => !r.served.transient);
+  return real.length > 0 ? real : all;
 }
