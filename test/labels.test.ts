@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../src/core/metrics.js';
 import { ingest } from '../src/ingest/ingest.js';
 import { BUILT_IN_TRANSIENT_PATTERNS, transientMatcher } from '../src/ingest/transient.js';
+import { sameOutput } from '../src/replay/compare.js';
 import { Simulator } from '../src/simulator/simulator.js';
 import { Store } from '../src/store/store.js';
 import { API_BANK, appOf, cacheOf, metricValue, TAU_BENCH, tempDir, writeLog } from './helpers.js';
@@ -70,6 +71,13 @@ describe('lossless numbers over HTTP', () => {
       }),
     );
     expect(verl.json().observations[0]).toBe(`<tool_response>\n${OUTPUT}\n</tool_response>`);
+  });
+
+  it('replay compares outputs by exact value too', () => {
+    expect(sameOutput('{"id":593322347340602809}', '{"id":593322347340602810}')).toBe(false);
+    expect(sameOutput('{"id":593322347340602809}', '{"id": 5933223473406028090e-1}')).toBe(true);
+    expect(sameOutput('"{\\"id\\": 593322347340602809}"', '{"id":593322347340602810}')).toBe(false);
+    expect(sameOutput('{"a":1.50}', '{"a":1.5}')).toBe(true);
   });
 
   it('refuses a cache of key version 1 with a message to re-ingest', async () => {
