@@ -10,6 +10,8 @@ import { createMetrics } from '../src/core/metrics.js';
 import { ingest } from '../src/ingest/ingest.js';
 import { BUILT_IN_TRANSIENT_PATTERNS, transientMatcher } from '../src/ingest/transient.js';
 import { sameOutput } from '../src/replay/compare.js';
+import { replay } from '../src/replay/replay.js';
+import { SimulatorTarget } from '../src/replay/targets.js';
 import { Simulator } from '../src/simulator/simulator.js';
 import { Store } from '../src/store/store.js';
 import { API_BANK, appOf, cacheOf, metricValue, TAU_BENCH, tempDir, writeLog } from './helpers.js';
@@ -178,6 +180,17 @@ describe('recorded failures (transient)', () => {
     }
     const stats = store.stats();
     expect([stats.transientCalls, stats.failureOnlyKeys]).toEqual([3, 1]);
+  });
+
+  it('toolsim replay counts recorded_failure misses and never compares with a recorded outage', async () => {
+    const records = [call('Error: socket hang up', { is_error: true }), { ...call({ ok: 1 }), arguments: { url: 'z' } }];
+    const { store } = await cacheOf(records);
+    const simulator = new Simulator({ store, metrics: createMetrics({ cacheCalls: () => 0, processMetrics: false }) });
+    const testSet = writeLog(tempDir(), 'test.jsonl', [records[0]!, { ...records[1]!, output: 'TypeError: fetch failed' }]);
+    const report = await replay({ inputs: [testSet], target: new SimulatorTarget(simulator, store.path) });
+    expect(report.missReasons).toEqual([{ reason: 'recorded_failure', calls: 1, share: 0.5 }]);
+    expect(report.expectedFailures).toBe(2);
+    expect(report.overall.differing).toBe(0);
   });
 
   it('takes --transient-pattern at ingest and keeps a re-ingest idempotent', async () => {

@@ -42,7 +42,8 @@ export function registerVerlRoutes(app: FastifyInstance, options: { simulator: (
           'Parallel arrays: item i is trajectory_ids[i], actions[i] and extra_fields[i] (plus any other per-item array, such as finish). ' +
           'Each action holds <tool_call>{"name": ..., "arguments": {...}}</tool_call> blocks; the observation is one <tool_response> block per call. ' +
           'An item without a well-formed call gets {"obs": "", "invalid_reason": ...} and valids[i] = false; the other items are answered. ' +
-          'A tool name may be written mcp__<server>__<tool>, or extra_fields[i].server may name the server.',
+          'A tool name may be written mcp__<server>__<tool>, or extra_fields[i].server may name the server; ' +
+          "extra_fields[i].source_trajectory_id names the recorded trajectory the item's task was built from (its observations are served).",
         tags: ['agents'],
         body: {
           type: 'object',
