@@ -142,6 +142,19 @@ describe('lossless numbers: outputs round-trip digit for digit', () => {
     expect((parseJson(text, 'text') as { n: unknown }).n).toBeInstanceOf(RawNumber);
   });
 
+  it('a string that looks like a marker stays a string', () => {
+    const text = '{"s":"\\u00000","n":593322347340602809,"t":["\\u00001"]}';
+    expect(stringifyJson(parseJson(text, 'text'))).toBe(text);
+    expect((parseJson(text, 'text') as { s: string }).s).toBe('\u00000');
+  });
+
+  it('reads 10,000 levels of nesting around a big number', () => {
+    const text = `${'['.repeat(10_000)}593322347340602809${']'.repeat(10_000)}`;
+    let value = parseJson(text, 'text');
+    for (let i = 0; i < 10_000; i++) value = (value as unknown[])[0];
+    expect(value).toEqual(new RawNumber('593322347340602809'));
+  });
+
   it('keeps JSON.parse on duplicate keys (the last wins) and reports syntax errors', () => {
     expect(stringifyJson(parseJson('{"a": 1, "a": 593322347340602809}', 'text'))).toBe('{"a":593322347340602809}');
     expect(() => parseJson('{"a": 593322347340602809', 'text')).toThrow(SyntaxError);

@@ -3,10 +3,13 @@
  * imports nothing of ours.
  *
  * `JSON.parse` turns every number into a double: `593322347340602809` comes back as
- * `593322347340602800`, `1.50` as `1.5`. Here a text is first scanned (strings are skipped with
- * `indexOf`, so the scan costs little next to the parse); when none of its numbers would change,
- * `JSON.parse` reads it as before. Otherwise lossless-json reads it, and each number that would
- * change becomes a `RawNumber` holding its source text. Almost every real line takes the first path.
+ * `593322347340602800`, `1.50` as `1.5`. Here a text is first scanned for numbers outside strings
+ * (strings are skipped with `indexOf`, so the scan costs little next to the parse). When none of
+ * them would change, `JSON.parse` reads the text as it is; almost every real line takes that path.
+ * Otherwise each number that would change is swapped for a marker string, `JSON.parse` reads that
+ * text, and the markers become `RawNumber`s holding the numbers' source text: the native parser
+ * still does the work (lossless-json, a JavaScript parser, reads a typical log line several
+ * times slower; it reads only texts that escape U+0000, where a marker could be forged).
  */
 import { parse as parseLossless } from 'lossless-json';
 
@@ -38,7 +41,38 @@ const valueChanges = (token: string): boolean => spellingChanges(token) && !roun
 /** JSON text to a value, numbers that a double would change kept as `RawNumber`. Throws SyntaxError like JSON.parse. */
 export function parseJson(text: string, keep: Keep): unknown {
   const changes = keep === 'text' ? spellingChanges : valueChanges;
-  if (!someNumber(text, changes)) return JSON.parse(text);
+  const tokens = numbersWhere(text, changes);
+  if (tokens === undefined) return JSON.parse(text);
+  // A text that escapes U+0000 could hold a string that looks like a marker: lossless-json reads it.
+  if (text.includes('\\u0000')) return parseSlowly(text, changes);
+  // Each such number becomes the string "\u0000<index>" for the native parser, then a RawNumber
+  // again. No string of the text itself can start with U+0000: JSON text cannot hold a raw control
+  // character, and this one escapes none.
+  let marked = '';
+  let from = 0;
+  for (let i = 0; i < tokens.length; i += 2) {
+    const start = tokens[i]!;
+    const end = tokens[i + 1]!;
+    if (!JSON_NUMBER.test(text.slice(start, end))) return JSON.parse(text);
+    marked += `${text.slice(from, start)}"\\u0000${i >> 1}"`;
+    from = end;
+  }
+  marked += text.slice(from);
+  let value: unknown;
+  try {
+    value = JSON.parse(marked);
+  } catch {
+    // Report the error of the text as it was written.
+    return JSON.parse(text);
+  }
+  const raw = (index: string): RawNumber => {
+    const i = 2 * Number(index);
+    return new RawNumber(text.slice(tokens[i]!, tokens[i + 1]!));
+  };
+  return restore(value, raw);
+}
+
+function parseSlowly(text: string, changes: (token: string) => boolean): unknown {
   try {
     return parseLossless(text, undefined, {
       parseNumber: (token) => (changes(token) ? new RawNumber(token) : Number(token)),
@@ -53,8 +87,41 @@ export function parseJson(text: string, keep: Keep): unknown {
   }
 }
 
-/** Whether some number token outside strings satisfies `test`. Malformed text answers false (JSON.parse reports it). */
-function someNumber(text: string, test: (token: string) => boolean): boolean {
+const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+const isMarker = (v: unknown): v is string => typeof v === 'string' && v.charCodeAt(0) === 0;
+
+/** Puts the `RawNumber`s back in place of their markers, without recursion (values may nest deep). */
+function restore(root: unknown, raw: (index: string) => RawNumber): unknown {
+  if (isMarker(root)) return raw(root.slice(1));
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node !== 'object' || node === null) continue;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const item: unknown = node[i];
+        if (isMarker(item)) node[i] = raw(item.slice(1));
+        else if (typeof item === 'object' && item !== null) stack.push(item);
+      }
+      continue;
+    }
+    const object = node as Record<string, unknown>;
+    for (const key of Object.keys(object)) {
+      const item = object[key];
+      if (isMarker(item)) object[key] = raw(item.slice(1));
+      else if (typeof item === 'object' && item !== null) stack.push(item);
+    }
+  }
+  return root;
+}
+
+/**
+ * The [start, end) offsets of every number token outside strings that satisfies `test`, flat, or
+ * undefined when there is none.
+ * Malformed text gives whatever it gives: JSON.parse reports it.
+ */
+function numbersWhere(text: string, test: (token: string) => boolean): number[] | undefined {
+  let found: number[] | undefined;
   const n = text.length;
   let i = 0;
   while (i < n) {
@@ -64,7 +131,7 @@ function someNumber(text: string, test: (token: string) => boolean): boolean {
       let j = i + 1;
       for (;;) {
         j = text.indexOf('"', j);
-        if (j === -1) return false;
+        if (j === -1) return found;
         let k = j - 1;
         while (text.charCodeAt(k) === 0x5c) k--;
         if ((j - 1 - k) % 2 === 0) break;
@@ -78,13 +145,13 @@ function someNumber(text: string, test: (token: string) => boolean): boolean {
         if ((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d) j++;
         else break;
       }
-      if (test(text.slice(i, j))) return true;
+      if (test(text.slice(i, j))) (found ??= []).push(i, j);
       i = j;
     } else {
       i++;
     }
   }
-  return false;
+  return found;
 }
 
 let sawRaw = false;
