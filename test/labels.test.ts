@@ -82,6 +82,20 @@ describe('lossless numbers over HTTP', () => {
     expect(sameOutput('{"a":1.50}', '{"a":1.5}')).toBe(true);
   });
 
+  it('takes a verl trajectory id past 2^53 as its digits', async () => {
+    const { store } = await cacheOf(lines);
+    const { app } = await appOf(store);
+    const action = '"<tool_call>{\\"name\\": \\"listing\\", \\"arguments\\": {\\"listing_id\\": 593322347340602810}}</tool_call>"';
+    const verl = await app.inject({
+      method: 'POST',
+      url: '/get_observation',
+      headers: { 'content-type': 'application/json' },
+      payload: `{"trajectory_ids": [12345678901234567890], "actions": [${action}]}`,
+    });
+    expect(verl.statusCode).toBe(200);
+    expect(verl.json().observations[0]).toContain('593322347340602810');
+  });
+
   it('refuses a cache of key version 1 with a message to re-ingest', async () => {
     const { store, path } = await cacheOf(lines);
     store.close();

@@ -10,6 +10,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
+import { RawNumber } from '../core/json-text.js';
 import { parseToolCalls } from '../protocols/tool-call-text.js';
 import { splitName } from '../protocols/tool-names.js';
 import type { Simulator } from '../simulator/simulator.js';
@@ -36,6 +37,15 @@ export function registerVerlRoutes(app: FastifyInstance, options: { simulator: (
   app.post<{ Body: VerlRequest }>(
     '/get_observation',
     {
+      // Ids past 2^53 are read without rounding; as trajectory ids they are their digits.
+      preValidation: async (request) => {
+        const ids = (request.body as { trajectory_ids?: unknown } | undefined)?.trajectory_ids;
+        if (!Array.isArray(ids)) return;
+        for (let i = 0; i < ids.length; i++) {
+          const id: unknown = ids[i];
+          if (id instanceof RawNumber) ids[i] = id.text;
+        }
+      },
       schema: {
         summary: "verl-tool's tool server: observations for a batch of model actions",
         description:
