@@ -20,6 +20,8 @@ export interface OptionSpec {
   readonly help: string;
   /** A secret: never printed back, in help or errors. */
   readonly secret?: boolean;
+  /** Lists: what separates the items in the environment variable (default a comma). */
+  readonly separator?: string;
 }
 
 export const OPTIONS = {
@@ -54,6 +56,14 @@ export const OPTIONS = {
     kind: 'list',
     default: [],
     help: 'argument dropped before hashing (repeatable; env: comma-separated)',
+  },
+  transientPattern: {
+    flag: 'transient-pattern',
+    env: 'TOOLSIM_TRANSIENT_PATTERNS',
+    kind: 'list',
+    default: [],
+    separator: '\n',
+    help: 'regular expression (case-insensitive) of an output text that is a recorded infrastructure failure, beside the built-in ones (repeatable; env: one a line)',
   },
   cacheSize: {
     flag: 'cache-size',
@@ -407,7 +417,7 @@ export function resolveConfig<N extends OptionName>(
       raw =
         spec.kind === 'list'
           ? fromEnv
-              .split(',')
+              .split(spec.separator ?? ',')
               .map((s) => s.trim())
               .filter(Boolean)
           : fromEnv;

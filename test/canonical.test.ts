@@ -31,7 +31,7 @@ describe('canonical key: what counts as the same call', () => {
 
   it('follows the contract formula exactly', async () => {
     const { createHash } = await import('node:crypto');
-    const expected = createHash('sha256').update('toolsim-key-v1\0whois\0whois_lookup\0{"domain":"amazon.com"}').digest('hex');
+    const expected = createHash('sha256').update('toolsim-key-v2\0"whois"\0"whois_lookup"\0{"domain":"amazon.com"}').digest('hex');
     expect(keyOf({ domain: 'amazon.com' }, 'whois', 'whois_lookup')).toBe(expected);
   });
 });
@@ -53,8 +53,10 @@ describe('canonical key: every real difference is another key', () => {
   });
   it('server and tool', () => {
     expect(keyOf({}, 'a', 'b')).not.toBe(keyOf({}, 'b', 'a'));
-    // The separator keeps "a\0b" + "c" apart from "a" + "b\0c".
     expect(callKey('ab', 'c', '{}')).not.toBe(callKey('a', 'bc', '{}'));
+    // Names are JSON strings in the key, so a NUL inside one cannot move a field boundary.
+    expect(callKey('a\0b', 'c', '{}')).not.toBe(callKey('a', 'b\0c', '{}'));
+    expect(callKey('a', 'b', '\0{}')).not.toBe(callKey('a', 'b\0', '{}'));
   });
   it('nesting that looks alike when flattened', () => differs({ a: { b: 1 } }, { 'a.b': 1 }));
 });

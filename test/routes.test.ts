@@ -9,7 +9,7 @@ const records = [
   { server: 'whois', tool: 'whois_lookup', arguments: { domain: 'amazon.com' }, output: { created: '1994-11-01' } },
   { server: 'whois', tool: 'whois_lookup', arguments: { domain: 'amazon.com' }, output: { created: 'changed' } },
   { server: 'whois', tool: 'whois_lookup', arguments: { domain: 'amazon.com' }, output: { created: 'changed' } },
-  { server: 'whois', tool: 'whois_lookup', arguments: { domain: 'google.com' }, output: 'Error: rate limited', is_error: true },
+  { server: 'whois', tool: 'whois_lookup', arguments: { domain: 'google.com' }, output: 'Error: no such domain', is_error: true },
   { server: 'a', tool: 'shared', arguments: {}, output: 'from a' },
   { server: 'b', tool: 'shared', arguments: {}, output: 'from b' },
   {
@@ -38,7 +38,7 @@ describe('POST /v1/call', () => {
       tier: 'exact',
       output: { created: '1994-11-01' },
       is_error: false,
-      match: { key: expect.stringMatching(/^[0-9a-f]{64}$/), observations: 3, outputs: 2 },
+      match: { key: expect.stringMatching(/^[0-9a-f]{64}$/), observations: 3, outputs: 2, chosen_by: 'policy' },
     });
   });
 
@@ -57,7 +57,7 @@ describe('POST /v1/call', () => {
   it('replays recorded errors as errors', async () => {
     const { app: a } = await app();
     const res = await a.inject(post('/v1/call', { tool: 'whois_lookup', arguments: { domain: 'google.com' } }));
-    expect(res.json()).toMatchObject({ tier: 'exact', output: 'Error: rate limited', is_error: true });
+    expect(res.json()).toMatchObject({ tier: 'exact', output: 'Error: no such domain', is_error: true });
   });
 
   it('answers an unrecorded call as a labelled miss with the nearest recorded calls', async () => {

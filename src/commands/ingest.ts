@@ -8,19 +8,20 @@ import type { Command } from './command.js';
 
 export const ingestCommand: Command = {
   usage:
-    'toolsim ingest FILE... [--db PATH] [--ignore-arg NAME]... [--format auto|toolsim|openai-chat|openai-responses|anthropic|claude-code|mcp-jsonrpc|hermes] [--server NAME]',
+    'toolsim ingest FILE... [--db PATH] [--ignore-arg NAME]... [--transient-pattern REGEX]... [--format auto|toolsim|openai-chat|openai-responses|anthropic|claude-code|mcp-jsonrpc|hermes] [--server NAME]',
   summary: 'add exploration logs or agent transcripts (.jsonl, .json, .gz, - for stdin) to the cache',
-  options: ['db', 'ignoreArg', 'ingestFormat', 'server'],
+  options: ['db', 'ignoreArg', 'transientPattern', 'ingestFormat', 'server'],
   positionals: true,
   async run(values, files) {
     if (files.length === 0) throw new ConfigError('ingest needs at least one FILE (or - for standard input)');
-    const config = resolveConfig(['db', 'ignoreArg', 'ingestFormat', 'server'], values);
+    const config = resolveConfig(['db', 'ignoreArg', 'transientPattern', 'ingestFormat', 'server'], values);
     const store = Store.open(config.db);
     try {
       const summary = await ingest({
         store,
         inputs: files,
         ignoreArgs: config.ignoreArg,
+        transientPatterns: config.transientPattern,
         format: config.ingestFormat,
         ...(config.server === '' ? {} : { server: config.server }),
         onProblem: (message) => writeProblem(message),
@@ -36,6 +37,7 @@ export const ingestCommand: Command = {
         ['lines read', summary.lines],
         ['calls added', summary.callsAdded],
         ['calls already present', summary.callsPresent],
+        ['recorded failures read (transient)', summary.transient],
         ['tool records', summary.toolRecords],
         ['server records', summary.serverRecords],
         ['lines rejected', summary.rejected],

@@ -27,6 +27,8 @@ export const statsCommand: Command = {
           ['keys recorded once', stats.singleKeys],
           ['keys recorded more than once', stats.repeatedKeys],
           ['... whose outputs disagree', stats.disagreeingKeys],
+          ['recorded failures (transient calls)', stats.transientCalls],
+          ['keys with only recorded failures', stats.failureOnlyKeys],
         ],
       );
       // Coverage per tool: few distinct argument sets, or many seen once, mean a test set will miss.

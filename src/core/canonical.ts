@@ -1,17 +1,24 @@
 /**
  * The canonical form of a call's arguments and its key (docs/canonical-key.md). Pure; imports nothing of ours.
  *
- * Equal under the key: key order, `1` / `1.0` / `1e0`, NFC-equivalent strings, arguments given as a
- * JSON string. Different: everything else (types, null vs absent, array order, case, spaces).
+ * Equal under the key: key order, numbers of one decimal value (`1` / `1.0` / `1e0` / `10e-1`, `-0` / `0`),
+ * NFC-equivalent strings, arguments given as a JSON string. Different: everything else (types, null vs
+ * absent, array order, case, spaces, `593322347340602809` vs `593322347340602810`).
+ *
+ * A number whose exact value no double holds stays a `RawNumber` (its canonical text) inside the
+ * normalized value; `canonicalJson` writes it as it is, and `plainArguments` gives the same arguments
+ * with doubles for the parts that only compare or display them (similarity, prompts, explain).
  */
 import { hash } from 'node:crypto';
+import { canonicalNumber, parseJson, RawNumber } from './json-text.js';
 import type { Json, JsonObject } from './types.js';
 
-export const KEY_VERSION = 'toolsim-key-v1';
+export const KEY_VERSION = 'toolsim-key-v2';
 /** Deeper arguments are refused: nothing real nests this far, and recursion must stay bounded. */
 export const MAX_DEPTH = 64;
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+/** `exact` is true when the value holds a `RawNumber` (a number no double holds exactly). */
+export type Parsed<T> = { ok: true; value: T; exact?: boolean } | { ok: false; reason: string };
 
 /** Orders strings by Unicode code point (JS `<` orders UTF-16 code units, which differs past U+FFFF). */
 export function compareCodePoints(a: string, b: string): number {
@@ -30,10 +37,18 @@ export function compareCodePoints(a: string, b: string): number {
 }
 
 /**
- * Returns a copy of `value` with every string (keys included) NFC-normalized and `-0` as `0`,
- * in objects without a prototype so that a key named `__proto__` is only ever data.
+ * Returns a copy of `value` with every string (keys included) NFC-normalized, `-0` as `0` and every
+ * `RawNumber` in its canonical form, in objects without a prototype so that a key named `__proto__`
+ * is only ever data.
  */
 export function normalize(value: unknown, depth = 0): Parsed<Json> {
+  const seen = { exact: false };
+  const out = normalizeValue(value, depth, seen);
+  if (out.ok && seen.exact) out.exact = true;
+  return out;
+}
+
+function normalizeValue(value: unknown, depth: number, seen: { exact: boolean }): Parsed<Json> {
   if (depth > MAX_DEPTH) return { ok: false, reason: `nested deeper than ${MAX_DEPTH} levels` };
   switch (typeof value) {
     case 'string':
@@ -45,10 +60,21 @@ export function normalize(value: unknown, depth = 0): Parsed<Json> {
       return { ok: true, value };
     case 'object': {
       if (value === null) return { ok: true, value: null };
+      if (value instanceof RawNumber) {
+        let number: number | RawNumber;
+        try {
+          number = canonicalNumber(value.text);
+        } catch (error) {
+          return { ok: false, reason: (error as Error).message };
+        }
+        if (typeof number === 'number') return { ok: true, value: number };
+        seen.exact = true;
+        return { ok: true, value: number as unknown as Json };
+      }
       if (Array.isArray(value)) {
         const out: Json[] = new Array<Json>(value.length);
         for (let i = 0; i < value.length; i++) {
-          const item = normalize(value[i], depth + 1);
+          const item = normalizeValue(value[i], depth + 1, seen);
           if (!item.ok) return item;
           out[i] = item.value;
         }
@@ -60,7 +86,7 @@ export function normalize(value: unknown, depth = 0): Parsed<Json> {
         if (Object.hasOwn(out, key)) {
           return { ok: false, reason: `two keys are the same string after NFC normalization: ${JSON.stringify(key)}` };
         }
-        const item = normalize((value as Record<string, unknown>)[rawKey], depth + 1);
+        const item = normalizeValue((value as Record<string, unknown>)[rawKey], depth + 1, seen);
         if (!item.ok) return item;
         out[key] = item.value;
       }
@@ -76,7 +102,7 @@ export function parseArguments(input: unknown): Parsed<JsonObject> {
   let value = input;
   if (typeof input === 'string') {
     try {
-      value = JSON.parse(input);
+      value = parseJson(input, 'value');
     } catch (error) {
       return { ok: false, reason: `arguments is a string but not JSON (${(error as Error).message})` };
     }
@@ -111,6 +137,7 @@ export function dropIgnored(args: JsonObject, ignored: ReadonlySet<string>): Jso
 export function canonicalJson(value: Json): string {
   if (typeof value !== 'object') return typeof value === 'number' ? String(value) : JSON.stringify(value);
   if (value === null) return 'null';
+  if (value instanceof RawNumber) return value.text;
   if (Array.isArray(value)) {
     let out = '[';
     for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]!);
@@ -125,9 +152,18 @@ export function canonicalJson(value: Json): string {
   return `${out}}`;
 }
 
-/** key = SHA-256 over `toolsim-key-v1 \0 server \0 tool \0 canonical JSON`, as hex. */
+/**
+ * key = SHA-256 over `toolsim-key-v2 \0 JSON(server) \0 JSON(tool) \0 canonical JSON`, as hex. The
+ * names are written as JSON strings, which escape NUL: no choice of names can move a field boundary
+ * (key v1 joined the raw names, so server "a\0b" + tool "c" and server "a" + tool "b\0c" shared a key).
+ */
 export function callKey(server: string, tool: string, canonical: string): string {
-  return hash('sha256', `${KEY_VERSION}\0${server}\0${tool}\0${canonical}`, 'hex');
+  return hash('sha256', `${KEY_VERSION}\0${JSON.stringify(server)}\0${JSON.stringify(tool)}\0${canonical}`, 'hex');
+}
+
+/** The arguments with doubles in place of `RawNumber`s, for what only compares or shows them. */
+export function plainArguments(parsed: { value: JsonObject; exact?: boolean }, canonical: string): JsonObject {
+  return parsed.exact ? (JSON.parse(canonical) as JsonObject) : parsed.value;
 }
 
 /** Server and tool names are strings too, so they are compared after NFC like any other. */

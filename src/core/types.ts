@@ -10,6 +10,7 @@ export type Tier = 'exact' | 'fuzzy' | 'miss';
 export const MISS_REASONS = [
   'unknown_tool',
   'invalid_arguments',
+  'recorded_failure',
   'no_similar_calls',
   'fuzzy_disabled',
   'llm_unavailable',
@@ -34,6 +35,8 @@ export interface Call {
   /** Hex SHA-256 call key (docs/canonical-key.md). */
   readonly key: string;
   readonly trajectoryId?: string;
+  /** The recorded trajectory the rollout's task was built from (docs/canonical-key.md, "Source scope"). */
+  readonly sourceTrajectoryId?: string;
 }
 
 /** A recorded call of the same tool, ranked by similarity (0..1) to the call being resolved. */
@@ -52,6 +55,12 @@ export interface Match {
   /** A fuzzy answer whose memo write failed: served, but a later call may be improvised anew. */
   unmemoized?: boolean;
   neighbors?: { arguments: JsonObject; similarity: number }[];
+  /** Exact answers: which rule chose the observation served. */
+  chosen_by?: 'source_trajectory' | 'policy';
+  /** Observations of the key that are recorded failures (transient), when there are any. */
+  failures?: number;
+  /** `recorded_failure` misses: the recorded output (JSON text) of the failure the policy picks. */
+  recorded?: string;
 }
 
 /** What the simulator answers. `outputJson` is the output as JSON text, so replay is byte-faithful. */
@@ -67,6 +76,9 @@ export interface Answer {
 export interface Observation {
   readonly outputJson: string;
   readonly isError: boolean;
+  /** An infrastructure failure recorded in place of the tool's answer; never preferred over a real one. */
+  readonly transient?: boolean;
+  readonly trajectoryId?: string | null;
 }
 
 export interface ToolInfo {

@@ -1,12 +1,14 @@
 /**
  * The JSON body parser: strict UTF-8 (invalid bytes are a 400, not U+FFFD smuggled into a key),
  * a nesting depth check before parsing (parsing 1.5M nested arrays would itself block the loop),
- * then JSON.parse, then a refusal of `__proto__` and `constructor.prototype` keys so that no body
- * can ever reach an object's prototype, whatever code later merges it. Keys are checked as parsed,
- * so `"\u005f\u005fproto__"` is refused like `"__proto__"`.
+ * then JSON without rounding (a number no double holds exactly stays a `RawNumber`, so arguments
+ * such as 64-bit ids key as sent), then a refusal of `__proto__` and `constructor.prototype` keys
+ * so that no body can ever reach an object's prototype, whatever code later merges it. Keys are
+ * checked as parsed, so `"\u005f\u005fproto__"` is refused like `"__proto__"`.
  */
 import type { FastifyRequest } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
+import { parseJson } from '../core/json-text.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -28,7 +30,7 @@ export function parseJsonBody(body: Buffer): unknown {
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJson(text, 'value');
   } catch (error) {
     throw new BadRequestError('invalid_json', `the body is not valid JSON (${(error as Error).message.slice(0, 200)})`);
   }

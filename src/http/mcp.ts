@@ -14,6 +14,7 @@ import type { CallToolResult, ContentBlock, ListToolsResult } from '@modelcontex
 import type { FastifyInstance } from 'fastify';
 import { normalizeName } from '../core/canonical.js';
 import { NotFoundError, ToolsimError } from '../core/errors.js';
+import { parseJson } from '../core/json-text.js';
 import type { Answer, ToolInfo } from '../core/types.js';
 import { VERSION } from '../core/version.js';
 import { objectSchema } from '../protocols/tool-schemas.js';
@@ -46,6 +47,8 @@ const INTERNAL_ERROR = -32603;
 export const META_TIER = 'toolsim/tier';
 export const META_REASON = 'toolsim/reason';
 export const META_KEY = 'toolsim/key';
+/** `_meta` key of a tools/call request naming the trajectory the task was built from (source scope). */
+export const META_SOURCE_TRAJECTORY = 'toolsim/source_trajectory_id';
 
 export function registerMcpRoutes(app: FastifyInstance, options: { simulator: () => Simulator }): void {
   app.post<{ Params: { server: string } }>(
@@ -174,9 +177,15 @@ function mcpServer(sdk: Sdk, simulator: Simulator, server: string, tools: readon
     }
     // Past the longest name a recording can have, the name is not looked up (nor echoed whole).
     if (name.length > MAX_NAME_LENGTH) throw rpcError(INVALID_PARAMS, `Unknown tool: ${truncated(name)}`);
+    const source = sourceTrajectoryOf(request.params._meta);
     let answer: Answer;
     try {
-      answer = await simulator.resolve({ server, tool: name, arguments: args ?? {} });
+      answer = await simulator.resolve({
+        server,
+        tool: name,
+        arguments: args ?? {},
+        ...(source === undefined ? {} : { source_trajectory_id: source }),
+      });
     } catch (error) {
       if (error instanceof ToolsimError) throw rpcError(INVALID_PARAMS, error.message);
       throw error;
@@ -201,6 +210,12 @@ export function truncated(name: string): string {
   return name.length > MAX_NAME_LENGTH ? `${name.slice(0, 64)}… (${name.length} characters)` : name;
 }
 
+/** `_meta["toolsim/source_trajectory_id"]` (or `source_trajectory_id`) of a tools/call, when it is a string. */
+function sourceTrajectoryOf(meta: Record<string, unknown> | undefined): string | undefined {
+  const value = meta?.[META_SOURCE_TRAJECTORY] ?? meta?.['source_trajectory_id'];
+  return typeof value === 'string' ? value : undefined;
+}
+
 /**
  * A JSON-RPC error as the SDK sends it (it reads `code` and `message`). McpError would prefix its
  * message with "MCP error CODE:", which the client then prefixes again.
@@ -211,12 +226,13 @@ function rpcError(code: number, message: string): Error {
 
 /** The MCP result of a simulator answer. */
 export function callToolResult(sdk: Sdk, answer: Answer): CallToolResult {
-  const output = JSON.parse(answer.outputJson) as unknown;
-  if (answer.tier === 'exact') return isCallToolResult(sdk, output) ? output : { content: contentOf(sdk, output), isError: answer.isError };
+  const output = parseJson(answer.outputJson, 'text');
+  if (answer.tier === 'exact')
+    return isCallToolResult(sdk, output) ? output : { content: contentOf(sdk, output, answer.outputJson), isError: answer.isError };
   const meta: Record<string, unknown> = { [META_TIER]: answer.tier, [META_KEY]: answer.match.key };
   if (answer.reason !== undefined) meta[META_REASON] = answer.reason;
   if (answer.tier === 'fuzzy' && isCallToolResult(sdk, output)) return { ...output, _meta: { ...output._meta, ...meta } };
-  return { content: contentOf(sdk, output), isError: answer.isError, _meta: meta };
+  return { content: contentOf(sdk, output, answer.outputJson), isError: answer.isError, _meta: meta };
 }
 
 /** A recorded output that already is an MCP tool result (it has a `content` array of valid blocks). */
@@ -230,25 +246,27 @@ export function isCallToolResult(sdk: Sdk, value: unknown): value is CallToolRes
 }
 
 /**
- * An output as plain text for text-only protocols: a string as it is, the text blocks of a
- * CallToolResult (or of an array of content blocks) joined by newlines, other JSON as JSON text.
+ * An output (JSON text) as plain text for text-only protocols: a string as it is, the text blocks
+ * of a CallToolResult (or of an array of content blocks) joined by newlines, other JSON as the
+ * recorded JSON text (numbers as written).
  */
-export async function outputText(output: unknown): Promise<string> {
+export async function outputText(outputJson: string): Promise<string> {
+  const output = parseJson(outputJson, 'text');
   if (typeof output === 'string') return output;
   const sdk = await loadSdk();
   const blocks = isCallToolResult(sdk, output)
     ? output.content
     : Array.isArray(output) && output.length > 0
-      ? contentOf(sdk, output)
+      ? contentOf(sdk, output, outputJson)
       : undefined;
-  if (!blocks) return JSON.stringify(output);
+  if (!blocks) return outputJson;
   return blocks.map((b) => (b.type === 'text' ? b.text : JSON.stringify(b))).join('\n');
 }
 
-/** Text for a string, the blocks themselves for an array of content blocks, JSON text otherwise. */
-function contentOf(sdk: Sdk, output: unknown): ContentBlock[] {
+/** Text for a string, the blocks themselves for an array of content blocks, the JSON text (`outputJson`) otherwise. */
+function contentOf(sdk: Sdk, output: unknown, outputJson: string): ContentBlock[] {
   if (typeof output === 'string') return [{ type: 'text', text: output }];
   if (Array.isArray(output) && output.length > 0 && output.every((item) => sdk.ContentBlockSchema.safeParse(item).success))
     return output as ContentBlock[];
-  return [{ type: 'text', text: JSON.stringify(output) }];
+  return [{ type: 'text', text: outputJson }];
 }

@@ -92,7 +92,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     },
   );
 
-  app.post<{ Params: { server: string; tool: string }; Body: Record<string, unknown> }>(
+  app.post<{ Params: { server: string; tool: string }; Querystring: { source_trajectory_id?: string }; Body: Record<string, unknown> }>(
     '/v1/servers/:server/tools/:tool',
     {
       schema: {
@@ -106,13 +106,24 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
             tool: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH },
           },
         },
+        querystring: {
+          type: 'object',
+          properties: { source_trajectory_id: callRequestSchema.properties.source_trajectory_id },
+        },
         body: { type: 'object', additionalProperties: true },
         response: { 200: callResultSchema, ...errors },
       },
     },
     async (request, reply) => {
       const { server, tool } = request.params;
-      return send(reply, answerJson(await options.simulator().resolve({ server, tool, arguments: request.body })));
+      const source = request.query.source_trajectory_id;
+      const call: CallRequest = {
+        server,
+        tool,
+        arguments: request.body,
+        ...(source === undefined ? {} : { source_trajectory_id: source }),
+      };
+      return send(reply, answerJson(await options.simulator().resolve(call)));
     },
   );
 
@@ -197,7 +208,7 @@ export function checkCallRequest(item: unknown): CallRequest {
   };
   if (typeof item !== 'object' || item === null || Array.isArray(item)) return fail('a call must be an object');
   const call = item as Record<string, unknown>;
-  const { server, tool, trajectory_id: trajectoryId } = call;
+  const { server, tool, trajectory_id: trajectoryId, source_trajectory_id: sourceTrajectoryId } = call;
   if (tool === undefined) fail("must have required property 'tool'");
   if (typeof tool !== 'string' || tool.length === 0) fail('tool must be a non-empty string');
   if ((tool as string).length > MAX_NAME_LENGTH) fail(`tool must NOT have more than ${MAX_NAME_LENGTH} characters`);
@@ -211,6 +222,10 @@ export function checkCallRequest(item: unknown): CallRequest {
   if (trajectoryId !== undefined && typeof trajectoryId !== 'string') fail('trajectory_id must be a string');
   if (typeof trajectoryId === 'string' && trajectoryId.length > MAX_TRAJECTORY_ID_LENGTH) {
     fail(`trajectory_id must NOT have more than ${MAX_TRAJECTORY_ID_LENGTH} characters`);
+  }
+  if (sourceTrajectoryId !== undefined && typeof sourceTrajectoryId !== 'string') fail('source_trajectory_id must be a string');
+  if (typeof sourceTrajectoryId === 'string' && sourceTrajectoryId.length > MAX_TRAJECTORY_ID_LENGTH) {
+    fail(`source_trajectory_id must NOT have more than ${MAX_TRAJECTORY_ID_LENGTH} characters`);
   }
   return call as unknown as CallRequest;
 }

@@ -1,5 +1,4 @@
 /** JSON Schemas of the HTTP API (docs/http-api.md); the OpenAPI document is generated from them. */
-
 import { MISS_REASONS } from '../core/types.js';
 
 /** Longest server or tool name a request may carry: past it no name is recorded, and matching it costs. */
@@ -34,6 +33,12 @@ export const callRequestSchema = {
       anyOf: [{ type: 'object', additionalProperties: true }, { type: 'string' }],
     },
     trajectory_id: { type: 'string', maxLength: MAX_TRAJECTORY_ID_LENGTH },
+    source_trajectory_id: {
+      type: 'string',
+      maxLength: MAX_TRAJECTORY_ID_LENGTH,
+      description:
+        "The recorded trajectory the rollout's task was built from: when it recorded this call, its observation is served (match.chosen_by is then source_trajectory); otherwise the repeat policy chooses.",
+    },
   },
 } as const;
 
@@ -77,6 +82,21 @@ export const callResultSchema = {
             'Fuzzy answers only: true when the improvisation could not be memoized at once (the cache was locked); it is written later.',
         },
         neighbors: { type: 'array', items: neighborSchema },
+        chosen_by: {
+          type: 'string',
+          enum: ['source_trajectory', 'policy'],
+          description:
+            "Exact answers: the rule that chose the observation served: the call's source_trajectory_id recorded it, or the repeat policy.",
+        },
+        failures: {
+          type: 'integer',
+          minimum: 1,
+          description: 'Observations of the key that are recorded infrastructure failures (transient); never served over a real answer.',
+        },
+        recorded: {
+          description:
+            'recorded_failure misses: the failure as it was recorded (the observation the repeat policy picks among the failures).',
+        },
       },
     },
   },

@@ -11,6 +11,9 @@ export function answerJson(answer: Answer): string {
   let matchJson = `{"key":"${match.key}"`;
   if (match.observations !== undefined) matchJson += `,"observations":${match.observations}`;
   if (match.outputs !== undefined) matchJson += `,"outputs":${match.outputs}`;
+  if (match.chosen_by !== undefined) matchJson += `,"chosen_by":"${match.chosen_by}"`;
+  if (match.failures !== undefined) matchJson += `,"failures":${match.failures}`;
+  if (match.recorded !== undefined) matchJson += `,"recorded":${match.recorded}`;
   if (match.memoized !== undefined) matchJson += `,"memoized":${match.memoized}`;
   if (match.unmemoized) matchJson += ',"unmemoized":true';
   if (match.neighbors !== undefined) matchJson += `,"neighbors":${JSON.stringify(match.neighbors)}`;

@@ -12,6 +12,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
+import { RawNumber } from '../core/json-text.js';
 import type { Tier } from '../core/types.js';
 import { parseToolCalls } from '../protocols/tool-call-text.js';
 import { splitName } from '../protocols/tool-names.js';
@@ -51,6 +52,15 @@ export function registerVerlRoutes(app: FastifyInstance, options: { simulator: (
   app.post<{ Body: VerlRequest }>(
     '/get_observation',
     {
+      // Ids past 2^53 are read without rounding; as trajectory ids they are their digits.
+      preValidation: async (request) => {
+        const ids = (request.body as { trajectory_ids?: unknown } | undefined)?.trajectory_ids;
+        if (!Array.isArray(ids)) return;
+        for (let i = 0; i < ids.length; i++) {
+          const id: unknown = ids[i];
+          if (id instanceof RawNumber) ids[i] = id.text;
+        }
+      },
       schema: {
         summary: "verl-tool's tool server: observations for a batch of model actions",
         description:
@@ -58,7 +68,8 @@ export function registerVerlRoutes(app: FastifyInstance, options: { simulator: (
           'Each action holds <tool_call>{"name": ..., "arguments": {...}}</tool_call> blocks; the observation is one <tool_response> block per call. ' +
           'An item without a well-formed call gets {"obs": "", "invalid_reason": ...} and valids[i] = false; the other items are answered. ' +
           'A block may name its server with "server" beside "name"; otherwise a tool name may be written mcp__<server>__<tool>, or extra_fields[i].server may name the server. ' +
-          "A named server is the only one that may answer. tiers[i] is the weakest tier among item i's calls (miss, then fuzzy, then exact); null when nothing was called.",
+          "A named server is the only one that may answer. tiers[i] is the weakest tier among item i's calls (miss, then fuzzy, then exact); null when nothing was called. " +
+          "extra_fields[i].source_trajectory_id names the recorded trajectory the item's task was built from (its observations are served).",
         tags: ['agents'],
         body: {
           type: 'object',
@@ -151,6 +162,7 @@ async function observe(simulator: Simulator, trajectoryId: string, action: strin
   const bad = blocks.find((b) => !b.ok);
   if (bad && !bad.ok) return invalid(bad.reason);
   const server = typeof extra['server'] === 'string' ? extra['server'] : undefined;
+  const source = typeof extra['source_trajectory_id'] === 'string' ? extra['source_trajectory_id'] : undefined;
   let valid = true;
   let tier: Tier = 'exact';
   const weakest = (t: Tier): void => {
@@ -175,10 +187,11 @@ async function observe(simulator: Simulator, trajectoryId: string, action: strin
           tool: named.tool,
           arguments: block.call.arguments,
           trajectory_id: trajectoryId,
+          ...(source === undefined ? {} : { source_trajectory_id: source }),
         });
         if (answer.reason === 'unknown_tool') valid = false;
         weakest(answer.tier);
-        return await outputText(JSON.parse(answer.outputJson) as unknown);
+        return await outputText(answer.outputJson);
       } catch (error) {
         if (!(error instanceof ToolsimError)) throw error;
         valid = false;

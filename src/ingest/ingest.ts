@@ -5,18 +5,22 @@
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { parseJson } from '../core/json-text.js';
 import type { CallRow, ToolRow } from '../store/ingest-writer.js';
 import type { Store } from '../store/store.js';
 import type { Format, NativeRecord, Reader } from './formats/format.js';
 import { detectFormat, formatNamed } from './formats/index.js';
 import { readLines } from './lines.js';
 import { parseRecordValue } from './record.js';
+import { transientMatcher } from './transient.js';
 
 export interface IngestOptions {
   store: Store;
   /** Paths; `-` reads `stdin`. */
   inputs: readonly string[];
   ignoreArgs?: readonly string[];
+  /** Regular expressions of recorded infrastructure failures, beside the built-in ones (transient.ts). */
+  transientPatterns?: readonly string[];
   /** A format name of src/ingest/formats, or `auto` (the default): detected per input. */
   format?: string;
   /** The server of transcript calls whose tool names and records do not name one. */
@@ -46,6 +50,8 @@ export interface IngestSummary {
   lines: number;
   callsAdded: number;
   callsPresent: number;
+  /** Calls read that are recorded infrastructure failures (declared or recognized). */
+  transient: number;
   toolRecords: number;
   rejected: number;
   /** Transcript calls without a result (and results without a call): reported, never stored. */
@@ -75,6 +81,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const commitEvery = options.commitEvery ?? 50_000;
   const report = options.onProblem ?? (() => {});
   const everyMs = options.progressEveryMs ?? 250;
+  const parseOptions = { isTransient: transientMatcher(options.transientPatterns) };
   const writer = store.beginIngest(options.ignoreArgs ?? []);
   const ignored = new Set(store.ignoredArguments);
   const wanted = options.format === undefined || options.format === 'auto' ? undefined : formatNamed(options.format);
@@ -87,6 +94,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     lines: 0,
     callsAdded: 0,
     callsPresent: 0,
+    transient: 0,
     toolRecords: 0,
     rejected: 0,
     unpaired: 0,
@@ -138,7 +146,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       const toolsSeen = new Set<string>();
       const sink = {
         record(native: NativeRecord, line: number): void {
-          const parsed = parseRecordValue(native, ignored);
+          const parsed = parseRecordValue(native, ignored, parseOptions);
           if (parsed.kind === 'error') {
             report(`${label}:${line}: ${parsed.reason}`);
             summary.rejected++;
@@ -153,6 +161,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
             summary.serverRecords++;
             writer.setServerInfo(parsed.server, parsed.info);
           } else {
+            if (parsed.row.transient) summary.transient++;
             const fingerprint = parsed.row.record.readUIntBE(0, 6);
             const ordinal = seen.get(fingerprint) ?? 0;
             seen.set(fingerprint, ordinal + 1);
@@ -201,7 +210,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
           let document: unknown;
           let parsed = true;
           try {
-            document = JSON.parse(parts.join('\n'));
+            document = parseJson(parts.join('\n'), 'text');
           } catch {
             parsed = false;
           }
@@ -215,7 +224,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
               if (text.trim() === '') return;
               let value: unknown;
               try {
-                value = JSON.parse(text);
+                value = parseJson(text, 'text');
               } catch (error) {
                 sink.problem(`not JSON (${(error as Error).message})`, i + 1);
                 return;
@@ -235,7 +244,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
             if (line.text.trim() === '') continue;
             let value: unknown;
             try {
-              value = JSON.parse(line.text);
+              value = parseJson(line.text, 'text');
             } catch (error) {
               sink.problem(`not JSON (${(error as Error).message})`, line.number);
               continue;

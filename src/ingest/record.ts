@@ -3,6 +3,7 @@
  */
 import { hash } from 'node:crypto';
 import { callKey, canonicalJson, dropIgnored, normalize, normalizeName, parseArguments } from '../core/canonical.js';
+import { parseJson, stringifyJson } from '../core/json-text.js';
 import type { Json, JsonObject } from '../core/types.js';
 import type { CallRow, ToolRow } from '../store/ingest-writer.js';
 import type { ServerInfo } from '../store/store.js';
@@ -21,6 +22,7 @@ const CALL_FIELDS = new Set([
   'arguments',
   'output',
   'is_error',
+  'transient',
   'trajectory_id',
   'node_id',
   'recorded_at',
@@ -42,12 +44,17 @@ function name(record: Record<string, unknown>, field: 'server' | 'tool'): string
 export interface ParseOptions {
   /** Test sets for `toolsim replay` may leave "output" out: the call is replayed, not compared. */
   outputOptional?: boolean;
+  /**
+   * Recognizes a recorded infrastructure failure by its output's text (`transientMatcher`); used
+   * when the record has no `"transient"` of its own.
+   */
+  isTransient?: (text: string) => boolean;
 }
 
 export function parseRecord(text: string, ignored: ReadonlySet<string>, options: ParseOptions = {}): ParsedRecord {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJson(text, 'text');
   } catch (error) {
     return reject(`not JSON (${(error as Error).message})`);
   }
@@ -75,6 +82,8 @@ export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>, o
   if (!args.ok) return reject(args.reason);
   const isError = record['is_error'] ?? false;
   if (typeof isError !== 'boolean') return reject('"is_error" must be a boolean');
+  const declared = record['transient'] ?? null;
+  if (declared !== null && typeof declared !== 'boolean') return reject('"transient" must be a boolean');
   for (const field of OPTIONAL_STRINGS) {
     const v = record[field];
     if (v !== undefined && v !== null && typeof v !== 'string') return reject(`"${field}" must be a string`);
@@ -89,7 +98,7 @@ export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>, o
   const key = callKey(server, tool, canonical);
   let output: string;
   try {
-    output = JSON.stringify((hasOutput ? record['output'] : null) as Json);
+    output = stringifyJson(hasOutput ? record['output'] : null);
   } catch {
     return reject('"output" is nested too deeply to store');
   }
@@ -105,6 +114,9 @@ export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>, o
   const metadata = hasExtra ? metadataJson(extra) : null;
   if (metadata === undefined) return reject('metadata is nested too deeply to store');
 
+  // A record's own "transient" wins over recognition, both ways (false keeps a real answer that looks like an outage).
+  const outputText = hasOutput && typeof record['output'] === 'string' ? (record['output'] as string) : output;
+  const transient = declared ?? options.isTransient?.(outputText) ?? false;
   const optional = (field: (typeof OPTIONAL_STRINGS)[number]): string | null => (record[field] as string | null | undefined) ?? null;
   const row: Omit<CallRow, 'ordinal'> = {
     key: Buffer.from(key, 'hex'),
@@ -113,6 +125,7 @@ export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>, o
     arguments: canonical,
     output,
     isError,
+    transient,
     trajectoryId: optional('trajectory_id'),
     nodeId: optional('node_id'),
     recordedAt: optional('recorded_at'),
@@ -120,7 +133,7 @@ export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>, o
     metadata,
     record: Buffer.alloc(0),
   };
-  row.record = recordHash(row);
+  row.record = recordHash(row, declared);
   return { kind: 'call', row, hasOutput };
 }
 
@@ -137,7 +150,7 @@ function parseTool(record: Record<string, unknown>, server: string, tool: string
   if (schema) {
     const normalized = normalize(schema);
     if (!normalized.ok) return reject(`"input_schema": ${normalized.reason}`);
-    inputSchema = JSON.stringify(schema);
+    inputSchema = stringifyJson(schema);
   }
   return { kind: 'tool', row: { server, tool, description: (description as string | undefined) ?? null, inputSchema } };
 }
@@ -161,7 +174,7 @@ function metadataJson(extra: JsonObject): string | null | undefined {
 }
 
 /** Hash of everything that was recorded: equal hashes mean the same line seen again. */
-function recordHash(row: Omit<CallRow, 'ordinal' | 'record'>): Buffer {
+function recordHash(row: Omit<CallRow, 'ordinal' | 'record'>, declaredTransient: boolean | null): Buffer {
   // Length-prefixed, so no choice of values can make two different records hash alike. Hashed in
   // one piece: the same bytes as one update per part, without a Hash object per record.
   let text = '';
@@ -177,5 +190,8 @@ function recordHash(row: Omit<CallRow, 'ordinal' | 'record'>): Buffer {
   ]) {
     text += part === null ? '-;' : `${part.length};${part}`;
   }
+  // What the line declared, not what this ingest's patterns recognized (a re-ingest adds nothing);
+  // a part only when declared, so records without the field keep their identity.
+  if (declaredTransient !== null) text += declaredTransient ? '1;1' : '1;0';
   return hash('sha256', text, 'buffer');
 }

@@ -2,6 +2,7 @@
  * Hermes / Qwen style tool calls written in model text: `<tool_call>{"name": ..., "arguments":
  * {...}}</tool_call>` blocks. Pure; shared by transcript ingest and the verl-tool adapter.
  */
+import { parseJson } from '../core/json-text.js';
 
 export interface TextToolCall {
   name: string;
@@ -32,7 +33,7 @@ export function parseToolCalls(text: string): ParsedBlock[] {
 function parseCallJson(body: string): ParsedBlock {
   let value: unknown;
   try {
-    value = JSON.parse(body);
+    value = parseJson(body, 'value');
   } catch (error) {
     return { ok: false, reason: `<tool_call> does not hold JSON (${(error as Error).message})` };
   }

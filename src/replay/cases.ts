@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { DEFAULT_MAX_LINE_BYTES, openInput } from '../ingest/ingest.js';
 import { readLines } from '../ingest/lines.js';
 import { parseRecord } from '../ingest/record.js';
+import { transientMatcher } from '../ingest/transient.js';
 
 export interface ReplayCase {
   /** Index into the list of inputs, and the 1-based line number: where the call came from. */
@@ -25,9 +26,12 @@ export interface ReadStats {
   rejected: number;
   toolRecords: number;
   failedInputs: number;
+  /** Calls whose recorded output is an infrastructure failure (transient): replayed, never compared. */
+  expectedFailures: number;
 }
 
 const NOTHING_IGNORED: ReadonlySet<string> = new Set();
+const PARSE_OPTIONS = { outputOptional: true, isTransient: transientMatcher() };
 
 /** Yields every call of the inputs in order; bad lines go to `onProblem` as `FILE:LINE: reason`. */
 export async function* readCases(
@@ -57,7 +61,7 @@ export async function* readCases(
           continue;
         }
         if (line.text.trim() === '') continue;
-        const parsed = parseRecord(line.text, NOTHING_IGNORED, { outputOptional: true });
+        const parsed = parseRecord(line.text, NOTHING_IGNORED, PARSE_OPTIONS);
         if (parsed.kind === 'error') {
           onProblem(`${label}:${line.number}: ${parsed.reason}`);
           stats.rejected++;
@@ -66,6 +70,8 @@ export async function* readCases(
           stats.toolRecords++;
         } else if (parsed.kind === 'call') {
           const { row } = parsed;
+          // An outage recorded in place of the answer is no answer to compare with.
+          if (row.transient && parsed.hasOutput) stats.expectedFailures++;
           yield {
             input: index,
             line: line.number,
@@ -73,7 +79,7 @@ export async function* readCases(
             tool: row.tool,
             arguments: row.arguments,
             trajectoryId: row.trajectoryId,
-            expected: parsed.hasOutput ? { outputJson: row.output, isError: row.isError } : null,
+            expected: parsed.hasOutput && !row.transient ? { outputJson: row.output, isError: row.isError } : null,
           };
         }
       }

@@ -35,7 +35,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
   const batchSize = options.batchSize ?? 100;
   const concurrency = options.concurrency ?? 4;
   const everyMs = options.progressEveryMs ?? 250;
-  const stats: ReadStats = { lines: 0, rejected: 0, toolRecords: 0, failedInputs: 0 };
+  const stats: ReadStats = { lines: 0, rejected: 0, toolRecords: 0, failedInputs: 0, expectedFailures: 0 };
   const tally = new Tally(options.inputs);
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;

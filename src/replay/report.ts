@@ -84,6 +84,8 @@ export interface ReplayReport {
   rejected: number;
   toolRecords: number;
   failedInputs: number;
+  /** Calls of the test set whose recorded output is an infrastructure failure: replayed, not compared. */
+  expectedFailures: number;
   overall: GroupReport;
   servers: GroupReport[];
   tools: GroupReport[];
@@ -250,7 +252,10 @@ export class Tally {
   }
 
   report(
-    meta: Pick<ReplayReport, 'target' | 'startedAt' | 'seconds' | 'lines' | 'rejected' | 'toolRecords' | 'failedInputs'>,
+    meta: Pick<
+      ReplayReport,
+      'target' | 'startedAt' | 'seconds' | 'lines' | 'rejected' | 'toolRecords' | 'failedInputs' | 'expectedFailures'
+    >,
   ): ReplayReport {
     const overall = this.#overall.report();
     const byPlace = (a: DifferingAnswer, b: DifferingAnswer): number =>

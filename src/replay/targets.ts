@@ -2,7 +2,9 @@
  * Where calls are replayed: a running server over HTTP (POST /v1/calls in batches) or a cache on
  * disk through an in-process simulator. Both answer a batch with one result per call, in order.
  */
+
 import { ToolsimError } from '../core/errors.js';
+import { parseJson, stringifyJson } from '../core/json-text.js';
 import type { MissReason, Tier } from '../core/types.js';
 import type { Simulator } from '../simulator/simulator.js';
 import type { ReplayCase } from './cases.js';
@@ -114,7 +116,7 @@ export class HttpTarget implements ReplayTarget {
     if (response.status !== 200) throw new TargetError(`${this.#endpoint} answered ${response.status}: ${text.slice(0, 300)}`);
     let results: unknown;
     try {
-      results = (JSON.parse(text) as { results?: unknown }).results;
+      results = (parseJson(text, 'text') as { results?: unknown }).results;
     } catch {
       throw new TargetError(`${this.#endpoint} answered something that is not JSON: ${text.slice(0, 100)}`);
     }
@@ -137,7 +139,7 @@ function resultOf(item: unknown, seconds: number, endpoint: string): ReplayResul
   return {
     ok: true,
     tier,
-    outputJson: JSON.stringify(r['output'] ?? null),
+    outputJson: stringifyJson(r['output'] ?? null),
     isError: r['is_error'] === true,
     key: match.key,
     seconds,

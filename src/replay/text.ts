@@ -49,6 +49,11 @@ export function reportText(report: ReplayReport): string {
   if (report.rejected > 0 || report.failedInputs > 0) {
     out.push(`${formatNumber(report.rejected)} lines rejected, ${formatNumber(report.failedInputs)} inputs unreadable or cut short`);
   }
+  if (report.expectedFailures > 0) {
+    out.push(
+      `${formatNumber(report.expectedFailures)} calls whose recorded output is an infrastructure failure (transient): replayed, not compared`,
+    );
+  }
   const compared =
     overall.compared === 0
       ? 'no exact answer had an expected output'

@@ -2,7 +2,7 @@
  * resolve(call): canonicalize, find the server, then run the tiers in order (exact, fuzzy) until one
  * answers; whatever passes through all of them becomes a labelled miss.
  */
-import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from '../core/canonical.js';
+import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments, plainArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
 import { type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
 import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, ToolInfo } from '../core/types.js';
@@ -21,6 +21,8 @@ export interface CallRequest {
   tool: string;
   arguments: unknown;
   trajectory_id?: string | undefined;
+  /** The recorded trajectory the rollout's task was built from: its observation of the call is served. */
+  source_trajectory_id?: string | undefined;
 }
 
 export interface SimulatorOptions {
@@ -116,10 +118,11 @@ export class Simulator {
     const call: Call = {
       server: resolvedServer,
       tool,
-      arguments: kept,
+      arguments: plainArguments({ value: kept, ...(args.exact ? { exact: true } : {}) }, canonical),
       canonical,
       key: callKey(resolvedServer, tool, canonical),
       ...(request.trajectory_id === undefined ? {} : { trajectoryId: request.trajectory_id }),
+      ...(request.source_trajectory_id === undefined ? {} : { sourceTrajectoryId: request.source_trajectory_id }),
     };
     if (known) return { call, known: true };
     return {
@@ -171,8 +174,17 @@ export class Simulator {
     const base = { server: call.server, tool: call.tool, key: call.key, arguments: call.arguments };
     if (!known) return { ...base, tier: 'miss', reason: 'unknown_tool', why: 'the tool is not in the cache', neighbors: [] };
     const served = this.exact.lookup(call.key);
+    if (served?.transient) {
+      const why = `recorded ${served.observations} time(s), each time an infrastructure failure (transient)`;
+      return { ...base, tier: 'miss', reason: 'recorded_failure', why, neighbors: [] };
+    }
     if (served) {
-      return { ...base, tier: 'exact', why: `recorded ${served.observations} time(s); the repeat policy picks the answer`, neighbors: [] };
+      const failures = served.failures > 0 ? ` (${served.failures} of them recorded failures, never served)` : '';
+      const rule =
+        call.sourceTrajectoryId === undefined
+          ? 'the repeat policy picks the answer'
+          : "the source trajectory's observation is served if it recorded the call, else the repeat policy's";
+      return { ...base, tier: 'exact', why: `recorded ${served.observations} time(s)${failures}; ${rule}`, neighbors: [] };
     }
     const resolution = this.#resolution(call);
     const listed = resolution.neighbors().map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) }));

@@ -15,6 +15,8 @@ export interface CallRow {
   arguments: string;
   output: string;
   isError: boolean;
+  /** An infrastructure failure recorded in place of the tool's answer (docs/log-format.md). */
+  transient: boolean;
   record: Buffer;
   ordinal: number;
   trajectoryId: string | null;
@@ -52,8 +54,8 @@ export class IngestWriter {
     this.#store = store;
     // Positional parameters: binding by name costs a lookup per column per row at ingest rates.
     this.#insertCall = db.prepare(`INSERT OR IGNORE INTO calls
-      (key, server, tool, arguments, output, is_error, record, ordinal, trajectory_id, node_id, recorded_at, source, metadata)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      (key, server, tool, arguments, output, is_error, record, ordinal, trajectory_id, node_id, recorded_at, source, metadata, transient)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.#upsertTool = db.prepare(`INSERT INTO tools (server, tool, description, input_schema)
       VALUES (@server, @tool, @description, @inputSchema)
       ON CONFLICT (server, tool) DO UPDATE SET
@@ -124,6 +126,7 @@ export class IngestWriter {
           call.recordedAt,
           call.source,
           call.metadata,
+          call.transient ? 1 : 0,
         ).changes;
         if (changes === 1) {
           added++;

@@ -3,6 +3,7 @@
  * connection from writing them.
  */
 import type Database from 'better-sqlite3';
+import { KEY_VERSION } from '../core/canonical.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -36,7 +37,8 @@ CREATE TABLE IF NOT EXISTS calls (
   node_id       TEXT,
   recorded_at   TEXT,
   source        TEXT,
-  metadata      TEXT
+  metadata      TEXT,
+  transient     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS calls_by_key ON calls (key);
 CREATE INDEX IF NOT EXISTS calls_by_tool ON calls (server, tool);
@@ -54,10 +56,20 @@ export function schemaVersion(db: Database.Database): number | undefined {
   return row ? Number(row.value) : undefined;
 }
 
-/** Creates the tables in an empty database and records their version. */
+/**
+ * The key version the cache's keys were computed with (docs/canonical-key.md). Caches from before
+ * it was recorded hold `toolsim-key-v1` keys.
+ */
+export function keyVersion(db: Database.Database): string {
+  const row = db.prepare("SELECT value FROM meta WHERE name = 'key_version'").get() as { value: string } | undefined;
+  return row?.value ?? 'toolsim-key-v1';
+}
+
+/** Creates the tables in an empty database and records their version and the key version. */
 export function createSchema(db: Database.Database): void {
   db.exec(SCHEMA);
   db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+  db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run('key_version', KEY_VERSION);
 }
 
 /** Makes this connection refuse every write to the recordings, by temporary triggers (its own). */

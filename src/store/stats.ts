@@ -10,6 +10,10 @@ export interface StoreStats {
   disagreeingKeys: number;
   /** Keys recorded exactly once: the thinnest coverage. */
   singleKeys: number;
+  /** Calls that are recorded infrastructure failures (transient). */
+  transientCalls: number;
+  /** Keys whose every recording is such a failure: served as `recorded_failure` misses. */
+  failureOnlyKeys: number;
   perTool: {
     server: string;
     tool: string;
@@ -19,17 +23,23 @@ export interface StoreStats {
     singleKeys: number;
     repeatedKeys: number;
     disagreeingKeys: number;
+    transientCalls: number;
+    failureOnlyKeys: number;
   }[];
 }
 
 /** Counted from the recorded calls, not from the per-tool counts each ingest ends by writing. */
 export function readStats(db: Database.Database): StoreStats {
-  const perKey = `SELECT server, tool, key, count(*) AS n, count(DISTINCT output || char(0) || is_error) AS distinct_outputs
+  // Distinct outputs among the real recordings (those served), or among the failures when there is nothing else.
+  const perKey = `SELECT server, tool, key, count(*) AS n, sum(transient) AS failures,
+        CASE WHEN sum(transient) = count(*) THEN count(DISTINCT output || char(0) || is_error)
+             ELSE count(DISTINCT CASE WHEN transient = 0 THEN output || char(0) || is_error END) END AS distinct_outputs
       FROM calls GROUP BY key`;
   const perTool = db
     .prepare(
       `SELECT server, tool, sum(n) AS calls, count(*) AS keys, sum(n = 1) AS singleKeys,
-           sum(n > 1) AS repeatedKeys, sum(distinct_outputs > 1) AS disagreeingKeys
+           sum(n > 1) AS repeatedKeys, sum(distinct_outputs > 1) AS disagreeingKeys,
+           sum(failures) AS transientCalls, sum(failures = n) AS failureOnlyKeys
          FROM (${perKey}) GROUP BY server, tool ORDER BY server, tool`,
     )
     .all() as StoreStats['perTool'];
@@ -37,7 +47,17 @@ export function readStats(db: Database.Database): StoreStats {
   const catalogOnly = db.prepare('SELECT server, tool FROM tools WHERE calls = 0').all() as { server: string; tool: string }[];
   for (const { server, tool } of catalogOnly) {
     if (!perTool.some((row) => row.server === server && row.tool === tool)) {
-      perTool.push({ server, tool, calls: 0, keys: 0, singleKeys: 0, repeatedKeys: 0, disagreeingKeys: 0 });
+      perTool.push({
+        server,
+        tool,
+        calls: 0,
+        keys: 0,
+        singleKeys: 0,
+        repeatedKeys: 0,
+        disagreeingKeys: 0,
+        transientCalls: 0,
+        failureOnlyKeys: 0,
+      });
     }
   }
   perTool.sort((a, b) => (a.server === b.server ? (a.tool < b.tool ? -1 : 1) : a.server < b.server ? -1 : 1));
@@ -50,6 +70,8 @@ export function readStats(db: Database.Database): StoreStats {
     singleKeys: sum((row) => row.singleKeys),
     repeatedKeys: sum((row) => row.repeatedKeys),
     disagreeingKeys: sum((row) => row.disagreeingKeys),
+    transientCalls: sum((row) => row.transientCalls),
+    failureOnlyKeys: sum((row) => row.failureOnlyKeys),
     perTool,
   };
 }

@@ -10,9 +10,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { KEY_VERSION } from '../core/canonical.js';
 import type { JsonObject, Observation, ToolInfo } from '../core/types.js';
 import { IngestWriter } from './ingest-writer.js';
-import { createSchema, refuseRecordingWrites, SCHEMA_VERSION, schemaVersion } from './schema.js';
+import { createSchema, keyVersion, refuseRecordingWrites, SCHEMA_VERSION, schemaVersion } from './schema.js';
 import { emptyFingerprint } from './snapshot-id.js';
 import { readStats, type StoreStats } from './stats.js';
 
@@ -40,6 +41,8 @@ export interface RecordedCall {
   /** The output as recorded, JSON text. */
   outputJson: string;
   isError: boolean;
+  /** An infrastructure failure recorded in place of the tool's answer. */
+  transient: boolean;
   trajectoryId: string | null;
   nodeId: string | null;
   recordedAt: string | null;
@@ -55,6 +58,7 @@ interface CallColumns {
   arguments: string;
   output: string;
   is_error: number;
+  transient: number;
   trajectory_id: string | null;
   node_id: string | null;
   recorded_at: string | null;
@@ -80,7 +84,10 @@ export class Store {
   readonly path: string;
   readonly #db: Database.Database;
   readonly #meta: Database.Statement<[string], { value: string }>;
-  readonly #observations: Database.Statement<[Buffer], { output: string; is_error: number }>;
+  readonly #observations: Database.Statement<
+    [Buffer],
+    { output: string; is_error: number; transient: number; trajectory_id: string | null }
+  >;
   readonly #argumentsOfTool: Database.Statement<[string, string], { key: Buffer; arguments: string }>;
   readonly #catalog: Database.Statement<
     [],
@@ -94,7 +101,7 @@ export class Store {
     this.path = path;
     this.#db = db;
     this.#meta = db.prepare('SELECT value FROM meta WHERE name = ?');
-    this.#observations = db.prepare('SELECT output, is_error FROM calls WHERE key = ? ORDER BY id');
+    this.#observations = db.prepare('SELECT output, is_error, transient, trajectory_id FROM calls WHERE key = ? ORDER BY id');
     this.#argumentsOfTool = db.prepare(
       'SELECT key, min(arguments) AS arguments FROM calls WHERE server = ? AND tool = ? GROUP BY key ORDER BY min(id)',
     );
@@ -102,7 +109,7 @@ export class Store {
     this.#callCount = db.prepare('SELECT total(calls) AS n FROM tools');
     this.#anyCall = db.prepare('SELECT 1 FROM calls LIMIT 1');
     this.#calls = db.prepare(
-      'SELECT key, server, tool, arguments, output, is_error, trajectory_id, node_id, recorded_at, source, metadata FROM calls ORDER BY id',
+      'SELECT key, server, tool, arguments, output, is_error, transient, trajectory_id, node_id, recorded_at, source, metadata FROM calls ORDER BY id',
     );
   }
 
@@ -125,6 +132,13 @@ export class Store {
         throw new Error(`${path} is not a toolsim cache (no schema); run \`toolsim ingest\` first`);
       }
       createSchema(db);
+    } else if (keyVersion(db) !== KEY_VERSION) {
+      // Keys of another version never match a call's key: every lookup would miss.
+      const found = keyVersion(db);
+      db.close();
+      throw new Error(
+        `${path} holds call keys of version ${found}; this toolsim computes ${KEY_VERSION}. Re-ingest the logs into a new cache (toolsim ingest FILE... --db NEW_PATH)`,
+      );
     } else if (version !== SCHEMA_VERSION) {
       db.close();
       throw new Error(`${path} has cache schema version ${version}; this toolsim reads version ${SCHEMA_VERSION}`);
@@ -186,6 +200,8 @@ export class Store {
     return this.#observations.all(Buffer.from(key, 'hex')).map((row) => ({
       outputJson: row.output,
       isError: row.is_error === 1,
+      transient: row.transient === 1,
+      trajectoryId: row.trajectory_id,
     }));
   }
 
@@ -207,6 +223,7 @@ export class Store {
         arguments: row.arguments,
         outputJson: row.output,
         isError: row.is_error === 1,
+        transient: row.transient === 1,
         trajectoryId: row.trajectory_id,
         nodeId: row.node_id,
         recordedAt: row.recorded_at,

@@ -1,17 +1,28 @@
 /**
- * Tier 1: the call's key was recorded; replay the observation the repeat policy picks (docs/canonical-key.md,
- * "Several observations of one key").
+ * Tier 1: the call's key was recorded; replay the observation of the call's source trajectory, else
+ * the one the repeat policy picks (docs/canonical-key.md, "Several observations of one key"). A
+ * recorded failure (transient) is served only as a `recorded_failure` miss, and only when the key
+ * has nothing else.
  * An LRU in front of SQLite holds both hits and misses, since recordings do not change while serving.
  */
 import { LRUCache } from 'lru-cache';
-import type { Observation, RepeatPolicy } from '../core/types.js';
+import type { Answer, Call, Match, Observation, RepeatPolicy } from '../core/types.js';
 import type { Store } from '../store/store.js';
+import { missAnswer } from './miss.js';
 import { answered, type Outcome, pass, type Resolution, type Tier } from './tier.js';
 
 export interface Served extends Observation {
   readonly observations: number;
-  /** Distinct (output, is_error) pairs among the observations; above 1 the recordings disagree. */
+  /** Distinct (output, is_error) pairs among the real observations (all, when every one is a failure); above 1 they disagree. */
   readonly outputs: number;
+  /** Observations that are recorded failures. */
+  readonly failures: number;
+  /**
+   * The first real observation of each trajectory that recorded the key, when the real observations
+   * disagree (when they agree, any of them is the same answer and `trajectories` names who recorded it).
+   */
+  readonly byTrajectory?: ReadonlyMap<string, Observation>;
+  readonly trajectories?: ReadonlySet<string>;
 }
 
 const NOT_RECORDED = Symbol('not recorded');
@@ -31,32 +42,102 @@ export class ExactTier implements Tier {
       max: cacheSize,
       maxSize: cacheBytes,
       // JS strings take about two bytes a character; 64 more for the key and the entry itself.
-      sizeCalculation: (served) => (served === NOT_RECORDED ? 64 : 2 * served.outputJson.length + 64),
+      sizeCalculation: (served) => (served === NOT_RECORDED ? 64 : sizeOf(served)),
     });
   }
 
   resolve({ call }: Resolution): Outcome {
     const served = this.lookup(call.key);
     if (!served) return pass();
-    return answered({
-      tier: 'exact',
-      outputJson: served.outputJson,
-      isError: served.isError,
-      match: { key: call.key, observations: served.observations, outputs: served.outputs },
-    });
+    if (served.transient) return answered(recordedFailure(call, served));
+    const own = call.sourceTrajectoryId === undefined ? undefined : ownObservation(served, call.sourceTrajectoryId);
+    const observation = own ?? served;
+    const match: Match = {
+      key: call.key,
+      observations: served.observations,
+      outputs: served.outputs,
+      chosen_by: own ? 'source_trajectory' : 'policy',
+    };
+    if (served.failures > 0) match.failures = served.failures;
+    return answered({ tier: 'exact', outputJson: observation.outputJson, isError: observation.isError, match });
   }
 
-  /** The observation served for a key, or undefined when the key was never recorded. */
+  /**
+   * The observation served for a key by the repeat policy, or undefined when the key was never
+   * recorded. It is a recorded failure (`transient`) only when every observation of the key is one.
+   */
   lookup(key: string): Served | undefined {
     let served = this.#cache.get(key);
     if (served === undefined) {
-      const observations = this.#store.observations(key);
-      const chosen = pick(observations, this.#policy);
-      served = chosen ? { ...chosen, observations: observations.length, outputs: distinctOutputs(observations) } : NOT_RECORDED;
+      served = summarize(this.#store.observations(key), this.#policy) ?? NOT_RECORDED;
       this.#cache.set(key, served);
     }
     return served === NOT_RECORDED ? undefined : served;
   }
+}
+
+/** What the exact tier keeps of a key's observations (ingest order). */
+function summarize(all: readonly Observation[], policy: RepeatPolicy): Served | undefined {
+  if (all.length === 0) return undefined;
+  const real = all.some((o) => o.transient) ? all.filter((o) => !o.transient) : all;
+  const candidates = real.length > 0 ? real : all;
+  const chosen = pick(candidates, policy)!;
+  const outputs = distinctOutputs(candidates);
+  const served: { -readonly [K in keyof Served]: Served[K] } = {
+    outputJson: chosen.outputJson,
+    isError: chosen.isError,
+    transient: real.length === 0,
+    observations: all.length,
+    outputs,
+    failures: all.length - real.length,
+  };
+  if (real.length === 0) return served;
+  if (outputs > 1) {
+    // One kept copy per distinct output, shared by the trajectories that recorded it (and by `sizeOf`'s count).
+    const copies = new Map<string, Observation>();
+    const byTrajectory = new Map<string, Observation>();
+    for (const o of real) {
+      const id = observationId(o);
+      let copy = copies.get(id);
+      if (!copy) copies.set(id, (copy = { outputJson: o.outputJson, isError: o.isError }));
+      if (o.trajectoryId && !byTrajectory.has(o.trajectoryId)) byTrajectory.set(o.trajectoryId, copy);
+    }
+    served.outputJson = copies.get(observationId(chosen))!.outputJson;
+    served.byTrajectory = byTrajectory;
+  } else if (real.some((o) => o.trajectoryId)) {
+    served.trajectories = new Set(real.flatMap((o) => (o.trajectoryId ? [o.trajectoryId] : [])));
+  }
+  return served;
+}
+
+/** The observation the source trajectory recorded (its first real one), or undefined when it recorded none. */
+function ownObservation(served: Served, sourceTrajectoryId: string): Observation | undefined {
+  if (served.byTrajectory) return served.byTrajectory.get(sourceTrajectoryId);
+  return served.trajectories?.has(sourceTrajectoryId) ? served : undefined;
+}
+
+/** Bytes an entry holds: JS strings take about two a character, plus the entry and its trajectory ids. */
+function sizeOf(served: Served): number {
+  let size = 2 * served.outputJson.length + 64;
+  if (served.byTrajectory) {
+    const outputs = new Set<string>();
+    for (const [id, o] of served.byTrajectory) {
+      size += 2 * id.length + 48;
+      if (o.outputJson !== served.outputJson && !outputs.has(o.outputJson)) {
+        outputs.add(o.outputJson);
+        size += 2 * o.outputJson.length;
+      }
+    }
+  }
+  if (served.trajectories) for (const id of served.trajectories) size += 2 * id.length + 32;
+  return size;
+}
+
+/** A key whose every recording is an infrastructure failure: a miss the trainer can mask, with what was recorded. */
+function recordedFailure(call: Call, served: Served): Answer {
+  const answer = missAnswer(call, 'recorded_failure', []);
+  answer.match = { key: call.key, observations: served.observations, failures: served.failures, recorded: served.outputJson };
+  return answer;
 }
 
 const observationId = (o: Observation): string => `${o.isError ? 1 : 0}${o.outputJson}`;

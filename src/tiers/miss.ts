@@ -7,6 +7,8 @@ import type { Answer, Call, MissReason, Neighbor } from '../core/types.js';
 const EXPLANATIONS: Record<MissReason, string> = {
   unknown_tool: 'the tool is not known',
   invalid_arguments: 'the tool does not take these arguments',
+  recorded_failure:
+    'every recording of this call is an infrastructure failure (a timeout, a connection or proxy error, a rate limit); try again',
   no_similar_calls: 'no recorded call of this tool is close enough to these arguments',
   fuzzy_disabled: 'there is no recorded answer for these arguments',
   llm_unavailable: 'there is no recorded answer for these arguments and the simulator could not improvise one',

@@ -5,6 +5,7 @@
  * no call ids, so responses pair with the conversation's waiting calls in order (by name when the
  * response names its tool).
  */
+import { parseJson } from '../../core/json-text.js';
 import { parseToolCalls, taggedBlocks } from '../../protocols/tool-call-text.js';
 import {
   conversationId,
@@ -122,7 +123,7 @@ export const hermes: Format = {
 /** `{"name": ..., "content": ...}` as Hermes writes responses, or the bare text. */
 function responseOf(body: string): { name?: string; output: unknown } {
   try {
-    const parsed = JSON.parse(body) as unknown;
+    const parsed = parseJson(body, 'text');
     if (isObject(parsed) && typeof parsed['name'] === 'string' && 'content' in parsed)
       return { name: parsed['name'], output: parsed['content'] };
     return { output: parsed };

@@ -22,7 +22,7 @@
 
 import { ConfigError } from '../../core/errors.js';
 import type { Metrics } from '../../core/metrics.js';
-import { type Answer, type Call, MISS_REASONS, type MissReason, type Observation } from '../../core/types.js';
+import { type Answer, type Call, MISS_REASONS, type MissReason, type Neighbor, type Observation } from '../../core/types.js';
 import { type FuzzyMemo, type MemoRead, type MemoStatus, SqliteMemo } from '../../store/fuzzy-memo.js';
 import { Memo, type MemoId } from '../../store/memo.js';
 import { PostgresMemo } from '../../store/memo-postgres.js';
@@ -292,11 +292,8 @@ class FuzzyTier implements Tier {
   #prompt(resolution: Resolution): Prompt {
     const { call } = resolution;
     const examples: Example[] = [];
-    for (const n of resolution.neighbors()) {
-      const served = resolution.recorded(n.key);
-      if (served)
-        examples.push({ arguments: n.arguments, outputJson: served.outputJson, isError: served.isError, similarity: n.similarity });
-    }
+    for (const { neighbor: n, served } of recordedNeighbors(resolution))
+      examples.push({ arguments: n.arguments, outputJson: served.outputJson, isError: served.isError, similarity: n.similarity });
     const tool = this.#tools.get(JSON.stringify([call.server, call.tool])) ?? { server: call.server, tool: call.tool };
     return buildPrompt(tool, examples, call.arguments, this.#p.config.promptTokens);
   }
@@ -341,7 +338,7 @@ class FuzzyTier implements Tier {
     }
     const deadline = AbortSignal.timeout(config.llmDeadlineMs);
     try {
-      const examples: Observation[] = resolution.neighbors().flatMap((n) => resolution.recorded(n.key) ?? []);
+      const examples: Observation[] = recordedNeighbors(resolution).map((r) => r.served);
       let note = '';
       for (let attempt = 0; attempt < 2; attempt++) {
         if (!budget.allows()) {
@@ -420,4 +417,17 @@ function fuzzyAnswer(resolution: Resolution, answer: Observation, memoized: bool
 
 function isMissReason(reason: string): reason is MissReason {
   return (MISS_REASONS as readonly string[]).includes(reason);
+}
+
+/**
+ * The neighbours with the observation each replays. Recorded failures (transient) are examples
+ * only when no neighbour has anything else: an outage is not an answer to copy.
+ */
+function recordedNeighbors(resolution: Resolution): { neighbor: Neighbor; served: Observation }[] {
+  const all = resolution.neighbors().flatMap((neighbor) => {
+    const served = resolution.recorded(neighbor.key);
+    return served ? [{ neighbor, served }] : [];
+  });
+  const real = all.filter((r) => !r.served.transient);
+  return real.length > 0 ? real : all;
 }

@@ -1,0 +1,238 @@
+/**
+ * JSON without rounding (docs/canonical-key.md, rule 4; docs/log-format.md, "Output"). Pure;
+ * imports nothing of ours.
+ *
+ * `JSON.parse` turns every number into a double: `593322347340602809` comes back as
+ * `593322347340602800`, `1.50` as `1.5`. Here a text is first scanned for numbers outside strings
+ * (strings are skipped with `indexOf`, so the scan costs little next to the parse). When none of
+ * them would change, `JSON.parse` reads the text as it is; almost every real line takes that path.
+ * Otherwise each number that would change is swapped for a marker string, `JSON.parse` reads that
+ * text, and the markers become `RawNumber`s holding the numbers' source text: the native parser
+ * still does the work (lossless-json, a JavaScript parser, reads a typical log line several
+ * times slower; it reads only texts that escape U+0000, where a marker could be forged).
+ */
+import { parse as parseLossless } from 'lossless-json';
+
+/**
+ * A JSON number kept as text: the source spelling after parsing, or the canonical spelling once
+ * `canonicalNumber` has normalized it. `JSON.stringify` sees it as the nearest double (so a stray
+ * stringify still writes a number), but `stringifyJson` writes its text.
+ */
+export class RawNumber {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+  toJSON(): number {
+    sawRaw = true;
+    return Number(this.text);
+  }
+}
+
+/**
+ * What must survive parsing: `'value'`, each number's exact decimal value (enough for keys: `1.0`
+ * may become `1`); `'text'`, each number's spelling too (recorded outputs are replayed as written).
+ */
+export type Keep = 'value' | 'text';
+
+const spellingChanges = (token: string): boolean => String(Number(token)) !== token;
+const valueChanges = (token: string): boolean => spellingChanges(token) && !roundTrips(token);
+
+/** JSON text to a value, numbers that a double would change kept as `RawNumber`. Throws SyntaxError like JSON.parse. */
+export function parseJson(text: string, keep: Keep): unknown {
+  const changes = keep === 'text' ? spellingChanges : valueChanges;
+  const tokens = numbersWhere(text, changes);
+  if (tokens === undefined) return JSON.parse(text);
+  // A text that escapes U+0000 could hold a string that looks like a marker: lossless-json reads it.
+  if (text.includes('\\u0000')) return parseSlowly(text, changes);
+  // Each such number becomes the string "\u0000<index>" for the native parser, then a RawNumber
+  // again. No string of the text itself can start with U+0000: JSON text cannot hold a raw control
+  // character, and this one escapes none.
+  let marked = '';
+  let from = 0;
+  for (let i = 0; i < tokens.length; i += 2) {
+    const start = tokens[i]!;
+    const end = tokens[i + 1]!;
+    if (!JSON_NUMBER.test(text.slice(start, end))) return JSON.parse(text);
+    marked += `${text.slice(from, start)}"\\u0000${i >> 1}"`;
+    from = end;
+  }
+  marked += text.slice(from);
+  let value: unknown;
+  try {
+    value = JSON.parse(marked);
+  } catch {
+    // Report the error of the text as it was written.
+    return JSON.parse(text);
+  }
+  const raw = (index: string): RawNumber => {
+    const i = 2 * Number(index);
+    return new RawNumber(text.slice(tokens[i]!, tokens[i + 1]!));
+  };
+  return restore(value, raw);
+}
+
+function parseSlowly(text: string, changes: (token: string) => boolean): unknown {
+  try {
+    return parseLossless(text, undefined, {
+      parseNumber: (token) => (changes(token) ? new RawNumber(token) : Number(token)),
+      // JSON.parse keeps the last of duplicate keys; so does this.
+      onDuplicateKey: ({ newValue }) => newValue,
+    });
+  } catch (error) {
+    // The native parser words syntax errors as users know them; it also reads what is too deep
+    // for lossless-json's recursion, which is then reported as such.
+    JSON.parse(text);
+    throw new SyntaxError(`nested too deeply to read its numbers exactly (${(error as Error).message})`);
+  }
+}
+
+const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+const isMarker = (v: unknown): v is string => typeof v === 'string' && v.charCodeAt(0) === 0;
+
+/** Puts the `RawNumber`s back in place of their markers, without recursion (values may nest deep). */
+function restore(root: unknown, raw: (index: string) => RawNumber): unknown {
+  if (isMarker(root)) return raw(root.slice(1));
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node !== 'object' || node === null) continue;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const item: unknown = node[i];
+        if (isMarker(item)) node[i] = raw(item.slice(1));
+        else if (typeof item === 'object' && item !== null) stack.push(item);
+      }
+      continue;
+    }
+    const object = node as Record<string, unknown>;
+    for (const key of Object.keys(object)) {
+      const item = object[key];
+      if (isMarker(item)) object[key] = raw(item.slice(1));
+      else if (typeof item === 'object' && item !== null) stack.push(item);
+    }
+  }
+  return root;
+}
+
+/**
+ * The [start, end) offsets of every number token outside strings that satisfies `test`, flat, or
+ * undefined when there is none.
+ * Malformed text gives whatever it gives: JSON.parse reports it.
+ */
+function numbersWhere(text: string, test: (token: string) => boolean): number[] | undefined {
+  let found: number[] | undefined;
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: jump to the quote that closes it (one preceded by an even run of backslashes).
+      let j = i + 1;
+      for (;;) {
+        j = text.indexOf('"', j);
+        if (j === -1) return found;
+        let k = j - 1;
+        while (text.charCodeAt(k) === 0x5c) k--;
+        if ((j - 1 - k) % 2 === 0) break;
+        j++;
+      }
+      i = j + 1;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      let j = i + 1;
+      while (j < n) {
+        const d = text.charCodeAt(j);
+        if ((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d) j++;
+        else break;
+      }
+      if (test(text.slice(i, j))) (found ??= []).push(i, j);
+      i = j;
+    } else {
+      i++;
+    }
+  }
+  return found;
+}
+
+let sawRaw = false;
+
+/**
+ * A value to compact JSON text, each `RawNumber` written as its text. The native stringify runs
+ * first; only when it met a `RawNumber` is the value written again here.
+ */
+export function stringifyJson(value: unknown): string {
+  sawRaw = false;
+  const fast = JSON.stringify(value);
+  if (!sawRaw) return fast;
+  return writeExact(value);
+}
+
+function writeExact(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  if (value instanceof RawNumber) return value.text;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + (value[i] === undefined ? 'null' : writeExact(value[i]));
+    return `${out}]`;
+  }
+  let out = '{';
+  let first = true;
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item === undefined || typeof item === 'function') continue;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${writeExact(item)}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+/** A number token as sign, significant digits (no leading or trailing zeros) and exponent: value = ±digits × 10^exp. */
+interface Decimal {
+  negative: boolean;
+  digits: string;
+  exponent: bigint;
+}
+
+const NUMBER = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+
+function decimalOf(token: string): Decimal | undefined {
+  const m = NUMBER.exec(token);
+  if (!m) return undefined;
+  const whole = m[2]! + (m[3] ?? '');
+  let exponent = BigInt(m[4] ?? '0') - BigInt((m[3] ?? '').length);
+  let start = 0;
+  while (start < whole.length && whole.charCodeAt(start) === 0x30) start++;
+  let end = whole.length;
+  while (end > start && whole.charCodeAt(end - 1) === 0x30) end--;
+  exponent += BigInt(whole.length - end);
+  const digits = whole.slice(start, end);
+  // Zero has one value, whatever its sign or exponent.
+  if (digits === '') return { negative: false, digits: '', exponent: 0n };
+  return { negative: m[1] === '-', digits, exponent };
+}
+
+const sameDecimal = (a: Decimal, b: Decimal): boolean => a.negative === b.negative && a.digits === b.digits && a.exponent === b.exponent;
+
+/** Whether the double nearest `token` denotes exactly the same decimal value. */
+function roundTrips(token: string): boolean {
+  const double = Number(token);
+  if (!Number.isFinite(double)) return false;
+  const a = decimalOf(token);
+  const b = decimalOf(String(double));
+  return a !== undefined && b !== undefined && sameDecimal(a, b);
+}
+
+/**
+ * The canonical form of a number token: a double when the double holds its exact value (so the
+ * canonical text is JavaScript's, as in key v1), else a `RawNumber` of `[-]DIGITS[eEXP]` with no
+ * leading or trailing zeros. Equal decimal values give equal forms; `-0` is `0`.
+ */
+export function canonicalNumber(token: string): number | RawNumber {
+  if (roundTrips(token)) {
+    const double = Number(token);
+    return double === 0 ? 0 : double;
+  }
+  const d = decimalOf(token);
+  if (!d) throw new SyntaxError(`not a JSON number: ${token.slice(0, 40)}`);
+  return new RawNumber(`${d.negative ? '-' : ''}${d.digits}${d.exponent === 0n ? '' : `e${d.exponent}`}`);
+}
