@@ -69,7 +69,7 @@ export const OPTIONS = {
     kind: 'integer',
     default: 64,
     min: 1,
-    help: "memory for recorded outputs in the exact tier's LRU, MiB",
+    help: "memory for the exact tier's answers in memory (its LRU and a memo of requests), MiB, counted as V8 holds them",
   },
   neighbors: {
     flag: 'neighbors',

@@ -2,16 +2,18 @@
  * resolve(call): canonicalize, find the server, then run the tiers in order (exact, fuzzy) until one
  * answers; whatever passes through all of them becomes a labelled miss.
  */
+import { LRUCache } from 'lru-cache';
 import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
-import { type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
+import { type CallTally, type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
 import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, ToolInfo } from '../core/types.js';
 import { NeighborIndex } from '../neighbors/neighbor-index.js';
 import type { Store } from '../store/store.js';
-import { ExactTier } from '../tiers/exact.js';
+import { DEFAULT_CACHE_BYTES, ExactTier } from '../tiers/exact.js';
+import { stringBytes } from '../tiers/exact-cache.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
 import { missAnswer, round, unknownToolAnswer } from '../tiers/miss.js';
-import type { Plan, Resolution, Tier, TierFactory } from '../tiers/tier.js';
+import type { Outcome, Plan, Resolution, Tier, TierFactory } from '../tiers/tier.js';
 import { Catalog } from './catalog.js';
 
 export interface CallRequest {
@@ -27,7 +29,7 @@ export interface SimulatorOptions {
   repeatPolicy?: RepeatPolicy;
   /** Entries in the exact tier's LRU. */
   cacheSize?: number;
-  /** Bytes of recorded output the exact tier's LRU may hold. */
+  /** Bytes the exact tier's LRU (answers) and the request memo may hold together. */
   cacheBytes?: number;
   /** Neighbours listed on a miss (and offered to the fuzzy tier). */
   neighbors?: number;
@@ -51,6 +53,17 @@ export interface Explanation {
 /** A prepared call: known to the cache, or an unknown tool with the names to suggest instead. */
 type Prepared = { call: Call; known: true } | { call: Call; known: false; serverKnown: boolean; suggestions: string[] };
 
+/** What a request's text prepared into, when the exact tier answered it: the key and where it is counted. */
+interface Remembered {
+  readonly key: string;
+  readonly tally: CallTally;
+}
+
+/** Share of `cacheBytes` for the request memo; the rest holds answers. */
+const MEMO_SHARE = 1 / 8;
+/** Bytes a memo entry holds beyond its request text (the entry object, the cache's slots); measured like the answers'. */
+export const MEMO_ENTRY_BYTES = 124;
+
 export class Simulator {
   readonly store: Store;
   readonly exact: ExactTier;
@@ -58,8 +71,13 @@ export class Simulator {
   readonly callCount: number;
   readonly snapshotId: string;
   readonly #metrics: Metrics;
-  readonly #callCounters = new Map<string, { inc(): void }>();
-  readonly #durations = new Map<string, { observe(seconds: number): void }>();
+  readonly #tallies = new Map<string, CallTally>();
+  /**
+   * Request text -> the call it made, for calls the exact tier answered: the same bytes make the
+   * same call, key and answer within one snapshot, so a repeat skips parsing, normalizing and
+   * hashing. Only exact answers are remembered (the other tiers' answers may change).
+   */
+  readonly #remembered: LRUCache<string, Remembered>;
   readonly #tiers: readonly Tier[];
   readonly #neighborCount: number;
   readonly #ignored: ReadonlySet<string>;
@@ -80,10 +98,23 @@ export class Simulator {
     this.callCount = options.store.callCount();
     this.snapshotId = options.store.snapshotId;
     this.#index = new NeighborIndex(options.store);
-    this.exact = new ExactTier(options.store, options.repeatPolicy ?? 'first', options.cacheSize ?? 100_000, options.cacheBytes);
+    const cacheSize = options.cacheSize ?? 100_000;
+    const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    const memoBytes = Math.floor(cacheBytes * MEMO_SHARE);
+    this.exact = new ExactTier(options.store, options.repeatPolicy ?? 'first', cacheSize, cacheBytes - memoBytes);
+    this.#remembered = new LRUCache<string, Remembered>({
+      max: cacheSize,
+      maxSize: Math.max(memoBytes, 1),
+      sizeCalculation: (_remembered, text) => MEMO_ENTRY_BYTES + stringBytes(text),
+    });
     const fuzzy = options.fuzzy?.({ store: options.store, metrics: options.metrics }) ?? new DisabledFuzzyTier();
     this.#fuzzy = fuzzy;
     this.#tiers = [this.exact, fuzzy];
+  }
+
+  /** Entries and accounted bytes of the request memo (for the bench's memory figures). */
+  get remembered(): { entries: number; bytes: number } {
+    return { entries: this.#remembered.size, bytes: this.#remembered.calculatedSize };
   }
 
   get tools(): readonly ToolInfo[] {
@@ -126,16 +157,75 @@ export class Simulator {
   }
 
   async resolve(request: CallRequest): Promise<Answer> {
+    return this.answer(request);
+  }
+
+  /**
+   * `resolve`, synchronous while no tier has to wait: an exact answer (or an unknown tool, or a
+   * miss that needs no LLM) comes back as it is, without a promise. `text` is the request's body
+   * text when the request is that body parsed; calls the exact tier answered are remembered by it.
+   */
+  answer(request: CallRequest, text?: string): Answer | Promise<Answer> {
     const started = performance.now();
-    // Counted before the first await, so a reload that swaps this simulator out sees the call.
+    if (text !== undefined) {
+      const remembered = this.#remembered.get(text);
+      if (remembered) {
+        const served = this.exact.lookup(remembered.key);
+        if (served) {
+          remembered.tally.record((performance.now() - started) / 1000);
+          return served.answer;
+        }
+      }
+    }
+    const prepared = this.prepare(request);
+    const { call, known } = prepared;
+    if (!known) {
+      const answer = unknownToolAnswer(call, prepared.serverKnown, prepared.suggestions);
+      this.#count(call, false, answer, started);
+      return answer;
+    }
+    const resolution = this.#resolution(call);
+    let reason: Answer['reason'];
+    for (let i = 0; i < this.#tiers.length; i++) {
+      const outcome = this.#tiers[i]!.resolve(resolution);
+      if (outcome instanceof Promise) return this.#wait(outcome, i, resolution, reason, started);
+      if (outcome.kind === 'answer') {
+        const tally = this.#count(call, true, outcome.answer, started);
+        if (text !== undefined && outcome.answer.tier === 'exact') this.#remembered.set(text, { key: call.key, tally });
+        return outcome.answer;
+      }
+      reason = outcome.reason ?? reason;
+    }
+    const miss = missAnswer(call, reason ?? 'no_similar_calls', resolution.neighbors());
+    this.#count(call, true, miss, started);
+    return miss;
+  }
+
+  /** The rest of `answer` once a tier returned a promise: tier `at` is being waited for. */
+  async #wait(
+    pending: Promise<Outcome>,
+    at: number,
+    resolution: Resolution,
+    reasonSoFar: Answer['reason'],
+    started: number,
+  ): Promise<Answer> {
+    // Counted while waiting, so a reload that swaps this simulator out waits for the call.
     this.#inFlight++;
     try {
-      const prepared = this.prepare(request);
-      const answer = prepared.known
-        ? await this.#runTiers(prepared.call)
-        : unknownToolAnswer(prepared.call, prepared.serverKnown, prepared.suggestions);
-      this.#count(prepared.call, prepared.known, answer, (performance.now() - started) / 1000);
-      return answer;
+      let reason = reasonSoFar;
+      let outcome = await pending;
+      for (let i = at; ; ) {
+        if (outcome.kind === 'answer') {
+          this.#count(resolution.call, true, outcome.answer, started);
+          return outcome.answer;
+        }
+        reason = outcome.reason ?? reason;
+        if (++i >= this.#tiers.length) break;
+        outcome = await this.#tiers[i]!.resolve(resolution);
+      }
+      const miss = missAnswer(resolution.call, reason ?? 'no_similar_calls', resolution.neighbors());
+      this.#count(resolution.call, true, miss, started);
+      return miss;
     } finally {
       if (--this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake();
     }
@@ -185,28 +275,14 @@ export class Simulator {
     return explanation;
   }
 
-  async #runTiers(call: Call): Promise<Answer> {
-    const resolution = this.#resolution(call);
-    let reason: Answer['reason'];
-    for (const tier of this.#tiers) {
-      const outcome = await tier.resolve(resolution);
-      if (outcome.kind === 'answer') return outcome.answer;
-      reason = outcome.reason ?? reason;
-    }
-    return missAnswer(call, reason ?? 'no_similar_calls', resolution.neighbors());
-  }
-
-  #count(call: Call, known: boolean, answer: Answer, seconds: number): void {
+  #count(call: Call, known: boolean, answer: Answer, started: number): CallTally {
     const server = known ? call.server : UNKNOWN_LABEL;
     const tool = known ? call.tool : UNKNOWN_LABEL;
-    // Labelled children are kept: prom-client would otherwise hash the label object on every call.
     const id = `${answer.tier}\0${server}\0${tool}`;
-    let counter = this.#callCounters.get(id);
-    if (!counter) this.#callCounters.set(id, (counter = this.#metrics.calls.labels(answer.tier, server, tool)));
-    counter.inc();
+    let tally = this.#tallies.get(id);
+    if (!tally) this.#tallies.set(id, (tally = this.#metrics.callTally(answer.tier, server, tool)));
     if (answer.reason) this.#metrics.misses.inc({ reason: answer.reason });
-    let duration = this.#durations.get(answer.tier);
-    if (!duration) this.#durations.set(answer.tier, (duration = this.#metrics.callDuration.labels(answer.tier)));
-    duration.observe(seconds);
+    tally.record((performance.now() - started) / 1000);
+    return tally;
   }
 }

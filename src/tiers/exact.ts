@@ -1,49 +1,53 @@
 /**
  * Tier 1: the call's key was recorded; replay the observation the repeat policy picks (docs/canonical-key.md,
  * "Several observations of one key").
- * An LRU in front of SQLite holds both hits and misses, since recordings do not change while serving.
+ * A cache in front of SQLite (exact-cache.ts) holds both hits and misses, since recordings do not
+ * change while serving; a hit's answer is built once, its JSON text with it, and served as it is.
  */
-import { LRUCache } from 'lru-cache';
-import type { Observation, RepeatPolicy } from '../core/types.js';
+import { buildAnswerJson } from '../core/answer-json.js';
+import type { Answer, Observation, RepeatPolicy } from '../core/types.js';
 import type { Store } from '../store/store.js';
+import { ExactCache, stringBytes } from './exact-cache.js';
 import { answered, type Outcome, pass, type Resolution, type Tier } from './tier.js';
 
 export interface Served extends Observation {
   readonly observations: number;
   /** Distinct (output, is_error) pairs among the observations; above 1 the recordings disagree. */
   readonly outputs: number;
+  /** The exact answer for the key, its JSON text included; frozen, since every call of the key shares it. */
+  readonly answer: Readonly<Answer>;
 }
 
-const NOT_RECORDED = Symbol('not recorded');
+const NOT_RECORDED: Served = Object.freeze({
+  outputJson: '',
+  isError: false,
+  observations: 0,
+  outputs: 0,
+  answer: Object.freeze({ tier: 'miss', outputJson: '', isError: false, match: { key: '' } }),
+});
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
 export class ExactTier implements Tier {
   readonly name = 'exact';
   readonly #store: Store;
   readonly #policy: RepeatPolicy;
-  readonly #cache: LRUCache<string, Served | typeof NOT_RECORDED>;
+  readonly #cache: ExactCache<Served>;
 
-  /** `cacheSize` bounds the entries, `cacheBytes` the recorded output they hold (outputs vary from bytes to megabytes). */
+  /** `cacheSize` bounds the entries, `cacheBytes` the memory they hold (outputs vary from bytes to megabytes). */
   constructor(store: Store, policy: RepeatPolicy, cacheSize: number, cacheBytes = DEFAULT_CACHE_BYTES) {
     this.#store = store;
     this.#policy = policy;
-    this.#cache = new LRUCache({
-      max: cacheSize,
-      maxSize: cacheBytes,
-      // JS strings take about two bytes a character; 64 more for the key and the entry itself.
-      sizeCalculation: (served) => (served === NOT_RECORDED ? 64 : 2 * served.outputJson.length + 64),
+    this.#cache = new ExactCache<Served>({
+      maxEntries: cacheSize,
+      maxBytes: cacheBytes,
+      bytesOf: (served) => stringBytes(served.answer.json ?? ''),
+      notRecorded: NOT_RECORDED,
     });
   }
 
   resolve({ call }: Resolution): Outcome {
     const served = this.lookup(call.key);
-    if (!served) return pass();
-    return answered({
-      tier: 'exact',
-      outputJson: served.outputJson,
-      isError: served.isError,
-      match: { key: call.key, observations: served.observations, outputs: served.outputs },
-    });
+    return served ? answered(served.answer) : pass();
   }
 
   /** The observation served for a key, or undefined when the key was never recorded. */
@@ -52,12 +56,32 @@ export class ExactTier implements Tier {
     if (served === undefined) {
       const observations = this.#store.observations(key);
       const chosen = pick(observations, this.#policy);
-      served = chosen ? { ...chosen, observations: observations.length, outputs: distinctOutputs(observations) } : NOT_RECORDED;
+      served = chosen ? servedOf(key, chosen, observations.length, distinctOutputs(observations)) : NOT_RECORDED;
       this.#cache.set(key, served);
     }
     return served === NOT_RECORDED ? undefined : served;
   }
+
+  /** Entries and accounted bytes of the cache (for the bench's memory figures). */
+  get cached(): { entries: number; bytes: number } {
+    return { entries: this.#cache.size, bytes: this.#cache.bytes };
+  }
 }
+
+/**
+ * The served entry of a key: the answer's JSON text holds the output once, and the output is a
+ * slice of it (V8 slices share their parent's characters), so the text is kept once in memory.
+ */
+function servedOf(key: string, chosen: Observation, observations: number, outputs: number): Served {
+  const match = { key, observations, outputs };
+  const json = buildAnswerJson({ tier: 'exact', outputJson: chosen.outputJson, isError: chosen.isError, match });
+  const outputJson = json.slice(OUTPUT_AT, OUTPUT_AT + chosen.outputJson.length);
+  const answer: Answer = { tier: 'exact', outputJson, isError: chosen.isError, match: Object.freeze(match), json };
+  return Object.freeze({ outputJson, isError: chosen.isError, observations, outputs, answer: Object.freeze(answer) });
+}
+
+/** Where the output starts in an exact answer's JSON text. */
+const OUTPUT_AT = '{"tier":"exact","output":'.length;
 
 const observationId = (o: Observation): string => `${o.isError ? 1 : 0}${o.outputJson}`;
 
