@@ -62,7 +62,7 @@ interface Remembered {
 /** Share of `cacheBytes` for the request memo; the rest holds answers. */
 const MEMO_SHARE = 1 / 8;
 /** Bytes a memo entry holds beyond its request text (the entry object, the cache's slots); measured like the answers'. */
-export const MEMO_ENTRY_BYTES = 124;
+export const MEMO_ENTRY_BYTES = 180;
 
 export class Simulator {
   readonly store: Store;
@@ -102,8 +102,8 @@ export class Simulator {
     const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
     const memoBytes = Math.floor(cacheBytes * MEMO_SHARE);
     this.exact = new ExactTier(options.store, options.repeatPolicy ?? 'first', cacheSize, cacheBytes - memoBytes);
+    // Bounded by bytes alone: with `max`, lru-cache would allocate its slots for every entry up front.
     this.#remembered = new LRUCache<string, Remembered>({
-      max: cacheSize,
       maxSize: Math.max(memoBytes, 1),
       sizeCalculation: (_remembered, text) => MEMO_ENTRY_BYTES + stringBytes(text),
     });

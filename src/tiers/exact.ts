@@ -25,7 +25,7 @@ const NOT_RECORDED: Served = Object.freeze({
   outputs: 0,
   answer: Object.freeze({ tier: 'miss', outputJson: '', isError: false, match: { key: '' } }),
 });
-export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_CACHE_BYTES = 48 * 1024 * 1024;
 
 export class ExactTier implements Tier {
   readonly name = 'exact';
