@@ -41,6 +41,8 @@ describe('exact answers served again from memory', () => {
     const first = await app.inject(post(body));
     expect(first.json()).toMatchObject({ tier: 'exact', is_error: false, match: { observations: 2, outputs: 2 } });
     expect(first.body).toContain('"output":{"id":17,"text":"café"}');
+    // Remembered from the second time on: calls that never repeat do not fill the memo.
+    expect(simulator.remembered.entries).toBe(0);
     for (let i = 0; i < 4; i++) expect((await app.inject(post(body))).body).toBe(first.body);
     // Another text of the same call (keys reordered) takes the long way and gets the same answer.
     expect((await app.inject(post('{"arguments":{"q":"a","n":1.0},"tool":"t","server":"s"}'))).body).toBe(first.body);

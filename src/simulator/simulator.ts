@@ -184,6 +184,9 @@ export class Simulator {
       this.#count(call, false, answer, started);
       return answer;
     }
+    // Remembered from the second time a call is answered on: a stream of calls that never repeat
+    // would otherwise fill the memo (and then the heap with what it evicts) for nothing.
+    const repeated = text !== undefined && this.exact.holds(call.key);
     const resolution = this.#resolution(call);
     let reason: Answer['reason'];
     for (let i = 0; i < this.#tiers.length; i++) {
@@ -191,7 +194,7 @@ export class Simulator {
       if (outcome instanceof Promise) return this.#wait(outcome, i, resolution, reason, started);
       if (outcome.kind === 'answer') {
         const tally = this.#count(call, true, outcome.answer, started);
-        if (text !== undefined && outcome.answer.tier === 'exact') this.#remembered.set(text, { key: call.key, tally });
+        if (repeated && outcome.answer.tier === 'exact') this.#remembered.set(text, { key: call.key, tally });
         return outcome.answer;
       }
       reason = outcome.reason ?? reason;

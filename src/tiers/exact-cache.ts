@@ -41,6 +41,10 @@ export class ExactCache<V extends object> {
     return this.#lru.get(key);
   }
 
+  has(key: string): boolean {
+    return this.#lru.has(key);
+  }
+
   set(key: string, value: V): void {
     this.#lru.set(key, value);
   }

@@ -50,6 +50,11 @@ export class ExactTier implements Tier {
     return served ? answered(served.answer) : pass();
   }
 
+  /** Whether the key's entry is in memory now (answered or not), without touching its recency. */
+  holds(key: string): boolean {
+    return this.#cache.has(key);
+  }
+
   /** The observation served for a key, or undefined when the key was never recorded. */
   lookup(key: string): Served | undefined {
     let served = this.#cache.get(key);
