@@ -9,7 +9,7 @@ import { RESULTS } from './lib/paths.js';
 import { FULL, QUICK, type Section, verdict } from './lib/report.js';
 import { median } from './lib/stats.js';
 import { ingestLog, serveLargeCache } from './scenarios/cache.js';
-import { againstMountebank, batchVsSingle, exactVsBare, httpFixture } from './scenarios/http.js';
+import { againstMountebank, batchVsSingle, exactInProcess, exactVsBare, httpFixture } from './scenarios/http.js';
 import { missTier, nearestNeighbors, oneToolCache } from './scenarios/neighbors.js';
 
 const SCENARIOS = ['exact', 'peer', 'batch', 'ingest', 'scale', 'neighbors', 'miss'] as const;
@@ -43,6 +43,7 @@ if (wants('exact') || wants('peer') || wants('batch')) {
   const fixture = await httpFixture();
   try {
     if (wants('exact')) record(await exactVsBare(fixture, mode));
+    if (wants('exact')) record(await exactInProcess(fixture, mode));
     if (wants('batch')) record(await batchVsSingle(fixture, mode));
     if (wants('peer')) record(await againstMountebank(fixture, mode));
   } finally {
