@@ -7,9 +7,10 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { RESULTS } from './lib/paths.js';
 import { FULL, QUICK, type Section, verdict } from './lib/report.js';
+import { median } from './lib/stats.js';
 import { blockingScenario } from './scenarios/blocking.js';
 import { ingestLog, serveLargeCache } from './scenarios/cache.js';
-import { againstMountebank, batchVsSingle, exactVsBare, httpFixture } from './scenarios/http.js';
+import { againstMountebank, batchVsSingle, exactInProcess, exactVsBare, httpFixture } from './scenarios/http.js';
 import { missTier, nearestNeighbors, oneToolCache } from './scenarios/neighbors.js';
 
 const SCENARIOS = ['exact', 'peer', 'batch', 'ingest', 'scale', 'neighbors', 'miss', 'blocking'] as const;
@@ -27,6 +28,10 @@ const log = (message: string): void => void process.stderr.write(`bench: ${messa
 
 const started = new Date();
 const loadBefore = loadavg();
+// The machine's load through the run (1-minute average every 5 s): other work shares these cores.
+const loads: number[] = [];
+const sampler = setInterval(() => loads.push(loadavg()[0]!), 5_000);
+sampler.unref();
 const sections: Section[] = [];
 const record = (section: Section): void => {
   sections.push(section);
@@ -39,6 +44,7 @@ if (wants('exact') || wants('peer') || wants('batch')) {
   const fixture = await httpFixture();
   try {
     if (wants('exact')) record(await exactVsBare(fixture, mode));
+    if (wants('exact')) record(await exactInProcess(fixture, mode));
     if (wants('batch')) record(await batchVsSingle(fixture, mode));
     if (wants('peer')) record(await againstMountebank(fixture, mode));
   } finally {
@@ -59,6 +65,7 @@ if (wants('neighbors') || wants('miss') || wants('blocking')) {
   if (wants('blocking')) record(await blockingScenario(cache, mode.quick ? 1 : 3));
 }
 
+clearInterval(sampler);
 const cpu = cpus();
 const command = `npm run bench${values.quick ? ' -- --quick' : ''}${values.only ? ` -- --only ${values.only}` : ''}`;
 const lines = [
@@ -71,7 +78,9 @@ const lines = [
   `- Node ${process.version}; mode: ${mode.quick ? 'quick (smaller sizes than the targets name; not for the record)' : 'full'}`,
   `- load average at start ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, at end ${loadavg()
     .map((x) => x.toFixed(2))
-    .join(' ')}`,
+    .join(
+      ' ',
+    )}; during the run (1-minute average, every 5 s) median ${median(loads).toFixed(1)}, range ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} on ${cpus().length} CPUs`,
   '',
   `**The client and the servers share this ${cpu.length}-core machine**, which other work was using at the same time: autocannon runs ` +
     'in the bench process, each server under test in its own process. Absolute figures are therefore low and noisy; comparisons ' +

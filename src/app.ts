@@ -6,15 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import underPressure from '@fastify/under-pressure';
-import Fastify, {
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type FastifyServerOptions,
-  LogController,
-} from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { ERRORS, type ErrorCode } from './core/errors.js';
 import type { Metrics } from './core/metrics.js';
 import { VERSION } from './core/version.js';
@@ -63,11 +55,6 @@ const RETRY_AFTER_SECONDS = 1;
 const IDLE_CLOSE_MS = 250;
 /** How often Node looks for requests past their timeout (its default, 30 s, would let one live that long). */
 const TIMEOUT_CHECK_MS = 500;
-/**
- * How often the event-loop delay is sampled. Shorter intervals misfire: an interval with no sample
- * at all (one long synchronous task) reads as infinite delay and sheds a whole interval.
- */
-const SAMPLE_INTERVAL_MS = 1000;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -132,24 +119,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const maxEventLoopDelay = deps.maxEventLoopDelay ?? 0;
   if (maxEventLoopDelay > 0) {
-    // Two lines of defence: the lag right now (bursts), and under-pressure's sampled mean (sustained).
+    // One check, live, on arrival and before the work (src/http/shed.ts). A sampled mean
+    // (@fastify/under-pressure) would only repeat it a second late, at a hook's cost on every call.
     registerLagShedding(app, {
       maxLagMs: maxEventLoopDelay,
       retryAfterSeconds: RETRY_AFTER_SECONDS,
-      exempt: (request) => request.routeOptions.config.pressureHandler !== undefined,
-    });
-    await app.register(underPressure, {
-      maxEventLoopDelay,
-      retryAfter: RETRY_AFTER_SECONDS,
-      sampleInterval: SAMPLE_INTERVAL_MS,
-      // under-pressure sends what the handler returns (its types say void; its code does not).
-      pressureHandler: ((_request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined): string | undefined => {
-        // A sample interval with no sample at all reads as an infinite delay (a process that was
-        // busy starting up, say); the live check above judges the loop as it is instead.
-        if (type === underPressure.TYPE_EVENT_LOOP_DELAY && !Number.isFinite(value)) return undefined;
-        void reply.code(ERRORS.overloaded.status).header('retry-after', RETRY_AFTER_SECONDS).type('application/json; charset=utf-8');
-        return errorJson({ code: 'overloaded', message: `the server is over capacity (${type}); retry after the Retry-After delay` });
-      }) as unknown as NonNullable<NonNullable<Parameters<typeof underPressure>[1]>['pressureHandler']>,
+      exempt: (request) => request.routeOptions.config.neverShed === true,
     });
   }
 
@@ -173,7 +148,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const answer = errorAnswer(error);
     if (answer.unexpected)
       request.log.error({ err: error, reqId: request.id, method: request.method, url: request.url }, 'unexpected error');
-    // Shed by under-pressure (Retry-After is already set) or refused while closing.
+    // Shed (Retry-After is already set) or refused while closing.
     if (answer.code === 'overloaded' && !reply.hasHeader('retry-after')) reply.header('retry-after', RETRY_AFTER_SECONDS);
     return sendError(reply, answer.code, answer.message, answer.status);
   });

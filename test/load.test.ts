@@ -77,7 +77,7 @@ describe('load', () => {
     expect(shed.json()).toMatchObject({ error: { code: 'overloaded' } });
     expect(health.statusCode).toBe(200);
 
-    // Recovery: the live check at once, under-pressure's one-second sample within two seconds.
+    // Recovery: the live check lets calls through again as soon as the loop is free.
     expect(await settle()).toBe(200);
   });
 });

@@ -4,6 +4,7 @@
  */
 import autocannon from 'autocannon';
 import { procCpuSeconds } from './procs.js';
+import { percentile } from './stats.js';
 
 export interface LoadOptions {
   url: string;
@@ -17,10 +18,13 @@ export interface LoadOptions {
   amount?: number;
   /** The server's process, to measure the CPU it spent per request (robust to a busy machine). */
   pid?: number;
+  /** Latencies to the microsecond (autocannon's own per-response times) instead of its histogram's whole milliseconds. */
+  fine?: boolean;
 }
 
 export interface Load {
   rps: number;
+  /** Latencies in ms: to the microsecond when `fine`, else autocannon's whole milliseconds. */
   p50: number;
   p99: number;
   requests: number;
@@ -43,18 +47,27 @@ export async function load(options: LoadOptions): Promise<Load> {
         },
       ]
     : (options.bodies ?? []).map((body) => ({ method: 'POST' as const, path: options.path, headers, body }));
+  const times: number[] = [];
   const cpuBefore = options.pid === undefined ? 0 : procCpuSeconds(options.pid);
-  const result = await autocannon({
-    url: options.url,
-    connections: options.connections,
-    pipelining: 1,
-    requests,
-    ...(options.amount === undefined ? { duration: options.durationS ?? 5 } : { amount: options.amount }),
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: options.url,
+        connections: options.connections,
+        pipelining: 1,
+        requests,
+        ...(options.amount === undefined ? { duration: options.durationS ?? 5 } : { amount: options.amount }),
+      },
+      (error, done) => (error ? reject(error) : resolve(done)),
+    );
+    // The response time autocannon measured (hrtime, in ms with fractions), before its histogram rounds it.
+    if (options.fine) instance.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => times.push(ms));
   });
+  const sorted = Float64Array.from(times).sort();
   return {
     rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
+    p50: options.fine ? percentile(sorted, 50) : result.latency.p50,
+    p99: options.fine ? percentile(sorted, 99) : result.latency.p99,
     requests: result.requests.total,
     errors: result.errors + result.non2xx + result.timeouts,
     cpuUs: options.pid === undefined ? Number.NaN : ((procCpuSeconds(options.pid) - cpuBefore) * 1e6) / result.requests.total,

@@ -9,7 +9,7 @@ import { Store } from '../../src/store/store.js';
 import { removeCache } from '../lib/cache.js';
 import { bodyOf, distinctCalls, loadSamples, writeGeneratedLog } from '../lib/data.js';
 import { load } from '../lib/load.js';
-import { CLI, dataPath } from '../lib/paths.js';
+import { CLI, dataPath, ENTRY_BYTES } from '../lib/paths.js';
 import { freePort, procCpuSeconds, procKb, startChild } from '../lib/procs.js';
 import type { Mode, Section } from '../lib/report.js';
 import { mb, thousands } from '../lib/stats.js';
@@ -119,7 +119,32 @@ async function serveAndLookUp(db: string, bodies: readonly string[], mode: Mode,
   }
 }
 
+interface EntryBytes {
+  entries: number;
+  answerTextPerEntry: number;
+  heapPerAnswerEntry: number;
+  accountedPerAnswerEntry: number;
+  requestTextPerEntry: number;
+  heapPerMemoEntry: number;
+  accountedPerMemoEntry: number;
+  heapPerMissEntry: number;
+  accountedPerMissEntry: number;
+}
+
+/** bench/entry-bytes.ts in a child with --expose-gc: what an entry holds against what is counted for it. */
+async function entryBytes(db: string, count: number): Promise<EntryBytes> {
+  const child = spawn(process.execPath, ['--expose-gc', ENTRY_BYTES, db, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`entry-bytes exited ${code}`);
+  return JSON.parse(out) as EntryBytes;
+}
+
 export async function serveLargeCache(db: string, mode: Mode): Promise<Section> {
+  const entry = await entryBytes(db, Math.min(20_000, mode.lookups));
+  const bytes = (held: number, accounted: number): string => `${held.toFixed(0)} B held, ${accounted.toFixed(0)} B counted`;
+  const honest = (held: number, accounted: number): boolean => accounted >= 0.97 * held && accounted <= 1.15 * held;
   const { calls } = distinctCalls(loadSamples(), mode.lookups);
   const bodies = calls.map((call) => JSON.stringify(bodyOf(call)));
   const small = Math.round(mode.lookups / 10);
@@ -154,6 +179,24 @@ export async function serveLargeCache(db: string, mode: Mode): Promise<Section> 
           met: rss < 250 * 1024 * 1024,
         },
         { name: `the same with \`--cache-size ${small}\``, value: mb(smallLru.rss), target: '' },
+        {
+          name: 'exact LRU, one answer: V8 heap held vs counted',
+          value: bytes(entry.heapPerAnswerEntry, entry.accountedPerAnswerEntry),
+          target: 'counted within −3%…+15%',
+          met: honest(entry.heapPerAnswerEntry, entry.accountedPerAnswerEntry),
+        },
+        {
+          name: 'exact LRU, one key never recorded: held vs counted',
+          value: bytes(entry.heapPerMissEntry, entry.accountedPerMissEntry),
+          target: 'counted within −3%…+15%',
+          met: honest(entry.heapPerMissEntry, entry.accountedPerMissEntry),
+        },
+        {
+          name: 'request memo, one entry: held vs counted',
+          value: bytes(entry.heapPerMemoEntry, entry.accountedPerMemoEntry),
+          target: 'counted within −3%…+15%',
+          met: honest(entry.heapPerMemoEntry, entry.accountedPerMemoEntry),
+        },
       ],
       details: [
         `- default \`--cache-size\` (100,000 answers): ${describe(standard)}`,
@@ -163,8 +206,20 @@ export async function serveLargeCache(db: string, mode: Mode): Promise<Section> 
         '',
         `\`toolsim serve --db <the cache from scenario 4> --log-level warn\` as a child process, twice; ready time from spawn to the first 200 ` +
           `from \`GET /readyz\` (polled every 5 ms). Then one \`POST /v1/call\` for each of ${thousands(bodies.length)} different recorded calls ` +
-          `(${mode.connections} connections); RSS is the server's VmRSS afterwards. The exact tier's LRU keeps up to --cache-size answers, ` +
-          'each holding the recorded output text (about 0.9 kB on average here), and SQLite keeps a 16 MB page cache when serving.',
+          `(${mode.connections} connections); RSS is the server's VmRSS afterwards. The exact tier's LRU keeps up to --cache-size answers ` +
+          'within 7/8 of --cache-mb (48 MiB by default) and the memo of request texts within the other 1/8, both counted as V8 holds them; ' +
+          'SQLite keeps a 16 MB page cache when serving; the rest is Node itself (about 90 MB when ready, 44 MB of it the shared binary), ' +
+          "V8's young generation (up to 32 MB under load) and garbage not yet collected.",
+        '',
+        `Per entry, measured by \`node --expose-gc dist/bench/entry-bytes.js\` on this cache with ${thousands(entry.entries)} distinct calls ` +
+          '(V8 heap used after full collections, before and after, nothing evicted): an answer holds ' +
+          `${entry.heapPerAnswerEntry.toFixed(0)} bytes of which ${entry.answerTextPerEntry.toFixed(0)} are its JSON text (the output inside it), ` +
+          `so ${(entry.heapPerAnswerEntry - entry.answerTextPerEntry).toFixed(0)} bytes of overhead (the served object, the answer and its match, ` +
+          'the output slice, the key, the string headers, the map slot); a key never recorded holds ' +
+          `${entry.heapPerMissEntry.toFixed(0)} bytes; a memo entry ${entry.heapPerMemoEntry.toFixed(0)} bytes, of which ` +
+          `${entry.requestTextPerEntry.toFixed(0)} are the request text. The accounting (src/tiers/exact-cache.ts) counts ` +
+          `${entry.accountedPerAnswerEntry.toFixed(0)}, ${entry.accountedPerMissEntry.toFixed(0)} and ${entry.accountedPerMemoEntry.toFixed(0)} bytes for them. ` +
+          'It used to count two bytes a character of the output plus 64: too much for Latin-1 text, too little for small outputs (whose fixed overhead is several times 64 bytes).',
       ],
     };
   }

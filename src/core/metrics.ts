@@ -3,17 +3,37 @@
  * Labels are bounded: tier, reason, outcome and token type are enums; server and tool are the
  * recorded ones, with `_unknown` for anything not in the cache.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricType,
+  type MetricValueWithName,
+  Registry,
+} from 'prom-client';
+import type { Tier } from './types.js';
 
 export const UNKNOWN_LABEL = '_unknown';
 
 const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
+/**
+ * One label set of toolsim_calls_total and its tier's toolsim_call_duration_seconds. Recording adds
+ * to plain numbers; prom-client reads them at scrape time. Its labelled children would hash and
+ * validate the labels on every call instead, which costs more than the rest of an exact answer's
+ * bookkeeping.
+ */
+export interface CallTally {
+  record(seconds: number): void;
+}
+
 export interface Metrics {
   readonly registry: Registry;
-  readonly calls: Counter<'tier' | 'server' | 'tool'>;
+  /** The tally of calls `tier` answered for `server`/`tool`; one object per label set, so keep it. */
+  callTally(tier: Tier, server: string, tool: string): CallTally;
   readonly misses: Counter<'reason'>;
-  readonly callDuration: Histogram<'tier'>;
   readonly llmRequests: Counter<'outcome'>;
   readonly llmTokens: Counter<'type'>;
   readonly llmDuration: Histogram;
@@ -39,25 +59,44 @@ export function createMetrics(options: MetricsOptions): Metrics {
     for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
   }
   const registers = [registry];
+  const tallies = new Map<string, Tally>();
+  const calls = new Counter({
+    name: 'toolsim_calls_total',
+    help: 'Tool calls answered, by tier and by recorded server and tool (_unknown when not in the cache).',
+    labelNames: ['tier', 'server', 'tool'] as const,
+    registers,
+    collect() {
+      for (const tally of tallies.values()) {
+        if (tally.pending === 0) continue;
+        this.inc(tally.labels, tally.pending);
+        tally.pending = 0;
+      }
+    },
+  });
+  const durations = new CallDurations({
+    name: 'toolsim_call_duration_seconds',
+    help: 'Time to resolve one call, by the tier that answered it.',
+    labelNames: ['tier'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30],
+    registers,
+  });
   return {
     registry,
-    calls: new Counter({
-      name: 'toolsim_calls_total',
-      help: 'Tool calls answered, by tier and by recorded server and tool (_unknown when not in the cache).',
-      labelNames: ['tier', 'server', 'tool'] as const,
-      registers,
-    }),
+    callTally(tier, server, tool) {
+      const id = `${tier}\0${server}\0${tool}`;
+      let tally = tallies.get(id);
+      if (!tally) {
+        tally = new Tally({ tier, server, tool }, durations.cell(tier));
+        tallies.set(id, tally);
+        // Listed at 0 from the first call on, as prom-client lists a label set once it is used.
+        calls.inc(tally.labels, 0);
+      }
+      return tally;
+    },
     misses: new Counter({
       name: 'toolsim_misses_total',
       help: 'Calls answered as a miss, by reason.',
       labelNames: ['reason'] as const,
-      registers,
-    }),
-    callDuration: new Histogram({
-      name: 'toolsim_call_duration_seconds',
-      help: 'Time to resolve one call, by the tier that answered it.',
-      labelNames: ['tier'] as const,
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30],
       registers,
     }),
     llmRequests: new Counter({
@@ -102,4 +141,100 @@ export function createMetrics(options: MetricsOptions): Metrics {
       },
     }),
   };
+}
+
+/** Per-tier bucket counts (not cumulative), sum and count of toolsim_call_duration_seconds. */
+class DurationCell {
+  readonly tier: Tier;
+  readonly bounds: readonly number[];
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(tier: Tier, bounds: readonly number[]) {
+    this.tier = tier;
+    this.bounds = bounds;
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(seconds: number): void {
+    this.sum += seconds;
+    this.count++;
+    const { bounds } = this;
+    for (let i = 0; i < bounds.length; i++) {
+      if (seconds <= bounds[i]!) {
+        this.counts[i]!++;
+        return;
+      }
+    }
+  }
+}
+
+class Tally implements CallTally {
+  readonly labels: { tier: Tier; server: string; tool: string };
+  /** Calls recorded since the last scrape folded them into prom-client's counter. */
+  pending = 0;
+  readonly #duration: DurationCell;
+
+  constructor(labels: { tier: Tier; server: string; tool: string }, duration: DurationCell) {
+    this.labels = labels;
+    this.#duration = duration;
+  }
+
+  record(seconds: number): void {
+    this.pending++;
+    this.#duration.observe(seconds);
+  }
+}
+
+/**
+ * toolsim_call_duration_seconds, kept in plain arrays per tier and written out by prom-client's
+ * registry in the shape of any histogram's `get()`. Only `cell(tier)` records into it.
+ */
+class CallDurations extends Histogram<'tier'> {
+  readonly #name: string;
+  readonly #help: string;
+  readonly #bounds: readonly number[];
+  readonly #cells = new Map<Tier, DurationCell>();
+
+  constructor(config: ConstructorParameters<typeof Histogram<'tier'>>[0] & { buckets: number[] }) {
+    super(config);
+    this.#name = config.name;
+    this.#help = config.help;
+    this.#bounds = [...config.buckets];
+  }
+
+  cell(tier: Tier): DurationCell {
+    let cell = this.#cells.get(tier);
+    if (!cell) this.#cells.set(tier, (cell = new DurationCell(tier, this.#bounds)));
+    return cell;
+  }
+
+  override async get(): Promise<MetricObjectWithValues<MetricValueWithName<'tier' | 'le'>>> {
+    const name = this.#name;
+    const bucket = `${name}_bucket`;
+    const values: MetricValueWithName<'tier' | 'le'>[] = [];
+    for (const cell of this.#cells.values()) {
+      let cumulative = 0;
+      cell.bounds.forEach((le, i) => {
+        cumulative += cell.counts[i]!;
+        values.push({ labels: { le, tier: cell.tier }, value: cumulative, metricName: bucket });
+      });
+      values.push({ labels: { le: '+Inf', tier: cell.tier }, value: cell.count, metricName: bucket });
+      values.push({ labels: { tier: cell.tier }, value: cell.sum, metricName: `${name}_sum` });
+      values.push({ labels: { tier: cell.tier }, value: cell.count, metricName: `${name}_count` });
+    }
+    // prom-client's types declare MetricType as an enum that its JavaScript does not export.
+    return { name, help: this.#help, type: 'histogram' as unknown as MetricType, values, aggregator: 'sum', collect: () => undefined };
+  }
+
+  /** What the registry reads for the text format, when a metric has it; the same values here. */
+  getForPromString(): Promise<MetricObjectWithValues<MetricValueWithName<'tier' | 'le'>>> {
+    return this.get();
+  }
+
+  override reset(): void {
+    // prom-client's constructor calls reset() before this class's fields exist.
+    if (#cells in this) this.#cells.clear();
+  }
 }

@@ -70,6 +70,8 @@ export interface Answer {
   isError: boolean;
   reason?: MissReason;
   match: Match;
+  /** The whole answer as JSON text, when it was built already (exact answers keep it beside their cache entry). */
+  json?: string;
 }
 
 /** A recorded observation of a key. */

@@ -11,6 +11,13 @@ import { BadRequestError, ToolsimError } from '../core/errors.js';
 import { parseJson } from '../core/json-text.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
+/** Each parsed body object's text, for routes that remember answers by the request's bytes. */
+const texts = new WeakMap<object, string>();
+
+/** The text a body object was parsed from, when it came through this parser. */
+export function bodyText(body: unknown): string | undefined {
+  return typeof body === 'object' && body !== null ? texts.get(body) : undefined;
+}
 
 /** Nesting of arrays and objects a body may have (call arguments are refused past 64 anyway). */
 export const MAX_BODY_DEPTH = 128;
@@ -18,6 +25,10 @@ export const MAX_BODY_DEPTH = 128;
 type Done = (error: Error | null, body?: unknown) => void;
 
 export function parseJsonBody(body: Buffer): unknown {
+  return parseJsonText(body).value;
+}
+
+function parseJsonText(body: Buffer): { value: unknown; text: string } {
   let text: string;
   try {
     text = decoder.decode(body);
@@ -40,7 +51,7 @@ export function parseJsonBody(body: Buffer): unknown {
     const path = forbiddenKeyPath(value);
     if (path !== undefined) throw new BadRequestError('forbidden_key', `the body has a key named ${path}; it is refused`);
   }
-  return value;
+  return { value, text };
 }
 
 /** A fastify content-type parser (parseAs: 'buffer') around `parseJsonBody`. */
@@ -51,7 +62,9 @@ export function strictJsonParser(): (request: FastifyRequest, body: Buffer, done
       if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
         throw new ToolsimError('unsupported_media_type', `JSON bodies are UTF-8; got charset ${JSON.stringify(charset.slice(0, 40))}`);
       }
-      done(null, parseJsonBody(body));
+      const { value, text } = parseJsonText(body);
+      if (typeof value === 'object' && value !== null) texts.set(value, text);
+      done(null, value);
     } catch (error) {
       done(error as Error);
     }

@@ -4,6 +4,7 @@ import { BadRequestError, ToolsimError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';
 import { TOOL_FORMATS, type ToolFormat, toolSchemas } from '../protocols/tool-schemas.js';
 import type { CallRequest, Simulator } from '../simulator/simulator.js';
+import { bodyText } from './json.js';
 import {
   batchResultSchema,
   callRequestSchema,
@@ -28,13 +29,13 @@ export interface RouteOptions {
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** @fastify/under-pressure's per-route hook; returning undefined lets the request through. */
-    pressureHandler?: () => undefined;
+    /** Never refused by load shedding (src/http/shed.ts). */
+    neverShed?: true;
   }
 }
 
 /** Liveness and metrics stay answerable while calls are shed: a probe must not kill a busy server. */
-const NEVER_SHED = { pressureHandler: (): undefined => undefined };
+const NEVER_SHED = { neverShed: true } as const;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const errors = { 400: errorSchema, 413: errorSchema, 415: errorSchema };
@@ -53,7 +54,13 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         response: { 200: callResultSchema, ...errors },
       },
     },
-    async (request, reply) => send(reply, answerJson(await options.simulator().resolve(request.body))),
+    // Not async: an exact answer is sent in the same turn, with no promise on its way.
+    (request, reply) => {
+      const answer = options.simulator().answer(request.body, bodyText(request.body));
+      if (answer instanceof Promise) return answer.then((a) => send(reply, answerJson(a)));
+      send(reply, answerJson(answer));
+      return undefined;
+    },
   );
 
   app.post<{ Body: { calls: unknown[] } }>(

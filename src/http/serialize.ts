@@ -1,25 +1,8 @@
-/**
- * Answers to JSON text. The recorded output is already JSON, so it is spliced in as it is: no
- * parse, no re-serialization, and the bytes served are the bytes recorded.
- */
+/** Answers and errors to JSON text (the answer's own text is built in core/answer-json.ts, beside the exact tier's cache). */
 
 import type { ToolsimError } from '../core/errors.js';
-import type { Answer } from '../core/types.js';
 
-export function answerJson(answer: Answer): string {
-  const { match } = answer;
-  let matchJson = `{"key":"${match.key}"`;
-  if (match.observations !== undefined) matchJson += `,"observations":${match.observations}`;
-  if (match.outputs !== undefined) matchJson += `,"outputs":${match.outputs}`;
-  if (match.chosen_by !== undefined) matchJson += `,"chosen_by":"${match.chosen_by}"`;
-  if (match.failures !== undefined) matchJson += `,"failures":${match.failures}`;
-  if (match.recorded !== undefined) matchJson += `,"recorded":${match.recorded}`;
-  if (match.memoized !== undefined) matchJson += `,"memoized":${match.memoized}`;
-  if (match.unmemoized) matchJson += ',"unmemoized":true';
-  if (match.neighbors !== undefined) matchJson += `,"neighbors":${JSON.stringify(match.neighbors)}`;
-  const reason = answer.reason === undefined ? '' : `,"reason":"${answer.reason}"`;
-  return `{"tier":"${answer.tier}","output":${answer.outputJson},"is_error":${answer.isError}${reason},"match":${matchJson}}}`;
-}
+export { answerJson } from '../core/answer-json.js';
 
 export function errorJson(error: Pick<ToolsimError, 'code' | 'message'>): string {
   return JSON.stringify({ error: { code: error.code, message: error.message } });

@@ -2,14 +2,16 @@
  * resolve(call): canonicalize, find the server, then run the tiers in order (exact, fuzzy) until one
  * answers; whatever passes through all of them becomes a labelled miss.
  */
+import { LRUCache } from 'lru-cache';
 import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments, plainArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
-import { type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
+import { type CallTally, type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
 import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, ToolInfo } from '../core/types.js';
 import { NeighborIndex } from '../neighbors/neighbor-index.js';
 import type { Store } from '../store/store.js';
 import { EligibilityTier } from '../tiers/eligibility.js';
-import { ExactTier } from '../tiers/exact.js';
+import { DEFAULT_CACHE_BYTES, ExactTier } from '../tiers/exact.js';
+import { stringBytes } from '../tiers/exact-cache.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
 import { missAnswer, round, unknownToolAnswer } from '../tiers/miss.js';
 import type { Plan, Resolution, Tier, TierFactory } from '../tiers/tier.js';
@@ -55,6 +57,17 @@ export interface Explanation {
 /** A prepared call: known to the cache, or an unknown tool with the names to suggest instead. */
 type Prepared = { call: Call; known: true } | { call: Call; known: false; serverKnown: boolean; suggestions: string[] };
 
+/** What a request's text prepared into, when the exact tier answered it: the key and where it is counted. */
+interface Remembered {
+  readonly key: string;
+  readonly tally: CallTally;
+}
+
+/** Share of `cacheBytes` for the request memo; the rest holds answers. */
+const MEMO_SHARE = 1 / 8;
+/** Bytes a memo entry holds beyond its request text (the entry object, the cache's slots); measured like the answers'. */
+export const MEMO_ENTRY_BYTES = 180;
+
 export class Simulator {
   readonly store: Store;
   readonly exact: ExactTier;
@@ -64,8 +77,13 @@ export class Simulator {
   readonly callCount: number;
   readonly snapshotId: string;
   readonly #metrics: Metrics;
-  readonly #callCounters = new Map<string, { inc(): void }>();
-  readonly #durations = new Map<string, { observe(seconds: number): void }>();
+  readonly #tallies = new Map<string, CallTally>();
+  /**
+   * Request text -> the call it made, for calls the exact tier answered with its policy answer: the
+   * same bytes make the same call, key and answer within one snapshot, so a repeat skips parsing,
+   * normalizing and hashing. Only exact answers are remembered (the other tiers' answers may change).
+   */
+  readonly #remembered: LRUCache<string, Remembered>;
   readonly #tiers: readonly Tier[];
   readonly #neighborCount: number;
   readonly #ignored: ReadonlySet<string>;
@@ -86,11 +104,24 @@ export class Simulator {
     this.callCount = options.store.callCount();
     this.snapshotId = options.store.snapshotId;
     this.#index = new NeighborIndex(options.store);
-    this.exact = new ExactTier(options.store, options.repeatPolicy ?? 'first', options.cacheSize ?? 100_000, options.cacheBytes);
+    const cacheSize = options.cacheSize ?? 100_000;
+    const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    const memoBytes = Math.floor(cacheBytes * MEMO_SHARE);
+    this.exact = new ExactTier(options.store, options.repeatPolicy ?? 'first', cacheSize, cacheBytes - memoBytes);
+    // Bounded by bytes alone: with `max`, lru-cache would allocate its slots for every entry up front.
+    this.#remembered = new LRUCache<string, Remembered>({
+      maxSize: Math.max(memoBytes, 1),
+      sizeCalculation: (_remembered, text) => MEMO_ENTRY_BYTES + stringBytes(text),
+    });
     const fuzzy = options.fuzzy?.({ store: options.store, metrics: options.metrics }) ?? new DisabledFuzzyTier();
     this.#fuzzy = fuzzy;
     this.eligibility = new EligibilityTier(options.store);
     this.#tiers = [this.exact, this.eligibility, fuzzy];
+  }
+
+  /** Entries and accounted bytes of the request memo (for the bench's memory figures). */
+  get remembered(): { entries: number; bytes: number } {
+    return { entries: this.#remembered.size, bytes: this.#remembered.calculatedSize };
   }
 
   get tools(): readonly ToolInfo[] {
@@ -134,16 +165,66 @@ export class Simulator {
   }
 
   async resolve(request: CallRequest): Promise<Answer> {
+    return this.answer(request);
+  }
+
+  /**
+   * `resolve`, synchronous on the exact path: an exact answer (or an unknown tool, or a recorded
+   * failure) comes back as it is, without a promise; past the exact tier the call waits for its
+   * neighbours. `text` is the request's body text when the request is that body parsed; calls the
+   * exact tier answered are remembered by it.
+   */
+  answer(request: CallRequest, text?: string): Answer | Promise<Answer> {
     const started = performance.now();
-    // Counted before the first await, so a reload that swaps this simulator out sees the call.
+    if (text !== undefined) {
+      const remembered = this.#remembered.get(text);
+      const answer = remembered && this.exact.lookup(remembered.key)?.answer;
+      if (remembered && answer) {
+        remembered.tally.record((performance.now() - started) / 1000);
+        return answer;
+      }
+    }
+    const prepared = this.prepare(request);
+    const { call, known } = prepared;
+    if (!known) {
+      const answer = unknownToolAnswer(call, prepared.serverKnown, prepared.suggestions);
+      this.#count(call, false, answer, started);
+      return answer;
+    }
+    // Remembered from the second time a call is answered on: a stream of calls that never repeat
+    // would otherwise fill the memo (and then the heap with what it evicts) for nothing.
+    const repeated = text !== undefined && this.exact.holds(call.key);
+    const resolution = this.#resolution(call);
+    const outcome = this.exact.resolve(resolution);
+    if (outcome.kind === 'answer') {
+      const tally = this.#count(call, true, outcome.answer, started);
+      // Only the policy's answer: one chosen by the call's source trajectory is not the key's alone.
+      if (repeated && outcome.answer === this.exact.lookup(call.key)?.answer) this.#remembered.set(text, { key: call.key, tally });
+      return outcome.answer;
+    }
+    return this.#pastExact(resolution, outcome.reason, started);
+  }
+
+  /** The tiers past the exact one, once the call's neighbours are found (their index is built off the event loop). */
+  async #pastExact(resolution: Resolution & { found?: Neighbor[] }, exactReason: MissReason | undefined, started: number): Promise<Answer> {
+    // Counted before the first await, so a reload that swaps this simulator out waits for the call.
     this.#inFlight++;
     try {
-      const prepared = this.prepare(request);
-      const answer = prepared.known
-        ? await this.#runTiers(prepared.call)
-        : unknownToolAnswer(prepared.call, prepared.serverKnown, prepared.suggestions);
-      this.#count(prepared.call, prepared.known, answer, (performance.now() - started) / 1000);
-      return answer;
+      const { call } = resolution;
+      await this.#neighborsOf(resolution);
+      let reason = exactReason;
+      for (const tier of this.#tiers) {
+        if (tier === this.exact) continue;
+        const outcome = await tier.resolve(resolution);
+        if (outcome.kind === 'answer') {
+          this.#count(call, true, outcome.answer, started);
+          return outcome.answer;
+        }
+        reason = outcome.reason ?? reason;
+      }
+      const miss = missAnswer(call, reason ?? 'no_similar_calls', resolution.neighbors());
+      this.#count(call, true, miss, started);
+      return miss;
     } finally {
       if (--this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake();
     }
@@ -156,13 +237,13 @@ export class Simulator {
   }
 
   /** A call as the tiers see it: its neighbours (found once, when first asked) and the recorded observations. */
-  #resolution(call: Call): Resolution {
-    let neighbors: Neighbor[] | undefined;
-    return {
+  #resolution(call: Call): Resolution & { found?: Neighbor[] } {
+    const resolution: Resolution & { found?: Neighbor[] } = {
       call,
-      neighbors: () => (neighbors ??= this.#nearest(call)),
+      neighbors: () => (resolution.found ??= this.#nearest(call)),
       recorded: this.#recorded,
     };
+    return resolution;
   }
 
   /**
@@ -211,41 +292,25 @@ export class Simulator {
     return this.explain(request);
   }
 
-  async #runTiers(call: Call): Promise<Answer> {
-    let found: Neighbor[] | undefined;
-    const resolution: Resolution = { call, neighbors: () => (found ??= this.#nearest(call)), recorded: this.#recorded };
-    let reason: Answer['reason'];
-    for (const tier of this.#tiers) {
-      // Past the exact tier, neighbours are needed: their index is built off the event loop (the
-      // call waits for it without blocking others), and they are found a few calls per loop turn.
-      if (tier !== this.exact && found === undefined) found = await this.#neighborsOf(call);
-      const outcome = await tier.resolve(resolution);
-      if (outcome.kind === 'answer') return outcome.answer;
-      reason = outcome.reason ?? reason;
-    }
-    return missAnswer(call, reason ?? 'no_similar_calls', resolution.neighbors());
-  }
-
   #nearest(call: Call): Neighbor[] {
     return this.#index.nearest(call.server, call.tool, call.arguments, this.#neighborCount);
   }
 
-  async #neighborsOf(call: Call): Promise<Neighbor[]> {
+  /** Finds a call's neighbours without blocking: waits for the tool's index, then takes a turn of the loop. */
+  async #neighborsOf(resolution: Resolution & { found?: Neighbor[] }): Promise<void> {
+    const { call } = resolution;
     if (!this.#index.isReady(call.server, call.tool)) await this.#index.ready(call.server, call.tool);
-    return cooperatively(() => this.#nearest(call));
+    resolution.found ??= await cooperatively(() => this.#nearest(call));
   }
 
-  #count(call: Call, known: boolean, answer: Answer, seconds: number): void {
+  #count(call: Call, known: boolean, answer: Answer, started: number): CallTally {
     const server = known ? call.server : UNKNOWN_LABEL;
     const tool = known ? call.tool : UNKNOWN_LABEL;
-    // Labelled children are kept: prom-client would otherwise hash the label object on every call.
     const id = `${answer.tier}\0${server}\0${tool}`;
-    let counter = this.#callCounters.get(id);
-    if (!counter) this.#callCounters.set(id, (counter = this.#metrics.calls.labels(answer.tier, server, tool)));
-    counter.inc();
+    let tally = this.#tallies.get(id);
+    if (!tally) this.#tallies.set(id, (tally = this.#metrics.callTally(answer.tier, server, tool)));
     if (answer.reason) this.#metrics.misses.inc({ reason: answer.reason });
-    let duration = this.#durations.get(answer.tier);
-    if (!duration) this.#durations.set(answer.tier, (duration = this.#metrics.callDuration.labels(answer.tier)));
-    duration.observe(seconds);
+    tally.record((performance.now() - started) / 1000);
+    return tally;
   }
 }

@@ -3,11 +3,13 @@
  * the one the repeat policy picks (docs/canonical-key.md, "Several observations of one key"). A
  * recorded failure (transient) is served only as a `recorded_failure` miss, and only when the key
  * has nothing else.
- * An LRU in front of SQLite holds both hits and misses, since recordings do not change while serving.
+ * A cache in front of SQLite (exact-cache.ts) holds both hits and misses, since recordings do not
+ * change while serving; the policy's answer is built once, its JSON text with it, and served as it is.
  */
-import { LRUCache } from 'lru-cache';
+import { buildAnswerJson } from '../core/answer-json.js';
 import type { Answer, Call, Match, Observation, RepeatPolicy } from '../core/types.js';
 import type { Store } from '../store/store.js';
+import { ExactCache, stringBytes } from './exact-cache.js';
 import { missAnswer } from './miss.js';
 import { answered, type Outcome, pass, type Resolution, type Tier } from './tier.js';
 
@@ -23,27 +25,24 @@ export interface Served extends Observation {
    */
   readonly byTrajectory?: ReadonlyMap<string, Observation>;
   readonly trajectories?: ReadonlySet<string>;
+  /** The policy's exact answer for the key, its JSON text included; frozen, since every call of the key shares it. */
+  readonly answer?: Readonly<Answer>;
 }
 
-const NOT_RECORDED = Symbol('not recorded');
-export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+const NOT_RECORDED: Served = Object.freeze({ outputJson: '', isError: false, observations: 0, outputs: 0, failures: 0 });
+export const DEFAULT_CACHE_BYTES = 48 * 1024 * 1024;
 
 export class ExactTier implements Tier {
   readonly name = 'exact';
   readonly #store: Store;
   readonly #policy: RepeatPolicy;
-  readonly #cache: LRUCache<string, Served | typeof NOT_RECORDED>;
+  readonly #cache: ExactCache<Served>;
 
-  /** `cacheSize` bounds the entries, `cacheBytes` the recorded output they hold (outputs vary from bytes to megabytes). */
+  /** `cacheSize` bounds the entries, `cacheBytes` the memory they hold (outputs vary from bytes to megabytes). */
   constructor(store: Store, policy: RepeatPolicy, cacheSize: number, cacheBytes = DEFAULT_CACHE_BYTES) {
     this.#store = store;
     this.#policy = policy;
-    this.#cache = new LRUCache({
-      max: cacheSize,
-      maxSize: cacheBytes,
-      // JS strings take about two bytes a character; 64 more for the key and the entry itself.
-      sizeCalculation: (served) => (served === NOT_RECORDED ? 64 : sizeOf(served)),
-    });
+    this.#cache = new ExactCache<Served>({ maxEntries: cacheSize, maxBytes: cacheBytes, bytesOf: sizeOf, notRecorded: NOT_RECORDED });
   }
 
   resolve({ call }: Resolution): Outcome {
@@ -51,6 +50,7 @@ export class ExactTier implements Tier {
     if (!served) return pass();
     if (served.transient) return answered(recordedFailure(call, served));
     const own = call.sourceTrajectoryId === undefined ? undefined : ownObservation(served, call.sourceTrajectoryId);
+    if (!own && served.answer) return answered(served.answer);
     const observation = own ?? served;
     const match: Match = {
       key: call.key,
@@ -62,6 +62,11 @@ export class ExactTier implements Tier {
     return answered({ tier: 'exact', outputJson: observation.outputJson, isError: observation.isError, match });
   }
 
+  /** Whether the key's entry is in memory now (answered or not), without touching its recency. */
+  holds(key: string): boolean {
+    return this.#cache.has(key);
+  }
+
   /**
    * The observation served for a key by the repeat policy, or undefined when the key was never
    * recorded. It is a recorded failure (`transient`) only when every observation of the key is one.
@@ -69,15 +74,20 @@ export class ExactTier implements Tier {
   lookup(key: string): Served | undefined {
     let served = this.#cache.get(key);
     if (served === undefined) {
-      served = summarize(this.#store.observations(key), this.#policy) ?? NOT_RECORDED;
+      served = summarize(key, this.#store.observations(key), this.#policy) ?? NOT_RECORDED;
       this.#cache.set(key, served);
     }
     return served === NOT_RECORDED ? undefined : served;
   }
+
+  /** Entries and accounted bytes of the cache (for the bench's memory figures). */
+  get cached(): { entries: number; bytes: number } {
+    return { entries: this.#cache.size, bytes: this.#cache.bytes };
+  }
 }
 
 /** What the exact tier keeps of a key's observations (ingest order). */
-function summarize(all: readonly Observation[], policy: RepeatPolicy): Served | undefined {
+function summarize(key: string, all: readonly Observation[], policy: RepeatPolicy): Served | undefined {
   if (all.length === 0) return undefined;
   const real = all.some((o) => o.transient) ? all.filter((o) => !o.transient) : all;
   const candidates = real.length > 0 ? real : all;
@@ -92,9 +102,22 @@ function summarize(all: readonly Observation[], policy: RepeatPolicy): Served | 
     failures: all.length - real.length,
   };
   if (real.length === 0) return served;
+  // The policy's answer, built once: its JSON text holds the output, and the output is a slice of it
+  // (V8 slices share their parent's characters), so the text is kept once in memory.
+  const match: Match = { key, observations: served.observations, outputs, chosen_by: 'policy' };
+  if (served.failures > 0) match.failures = served.failures;
+  const json = buildAnswerJson({ tier: 'exact', outputJson: chosen.outputJson, isError: chosen.isError, match });
+  served.outputJson = json.slice(OUTPUT_AT, OUTPUT_AT + chosen.outputJson.length);
+  served.answer = Object.freeze({
+    tier: 'exact',
+    outputJson: served.outputJson,
+    isError: chosen.isError,
+    match: Object.freeze(match),
+    json,
+  });
   if (outputs > 1) {
     // One kept copy per distinct output, shared by the trajectories that recorded it (and by `sizeOf`'s count).
-    const copies = new Map<string, Observation>();
+    const copies = new Map<string, Observation>([[observationId(chosen), { outputJson: served.outputJson, isError: chosen.isError }]]);
     const byTrajectory = new Map<string, Observation>();
     for (const o of real) {
       const id = observationId(o);
@@ -102,13 +125,15 @@ function summarize(all: readonly Observation[], policy: RepeatPolicy): Served | 
       if (!copy) copies.set(id, (copy = { outputJson: o.outputJson, isError: o.isError }));
       if (o.trajectoryId && !byTrajectory.has(o.trajectoryId)) byTrajectory.set(o.trajectoryId, copy);
     }
-    served.outputJson = copies.get(observationId(chosen))!.outputJson;
     served.byTrajectory = byTrajectory;
   } else if (real.some((o) => o.trajectoryId)) {
     served.trajectories = new Set(real.flatMap((o) => (o.trajectoryId ? [o.trajectoryId] : [])));
   }
-  return served;
+  return Object.freeze(served);
 }
+
+/** Where the output starts in an exact answer's JSON text. */
+const OUTPUT_AT = '{"tier":"exact","output":'.length;
 
 /** The observation the source trajectory recorded (its first real one), or undefined when it recorded none. */
 function ownObservation(served: Served, sourceTrajectoryId: string): Observation | undefined {
@@ -116,20 +141,23 @@ function ownObservation(served: Served, sourceTrajectoryId: string): Observation
   return served.trajectories?.has(sourceTrajectoryId) ? served : undefined;
 }
 
-/** Bytes an entry holds: JS strings take about two a character, plus the entry and its trajectory ids. */
+/**
+ * Bytes an entry holds beyond the cache's fixed per-entry overhead: the answer text (or the recorded
+ * failure's output), and the trajectories with the other outputs they recorded.
+ */
 function sizeOf(served: Served): number {
-  let size = 2 * served.outputJson.length + 64;
+  let size = stringBytes(served.answer?.json ?? served.outputJson);
   if (served.byTrajectory) {
-    const outputs = new Set<string>();
+    const outputs = new Set<string>([served.outputJson]);
     for (const [id, o] of served.byTrajectory) {
-      size += 2 * id.length + 48;
-      if (o.outputJson !== served.outputJson && !outputs.has(o.outputJson)) {
+      size += stringBytes(id) + 48;
+      if (!outputs.has(o.outputJson)) {
         outputs.add(o.outputJson);
-        size += 2 * o.outputJson.length;
+        size += stringBytes(o.outputJson);
       }
     }
   }
-  if (served.trajectories) for (const id of served.trajectories) size += 2 * id.length + 32;
+  if (served.trajectories) for (const id of served.trajectories) size += stringBytes(id) + 32;
   return size;
 }
 

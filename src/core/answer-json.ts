@@ -1,0 +1,25 @@
+/**
+ * An answer as the JSON text of the HTTP API (docs/http-api.md). The recorded output is already
+ * JSON, so it is spliced in as it is: no parse, no re-serialization, and the bytes served are the
+ * bytes recorded. Exact answers carry this text with them, built once per cached key.
+ */
+import type { Answer } from './types.js';
+
+export function answerJson(answer: Answer): string {
+  return answer.json ?? buildAnswerJson(answer);
+}
+
+export function buildAnswerJson(answer: Answer): string {
+  const { match } = answer;
+  let matchJson = `{"key":"${match.key}"`;
+  if (match.observations !== undefined) matchJson += `,"observations":${match.observations}`;
+  if (match.outputs !== undefined) matchJson += `,"outputs":${match.outputs}`;
+  if (match.chosen_by !== undefined) matchJson += `,"chosen_by":"${match.chosen_by}"`;
+  if (match.failures !== undefined) matchJson += `,"failures":${match.failures}`;
+  if (match.recorded !== undefined) matchJson += `,"recorded":${match.recorded}`;
+  if (match.memoized !== undefined) matchJson += `,"memoized":${match.memoized}`;
+  if (match.unmemoized) matchJson += ',"unmemoized":true';
+  if (match.neighbors !== undefined) matchJson += `,"neighbors":${JSON.stringify(match.neighbors)}`;
+  const reason = answer.reason === undefined ? '' : `,"reason":"${answer.reason}"`;
+  return `{"tier":"${answer.tier}","output":${answer.outputJson},"is_error":${answer.isError}${reason},"match":${matchJson}}}`;
+}
