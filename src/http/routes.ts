@@ -170,6 +170,8 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     async (_request, reply) => {
       try {
         const simulator = options.simulator();
+        // The cache failed a read (damaged under the server): route traffic elsewhere.
+        if (simulator.store.fault) return reply.code(503).header('retry-after', 1).send({ status: 'not ready' });
         return { status: 'ready', calls: simulator.callCount, snapshot: simulator.snapshotId };
       } catch {
         return reply.code(503).send({ status: 'not ready' });
