@@ -12,6 +12,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { StorageError } from '../core/errors.js';
 import type { JsonObject, Observation, ToolInfo } from '../core/types.js';
+import { IngestLock } from './ingest-lock.js';
 import { IngestWriter } from './ingest-writer.js';
 import { createSchema, PAGE_SIZE, prefixOf, refuseRecordingWrites, SCHEMA_VERSION, schemaVersion } from './schema.js';
 import { emptyFingerprint } from './snapshot-id.js';
@@ -89,6 +90,8 @@ export class Store {
   readonly readOnlyMedia: boolean;
   /** Set for a store made by `build`: the path it is renamed to by `publish`. */
   readonly #target: string | undefined;
+  /** A store made by `build` holds the ingest lock of its target until published or discarded. */
+  #buildLock: IngestLock | undefined;
   /** Opened for ingest (not for serving or reading). */
   readonly #writable: boolean;
   #fault: StorageError | undefined;
@@ -172,15 +175,17 @@ export class Store {
   /**
    * A new, empty cache for `target` (which must not exist yet), written in a temporary file beside
    * it: no journal, no syncs, the readers' indexes built after the rows. `publish` moves it into
-   * place; `discard` (or a killed process) leaves `target` untouched. The caller holds the ingest
-   * lock of `target`, so a temporary file found here is a dead ingest's and is replaced.
+   * place; `discard` (or a killed process) leaves `target` untouched. It holds the ingest lock of
+   * `target` until then, so a temporary file found here is a dead ingest's and is replaced.
    */
   static build(target: string): Store {
     const path = buildPathOf(target);
     mkdirSync(dirname(target), { recursive: true });
-    for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
-    const db = new Database(path);
+    const lock = IngestLock.acquire(target);
+    let db: Database.Database | undefined;
     try {
+      for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+      db = new Database(path);
       db.pragma(`page_size = ${PAGE_SIZE}`);
       db.pragma('journal_mode = OFF');
       db.pragma('synchronous = OFF');
@@ -188,14 +193,25 @@ export class Store {
       db.pragma('cache_size = -65536');
       createSchema(db, true);
     } catch (error) {
-      db.close();
+      db?.close();
+      lock.release();
       throw error;
     }
-    return new Store(path, db, true, false, target);
+    const store = new Store(path, db, true, false, target);
+    store.#buildLock = lock;
+    return store;
   }
 
   /** Moves a cache made by `build` into place, whole, and closes this store. */
   publish(): void {
+    try {
+      this.#publish();
+    } finally {
+      this.#buildLock?.release();
+    }
+  }
+
+  #publish(): void {
     const target = this.#target;
     if (target === undefined) throw new Error('publish: this store was not made by Store.build');
     if (this.#db.inTransaction) throw new Error('publish: an ingest into this store has not finished');
@@ -229,6 +245,7 @@ export class Store {
     if (this.#target === undefined) throw new Error('discard: this store was not made by Store.build');
     this.close();
     rmSync(this.path, { force: true });
+    this.#buildLock?.release();
   }
 
   /**
