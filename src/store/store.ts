@@ -174,7 +174,7 @@ export class Store {
 
   /**
    * A new, empty cache for `target` (which must not exist yet), written in a temporary file beside
-   * it: no journal, no syncs, the readers' indexes built after the rows. `publish` moves it into
+   * it: no journal on disk, no syncs, the readers' indexes built after the rows. `publish` moves it into
    * place; `discard` (or a killed process) leaves `target` untouched. It holds the ingest lock of
    * `target` until then, so a temporary file found here is a dead ingest's and is replaced.
    */
@@ -187,7 +187,9 @@ export class Store {
       for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
       db = new Database(path);
       db.pragma(`page_size = ${PAGE_SIZE}`);
-      db.pragma('journal_mode = OFF');
+      // No journal on disk (better-sqlite3's defensive mode refuses OFF): pages past the file's
+      // original end, which is every page here, are never journaled anyway.
+      db.pragma('journal_mode = MEMORY');
       db.pragma('synchronous = OFF');
       db.pragma('locking_mode = EXCLUSIVE');
       db.pragma('cache_size = -65536');
