@@ -81,6 +81,8 @@ export class IngestWriter {
   /** The fingerprint of every recording, this ingest's included so far. */
   readonly #content: Buffer;
   readonly #toolIds = new Map<string, number>();
+  /** Calls added per tool id, added to the tools' counts at the end. */
+  readonly #addedPerTool = new Map<number, number>();
   readonly #outputMemo = new Map<string, number>();
   readonly #findIdentity: Database.Statement<[number], { record: Buffer; ordinal: number }>;
   readonly #identityTaken: Database.Statement<[number], unknown>;
@@ -195,10 +197,12 @@ export class IngestWriter {
       const identity = identityOf(call.record, call.ordinal);
       const identityPrefix = prefixOf(identity);
       if (this.#identityTaken.get(identityPrefix) !== undefined && this.#present(identityPrefix, call)) continue;
+      const toolId = this.#toolIdOf(call.server, call.tool);
+      this.#addedPerTool.set(toolId, (this.#addedPerTool.get(toolId) ?? 0) + 1);
       this.#insertCall.run(
         prefixOf(call.key),
         identityPrefix,
-        this.#toolIdOf(call.server, call.tool),
+        toolId,
         this.#outputIdOf(call.output),
         call.isError ? 1 : 0,
         call.ordinal,
@@ -231,14 +235,13 @@ export class IngestWriter {
     writing(() => this.#putMeta.run(`server_info:${server}`, JSON.stringify(info)));
   }
 
-  /** Builds what readers need, recounts the tools, names the new snapshot and commits it all. */
+  /** Builds what readers need, counts the tools' new calls, names the new snapshot and commits it all. */
   finish(): void {
     this.#check();
     writing(() => {
       createReadIndexes(this.#db);
-      this.#db.exec(`UPDATE tools SET
-        calls = (SELECT count(*) FROM calls c WHERE c.tool_id = tools.id),
-        keys = (SELECT count(DISTINCT key) FROM calls c WHERE c.tool_id = tools.id)`);
+      const count = this.#db.prepare('UPDATE tools SET calls = calls + ? WHERE id = ?');
+      for (const [toolId, added] of this.#addedPerTool) count.run(added, toolId);
       this.#putMeta.run('content', this.#content.toString('hex'));
       this.#putMeta.run('snapshot_id', snapshotIdOf(this.#content, this.#store.ignoredArguments));
       this.#db.exec('COMMIT');

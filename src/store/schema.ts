@@ -32,7 +32,6 @@ CREATE TABLE IF NOT EXISTS tools (
   description  TEXT,
   input_schema TEXT,
   calls        INTEGER NOT NULL DEFAULT 0,
-  keys         INTEGER NOT NULL DEFAULT 0,
   UNIQUE (server, tool)
 );
 
