@@ -245,6 +245,21 @@ describe('layout', () => {
     expect(toolsim(['ingest', writeLog(tempDir(), 'log.jsonl', records(0, 1)), '--db', db]).stderr).toMatch(/ingest its logs again/);
   });
 
+  it('adds nothing for an input given twice to a new cache, and keeps a record repeated within one input twice', () => {
+    const dir = tempDir();
+    const log = writeLog(dir, 'log.jsonl', [...records(0, 30), record(5)]);
+    const db = join(dir, 'cache.db');
+    const twice = toolsim(['ingest', log, log, '--db', db]);
+    expect(twice.code).toBe(0);
+    expect(twice.stdout).toMatch(/calls added +31\n/);
+    expect(twice.stdout).toMatch(/calls already present +31\n/);
+    // The same as two ingests, the second into the existing cache.
+    const appended = join(dir, 'appended.db');
+    expect(toolsim(['ingest', log, '--db', appended]).code).toBe(0);
+    expect(toolsim(['ingest', log, '--db', appended]).stdout).toMatch(/calls added +0\n/);
+    expect(contents(db)).toEqual(contents(appended));
+  });
+
   it('stores each output text once and reads back every call as recorded', async () => {
     const cache = await cacheOf(records(0, 40));
     expect(cache.store.callCount()).toBe(40);

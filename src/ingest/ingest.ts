@@ -109,6 +109,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   try {
     for (const input of options.inputs) {
       const label = input === '-' ? '<stdin>' : input;
+      writer.beginInput();
       // Identical records within one input are distinct observations; count them by a 48-bit
       // fingerprint of the record hash (a rare collision only shifts an ordinal, deterministically).
       const seen = new Map<number, number>();

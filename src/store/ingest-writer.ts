@@ -10,7 +10,7 @@
 import { hash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { IngestLock } from './ingest-lock.js';
-import { createReadIndexes, prefixOf } from './schema.js';
+import { createReadIndexes, IDENTITY_INDEX, prefixOf } from './schema.js';
 import { addIdentity, identityOf, snapshotIdOf } from './snapshot-id.js';
 import type { ServerInfo, Store } from './store.js';
 
@@ -96,6 +96,10 @@ export class IngestWriter {
   readonly #putMeta: Database.Statement<[string, string]>;
   readonly #lock: IngestLock | undefined;
   #ended = false;
+  /** Inputs begun so far (`beginInput`). */
+  #inputs = 0;
+  /** Rows are written without checking them against the cache (see `beginInput`). */
+  #unchecked = false;
 
   private constructor(db: Database.Database, store: Store, lock: IngestLock | undefined) {
     this.#db = db;
@@ -184,6 +188,18 @@ export class IngestWriter {
     return id;
   }
 
+  /**
+   * Marks the start of an input: within one input no two rows share an identity (the ordinal
+   * counts identical records), so the first input into a new cache is written without looking
+   * each row up; from the second on, rows are checked against the cache.
+   */
+  beginInput(): void {
+    this.#check();
+    this.#inputs++;
+    this.#unchecked = this.#store.building && this.#inputs === 1;
+    if (this.#inputs === 2 && this.#store.building) writing(() => this.#db.exec(IDENTITY_INDEX));
+  }
+
   /** Writes one batch; rows already present (same identity) are counted, not added. */
   writeBatch(calls: readonly CallRow[], tools: readonly ToolRow[]): WriteResult {
     this.#check();
@@ -196,7 +212,7 @@ export class IngestWriter {
     for (const call of calls) {
       const identity = identityOf(call.record, call.ordinal);
       const identityPrefix = prefixOf(identity);
-      if (this.#identityTaken.get(identityPrefix) !== undefined && this.#present(identityPrefix, call)) continue;
+      if (!this.#unchecked && this.#identityTaken.get(identityPrefix) !== undefined && this.#present(identityPrefix, call)) continue;
       const toolId = this.#toolIdOf(call.server, call.tool);
       this.#addedPerTool.set(toolId, (this.#addedPerTool.get(toolId) ?? 0) + 1);
       this.#insertCall.run(

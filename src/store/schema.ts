@@ -59,10 +59,16 @@ CREATE TABLE IF NOT EXISTS calls (
   metadata      TEXT
 );
 
--- Needed while loading: an ingest looks up every row's identity and every output before writing.
-CREATE INDEX IF NOT EXISTS calls_identity ON calls (identity);
+-- Needed while loading: an ingest looks up every output before writing it.
 CREATE INDEX IF NOT EXISTS outputs_by_prefix ON outputs (prefix);
 `;
+
+/**
+ * An ingest looks up every row's identity before writing it ("already present"), except while a
+ * new cache loads its first input, whose identities cannot repeat (the ordinal counts repeats):
+ * a new cache builds this index when its second input starts, or at its end.
+ */
+export const IDENTITY_INDEX = 'CREATE INDEX IF NOT EXISTS calls_identity ON calls (identity)';
 
 /** Indexes only readers need: a fresh cache builds them once, after its rows are in. */
 export const READ_INDEXES = `
@@ -87,11 +93,15 @@ export function schemaVersion(db: Database.Database): number | undefined {
  */
 export function createSchema(db: Database.Database, deferReadIndexes = false): void {
   db.exec(TABLES);
-  if (!deferReadIndexes) db.exec(READ_INDEXES);
+  if (!deferReadIndexes) {
+    db.exec(IDENTITY_INDEX);
+    db.exec(READ_INDEXES);
+  }
   db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
 }
 
 export function createReadIndexes(db: Database.Database): void {
+  db.exec(IDENTITY_INDEX);
   db.exec(READ_INDEXES);
 }
 
