@@ -168,10 +168,10 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     '/readyz',
     { schema: { summary: 'The cache is open and answering', tags: ['ops'], response: { 200: statusSchema, 503: statusSchema } } },
     async (_request, reply) => {
+      // The cache failed a read (damaged under the server): route traffic elsewhere.
+      if (storageFault(options)) return reply.code(503).header('retry-after', 1).send({ status: 'not ready' });
       try {
         const simulator = options.simulator();
-        // The cache failed a read (damaged under the server): route traffic elsewhere.
-        if (simulator.store.fault) return reply.code(503).header('retry-after', 1).send({ status: 'not ready' });
         return { status: 'ready', calls: simulator.callCount, snapshot: simulator.snapshotId };
       } catch {
         return reply.code(503).send({ status: 'not ready' });
@@ -211,4 +211,13 @@ export function checkCallRequest(item: unknown): CallRequest {
     fail(`trajectory_id must NOT have more than ${MAX_TRAJECTORY_ID_LENGTH} characters`);
   }
   return call as unknown as CallRequest;
+}
+
+/** Whether the served cache has failed a read (see Store.fault). */
+function storageFault(options: RouteOptions): boolean {
+  try {
+    return options.simulator().store.fault !== undefined;
+  } catch {
+    return false;
+  }
 }
