@@ -73,7 +73,9 @@ export const IDENTITY_INDEX = 'CREATE INDEX IF NOT EXISTS calls_identity ON call
 /** Indexes only readers need: a fresh cache builds them once, after its rows are in. */
 export const READ_INDEXES = `
 CREATE INDEX IF NOT EXISTS calls_by_key ON calls (key_prefix);
-CREATE INDEX IF NOT EXISTS calls_by_tool ON calls (tool_id, key);
+-- Integer columns only: an append inserts into it at random, and a small index stays in the page
+-- cache. Reading a tool's distinct keys sorts them (argumentsOf), once per neighbour index.
+CREATE INDEX IF NOT EXISTS calls_by_tool ON calls (tool_id, key_prefix);
 `;
 
 /** Tables a serving connection must never write. */
