@@ -212,8 +212,12 @@ describe.skipIf(!canMount)('a read-only mount', () => {
     const dir = tempDir();
     const built = join(dir, 'cache.db');
     expect(toolsim(['ingest', writeLog(dir, 'log.jsonl', records(0, 100)), '--db', built]).code).toBe(0);
-    // A cache that has been served and appended to rests the same way.
+    // A cache that has been appended to and served (memo included) rests the same way.
     expect(toolsim(['ingest', writeLog(dir, 'more.jsonl', records(100, 10)), '--db', built]).code).toBe(0);
+    const before = await startServer(serveConfig({ db: built }));
+    expect((await post(before.url, '/v1/call', { tool: 't1', arguments: { i: 1, q: 'query 1' } })).status).toBe(200);
+    new Memo(built).close();
+    await before.close();
     const mount = tmpfs('4m')!;
     copyFileSync(built, join(mount, 'cache.db'));
     expect(spawnSync('mount', ['-o', 'remount,ro', mount]).status).toBe(0);

@@ -11,6 +11,7 @@
  */
 import Database from 'better-sqlite3';
 import type { Observation } from '../core/types.js';
+import { restInRollbackMode } from './schema.js';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS improvisations (
   snapshot_id    TEXT NOT NULL,
@@ -87,7 +88,9 @@ export class Memo {
   }
 
   close(): void {
-    if (this.#db?.open) this.#db.close();
+    if (!this.#db?.open) return;
+    if (this.writable) restInRollbackMode(this.#db);
+    this.#db.close();
   }
 }
 

@@ -121,3 +121,17 @@ export function refuseRecordingWrites(db: Database.Database): void {
 export function prefixOf(hash: Buffer): number {
   return hash.readIntBE(0, 6);
 }
+
+/**
+ * Puts a cache back to rest (rollback-journal mode, which a read-only mount can open) when the
+ * connection closing is the last one; with any other still open, SQLite refuses at once and the
+ * file stays in WAL mode for them.
+ */
+export function restInRollbackMode(db: Database.Database): void {
+  try {
+    db.pragma('busy_timeout = 0');
+    db.pragma('journal_mode = DELETE');
+  } catch {
+    // still in use by another connection
+  }
+}

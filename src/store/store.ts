@@ -14,7 +14,7 @@ import { StorageError } from '../core/errors.js';
 import type { JsonObject, Observation, ToolInfo } from '../core/types.js';
 import { IngestLock } from './ingest-lock.js';
 import { IngestWriter } from './ingest-writer.js';
-import { createSchema, PAGE_SIZE, prefixOf, refuseRecordingWrites, SCHEMA_VERSION, schemaVersion } from './schema.js';
+import { createSchema, PAGE_SIZE, prefixOf, refuseRecordingWrites, restInRollbackMode, SCHEMA_VERSION, schemaVersion } from './schema.js';
 import { emptyFingerprint } from './snapshot-id.js';
 import { readStats, type StoreStats } from './stats.js';
 
@@ -413,16 +413,7 @@ export class Store {
   close(): void {
     if (!this.#db.open) return;
     if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-    if (this.#writable && this.#target === undefined && this.path !== ':memory:') {
-      // Back to rest (rollback-journal mode, for read-only mounts) when no one else has it open;
-      // with a reader still on it, SQLite refuses at once and the file stays in WAL mode.
-      try {
-        this.#db.pragma('busy_timeout = 0');
-        this.#db.pragma('journal_mode = DELETE');
-      } catch {
-        // still in use by another connection
-      }
-    }
+    if (!this.readOnlyMedia && this.#target === undefined && this.path !== ':memory:') restInRollbackMode(this.#db);
     this.#db.close();
   }
 }
