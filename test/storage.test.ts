@@ -208,7 +208,7 @@ describe('storage errors while serving', () => {
 });
 
 describe.skipIf(!canMount)('a read-only mount', () => {
-  it('serves the cache, with a memo that remembers nothing', async () => {
+  it('serves the cache, with a memo that writes nothing', async () => {
     const dir = tempDir();
     const built = join(dir, 'cache.db');
     expect(toolsim(['ingest', writeLog(dir, 'log.jsonl', records(0, 100)), '--db', built]).code).toBe(0);
@@ -234,8 +234,10 @@ describe.skipIf(!canMount)('a read-only mount', () => {
     onCleanup(() => memo.close());
     expect(memo.writable).toBe(false);
     const id = { snapshotId: 's', key: '00', model: 'm', promptVersion: 'p' };
-    memo.put(id, { outputJson: '1', isError: false });
-    expect(memo.get(id)).toBeUndefined();
+    expect(() => memo.put(id, { outputJson: '1', isError: false })).not.toThrow();
+    const reopened = new Memo(db);
+    onCleanup(() => reopened.close());
+    expect(reopened.get(id)).toBeUndefined();
   });
 });
 
