@@ -148,8 +148,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const answer = errorAnswer(error);
     if (answer.unexpected)
       request.log.error({ err: error, reqId: request.id, method: request.method, url: request.url }, 'unexpected error');
-    // Shed (Retry-After is already set) or refused while closing.
-    if (answer.code === 'overloaded' && !reply.hasHeader('retry-after')) reply.header('retry-after', RETRY_AFTER_SECONDS);
+    // Shed (Retry-After is already set), refused while closing, or a storage error.
+    if (answer.status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', RETRY_AFTER_SECONDS);
     return sendError(reply, answer.code, answer.message, answer.status);
   });
 

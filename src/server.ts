@@ -94,6 +94,8 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
       ...(extras.logStream ? { stream: extras.logStream } : {}),
     },
   });
+  // Logged once per opened cache, with SQLite's own error as the cause.
+  live.onStorageFault((error, cause) => app.log.error({ err: cause, db: config.db }, error.message));
   let url: string;
   try {
     url = await app.listen({ host: config.host, port: config.port });

@@ -1,15 +1,16 @@
 /**
- * SIGKILL during ingest: the cache still opens, passes SQLite's integrity check, and re-running
- * the ingest ends with exactly the contents of a clean run (every recorded call in its place, the
- * catalog, and the snapshot id).
+ * SIGKILL during ingest: a new cache being built leaves no cache at all; an ingest into an existing
+ * cache leaves it exactly as it was (its last complete snapshot, which a server then serves); and
+ * re-running the ingest ends with exactly the contents of a clean run (every recorded call in its
+ * place, the catalog, and the snapshot id).
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Store } from '../src/store/store.js';
+import { buildPathOf, Store } from '../src/store/store.js';
 import { ROOT, tempDir } from './helpers.js';
 
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -31,12 +32,27 @@ async function writeBigLog(path: string, lines: number): Promise<void> {
   await new Promise<void>((resolve) => out.end(() => resolve()));
 }
 
-function ingestProcess(log: string, db: string): { exited: Promise<number | null>; kill: () => void; stdin: Writable | null } {
+interface IngestProcess {
+  exited: Promise<number | null>;
+  kill: () => void;
+  stdin: Writable | null;
+  /** Bytes the process has read so far (of its log, mostly), from /proc. */
+  bytesRead: () => number;
+}
+
+function ingestProcess(log: string, db: string): IngestProcess {
   const child = spawn(process.execPath, [CLI, 'ingest', log, '--db', db, '--format', 'toolsim'], {
     stdio: [log === '-' ? 'pipe' : 'ignore', 'ignore', 'ignore'],
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { exited, kill: () => child.kill('SIGKILL'), stdin: child.stdin };
+  const bytesRead = (): number => {
+    try {
+      return Number(/^rchar: (\d+)/m.exec(readFileSync(`/proc/${child.pid}/io`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      return 0;
+    }
+  };
+  return { exited, kill: () => child.kill('SIGKILL'), stdin: child.stdin, bytesRead };
 }
 
 /** Reads the cache with a second connection while it may be written (WAL readers never block the writer). */
@@ -49,17 +65,12 @@ function read<T>(db: string, what: (store: Store) => T): T {
   }
 }
 
-/**
- * The fingerprint of the committed recordings, saved with every batch; undefined before the
- * cache has its schema.
- */
-function committed(db: string): string | undefined {
-  try {
-    return read(db, (store) => (store.hasCalls() ? store.contentFingerprint().toString('hex') : undefined));
-  } catch {
-    return undefined;
-  }
+/** Waits until `ready` holds (or about a minute), polling. */
+async function until(ready: () => boolean): Promise<void> {
+  for (let polls = 0; polls < 6000 && !ready(); polls++) await new Promise((resolve) => setTimeout(resolve, 10));
 }
+
+const sizeOf = (path: string): number => (existsSync(path) ? statSync(path).size : 0);
 
 interface Contents {
   integrity: string;
@@ -93,7 +104,6 @@ describe('crash during ingest', () => {
   it('SIGKILL part-way, then a re-run, ends exactly like a clean run', async () => {
     const dir = tempDir();
     const log = join(dir, 'big.jsonl');
-    // Ingest commits every 50,000 rows: enough lines for two commits before the end.
     const total = 105_000;
     await writeBigLog(log, total);
 
@@ -103,47 +113,49 @@ describe('crash during ingest', () => {
     expect(clean.integrity).toBe('ok');
 
     const crashedDb = join(dir, 'crashed.db');
-    const killed: number[] = [];
-    // First kill, certainly part-way: the log comes through a pipe and stops at 60%; once the
-    // first commit is in, the process is killed while waiting for the rest.
     const lines = readFileSync(log);
+    const killed: string[] = [];
+
+    // First kill: a new cache, built aside. The log comes through a pipe and stops at 60%; once the
+    // process has read (and so handled) most of it, it is killed while waiting for the rest.
     const half = lines.indexOf(0x0a, Math.floor(lines.length * 0.6)) + 1;
     const piped = ingestProcess('-', crashedDb);
     piped.stdin!.on('error', () => undefined); // the kill closes the pipe
     piped.stdin!.write(lines.subarray(0, half));
-    for (let polls = 0; polls < 6000 && committed(crashedDb) === undefined; polls++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await until(() => piped.bytesRead() >= half - 200_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
     piped.kill();
     expect(await piped.exited).toBeNull();
-    const after = contents(crashedDb);
-    expect(after.integrity).toBe('ok');
-    expect(after.unfinished).toBe(true);
-    expect(after.calls).toBeLessThan(clean.calls);
-    killed.push(after.calls);
+    expect(existsSync(crashedDb)).toBe(false);
+    killed.push(`a new cache with ${sizeOf(buildPathOf(crashedDb))} bytes of it on disk (no cache left)`);
 
-    // Second kill: racing a run from the file, as soon as it has committed a batch more (most
-    // likely mid-transaction of a later one; if it won the race, the re-run below adds nothing).
+    // An existing cache holding the first 30% of the log (the dead build's lock and file are taken over).
+    const part = join(dir, 'part.jsonl');
+    writeFileSync(part, lines.subarray(0, lines.indexOf(0x0a, Math.floor(lines.length * 0.3)) + 1));
+    expect(await ingestProcess(part, crashedDb).exited).toBe(0);
+    const before = contents(crashedDb);
+    expect(before.calls).toBeLessThan(clean.calls);
+
+    // Second kill: an ingest of the whole log into it, once it has read half the log.
     const racing = ingestProcess(log, crashedDb);
-    let exited = false;
-    const before = committed(crashedDb);
+    let raceExited = false;
     void racing.exited.then(() => {
-      exited = true;
+      raceExited = true;
     });
-    for (let polls = 0; polls < 6000 && !exited && committed(crashedDb) === before; polls++) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await until(() => raceExited || racing.bytesRead() >= lines.length / 2);
+    expect(raceExited).toBe(false);
     racing.kill();
-    await racing.exited;
-    expect(contents(crashedDb).integrity).toBe('ok');
-    killed.push(contents(crashedDb).calls);
+    expect(await racing.exited).toBeNull();
+    // Exactly the last complete snapshot: nothing of the killed ingest is visible.
+    expect(contents(crashedDb)).toEqual(before);
+    killed.push(`an ingest into it half-way (cache unchanged)`);
 
     expect(await ingestProcess(log, crashedDb).exited).toBe(0);
     const recovered = contents(crashedDb);
     expect(recovered).toEqual({ ...clean });
     expect(recovered.unfinished).toBe(false);
     console.info(
-      `[figures] crash during ingest: ${total} lines; killed with ${killed.join(' then ')} of ${clean.calls} calls committed; integrity ok; re-run identical (snapshot ${clean.snapshot})`,
+      `[figures] crash during ingest: ${total} lines; killed ${killed.join(', then ')}; integrity ok; re-run identical to a clean run (snapshot ${clean.snapshot})`,
     );
   }, 180_000);
 });

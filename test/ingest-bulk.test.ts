@@ -1,5 +1,5 @@
 /**
- * Ingest commits several batches per transaction and keeps the call count beside the per-tool
+ * Ingest writes in batches inside one transaction and keeps the call count beside the per-tool
  * counts; neither may change what a cache holds, its identity hashes, or what a reader sees after.
  */
 import { createHash } from 'node:crypto';
@@ -30,7 +30,7 @@ describe('ingest in bulk transactions', () => {
     const log = writeLog(dir, 'log.jsonl', records);
     const small = openStore(join(dir, 'small.db'));
     const large = openStore(join(dir, 'large.db'));
-    const a = await ingest({ store: small, inputs: [log], batchSize: 3, commitEvery: 7 });
+    const a = await ingest({ store: small, inputs: [log], batchSize: 3 });
     const b = await ingest({ store: large, inputs: [log] });
     expect(a.callsAdded).toBe(20);
     expect(a.snapshotId).toBe(b.snapshotId);
@@ -46,7 +46,7 @@ describe('ingest in bulk transactions', () => {
     const dir = tempDir();
     const log = writeLog(dir, 'log.jsonl', records);
     const store = openStore(join(dir, 'cache.db'));
-    const summary = await ingest({ store, inputs: [log, join(dir, 'missing.jsonl')], batchSize: 4, commitEvery: 1000 });
+    const summary = await ingest({ store, inputs: [log, join(dir, 'missing.jsonl')], batchSize: 4 });
     expect(summary.failedInputs).toBe(1);
     const reader = openStore(join(dir, 'cache.db'), { readonly: true });
     expect([...reader.recordedCalls()]).toHaveLength(20);

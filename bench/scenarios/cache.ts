@@ -3,7 +3,7 @@
  * resulting cache (process start to a ready /readyz, RSS after distinct lookups).
  */
 import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { copyFileSync, existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { Store } from '../../src/store/store.js';
 import { removeCache } from '../lib/cache.js';
@@ -19,11 +19,15 @@ export interface IngestRun {
   db: string;
 }
 
-export async function ingestLog(mode: Mode): Promise<IngestRun> {
-  const calls = mode.ingestCalls;
-  const log = writeGeneratedLog(dataPath(`ingest-${calls}.jsonl`), loadSamples(), calls);
-  const db = dataPath(`ingest-${calls}.db`);
-  removeCache(db);
+interface IngestChild {
+  seconds: number;
+  cpuSeconds: number;
+  peakKb: number;
+  out: string;
+}
+
+/** `toolsim ingest LOG --db DB` as a child process: wall and CPU time (from /proc), peak RSS, its summary. */
+async function ingestChild(log: string, db: string): Promise<IngestChild> {
   const started = performance.now();
   const child = spawn(process.execPath, [CLI, 'ingest', log, '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -44,29 +48,76 @@ export async function ingestLog(mode: Mode): Promise<IngestRun> {
   clearInterval(poll);
   const seconds = (performance.now() - started) / 1000;
   if (code !== 0) throw new Error(`toolsim ingest exited ${code}: ${out}`);
+  return { seconds, cpuSeconds, peakKb, out };
+}
+
+/** The cache file and whatever SQLite keeps beside it. */
+function cacheBytes(db: string): number {
+  return ['', '-wal', '-journal'].reduce((sum, suffix) => sum + (existsSync(db + suffix) ? statSync(db + suffix).size : 0), 0);
+}
+
+export async function ingestLog(mode: Mode): Promise<IngestRun> {
+  const calls = mode.ingestCalls;
+  const log = writeGeneratedLog(dataPath(`ingest-${calls}.jsonl`), loadSamples(), calls);
+  // New calls for the append: the lines that follow the first log's in the same generator.
+  const appended = Math.round(calls / 10);
+  const appendLog = writeGeneratedLog(dataPath(`ingest-${calls}+${appended}.jsonl`), loadSamples(), appended, calls);
+  const db = dataPath(`ingest-${calls}.db`);
+  removeCache(db);
+  const fresh = await ingestChild(log, db);
+  const dbBytes = cacheBytes(db);
+  // The append goes into a copy, so that scenario 5 serves the cache of exactly `calls` calls.
+  const appendDb = dataPath(`ingest-${calls}-append.db`);
+  removeCache(appendDb);
+  copyFileSync(db, appendDb);
+  const append = await ingestChild(appendLog, appendDb);
+  const appendBytes = cacheBytes(appendDb);
+  removeCache(appendDb);
   const logBytes = statSync(log).size;
-  const dbBytes = statSync(db).size;
-  const rate = calls / seconds;
+  const rate = calls / fresh.seconds;
+  const appendRate = appended / append.seconds;
+  const name = (path: string): string => path.replace(/.*bench\//, 'bench/');
   return {
     db,
     section: {
       title: `4. Ingest of a generated ${thousands(calls)}-call log`,
       figures: [
-        { name: 'ingest, calls/s (whole CLI run)', value: thousands(rate), target: '≥ 150,000', met: rate >= 150_000 },
-        { name: 'ingest, calls per CPU-second of the ingest process', value: thousands(calls / cpuSeconds), target: '' },
-        { name: 'ingest, peak RSS', value: mb(peakKb * 1024), target: 'bounded', met: peakKb * 1024 < 512 * 1024 * 1024 },
+        { name: 'ingest into a new cache, calls/s (whole CLI run)', value: thousands(rate), target: '≥ 75,000', met: rate >= 75_000 },
+        {
+          name: 'ingest into a new cache, calls per CPU-second of the ingest process',
+          value: thousands(calls / fresh.cpuSeconds),
+          target: '',
+        },
+        {
+          name: 'ingest into a new cache, peak RSS',
+          value: mb(fresh.peakKb * 1024),
+          target: 'bounded',
+          met: fresh.peakKb * 1024 < 512 * 1024 * 1024,
+        },
+        { name: `cache of ${thousands(calls)} calls on disk`, value: mb(dbBytes), target: '≤ 400 MB', met: dbBytes <= 400 * 1024 * 1024 },
+        {
+          name: `append of ${thousands(appended)} new calls into it, calls/s`,
+          value: thousands(appendRate),
+          target: '≥ 30,000',
+          met: appendRate >= 30_000,
+        },
+        { name: 'append, calls per CPU-second of the ingest process', value: thousands(appended / append.cpuSeconds), target: '' },
       ],
       details: [
-        `\`toolsim ingest ${log.replace(/.*bench\//, 'bench/')} --db …\` as a child process into a new cache: ${thousands(calls)} lines ` +
-          `(${mb(logBytes)} of JSON Lines, ${(logBytes / calls).toFixed(0)} bytes a line on average) in ${seconds.toFixed(1)} s from spawn to exit; ` +
-          `cache file ${mb(dbBytes)}. The process used ${cpuSeconds.toFixed(1)} CPU-seconds (user + system, from /proc), so on this shared machine it had about ${((100 * cpuSeconds) / seconds).toFixed(0)}% of one core. Peak RSS is the child's VmHWM, polled every 20 ms. ` +
-          "What bounds it: the batch in hand (2,000 rows, committed as one transaction), SQLite's 64 MB page cache, and an ordinal counter per distinct record of the current input (a Map entry per line here, so that part grows " +
+        `\`toolsim ingest ${name(log)} --db …\` as a child process into a new cache: ${thousands(calls)} lines ` +
+          `(${mb(logBytes)} of JSON Lines, ${(logBytes / calls).toFixed(0)} bytes a line on average) in ${fresh.seconds.toFixed(1)} s from spawn to exit; ` +
+          `cache file ${mb(dbBytes)}. The process used ${fresh.cpuSeconds.toFixed(1)} CPU-seconds (user + system, from /proc), so on this shared machine it had about ${((100 * fresh.cpuSeconds) / fresh.seconds).toFixed(0)}% of one core. Peak RSS is the child's VmHWM, polled every 20 ms. ` +
+          "A new cache is built in a temporary file (no journal on disk, no syncs, the readers' indexes built after the rows) and renamed into place. " +
+          "What bounds memory: the batch in hand (2,000 rows), SQLite's 64 MB page cache (the transaction's pages spill to the file past it), a memo of up to 4,096 short output texts, and an ordinal counter per distinct record of the current input (a Map entry per line here, so that part grows " +
           "with the input: tens of MB per million lines), plus the V8 heap's slack between collections.",
         '',
-        'The CLI summary:',
+        `Then \`toolsim ingest ${name(appendLog)} --db …\` (${thousands(appended)} new calls) into a copy of that cache: the normal path, one transaction with every index kept up to date, ` +
+          `${append.seconds.toFixed(1)} s, ${append.cpuSeconds.toFixed(1)} CPU-seconds, peak RSS ${mb(append.peakKb * 1024)}; the cache then held ${mb(appendBytes)}.`,
+        '',
+        'The CLI summary of the first:',
         '',
         '```',
-        out.trim(),
+        fresh.out.trim(),
         '```',
       ],
     },

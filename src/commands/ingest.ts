@@ -2,8 +2,7 @@
 import { resolveConfig } from '../config.js';
 import { ConfigError } from '../core/errors.js';
 import { clearProgress, formatNumber, perSecond, progressLine, table, writeProblem } from '../core/format.js';
-import { ingest } from '../ingest/ingest.js';
-import { Store } from '../store/store.js';
+import { ingestInto } from '../ingest/ingest.js';
 import type { Command } from './command.js';
 
 export const ingestCommand: Command = {
@@ -15,10 +14,9 @@ export const ingestCommand: Command = {
   async run(values, files) {
     if (files.length === 0) throw new ConfigError('ingest needs at least one FILE (or - for standard input)');
     const config = resolveConfig(['db', 'ignoreArg', 'transientPattern', 'ingestFormat', 'server'], values);
-    const store = Store.open(config.db);
+    let summary: Awaited<ReturnType<typeof ingestInto>>;
     try {
-      const summary = await ingest({
-        store,
+      summary = await ingestInto(config.db, {
         inputs: files,
         ignoreArgs: config.ignoreArg,
         transientPatterns: config.transientPattern,
@@ -32,31 +30,36 @@ export const ingestCommand: Command = {
               `${perSecond(p.lines, p.seconds)} lines/s  ${p.input}`,
           ),
       });
+    } catch (error) {
       clearProgress(process.stderr);
-      const rows: [string, number][] = [
-        ['lines read', summary.lines],
-        ['calls added', summary.callsAdded],
-        ['calls already present', summary.callsPresent],
-        ['recorded failures read (transient)', summary.transient],
-        ['tool records', summary.toolRecords],
-        ['server records', summary.serverRecords],
-        ['lines rejected', summary.rejected],
-        ['calls without result (not stored)', summary.unpaired],
-        ['inputs unreadable or cut short', summary.failedInputs],
-        ['calls in cache', summary.totalCalls],
-        ['tools in cache', summary.tools],
-        ['servers in cache', summary.servers],
-      ];
-      const formats = Object.entries(summary.formats).map(([input, format]) => `${input}: ${format}`);
-      if (formats.length > 0 && Object.values(summary.formats).some((f) => f !== 'toolsim'))
-        process.stdout.write(`formats: ${formats.join(', ')}\n`);
-      process.stdout.write(
-        `${table(['ingest', 'count'], rows)}\n${summary.seconds.toFixed(2)} s, ` +
-          `${perSecond(summary.lines, summary.seconds)} lines/s; cache ${config.db}, snapshot ${summary.snapshotId}\n`,
+      // An ingest commits once, at its end: a failed one has written nothing.
+      process.stderr.write(
+        `toolsim ingest: ${(error as Error).message}\nnothing was added: the cache ${config.db} is as it was before this ingest\n`,
       );
-      return summary.rejected > 0 || summary.failedInputs > 0 ? 1 : 0;
-    } finally {
-      store.close();
+      return 1;
     }
+    clearProgress(process.stderr);
+    const rows: [string, number][] = [
+      ['lines read', summary.lines],
+      ['calls added', summary.callsAdded],
+      ['calls already present', summary.callsPresent],
+      ['recorded failures read (transient)', summary.transient],
+      ['tool records', summary.toolRecords],
+      ['server records', summary.serverRecords],
+      ['lines rejected', summary.rejected],
+      ['calls without result (not stored)', summary.unpaired],
+      ['inputs unreadable or cut short', summary.failedInputs],
+      ['calls in cache', summary.totalCalls],
+      ['tools in cache', summary.tools],
+      ['servers in cache', summary.servers],
+    ];
+    const formats = Object.entries(summary.formats).map(([input, format]) => `${input}: ${format}`);
+    if (formats.length > 0 && Object.values(summary.formats).some((f) => f !== 'toolsim'))
+      process.stdout.write(`formats: ${formats.join(', ')}\n`);
+    process.stdout.write(
+      `${table(['ingest', 'count'], rows)}\n${summary.seconds.toFixed(2)} s, ` +
+        `${perSecond(summary.lines, summary.seconds)} lines/s; cache ${config.db}, snapshot ${summary.snapshotId}\n`,
+    );
+    return summary.rejected > 0 || summary.failedInputs > 0 ? 1 : 0;
   },
 };

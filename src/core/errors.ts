@@ -48,6 +48,10 @@ export const ERRORS = {
   headers_too_large: { status: 431, when: "the request's headers are larger than Node's limit (16 KiB); the connection is closed" },
   internal_error: { status: 500, when: 'a bug: anything unexpected (it is logged); a malformed request never causes it' },
   overloaded: { status: 503, when: 'the event loop lags past `--max-event-loop-delay`: retry after the `Retry-After` delay' },
+  storage_unavailable: {
+    status: 503,
+    when: 'the cache file could not be read (damaged or unreadable under the server); only the calls that touched it fail, and `/readyz` answers 503 from then on',
+  },
   shutting_down: { status: 503, when: 'the server is shutting down (`SIGTERM`); sent with `Retry-After` and `Connection: close`' },
 } as const satisfies Record<string, { status: number; when: string }>;
 
@@ -87,6 +91,13 @@ export class AmbiguousToolError extends ToolsimError {
 export class NotFoundError extends ToolsimError {
   constructor(message: string) {
     super('not_found', message);
+  }
+}
+
+/** The cache file could not be read while serving (damaged, truncated, an I/O error). */
+export class StorageError extends ToolsimError {
+  constructor(message: string) {
+    super('storage_unavailable', message);
   }
 }
 

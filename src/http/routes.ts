@@ -188,6 +188,8 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     '/readyz',
     { schema: { summary: 'The cache is open and answering', tags: ['ops'], response: { 200: statusSchema, 503: statusSchema } } },
     async (_request, reply) => {
+      // The cache failed a read (damaged under the server): route traffic elsewhere.
+      if (storageFault(options)) return reply.code(503).header('retry-after', 1).send({ status: 'not ready' });
       try {
         const simulator = options.simulator();
         // A shared memo that is down leaves the replica ready: exact answers go on, fuzzy ones are labelled misses.
@@ -235,4 +237,13 @@ export function checkCallRequest(item: unknown): CallRequest {
     fail(`source_trajectory_id must NOT have more than ${MAX_TRAJECTORY_ID_LENGTH} characters`);
   }
   return call as unknown as CallRequest;
+}
+
+/** Whether the served cache has failed a read (see Store.fault). */
+function storageFault(options: RouteOptions): boolean {
+  try {
+    return options.simulator().store.fault !== undefined;
+  } catch {
+    return false;
+  }
 }

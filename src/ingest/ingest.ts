@@ -1,16 +1,17 @@
 /**
  * Streams exploration logs into the store: bounded memory (one batch plus a small counter per
- * distinct record of the current input), batched transactions, every bad line reported and skipped.
+ * distinct record of the current input), one transaction for the whole ingest (the cache goes
+ * from one complete snapshot to the next, or stays as it was), every bad line reported and skipped.
  */
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { parseJson } from '../core/json-text.js';
-import type { CallRow, ToolRow } from '../store/ingest-writer.js';
-import type { Store } from '../store/store.js';
+import { type CallRow, StoreWriteError, type ToolRow } from '../store/ingest-writer.js';
+import { Store } from '../store/store.js';
 import type { Format, NativeRecord, Reader } from './formats/format.js';
 import { detectFormat, formatNamed } from './formats/index.js';
-import { readLines } from './lines.js';
+import { type Line, readLines, readLinesSync } from './lines.js';
 import { parseRecordValue } from './record.js';
 import { transientMatcher } from './transient.js';
 
@@ -27,8 +28,6 @@ export interface IngestOptions {
   server?: string;
   stdin?: Readable;
   batchSize?: number;
-  /** Records written per transaction (default 50,000); a stopped ingest keeps every committed one. */
-  commitEvery?: number;
   maxLineBytes?: number;
   /** Called with `FILE:LINE: reason` for each rejected line or unreadable input. */
   onProblem?: (message: string) => void;
@@ -75,10 +74,6 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const { store } = options;
   const started = performance.now();
   const batchSize = options.batchSize ?? 2000;
-  // Each commit rewrites every random index page its rows touched, so committing every 50,000 rows
-  // rather than every batch cuts ingest CPU by about a third (bench/RESULTS.md, scenario 4); a killed
-  // ingest keeps every committed block, and a re-run adds exactly what is missing.
-  const commitEvery = options.commitEvery ?? 50_000;
   const report = options.onProblem ?? (() => {});
   const everyMs = options.progressEveryMs ?? 250;
   const parseOptions = { isTransient: transientMatcher(options.transientPatterns) };
@@ -109,18 +104,11 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   };
   let calls: CallRow[] = [];
   let tools: ToolRow[] = [];
-  let uncommitted = 0;
   const flush = (): void => {
     if (calls.length === 0 && tools.length === 0) return;
-    writer.beginBulk();
     const result = writer.writeBatch(calls, tools);
     summary.callsAdded += result.added;
     summary.callsPresent += result.present;
-    uncommitted += calls.length + tools.length;
-    if (uncommitted >= commitEvery) {
-      writer.commitBulk();
-      uncommitted = 0;
-    }
     calls = [];
     tools = [];
   };
@@ -129,12 +117,14 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   try {
     for (const input of options.inputs) {
       const label = input === '-' ? '<stdin>' : input;
+      writer.beginInput();
       // Identical records within one input are distinct observations; count them by a 48-bit
       // fingerprint of the record hash (a rare collision only shifts an ordinal, deterministically).
       const seen = new Map<number, number>();
-      let stream: Readable;
+      // A plain file is read with blocking reads (faster per line); streams for the rest.
+      let source: Readable | number;
       try {
-        stream = openInput(input, options.stdin);
+        source = isDocument(input) ? openInput(input, options.stdin) : openLineSource(input, options.stdin);
       } catch (error) {
         report(`${label}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
         summary.failedInputs++;
@@ -198,7 +188,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
           const limit = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
           const parts: string[] = [];
           let size = 0;
-          for await (const line of readLines(stream, limit)) {
+          for await (const line of readLines(source as Readable, limit)) {
             lineNumber = line.number;
             summary.lines++;
             if ('error' in line) throw new Error(line.error);
@@ -233,21 +223,21 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
             });
           }
         } else {
-          for await (const line of readLines(stream, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)) {
+          const onLine = (line: Line): void => {
             lineNumber = line.number;
             summary.lines++;
             if ('error' in line) {
               report(`${label}:${line.number}: ${line.error}`);
               summary.rejected++;
-              continue;
+              return;
             }
-            if (line.text.trim() === '') continue;
+            if (line.text.trim() === '') return;
             let value: unknown;
             try {
               value = parseJson(line.text, 'text');
             } catch (error) {
               sink.problem(`not JSON (${(error as Error).message})`, line.number);
-              continue;
+              return;
             }
             feed(value, line.number);
             if (options.onProgress && (summary.lines & 1023) === 0 && performance.now() - lastProgress >= everyMs) {
@@ -260,22 +250,33 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
                 seconds: (lastProgress - started) / 1000,
               });
             }
+          };
+          const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+          if (typeof source === 'number') {
+            for (const line of readLinesSync(source, maxLineBytes)) onLine(line);
+          } else {
+            for await (const line of readLines(source, maxLineBytes)) onLine(line);
           }
         }
         reader?.end();
       } catch (error) {
+        // The cache failing (disk full) ends the whole ingest, below.
+        if (error instanceof StoreWriteError) throw error;
         // A stream that breaks (corrupt gzip, read error) ends this input; what came before it stays.
         report(`${label}:${lineNumber + 1}: input ends here: ${describeStreamError(error)}`);
         summary.failedInputs++;
+      } finally {
+        if (typeof source === 'number') closeSync(source);
       }
       flush();
     }
     flush();
-  } finally {
-    // Whatever was read before a failure stays recorded, as when every batch committed on its own.
-    writer.commitBulk();
+    writer.finish();
+  } catch (error) {
+    // Nothing of this ingest is kept: the cache stays at its last complete snapshot.
+    writer.abort();
+    throw error;
   }
-  writer.finish();
 
   const stats = store.catalog();
   summary.tools = stats.length;
@@ -284,6 +285,38 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   summary.snapshotId = store.snapshotId;
   summary.seconds = (performance.now() - started) / 1000;
   return summary;
+}
+
+/**
+ * Ingests into the cache at `db`: into a new cache built aside and moved into place when complete
+ * when there is none yet (the fast path: no journal, indexes built after the rows), else into the
+ * existing one in one transaction. Either way a killed or failed ingest leaves the cache as it was.
+ */
+export async function ingestInto(db: string, options: Omit<IngestOptions, 'store'>): Promise<IngestSummary> {
+  if (!existsSync(db)) {
+    const store = Store.build(db);
+    let summary: IngestSummary;
+    try {
+      summary = await ingest({ ...options, store });
+    } catch (error) {
+      store.discard();
+      throw error;
+    }
+    store.publish();
+    return summary;
+  }
+  const store = Store.open(db);
+  try {
+    return await ingest({ ...options, store });
+  } finally {
+    store.close();
+  }
+}
+
+/** A plain file as an open descriptor (read with blocking reads); gzip and `-` as a stream. */
+function openLineSource(input: string, stdin: Readable | undefined): Readable | number {
+  if (input === '-' || input.endsWith('.gz') || hasGzipMagic(input)) return openInput(input, stdin);
+  return openSync(input, 'r');
 }
 
 /** A log file as a byte stream, gunzipped when it is gzip; `-` is `stdin`. */

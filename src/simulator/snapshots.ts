@@ -6,6 +6,8 @@
  * side, swaps it in with one assignment (requests take `current` once, synchronously), and closes
  * the old store only once the calls it was resolving have finished.
  */
+
+import type { StorageError } from '../core/errors.js';
 import { ToolsimError } from '../core/errors.js';
 import { Store } from '../store/store.js';
 import type { Simulator } from './simulator.js';
@@ -33,6 +35,7 @@ export class Snapshots {
   readonly #db: string;
   #reloading: Promise<ReloadReport> | undefined;
   readonly #retiring = new Set<Promise<void>>();
+  #onFault: ((error: StorageError, cause: unknown) => void) | undefined;
 
   private constructor(db: string, build: SimulatorFactory, first: Simulator) {
     this.#db = db;
@@ -51,6 +54,12 @@ export class Snapshots {
     }
   }
 
+  /** Called once per opened store, at its first storage error (a damaged or unreadable cache). */
+  onStorageFault(listener: (error: StorageError, cause: unknown) => void): void {
+    this.#onFault = listener;
+    this.#current.store.onFault(listener);
+  }
+
   get current(): Simulator {
     return this.#current;
   }
@@ -66,6 +75,7 @@ export class Snapshots {
   async #reload(): Promise<ReloadReport> {
     const previous = this.#current;
     const store = Store.open(this.#db, { pinSnapshot: true });
+    if (this.#onFault) store.onFault(this.#onFault);
     let next: Simulator;
     try {
       if (store.ingestUnfinished) throw new IngestUnfinishedError();

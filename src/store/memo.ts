@@ -9,9 +9,13 @@
  * A write never waits on the event loop: SQLite's lock is tried once (busy_timeout 0), and while an
  * ingest holds it (or the disk is full, or the file read-only) the answer is kept in memory, served
  * from there, and written again later in the background.
+ *
+ * On a read-only mount the memo cannot be written at all: it serves what it already holds (if
+ * anything) and keeps new improvisations in memory only, and `writable` says so.
  */
 import Database from 'better-sqlite3';
 import type { Observation } from '../core/types.js';
+import { restInRollbackMode } from './schema.js';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS improvisations (
   snapshot_id    TEXT NOT NULL,
@@ -36,37 +40,54 @@ const MAX_PENDING = 10_000;
 /** Delay before pending answers are written again. */
 const RETRY_MS = 1_000;
 
+/** SQLite's answers when the file or its directory cannot be written. */
+const READ_ONLY_CODES = new Set(['SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_READONLY_DIRECTORY']);
+
 export class Memo {
-  readonly #db: Database.Database;
+  readonly #db: Database.Database | undefined;
+  /** False on a read-only mount: improvisations are then answered but not written. */
+  readonly writable: boolean;
   /** Answers whose write failed, by memo id, in the order they came; written again later. */
   readonly #pending = new Map<string, { id: MemoId; answer: Observation }>();
   #retry: NodeJS.Timeout | undefined;
-  readonly #get: Database.Statement<[string, Buffer, string, string], { output: string; is_error: number }>;
-  readonly #put: Database.Statement<[string, Buffer, string, string, string, number, string]>;
+  readonly #get: Database.Statement<[string, Buffer, string, string], { output: string; is_error: number }> | undefined;
+  readonly #put: Database.Statement<[string, Buffer, string, string, string, number, string]> | undefined;
 
   /** Opens the memo in the cache file at `path` (which must exist). */
   constructor(path: string) {
-    const db = new Database(path, { fileMustExist: true });
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('busy_timeout = 5000');
-    db.exec(SCHEMA);
-    // From now on a locked database fails at once instead of freezing the event loop.
-    db.pragma('busy_timeout = 0');
+    let db: Database.Database | undefined;
+    let writable = true;
+    try {
+      db = new Database(path, { fileMustExist: true });
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 5000');
+      db.exec(SCHEMA);
+      // From now on a locked database fails at once instead of freezing the event loop.
+      db.pragma('busy_timeout = 0');
+    } catch (error) {
+      db?.close();
+      if (!READ_ONLY_CODES.has((error as { code?: string }).code ?? '')) throw error;
+      writable = false;
+      db = readOnlyMemo(path);
+    }
     this.#db = db;
-    this.#get = db.prepare(
+    this.writable = writable;
+    this.#get = db?.prepare(
       'SELECT output, is_error FROM improvisations WHERE snapshot_id = ? AND key = ? AND model = ? AND prompt_version = ?',
     );
     // The first improvisation of a key stands: a later one never replaces it.
-    this.#put = db.prepare(
-      'INSERT OR IGNORE INTO improvisations (snapshot_id, key, model, prompt_version, output, is_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    );
+    this.#put = writable
+      ? db?.prepare(
+          'INSERT OR IGNORE INTO improvisations (snapshot_id, key, model, prompt_version, output, is_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
+      : undefined;
   }
 
   get(id: MemoId): Observation | undefined {
     const pending = this.#pending.get(pendingKey(id));
     if (pending) return pending.answer;
-    const row = this.#get.get(id.snapshotId, Buffer.from(id.key, 'hex'), id.model, id.promptVersion);
+    const row = this.#get?.get(id.snapshotId, Buffer.from(id.key, 'hex'), id.model, id.promptVersion);
     return row ? { outputJson: row.output, isError: row.is_error === 1 } : undefined;
   }
 
@@ -88,6 +109,7 @@ export class Memo {
   }
 
   #write(id: MemoId, answer: Observation): boolean {
+    if (!this.#put) return false;
     try {
       this.#put.run(
         id.snapshotId,
@@ -106,11 +128,11 @@ export class Memo {
   }
 
   #scheduleRetry(): void {
-    if (this.#retry || this.#pending.size === 0 || !this.#db.open) return;
+    if (this.#retry || this.#pending.size === 0 || !this.#put || !this.#db?.open) return;
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
       for (const [key, { id, answer }] of this.#pending) {
-        if (!this.#db.open || !this.#write(id, answer)) break;
+        if (!this.#db?.open || !this.#write(id, answer)) break;
         this.#pending.delete(key);
       }
       this.#scheduleRetry();
@@ -121,8 +143,22 @@ export class Memo {
   close(): void {
     clearTimeout(this.#retry);
     this.#retry = undefined;
-    if (this.#db.open) this.#db.close();
+    if (!this.#db?.open) return;
+    if (this.writable) restInRollbackMode(this.#db);
+    this.#db.close();
   }
 }
 
 const pendingKey = (id: MemoId): string => JSON.stringify([id.snapshotId, id.key, id.model, id.promptVersion]);
+
+/** The memo table of a cache on a read-only mount, if it has one. */
+function readOnlyMemo(path: string): Database.Database | undefined {
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'improvisations'").get()) return db;
+    db.close();
+  } catch {
+    // unreadable as well: no memo
+  }
+  return undefined;
+}

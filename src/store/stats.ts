@@ -31,16 +31,16 @@ export interface StoreStats {
 /** Counted from the recorded calls, not from the per-tool counts each ingest ends by writing. */
 export function readStats(db: Database.Database): StoreStats {
   // Distinct outputs among the real recordings (those served), or among the failures when there is nothing else.
-  const perKey = `SELECT server, tool, key, count(*) AS n, sum(transient) AS failures,
-        CASE WHEN sum(transient) = count(*) THEN count(DISTINCT output || char(0) || is_error)
-             ELSE count(DISTINCT CASE WHEN transient = 0 THEN output || char(0) || is_error END) END AS distinct_outputs
+  const perKey = `SELECT tool_id, key, count(*) AS n, sum(transient) AS failures,
+        CASE WHEN sum(transient) = count(*) THEN count(DISTINCT output_id * 2 + is_error)
+             ELSE count(DISTINCT CASE WHEN transient = 0 THEN output_id * 2 + is_error END) END AS distinct_outputs
       FROM calls GROUP BY key`;
   const perTool = db
     .prepare(
       `SELECT server, tool, sum(n) AS calls, count(*) AS keys, sum(n = 1) AS singleKeys,
            sum(n > 1) AS repeatedKeys, sum(distinct_outputs > 1) AS disagreeingKeys,
            sum(failures) AS transientCalls, sum(failures = n) AS failureOnlyKeys
-         FROM (${perKey}) GROUP BY server, tool ORDER BY server, tool`,
+         FROM (${perKey}) k JOIN tools t ON t.id = k.tool_id GROUP BY t.id ORDER BY server, tool`,
     )
     .all() as StoreStats['perTool'];
   // Tools described in the catalog but never called still count as tools.

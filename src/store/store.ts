@@ -7,13 +7,24 @@
  * log record, `ordinal` counts earlier identical records in the same input, so ingesting a file twice
  * adds nothing while a call recorded twice in one trajectory stays two observations.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { KEY_VERSION } from '../core/canonical.js';
+import { StorageError } from '../core/errors.js';
 import type { JsonObject, Observation, ToolInfo } from '../core/types.js';
+import { IngestLock } from './ingest-lock.js';
 import { IngestWriter } from './ingest-writer.js';
-import { createSchema, keyVersion, refuseRecordingWrites, SCHEMA_VERSION, schemaVersion } from './schema.js';
+import {
+  createSchema,
+  keyVersion,
+  PAGE_SIZE,
+  prefixOf,
+  refuseRecordingWrites,
+  restInRollbackMode,
+  SCHEMA_VERSION,
+  schemaVersion,
+} from './schema.js';
 import { emptyFingerprint } from './snapshot-id.js';
 import { readStats, type StoreStats } from './stats.js';
 
@@ -80,13 +91,28 @@ export interface OpenOptions {
   pinSnapshot?: boolean;
 }
 
+/** Where an ingest into a new cache writes before the cache exists. */
+export function buildPathOf(path: string): string {
+  return `${path}.building`;
+}
+
 export class Store {
   readonly path: string;
   readonly #db: Database.Database;
+  /** The cache is on a read-only mount (or file): it serves, but nothing can be written beside it. */
+  readonly readOnlyMedia: boolean;
+  /** Set for a store made by `build`: the path it is renamed to by `publish`. */
+  readonly #target: string | undefined;
+  /** A store made by `build` holds the ingest lock of its target until published or discarded. */
+  #buildLock: IngestLock | undefined;
+  /** Opened for ingest (not for serving or reading). */
+  readonly #writable: boolean;
+  #fault: StorageError | undefined;
+  #onFault: ((error: StorageError, cause: unknown) => void) | undefined;
   readonly #meta: Database.Statement<[string], { value: string }>;
   readonly #observations: Database.Statement<
-    [Buffer],
-    { output: string; is_error: number; transient: number; trajectory_id: string | null }
+    [number],
+    { key: Buffer; output: string; is_error: number; transient: number; trajectory_id: string | null }
   >;
   readonly #argumentsOfTool: Database.Statement<[string, string], { key: Buffer; arguments: string }>;
   readonly #catalog: Database.Statement<
@@ -97,73 +123,201 @@ export class Store {
   readonly #anyCall: Database.Statement<[], unknown>;
   readonly #calls: Database.Statement<[], CallColumns>;
 
-  private constructor(path: string, db: Database.Database) {
+  private constructor(path: string, db: Database.Database, writable: boolean, readOnlyMedia: boolean, target?: string) {
     this.path = path;
+    this.#writable = writable;
     this.#db = db;
+    this.readOnlyMedia = readOnlyMedia;
+    this.#target = target;
     this.#meta = db.prepare('SELECT value FROM meta WHERE name = ?');
-    this.#observations = db.prepare('SELECT output, is_error, transient, trajectory_id FROM calls WHERE key = ? ORDER BY id');
+    this.#observations = db.prepare(
+      `SELECT c.key, o.text AS output, c.is_error, c.transient, c.trajectory_id
+        FROM calls c JOIN outputs o ON o.id = c.output_id WHERE c.key_prefix = ? ORDER BY c.id`,
+    );
     this.#argumentsOfTool = db.prepare(
-      'SELECT key, min(arguments) AS arguments FROM calls WHERE server = ? AND tool = ? GROUP BY key ORDER BY min(id)',
+      `SELECT key, min(arguments) AS arguments FROM calls
+        WHERE tool_id = (SELECT id FROM tools WHERE server = ? AND tool = ?) GROUP BY key ORDER BY min(id)`,
     );
     this.#catalog = db.prepare('SELECT server, tool, description, input_schema, calls FROM tools ORDER BY server, tool');
     this.#callCount = db.prepare('SELECT total(calls) AS n FROM tools');
     this.#anyCall = db.prepare('SELECT 1 FROM calls LIMIT 1');
     this.#calls = db.prepare(
-      'SELECT key, server, tool, arguments, output, is_error, transient, trajectory_id, node_id, recorded_at, source, metadata FROM calls ORDER BY id',
+      `SELECT c.key, t.server, t.tool, c.arguments, o.text AS output, c.is_error, c.transient, c.trajectory_id, c.node_id, c.recorded_at, c.source, c.metadata
+        FROM calls c JOIN tools t ON t.id = c.tool_id JOIN outputs o ON o.id = c.output_id ORDER BY c.id`,
     );
   }
 
-  /** Opens (and, unless read-only, creates or migrates) the cache at `path`. */
+  /** Opens (and, unless read-only, creates) the cache at `path`. */
   static open(path: string, options: OpenOptions = {}): Store {
-    if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path, { fileMustExist: Boolean(options.readonly || options.pinSnapshot) });
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('busy_timeout = 5000');
     const readonly = Boolean(options.readonly || options.pinSnapshot);
-    // Serving reads keys at random across the file, which the OS page cache holds anyway; a large
-    // private cache there would count the same pages twice in the server's RSS. Ingest writes
-    // index pages at random and gains from keeping them.
-    db.pragma(readonly ? 'cache_size = -16384' : 'cache_size = -65536');
-    const version = schemaVersion(db);
-    if (version === undefined) {
-      if (readonly) {
-        db.close();
-        throw new Error(`${path} is not a toolsim cache (no schema); run \`toolsim ingest\` first`);
+    if (path !== ':memory:' && !readonly) mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path, { fileMustExist: readonly });
+    let readOnlyMedia = false;
+    try {
+      db.pragma('busy_timeout = 5000');
+      try {
+        db.pragma('journal_mode = WAL');
+      } catch (error) {
+        // A read-only mount: SQLite opened the file read-only; it is read in place, as it rests.
+        if (!readonly || (error as { code?: string }).code !== 'SQLITE_READONLY') throw error;
+        readOnlyMedia = true;
       }
-      createSchema(db);
-    } else if (keyVersion(db) !== KEY_VERSION) {
-      // Keys of another version never match a call's key: every lookup would miss.
-      const found = keyVersion(db);
+      db.pragma('synchronous = NORMAL');
+      // Serving reads keys at random across the file, which the OS page cache holds anyway; a large
+      // private cache there would count the same pages twice in the server's RSS.
+      db.pragma(readonly ? 'cache_size = -16384' : 'cache_size = -65536');
+      const version = schemaVersion(db);
+      if (version === undefined) {
+        if (readonly) throw new Error(`${path} is not a toolsim cache (no schema); run \`toolsim ingest\` first`);
+        createSchema(db);
+      } else if (version !== SCHEMA_VERSION) {
+        throw new Error(
+          `${path} has cache schema version ${version}; this toolsim reads version ${SCHEMA_VERSION}: ingest its logs again into a new cache (toolsim ingest FILE... --db NEW)`,
+        );
+      } else if (keyVersion(db) !== KEY_VERSION) {
+        // Keys of another version never match a call's key: every lookup would miss.
+        throw new Error(
+          `${path} holds call keys of version ${keyVersion(db)}; this toolsim computes ${KEY_VERSION}. Re-ingest the logs into a new cache (toolsim ingest FILE... --db NEW_PATH)`,
+        );
+      }
+      if (readonly) refuseRecordingWrites(db);
+      if (options.pinSnapshot) {
+        // A deferred transaction takes its snapshot at its first read; read at once to fix it here.
+        // Nothing may be written on this connection (it would never commit): writers use another.
+        db.exec('BEGIN');
+        db.prepare('SELECT count(*) FROM meta').get();
+      }
+    } catch (error) {
       db.close();
-      throw new Error(
-        `${path} holds call keys of version ${found}; this toolsim computes ${KEY_VERSION}. Re-ingest the logs into a new cache (toolsim ingest FILE... --db NEW_PATH)`,
-      );
-    } else if (version !== SCHEMA_VERSION) {
-      db.close();
-      throw new Error(`${path} has cache schema version ${version}; this toolsim reads version ${SCHEMA_VERSION}`);
+      throw error;
     }
-    if (readonly) refuseRecordingWrites(db);
-    if (options.pinSnapshot) {
-      // A deferred transaction takes its snapshot at its first read; read at once to fix it here.
-      // Nothing may be written on this connection (it would never commit): writers use another.
-      db.exec('BEGIN');
-      db.prepare('SELECT count(*) FROM meta').get();
+    return new Store(path, db, !readonly, readOnlyMedia);
+  }
+
+  /**
+   * A new, empty cache for `target` (which must not exist yet), written in a temporary file beside
+   * it: no journal on disk, no syncs, the readers' indexes built after the rows. `publish` moves it into
+   * place; `discard` (or a killed process) leaves `target` untouched. It holds the ingest lock of
+   * `target` until then, so a temporary file found here is a dead ingest's and is replaced.
+   */
+  static build(target: string): Store {
+    const path = buildPathOf(target);
+    mkdirSync(dirname(target), { recursive: true });
+    const lock = IngestLock.acquire(target);
+    let db: Database.Database | undefined;
+    try {
+      for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+      db = new Database(path);
+      db.pragma(`page_size = ${PAGE_SIZE}`);
+      // No journal on disk (better-sqlite3's defensive mode refuses OFF): pages past the file's
+      // original end, which is every page here, are never journaled anyway.
+      db.pragma('journal_mode = MEMORY');
+      db.pragma('synchronous = OFF');
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.pragma('cache_size = -65536');
+      createSchema(db, true);
+    } catch (error) {
+      db?.close();
+      lock.release();
+      throw error;
     }
-    return new Store(path, db);
+    const store = new Store(path, db, true, false, target);
+    store.#buildLock = lock;
+    return store;
+  }
+
+  /** Moves a cache made by `build` into place, whole, and closes this store. */
+  publish(): void {
+    try {
+      this.#publish();
+    } finally {
+      this.#buildLock?.release();
+    }
+  }
+
+  #publish(): void {
+    const target = this.#target;
+    if (target === undefined) throw new Error('publish: this store was not made by Store.build');
+    if (this.#db.inTransaction) throw new Error('publish: an ingest into this store has not finished');
+    // At rest in rollback-journal mode, so that a read-only mount can open it.
+    this.#db.pragma('journal_mode = DELETE');
+    this.#db.close();
+    const fd = openSync(this.path, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (existsSync(target)) throw new Error(`${target} appeared while it was being built; the new cache stays in ${this.path}`);
+    // A journal left by a cache once at this path would be applied to the new one: none may stay.
+    for (const suffix of ['-journal', '-wal', '-shm']) rmSync(`${target}${suffix}`, { force: true });
+    renameSync(this.path, target);
+    try {
+      const dir = openSync(dirname(target), 'r');
+      try {
+        fsyncSync(dir);
+      } finally {
+        closeSync(dir);
+      }
+    } catch {
+      // not every platform or file system syncs a directory; the rename itself is atomic
+    }
+  }
+
+  /** Closes and removes a cache made by `build` that will not be published. */
+  discard(): void {
+    if (this.#target === undefined) throw new Error('discard: this store was not made by Store.build');
+    this.close();
+    rmSync(this.path, { force: true });
+    this.#buildLock?.release();
   }
 
   /**
    * Starts an ingest: holds the cache to the ignored argument names (fixed by the first ingest,
-   * CONTRACTS §2.6), marks the ingest as running, and returns what writes it.
+   * CONTRACTS §2.6) and returns what writes it, in one transaction until `finish` or `abort`.
    */
   beginIngest(ignoredArguments: readonly string[] = []): IngestWriter {
-    return IngestWriter.begin(this.#db, this, ignoredArguments);
+    if (!this.#writable) throw new Error('the recordings are read-only while serving: ingest through a store opened for writing');
+    const lockPath = this.path === ':memory:' ? undefined : (this.#target ?? this.path);
+    return IngestWriter.begin(this.#db, this, lockPath, ignoredArguments);
+  }
+
+  /** Whether this store writes a new cache that `publish` will move into place. */
+  get building(): boolean {
+    return this.#target !== undefined;
+  }
+
+  /**
+   * The first storage error a read met, if any: the file is damaged or unreadable, and this
+   * store should no longer be counted on (the instance is not ready).
+   */
+  get fault(): StorageError | undefined {
+    return this.#fault;
+  }
+
+  /** Called once, with the error and its cause, when the first storage error is met. */
+  onFault(listener: (error: StorageError, cause: unknown) => void): void {
+    this.#onFault = listener;
+  }
+
+  /** Runs a read; an error from SQLite becomes a `StorageError` (the first one is reported). */
+  #read<T>(what: string, read: () => T): T {
+    try {
+      return read();
+    } catch (error) {
+      if (!(error instanceof Database.SqliteError)) throw error;
+      const fault = new StorageError(`the cache ${this.path} could not be read (${what}): ${error.code}: ${error.message}`);
+      if (this.#fault === undefined) {
+        this.#fault = fault;
+        this.#onFault?.(fault, error);
+      }
+      throw fault;
+    }
   }
 
   /** The identity recorded for a server, if any. */
   serverInfo(server: string): ServerInfo | undefined {
-    const raw = this.#meta.get(`server_info:${server}`)?.value;
+    const raw = this.#read('server info', () => this.#meta.get(`server_info:${server}`)?.value);
     return raw === undefined ? undefined : (JSON.parse(raw) as ServerInfo);
   }
 
@@ -173,8 +327,8 @@ export class Store {
   }
 
   /**
-   * True between the start and the end of an ingest, including one that was killed: the
-   * recordings are then part-way between two snapshots and should not be served as a new one.
+   * True when an ingest of an earlier layout stopped part-way. An ingest now commits once at its
+   * end, so a cache is never seen between two snapshots: kept for callers that still ask.
    */
   get ingestUnfinished(): boolean {
     return this.#meta.get('ingest')?.value === 'running';
@@ -188,7 +342,7 @@ export class Store {
 
   /**
    * XOR of the identities of every recording, as committed: equal contents give equal values,
-   * whatever the order. Unlike the snapshot id, it follows an ingest batch by batch.
+   * whatever the order.
    */
   contentFingerprint(): Buffer {
     const hex = this.#meta.get('content')?.value;
@@ -197,17 +351,25 @@ export class Store {
 
   /** Every recorded observation of a key, in ingest order. */
   observations(key: string): Observation[] {
-    return this.#observations.all(Buffer.from(key, 'hex')).map((row) => ({
-      outputJson: row.output,
-      isError: row.is_error === 1,
-      transient: row.transient === 1,
-      trajectoryId: row.trajectory_id,
-    }));
+    const wanted = Buffer.from(key, 'hex');
+    const rows = this.#read('observations', () => this.#observations.all(prefixOf(wanted)));
+    const found: Observation[] = [];
+    // Rows share the key's prefix; the full key decides.
+    for (const row of rows) {
+      if (!row.key.equals(wanted)) continue;
+      found.push({ outputJson: row.output, isError: row.is_error === 1, transient: row.transient === 1, trajectoryId: row.trajectory_id });
+    }
+    return found;
   }
 
-  /** Every distinct key of one tool with its canonical arguments, for the neighbour index. */
+  /**
+   * Every distinct key of one tool with its canonical arguments, in first-recorded order, for the
+   * neighbour index. Reads the calls' small rows only, never the outputs.
+   */
   argumentsOf(server: string, tool: string): RecordedArguments[] {
-    return this.#argumentsOfTool.all(server, tool).map((row) => ({ key: row.key.toString('hex'), arguments: row.arguments }));
+    return this.#read('arguments', () =>
+      this.#argumentsOfTool.all(server, tool).map((row) => ({ key: row.key.toString('hex'), arguments: row.arguments })),
+    );
   }
 
   /**
@@ -234,7 +396,7 @@ export class Store {
   }
 
   catalog(): ToolInfo[] {
-    return this.#catalog.all().map((row) => {
+    return this.#read('catalog', () => this.#catalog.all()).map((row) => {
       const info: ToolInfo = { server: row.server, tool: row.tool, calls: row.calls };
       if (row.description !== null) info.description = row.description;
       if (row.input_schema !== null) info.input_schema = JSON.parse(row.input_schema) as JsonObject;
@@ -247,12 +409,17 @@ export class Store {
    * count(*) would scan an index of every call at each start of the server.
    */
   callCount(): number {
-    return this.#callCount.get()!.n;
+    return this.#read('call count', () => this.#callCount.get()!.n);
   }
 
-  /** Whether any call is recorded, even by an ingest that stopped before its end. */
+  /** Whether any call is recorded. */
   hasCalls(): boolean {
     return this.#anyCall.get() !== undefined;
+  }
+
+  /** Distinct output texts stored (each stored once, however many calls answer it). */
+  outputCount(): number {
+    return (this.#db.prepare('SELECT count(*) AS n FROM outputs').get() as { n: number }).n;
   }
 
   stats(): StoreStats {
@@ -272,6 +439,7 @@ export class Store {
   close(): void {
     if (!this.#db.open) return;
     if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+    if (!this.readOnlyMedia && this.#target === undefined && this.path !== ':memory:') restInRollbackMode(this.#db);
     this.#db.close();
   }
 }
