@@ -14,6 +14,7 @@ import { type AdminOptions, registerAdminRoutes } from './http/admin.js';
 import { errorAnswer, sendError } from './http/errors.js';
 import { strictJsonParser } from './http/json.js';
 import { loadSdk, registerMcpRoutes } from './http/mcp.js';
+import { registerReportRoutes } from './http/report.js';
 import { registerRoutes } from './http/routes.js';
 import { errorJson } from './http/serialize.js';
 import { registerLagShedding } from './http/shed.js';
@@ -171,6 +172,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     done();
   });
   registerVerlRoutes(app, { simulator: deps.simulator, maxBatch: deps.maxBatch ?? 1000 });
+  registerReportRoutes(app, { metrics: deps.metrics });
   if (deps.admin) registerAdminRoutes(app, deps.admin);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();

@@ -12,7 +12,7 @@ import { VERSION } from './core/version.js';
 
 function help(): string {
   const lines = [`toolsim ${VERSION}: a replay simulator for tool-using agents`, '', 'Commands:'];
-  for (const [name, command] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${command.summary}`);
+  for (const [name, command] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${command.summary}`);
   lines.push('', 'Run `toolsim COMMAND --help` for its options.');
   return lines.join('\n');
 }

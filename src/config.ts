@@ -350,6 +350,42 @@ export const OPTIONS = {
     min: 0,
     help: 'fail (exit 1) when more exact answers than this differ from the expected output (keys whose recordings disagree excepted)',
   },
+  reportUrl: {
+    flag: 'url',
+    env: 'TOOLSIM_URL',
+    kind: 'string',
+    default: 'http://127.0.0.1:8080',
+    help: 'the toolsim server to report on',
+  },
+  since: {
+    flag: 'since',
+    env: 'TOOLSIM_REPORT_SINCE',
+    kind: 'string',
+    default: '',
+    help: 'start of the window: a duration back from now (90s, 15m, 2h, 1d) or an ISO 8601 time; empty: since the server started',
+  },
+  priceInput: {
+    flag: 'price-input',
+    env: 'TOOLSIM_PRICE_INPUT',
+    kind: 'number',
+    min: 0,
+    help: 'price of 1M input tokens (any currency); with the other prices, the report gives the LLM cost',
+  },
+  priceOutput: { flag: 'price-output', env: 'TOOLSIM_PRICE_OUTPUT', kind: 'number', min: 0, help: 'price of 1M output tokens' },
+  priceCacheRead: {
+    flag: 'price-cache-read',
+    env: 'TOOLSIM_PRICE_CACHE_READ',
+    kind: 'number',
+    min: 0,
+    help: 'price of 1M cache-read input tokens (default: the input price)',
+  },
+  priceCacheWrite: {
+    flag: 'price-cache-write',
+    env: 'TOOLSIM_PRICE_CACHE_WRITE',
+    kind: 'number',
+    min: 0,
+    help: 'price of 1M cache-write input tokens (default: the input price)',
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;

@@ -23,6 +23,11 @@ export type Behaviour =
   | { kind: 'status'; status: number; retryAfter?: string; retryAfterMs?: string }
   /** 200 with a text answer and no tool call. */
   | { kind: 'text'; text: string }
+  /**
+   * The `respond` object as JSON in a text block, as a server that ignores tool_choice answers
+   * (bare JSON, or inside a ```json fence), with usage that reports no prompt caching.
+   */
+  | { kind: 'text-answer'; output: unknown; isError?: boolean; fence?: boolean }
   /** 200 with a body that is not JSON. */
   | { kind: 'garbage' }
   /** Never answers (until the client gives up or the server closes). */
@@ -98,6 +103,22 @@ export async function startFakeAnthropic(initial: Behaviour = { kind: 'answer', 
           usage: DEFAULT_USAGE,
         });
         return;
+      case 'text-answer': {
+        const input: Record<string, unknown> = { output: behaviour.output };
+        if (behaviour.isError !== undefined) input['is_error'] = behaviour.isError;
+        const json = JSON.stringify(input);
+        send(res, 200, {
+          id: `msg_${requests.length}`,
+          type: 'message',
+          role: 'assistant',
+          model: String(seen.body['model']),
+          content: [{ type: 'text', text: behaviour.fence ? `Here is the answer:\n\n\`\`\`json\n${json}\n\`\`\`\n` : json }],
+          stop_reason: 'end_turn',
+          stop_sequence: null,
+          usage: { input_tokens: 300, output_tokens: 40 },
+        });
+        return;
+      }
       case 'garbage':
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"this is": not json');

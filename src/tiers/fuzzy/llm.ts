@@ -28,8 +28,12 @@ export interface TokenUsage {
 export type RequestOutcome = 'ok' | 'invalid_output' | 'timeout' | 'rate_limited' | 'overloaded' | 'error';
 
 export type LlmReply =
-  /** The model called `respond`; `input` is whatever it gave (checked by the caller). */
-  | { kind: 'respond'; input: Record<string, unknown>; usage: TokenUsage }
+  /**
+   * The model answered; `input` is whatever it gave (checked by the caller). `via` says how: a
+   * `respond` tool_use block, or the same object as JSON in a text block (servers that do not
+   * enforce tool_choice).
+   */
+  | { kind: 'respond'; input: Record<string, unknown>; via: 'tool_use' | 'text'; usage: TokenUsage }
   /** The model answered without calling `respond`. */
   | { kind: 'no_answer'; usage: TokenUsage }
   | { kind: 'failed'; outcome: Exclude<RequestOutcome, 'ok' | 'invalid_output'>; message: string };
@@ -100,11 +104,12 @@ export class AnthropicLlm implements Llm {
         cacheRead: u?.cache_read_input_tokens ?? 0,
         cacheWrite: u?.cache_creation_input_tokens ?? 0,
       };
-      const block = (message.content ?? []).find((b) => b.type === 'tool_use' && b.name === RESPOND_TOOL.name);
-      if (block?.type !== 'tool_use' || typeof block.input !== 'object' || block.input === null || Array.isArray(block.input)) {
-        return { kind: 'no_answer', usage };
-      }
-      return { kind: 'respond', input: block.input as Record<string, unknown>, usage };
+      const content = message.content ?? [];
+      const block = content.find((b) => b.type === 'tool_use' && b.name === RESPOND_TOOL.name);
+      if (block?.type === 'tool_use' && isObject(block.input)) return { kind: 'respond', input: block.input, via: 'tool_use', usage };
+      const text = content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n');
+      const input = respondInputInText(text);
+      return input ? { kind: 'respond', input, via: 'text', usage } : { kind: 'no_answer', usage };
     } catch (error) {
       const sdk = await this.#sdk.catch(() => undefined);
       return { kind: 'failed', ...classify(error, sdk?.Sdk) };
@@ -123,6 +128,42 @@ function classify(
   if (error instanceof Sdk.RateLimitError) return { outcome: 'rate_limited', message };
   if (error instanceof Sdk.APIError && error.status === 529) return { outcome: 'overloaded', message };
   return { outcome: 'error', message };
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * A `respond` input given as JSON in a text block, by a server that does not enforce tool_choice
+ * (docs/improviser-protocol.md): the object itself, inside a Markdown code fence, inside a
+ * `<tool_call>` block, or as the text's outermost `{...}`; also wrapped as a tool call
+ * (`{"name": "respond", "arguments" | "input": {...}}`), which is how chat templates write one.
+ * Reasoning in `<think>` tags is skipped. The object must hold `output`; the caller checks the
+ * rest exactly as for a tool_use block.
+ */
+export function respondInputInText(text: string): Record<string, unknown> | undefined {
+  const visible = text.replace(/<think>[\s\S]*?<\/think>/g, '').trim();
+  if (visible === '') return undefined;
+  const candidates = [
+    ...[...visible.matchAll(/```[A-Za-z]*\s*\n([\s\S]*?)```/g)].map((m) => m[1]!),
+    ...[...visible.matchAll(/<tool_call>([\s\S]*?)<\/tool_call>/g)].map((m) => m[1]!),
+    visible,
+  ];
+  const first = visible.indexOf('{');
+  const last = visible.lastIndexOf('}');
+  if (first >= 0 && last > first) candidates.push(visible.slice(first, last + 1));
+  for (const candidate of candidates) {
+    let value: unknown;
+    try {
+      value = JSON.parse(candidate.trim());
+    } catch {
+      continue;
+    }
+    if (!isObject(value)) continue;
+    if (Object.hasOwn(value, 'output')) return value;
+    const wrapped = value['arguments'] ?? value['input'] ?? value['parameters'];
+    if (value['name'] === RESPOND_TOOL.name && isObject(wrapped) && Object.hasOwn(wrapped, 'output')) return wrapped;
+  }
+  return undefined;
 }
 
 /** The output and error flag inside a `respond` input, when they are JSON. */
