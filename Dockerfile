@@ -19,7 +19,7 @@ COPY vitest.config.ts ./
 COPY openapi ./openapi
 COPY cache/samples ./cache/samples
 RUN npm run build \
- && node dist/src/cli.js ingest cache/samples/tau-bench/calls.jsonl --db cache/toolsim.db \
+ && node dist/src/cli.js ingest cache/samples/tau-bench/calls.jsonl cache/samples/tau-bench/tools.jsonl --db cache/toolsim.db \
  && npm prune --omit=dev --ignore-scripts
 
 FROM node:20-bookworm-slim

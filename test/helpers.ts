@@ -13,6 +13,8 @@ import { Store } from '../src/store/store.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const TAU_BENCH = join(ROOT, 'cache/samples/tau-bench/calls.jsonl');
+/** The tools of the tau-bench sample: their real descriptions and parameter schemas. */
+export const TAU_BENCH_TOOLS = join(ROOT, 'cache/samples/tau-bench/tools.jsonl');
 export const API_BANK = join(ROOT, 'cache/samples/api-bank/calls.jsonl');
 
 const cleanups: (() => void | Promise<void>)[] = [];

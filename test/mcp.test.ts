@@ -14,7 +14,7 @@ import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
 import { ingest } from '../src/ingest/ingest.js';
 import { Store } from '../src/store/store.js';
 import { createFuzzy } from '../src/tiers/fuzzy/fuzzy-tier.js';
-import { appOf, metricValue, onCleanup, ROOT, tempDir } from './helpers.js';
+import { appOf, metricValue, onCleanup, ROOT, TAU_BENCH, TAU_BENCH_TOOLS, tempDir } from './helpers.js';
 import { type FakeAnthropic, startFakeAnthropic } from './support/fake-anthropic.js';
 
 const FIXTURES = join(ROOT, 'test/fixtures/transcripts');
@@ -191,5 +191,58 @@ describe('POST /mcp/{server}', () => {
       body: '{"jsonrpc":',
     });
     expect(notJson.status).toBe(400);
+  });
+});
+
+describe('POST /mcp (every recorded server)', () => {
+  async function sample(): Promise<string> {
+    const store = Store.open(join(tempDir(), 'cache.db'));
+    onCleanup(() => store.close());
+    await ingest({ store, inputs: [TAU_BENCH, TAU_BENCH_TOOLS] });
+    const { app } = await appOf(store);
+    return app.listen({ host: '127.0.0.1', port: 0 });
+  }
+
+  it('lists every server’s tools with their real schemas, shared names as mcp__<server>__<tool>, valid MCP names', async () => {
+    const url = await sample();
+    const client = new Client({ name: 'toolsim-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+    onCleanup(() => client.close());
+    expect(client.getServerVersion()?.name).toBe('toolsim');
+    expect(client.getInstructions()).toContain('mcp__<server>__<tool>');
+
+    const { tools } = await client.listTools();
+    expect(tools).toHaveLength(30);
+    const names = tools.map((t) => t.name);
+    // SEP-986 (the MCP SDK's toolNameValidation): 1 to 128 of A-Z a-z 0-9 _ - .; also within the 64 of OpenAI and Anthropic.
+    for (const name of names) expect(name).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toContain('mcp__tau-bench-airline__get_user_details');
+    expect(names).toContain('mcp__tau-bench-retail__get_user_details');
+    expect(names).toContain('find_user_id_by_name_zip');
+    expect(names).not.toContain('get_user_details');
+    const find = tools.find((t) => t.name === 'find_user_id_by_name_zip')!;
+    expect(find.inputSchema).toMatchObject({ type: 'object', properties: { zip: { type: 'string' } }, required: ['first_name', 'last_name', 'zip'] });
+    // The same names as GET /v1/tools?format=mcp gives a trainer.
+    const listed = (await (await fetch(`${url}/v1/tools?format=mcp`)).json()) as { tools: { name: string }[] };
+    expect(listed.tools.map((t) => t.name)).toEqual(names);
+
+    const exact = await client.callTool({
+      name: 'find_user_id_by_name_zip',
+      arguments: { first_name: 'Yusuf', last_name: 'Rossi', zip: '19122' },
+    });
+    expect(exact).toEqual({ content: [{ type: 'text', text: 'yusuf_rossi_9620' }], isError: false });
+    const shared = await client.callTool({ name: 'mcp__tau-bench-retail__get_user_details', arguments: { user_id: 'yusuf_rossi_9620' } });
+    expect(shared._meta).toBeUndefined();
+    expect(JSON.stringify(shared.content)).toContain('Philadelphia');
+    // A bare shared name is ambiguous here: not a listed tool.
+    await expect(client.callTool({ name: 'get_user_details', arguments: { user_id: 'x' } })).rejects.toMatchObject({
+      code: ErrorCode.InvalidParams,
+    });
+  });
+
+  it('refuses GET and DELETE with 405 at /mcp too', async () => {
+    const url = await sample();
+    for (const method of ['GET', 'DELETE']) expect((await fetch(`${url}/mcp`, { method })).status).toBe(405);
   });
 });

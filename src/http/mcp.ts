@@ -1,6 +1,8 @@
 /**
  * The MCP face of toolsim: `POST /mcp/{server}` speaks Streamable HTTP (stateless, JSON responses)
- * as the recorded server would. All MCP glue lives here, so a protocol revision is a local change.
+ * as the recorded server would; `POST /mcp` is one MCP server holding every recorded server's tools
+ * (for one-URL clients such as the MCP Inspector). All MCP glue lives here, so a protocol revision
+ * is a local change.
  *
  * - `initialize` answers with the server's recorded identity (`serverInfo`, `instructions`).
  * - `tools/list` lists the recorded tool definitions, in catalog order.
@@ -11,13 +13,14 @@
  */
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { CallToolResult, ContentBlock, ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeName } from '../core/canonical.js';
 import { NotFoundError, ToolsimError } from '../core/errors.js';
 import { parseJson } from '../core/json-text.js';
 import type { Answer, ToolInfo } from '../core/types.js';
 import { VERSION } from '../core/version.js';
-import { objectSchema } from '../protocols/tool-schemas.js';
+import { splitName } from '../protocols/tool-names.js';
+import { objectSchema, toolSchemas } from '../protocols/tool-schemas.js';
 import type { Simulator } from '../simulator/simulator.js';
 import { MAX_NAME_LENGTH } from './schemas.js';
 
@@ -50,7 +53,65 @@ export const META_KEY = 'toolsim/key';
 /** `_meta` key of a tools/call request naming the trajectory the task was built from (source scope). */
 export const META_SOURCE_TRAJECTORY = 'toolsim/source_trajectory_id';
 
+/** The pool key of the bare `/mcp` (every server); a recorded server name is never empty. */
+const ALL = '';
+
 export function registerMcpRoutes(app: FastifyInstance, options: { simulator: () => Simulator }): void {
+  const serve = async (request: FastifyRequest, reply: FastifyReply, key: string): Promise<void> => {
+    const simulator = options.simulator();
+    const tools = key === ALL ? simulator.tools : simulator.tools.filter((t) => t.server === key);
+    if (tools.length === 0) throw new NotFoundError(key === ALL ? 'no recorded tools' : `no recorded server "${key}"`);
+    const sdk = await loadSdk();
+    const pool = poolOf(simulator, sdk);
+    const mcp = pool.acquire(key, tools);
+    // Stateless (no session id generator): a transport per request; nothing of the client is kept.
+    const transport = new sdk.StreamableHTTPServerTransport({ enableJsonResponse: true });
+    reply.hijack();
+    reply.raw.on('close', () => {
+      transport.close().then(
+        () => pool.release(key, mcp),
+        () => {},
+      );
+    });
+    try {
+      await mcp.connect(transport);
+      await transport.handleRequest(request.raw, reply.raw, request.body);
+    } catch (error) {
+      request.log.error({ err: error }, 'MCP request failed');
+      if (!reply.raw.headersSent) {
+        reply.raw.writeHead(500, { 'content-type': 'application/json' });
+        reply.raw.end(JSON.stringify({ jsonrpc: '2.0', error: { code: INTERNAL_ERROR, message: 'internal error' }, id: null }));
+      }
+    }
+  };
+  const responses = {
+    200: { description: 'The JSON-RPC response.', type: 'object', additionalProperties: true },
+    202: { description: 'Accepted (a notification or response; nothing to answer).' },
+    404: { description: 'No such recorded server.', type: 'object', additionalProperties: true },
+    406: { description: 'The Accept header does not allow JSON and event streams.', type: 'object', additionalProperties: true },
+  };
+  const body = {
+    description: 'A JSON-RPC request, notification or batch.',
+    examples: [{ jsonrpc: '2.0', id: 1, method: 'tools/list' }],
+  };
+
+  app.post(
+    '/mcp',
+    {
+      schema: {
+        summary: 'MCP endpoint of every recorded server at once (Streamable HTTP, stateless, JSON responses)',
+        description:
+          'One MCP server holding the tools of every recorded server. A tool name that several servers share is listed, and called, ' +
+          'as mcp__<server>__<tool> (the name GET /v1/tools?format=mcp gives it); other tools keep their own name. ' +
+          'Clients must accept both application/json and text/event-stream.',
+        tags: ['mcp'],
+        body,
+        response: responses,
+      },
+    },
+    (request, reply) => serve(request, reply, ALL),
+  );
+
   app.post<{ Params: { server: string } }>(
     '/mcp/:server',
     {
@@ -60,58 +121,32 @@ export function registerMcpRoutes(app: FastifyInstance, options: { simulator: ()
           'A JSON-RPC message (or batch) of the Model Context Protocol: initialize, tools/list, tools/call, ping. ' +
           'Clients must accept both application/json and text/event-stream, as the MCP transport specifies.',
         tags: ['mcp'],
-        params: { type: 'object', required: ['server'], properties: { server: { type: 'string', minLength: 1 } } },
-        body: { description: 'A JSON-RPC request, notification or batch.' },
-        response: {
-          200: { description: 'The JSON-RPC response.', type: 'object', additionalProperties: true },
-          202: { description: 'Accepted (a notification or response; nothing to answer).' },
-          404: { description: 'No such recorded server.', type: 'object', additionalProperties: true },
-          406: { description: 'The Accept header does not allow JSON and event streams.', type: 'object', additionalProperties: true },
+        params: {
+          type: 'object',
+          required: ['server'],
+          properties: { server: { type: 'string', minLength: 1, examples: ['tau-bench-retail'] } },
         },
+        body,
+        response: responses,
       },
     },
-    async (request, reply) => {
-      const simulator = options.simulator();
-      const server = normalizeName(request.params.server);
-      const tools = simulator.tools.filter((t) => t.server === server);
-      if (tools.length === 0) throw new NotFoundError(`no recorded server "${server}"`);
-      const sdk = await loadSdk();
-      const pool = poolOf(simulator, sdk);
-      const mcp = pool.acquire(server, tools);
-      // Stateless (no session id generator): a transport per request; nothing of the client is kept.
-      const transport = new sdk.StreamableHTTPServerTransport({ enableJsonResponse: true });
-      reply.hijack();
-      reply.raw.on('close', () => {
-        transport.close().then(
-          () => pool.release(server, mcp),
-          () => {},
-        );
-      });
-      try {
-        await mcp.connect(transport);
-        await transport.handleRequest(request.raw, reply.raw, request.body);
-      } catch (error) {
-        request.log.error({ err: error }, 'MCP request failed');
-        if (!reply.raw.headersSent) {
-          reply.raw.writeHead(500, { 'content-type': 'application/json' });
-          reply.raw.end(JSON.stringify({ jsonrpc: '2.0', error: { code: INTERNAL_ERROR, message: 'internal error' }, id: null }));
-        }
-      }
-    },
+    (request, reply) => serve(request, reply, normalizeName(request.params.server)),
   );
 
   // A stateless server offers no event stream (GET) and has no session to end (DELETE).
-  app.route({
-    method: ['GET', 'DELETE'],
-    url: '/mcp/:server',
-    schema: { summary: 'Not offered by a stateless MCP server: 405', tags: ['mcp'] },
-    handler: async (_request, reply) =>
-      reply
-        .code(405)
-        .header('allow', 'POST')
-        .type('application/json; charset=utf-8')
-        .send({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this MCP server is stateless; use POST' }, id: null }),
-  });
+  for (const url of ['/mcp', '/mcp/:server']) {
+    app.route({
+      method: ['GET', 'DELETE'],
+      url,
+      schema: { summary: 'Not offered by a stateless MCP server: 405', tags: ['mcp'] },
+      handler: async (_request, reply) =>
+        reply
+          .code(405)
+          .header('allow', 'POST')
+          .type('application/json; charset=utf-8')
+          .send({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this MCP server is stateless; use POST' }, id: null }),
+    });
+  }
 }
 
 /**
@@ -149,15 +184,34 @@ function poolOf(simulator: Simulator, sdk: Sdk): ServerPool {
   return pool;
 }
 
-function mcpServer(sdk: Sdk, simulator: Simulator, server: string, tools: readonly ToolInfo[]): Server {
-  const info = simulator.store.serverInfo(server);
+/**
+ * The MCP server of one recorded server (`key` its name), or of every one (`key` ALL). Tools keep
+ * their recorded names, except, at the bare `/mcp`, a name several servers share: it is listed as
+ * `mcp__<server>__<tool>`, the name `GET /v1/tools?format=mcp` gives it.
+ */
+function mcpServer(sdk: Sdk, simulator: Simulator, key: string, tools: readonly ToolInfo[]): Server {
+  const servers = new Set(tools.map((t) => t.server));
+  // One server at the bare /mcp is that server, identity included.
+  const single = servers.size === 1 ? [...servers][0]! : undefined;
+  const info = single === undefined ? undefined : simulator.store.serverInfo(single);
+  const identity =
+    single === undefined
+      ? {
+          name: 'toolsim',
+          version: VERSION,
+          instructions: `Recorded tools of ${servers.size} servers (${[...servers].join(', ')}). A tool name several servers share is written mcp__<server>__<tool>.`,
+        }
+      : { name: info?.name ?? single, version: info?.version ?? `toolsim-${VERSION}`, instructions: info?.instructions };
   const mcp = new sdk.Server(
-    { name: info?.name ?? server, version: info?.version ?? `toolsim-${VERSION}` },
-    { capabilities: { tools: {} }, ...(info?.instructions === undefined ? {} : { instructions: info.instructions }) },
+    { name: identity.name, version: identity.version },
+    { capabilities: { tools: {} }, ...(identity.instructions === undefined ? {} : { instructions: identity.instructions }) },
   );
+  // The listed names, in catalog order, and the server and tool each one calls.
+  const names = toolSchemas(tools, 'mcp').tools.map((t) => String(t['name']));
+  const byName = new Map(tools.map((t, i) => [names[i]!, t]));
   const listed: ListToolsResult = {
-    tools: tools.map((t) => ({
-      name: t.tool,
+    tools: tools.map((t, i) => ({
+      name: names[i]!,
       ...(t.description === undefined ? {} : { description: t.description }),
       inputSchema: objectSchema(t.input_schema) as ListToolsResult['tools'][number]['inputSchema'],
     })),
@@ -177,12 +231,23 @@ function mcpServer(sdk: Sdk, simulator: Simulator, server: string, tools: readon
     }
     // Past the longest name a recording can have, the name is not looked up (nor echoed whole).
     if (name.length > MAX_NAME_LENGTH) throw rpcError(INVALID_PARAMS, `Unknown tool: ${truncated(name)}`);
+    const listedTool = byName.get(name);
+    // An mcp__<server>__<tool> name of a tool that is not shared is understood too.
+    const split = splitName(name);
+    const target =
+      key !== ALL
+        ? { server: key, tool: name }
+        : listedTool
+          ? { server: listedTool.server, tool: listedTool.tool }
+          : split.server !== undefined && servers.has(split.server)
+            ? { server: split.server, tool: split.tool }
+            : undefined;
+    if (target === undefined) throw rpcError(INVALID_PARAMS, `Unknown tool: ${name}`);
     const source = sourceTrajectoryOf(request.params._meta);
     let answer: Answer;
     try {
       answer = await simulator.resolve({
-        server,
-        tool: name,
+        ...target,
         arguments: args ?? {},
         ...(source === undefined ? {} : { source_trajectory_id: source }),
       });
