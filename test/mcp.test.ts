@@ -222,7 +222,11 @@ describe('POST /mcp (every recorded server)', () => {
     expect(names).toContain('find_user_id_by_name_zip');
     expect(names).not.toContain('get_user_details');
     const find = tools.find((t) => t.name === 'find_user_id_by_name_zip')!;
-    expect(find.inputSchema).toMatchObject({ type: 'object', properties: { zip: { type: 'string' } }, required: ['first_name', 'last_name', 'zip'] });
+    expect(find.inputSchema).toMatchObject({
+      type: 'object',
+      properties: { zip: { type: 'string' } },
+      required: ['first_name', 'last_name', 'zip'],
+    });
     // The same names as GET /v1/tools?format=mcp gives a trainer.
     const listed = (await (await fetch(`${url}/v1/tools?format=mcp`)).json()) as { tools: { name: string }[] };
     expect(listed.tools.map((t) => t.name)).toEqual(names);

@@ -144,7 +144,11 @@ export function registerMcpRoutes(app: FastifyInstance, options: { simulator: ()
           .code(405)
           .header('allow', 'POST')
           .type('application/json; charset=utf-8')
-          .send({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this MCP server is stateless; use POST' }, id: null }),
+          .send({
+            jsonrpc: '2.0',
+            error: { code: -32000, message: 'Method not allowed: this MCP server is stateless; use POST' },
+            id: null,
+          }),
     });
   }
 }
