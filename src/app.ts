@@ -16,6 +16,7 @@ import { strictJsonParser } from './http/json.js';
 import { loadSdk, registerMcpRoutes } from './http/mcp.js';
 import { registerReportRoutes } from './http/report.js';
 import { registerRoutes } from './http/routes.js';
+import { documentRoute } from './http/schemas.js';
 import { errorJson } from './http/serialize.js';
 import { registerLagShedding } from './http/shed.js';
 import { registerVerlRoutes } from './http/verl.js';
@@ -144,6 +145,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  // Swagger UI's examples (on the bundled sample) and the 503 answers, on every route registered below.
+  app.addHook('onRoute', documentRoute);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const answer = errorAnswer(error);

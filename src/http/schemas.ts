@@ -183,3 +183,108 @@ export const explainResultSchema = {
     },
   },
 } as const;
+
+/*
+ * OpenAPI examples: what Swagger UI's "Try it out" sends and shows. Requests hit the bundled
+ * tau-bench sample (`npm run sample`); responses are what the sample answers them (a test holds
+ * them to it), the fuzzy tier off.
+ */
+
+const EXACT_CALL = { tool: 'find_user_id_by_name_zip', arguments: { first_name: 'Yusuf', last_name: 'Rossi', zip: '19122' } };
+const MISS_CALL = { tool: 'find_user_id_by_name_zip', arguments: { first_name: 'Yusuf', last_name: 'Rossi', zip: '10001' } };
+const SHARED_CALL = { server: 'tau-bench-retail', tool: 'get_user_details', arguments: { user_id: 'yusuf_rossi_9620' } };
+
+export const EXACT_ANSWER = {
+  tier: 'exact',
+  output: 'yusuf_rossi_9620',
+  is_error: false,
+  match: { key: '7f603a00553ba482f38a3c79324675ee3284d42a3e163cad77a1f4d679659901', observations: 5, outputs: 1 },
+};
+export const MISS_ANSWER = {
+  tier: 'miss',
+  output: 'Error: find_user_id_by_name_zip could not process this request: there is no recorded answer for these arguments.',
+  is_error: true,
+  reason: 'fuzzy_disabled',
+  match: {
+    key: 'de93fb0d20fb35bbf6c4947c6861549bcf301c8dc0b448a9a2de4e6809050df9',
+    neighbors: [
+      { arguments: { first_name: 'Yusuf', last_name: 'Rossi', zip: '19122' }, similarity: 0.7333 },
+      { arguments: { first_name: 'Yusuf', last_name: 'Li', zip: '91148' }, similarity: 0.4 },
+    ],
+  },
+};
+
+/** Request examples by route: `body` (the first is Swagger UI's default), `params`, `querystring` (field -> value). */
+export const REQUEST_EXAMPLES: Readonly<
+  Record<string, { body?: readonly unknown[]; params?: Record<string, string>; querystring?: Record<string, string> }>
+> = {
+  'POST /v1/call': { body: [EXACT_CALL, MISS_CALL, SHARED_CALL] },
+  'POST /v1/calls': { body: [{ calls: [EXACT_CALL, MISS_CALL] }] },
+  'POST /v1/servers/:server/tools/:tool': {
+    params: { server: 'tau-bench-retail', tool: 'find_user_id_by_name_zip' },
+    body: [EXACT_CALL.arguments],
+  },
+  'POST /v1/explain': { body: [MISS_CALL, EXACT_CALL] },
+  'GET /v1/tools': { querystring: { format: 'openai', server: 'tau-bench-retail' } },
+  'POST /get_observation': {
+    body: [
+      {
+        trajectory_ids: ['t0', 't1'],
+        actions: [`<tool_call>${JSON.stringify({ name: EXACT_CALL.tool, arguments: EXACT_CALL.arguments })}</tool_call>`, 'no call here'],
+        extra_fields: [{}, {}],
+      },
+    ],
+  },
+};
+
+/** Response examples by route and status. */
+export const RESPONSE_EXAMPLES: Readonly<Record<string, Record<number, readonly unknown[]>>> = {
+  'POST /v1/call': { 200: [EXACT_ANSWER, MISS_ANSWER] },
+  'POST /v1/servers/:server/tools/:tool': { 200: [EXACT_ANSWER] },
+  'POST /v1/calls': { 200: [{ results: [EXACT_ANSWER, MISS_ANSWER] }] },
+};
+
+const unavailable = {
+  ...errorSchema,
+  description:
+    'overloaded: the event loop lags past --max-event-loop-delay (retry after Retry-After); shutting_down: the server is closing (Retry-After, Connection: close).',
+  examples: [{ error: { code: 'overloaded', message: 'the server is over capacity (eventLoopDelay); retry after the Retry-After delay' } }],
+};
+
+type RouteSchema = {
+  body?: unknown;
+  params?: unknown;
+  querystring?: unknown;
+  response?: Record<string | number, unknown>;
+  hide?: boolean;
+};
+
+const withFieldExamples = (schema: unknown, values: Record<string, string>): unknown => {
+  const s = schema as { properties?: Record<string, object> };
+  if (!s?.properties) return schema;
+  const properties = { ...s.properties };
+  for (const [field, value] of Object.entries(values))
+    if (properties[field]) properties[field] = { ...properties[field], examples: [value] };
+  return { ...s, properties };
+};
+
+/**
+ * An onRoute hook: adds the examples above to a route's schema, and the 503 answers every route can
+ * give (while shutting down; past the event-loop limit) where the route does not document its own.
+ */
+export function documentRoute(route: { method: string | string[]; url: string; schema?: RouteSchema }): void {
+  const schema = route.schema;
+  if (!schema || schema.hide) return;
+  const id = `${Array.isArray(route.method) ? route.method[0] : route.method} ${route.url}`;
+  const request = REQUEST_EXAMPLES[id];
+  const next: RouteSchema = { ...schema };
+  if (request?.body && next.body) next.body = { ...(next.body as object), examples: request.body };
+  if (request?.params && next.params) next.params = withFieldExamples(next.params, request.params);
+  if (request?.querystring && next.querystring) next.querystring = withFieldExamples(next.querystring, request.querystring);
+  const responses = { ...next.response };
+  for (const [status, examples] of Object.entries(RESPONSE_EXAMPLES[id] ?? {}))
+    if (responses[status]) responses[status] = { ...(responses[status] as object), examples };
+  if (next.response && responses['503'] === undefined) responses['503'] = unavailable;
+  next.response = responses;
+  route.schema = next;
+}
