@@ -1,6 +1,7 @@
 /**
  * Operators' files: the Prometheus rules and alerts (checked and unit-tested by promtool), the
- * Grafana dashboard (every query valid PromQL over metrics toolsim exports), and /metrics itself.
+ * Grafana dashboard (every query valid PromQL over the recording rules shipped beside it, every
+ * panel with a value when the fuzzy tier is off), and /metrics itself.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -79,26 +80,37 @@ describe('Grafana dashboard', () => {
     expect(dashboard.templating.list.map((v) => v.name)).toEqual(['job', 'instance']);
   });
 
-  it('queries only metrics that toolsim exports', async () => {
-    const names = await exportedNames();
-    const used = new Set(queries.flatMap((q) => q.expr.match(/\b(toolsim_[a-z_]+|up)\b(?=\{|\[|\))/g) ?? []));
-    expect(used.size).toBeGreaterThanOrEqual(10);
-    expect([...used].filter((name) => !names.has(name))).toEqual([]);
+  it('reads the recording rules it ships, never a raw counter', () => {
+    const rules = readFileSync(join(PROMETHEUS_DIR, 'toolsim-rules.yml'), 'utf8');
+    const recorded = new Set([...rules.matchAll(/record: (\S+)/g)].map((m) => m[1]!));
+    const used = new Set(queries.flatMap((q) => q.expr.match(/\b[a-z_]+:[a-z_0-9:]+\b(?=\{)/g) ?? []));
+    expect([...used].filter((name) => !recorded.has(name))).toEqual([]);
     for (const series of [
-      'toolsim_fuzzy_memo_hits_total',
-      'toolsim_singleflight_joins_total',
-      'toolsim_llm_tokens_total',
-      'toolsim_misses_total',
+      'job_instance:toolsim_fuzzy_memo_hits:rate5m',
+      'job_instance:toolsim_singleflight_joins:rate5m',
+      'job_instance_type:toolsim_llm_tokens:rate5m',
+      'job_instance_reason:toolsim_misses:rate5m',
+      'job_instance_tier_le:toolsim_call_duration_seconds_bucket:rate5m',
     ]) {
       expect(used).toContain(series);
     }
+    // Raw series only where no rule applies: the recorded-calls gauge and `up`.
+    for (const { panel, expr } of queries) {
+      expect(expr, panel).not.toMatch(/\b(rate|increase|irate)\(/);
+      const raw = (expr.match(/\b(toolsim_[a-z_]+|up)\b(?=\{)/g) ?? []).filter((name) => !/:/.test(name));
+      expect(
+        raw.filter((name) => name !== 'toolsim_cache_calls' && name !== 'up'),
+        panel,
+      ).toEqual([]);
+    }
   });
 
-  it.skipIf(!hasPromtool)('has queries that are valid PromQL (checked by promtool as recording rules)', () => {
-    // Grafana's variables become plain values so that promtool can parse each query.
+  /** The dashboard's queries as recording rules promtool can load (Grafana's variables made plain values). */
+  function dashboardRules(): string {
     const rules = queries.map((q, i) => {
       const expr = q.expr
         .replaceAll('$__rate_interval', '1m')
+        .replaceAll('$__range_s', '3600')
         .replaceAll('$__range', '1h')
         .replaceAll('$job', 'toolsim')
         .replaceAll('$instance', '.*');
@@ -106,9 +118,75 @@ describe('Grafana dashboard', () => {
     });
     const file = join(tempDir(), 'dashboard-queries.yml');
     writeFileSync(file, `groups:\n  - name: dashboard\n    rules:\n${rules.join('\n')}\n`);
-    const result = promtool(['check', 'rules', file]);
+    return file;
+  }
+
+  it.skipIf(!hasPromtool)('has queries that are valid PromQL (checked by promtool as recording rules)', () => {
+    const result = promtool(['check', 'rules', dashboardRules()]);
     expect(result.output).toContain(`SUCCESS: ${queries.length} rules found`);
     expect(result.status).toBe(0);
+  });
+
+  it.skipIf(!hasPromtool)('shows a value in every panel, 0 rather than "No data", when the fuzzy tier is off', () => {
+    // A server without an LLM: exact answers and fuzzy_disabled misses, no toolsim_llm_* series at all.
+    const series = [
+      ['toolsim_calls_total{job="toolsim", instance="a", tier="exact", server="s", tool="t"}', '0+60x40'],
+      ['toolsim_calls_total{job="toolsim", instance="a", tier="miss", server="s", tool="t"}', '0+6x40'],
+      ['toolsim_misses_total{job="toolsim", instance="a", reason="fuzzy_disabled"}', '0+6x40'],
+      ['toolsim_call_duration_seconds_bucket{job="toolsim", instance="a", tier="exact", le="0.001"}', '0+60x40'],
+      ['toolsim_call_duration_seconds_bucket{job="toolsim", instance="a", tier="exact", le="+Inf"}', '0+60x40'],
+      ['toolsim_call_duration_seconds_bucket{job="toolsim", instance="a", tier="miss", le="0.001"}', '0+6x40'],
+      ['toolsim_call_duration_seconds_bucket{job="toolsim", instance="a", tier="miss", le="+Inf"}', '0+6x40'],
+      ['toolsim_cache_calls{job="toolsim", instance="a"}', '1957x40'],
+      ['up{job="toolsim", instance="a"}', '1x40'],
+    ];
+    const tests = queries.map(
+      (_, i) =>
+        `      - expr: clamp_max(count(dashboard:query_${i}), 1)\n        eval_time: 30m\n        exp_samples: [{labels: "{}", value: 1}]`,
+    );
+    const file = join(tempDir(), 'dashboard.test.yml');
+    writeFileSync(
+      file,
+      [
+        'rule_files:',
+        `  - ${join(PROMETHEUS_DIR, 'toolsim-rules.yml')}`,
+        `  - ${dashboardRules()}`,
+        'evaluation_interval: 30s',
+        'tests:',
+        '  - interval: 1m',
+        '    input_series:',
+        ...series.map(([name, values]) => `      - series: '${name}'\n        values: "${values}"`),
+        '    promql_expr_test:',
+        ...tests,
+        '',
+      ].join('\n'),
+    );
+    const result = promtool(['test', 'rules', file]);
+    expect(result.output).toContain('SUCCESS');
+    expect(result.status).toBe(0);
+  });
+
+  it.skipIf(!hasPromtool)('is a panel check that can fail: a query without a fallback is empty with the fuzzy tier off', () => {
+    const file = join(tempDir(), 'empty.test.yml');
+    writeFileSync(
+      file,
+      [
+        'rule_files:',
+        `  - ${join(PROMETHEUS_DIR, 'toolsim-rules.yml')}`,
+        'evaluation_interval: 30s',
+        'tests:',
+        '  - interval: 1m',
+        '    input_series:',
+        `      - series: 'toolsim_calls_total{job="toolsim", instance="a", tier="exact", server="s", tool="t"}'`,
+        '        values: "0+60x40"',
+        '    promql_expr_test:',
+        '      - expr: clamp_max(count(sum by (type) (job_instance_type:toolsim_llm_tokens:rate5m)), 1)',
+        '        eval_time: 30m',
+        '        exp_samples: [{labels: "{}", value: 1}]',
+        '',
+      ].join('\n'),
+    );
+    expect(promtool(['test', 'rules', file]).status).not.toBe(0);
   });
 });
 
@@ -117,6 +195,8 @@ describe('Prometheus rules', () => {
     const text = RULE_FILES.map((f) => readFileSync(f, 'utf8')).join('\n');
     expect(text).toContain('record: job_tier:toolsim_calls:ratio_rate5m');
     for (const alert of [
+      'ToolsimInvalidArgumentsHigh',
+      'ToolsimRecordedFailuresHigh',
       'ToolsimTargetDown',
       'ToolsimMissShareHigh',
       'ToolsimLLMFailures',
