@@ -42,12 +42,15 @@ describe('GET /v1/report', () => {
     const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
     const history = new UsageHistory({ metrics, now: () => now, sampleEveryMs: 3_600_000 });
     onCleanup(() => history.close());
-    metrics.calls.inc({ tier: 'exact', server: 's', tool: 't' }, 10);
+    const count = (tier: 'exact' | 'fuzzy' | 'miss', n: number) => {
+      for (let i = 0; i < n; i++) metrics.callTally(tier, 's', 't').record(0.001);
+    };
+    count('exact', 10);
     metrics.llmTokens.inc({ type: 'input' }, 1000);
     now += 60_000;
     await history.sample(); // 10:01
-    metrics.calls.inc({ tier: 'fuzzy', server: 's', tool: 't' }, 3);
-    metrics.calls.inc({ tier: 'miss', server: 's', tool: 't' }, 1);
+    count('fuzzy', 3);
+    count('miss', 1);
     metrics.misses.inc({ reason: 'no_similar_calls' }, 1);
     metrics.llmRequests.inc({ outcome: 'ok' }, 3);
     metrics.llmTokens.inc({ type: 'input' }, 600);

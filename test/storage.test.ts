@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import Database from 'better-sqlite3';
+import { Sqlite } from '../src/store/sqlite.js';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../src/server.js';
 import { Memo } from '../src/store/memo.js';
@@ -244,7 +244,7 @@ describe.skipIf(!canMount)('a read-only mount', () => {
 describe('layout', () => {
   it('refuses a cache of an older layout with a message to re-ingest', () => {
     const db = join(tempDir(), 'old.db');
-    const old = new Database(db);
+    const old = new Sqlite(db);
     old.exec("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema_version', '1')");
     old.close();
     expect(() => Store.open(db, { readonly: true })).toThrow(/schema version 1; this toolsim reads version 2: ingest its logs again/);

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, statSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import { Sqlite } from '../../src/store/sqlite.js';
 import { Store } from '../../src/store/store.js';
 import { removeCache } from '../lib/cache.js';
 import { bodyOf, distinctCalls, loadSamples, writeGeneratedLog } from '../lib/data.js';
@@ -200,7 +200,7 @@ export async function serveLargeCache(db: string, mode: Mode): Promise<Section> 
   const bodies = calls.map((call) => JSON.stringify(bodyOf(call)));
   const small = Math.round(mode.lookups / 10);
   // What the server's start used to do on every launch, against what it does now.
-  const raw = new Database(db, { readonly: true });
+  const raw = new Sqlite(db, { readonly: true });
   let started = performance.now();
   raw.prepare('SELECT count(*) AS n FROM calls').get();
   const scanMs = performance.now() - started;

@@ -47,7 +47,12 @@ async function read(metrics: Metrics): Promise<Counts> {
     return into;
   };
   return {
-    tiers: await by(metrics.calls, 'tier', Object.fromEntries(TIERS.map((t) => [t, 0]))),
+    // toolsim_calls_total is read through the registry: its collect() folds in the calls' tallies.
+    tiers: await by(
+      metrics.registry.getSingleMetric('toolsim_calls_total') as Parameters<typeof by>[0],
+      'tier',
+      Object.fromEntries(TIERS.map((t) => [t, 0])),
+    ),
     misses: await by(metrics.misses, 'reason'),
     llmRequests: await by(metrics.llmRequests, 'outcome'),
     llmTokens: await by(metrics.llmTokens, 'type', Object.fromEntries(TOKEN_TYPES.map((t) => [t, 0]))),

@@ -8,7 +8,8 @@
  * content fingerprint that names the new snapshot.
  */
 import { hash } from 'node:crypto';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { Sqlite } from './sqlite.js';
 import { IngestLock } from './ingest-lock.js';
 import { createReadIndexes, IDENTITY_INDEX, prefixOf } from './schema.js';
 import { addIdentity, identityOf, snapshotIdOf } from './snapshot-id.js';
@@ -61,7 +62,7 @@ function writing<T>(write: () => T): T {
   try {
     return write();
   } catch (error) {
-    if (error instanceof Database.SqliteError) {
+    if (error instanceof Sqlite.SqliteError) {
       const reason = error.code === 'SQLITE_FULL' ? 'the disk (or the database) is full' : error.message;
       throw new StoreWriteError(`cannot write the cache: ${reason} (${error.code})`, error.code);
     }

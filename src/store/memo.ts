@@ -13,7 +13,8 @@
  * On a read-only mount the memo cannot be written at all: it serves what it already holds (if
  * anything) and keeps new improvisations in memory only, and `writable` says so.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { Sqlite } from './sqlite.js';
 import type { Observation } from '../core/types.js';
 import { restInRollbackMode } from './schema.js';
 
@@ -58,7 +59,7 @@ export class Memo {
     let db: Database.Database | undefined;
     let writable = true;
     try {
-      db = new Database(path, { fileMustExist: true });
+      db = new Sqlite(path, { fileMustExist: true });
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000');
@@ -154,7 +155,7 @@ const pendingKey = (id: MemoId): string => JSON.stringify([id.snapshotId, id.key
 /** The memo table of a cache on a read-only mount, if it has one. */
 function readOnlyMemo(path: string): Database.Database | undefined {
   try {
-    const db = new Database(path, { readonly: true, fileMustExist: true });
+    const db = new Sqlite(path, { readonly: true, fileMustExist: true });
     if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'improvisations'").get()) return db;
     db.close();
   } catch {

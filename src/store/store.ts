@@ -9,7 +9,8 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { Sqlite } from './sqlite.js';
 import { KEY_VERSION } from '../core/canonical.js';
 import { StorageError } from '../core/errors.js';
 import type { JsonObject, Observation, ToolInfo } from '../core/types.js';
@@ -151,7 +152,7 @@ export class Store {
   static open(path: string, options: OpenOptions = {}): Store {
     const readonly = Boolean(options.readonly || options.pinSnapshot);
     if (path !== ':memory:' && !readonly) mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path, { fileMustExist: readonly });
+    const db = new Sqlite(path, { fileMustExist: readonly });
     let readOnlyMedia = false;
     try {
       db.pragma('busy_timeout = 5000');
@@ -207,7 +208,7 @@ export class Store {
     let db: Database.Database | undefined;
     try {
       for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
-      db = new Database(path);
+      db = new Sqlite(path);
       db.pragma(`page_size = ${PAGE_SIZE}`);
       // No journal on disk (better-sqlite3's defensive mode refuses OFF): pages past the file's
       // original end, which is every page here, are never journaled anyway.
@@ -305,7 +306,7 @@ export class Store {
     try {
       return read();
     } catch (error) {
-      if (!(error instanceof Database.SqliteError)) throw error;
+      if (!(error instanceof Sqlite.SqliteError)) throw error;
       const fault = new StorageError(`the cache ${this.path} could not be read (${what}): ${error.code}: ${error.message}`);
       if (this.#fault === undefined) {
         this.#fault = fault;
