@@ -3,9 +3,10 @@
  * and never counts against the LLM; the prompt budget bounds the whole prompt; a memo write that
  * cannot take SQLite's lock serves the answer at once, flagged `unmemoized`.
  */
-import Database from 'better-sqlite3';
+
 import { describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
+import { Sqlite } from '../src/store/sqlite.js';
 import { createFuzzy, type FuzzyConfig } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { appOf, cacheOf, metricValue, onCleanup, type TestApp } from './helpers.js';
 import { type Behaviour, type FakeAnthropic, startFakeAnthropic } from './support/fake-anthropic.js';
@@ -77,7 +78,7 @@ describe('fuzzy guards', () => {
 
   it('serves an improvisation at once while an ingest holds the write lock, flagged unmemoized, then memoizes it', async () => {
     const { app, path } = await setup({ kind: 'answer', output: IMPROVISED }, {});
-    const writer = new Database(path);
+    const writer = new Sqlite(path);
     onCleanup(() => {
       if (writer.inTransaction) writer.exec('ROLLBACK');
       writer.close();
@@ -93,7 +94,7 @@ describe('fuzzy guards', () => {
     expect(await call(app, near('Pariss'))).toMatchObject({ tier: 'fuzzy', output: IMPROVISED, match: { memoized: true } });
     writer.exec('ROLLBACK');
     // Once the lock is free the answer is written to the cache file.
-    const reader = new Database(path, { readonly: true });
+    const reader = new Sqlite(path, { readonly: true });
     onCleanup(() => {
       reader.close();
     });
