@@ -142,7 +142,7 @@ describe('Swagger examples', () => {
     expect(call.responses['200'].content['application/json'].examples.example1.value.reason).toBeUndefined();
     for (const path of ['/v1/call', '/v1/calls', '/v1/servers/{server}/tools/{tool}', '/get_observation', '/mcp'])
       expect(Object.keys(spec.paths[path].post.responses), path).toContain('503');
-    const params = spec.paths['/v1/servers/{server}/tools/{tool}'].post.parameters;
+    const params = spec.paths['/v1/servers/{server}/tools/{tool}'].post.parameters.filter((p: { in: string }) => p.in === 'path');
     expect(params.map((p: { example: string }) => p.example)).toEqual(['tau-bench-retail', 'find_user_id_by_name_zip']);
   });
 });

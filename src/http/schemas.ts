@@ -198,7 +198,7 @@ export const EXACT_ANSWER = {
   tier: 'exact',
   output: 'yusuf_rossi_9620',
   is_error: false,
-  match: { key: '7f603a00553ba482f38a3c79324675ee3284d42a3e163cad77a1f4d679659901', observations: 5, outputs: 1 },
+  match: { key: 'f9e3718670192de5d03fb6e9e6dab9506cb223a2bd7252229dc4b1e718473745', observations: 5, outputs: 1, chosen_by: 'policy' },
 };
 export const MISS_ANSWER = {
   tier: 'miss',
@@ -206,7 +206,7 @@ export const MISS_ANSWER = {
   is_error: true,
   reason: 'fuzzy_disabled',
   match: {
-    key: 'de93fb0d20fb35bbf6c4947c6861549bcf301c8dc0b448a9a2de4e6809050df9',
+    key: '30311b2052debccd4a1896b32917da5f6246cdc067d36c828cc1016c3a008c81',
     neighbors: [
       { arguments: { first_name: 'Yusuf', last_name: 'Rossi', zip: '19122' }, similarity: 0.7333 },
       { arguments: { first_name: 'Yusuf', last_name: 'Li', zip: '91148' }, similarity: 0.4 },
