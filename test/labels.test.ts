@@ -99,8 +99,8 @@ describe('lossless numbers over HTTP', () => {
   it('refuses a cache of key version 1 with a message to re-ingest', async () => {
     const { store, path } = await cacheOf(lines);
     store.close();
-    const Database = (await import('better-sqlite3')).default;
-    const db = new Database(path);
+    const { Sqlite } = await import('../src/store/sqlite.js');
+    const db = new Sqlite(path);
     db.prepare("DELETE FROM meta WHERE name = 'key_version'").run();
     db.close();
     expect(() => Store.open(path, { readonly: true })).toThrow(/toolsim-key-v1.*toolsim-key-v2.*Re-ingest/);
