@@ -10,10 +10,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { Sqlite } from '../src/store/sqlite.js';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../src/server.js';
 import { Memo } from '../src/store/memo.js';
+import { Sqlite } from '../src/store/sqlite.js';
 import { Store } from '../src/store/store.js';
 import { cacheOf, onCleanup, ROOT, tempDir, writeLog } from './helpers.js';
 import { serveConfig } from './server-process.js';

@@ -9,10 +9,10 @@
  */
 import { hash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { Sqlite } from './sqlite.js';
 import { IngestLock } from './ingest-lock.js';
 import { createReadIndexes, IDENTITY_INDEX, prefixOf } from './schema.js';
 import { addIdentity, identityOf, snapshotIdOf } from './snapshot-id.js';
+import { Sqlite } from './sqlite.js';
 import type { ServerInfo, Store } from './store.js';
 
 /** One recorded call as written; `record` and `ordinal` are its identity (see store.ts). */

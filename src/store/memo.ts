@@ -14,9 +14,9 @@
  * anything) and keeps new improvisations in memory only, and `writable` says so.
  */
 import type Database from 'better-sqlite3';
-import { Sqlite } from './sqlite.js';
 import type { Observation } from '../core/types.js';
 import { restInRollbackMode } from './schema.js';
+import { Sqlite } from './sqlite.js';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS improvisations (
   snapshot_id    TEXT NOT NULL,

@@ -10,7 +10,6 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
-import { Sqlite } from './sqlite.js';
 import { KEY_VERSION } from '../core/canonical.js';
 import { StorageError } from '../core/errors.js';
 import type { JsonObject, Observation, ToolInfo } from '../core/types.js';
@@ -27,6 +26,7 @@ import {
   schemaVersion,
 } from './schema.js';
 import { emptyFingerprint } from './snapshot-id.js';
+import { Sqlite } from './sqlite.js';
 import { readStats, type StoreStats } from './stats.js';
 
 /** A recorded server's identity (from its MCP `initialize` answer); every field optional. */
