@@ -5,13 +5,12 @@
  * place, the catalog, and the snapshot id).
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { buildPathOf, Store } from '../src/store/store.js';
-import { ROOT, tempDir } from './helpers.js';
+import { buildPathOf } from '../src/store/store.js';
+import { cacheContents, ROOT, tempDir } from './helpers.js';
 
 const CLI = join(ROOT, 'dist/src/cli.js');
 
@@ -56,14 +55,6 @@ function ingestProcess(log: string, db: string): IngestProcess {
 }
 
 /** Reads the cache with a second connection while it may be written (WAL readers never block the writer). */
-function read<T>(db: string, what: (store: Store) => T): T {
-  const store = Store.open(db, { readonly: true });
-  try {
-    return what(store);
-  } finally {
-    store.close();
-  }
-}
 
 /** Waits until `ready` holds (or about a minute), polling. */
 async function until(ready: () => boolean): Promise<void> {
@@ -71,34 +62,6 @@ async function until(ready: () => boolean): Promise<void> {
 }
 
 const sizeOf = (path: string): number => (existsSync(path) ? statSync(path).size : 0);
-
-interface Contents {
-  integrity: string;
-  calls: number;
-  callsDigest: string;
-  catalog: string;
-  snapshot: string;
-  unfinished: boolean;
-}
-
-function contents(db: string): Contents {
-  return read(db, (store) => {
-    const hash = createHash('sha256');
-    let calls = 0;
-    for (const call of store.recordedCalls()) {
-      hash.update(`${JSON.stringify(call)}\n`);
-      calls++;
-    }
-    return {
-      integrity: store.integrityCheck(),
-      calls,
-      callsDigest: hash.digest('hex'),
-      catalog: JSON.stringify(store.catalog()),
-      snapshot: store.snapshotId,
-      unfinished: store.ingestUnfinished,
-    };
-  });
-}
 
 describe('crash during ingest', () => {
   it('SIGKILL part-way, then a re-run, ends exactly like a clean run', async () => {
@@ -109,7 +72,7 @@ describe('crash during ingest', () => {
 
     const cleanDb = join(dir, 'clean.db');
     expect(await ingestProcess(log, cleanDb).exited).toBe(0);
-    const clean = contents(cleanDb);
+    const clean = cacheContents(cleanDb);
     expect(clean.integrity).toBe('ok');
 
     const crashedDb = join(dir, 'crashed.db');
@@ -133,7 +96,7 @@ describe('crash during ingest', () => {
     const part = join(dir, 'part.jsonl');
     writeFileSync(part, lines.subarray(0, lines.indexOf(0x0a, Math.floor(lines.length * 0.3)) + 1));
     expect(await ingestProcess(part, crashedDb).exited).toBe(0);
-    const before = contents(crashedDb);
+    const before = cacheContents(crashedDb);
     expect(before.calls).toBeLessThan(clean.calls);
 
     // Second kill: an ingest of the whole log into it, once it has read half the log.
@@ -147,11 +110,11 @@ describe('crash during ingest', () => {
     racing.kill();
     expect(await racing.exited).toBeNull();
     // Exactly the last complete snapshot: nothing of the killed ingest is visible.
-    expect(contents(crashedDb)).toEqual(before);
+    expect(cacheContents(crashedDb)).toEqual(before);
     killed.push(`an ingest into it half-way (cache unchanged)`);
 
     expect(await ingestProcess(log, crashedDb).exited).toBe(0);
-    const recovered = contents(crashedDb);
+    const recovered = cacheContents(crashedDb);
     expect(recovered).toEqual({ ...clean });
     expect(recovered.unfinished).toBe(false);
     console.info(

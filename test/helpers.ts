@@ -1,4 +1,5 @@
 /** Test helpers: temp folders that clean up, caches built from log lines, an app on a real cache. */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,4 +79,36 @@ export async function appOf(store: Store, options: Partial<SimulatorOptions> = {
 export function metricValue(text: string, series: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+/** What a cache holds, read through the Store: every call in order (as a digest), the catalog, the snapshot id. */
+export interface CacheContents {
+  integrity: string;
+  calls: number;
+  callsDigest: string;
+  catalog: string;
+  snapshot: string;
+  unfinished: boolean;
+}
+
+export function cacheContents(db: string): CacheContents {
+  const store = Store.open(db, { readonly: true });
+  try {
+    const hash = createHash('sha256');
+    let calls = 0;
+    for (const call of store.recordedCalls()) {
+      hash.update(`${JSON.stringify(call)}\n`);
+      calls++;
+    }
+    return {
+      integrity: store.integrityCheck(),
+      calls,
+      callsDigest: hash.digest('hex'),
+      catalog: JSON.stringify(store.catalog()),
+      snapshot: store.snapshotId,
+      unfinished: store.ingestUnfinished,
+    };
+  } finally {
+    store.close();
+  }
 }

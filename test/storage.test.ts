@@ -5,7 +5,6 @@
  * older layout is refused with a message to re-ingest.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import { startServer } from '../src/server.js';
 import { Memo } from '../src/store/memo.js';
 import { Sqlite } from '../src/store/sqlite.js';
 import { Store } from '../src/store/store.js';
-import { cacheOf, onCleanup, ROOT, tempDir, writeLog } from './helpers.js';
+import { cacheContents, cacheOf, onCleanup, ROOT, tempDir, writeLog } from './helpers.js';
 import { serveConfig } from './server-process.js';
 
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -41,28 +40,6 @@ interface Run {
 function toolsim(args: string[]): Run {
   const run = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
-/** What a cache holds, read through the Store: every call in order, the catalog, the snapshot id. */
-function contents(db: string): { integrity: string; calls: number; digest: string; catalog: string; snapshot: string } {
-  const store = Store.open(db, { readonly: true });
-  try {
-    const hash = createHash('sha256');
-    let calls = 0;
-    for (const call of store.recordedCalls()) {
-      hash.update(`${JSON.stringify(call)}\n`);
-      calls++;
-    }
-    return {
-      integrity: store.integrityCheck(),
-      calls,
-      digest: hash.digest('hex'),
-      catalog: JSON.stringify(store.catalog()),
-      snapshot: store.snapshotId,
-    };
-  } finally {
-    store.close();
-  }
 }
 
 async function post(url: string, path: string, body: unknown): Promise<{ status: number; headers: Headers; json: unknown }> {
@@ -126,7 +103,7 @@ describe('one ingest at a time', () => {
     const pipedLog = writeLog(dir, 'piped.jsonl', [record(900), record(901)]);
     const sequential = join(dir, 'sequential.db');
     for (const input of [pipedLog, b, a, pipedLog, b]) expect(toolsim(['ingest', input, '--db', sequential]).code).toBe(0);
-    expect(contents(db)).toEqual(contents(sequential));
+    expect(cacheContents(db)).toEqual(cacheContents(sequential));
   }, 60_000);
 });
 
@@ -151,17 +128,17 @@ describe.skipIf(!canMount)('a full disk', () => {
 
     // An existing cache: a failed ingest leaves it exactly as it was.
     expect(toolsim(['ingest', small, '--db', db]).code).toBe(0);
-    const before = contents(db);
+    const before = cacheContents(db);
     const full = toolsim(['ingest', big, '--db', db]);
     expect(full.code).toBe(1);
     expect(full.stderr).toContain('nothing was added');
-    expect(contents(db)).toEqual(before);
+    expect(cacheContents(db)).toEqual(before);
 
     // Room again: the re-run ends exactly like a clean run.
     expect(spawnSync('mount', ['-o', 'remount,size=64m', disk]).status).toBe(0);
     expect(toolsim(['ingest', big, '--db', db]).code).toBe(0);
-    expect(contents(db)).toEqual(contents(clean));
-    expect(contents(db).integrity).toBe('ok');
+    expect(cacheContents(db)).toEqual(cacheContents(clean));
+    expect(cacheContents(db).integrity).toBe('ok');
   }, 60_000);
 });
 
@@ -263,7 +240,7 @@ describe('layout', () => {
     const appended = join(dir, 'appended.db');
     expect(toolsim(['ingest', log, '--db', appended]).code).toBe(0);
     expect(toolsim(['ingest', log, '--db', appended]).stdout).toMatch(/calls added +0\n/);
-    expect(contents(db)).toEqual(contents(appended));
+    expect(cacheContents(db)).toEqual(cacheContents(appended));
   });
 
   it('stores each output text once and reads back every call as recorded', async () => {

@@ -7,6 +7,7 @@
 import { resolveConfig } from '../config.js';
 import { ConfigError } from '../core/errors.js';
 import { formatNumber, percent, table } from '../core/format.js';
+import type { Report } from '../http/report.js';
 import type { Command } from './command.js';
 
 const REPORT_OPTIONS = ['reportUrl', 'since', 'priceInput', 'priceOutput', 'priceCacheRead', 'priceCacheWrite', 'json'] as const;
@@ -30,19 +31,6 @@ export function llmCost(tokens: Record<string, number>, prices: Prices): number 
   return Math.round(cost * 1e6) / 1e6;
 }
 
-interface ServerReport {
-  from: string;
-  to: string;
-  seconds: number;
-  requestedFrom?: string;
-  calls: number;
-  shares: Record<string, number>;
-  tiers: Record<string, number>;
-  misses: Record<string, number>;
-  llmRequests: Record<string, number>;
-  llmTokens: Record<string, number>;
-}
-
 export const reportCommand: Command = {
   usage:
     'toolsim report [--url http://127.0.0.1:8080] [--since 2h | --since 2026-11-29T10:00:00Z] [--price-input P --price-output P] [--json]',
@@ -60,7 +48,7 @@ export const reportCommand: Command = {
     } catch (error) {
       throw new Error(`cannot reach ${url.origin}: ${(error as Error).message}`);
     }
-    const body = (await response.json()) as ServerReport & { error?: { message: string } };
+    const body = (await response.json()) as Report & { error?: { message: string } };
     if (!response.ok) throw new Error(`${url.origin} answered ${response.status}: ${body.error?.message ?? ''}`);
     const cost = llmCost(body.llmTokens, {
       input: config.priceInput,
