@@ -101,6 +101,14 @@ export class NeighborIndex {
     return this.toolIndex(server, tool).nearest(args, k);
   }
 
+  /**
+   * A tool's distinct recorded arguments: from its built index when there is one (a server builds
+   * it off the event loop), so that nothing reads them from the cache again on the serving thread.
+   */
+  argumentsOf(server: string, tool: string): readonly { arguments: string }[] {
+    return this.#tools.get(toolId(server, tool))?.argumentTexts() ?? this.#source.argumentsOf(server, tool);
+  }
+
   /** Is the index of this tool built (so `nearest` returns at once)? */
   isReady(server: string, tool: string): boolean {
     return this.#tools.has(toolId(server, tool));
@@ -216,6 +224,14 @@ export class ToolIndex {
 
   get indexed(): boolean {
     return this.#data.postings !== undefined;
+  }
+
+  /** The distinct recorded arguments as JSON text, as the index holds them. */
+  argumentTexts(): { arguments: string }[] {
+    const { args: text, argOffsets } = this.#data;
+    const out: { arguments: string }[] = new Array(this.size);
+    for (let id = 0; id < this.size; id++) out[id] = { arguments: text.slice(argOffsets[id]!, argOffsets[id + 1]!) };
+    return out;
   }
 
   #arguments(id: number): JsonObject {

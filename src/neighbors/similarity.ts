@@ -116,12 +116,26 @@ export function editSimilarity(a: string, b: string): number {
 
 /** Dice coefficient of the two strings' sets of character trigrams. */
 export function trigramSimilarity(a: string, b: string): number {
-  const x = trigrams(a);
+  const x = queryTrigrams(a);
   const y = trigrams(b);
   if (x.size === 0 && y.size === 0) return 1;
   let shared = 0;
   for (const gram of x) if (y.has(gram)) shared++;
   return (2 * shared) / (x.size + y.size);
+}
+
+/**
+ * The trigrams of the last first argument, kept: a lookup compares one query value with every
+ * candidate, so the query's set is built once per lookup instead of once per candidate.
+ */
+let lastQuery = '';
+let lastQueryGrams: Set<string> | undefined;
+function queryTrigrams(text: string): Set<string> {
+  if (lastQueryGrams === undefined || text !== lastQuery) {
+    lastQueryGrams = trigrams(text);
+    lastQuery = text;
+  }
+  return lastQueryGrams;
 }
 
 /** The distinct character trigrams of a string, padded so short strings have some. */

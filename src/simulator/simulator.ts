@@ -115,7 +115,14 @@ export class Simulator {
     });
     const fuzzy = options.fuzzy?.({ store: options.store, metrics: options.metrics }) ?? new DisabledFuzzyTier();
     this.#fuzzy = fuzzy;
-    this.eligibility = new EligibilityTier(options.store);
+    const store = options.store;
+    const index = this.#index;
+    // The recorded arguments come from the neighbour index, built off the event loop before any tier past exact runs.
+    this.eligibility = new EligibilityTier({
+      catalog: () => store.catalog(),
+      argumentsOf: (server, tool) => index.argumentsOf(server, tool),
+      ignoredArguments: store.ignoredArguments,
+    });
     this.#tiers = [this.exact, this.eligibility, fuzzy];
   }
 

@@ -141,6 +141,9 @@ function ownObservation(served: Served, sourceTrajectoryId: string): Observation
   return served.trajectories?.has(sourceTrajectoryId) ? served : undefined;
 }
 
+/** Bytes of an empty Set or Map beside an entry (its object and smallest table), measured like ANSWER_ENTRY_BYTES. */
+const COLLECTION_BYTES = 160;
+
 /**
  * Bytes an entry holds beyond the cache's fixed per-entry overhead: the answer text (or the recorded
  * failure's output), and the trajectories with the other outputs they recorded.
@@ -148,6 +151,7 @@ function ownObservation(served: Served, sourceTrajectoryId: string): Observation
 function sizeOf(served: Served): number {
   let size = stringBytes(served.answer?.json ?? served.outputJson);
   if (served.byTrajectory) {
+    size += COLLECTION_BYTES;
     const outputs = new Set<string>([served.outputJson]);
     for (const [id, o] of served.byTrajectory) {
       size += stringBytes(id) + 48;
@@ -157,7 +161,10 @@ function sizeOf(served: Served): number {
       }
     }
   }
-  if (served.trajectories) for (const id of served.trajectories) size += stringBytes(id) + 32;
+  if (served.trajectories) {
+    size += COLLECTION_BYTES;
+    for (const id of served.trajectories) size += stringBytes(id) + 32;
+  }
   return size;
 }
 

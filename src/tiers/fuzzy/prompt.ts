@@ -11,7 +11,7 @@ import { canonicalJson } from '../../core/canonical.js';
 import type { JsonObject } from '../../core/types.js';
 
 /** Part of the memo key: bump it when a change to the prompt should bring new answers. */
-export const PROMPT_VERSION = 'p1';
+export const PROMPT_VERSION = 'p2';
 
 /** Rough tokens in a text: about four characters per token for JSON and English. */
 export const estimateTokens = (text: string): number => Math.ceil(text.length / 4);
@@ -94,6 +94,7 @@ function systemPrompt(tool: ToolDescription): string {
     '',
     'Rules:',
     '- Answer by calling the respond tool exactly once. Put the tool\'s output in "output", and set "is_error" to true when the tool would report an error.',
+    '- If you cannot call tools, reply with the same object as JSON and nothing else: {"output": ..., "is_error": false}.',
     '- Answer in the same form and style as the recorded outputs: the same JSON type, the same structure and field names, the same formatting. When the recorded outputs are strings (even strings holding JSON text), answer a string written the same way.',
     '- Stay consistent with the examples: what follows from the arguments in them should follow the same way for the new arguments. Invent only what the examples cannot tell you, and make it plausible and specific.',
     '- Where examples with similar arguments failed, answer with an error of the same kind rather than inventing success.',
