@@ -88,6 +88,14 @@ module.exports = {
       to: { path: '^src/[^/]+\\.ts$' },
     },
     {
+      name: 'sqlite-through-one-door',
+      comment:
+        'better-sqlite3 12 loads on Node 20 only and 13 on Node 22+: src/store/sqlite.ts picks the one that runs; any other value import of either would crash on the other Node.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/store/sqlite\\.ts$' },
+      to: { path: 'node_modules/better-sqlite3', dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'src-imports-no-tests-or-bench',
       severity: 'error',
       from: { path: '^src/' },
