@@ -11,12 +11,11 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ingest } from '../src/ingest/ingest.js';
 import { Store } from '../src/store/store.js';
-import { onCleanup, ROOT, tempDir, writeLog } from './helpers.js';
+import { freePort, onCleanup, ROOT, tempDir, writeLog } from './helpers.js';
 import { type ServeProcess, serveProcess } from './server-process.js';
 import { type FakeAnthropic, startFakeAnthropic } from './support/fake-anthropic.js';
 import { type Postgres, startPostgres } from './support/postgres.js';
@@ -77,17 +76,6 @@ async function startHaproxy(replicas: readonly ServeProcess[]): Promise<{ url: s
       throw new Error(`HAProxy did not come up: ${stderr}`, { cause: error });
     });
   return { url };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const near = (city: string): object => ({ tool: 'get_weather', arguments: { city, unit: 'C' } });
