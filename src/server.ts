@@ -119,7 +119,6 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
     'toolsim serving',
   );
   log = app.log;
-  if (first.store.ingestUnfinished) app.log.warn('the last ingest into this cache did not finish; re-run it, then reload');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>

@@ -89,7 +89,6 @@ export interface CacheContents {
   callsDigest: string;
   catalog: string;
   snapshot: string;
-  unfinished: boolean;
 }
 
 export function cacheContents(db: string): CacheContents {
@@ -107,7 +106,6 @@ export function cacheContents(db: string): CacheContents {
       callsDigest: hash.digest('hex'),
       catalog: JSON.stringify(store.catalog()),
       snapshot: store.snapshotId,
-      unfinished: store.ingestUnfinished,
     };
   } finally {
     store.close();

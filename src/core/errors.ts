@@ -41,7 +41,6 @@ export const ERRORS = {
     status: 408,
     when: 'the request (headers and body) was not received within `--request-timeout-ms`; the connection is closed',
   },
-  ingest_unfinished: { status: 409, when: 'a reload was asked while an ingest into the cache had not finished; the served snapshot stays' },
   body_too_large: { status: 413, when: 'the body is larger than `--body-limit`' },
   uri_too_long: { status: 414, when: 'a path parameter (`{server}`, `{tool}`) is longer than 100 characters' },
   unsupported_media_type: { status: 415, when: "the body's content type is not `application/json`, or its charset is not UTF-8" },

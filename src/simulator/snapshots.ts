@@ -8,16 +8,8 @@
  */
 
 import type { StorageError } from '../core/errors.js';
-import { ToolsimError } from '../core/errors.js';
 import { Store } from '../store/store.js';
 import type { Simulator } from './simulator.js';
-
-/** The cache is part-way through an ingest; the served snapshot stays. */
-export class IngestUnfinishedError extends ToolsimError {
-  constructor() {
-    super('ingest_unfinished', 'an ingest into this cache has not finished (or was killed); finish or re-run it, then reload');
-  }
-}
 
 /** What a reload did: the snapshot now served and the one before it. */
 export interface ReloadReport {
@@ -78,7 +70,6 @@ export class Snapshots {
     if (this.#onFault) store.onFault(this.#onFault);
     let next: Simulator;
     try {
-      if (store.ingestUnfinished) throw new IngestUnfinishedError();
       if (store.snapshotId === previous.snapshotId) {
         store.close();
         return { reloaded: false, snapshot: previous.snapshotId, previous: previous.snapshotId, calls: previous.callCount };

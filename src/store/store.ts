@@ -327,14 +327,6 @@ export class Store {
     return this.#meta.get('snapshot_id')?.value ?? 'empty';
   }
 
-  /**
-   * True when an ingest of an earlier layout stopped part-way. An ingest now commits once at its
-   * end, so a cache is never seen between two snapshots: kept for callers that still ask.
-   */
-  get ingestUnfinished(): boolean {
-    return this.#meta.get('ingest')?.value === 'running';
-  }
-
   /** Argument names dropped before hashing, fixed by the first ingest (docs/canonical-key.md). */
   get ignoredArguments(): string[] {
     const raw = this.#meta.get('ignore_args')?.value;
