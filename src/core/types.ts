@@ -83,10 +83,31 @@ export interface Observation {
   readonly trajectoryId?: string | null;
 }
 
+/**
+ * MCP's ToolAnnotations, as recorded (docs/log-format.md): hints about what a tool does. Other
+ * keys a newer MCP adds are kept as they were recorded.
+ */
+export interface ToolAnnotations {
+  title?: string;
+  /** The tool changes nothing (default false: it may write). */
+  readOnlyHint?: boolean;
+  /** A write may destroy what was there (default true, meaningful only when not read-only). */
+  destructiveHint?: boolean;
+  /** Calling it again with the same arguments changes nothing more (default false). */
+  idempotentHint?: boolean;
+  /** It reaches an open world (the web) rather than a closed one (a database) (default true). */
+  openWorldHint?: boolean;
+  [other: string]: Json | undefined;
+}
+
 export interface ToolInfo {
   server: string;
   tool: string;
   description?: string;
   input_schema?: JsonObject;
+  /** A JSON Schema of the tool's answer (MCP's `outputSchema`), when its record declares one. */
+  output_schema?: JsonObject;
+  /** MCP's tool annotations, when its record has them. */
+  annotations?: ToolAnnotations;
   calls: number;
 }

@@ -39,6 +39,10 @@ export interface ToolRow {
   tool: string;
   description: string | null;
   inputSchema: string | null;
+  /** JSON text of the declared output schema (MCP's `outputSchema`). */
+  outputSchema: string | null;
+  /** JSON text of MCP's tool annotations. */
+  annotations: string | null;
 }
 
 export interface WriteResult {
@@ -117,11 +121,13 @@ export class IngestWriter {
     this.#insertCall = db.prepare(`INSERT INTO calls
       (key_prefix, identity, tool_id, output_id, is_error, ordinal, key, record, arguments, trajectory_id, node_id, recorded_at, source, metadata, transient)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.#upsertTool = db.prepare(`INSERT INTO tools (server, tool, description, input_schema)
-      VALUES (@server, @tool, @description, @inputSchema)
+    this.#upsertTool = db.prepare(`INSERT INTO tools (server, tool, description, input_schema, output_schema, annotations)
+      VALUES (@server, @tool, @description, @inputSchema, @outputSchema, @annotations)
       ON CONFLICT (server, tool) DO UPDATE SET
         description = coalesce(excluded.description, description),
-        input_schema = coalesce(excluded.input_schema, input_schema)`);
+        input_schema = coalesce(excluded.input_schema, input_schema),
+        output_schema = coalesce(excluded.output_schema, output_schema),
+        annotations = coalesce(excluded.annotations, annotations)`);
     this.#touchTool = db.prepare('INSERT OR IGNORE INTO tools (server, tool) VALUES (?, ?)');
     this.#toolId = db.prepare('SELECT id FROM tools WHERE server = ? AND tool = ?');
     this.#getMeta = db.prepare('SELECT value FROM meta WHERE name = ?');
