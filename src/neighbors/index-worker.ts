@@ -6,10 +6,12 @@
 import { parentPort } from 'node:worker_threads';
 import { Store } from '../store/store.js';
 import { buildToolData, type WorkerReply, type WorkerRequest } from './neighbor-index.js';
+import { answerShapeRequest, isShapeRequest } from './shape-task.js';
 
 const port = parentPort;
 if (port) {
   port.on('message', (request: WorkerRequest) => {
+    if (isShapeRequest(request)) return port.postMessage(answerShapeRequest(request));
     let reply: WorkerReply;
     try {
       const store = Store.open(request.path, { pinSnapshot: true });
