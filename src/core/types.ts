@@ -109,5 +109,19 @@ export interface ToolInfo {
   output_schema?: JsonObject;
   /** MCP's tool annotations, when its record has them. */
   annotations?: ToolAnnotations;
+  /** How the recorded answers fit `output_schema` as MCP would carry them (written by each ingest). */
+  output_check?: OutputCheck;
   calls: number;
+}
+
+/**
+ * The recorded successful answers of a tool with a declared output schema, checked against it as
+ * MCP's `structuredContent` (an MCP client validates that): MCP `tools/list` lists the schema only
+ * when none misfits.
+ */
+export interface OutputCheck {
+  answers: number;
+  misfits: number;
+  /** What did not fit in the first answer that did not, in words. */
+  example?: string;
 }

@@ -124,6 +124,30 @@ export const toolsResultSchema = {
           tool: { type: 'string' },
           description: { type: 'string' },
           input_schema: { type: 'object', additionalProperties: true },
+          output_schema: {
+            type: 'object',
+            additionalProperties: true,
+            description: "The tool's declared output schema (MCP outputSchema).",
+          },
+          annotations: {
+            type: 'object',
+            additionalProperties: true,
+            description: "MCP's tool annotations as recorded (readOnlyHint, destructiveHint, idempotentHint, openWorldHint, title).",
+            properties: {
+              title: { type: 'string' },
+              readOnlyHint: { type: 'boolean' },
+              destructiveHint: { type: 'boolean' },
+              idempotentHint: { type: 'boolean' },
+              openWorldHint: { type: 'boolean' },
+            },
+          },
+          output_check: {
+            type: 'object',
+            description:
+              'How the recorded successful answers fit output_schema as MCP structuredContent; MCP tools/list lists the schema only when misfits is 0.',
+            required: ['answers', 'misfits'],
+            properties: { answers: { type: 'integer', minimum: 0 }, misfits: { type: 'integer', minimum: 0 }, example: { type: 'string' } },
+          },
           calls: { type: 'integer', minimum: 0 },
         },
       },
@@ -134,8 +158,12 @@ export const toolsResultSchema = {
 export const formattedToolsSchema = {
   type: 'object',
   required: ['tools'],
-  description: 'OpenAI function tools, Anthropic tools, or an MCP tools/list result (GET /v1/tools?format=...).',
-  properties: { tools: { type: 'array', items: { type: 'object', additionalProperties: true } } },
+  description:
+    'OpenAI function tools, Anthropic tools, or an MCP tools/list result (GET /v1/tools?format=...); `toolsim` holds, by listed name, the declared output schemas and MCP annotations of the tools that have them.',
+  properties: {
+    tools: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    toolsim: { type: 'object', additionalProperties: true },
+  },
 } as const;
 
 export const statusSchema = {

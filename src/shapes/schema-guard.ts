@@ -74,3 +74,40 @@ function pathOf(pointer: string): string {
     .map((part) => (/^\d+$/.test(part) ? `[${part}]` : /^[A-Za-z_][A-Za-z0-9_]*$/.test(part) ? `.${part}` : `[${JSON.stringify(part)}]`))
     .join('')}`;
 }
+
+/**
+ * What an MCP client would validate of a recorded successful answer: the `structuredContent` of an
+ * MCP tool result, or a plain object itself (the MCP face carries it as `structuredContent`); an
+ * MCP error result is not validated. Anything else cannot be structured content.
+ */
+export function structuredContentOf(output: Json): { value: Json } | { skip: true } | { misfit: string } {
+  if (typeof output === 'object' && output !== null && !Array.isArray(output)) {
+    if (!Array.isArray(output['content'])) return { value: output };
+    if (output['isError'] === true) return { skip: true };
+    const structured = output['structuredContent'];
+    return structured === undefined ? { misfit: 'an MCP tool result without "structuredContent"' } : { value: structured };
+  }
+  const kind = output === null ? 'null' : Array.isArray(output) ? 'a list' : `a ${typeof output}`;
+  return { misfit: `the answer is ${kind}, not an object MCP can carry as structuredContent` };
+}
+
+/** Every recorded successful answer checked against a compiled schema, as MCP would carry it. */
+export function checkRecorded(
+  schema: CompiledSchema,
+  answers: Iterable<{ outputJson: string; isError: boolean }>,
+): { answers: number; misfits: number; example?: string } {
+  let checked = 0;
+  let misfits = 0;
+  let example: string | undefined;
+  for (const answer of answers) {
+    if (answer.isError) continue;
+    const form = structuredContentOf(JSON.parse(answer.outputJson) as Json);
+    if ('skip' in form) continue;
+    checked++;
+    const found = 'misfit' in form ? [form.misfit] : schema.misfits(form.value, 3);
+    if (found.length === 0) continue;
+    misfits++;
+    example ??= found.join('; ').slice(0, 480);
+  }
+  return example === undefined ? { answers: checked, misfits } : { answers: checked, misfits, example };
+}

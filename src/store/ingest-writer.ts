@@ -255,19 +255,30 @@ export class IngestWriter {
     return false;
   }
 
+  /** Records how a tool's recorded answers fit its declared output schema (JSON text of an OutputCheck). */
+  setOutputCheck(server: string, tool: string, check: string): void {
+    this.#check();
+    writing(() => this.#db.prepare('UPDATE tools SET output_check = ? WHERE server = ? AND tool = ?').run(check, server, tool));
+  }
+
   /** Records a server's identity (kept in `meta`); a later record replaces it. */
   setServerInfo(server: string, info: ServerInfo): void {
     this.#check();
     writing(() => this.#putMeta.run(`server_info:${server}`, JSON.stringify(info)));
   }
 
-  /** Builds what readers need, counts the tools' new calls, names the new snapshot and commits it all. */
-  finish(): void {
+  /**
+   * Builds what readers need, counts the tools' new calls, names the new snapshot and commits it all.
+   * `beforeCommit` runs once the rows and indexes are in, inside the transaction (reads through the
+   * store see this ingest's rows): what it writes (`setOutputCheck`) commits with them.
+   */
+  finish(beforeCommit?: () => void): void {
     this.#check();
     writing(() => {
       createReadIndexes(this.#db);
       const count = this.#db.prepare('UPDATE tools SET calls = calls + ? WHERE id = ?');
       for (const [toolId, added] of this.#addedPerTool) count.run(added, toolId);
+      beforeCommit?.();
       this.#putMeta.run('content', this.#content.toString('hex'));
       this.#putMeta.run('snapshot_id', snapshotIdOf(this.#content, this.#store.ignoredArguments));
       this.#db.exec('COMMIT');

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS tools (
   calls        INTEGER NOT NULL DEFAULT 0,
   output_schema TEXT,
   annotations  TEXT,
+  output_check TEXT,
   UNIQUE (server, tool)
 );
 
@@ -130,6 +131,7 @@ export function upgradeSchema(db: Database.Database): void {
     if (from === 2) {
       db.exec('ALTER TABLE tools ADD COLUMN output_schema TEXT');
       db.exec('ALTER TABLE tools ADD COLUMN annotations TEXT');
+      db.exec('ALTER TABLE tools ADD COLUMN output_check TEXT');
     }
     db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
   }).immediate();

@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { KEY_VERSION } from '../core/canonical.js';
 import { StorageError } from '../core/errors.js';
-import type { JsonObject, Observation, ToolAnnotations, ToolInfo } from '../core/types.js';
+import type { JsonObject, Observation, OutputCheck, ToolAnnotations, ToolInfo } from '../core/types.js';
 import { IngestLock } from './ingest-lock.js';
 import { IngestWriter } from './ingest-writer.js';
 import {
@@ -135,6 +135,7 @@ export class Store {
       input_schema: string | null;
       output_schema: string | null;
       annotations: string | null;
+      output_check: string | null;
       calls: number;
     }
   >;
@@ -159,7 +160,9 @@ export class Store {
         WHERE tool_id = (SELECT id FROM tools WHERE server = ? AND tool = ?) GROUP BY key ORDER BY min(id)`,
     );
     // A version 2 cache read in place has no output schemas or annotations (schema.ts).
-    const recordColumns = hasToolRecordColumns(db) ? 'output_schema, annotations' : 'NULL AS output_schema, NULL AS annotations';
+    const recordColumns = hasToolRecordColumns(db)
+      ? 'output_schema, annotations, output_check'
+      : 'NULL AS output_schema, NULL AS annotations, NULL AS output_check';
     this.#catalog = db.prepare(`SELECT server, tool, description, input_schema, ${recordColumns}, calls FROM tools ORDER BY server, tool`);
     // Grouped before the join: each distinct output text is read once, however many calls it answered.
     this.#outputsOfTool = db.prepare(
@@ -435,6 +438,7 @@ export class Store {
       if (row.input_schema !== null) info.input_schema = JSON.parse(row.input_schema) as JsonObject;
       if (row.output_schema !== null) info.output_schema = JSON.parse(row.output_schema) as JsonObject;
       if (row.annotations !== null) info.annotations = JSON.parse(row.annotations) as ToolAnnotations;
+      if (row.output_check !== null && row.output_schema !== null) info.output_check = JSON.parse(row.output_check) as OutputCheck;
       return info;
     });
   }
