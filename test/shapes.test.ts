@@ -9,7 +9,7 @@ import { compileSchema } from '../src/shapes/schema-guard.js';
 import { learnShape, MAX_DEPTH, MAX_NODES, type OutputShape } from '../src/shapes/shape.js';
 
 const learn = (...outputs: Json[]): OutputShape => learnShape(outputs.map((output) => ({ output, isError: false })));
-const fit = (shape: OutputShape, output: Json, isError = false): string[] => misfits({ shape }, { output, isError });
+const misfitsOf = (shape: OutputShape, output: Json, isError = false): string[] => misfits({ shape }, { output, isError });
 
 describe('learnt shapes', () => {
   const shape = learn(
@@ -27,22 +27,22 @@ describe('learnt shapes', () => {
   );
 
   it('lets the recorded answers and answers like them through, optional keys left out and new keys added', () => {
-    expect(fit(shape, { id: 'a4', total: 1, status: 'paid', items: [{ sku: 'q', qty: 9 }] })).toEqual([]);
-    expect(fit(shape, { id: 'a4', total: 1, status: 'paid', items: [], extra: { any: 'thing' } })).toEqual([]);
+    expect(misfitsOf(shape, { id: 'a4', total: 1, status: 'paid', items: [{ sku: 'q', qty: 9 }] })).toEqual([]);
+    expect(misfitsOf(shape, { id: 'a4', total: 1, status: 'paid', items: [], extra: { any: 'thing' } })).toEqual([]);
     // A key recorded as a string and as null takes either.
-    expect(fit(shape, { id: 'a4', total: 1, status: 'paid', items: [], note: null })).toEqual([]);
+    expect(misfitsOf(shape, { id: 'a4', total: 1, status: 'paid', items: [], note: null })).toEqual([]);
   });
 
   it('refuses a missing required key, a value of a kind never recorded there, and list items missing a key', () => {
-    expect(fit(shape, { total: 1, status: 'paid', items: [] })).toEqual(['$ has no key "id", which every recorded answer has there']);
-    expect(fit(shape, { id: 'a4', total: '1', status: 'paid', items: [] })).toEqual([
+    expect(misfitsOf(shape, { total: 1, status: 'paid', items: [] })).toEqual(['$ has no key "id", which every recorded answer has there']);
+    expect(misfitsOf(shape, { id: 'a4', total: '1', status: 'paid', items: [] })).toEqual([
       '$.total is a string, but the recorded answers have a number there',
     ]);
-    expect(fit(shape, { id: 'a4', total: 1, status: 'paid', items: [{ qty: 1 }, { qty: 2 }] })).toEqual([
+    expect(misfitsOf(shape, { id: 'a4', total: 1, status: 'paid', items: [{ qty: 1 }, { qty: 2 }] })).toEqual([
       '$.items[0] has no key "sku", which every recorded item has there',
       '$.items[1] has no key "sku", which every recorded item has there',
     ]);
-    expect(fit(shape, [{ id: 'a4' }])).toEqual(['$ is a list, but the recorded answers have an object there']);
+    expect(misfitsOf(shape, [{ id: 'a4' }])).toEqual(['$ is a list, but the recorded answers have an object there']);
   });
 
   it('keeps successes and errors apart; an error may always be a plain message', () => {
@@ -50,34 +50,34 @@ describe('learnt shapes', () => {
       { output: { ok: true, rows: [1, 2] }, isError: false },
       { output: { code: 404, message: 'not found' }, isError: true },
     ]);
-    expect(fit(both, { ok: true, rows: [] })).toEqual([]);
-    expect(fit(both, { code: 500, message: 'boom' }, true)).toEqual([]);
-    expect(fit(both, 'Error: user not found', true)).toEqual([]);
-    expect(fit(both, { message: 'boom' }, true)).toEqual(['$ has no key "code", which every recorded answer has there']);
+    expect(misfitsOf(both, { ok: true, rows: [] })).toEqual([]);
+    expect(misfitsOf(both, { code: 500, message: 'boom' }, true)).toEqual([]);
+    expect(misfitsOf(both, 'Error: user not found', true)).toEqual([]);
+    expect(misfitsOf(both, { message: 'boom' }, true)).toEqual(['$ has no key "code", which every recorded answer has there']);
     // A success that looks like the recorded errors is not a success.
-    expect(fit(both, { code: 500, message: 'boom' })).toHaveLength(2);
+    expect(misfitsOf(both, { code: 500, message: 'boom' })).toHaveLength(2);
     // No recorded error: nothing to hold an error to.
-    expect(fit(learn({ ok: true }), { anything: 1 }, true)).toEqual([]);
+    expect(misfitsOf(learn({ ok: true }), { anything: 1 }, true)).toEqual([]);
   });
 
   it('reads JSON text inside strings where every recording holds some (tau-bench), and Python literals (T-Eval)', () => {
     const tau = learn(JSON.stringify({ user_id: 'u1', orders: ['#1'] }), JSON.stringify({ user_id: 'u2', orders: [] }));
-    expect(fit(tau, JSON.stringify({ user_id: 'u3', orders: ['#9'] }))).toEqual([]);
-    expect(fit(tau, JSON.stringify({ orders: ['#9'] }))).toEqual([
+    expect(misfitsOf(tau, JSON.stringify({ user_id: 'u3', orders: ['#9'] }))).toEqual([]);
+    expect(misfitsOf(tau, JSON.stringify({ orders: ['#9'] }))).toEqual([
       'the JSON text of the answer has no key "user_id", which every recorded answer has there',
     ]);
-    expect(fit(tau, 'user u3 has orders #9')).toEqual(['$ is plain text, but every recorded answer holds JSON text there']);
+    expect(misfitsOf(tau, 'user u3 has orders #9')).toEqual(['$ is plain text, but every recorded answer holds JSON text there']);
     const teval = learn({ text: "{'status': 0, 'ok': True, 'name': None}" }, { text: "{'status': 1, 'ok': False, 'name': 'x'}" });
-    expect(fit(teval, { text: "{'status': 2, 'ok': True, 'name': 'y'}" })).toEqual([]);
-    expect(fit(teval, { text: "{'ok': True, 'name': None}" })).toEqual([
+    expect(misfitsOf(teval, { text: "{'status': 2, 'ok': True, 'name': 'y'}" })).toEqual([]);
+    expect(misfitsOf(teval, { text: "{'ok': True, 'name': None}" })).toEqual([
       'the JSON text of $.text has no key "status", which every recorded answer has there',
     ]);
-    expect(fit(teval, { text: "{'status': 'two', 'ok': True, 'name': 'z'}" })).toEqual([
+    expect(misfitsOf(teval, { text: "{'status': 'two', 'ok': True, 'name': 'z'}" })).toEqual([
       '$.status in the JSON text of $.text is a string, but the recorded answers have a number there',
     ]);
     // Where some recorded strings are plain text, strings are plain text.
     const mixed = learn(JSON.stringify({ a: 1 }), 'Transfer successful');
-    expect(fit(mixed, 'anything at all')).toEqual([]);
+    expect(misfitsOf(mixed, 'anything at all')).toEqual([]);
     expect(mixed.success?.text).toBeUndefined();
   });
 
@@ -88,12 +88,12 @@ describe('learnt shapes', () => {
       { error_code: 4, message: 'unknown city' },
       [{ city: 'Paris' }],
     );
-    expect(fit(two, { temperature: 3, unit: 'F', city: 'Oslo' })).toEqual([]);
-    expect(fit(two, { error_code: 7, message: 'rate limited' })).toEqual([]);
-    expect(fit(two, [{ city: 'Oslo' }])).toEqual([]);
+    expect(misfitsOf(two, { temperature: 3, unit: 'F', city: 'Oslo' })).toEqual([]);
+    expect(misfitsOf(two, { error_code: 7, message: 'rate limited' })).toEqual([]);
+    expect(misfitsOf(two, [{ city: 'Oslo' }])).toEqual([]);
     // A mix of the two objects fits neither; it is told against the closest.
-    expect(fit(two, { temperature: 3, unit: 'F' })).toEqual(['$ has no key "city", which every recorded answer has there']);
-    expect(fit(two, { something: 'else' }).length).toBeGreaterThan(0);
+    expect(misfitsOf(two, { temperature: 3, unit: 'F' })).toEqual(['$ has no key "city", which every recorded answer has there']);
+    expect(misfitsOf(two, { something: 'else' }).length).toBeGreaterThan(0);
     const said = disagreements(two);
     expect(said.join('\n')).toContain('successes $: the recordings disagree on its kind: 1 lists, 3 objects');
     expect(said.join('\n')).toMatch(/objects are of 2 kinds.*\{temperature, unit, city\} \(2\).*\{error_code, message\} \(1\)/);
@@ -104,23 +104,23 @@ describe('learnt shapes', () => {
       { payment_methods: { credit_card_7815826: { source: 'credit_card', last4: '1234' } } },
       { payment_methods: { gift_card_3091: { source: 'gift_card', balance: 40 }, paypal_5694: { source: 'paypal' } } },
     );
-    expect(fit(users, { payment_methods: { credit_card_1111111: { source: 'credit_card' } } })).toEqual([]);
-    expect(fit(users, { payment_methods: { paypal_0000001: { kind: 'paypal' } } })).toEqual([
+    expect(misfitsOf(users, { payment_methods: { credit_card_1111111: { source: 'credit_card' } } })).toEqual([]);
+    expect(misfitsOf(users, { payment_methods: { paypal_0000001: { kind: 'paypal' } } })).toEqual([
       '$.payment_methods.paypal_0000001 has no key "source", which every recorded answer has there',
     ]);
     const registrations = learn({ '23456789': { patient_name: 'Jane', date: '2023-05-20' } });
-    expect(fit(registrations, { '98765432': { patient_name: 'John', date: '2023-06-01' } })).toEqual([]);
+    expect(misfitsOf(registrations, { '98765432': { patient_name: 'John', date: '2023-06-01' } })).toEqual([]);
   });
 
   it('gives a tool with one recording the guard of that answer: its keys required, its kinds', () => {
     const one = learn({ token: 'abc', expires: 3600 });
-    expect(fit(one, { token: 'xyz', expires: 60 })).toEqual([]);
-    expect(fit(one, { token: 'xyz' })).toEqual(['$ has no key "expires", which every recorded answer has there']);
+    expect(misfitsOf(one, { token: 'xyz', expires: 60 })).toEqual([]);
+    expect(misfitsOf(one, { token: 'xyz' })).toEqual(['$ has no key "expires", which every recorded answer has there']);
   });
 
   it('takes any value where every recording had null, and where lists were always empty', () => {
     const nulls = learn({ middle_name: null, tags: [] }, { middle_name: null, tags: [] });
-    expect(fit(nulls, { middle_name: 'Ann', tags: [{ any: 1 }, 'x'] })).toEqual([]);
+    expect(misfitsOf(nulls, { middle_name: 'Ann', tags: [{ any: 1 }, 'x'] })).toEqual([]);
   });
 
   it('is bounded: deep answers are learnt to MAX_DEPTH, wide ones to MAX_NODES, and misfits are few and short', () => {
@@ -131,10 +131,10 @@ describe('learnt shapes', () => {
     let other: Json = 42;
     for (let i = 0; i < 50; i++) other = { down: other };
     // Past MAX_DEPTH nothing is known: a different bottom fits; a change above it does not.
-    expect(fit(deepShape, other)).toEqual([]);
+    expect(misfitsOf(deepShape, other)).toEqual([]);
     let changed: Json = 42;
     for (let i = 0; i < MAX_DEPTH - 2; i++) changed = { down: changed };
-    expect(fit(deepShape, changed)).toHaveLength(1);
+    expect(misfitsOf(deepShape, changed)).toHaveLength(1);
 
     // Past MAX_NODES positions, the rest is open: what was learnt still guards.
     const inner = Object.fromEntries(Array.from({ length: 30 }, (_, j) => [`g${String.fromCharCode(97 + j)}`, j]));
@@ -144,13 +144,13 @@ describe('learnt shapes', () => {
     const wideShape = learn(wide, wide);
     expect(wideShape.bounded).toBe(true);
     expect(200 * 30).toBeGreaterThan(MAX_NODES);
-    expect(fit(wideShape, { ...wide, first: 'one' })).toHaveLength(1);
+    expect(misfitsOf(wideShape, { ...wide, first: 'one' })).toHaveLength(1);
 
     const many = learn(Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${String.fromCharCode(97 + (i % 26))}x${i}`, 1])));
-    const found = fit(many, {});
+    const found = misfitsOf(many, {});
     expect(found).toHaveLength(MAX_MISFITS);
     const long = learn({ [`${'k'.repeat(5000)}`]: 1 }, { [`${'k'.repeat(5000)}`]: 2 });
-    for (const m of fit(long, { other: 1 })) expect(m.length).toBeLessThanOrEqual(MISFIT_CHARS);
+    for (const m of misfitsOf(long, { other: 1 })) expect(m.length).toBeLessThanOrEqual(MISFIT_CHARS);
   });
 
   it('learns a 100k-answer tool in bounded memory, from answers with weights', () => {
@@ -160,14 +160,14 @@ describe('learnt shapes', () => {
     })();
     const shape = learnFromStored(answers);
     expect(shape.answers).toBe(200_000);
-    expect(fit(shape, { id: 1, name: 'x', tags: [] })).toEqual([]);
+    expect(misfitsOf(shape, { id: 1, name: 'x', tags: [] })).toEqual([]);
     expect(JSON.stringify(shapeJson(shape)).length).toBeLessThan(2_000);
   });
 
   it('survives hostile answers: __proto__ keys, huge strings, non-JSON text', () => {
     const shape = learn(JSON.parse('{"__proto__": {"a": 1}, "constructor": 1}') as Json);
-    expect(fit(shape, JSON.parse('{"__proto__": {"a": 2}, "constructor": 3}') as Json)).toEqual([]);
-    expect(fit(shape, {})).toHaveLength(2);
+    expect(misfitsOf(shape, JSON.parse('{"__proto__": {"a": 2}, "constructor": 3}') as Json)).toEqual([]);
+    expect(misfitsOf(shape, {})).toHaveLength(2);
     expect(readEmbedded(`[${'1,'.repeat(EMBEDDED_CHARS)}1]`)).toBeUndefined();
     expect(readEmbedded('2023-03-31')).toBeUndefined();
     expect(readEmbedded('00123')).toBeUndefined();
