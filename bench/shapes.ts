@@ -5,7 +5,8 @@
  *
  * Reports, in the same run:
  * - learning in the neighbour index worker, as a server does: wall time, and the longest the serving
- *   thread's event loop was held up meanwhile (a 1 ms timer's worst lateness; target under 50 ms);
+ *   thread's event loop was held up meanwhile (a 1 ms timer's worst lateness), beside the same
+ *   measure over as long a time with nothing to do (target: learning adds under 50 ms to it);
  * - learning on the serving thread instead (the baseline the worker saves): the block it would be;
  * - the guard: time per answer to check the recorded answers against the learnt shape (p50, p99).
  *
@@ -34,6 +35,8 @@ export interface BenchShapesResult {
   workerMs: number;
   /** Worst lateness of a 1 ms timer on the serving thread while the worker learnt. */
   maxLoopDelayMs: number;
+  /** The same, over as long a time with nothing to do: what the machine's load alone causes. */
+  idleLoopDelayMs: number;
   inThreadMs: number;
   guardP50Us: number;
   guardP99Us: number;
@@ -103,6 +106,7 @@ export async function benchShapes(calls = 100_000): Promise<BenchShapesResult> {
         await shapes.ready(SERVER, TOOL);
         return shapes.guideOf(SERVER, TOOL)!;
       });
+      const idle = await loopDelayDuring(() => new Promise((resolve) => setTimeout(resolve, inWorker.ms)));
       const inThread = await loopDelayDuring(async () => {
         const shapes = new OutputShapes(store, catalog, { worker: false });
         await shapes.ready(SERVER, TOOL);
@@ -123,6 +127,7 @@ export async function benchShapes(calls = 100_000): Promise<BenchShapesResult> {
         answerBytes: Math.round(texts.reduce((a, t) => a + t.length, 0) / texts.length),
         workerMs: inWorker.ms,
         maxLoopDelayMs: inWorker.maxDelayMs,
+        idleLoopDelayMs: idle.maxDelayMs,
         inThreadMs: inThread.ms,
         guardP50Us: times[Math.floor(times.length * 0.5)]!,
         guardP99Us: times[Math.floor(times.length * 0.99)]!,
@@ -156,6 +161,7 @@ async function main(): Promise<void> {
         'answer bytes',
         'worker ms',
         'max event-loop delay ms',
+        'idle, same time',
         'in-thread ms (the block avoided)',
         'guard p50 µs',
         'guard p99 µs',
@@ -167,6 +173,7 @@ async function main(): Promise<void> {
           r.answerBytes,
           r.workerMs.toFixed(0),
           r.maxLoopDelayMs.toFixed(1),
+          r.idleLoopDelayMs.toFixed(1),
           r.inThreadMs.toFixed(0),
           r.guardP50Us.toFixed(1),
           r.guardP99Us.toFixed(1),
@@ -175,10 +182,47 @@ async function main(): Promise<void> {
       ],
     )}\n${r.node}, ${r.cpu}, load ${r.load}, ${r.date}\n`,
   );
-  if (r.maxLoopDelayMs > 50) {
-    process.stdout.write(`the event loop was held up ${r.maxLoopDelayMs.toFixed(1)} ms (target under 50 ms)\n`);
+  // A timer's lateness on a shared machine is mostly the machine's: the block is what learning adds to it.
+  const added = r.maxLoopDelayMs - r.idleLoopDelayMs;
+  if (added > 50) {
+    process.stdout.write(`learning held the event loop up ${added.toFixed(1)} ms beyond the idle baseline (target under 50 ms)\n`);
     process.exitCode = 1;
   }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
+
+/** Scenario 9 of `npm run bench`: rounds of `benchShapes`, as a RESULTS.md section. */
+export async function shapesScenario(calls: number, rounds: number): Promise<import('./lib/report.js').Section> {
+  const results: BenchShapesResult[] = [];
+  for (let i = 0; i < rounds; i++) results.push(await benchShapes(calls));
+  const med = (f: (r: BenchShapesResult) => number): number => {
+    const sorted = results.map(f).sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)]!;
+  };
+  const range = (f: (r: BenchShapesResult) => number, digits = 0): string =>
+    `${med(f).toFixed(digits)} (${Math.min(...results.map(f)).toFixed(digits)}–${Math.max(...results.map(f)).toFixed(digits)}, n=${rounds})`;
+  const added = (r: BenchShapesResult): number => r.maxLoopDelayMs - r.idleLoopDelayMs;
+  return {
+    title: `9. Output shape of one tool of ${calls.toLocaleString('en-US')} calls, each with its own answer`,
+    figures: [
+      { name: 'learnt in the worker, wall time (ms)', value: range((r) => r.workerMs), target: '' },
+      {
+        name: 'serving thread: worst timer lateness while learning, minus the same idle (ms)',
+        value: range(added, 1),
+        target: '< 50 ms',
+        met: med(added) < 50,
+      },
+      { name: 'learnt on the serving thread instead: the block avoided (ms)', value: range((r) => r.inThreadMs), target: '' },
+      {
+        name: 'guard per answer, p50 / p99 (µs)',
+        value: `${med((r) => r.guardP50Us).toFixed(1)} / ${med((r) => r.guardP99Us).toFixed(1)}`,
+        target: '',
+      },
+    ],
+    details: results.map(
+      (r, i) =>
+        `- round ${i + 1}: ${r.answerBytes} B per answer; worker ${r.workerMs.toFixed(0)} ms; timer lateness ${r.maxLoopDelayMs.toFixed(1)} ms while learning, ${r.idleLoopDelayMs.toFixed(1)} ms idle; in-thread ${r.inThreadMs.toFixed(0)} ms; shape ${r.shapeChars} characters; load ${r.load}`,
+    ),
+  };
+}
