@@ -22,6 +22,15 @@ export const MISS_REASONS = [
 ] as const;
 export type MissReason = (typeof MISS_REASONS)[number];
 
+/**
+ * Why an improvised answer was refused (the label of toolsim_llm_answers_refused_total): a key every
+ * recording has is missing; a value of a kind no recording had; plain text where every recording
+ * holds JSON text; a misfit of the declared output schema; too large; not an answer at all (no
+ * call of the respond tool, no "output", "is_error" not a boolean).
+ */
+export const REFUSAL_REASONS = ['missing_key', 'wrong_kind', 'not_json_text', 'schema', 'too_large', 'malformed'] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
+
 export const REPEAT_POLICIES = ['first', 'last', 'most-common'] as const;
 export type RepeatPolicy = (typeof REPEAT_POLICIES)[number];
 

@@ -15,7 +15,7 @@
  * Bounded: at most MAX_MISFITS misfits of at most MISFIT_CHARS each, and at most MAX_VISITS values
  * looked at per answer (past it, the rest is taken as fitting).
  */
-import type { Json } from '../core/types.js';
+import type { Json, RefusalReason } from '../core/types.js';
 import { readEmbedded } from './embedded.js';
 import { isRequired, type Kind, kindOf, type ObjectGroup, type OutputShape, type ShapeNode } from './shape.js';
 
@@ -43,12 +43,18 @@ export interface Guide {
   shape?: OutputShape | undefined;
 }
 
-/** What does not fit, in words; empty when the answer fits. */
-export function misfits(guide: Guide, answer: Improvised): string[] {
-  const out: string[] = [];
+/** One thing that does not fit: its kind, and the words a model can act on. */
+export interface Misfit {
+  reason: RefusalReason;
+  text: string;
+}
+
+/** What does not fit, with its kind; empty when the answer fits. */
+export function refusals(guide: Guide, answer: Improvised): Misfit[] {
+  const out: Misfit[] = [];
   if (!answer.isError && guide.schema) {
     schemaMisfits(guide.schema, answer.output, out);
-    return out.slice(0, MAX_MISFITS).map(cut);
+    return bounded(out);
   }
   const shape = guide.shape;
   if (!shape) return out;
@@ -59,26 +65,36 @@ export function misfits(guide: Guide, answer: Improvised): string[] {
   } else if (shape.success) {
     new Fit(out).node(shape.success, answer.output, ROOT);
   }
-  return out.slice(0, MAX_MISFITS).map(cut);
+  return bounded(out);
 }
+
+/** What does not fit, in words; empty when the answer fits. */
+export function misfits(guide: Guide, answer: Improvised): string[] {
+  return refusals(guide, answer).map((m) => m.text);
+}
+
+const bounded = (out: Misfit[]): Misfit[] => out.slice(0, MAX_MISFITS).map((m) => ({ reason: m.reason, text: cut(m.text) }));
 
 /** An MCP tool result (what MCP transcripts record): the declared schema describes its `structuredContent`. */
 function isToolResult(value: Json): value is { [key: string]: Json } {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && Array.isArray(value['content']);
 }
 
-function schemaMisfits(schema: CompiledSchema, output: Json, out: string[]): void {
+function schemaMisfits(schema: CompiledSchema, output: Json, out: Misfit[]): void {
   if (isToolResult(output)) {
     if (output['isError'] === true) return;
     const structured = output['structuredContent'];
     if (structured === undefined) {
-      out.push('the answer is an MCP tool result without "structuredContent", which the declared output schema describes');
+      out.push({
+        reason: 'schema',
+        text: 'the answer is an MCP tool result without "structuredContent", which the declared output schema describes',
+      });
       return;
     }
-    for (const m of schema.misfits(structured, MAX_MISFITS)) out.push(`structuredContent: ${m}`);
+    for (const m of schema.misfits(structured, MAX_MISFITS)) out.push({ reason: 'schema', text: `structuredContent: ${m}` });
     return;
   }
-  out.push(...schema.misfits(output, MAX_MISFITS));
+  for (const m of schema.misfits(output, MAX_MISFITS)) out.push({ reason: 'schema', text: m });
 }
 
 const cut = (text: string): string => (text.length > MISFIT_CHARS ? `${text.slice(0, MISFIT_CHARS - 1)}…` : text);
@@ -115,10 +131,10 @@ function kindsOf(node: ShapeNode): Kind[] {
 }
 
 class Fit {
-  readonly #out: string[];
+  readonly #out: Misfit[];
   #visits = 0;
 
-  constructor(out: string[]) {
+  constructor(out: Misfit[]) {
     this.#out = out;
   }
 
@@ -135,7 +151,10 @@ class Fit {
       // A position where every recording had null says nothing of its type.
       if (kinds.length === 1 && kinds[0] === 'null') return;
       const those = where.item ? 'the recorded items' : 'the recorded answers';
-      this.#out.push(`${describe(where)} is ${article(kind)}, but ${those} have ${kinds.map(article).join(' or ')} there`);
+      this.#out.push({
+        reason: 'wrong_kind',
+        text: `${describe(where)} is ${article(kind)}, but ${those} have ${kinds.map(article).join(' or ')} there`,
+      });
       return;
     }
     switch (kind) {
@@ -143,7 +162,10 @@ class Fit {
         if (!node.text) return;
         const held = readEmbedded(value as string);
         if (held === undefined) {
-          this.#out.push(`${describe(where)} is plain text, but every recorded answer holds JSON text there`);
+          this.#out.push({
+            reason: 'not_json_text',
+            text: `${describe(where)} is plain text, but every recorded answer holds JSON text there`,
+          });
           return;
         }
         this.node(node.text, held, { texts: [...where.texts, where.path], path: '$', item: false });
@@ -171,7 +193,7 @@ class Fit {
       return;
     }
     // Recordings disagree: the answer fits if it fits one kind; else it is told against the closest.
-    let best: string[] | undefined;
+    let best: Misfit[] | undefined;
     for (const group of groups) {
       const trial = new Fit([]);
       trial.#visits = this.#visits;
@@ -196,7 +218,7 @@ class Fit {
       if (this.#full) return;
       if (!Object.hasOwn(object, key) && isRequired(group, key)) {
         const every = where.item ? 'every recorded item' : 'every recorded answer';
-        this.#out.push(`${describe(where)} has no key ${JSON.stringify(key)}, which ${every} has there`);
+        this.#out.push({ reason: 'missing_key', text: `${describe(where)} has no key ${JSON.stringify(key)}, which ${every} has there` });
       }
     }
     for (const key of Object.keys(object)) {
