@@ -94,7 +94,7 @@ class Oracle {
     }
   }
 
-  /** Every kept string at `path` holds a value (JSON text, a Python literal, a number). */
+  /** Every kept string at `path` holds an object or a list (JSON text, a Python literal). */
   holdsText(path: string): boolean {
     const s = this.strings.get(path);
     return s !== undefined && s.n > 0 && s.held === s.n;

@@ -70,6 +70,8 @@ export interface Match {
   failures?: number;
   /** `recorded_failure` misses: the recorded output (JSON text) of the failure the policy picks. */
   recorded?: string;
+  /** `llm_invalid_output` misses: what did not fit in the model's last answer, in words. */
+  refused?: string[];
 }
 
 /** What the simulator answers. `outputJson` is the output as JSON text, so replay is byte-faithful. */

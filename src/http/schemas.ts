@@ -97,6 +97,13 @@ export const callResultSchema = {
           description:
             'recorded_failure misses: the failure as it was recorded (the observation the repeat policy picks among the failures).',
         },
+        refused: {
+          type: 'array',
+          items: { type: 'string' },
+          maxItems: 8,
+          description:
+            "llm_invalid_output misses: what did not fit in the model's last answer (the declared output schema, or the shape learnt from the recordings), in words.",
+        },
       },
     },
   },
@@ -207,6 +214,22 @@ export const explainResultSchema = {
         system: { type: 'string', description: 'The stable part, marked for prompt caching.' },
         user: { type: 'string' },
         examples: { type: 'integer', minimum: 0 },
+      },
+    },
+    output: {
+      type: 'object',
+      required: ['guard'],
+      description:
+        "What an improvised answer would be held to: the tool's declared output schema, the shape learnt from its recorded answers (as JSON Schema), or nothing.",
+      properties: {
+        guard: { type: 'string', enum: ['declared', 'learnt', 'none'] },
+        schema: { type: 'object', additionalProperties: true },
+        disagreements: {
+          type: 'array',
+          items: { type: 'string' },
+          description: 'Where the recorded answers have more than one shape (each is allowed).',
+        },
+        problem: { type: 'string', description: 'Why the declared output schema does not guard (it cannot be compiled).' },
       },
     },
   },

@@ -33,6 +33,8 @@ export class OutputShapes {
   readonly #declared = new Map<string, JsonObject>();
   readonly #guides = new Map<string, ToolGuide>();
   readonly #learning = new Map<string, Promise<void>>();
+  /** Shapes learnt by `shapeNow` before their guide was ready. */
+  readonly #learnt = new Map<string, OutputShape>();
   readonly #worker: boolean;
 
   constructor(source: AnswerSource, tools: readonly ToolInfo[], options: { worker?: boolean } = {}) {
@@ -50,6 +52,19 @@ export class OutputShapes {
     return this.#guides.has(toolId(server, tool));
   }
 
+  /**
+   * The tool's learnt shape now: from its guide when `ready` has resolved, else learnt here and now
+   * on this thread (commands; a server awaits `ready` first) and kept for `ready` to complete.
+   */
+  shapeNow(server: string, tool: string): OutputShape {
+    const id = toolId(server, tool);
+    const known = this.#guides.get(id)?.shape ?? this.#learnt.get(id);
+    if (known) return known;
+    const shape = learnFromStored(this.#source.outputsOf(server, tool));
+    this.#learnt.set(id, shape);
+    return shape;
+  }
+
   /** Resolves once the tool's shape is learnt (off the event loop for a cache file); concurrent callers share one. */
   ready(server: string, tool: string): Promise<void> {
     const id = toolId(server, tool);
@@ -65,8 +80,8 @@ export class OutputShapes {
   async #learn(server: string, tool: string): Promise<void> {
     const id = toolId(server, tool);
     const path = this.#source.path;
-    let shape: OutputShape | undefined;
-    if (this.#worker && path !== undefined && path !== ':memory:' && path !== '') {
+    let shape: OutputShape | undefined = this.#learnt.get(id);
+    if (!shape && this.#worker && path !== undefined && path !== ':memory:' && path !== '') {
       const request: Omit<ShapeRequest, 'id'> = { task: 'shape', path, snapshotId: this.#source.snapshotId, server, tool };
       const reply = (await askIndexWorker(request)) as ShapeReply | undefined;
       if (reply && 'shape' in reply) shape = reply.shape;

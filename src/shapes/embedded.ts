@@ -2,18 +2,17 @@
  * A string that holds a structured value written as text: JSON (tau-bench's answers are JSON text
  * in a string), or a Python literal (T-Eval's `{"text": "{'status': 0, 'ok': True}"}`). Pure.
  *
- * Only texts that look like a value are read: an object or a list (`{...}`, `[...]`), or a number
- * (`"42.0"`, calculators answer so). A word, a date or an id is text, however it parses. Texts past
- * EMBEDDED_CHARS are not read at all, so a guard or a learner spends at most that much per string.
+ * Only texts of an object or a list (`{...}`, `[...]`) are read. A number, a word, a date or an id
+ * is text, however it parses: a zip code recorded as "10001" every time does not make "02139" (or
+ * "SW1A 1AA") a wrong answer. Texts past EMBEDDED_CHARS are not read at all, so a guard or a
+ * learner spends at most that much per string.
  */
 import type { Json, JsonObject } from '../core/types.js';
 
 /** Longest string read as the value it holds. */
 export const EMBEDDED_CHARS = 1 << 20;
 
-const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
-
-/** The value a string holds, when it is the text of an object, a list or a number; else undefined. */
+/** The value a string holds, when it is the text of an object or a list; else undefined. */
 export function readEmbedded(text: string): Json | undefined {
   if (text.length === 0 || text.length > EMBEDDED_CHARS) return undefined;
   const trimmed = text.trim();
@@ -25,8 +24,6 @@ export function readEmbedded(text: string): Json | undefined {
       return readPython(trimmed);
     }
   }
-  // A number with a sign, digits and an optional fraction: "00123" (an id, a zip code) is text.
-  if (trimmed.length <= 32 && NUMBER.test(trimmed)) return Number(trimmed);
   return undefined;
 }
 

@@ -14,7 +14,7 @@ import { DEFAULT_CACHE_BYTES, ExactTier } from '../tiers/exact.js';
 import { stringBytes } from '../tiers/exact-cache.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
 import { missAnswer, round, unknownToolAnswer } from '../tiers/miss.js';
-import type { Plan, Resolution, Tier, TierFactory } from '../tiers/tier.js';
+import type { OutputPlan, Plan, Resolution, Tier, TierFactory } from '../tiers/tier.js';
 import { Catalog } from './catalog.js';
 import { cooperatively } from './cooperate.js';
 
@@ -52,6 +52,8 @@ export interface Explanation {
   why: string;
   neighbors: { arguments: JsonObject; similarity: number }[];
   prompt?: { version: string; system: string; user: string; examples: number };
+  /** What an improvised answer would be held to: the declared output schema or the learnt shape. */
+  output?: OutputPlan;
 }
 
 /** A prepared call: known to the cache, or an unknown tool with the names to suggest instead. */
@@ -220,6 +222,7 @@ export class Simulator {
       const { call } = resolution;
       await this.#neighborsOf(resolution);
       let reason = exactReason;
+      let refused: string[] | undefined;
       for (const tier of this.#tiers) {
         if (tier === this.exact) continue;
         const outcome = await tier.resolve(resolution);
@@ -228,8 +231,9 @@ export class Simulator {
           return outcome.answer;
         }
         reason = outcome.reason ?? reason;
+        refused = outcome.refused ?? refused;
       }
-      const miss = missAnswer(call, reason ?? 'no_similar_calls', resolution.neighbors());
+      const miss = missAnswer(call, reason ?? 'no_similar_calls', resolution.neighbors(), refused);
       this.#count(call, true, miss, started);
       return miss;
     } finally {
@@ -282,6 +286,7 @@ export class Simulator {
     const explanation: Explanation = { ...base, tier: plan.answers ? 'fuzzy' : 'miss', why: plan.why, neighbors: listed };
     if (plan.reason) explanation.reason = plan.reason;
     if (plan.memoized !== undefined) explanation.memoized = plan.memoized;
+    if (plan.output) explanation.output = plan.output;
     if (plan.prompt)
       explanation.prompt = {
         version: plan.prompt.version,
@@ -296,6 +301,8 @@ export class Simulator {
   async explainWhenReady(request: CallRequest): Promise<Explanation> {
     const { call, known } = this.prepare(request);
     if (known && !this.#index.isReady(call.server, call.tool)) await this.#index.ready(call.server, call.tool);
+    // What the fuzzy tier explains of the tool (its output shape) is learnt off the event loop too.
+    if (known) await this.#fuzzy.ready?.(call);
     return this.explain(request);
   }
 

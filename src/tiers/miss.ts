@@ -19,9 +19,9 @@ const EXPLANATIONS: Record<MissReason, string> = {
   prompt_too_large: 'there is no recorded answer for these arguments and they are too large to improvise an answer from',
 };
 
-export function missAnswer(call: Call, reason: MissReason, neighbors: readonly Neighbor[]): Answer {
+export function missAnswer(call: Call, reason: MissReason, neighbors: readonly Neighbor[], refused?: readonly string[]): Answer {
   const text = `Error: ${call.tool} could not process this request: ${EXPLANATIONS[reason]}.`;
-  return {
+  const answer: Answer = {
     tier: 'miss',
     outputJson: JSON.stringify(text),
     isError: true,
@@ -31,6 +31,8 @@ export function missAnswer(call: Call, reason: MissReason, neighbors: readonly N
       neighbors: neighbors.map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) })),
     },
   };
+  if (refused !== undefined && refused.length > 0) answer.match.refused = [...refused];
+  return answer;
 }
 
 /** An unknown tool: name the closest tools that do exist, so the agent can recover. */
