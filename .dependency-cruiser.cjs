@@ -3,7 +3,7 @@
  * change that breaks one fails the build; docs/architecture.md draws the arrows that exist.
  *
  * Parts (folders under src/) never import the wiring at the top of src/; data flows one way:
- * http -> simulator -> tiers -> neighbors -> store -> core.
+ * http -> simulator -> tiers -> snapshot -> neighbors -> store -> core.
  */
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -36,6 +36,14 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/neighbors/' },
       to: { path: '^src/', pathNot: '^src/(core|store|neighbors)/' },
+    },
+    {
+      name: 'snapshot-knows-no-serving',
+      comment:
+        'The per-snapshot context (catalog, neighbour index, observations, storage state) is read by tiers and protocols; it knows none of them.',
+      severity: 'error',
+      from: { path: '^src/snapshot/' },
+      to: { path: '^src/', pathNot: '^src/(core|store|neighbors|snapshot)/' },
     },
     {
       name: 'tiers-know-no-http',

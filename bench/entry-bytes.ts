@@ -32,11 +32,11 @@ const simulator = new Simulator({
   cacheBytes: 2 ** 40,
 });
 // One call first, so that statements, the tallies and the tools' counters exist before measuring.
-await simulator.answer(requests[0]!);
+await simulator.resolve(requests[0]!);
 const before = heap();
 let answerText = 0;
 for (const request of requests) {
-  const answer = await simulator.answer(request);
+  const answer = await simulator.resolve(request);
   if (answer.tier !== 'exact') throw new Error(`not exact: ${JSON.stringify(request)}`);
   answerText += stringBytes(answer.json ?? '');
 }
@@ -46,7 +46,7 @@ let requestText = 0;
 for (let i = 0; i < requests.length; i++) {
   // A fresh copy of the text, as each request brings its own: the memo keeps it.
   const text = Buffer.from(texts[i]!).toString();
-  await simulator.answer(requests[i]!, text);
+  await simulator.resolve(requests[i]!, text);
   requestText += stringBytes(text);
 }
 const afterMemo = heap();

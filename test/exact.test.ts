@@ -82,10 +82,10 @@ describe('exact answers served again from memory', () => {
     const body = { server: 's', tool: 't', arguments: { n: 1, q: 'a' } };
     const text = JSON.stringify(body);
     const before = new Simulator({ store, metrics });
-    expect((before.answer(body, text) as Answer).outputJson).toBe('{"id":17,"text":"café"}');
-    expect((before.answer(body, text) as Answer).outputJson).toBe('{"id":17,"text":"café"}');
+    expect((before.resolve(body, text) as Answer).outputJson).toBe('{"id":17,"text":"café"}');
+    expect((before.resolve(body, text) as Answer).outputJson).toBe('{"id":17,"text":"café"}');
     const after = new Simulator({ store: other, metrics });
-    expect((after.answer(body, text) as Answer).outputJson).toBe('"changed"');
+    expect((after.resolve(body, text) as Answer).outputJson).toBe('"changed"');
   });
 });
 

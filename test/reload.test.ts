@@ -111,7 +111,7 @@ describe('hot reload', () => {
     // The old snapshot's connection is closed once its calls have finished.
     await first.idle();
     await new Promise((resolve) => setImmediate(resolve));
-    expect(first.store.closed).toBe(true);
+    expect(first.closed).toBe(true);
     const ready = await fetch(new URL('/readyz', server.url)).then((r) => r.json());
     expect(ready).toMatchObject({ status: 'ready', calls: 202, snapshot: writer.snapshotId });
   });

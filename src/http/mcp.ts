@@ -197,7 +197,7 @@ function mcpServer(sdk: Sdk, simulator: Simulator, key: string, tools: readonly 
   const servers = new Set(tools.map((t) => t.server));
   // One server at the bare /mcp is that server, identity included.
   const single = servers.size === 1 ? [...servers][0]! : undefined;
-  const info = single === undefined ? undefined : simulator.store.serverInfo(single);
+  const info = single === undefined ? undefined : simulator.snapshot.catalog.serverInfo(single);
   const identity =
     single === undefined
       ? {

@@ -3,6 +3,8 @@
  * and latencies; overall, per server and per tool. A Tally collects results as they arrive and
  * builds the report once at the end.
  */
+
+import { toolId } from '../core/tool-id.js';
 import type { Json, MissReason } from '../core/types.js';
 import { MISS_REASONS } from '../core/types.js';
 import type { ReplayCase } from './cases.js';
@@ -187,9 +189,9 @@ export class Tally {
   add(c: ReplayCase, result: ReplayResult): void {
     let server = this.#servers.get(c.server);
     if (!server) this.#servers.set(c.server, (server = new Group(c.server, '*')));
-    const toolId = JSON.stringify([c.server, c.tool]);
-    let tool = this.#tools.get(toolId);
-    if (!tool) this.#tools.set(toolId, (tool = new Group(c.server, c.tool)));
+    const id = toolId(c.server, c.tool);
+    let tool = this.#tools.get(id);
+    if (!tool) this.#tools.set(id, (tool = new Group(c.server, c.tool)));
     const groups = [this.#overall, server, tool];
     for (const g of groups) {
       g.calls++;
