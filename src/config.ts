@@ -4,8 +4,8 @@
  */
 import { ConfigError } from './core/errors.js';
 import { REPEAT_POLICIES } from './core/types.js';
-import { FORMAT_NAMES } from './ingest/formats/index.js';
-import { TOOL_FORMATS } from './protocols/tool-schemas.js';
+import { FORMAT_NAMES } from './protocols/formats/index.js';
+import { TOOL_FORMATS } from './protocols/formats/tool-schemas.js';
 
 type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list';
 

@@ -2,9 +2,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';
-import { TOOL_FORMATS, type ToolFormat, toolSchemas } from '../protocols/tool-schemas.js';
-import type { CallRequest, Simulator } from '../simulator/simulator.js';
-import { bodyText } from './json.js';
+import { bodyText } from '../http/json.js';
 import {
   batchResultSchema,
   callRequestSchema,
@@ -16,8 +14,10 @@ import {
   MAX_TRAJECTORY_ID_LENGTH,
   statusSchema,
   toolsResultSchema,
-} from './schemas.js';
-import { answerJson, errorJson } from './serialize.js';
+} from '../http/schemas.js';
+import { answerJson, errorJson } from '../http/serialize.js';
+import type { CallRequest, Simulator } from '../simulator/simulator.js';
+import { TOOL_FORMATS, type ToolFormat, toolSchemas } from './formats/tool-schemas.js';
 
 export interface RouteOptions {
   simulator: () => Simulator;

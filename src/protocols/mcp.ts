@@ -19,10 +19,10 @@ import { NotFoundError, ToolsimError } from '../core/errors.js';
 import { parseJson } from '../core/json-text.js';
 import type { Answer, ToolInfo } from '../core/types.js';
 import { VERSION } from '../core/version.js';
-import { splitName } from '../protocols/tool-names.js';
-import { objectSchema, toolSchemas } from '../protocols/tool-schemas.js';
+import { MAX_NAME_LENGTH } from '../http/schemas.js';
 import type { Simulator } from '../simulator/simulator.js';
-import { MAX_NAME_LENGTH } from './schemas.js';
+import { splitName } from './formats/tool-names.js';
+import { objectSchema, toolSchemas } from './formats/tool-schemas.js';
 
 /**
  * The SDK, loaded on the first MCP request: its zod schemas cost about 0.4 s of start-up, which a
