@@ -127,7 +127,8 @@ class Recorder {
     const { summary, label } = this;
     switch (event.kind) {
       case 'record':
-        return this.#record(event.record, event.line, event.format);
+        this.#record(event.record, event.line, event.format);
+        return;
       case 'problem':
         this.report(`${label}:${event.line}: ${event.reason}`);
         summary.rejected++;

@@ -148,13 +148,17 @@ export async function* readLog(input: string, options: LogReadOptions, progress:
 
 /** One line: a JSON value fed on, or a problem. Blank lines are skipped. */
 function readValue(line: Line, sink: { problem(reason: string, line: number): void }, feed: (value: unknown, line: number) => void): void {
-  if ('error' in line) return sink.problem(line.error, line.number);
+  if ('error' in line) {
+    sink.problem(line.error, line.number);
+    return;
+  }
   if (line.text.trim() === '') return;
   let value: unknown;
   try {
     value = parseJson(line.text, 'text');
   } catch (error) {
-    return sink.problem(`not JSON (${(error as Error).message})`, line.number);
+    sink.problem(`not JSON (${(error as Error).message})`, line.number);
+    return;
   }
   feed(value, line.number);
 }
