@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createMetrics } from '../src/core/metrics.js';
 import { Simulator } from '../src/simulator/simulator.js';
 import { Store } from '../src/store/store.js';
-import { stringBytes } from '../src/tiers/exact-cache.js';
+import { stringBytes } from '../src/tiers/answer-lru.js';
 import { bodyOf, distinctCalls, loadSamples } from './lib/data.js';
 
 const [db, count] = process.argv.slice(2);
@@ -28,8 +28,8 @@ const store = Store.open(db, { readonly: true });
 const simulator = new Simulator({
   store,
   metrics: createMetrics({ cacheCalls: () => 0, processMetrics: false }),
-  cacheSize: requests.length * 2,
-  cacheBytes: 2 ** 40,
+  lruSize: requests.length * 2,
+  lruBytes: 2 ** 40,
 });
 // One call first, so that statements, the tallies and the tools' counters exist before measuring.
 await simulator.resolve(requests[0]!);

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
 import { ConfigError } from '../src/core/errors.js';
-import { Memo } from '../src/store/memo.js';
+import { SqliteMemoTable as Memo } from '../src/store/memo-sqlite.js';
 import { Store } from '../src/store/store.js';
 import { createFuzzy, type FuzzyConfig } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { appOf, cacheOf, metricValue, onCleanup, type TestApp } from './helpers.js';

@@ -43,7 +43,7 @@ describe('GET /v1/report', () => {
     const history = new UsageHistory({ metrics, now: () => now, sampleEveryMs: 3_600_000 });
     onCleanup(() => history.close());
     const count = (tier: 'exact' | 'fuzzy' | 'miss', n: number) => {
-      for (let i = 0; i < n; i++) metrics.callTally(tier, 's', 't').record(0.001);
+      for (let i = 0; i < n; i++) metrics.callTally(tier, 's', 't').count(0.001);
     };
     count('exact', 10);
     metrics.llmTokens.inc({ type: 'input' }, 1000);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../src/server.js';
-import { Memo } from '../src/store/memo.js';
+import { SqliteMemoTable as Memo } from '../src/store/memo-sqlite.js';
 import { Sqlite } from '../src/store/sqlite.js';
 import { Store } from '../src/store/store.js';
 import { cacheContents, cacheOf, onCleanup, ROOT, tempDir, writeLog } from './helpers.js';

@@ -53,23 +53,23 @@ export const META_KEY = 'toolsim/key';
 /** `_meta` key of a tools/call request naming the trajectory the task was built from (source scope). */
 export const META_SOURCE_TRAJECTORY = 'toolsim/source_trajectory_id';
 
-/** The pool key of the bare `/mcp` (every server); a recorded server name is never empty. */
+/** The scope of the bare `/mcp` (every server); a recorded server name is never empty. */
 const ALL = '';
 
 export function registerMcpRoutes(app: FastifyInstance, options: { simulator: () => Simulator }): void {
-  const serve = async (request: FastifyRequest, reply: FastifyReply, key: string): Promise<void> => {
+  const serve = async (request: FastifyRequest, reply: FastifyReply, scope: string): Promise<void> => {
     const simulator = options.simulator();
-    const tools = key === ALL ? simulator.tools : simulator.tools.filter((t) => t.server === key);
-    if (tools.length === 0) throw new NotFoundError(key === ALL ? 'no recorded tools' : `no recorded server "${key}"`);
+    const tools = scope === ALL ? simulator.tools : simulator.tools.filter((t) => t.server === scope);
+    if (tools.length === 0) throw new NotFoundError(scope === ALL ? 'no recorded tools' : `no recorded server "${scope}"`);
     const sdk = await loadSdk();
     const pool = poolOf(simulator, sdk);
-    const mcp = pool.acquire(key, tools);
+    const mcp = pool.acquire(scope, tools);
     // Stateless (no session id generator): a transport per request; nothing of the client is kept.
     const transport = new sdk.StreamableHTTPServerTransport({ enableJsonResponse: true });
     reply.hijack();
     reply.raw.on('close', () => {
       transport.close().then(
-        () => pool.release(key, mcp),
+        () => pool.release(scope, mcp),
         () => {},
       );
     });
@@ -189,11 +189,11 @@ function poolOf(simulator: Simulator, sdk: Sdk): ServerPool {
 }
 
 /**
- * The MCP server of one recorded server (`key` its name), or of every one (`key` ALL). Tools keep
+ * The MCP server of one recorded server (`scope` its name), or of every one (`scope` ALL). Tools keep
  * their recorded names, except, at the bare `/mcp`, a name several servers share: it is listed as
  * `mcp__<server>__<tool>`, the name `GET /v1/tools?format=mcp` gives it.
  */
-function mcpServer(sdk: Sdk, simulator: Simulator, key: string, tools: readonly ToolInfo[]): Server {
+function mcpServer(sdk: Sdk, simulator: Simulator, scope: string, tools: readonly ToolInfo[]): Server {
   const servers = new Set(tools.map((t) => t.server));
   // One server at the bare /mcp is that server, identity included.
   const single = servers.size === 1 ? [...servers][0]! : undefined;
@@ -239,8 +239,8 @@ function mcpServer(sdk: Sdk, simulator: Simulator, key: string, tools: readonly 
     // An mcp__<server>__<tool> name of a tool that is not shared is understood too.
     const split = splitName(name);
     const target =
-      key !== ALL
-        ? { server: key, tool: name }
+      scope !== ALL
+        ? { server: scope, tool: name }
         : listedTool
           ? { server: listedTool.server, tool: listedTool.tool }
           : split.server !== undefined && servers.has(split.server)

@@ -1,6 +1,6 @@
 /**
  * The replay report: counts per tier, miss reasons, answers that differ from the expected output
- * and latencies; overall, per server and per tool. A Tally collects results as they arrive and
+ * and latencies; overall, per server and per tool. A ReplayTally collects results as they arrive and
  * builds the report once at the end.
  */
 
@@ -165,7 +165,7 @@ export function summarize(seconds: number[]): LatencySummary {
 
 const parseJson = (text: string): Json => JSON.parse(text) as Json;
 
-export class Tally {
+export class ReplayTally {
   readonly #overall = new Group('*', '*');
   readonly #servers = new Map<string, Group>();
   readonly #tools = new Map<string, Group>();

@@ -14,9 +14,9 @@ import { toolId } from '../core/tool-id.js';
 import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, ToolInfo } from '../core/types.js';
 import { SnapshotContext } from '../snapshot/context.js';
 import type { Store } from '../store/store.js';
+import { stringBytes } from '../tiers/answer-lru.js';
 import { EligibilityTier } from '../tiers/eligibility.js';
-import { DEFAULT_CACHE_BYTES, ExactTier } from '../tiers/exact.js';
-import { stringBytes } from '../tiers/exact-cache.js';
+import { DEFAULT_LRU_BYTES, ExactTier } from '../tiers/exact.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
 import { listNeighbors, missAnswer, unknownToolAnswer } from '../tiers/miss.js';
 import type { Outcome, Plan, Resolution, Tier, TierFactory, TierSetup } from '../tiers/tier.js';
@@ -37,9 +37,9 @@ export interface SimulatorOptions {
   metrics: Metrics;
   repeatPolicy?: RepeatPolicy;
   /** Entries in the exact tier's answer LRU. */
-  cacheSize?: number;
+  lruSize?: number;
   /** Bytes of recorded output the exact tier's answer LRU (and the request memo, 1/8 of it) may hold. */
-  cacheBytes?: number;
+  lruBytes?: number;
   /** Neighbours listed on a miss (and offered to the fuzzy tier). */
   neighbors?: number;
   /** Builds the fuzzy tier of this snapshot (`createFuzzy(...).tier`); without it, every near call is `fuzzy_disabled`. */
@@ -71,7 +71,7 @@ interface Remembered {
 /** A call on its walk through the tiers: its neighbours are found once, when first needed. */
 type Walk = Resolution & { found?: Neighbor[] };
 
-/** Share of `cacheBytes` for the request memo; the rest holds answers. */
+/** Share of `lruBytes` for the request memo; the rest holds answers. */
 const MEMO_SHARE = 1 / 8;
 /** Bytes a memo entry holds beyond its request text (the entry object, the cache's slots); measured like the answers'. */
 export const MEMO_ENTRY_BYTES = 180;
@@ -117,10 +117,10 @@ export class Simulator {
     this.#metrics = options.metrics;
     this.#neighborCount = options.neighbors ?? 5;
     this.#ignored = new Set(context.ignoredArguments);
-    const cacheSize = options.cacheSize ?? 100_000;
-    const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
-    const memoBytes = Math.floor(cacheBytes * MEMO_SHARE);
-    this.exact = new ExactTier(context, options.repeatPolicy ?? 'first', cacheSize, cacheBytes - memoBytes);
+    const lruSize = options.lruSize ?? 100_000;
+    const lruBytes = options.lruBytes ?? DEFAULT_LRU_BYTES;
+    const memoBytes = Math.floor(lruBytes * MEMO_SHARE);
+    this.exact = new ExactTier(context, options.repeatPolicy ?? 'first', lruSize, lruBytes - memoBytes);
     // Bounded by bytes alone: with `max`, lru-cache would allocate its slots for every entry up front.
     this.#remembered = new LRUCache<string, Remembered>({
       maxSize: Math.max(memoBytes, 1),
@@ -200,7 +200,7 @@ export class Simulator {
     if (remembered) {
       const answer = this.exact.lookup(remembered.key)?.answer;
       if (answer) {
-        remembered.tally.record((performance.now() - started) / 1000);
+        remembered.tally.count((performance.now() - started) / 1000);
         return answer;
       }
     }
@@ -354,7 +354,7 @@ export class Simulator {
     let tally = this.#tallies.get(id);
     if (!tally) this.#tallies.set(id, (tally = this.#metrics.callTally(answer.tier, server, tool)));
     if (answer.reason) this.#metrics.misses.inc({ reason: answer.reason });
-    tally.record((performance.now() - started) / 1000);
+    tally.count((performance.now() - started) / 1000);
     return tally;
   }
 }

@@ -24,9 +24,9 @@ import { ConfigError } from '../../core/errors.js';
 import type { Metrics } from '../../core/metrics.js';
 import { type ToolId, toolId } from '../../core/tool-id.js';
 import { type Answer, type Call, MISS_REASONS, type MissReason, type Neighbor, type Observation } from '../../core/types.js';
-import { type FuzzyMemo, type MemoRead, type MemoStatus, SqliteMemo } from '../../store/fuzzy-memo.js';
-import { Memo, type MemoId } from '../../store/memo.js';
+import type { FuzzyMemo, MemoId, MemoRead, MemoStatus } from '../../store/memo.js';
 import { PostgresMemo } from '../../store/memo-postgres.js';
+import { SqliteMemo, SqliteMemoTable } from '../../store/memo-sqlite.js';
 import { listNeighbors, round } from '../miss.js';
 import { answered, type Outcome, type Plan, pass, passes, type Resolution, type Tier, type TierFactory } from '../tier.js';
 import { checkAnswer } from './answer-check.js';
@@ -129,7 +129,7 @@ export function createFuzzy(config: FuzzyConfig, extras: FuzzyExtras = {}): Fuzz
   const memoOf = (path: string): FuzzyMemo => {
     if (shared) return shared;
     let memo = memos.get(path);
-    if (!memo) memos.set(path, (memo = new SqliteMemo(new Memo(path))));
+    if (!memo) memos.set(path, (memo = new SqliteMemo(new SqliteMemoTable(path))));
     return memo;
   };
   return {
