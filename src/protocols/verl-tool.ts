@@ -18,7 +18,7 @@ import { MAX_NAME_LENGTH } from '../http/schemas.js';
 import type { Simulator } from '../simulator/simulator.js';
 import { parseToolCalls } from './formats/tool-call-text.js';
 import { splitName } from './formats/tool-names.js';
-import { outputText, truncated } from './mcp.js';
+import { outputText, truncated } from './mcp-content.js';
 
 /** `<tool_call>` blocks per action at most: past it the item is invalid (a model loops, an attacker floods). */
 export const MAX_CALLS_PER_ACTION = 64;
