@@ -11,13 +11,9 @@ import { createFuzzy, type FuzzyConfig } from '../src/tiers/fuzzy/fuzzy-tier.js'
 import { appOf, cacheOf, metricValue, onCleanup, type TestApp } from './helpers.js';
 import { runCli } from './support/cli.js';
 import { type Behaviour, type FakeAnthropic, startFakeAnthropic } from './support/fake-anthropic.js';
+import { weatherRecord } from './support/records.js';
 
-const weather = (city: string, unit: string, temp: number): object => ({
-  server: 'weather',
-  tool: 'get_weather',
-  arguments: { city, unit },
-  output: { city, temp, unit },
-});
+const weather = (city: string, unit: string, temp: number): object => weatherRecord(city, temp, { unit, unitInOutput: true });
 const RECORDS = [
   weather('Paris', 'C', 18),
   weather('London', 'C', 14),

@@ -15,9 +15,10 @@ import { Store } from '../src/store/store.js';
 import { onCleanup, tempDir, writeLog } from './helpers.js';
 import { serveConfig } from './server-process.js';
 import { startFakeAnthropic } from './support/fake-anthropic.js';
+import { kvRecord } from './support/records.js';
 
 const TOKEN = 'reload-test-token-0123456789';
-const record = (i: number, output: string): object => ({ server: 'kv', tool: 'get', arguments: { key: `k${i}` }, output });
+const record = (i: number, output: string): object => kvRecord(i, output);
 
 async function post(
   url: string,

@@ -10,6 +10,7 @@ import { ingest } from '../src/ingest/ingest.js';
 import { Store } from '../src/store/store.js';
 import { onCleanup, tempDir, writeLog } from './helpers.js';
 import { serveProcess } from './server-process.js';
+import { kvRecord } from './support/records.js';
 
 interface Outcome {
   status?: number;
@@ -43,7 +44,7 @@ function call(url: string, path: string, body: unknown): Promise<Outcome> {
   });
 }
 
-const record = (i: number): object => ({ server: 'kv', tool: 'get', arguments: { key: `k${i}`, n: i }, output: `v${i}` });
+const record = (i: number): object => kvRecord(i, `v${i}`, { n: i });
 
 describe('signals', () => {
   it('SIGHUP reloads; SIGTERM under load finishes in-flight work, refuses new requests and exits 0', async () => {
