@@ -25,4 +25,3 @@ export function writeLog(dir: string, name: string, records: readonly (object | 
   writeFileSync(path, `${records.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n')}\n`);
   return path;
 }
-

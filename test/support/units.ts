@@ -4,8 +4,8 @@
  */
 export { canonicalJson } from '../../src/core/canonical.js';
 export type { Json, Observation } from '../../src/core/types.js';
-export { transientMatcher } from '../../src/ingest/transient.js';
 export { readLines, readLinesSync } from '../../src/ingest/lines.js';
+export { transientMatcher } from '../../src/ingest/transient.js';
 export { jsonEqual, sameOutput } from '../../src/replay/compare.js';
 export { IngestLock, IngestLockedError, lockPathOf } from '../../src/store/ingest-lock.js';
 export { addToFingerprint, emptyFingerprint, identityOf, snapshotIdOf } from '../../src/store/snapshot-id.js';

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkAnswer, jsonType, MIN_LIMIT, type Observation } from '../support/units.js';
 
-const seen = (...outputs: unknown[]): Observation[] =>
-  outputs.map((o) => ({ outputJson: JSON.stringify(o), isError: false }));
+const seen = (...outputs: unknown[]): Observation[] => outputs.map((o) => ({ outputJson: JSON.stringify(o), isError: false }));
 
 describe('the improvised answer check', () => {
   it('accepts the JSON type of the recorded outputs and serializes it', () => {
@@ -11,9 +10,15 @@ describe('the improvised answer check', () => {
   });
 
   it('refuses another type, naming both; an error may be a plain message', () => {
-    expect(checkAnswer([1], false, seen({ b: 2 }))).toEqual({ ok: false, reason: 'the output is an array, but the recorded outputs are an object' });
+    expect(checkAnswer([1], false, seen({ b: 2 }))).toEqual({
+      ok: false,
+      reason: 'the output is an array, but the recorded outputs are an object',
+    });
     expect(checkAnswer('not found', true, seen({ b: 2 }))).toMatchObject({ ok: true, isError: true });
-    expect(checkAnswer(null, false, seen(1, 'x'))).toEqual({ ok: false, reason: 'the output is null, but the recorded outputs are a number or a string' });
+    expect(checkAnswer(null, false, seen(1, 'x'))).toEqual({
+      ok: false,
+      reason: 'the output is null, but the recorded outputs are a number or a string',
+    });
   });
 
   it('refuses a missing output and a non-boolean is_error', () => {
@@ -31,6 +36,13 @@ describe('the improvised answer check', () => {
   });
 
   it('names JSON types', () => {
-    expect([null, true, 1, 's', [], {}].map((v) => jsonType(v as never))).toEqual(['null', 'boolean', 'number', 'string', 'array', 'object']);
+    expect([null, true, 1, 's', [], {}].map((v) => jsonType(v as never))).toEqual([
+      'null',
+      'boolean',
+      'number',
+      'string',
+      'array',
+      'object',
+    ]);
   });
 });

@@ -30,9 +30,9 @@ describe('the line splitter', () => {
 
   it('decodes strict UTF-8, a character split between chunks included; invalid bytes are an error, not U+FFFD', async () => {
     const euro = Buffer.from('€');
-    expect(await linesOf([Buffer.concat([Buffer.from('a'), euro.subarray(0, 1)]), Buffer.concat([euro.subarray(1), Buffer.from('\n')])])).toEqual([
-      { number: 1, text: 'a€' },
-    ]);
+    expect(
+      await linesOf([Buffer.concat([Buffer.from('a'), euro.subarray(0, 1)]), Buffer.concat([euro.subarray(1), Buffer.from('\n')])]),
+    ).toEqual([{ number: 1, text: 'a€' }]);
     expect(await linesOf([Buffer.from([0x61, 0xff, 0x0a]), 'b\n'])).toEqual([
       { number: 1, error: 'invalid UTF-8' },
       { number: 2, text: 'b' },
