@@ -10,6 +10,7 @@ import { ingest } from '../src/ingest/ingest.js';
 import { Store } from '../src/store/store.js';
 import { onCleanup, tempDir, writeLog } from './helpers.js';
 import { serveProcess } from './server-process.js';
+import { settled, untilServed } from './support/ready.js';
 import { kvRecord } from './support/records.js';
 
 interface Outcome {
@@ -79,7 +80,7 @@ describe('signals', () => {
       seconds: 4,
       calls: [{ path: '/v1/call', body: { tool: 'get', arguments: { key: 'k1', n: 1 } } }],
     });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await untilServed(server.url, 100, settled(load));
     const batch = { calls: Array.from({ length: 100 }, (_, i) => ({ tool: 'get', arguments: { key: `missing-${i}`, n: i + 0.5 } })) };
     const inFlight = Array.from({ length: 4 }, () => call(server.url, '/v1/calls', batch));
     await new Promise((resolve) => setTimeout(resolve, 300));
