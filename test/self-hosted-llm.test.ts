@@ -100,7 +100,9 @@ describe('toolsim llm-check', () => {
     const stand = await startFakeAnthropic({ kind: 'text-answer', output: { city: 'Berlin', temp: 12, unit: 'C', sky: 'cloudy' } });
     onCleanup(() => stand.close());
     const env = { PATH: process.env['PATH'] ?? '', ANTHROPIC_API_KEY: 'local', ANTHROPIC_BASE_URL: stand.url, TOOLSIM_MODEL: 'llama3' };
-    const { stdout } = await runCli(['llm-check'], { env });
+    const checked = await runCli(['llm-check'], { env });
+    expect(checked.code, checked.stderr).toBe(0);
+    const { stdout } = checked;
     expect(stdout).toContain('JSON in a text block (forced tool use NOT honoured; accepted)');
     expect(stdout).toMatch(/tokens\s+input 300, output 40, cache read 0, cache write 0/);
     expect(stdout).toContain('ok: the fuzzy tier can use this backend');
