@@ -109,7 +109,7 @@ module.exports = {
     {
       name: 'sqlite-through-one-door',
       comment:
-        'better-sqlite3 12 loads on Node 20 only and 13 on Node 22+: src/store/sqlite.ts picks the one that runs; any other value import of either would crash on the other Node.',
+        'better-sqlite3 13 needs Node-API 10 (Node 22.14+, 24) and 12 runs on the Node that compiled it (20): src/store/sqlite.ts picks the one that runs by Node-API version; any other value import of either would crash on the other Node.',
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/store/sqlite\\.ts$' },
       to: { path: 'node_modules/better-sqlite3', dependencyTypesNot: ['type-only'] },

@@ -10,15 +10,11 @@ import { Sqlite } from '../src/store/sqlite.js';
 import { createFuzzy, type FuzzyConfig } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { appOf, cacheOf, metricValue, onCleanup, type TestApp } from './helpers.js';
 import { type Behaviour, type FakeAnthropic, startFakeAnthropic } from './support/fake-anthropic.js';
+import { weatherCall, weatherRecord } from './support/records.js';
 
-const weather = (city: string, temp: number): object => ({
-  server: 'weather',
-  tool: 'get_weather',
-  arguments: { city, unit: 'C' },
-  output: { city, temp, unit: 'C' },
-});
+const weather = (city: string, temp: number): object => weatherRecord(city, temp, { unitInOutput: true });
 const RECORDS = [weather('Paris', 18), weather('London', 14), weather('Berlin', 16), weather('Madrid', 25)];
-const near = (city: string): object => ({ server: 'weather', tool: 'get_weather', arguments: { city, unit: 'C' } });
+const near = (city: string): object => weatherCall(city);
 const IMPROVISED = { city: 'Pariss', temp: 19, unit: 'C' };
 
 async function setup(behaviour: Behaviour, overrides: Partial<FuzzyConfig>): Promise<{ app: TestApp; stand: FakeAnthropic; path: string }> {
