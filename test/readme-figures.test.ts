@@ -70,8 +70,8 @@ describe('README figures', () => {
   });
 
   it('quotes the answer LRU’s memory default as the option table has it, wherever it names it', () => {
-    const mib = OPTIONS.cacheMb.default;
-    const quoted = [...README.matchAll(/`--cache-mb`[^.\n]{0,40}?(\d+) MiB/g)].map((m) => Number(m[1]));
+    const mib = OPTIONS.lruMb.default;
+    const quoted = [...README.matchAll(/`--lru-mb`[^.\n]{0,40}?(\d+) MiB/g)].map((m) => Number(m[1]));
     expect(quoted.length).toBeGreaterThan(0);
     expect(quoted).toEqual(quoted.map(() => mib));
   });

@@ -9,7 +9,7 @@ export { transientMatcher } from '../../src/ingest/transient.js';
 export { jsonEqual, sameOutput } from '../../src/replay/compare.js';
 export { IngestLock, IngestLockedError, lockPathOf } from '../../src/store/ingest-lock.js';
 export { addToFingerprint, emptyFingerprint, identityOf, snapshotIdOf } from '../../src/store/snapshot-id.js';
-export { ANSWER_ENTRY_BYTES, ExactCache, MISS_ENTRY_BYTES, stringBytes } from '../../src/tiers/exact-cache.js';
+export { ANSWER_ENTRY_BYTES, AnswerLru, MISS_ENTRY_BYTES, stringBytes } from '../../src/tiers/answer-lru.js';
 export { checkAnswer, jsonType, MIN_LIMIT } from '../../src/tiers/fuzzy/answer-check.js';
 export { CircuitBreaker } from '../../src/tiers/fuzzy/breaker.js';
 export { Budget } from '../../src/tiers/fuzzy/budget.js';

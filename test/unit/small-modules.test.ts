@@ -1,11 +1,11 @@
 /** The exact tier's LRU accounting, replay's output comparison, and transient-failure recognition. */
 import { describe, expect, it } from 'vitest';
-import { ANSWER_ENTRY_BYTES, ExactCache, MISS_ENTRY_BYTES, sameOutput, stringBytes, transientMatcher } from '../support/units.js';
+import { ANSWER_ENTRY_BYTES, AnswerLru, MISS_ENTRY_BYTES, sameOutput, stringBytes, transientMatcher } from '../support/units.js';
 
-describe('ExactCache', () => {
+describe('AnswerLru', () => {
   const notRecorded = { miss: true };
   const cache = (maxEntries: number, maxBytes: number) =>
-    new ExactCache<{ text: string } | typeof notRecorded>({
+    new AnswerLru<{ text: string } | typeof notRecorded>({
       maxEntries,
       maxBytes,
       bytesOf: (v) => ('text' in v ? stringBytes(v.text) : 0),
