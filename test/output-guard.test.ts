@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
-import { Memo } from '../src/store/memo.js';
+import { SqliteMemoTable } from '../src/store/memo-sqlite.js';
 import type { Store } from '../src/store/store.js';
 import { createFuzzy } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { PROMPT_VERSION } from '../src/tiers/fuzzy/prompt.js';
@@ -166,7 +166,7 @@ describe('the output guard', () => {
     const stand = await fake({ kind: 'answer', output: { city: 'Pariss', temp: 19, unit: 'C' } });
     const app = await fuzzyApp(store, stand);
     const key = app.simulator.prepare(NEAR).call.key;
-    const memo = new Memo(path);
+    const memo = new SqliteMemoTable(path);
     onCleanup(() => memo.close());
     expect(PROMPT_VERSION).toBe('p3');
     // An answer of the p2 prompt (never held to the guard), memoized for this very call.

@@ -5,7 +5,7 @@
 import { resolveConfig } from '../config.js';
 import type { JsonObject } from '../core/types.js';
 import { OutputShapes } from '../neighbors/output-shapes.js';
-import { toolSchemas } from '../protocols/tool-schemas.js';
+import { toolSchemas } from '../protocols/formats/tool-schemas.js';
 import { disagreements, shapeJson } from '../shapes/describe.js';
 import { Store } from '../store/store.js';
 import type { Command } from './command.js';

@@ -1,12 +1,24 @@
 /** Output shapes learnt from answers, and the guard, without a server (src/shapes/). */
 import { describe, expect, it } from 'vitest';
-import type { Json } from '../src/core/types.js';
-import { disagreements, promptShape, shapeJson, shapeSchema } from '../src/shapes/describe.js';
-import { EMBEDDED_CHARS, readEmbedded, readPython } from '../src/shapes/embedded.js';
-import { MAX_MISFITS, MISFIT_CHARS, misfits } from '../src/shapes/guard.js';
-import { learnFromStored } from '../src/shapes/learn.js';
-import { compileSchema } from '../src/shapes/schema-guard.js';
-import { learnShape, MAX_DEPTH, MAX_NODES, type OutputShape } from '../src/shapes/shape.js';
+import {
+  compileSchema,
+  disagreements,
+  EMBEDDED_CHARS,
+  type Json,
+  learnFromStored,
+  learnShape,
+  MAX_DEPTH,
+  MAX_MISFITS,
+  MAX_NODES,
+  MISFIT_CHARS,
+  misfits,
+  type OutputShape,
+  promptShape,
+  readEmbedded,
+  readPython,
+  shapeJson,
+  shapeSchema,
+} from '../support/units.js';
 
 const learn = (...outputs: Json[]): OutputShape => learnShape(outputs.map((output) => ({ output, isError: false })));
 const misfitsOf = (shape: OutputShape, output: Json, isError = false): string[] => misfits({ shape }, { output, isError });
