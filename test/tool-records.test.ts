@@ -5,13 +5,18 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { describe, expect, it } from 'vitest';
+import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
 import { OutputShapes } from '../src/neighbors/output-shapes.js';
 import { misfits } from '../src/shapes/guard.js';
 import { learnFromStored } from '../src/shapes/learn.js';
 import { Sqlite } from '../src/store/sqlite.js';
 import { Store } from '../src/store/store.js';
+import { createFuzzy } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { appOf, cacheOf, onCleanup, ROOT, TAU_BENCH, TAU_BENCH_TOOLS, tempDir, writeLog } from './helpers.js';
+import { startFakeAnthropic } from './support/fake-anthropic.js';
 
 const CLI = join(ROOT, 'dist/src/cli.js');
 
@@ -180,6 +185,49 @@ describe('tool records with output_schema and annotations', () => {
       tools: Record<string, unknown>[];
     };
     expect(printed.tools[1]).toMatchObject({ name: 'get_forecast', outputSchema: FORECAST_SCHEMA, annotations: READ_ONLY });
+  });
+});
+
+describe('MCP tools/list and tools/call, as the SDK client sees them', () => {
+  it('lists annotations, and outputSchema only where the recorded answers fit; such tools answer with structuredContent', async () => {
+    const cache = await cacheOf([
+      ...weatherRecords,
+      // Listed with its schema: a plain object answer, carried as structuredContent.
+      { server: 'weather', tool: 'get_forecast', arguments: { city: 'Oslo' }, output: { city: 'Oslo', temperature: 3 } },
+      // A declared schema that is not an object schema is never an MCP outputSchema.
+      { kind: 'tool', server: 'weather', tool: 'get_uv', output_schema: { type: 'number' } },
+      { server: 'weather', tool: 'get_uv', arguments: { city: 'Oslo' }, output: 2 },
+    ]);
+    const stand = await startFakeAnthropic({ kind: 'answer', output: { city: 'Rome', temperature: 24 } });
+    onCleanup(() => stand.close());
+    const fuzzy = createFuzzy({ ...resolveConfig(FUZZY_OPTIONS, {}, {}), apiKey: 'sk-test', baseUrl: stand.url, llmRetries: 0 });
+    onCleanup(() => fuzzy.close());
+    const { app } = await appOf(cache.store, { fuzzy: fuzzy.tier });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const client = new Client({ name: 'toolsim-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp/weather`)));
+    onCleanup(() => client.close());
+    const { tools } = await client.listTools();
+    const byName = new Map(tools.map((t) => [t.name, t]));
+    expect(byName.get('get_forecast')).toMatchObject({ outputSchema: FORECAST_SCHEMA, annotations: READ_ONLY });
+    expect(byName.get('get_alerts')?.outputSchema).toBeUndefined();
+    expect(byName.get('get_uv')?.outputSchema).toBeUndefined();
+    expect(byName.get('set_alarm')?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false });
+    // The client validates structuredContent against the listed outputSchema: an exact replay passes.
+    const exact = await client.callTool({ name: 'get_forecast', arguments: { city: 'Oslo' } });
+    expect(exact.structuredContent).toEqual({ city: 'Oslo', temperature: 3 });
+    expect(exact.content).toEqual([{ type: 'text', text: '{"city":"Oslo","temperature":3}' }]);
+    // An improvised answer held to the declared schema, carried the same way.
+    const improvised = await client.callTool({ name: 'get_forecast', arguments: { city: 'Rome' } });
+    expect(improvised.structuredContent).toEqual({ city: 'Rome', temperature: 24 });
+    expect(improvised._meta).toMatchObject({ 'toolsim/tier': 'fuzzy' });
+    // A recorded error is an error result: not validated, no structuredContent.
+    const error = await client.callTool({ name: 'get_forecast', arguments: { city: 'Nowhere' } });
+    expect(error).toMatchObject({ isError: true });
+    expect(error.structuredContent).toBeUndefined();
+    // A tool without a listed schema keeps the plain text content.
+    const alerts = await client.callTool({ name: 'get_alerts', arguments: { state: 'CA' } });
+    expect(alerts.structuredContent).toBeUndefined();
   });
 });
 

@@ -20,11 +20,17 @@ export function objectSchema(schema: JsonObject | undefined): JsonObject {
 }
 
 /**
- * Whether MCP `tools/list` lists a tool's declared output schema: only when every recorded
- * successful answer fits it as `structuredContent` (an MCP client rejects a result that does not).
+ * Whether MCP `tools/list` lists a tool's declared output schema: only when it is an object schema
+ * (MCP's `outputSchema` must be; a client refuses a whole tools/list over one that is not) and every
+ * recorded successful answer fits it as `structuredContent` (a client rejects a result that does not).
  */
 export function listsOutputSchema(tool: ToolInfo): boolean {
-  return tool.output_schema !== undefined && tool.output_check !== undefined && tool.output_check.misfits === 0;
+  return (
+    tool.output_schema !== undefined &&
+    tool.output_schema['type'] === 'object' &&
+    tool.output_check !== undefined &&
+    tool.output_check.misfits === 0
+  );
 }
 
 /**
