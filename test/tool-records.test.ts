@@ -128,6 +128,7 @@ describe('tool records with output_schema and annotations', () => {
       { kind: 'tool', tool: 'd', output_schema: [{ type: 'object' }] },
       { kind: 'tool', tool: 'e', output_schema: 'object' },
       { kind: 'tool', tool: 'f', annotations: { readOnlyHint: null } },
+      { kind: 'tool', tool: 'g', output_schema: { type: 'object', description: 'x'.repeat(300_000) } },
     ]);
     expect(cache.problems.map((p) => p.replace(/^.*log\.jsonl:/, ''))).toEqual([
       '1: "annotations" must be an object (MCP ToolAnnotations)',
@@ -135,6 +136,7 @@ describe('tool records with output_schema and annotations', () => {
       '3: "annotations.title" must be a string',
       '4: "output_schema" must be a JSON Schema object',
       '5: "output_schema" must be a JSON Schema object',
+      '7: "output_schema" is 300034 characters of JSON, over the limit of 262144',
     ]);
     // A hint recorded as null says nothing.
     expect(cache.store.catalog()).toEqual([{ server: 'default', tool: 'f', annotations: {}, calls: 0 }]);

@@ -161,6 +161,9 @@ function parseTool(record: Record<string, unknown>, server: string, tool: string
     const normalized = normalize(output);
     if (!normalized.ok) return reject(`"output_schema": ${normalized.reason}`);
     outputSchema = stringifyJson(output);
+    // A server compiles it (Ajv) on its serving thread: its size bounds that work.
+    if (outputSchema.length > MAX_OUTPUT_SCHEMA_CHARS)
+      return reject(`"output_schema" is ${outputSchema.length} characters of JSON, over the limit of ${MAX_OUTPUT_SCHEMA_CHARS}`);
   }
   const annotations = annotationsOf(record['annotations']);
   if (typeof annotations === 'object' && annotations !== null && 'error' in annotations) return reject(annotations.error);
@@ -171,6 +174,9 @@ function parseTool(record: Record<string, unknown>, server: string, tool: string
 }
 
 const HINTS = ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const;
+
+/** Longest declared output schema, as JSON text. */
+export const MAX_OUTPUT_SCHEMA_CHARS = 256 * 1024;
 
 /** MCP's ToolAnnotations as JSON text: the four hints booleans, `title` a string, other keys kept as recorded. */
 function annotationsOf(value: unknown): string | null | { error: string } {

@@ -151,9 +151,11 @@ class Fit {
       // A position where every recording had null says nothing of its type.
       if (kinds.length === 1 && kinds[0] === 'null') return;
       const those = where.item ? 'the recorded items' : 'the recorded answers';
+      // An object where the recordings hold it as JSON text in a string: say so, the fix is to write it as text.
+      const held = node.text && kindsOf(node.text).includes(kind) ? `, holding ${article(kind).replace(/^an? /, 'the ')} as JSON text` : '';
       this.#out.push({
         reason: 'wrong_kind',
-        text: `${describe(where)} is ${article(kind)}, but ${those} have ${kinds.map(article).join(' or ')} there`,
+        text: `${describe(where)} is ${article(kind)}, but ${those} have ${kinds.map(article).join(' or ')} there${held}`,
       });
       return;
     }

@@ -79,6 +79,9 @@ describe('learnt shapes', () => {
       'the JSON text of the answer has no key "user_id", which every recorded answer has there',
     ]);
     expect(misfitsOf(tau, 'user u3 has orders #9')).toEqual(['$ is plain text, but every recorded answer holds JSON text there']);
+    expect(misfitsOf(tau, { user_id: 'u3', orders: [] })).toEqual([
+      '$ is an object, but the recorded answers have a string there, holding the object as JSON text',
+    ]);
     const teval = learn({ text: "{'status': 0, 'ok': True, 'name': None}" }, { text: "{'status': 1, 'ok': False, 'name': 'x'}" });
     expect(misfitsOf(teval, { text: "{'status': 2, 'ok': True, 'name': 'y'}" })).toEqual([]);
     expect(misfitsOf(teval, { text: "{'ok': True, 'name': None}" })).toEqual([
