@@ -41,7 +41,13 @@ function groupSchema(group: ObjectGroup, counts: boolean, depth: number): JsonOb
   const properties: JsonObject = {};
   const required: string[] = [];
   for (const [key, child] of group.keys) {
-    properties[key] = shapeSchema(child, counts, depth - 1);
+    // defineProperty: a recorded key "__proto__" is a key like any other, not the object's prototype.
+    Object.defineProperty(properties, key, {
+      value: shapeSchema(child, counts, depth - 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
     if (isRequired(group, key)) required.push(key);
   }
   const out: JsonObject = { properties, required };

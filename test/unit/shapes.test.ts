@@ -183,6 +183,7 @@ describe('learnt shapes', () => {
     const shape = learn(JSON.parse('{"__proto__": {"a": 1}, "constructor": 1}') as Json);
     expect(misfitsOf(shape, JSON.parse('{"__proto__": {"a": 2}, "constructor": 3}') as Json)).toEqual([]);
     expect(misfitsOf(shape, {})).toHaveLength(2);
+    expect(JSON.stringify(shapeSchema(shape.success!, false))).toContain('"__proto__":{"type":"object"');
     expect(readEmbedded(`[${'1,'.repeat(EMBEDDED_CHARS)}1]`)).toBeUndefined();
     expect(readEmbedded('2023-03-31')).toBeUndefined();
     expect(readEmbedded('00123')).toBeUndefined();
