@@ -286,7 +286,11 @@ export async function checkShapes(dirs: readonly string[], holdOut = 0.2, seeds 
 }
 
 function defaultDirs(): string[] {
-  for (const base of [join(ROOT, '..', 'shared', 'datasets'), join(process.cwd(), '..', 'shared', 'datasets'), join(ROOT, '..', '..', 'shared', 'datasets')]) {
+  for (const base of [
+    join(ROOT, '..', 'shared', 'datasets'),
+    join(process.cwd(), '..', 'shared', 'datasets'),
+    join(ROOT, '..', '..', 'shared', 'datasets'),
+  ]) {
     if (existsSync(base))
       return readdirSync(base)
         .map((name) => join(base, name))

@@ -285,5 +285,25 @@ describe('output shapes of a cache', () => {
     });
     const schema = (listed['output_shape'] as { success: { contentSchema: { required: string[] } } }).success.contentSchema;
     expect(schema.required).toEqual(expect.arrayContaining(['order_id', 'user_id', 'items', 'status']));
+
+    // toolsim explain shows what an improvised answer would be held to.
+    const explained = execFileSync(
+      process.execPath,
+      [
+        CLI,
+        'explain',
+        '--db',
+        cache.path,
+        '--server',
+        'tau-bench-retail',
+        '--tool',
+        'get_order_details',
+        '--arguments',
+        '{"order_id":"#W0"}',
+      ],
+      { encoding: 'utf8', env: { ...process.env, ANTHROPIC_API_KEY: '' } },
+    );
+    expect(explained).toContain('an improvised answer is held to the shape learnt from 249 recorded answer(s)');
+    expect(explained).toContain('"contentMediaType": "application/json"');
   });
 });

@@ -168,6 +168,14 @@ describe('learnt shapes', () => {
     for (const m of misfitsOf(long, { other: 1 })) expect(m.length).toBeLessThanOrEqual(MISFIT_CHARS);
   });
 
+  it('checks a huge improvised answer within its bounds: at most MAX_MISFITS misfits, the rest unread', () => {
+    const shape = learn({ rows: [{ id: 1, name: 'a' }] }, { rows: [{ id: 2, name: 'b' }] });
+    const rows = Array.from({ length: 200_000 }, (_, i) => ({ id: i }));
+    const found = misfitsOf(shape, { rows });
+    expect(found).toHaveLength(MAX_MISFITS);
+    expect(found[0]).toBe('$.rows[0] has no key "name", which every recorded item has there');
+  });
+
   it('learns a 100k-answer tool in bounded memory, from answers with weights', () => {
     const answers = (function* () {
       for (let i = 0; i < 100_000; i++)
