@@ -101,7 +101,7 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
     stand = await startFakeAnthropic({
       kind: 'slow',
       delayMs: 400,
-      after: { kind: 'answer', output: () => ({ temp: 100 + improvised++ }) },
+      after: { kind: 'answer', output: () => ({ city: 'Improvised', temp: 100 + improvised++ }) },
     });
     onCleanup(() => stand.close());
   };
@@ -186,7 +186,11 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
     // 4. PostgreSQL stops mid-run, here while an improvisation is in flight: its answer cannot be
     // stored, so it is not served (another replica could not serve the same); exact answers go on,
     // unseen fuzzy calls are labelled misses, /readyz says so.
-    stand.script({ kind: 'slow', delayMs: 1500, after: { kind: 'answer', output: () => ({ temp: 100 + improvised++ }) } });
+    stand.script({
+      kind: 'slow',
+      delayMs: 1500,
+      after: { kind: 'answer', output: () => ({ city: 'Improvised', temp: 100 + improvised++ }) },
+    });
     const inFlight = call(replicas[0]!, near('Parisss'));
     await expect.poll(() => stand.requests.length, { timeout: 5000, interval: 20 }).toBe(before + 1);
     await db().stop();

@@ -50,6 +50,19 @@ export const explainCommand: Command = {
               explanation.neighbors.map((n) => [n.similarity.toFixed(4), JSON.stringify(n.arguments)]),
             ),
       ];
+      if (explanation.output) {
+        const { guard, schema, disagreements, problem } = explanation.output;
+        const held =
+          guard === 'declared'
+            ? "the tool's declared output schema"
+            : guard === 'learnt'
+              ? `the shape learnt from ${String(schema?.['answers'] ?? 0)} recorded answer(s), as JSON Schema (x-seen: how many had this)`
+              : 'nothing (no declared output schema, no recorded answer)';
+        lines.push('', `an improvised answer is held to ${held}${problem ? ` (${problem})` : ''}:`);
+        if (schema) lines.push(JSON.stringify(schema, null, 2));
+        if (disagreements && disagreements.length > 0)
+          lines.push('where the recordings disagree (each shape is allowed):', ...disagreements.map((d) => `  ${d}`));
+      }
       if (explanation.prompt) {
         lines.push(
           '',

@@ -20,6 +20,7 @@ export function buildAnswerJson(answer: Answer): string {
   if (match.memoized !== undefined) matchJson += `,"memoized":${match.memoized}`;
   if (match.unmemoized) matchJson += ',"unmemoized":true';
   if (match.neighbors !== undefined) matchJson += `,"neighbors":${JSON.stringify(match.neighbors)}`;
+  if (match.refused !== undefined) matchJson += `,"refused":${JSON.stringify(match.refused)}`;
   const reason = answer.reason === undefined ? '' : `,"reason":"${answer.reason}"`;
   return `{"tier":"${answer.tier}","output":${answer.outputJson},"is_error":${answer.isError}${reason},"match":${matchJson}}}`;
 }

@@ -361,6 +361,15 @@ function buildInWorker(request: Omit<WorkerRequest, 'id'>): Promise<ToolData | u
   return worker.build(request);
 }
 
+/**
+ * Runs another task (output shapes: shape-task.ts) in the neighbour index worker; undefined when
+ * no worker can (the caller does it itself) or the worker died.
+ */
+export function askIndexWorker(message: object): Promise<{ id: number } | undefined> {
+  const worker = indexWorker();
+  return worker ? worker.ask(message) : Promise.resolve(undefined);
+}
+
 /** What the worker is asked: one tool of one cache file, at one snapshot. */
 export interface WorkerRequest {
   id: number;
@@ -376,7 +385,7 @@ export type WorkerReply = { id: number; data: ToolData } | { id: number; stale: 
 /** One worker thread for the process, started on first need; it never keeps the process alive. */
 class IndexWorker {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, (data: ToolData | undefined) => void>();
+  readonly #pending = new Map<number, (reply: { id: number } | undefined) => void>();
   #next = 0;
 
   constructor(url: URL) {
@@ -385,7 +394,7 @@ class IndexWorker {
       const done = this.#pending.get(reply.id);
       this.#pending.delete(reply.id);
       if (this.#pending.size === 0) this.#worker.unref();
-      done?.('data' in reply ? reply.data : undefined);
+      done?.(reply);
     });
     // A worker that dies leaves its builds to the serving thread; the next build starts a new one.
     const fail = (): void => {
@@ -400,12 +409,18 @@ class IndexWorker {
     this.#worker.unref();
   }
 
-  build(request: Omit<WorkerRequest, 'id'>): Promise<ToolData | undefined> {
+  async build(request: Omit<WorkerRequest, 'id'>): Promise<ToolData | undefined> {
+    const reply = (await this.ask(request)) as WorkerReply | undefined;
+    return reply && 'data' in reply ? reply.data : undefined;
+  }
+
+  /** Sends one task (a message the worker knows) and resolves with its reply, or undefined if the worker died. */
+  ask(message: object): Promise<{ id: number } | undefined> {
     const id = this.#next++;
     return new Promise((resolve) => {
       if (this.#pending.size === 0) this.#worker.ref();
       this.#pending.set(id, resolve);
-      this.#worker.postMessage({ ...request, id } satisfies WorkerRequest);
+      this.#worker.postMessage({ ...message, id });
     });
   }
 }

@@ -22,7 +22,7 @@ import { VERSION } from '../core/version.js';
 import { MAX_NAME_LENGTH } from '../http/schemas.js';
 import type { Simulator } from '../simulator/simulator.js';
 import { splitName } from './formats/tool-names.js';
-import { objectSchema, toolSchemas } from './formats/tool-schemas.js';
+import { listsOutputSchema, toolSchemas } from './formats/tool-schemas.js';
 import { contentOf, isCallToolResult, loadSdk, type Sdk, truncated } from './mcp-content.js';
 
 /** JSON-RPC error codes (the SDK's ErrorCode), known before the SDK is loaded. */
@@ -193,16 +193,11 @@ function mcpServer(sdk: Sdk, simulator: Simulator, scope: string, tools: readonl
     { name: identity.name, version: identity.version },
     { capabilities: { tools: {} }, ...(identity.instructions === undefined ? {} : { instructions: identity.instructions }) },
   );
-  // The listed names, in catalog order, and the server and tool each one calls.
-  const names = toolSchemas(tools, 'mcp').tools.map((t) => String(t['name']));
+  // The listed tools, in catalog order, as GET /v1/tools?format=mcp gives them (annotations, and
+  // outputSchema where every recorded answer fits it), and the server and tool each name calls.
+  const listed = { tools: toolSchemas(tools, 'mcp').tools } as unknown as ListToolsResult;
+  const names = listed.tools.map((t) => t.name);
   const byName = new Map(tools.map((t, i) => [names[i]!, t]));
-  const listed: ListToolsResult = {
-    tools: tools.map((t, i) => ({
-      name: names[i]!,
-      ...(t.description === undefined ? {} : { description: t.description }),
-      inputSchema: objectSchema(t.input_schema) as ListToolsResult['tools'][number]['inputSchema'],
-    })),
-  };
   mcp.setRequestHandler(sdk.ListToolsRequestSchema, () => listed);
   // Server's own tools/call registration re-parses results through zod, which reorders keys and
   // drops unknown ones; the base Protocol handler sends the recorded result as it is. `arguments`
@@ -243,7 +238,9 @@ function mcpServer(sdk: Sdk, simulator: Simulator, scope: string, tools: readonl
       throw error;
     }
     if (answer.reason === 'unknown_tool') throw rpcError(INVALID_PARAMS, `Unknown tool: ${name}`);
-    return callToolResult(sdk, answer);
+    // A tool listed with an outputSchema answers with structuredContent, as a client requires.
+    const record = simulator.snapshot.catalog.tool(target.server, target.tool);
+    return callToolResult(sdk, answer, record !== undefined && listsOutputSchema(record));
   });
   return mcp;
 }
@@ -271,13 +268,23 @@ function rpcError(code: number, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
-/** The MCP result of a simulator answer. */
-export function callToolResult(sdk: Sdk, answer: Answer): CallToolResult {
+/**
+ * The MCP result of a simulator answer. `structured`: the tool is listed with an outputSchema, so a
+ * successful answer that is a plain JSON object is also its `structuredContent` (a recorded MCP
+ * result carries its own).
+ */
+export function callToolResult(sdk: Sdk, answer: Answer, structured = false): CallToolResult {
   const output = parseJson(answer.outputJson, 'text');
+  const structuredContent =
+    structured && !answer.isError && typeof output === 'object' && output !== null && !Array.isArray(output)
+      ? { structuredContent: output as Record<string, unknown> }
+      : {};
   if (answer.tier === 'exact')
-    return isCallToolResult(sdk, output) ? output : { content: contentOf(sdk, output, answer.outputJson), isError: answer.isError };
+    return isCallToolResult(sdk, output)
+      ? output
+      : { content: contentOf(sdk, output, answer.outputJson), ...structuredContent, isError: answer.isError };
   const meta: Record<string, unknown> = { [META_TIER]: answer.tier, [META_KEY]: answer.match.key };
   if (answer.reason !== undefined) meta[META_REASON] = answer.reason;
   if (answer.tier === 'fuzzy' && isCallToolResult(sdk, output)) return { ...output, _meta: { ...output._meta, ...meta } };
-  return { content: contentOf(sdk, output, answer.outputJson), isError: answer.isError, _meta: meta };
+  return { content: contentOf(sdk, output, answer.outputJson), ...structuredContent, isError: answer.isError, _meta: meta };
 }

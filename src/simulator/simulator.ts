@@ -19,7 +19,7 @@ import { EligibilityTier } from '../tiers/eligibility.js';
 import { DEFAULT_LRU_BYTES, ExactTier } from '../tiers/exact.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
 import { listNeighbors, missAnswer, unknownToolAnswer } from '../tiers/miss.js';
-import type { Outcome, Plan, Resolution, Tier, TierFactory, TierSetup } from '../tiers/tier.js';
+import type { Outcome, OutputPlan, Plan, Resolution, Tier, TierFactory, TierSetup } from '../tiers/tier.js';
 import { cooperatively } from './cooperate.js';
 
 export interface CallRequest {
@@ -57,6 +57,8 @@ export interface Explanation {
   why: string;
   neighbors: { arguments: JsonObject; similarity: number }[];
   prompt?: { version: string; system: string; user: string; examples: number };
+  /** What an improvised answer would be held to: the declared output schema or the learnt shape. */
+  output?: OutputPlan;
 }
 
 /** A prepared call: known to the cache, or an unknown tool with the names to suggest instead. */
@@ -68,8 +70,11 @@ interface Remembered {
   readonly tally: CallTally;
 }
 
-/** A call on its walk through the tiers: its neighbours are found once, when first needed. */
-type Walk = Resolution & { found?: Neighbor[] };
+/**
+ * A call on its walk through the tiers: its neighbours are found once, when first needed; what a
+ * tier refused on the way (an improvised answer's misfits) goes into the miss.
+ */
+type Walk = Resolution & { found?: Neighbor[]; refused?: string[] | undefined };
 
 /** Share of `lruBytes` for the request memo; the rest holds answers. */
 const MEMO_SHARE = 1 / 8;
@@ -227,10 +232,12 @@ export class Simulator {
       if (outcome instanceof Promise) return this.#walkOn(walk, at, outcome, reason, started);
       if (outcome.kind === 'answer') return this.#answered(walk.call, outcome.answer, started, remember);
       reason = outcome.reason ?? reason;
+      walk.refused = outcome.refused ?? walk.refused;
     }
     // The miss lists the call's neighbours: found off the event loop too.
     if (walk.found === undefined) return this.#walkOn(walk, this.#tiers.length, undefined, reason, started);
-    return this.#answered(walk.call, missAnswer(walk.call, reason ?? 'no_similar_calls', walk.found), started, undefined);
+    const miss = missAnswer(walk.call, reason ?? 'no_similar_calls', walk.found, { refused: walk.refused });
+    return this.#answered(walk.call, miss, started, undefined);
   }
 
   /** The rest of the walk from tier `at` (whose outcome may be `pending`), asynchronously. */
@@ -255,9 +262,11 @@ export class Simulator {
         }
         if (outcome.kind === 'answer') return this.#answered(walk.call, outcome.answer, started, undefined);
         reason = outcome.reason ?? reason;
+        walk.refused = outcome.refused ?? walk.refused;
       }
       await this.#neighborsOf(walk);
-      return this.#answered(walk.call, missAnswer(walk.call, reason ?? 'no_similar_calls', walk.found ?? []), started, undefined);
+      const miss = missAnswer(walk.call, reason ?? 'no_similar_calls', walk.found ?? [], { refused: walk.refused });
+      return this.#answered(walk.call, miss, started, undefined);
     } finally {
       if (--this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake();
     }
@@ -311,9 +320,11 @@ export class Simulator {
     const walk = this.#resolution(call);
     let passed: Plan | undefined;
     let prompt: Plan['prompt'];
+    let output: Plan['output'];
     for (const tier of this.#tiers) {
       const plan = tier.explain(walk);
       prompt = plan.prompt ?? prompt;
+      output = plan.output ?? output;
       if (plan.outcome !== 'pass') return explanation(base, plan, walk.found ?? []);
       if (plan.reason !== undefined || passed?.reason === undefined) passed = plan;
     }
@@ -322,15 +333,17 @@ export class Simulator {
       reason: passed?.reason ?? 'no_similar_calls',
       why: passed?.why ?? 'no tier answers the call',
       ...(prompt ? { prompt } : {}),
+      ...(output ? { output } : {}),
     };
     return explanation(base, miss, walk.neighbors());
   }
 
-  /** `explain`, once the tool's neighbour index is built off the event loop (for servers). */
+  /** `explain`, once the tool's neighbour index and output shape are built off the event loop (for servers). */
   async explainWhenReady(request: CallRequest): Promise<Explanation> {
     const { call, known } = this.prepare(request);
-    const index = this.snapshot.index;
+    const { index, shapes } = this.snapshot;
     if (known && !index.isReady(call.server, call.tool)) await index.ready(call.server, call.tool);
+    if (known && !shapes.isReady(call.server, call.tool)) await shapes.ready(call.server, call.tool);
     return this.explain(request);
   }
 
@@ -370,6 +383,7 @@ function explanation(base: Omit<Explanation, 'tier' | 'why' | 'neighbors'>, plan
   };
   if (plan.reason) out.reason = plan.reason;
   if (plan.memoized !== undefined) out.memoized = plan.memoized;
+  if (plan.output) out.output = plan.output;
   if (plan.prompt) {
     const { version, system, user, examples } = plan.prompt;
     out.prompt = { version, system, user, examples };
