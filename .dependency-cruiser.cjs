@@ -38,6 +38,22 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/(core|store|neighbors)/' },
     },
     {
+      name: 'rollouts-know-only-core',
+      comment:
+        'The registry of rollouts keeps their state (in memory or PostgreSQL); it is handed to the simulator as the store is, and knows no tier, store or protocol.',
+      severity: 'error',
+      from: { path: '^src/rollouts/' },
+      to: { path: '^src/', pathNot: '^src/(core|rollouts)/' },
+    },
+    {
+      name: 'only-the-simulator-knows-rollouts',
+      comment:
+        'Tiers read what the registry tells them (src/core/rollout.ts shapes), never the registry itself; protocols reach it through the simulator.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(rollouts|simulator)/|^src/[^/]+\\.ts$|^src/commands/' },
+      to: { path: '^src/rollouts/' },
+    },
+    {
       name: 'tiers-know-no-http',
       comment: 'A tier answers a call or passes; it is handed what it needs and never calls up into the simulator or out to a protocol.',
       severity: 'error',

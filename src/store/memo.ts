@@ -15,6 +15,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Observation } from '../core/types.js';
+import { type MemoId, memoIdText } from './memo-key.js';
 import { restInRollbackMode } from './schema.js';
 import { Sqlite } from './sqlite.js';
 
@@ -29,12 +30,7 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS improvisations (
   PRIMARY KEY (snapshot_id, key, model, prompt_version)
 ) WITHOUT ROWID`;
 
-export interface MemoId {
-  snapshotId: string;
-  key: string;
-  model: string;
-  promptVersion: string;
-}
+export type { MemoId } from './memo-key.js';
 
 /** Answers kept in memory while their write waits, at most. */
 const MAX_PENDING = 10_000;
@@ -86,7 +82,7 @@ export class Memo {
   }
 
   get(id: MemoId): Observation | undefined {
-    const pending = this.#pending.get(pendingKey(id));
+    const pending = this.#pending.size > 0 ? this.#pending.get(memoIdText(id)) : undefined;
     if (pending) return pending.answer;
     const row = this.#get?.get(id.snapshotId, Buffer.from(id.key, 'hex'), id.model, id.promptVersion);
     return row ? { outputJson: row.output, isError: row.is_error === 1 } : undefined;
@@ -98,7 +94,7 @@ export class Memo {
    */
   put(id: MemoId, answer: Observation): boolean {
     if (this.#write(id, answer)) return true;
-    const key = pendingKey(id);
+    const key = memoIdText(id);
     if (!this.#pending.has(key) && this.#pending.size < MAX_PENDING) this.#pending.set(key, { id, answer });
     this.#scheduleRetry();
     return false;
@@ -149,8 +145,6 @@ export class Memo {
     this.#db.close();
   }
 }
-
-const pendingKey = (id: MemoId): string => JSON.stringify([id.snapshotId, id.key, id.model, id.promptVersion]);
 
 /** The memo table of a cache on a read-only mount, if it has one. */
 function readOnlyMemo(path: string): Database.Database | undefined {

@@ -24,7 +24,8 @@ import { ConfigError } from '../../core/errors.js';
 import type { Metrics } from '../../core/metrics.js';
 import { type Answer, type Call, MISS_REASONS, type MissReason, type Neighbor, type Observation } from '../../core/types.js';
 import { type FuzzyMemo, type MemoRead, type MemoStatus, SqliteMemo } from '../../store/fuzzy-memo.js';
-import { Memo, type MemoId } from '../../store/memo.js';
+import { Memo } from '../../store/memo.js';
+import { type MemoId, memoId } from '../../store/memo-key.js';
 import { PostgresMemo } from '../../store/memo-postgres.js';
 import { round } from '../miss.js';
 import { answered, type Outcome, type Plan, pass, type Resolution, type Tier, type TierFactory } from '../tier.js';
@@ -299,7 +300,7 @@ class FuzzyTier implements Tier {
   }
 
   #memoId(call: Call): MemoId {
-    return { snapshotId: this.#s.snapshotId, key: call.key, model: this.#p.config.model, promptVersion: PROMPT_VERSION };
+    return memoId({ snapshotId: this.#s.snapshotId, callKey: call.key, model: this.#p.config.model, promptVersion: PROMPT_VERSION });
   }
 
   /**

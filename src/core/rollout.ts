@@ -1,0 +1,68 @@
+/**
+ * State within a rollout, as the parts that read it see it (docs/canonical-key.md, "State within a
+ * rollout"): a rollout's history on one server and whether that server's state has diverged from
+ * every recording. The registry that keeps it is src/rollouts/; the tiers only read these shapes.
+ * Imports nothing of ours.
+ */
+import { createHash } from 'node:crypto';
+
+/** One answered call of a rollout on a server (misses are not history: they changed nothing and told nothing). */
+export interface HistoryEntry {
+  /** The rollout's call number (1-based, every call of the rollout on every server counted, misses included). */
+  readonly call: number;
+  readonly tool: string;
+  /** Canonical JSON of the arguments (docs/canonical-key.md). */
+  readonly arguments: string;
+  /** The answer's output as JSON text. */
+  readonly outputJson: string;
+  readonly isError: boolean;
+  readonly tier: 'exact' | 'fuzzy';
+  /** Whether the tool counts as a write (src/rollouts/write-rule.ts). */
+  readonly writes: boolean;
+}
+
+/** A call's answer as the registry records it: an answer, or a miss. */
+export type AnsweredCall = Omit<HistoryEntry, 'call'>;
+export type Answered = AnsweredCall | { readonly tier: 'miss' };
+
+/**
+ * A rollout's state on one server, before a call. `recorded`: every write it made there was
+ * answered from a recording, so recordings still describe its world. `diverged`: a write no
+ * recording has was improvised there (at call `since`), so only an improvisation that knows the
+ * history can answer.
+ */
+export type ServerState =
+  | { readonly state: 'recorded' }
+  | {
+      readonly state: 'diverged';
+      /** The rollout's call number of the write that diverged it. */
+      readonly since: number;
+      /** Answered calls on the server so far (the digest covers them all, the history the last ones kept). */
+      readonly answered: number;
+      /** Digest of every answered call on the server so far: part of the memo key of the next one. */
+      readonly digest: string;
+      /** The most recent answered calls on the server, most recent first. */
+      readonly history: readonly HistoryEntry[];
+    };
+
+export const RECORDED: ServerState = Object.freeze({ state: 'recorded' });
+
+/** The digest of a server's history before its first answered call. */
+export const EMPTY_DIGEST = '';
+
+/**
+ * The text an answered call adds to its server's digest: what the call was and what it got, never
+ * when or through which tier (two rollouts that made the same calls and got the same answers have
+ * one digest).
+ */
+export function entryText(entry: Pick<HistoryEntry, 'tool' | 'arguments' | 'outputJson' | 'isError'>): string {
+  return JSON.stringify([entry.tool, entry.arguments, entry.isError, entry.outputJson]);
+}
+
+/**
+ * The next digest: hex SHA-256 of the previous digest, a newline and the entry's text (UTF-8). The
+ * PostgreSQL registry computes the same in SQL; a test holds the two to one value.
+ */
+export function nextDigest(previous: string, text: string): string {
+  return createHash('sha256').update(`${previous}\n${text}`).digest('hex');
+}
