@@ -53,16 +53,26 @@ export const EMPTY_DIGEST = '';
 /**
  * The text an answered call adds to its server's digest: what the call was and what it got, never
  * when or through which tier (two rollouts that made the same calls and got the same answers have
- * one digest).
+ * one digest). Each part is prefixed by its length in UTF-8 bytes, so no two entries share a text,
+ * and the output is taken as it is (escaping it again would cost more than hashing it).
  */
 export function entryText(entry: Pick<HistoryEntry, 'tool' | 'arguments' | 'outputJson' | 'isError'>): string {
-  return JSON.stringify([entry.tool, entry.arguments, entry.isError, entry.outputJson]);
+  return entryHead(entry) + entry.outputJson;
+}
+
+function entryHead(entry: Pick<HistoryEntry, 'tool' | 'arguments' | 'outputJson' | 'isError'>): string {
+  const { tool, arguments: args, outputJson } = entry;
+  const bytes = Buffer.byteLength;
+  return `${bytes(tool)}:${tool}${bytes(args)}:${args}${entry.isError ? 1 : 0}${bytes(outputJson)}:`;
 }
 
 /**
  * The next digest: hex SHA-256 of the previous digest, a newline and the entry's text (UTF-8). The
- * PostgreSQL registry computes the same in SQL; a test holds the two to one value.
+ * PostgreSQL registry computes the same in SQL from `entryText`; a test holds the two to one value.
  */
-export function nextDigest(previous: string, text: string): string {
-  return createHash('sha256').update(`${previous}\n${text}`).digest('hex');
+export function nextDigest(previous: string, entry: Pick<HistoryEntry, 'tool' | 'arguments' | 'outputJson' | 'isError'>): string {
+  return createHash('sha256')
+    .update(`${previous}\n${entryHead(entry)}`)
+    .update(entry.outputJson)
+    .digest('hex');
 }

@@ -7,7 +7,7 @@
  * exact path stays as cheap as without rollouts); the digest is brought up to date when a diverged
  * call needs it, or when an entry leaves the kept history.
  */
-import { type Answered, EMPTY_DIGEST, entryText, type HistoryEntry, nextDigest, RECORDED } from '../core/rollout.js';
+import { type Answered, EMPTY_DIGEST, type HistoryEntry, nextDigest, RECORDED } from '../core/rollout.js';
 import {
   DEFAULT_LIMITS,
   type EndedHow,
@@ -119,7 +119,7 @@ export class MemoryRolloutStore implements RolloutStore {
       while (record.history.length > this.limits.maxHistory) {
         // An entry leaving the kept history is folded into the digest first.
         if (record.folded === record.answered - record.history.length) {
-          record.digest = nextDigest(record.digest, entryText(record.history[0]!));
+          record.digest = nextDigest(record.digest, record.history[0]!);
           record.folded++;
         }
         this.#grow(rollout, -entryBytes(record.history.shift()!));
@@ -218,8 +218,7 @@ export class MemoryRolloutStore implements RolloutStore {
 /** Brings a server's digest up to date with every answered call (the folded ones and the kept history). */
 function foldAll(record: ServerRecord): string {
   const firstKept = record.answered - record.history.length;
-  for (let n = record.folded; n < record.answered; n++)
-    record.digest = nextDigest(record.digest, entryText(record.history[n - firstKept]!));
+  for (let n = record.folded; n < record.answered; n++) record.digest = nextDigest(record.digest, record.history[n - firstKept]!);
   record.folded = record.answered;
   return record.digest;
 }

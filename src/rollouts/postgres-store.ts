@@ -17,7 +17,7 @@
  */
 import pg from 'pg';
 import type { Answered, HistoryEntry } from '../core/rollout.js';
-import { EMPTY_DIGEST, RECORDED } from '../core/rollout.js';
+import { EMPTY_DIGEST, entryText, RECORDED } from '../core/rollout.js';
 import {
   DEFAULT_LIMITS,
   type EndedHow,
@@ -189,7 +189,7 @@ export class PostgresRolloutStore implements RolloutStore {
       return row && { kind: 'ok', call: row.calls, diverged: false };
     }
     const diverges = answered.writes && answered.tier === 'fuzzy';
-    const text = JSON.stringify([answered.tool, answered.arguments, answered.isError, answered.outputJson]);
+    const text = entryText(answered);
     const result = await this.#query<{ call: number; diverged_since: number | null }>(
       `WITH r AS (${touch}
        ), s AS (
