@@ -15,6 +15,7 @@ import { errorAnswer, sendError } from './http/errors.js';
 import { strictJsonParser } from './http/json.js';
 import { loadSdk, registerMcpRoutes } from './http/mcp.js';
 import { registerReportRoutes } from './http/report.js';
+import { registerRolloutRoutes } from './http/rollouts.js';
 import { registerRoutes } from './http/routes.js';
 import { documentRoute } from './http/schemas.js';
 import { errorJson } from './http/serialize.js';
@@ -141,7 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         version: VERSION,
         description: 'Replays recorded tool calls to agents: exact replay, LLM-improvised near misses, labelled misses.',
       },
-      tags: [{ name: 'calls' }, { name: 'catalog' }, { name: 'mcp' }, { name: 'agents' }, { name: 'ops' }],
+      tags: [{ name: 'calls' }, { name: 'rollouts' }, { name: 'catalog' }, { name: 'mcp' }, { name: 'agents' }, { name: 'ops' }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -169,6 +170,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.memo ? { memo: deps.memo } : {}),
   });
   registerMcpRoutes(app, { simulator: deps.simulator });
+  registerRolloutRoutes(app, { simulator: deps.simulator });
   // The MCP SDK costs ~0.3 s of compiling on the loop: a listening server loads it once it is up,
   // rather than stalling every client during the first MCP request. (Tests with inject never pay it.)
   app.addHook('onListen', (done) => {

@@ -45,7 +45,44 @@ export type ServerState =
       readonly history: readonly HistoryEntry[];
     };
 
+/** A server's state once diverged: what the tiers are handed for a call there. */
+export type Diverged = Extract<ServerState, { state: 'diverged' }>;
+
 export const RECORDED: ServerState = Object.freeze({ state: 'recorded' });
+
+/** One server of a rollout, for `GET /v1/rollouts/{id}`. */
+export interface ServerView {
+  readonly server: string;
+  readonly state: 'recorded' | 'diverged';
+  /** The rollout's call number of the write that diverged it. */
+  readonly divergedSince?: number;
+  /** That write. */
+  readonly divergedBy?: { readonly tool: string; readonly arguments: string };
+  /** Answered calls on the server (the history keeps the last `maxHistory` of them). */
+  readonly answered: number;
+  readonly digest: string;
+  /** Most recent first. */
+  readonly history: readonly HistoryEntry[];
+}
+
+export interface RolloutView {
+  readonly id: string;
+  /** Calls of the rollout, misses included. */
+  readonly calls: number;
+  readonly createdAt: string;
+  readonly lastSeen: string;
+  /** When it expires if it stays silent. */
+  readonly expiresAt: string;
+  readonly servers: readonly ServerView[];
+}
+
+/** What `/readyz` says of the store. */
+export interface RolloutStoreStatus {
+  readonly backend: 'memory' | 'postgres';
+  readonly state: 'ok' | 'connecting' | 'unavailable';
+  readonly rollouts?: number;
+  readonly error?: string;
+}
 
 /** The digest of a server's history before its first answered call. */
 export const EMPTY_DIGEST = '';

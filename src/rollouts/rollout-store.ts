@@ -3,7 +3,9 @@
  * (memory-store.ts, the default) or PostgreSQL (postgres-store.ts, with `--memo-url`, shared by
  * every replica). One shared test suite runs against both (test/rollouts-store.test.ts).
  */
-import type { Answered, HistoryEntry, ServerState } from '../core/rollout.js';
+import type { Answered, RolloutStoreStatus, RolloutView, ServerState } from '../core/rollout.js';
+
+export type { RolloutStoreStatus, RolloutView, ServerView } from '../core/rollout.js';
 
 /** A rollout's state on a server, or the store cannot be read now (its database is down). */
 export type StateRead = ServerState | { readonly state: 'unavailable' };
@@ -13,40 +15,6 @@ export type Recorded = { readonly kind: 'ok'; readonly call: number; readonly di
 
 /** How a rollout ended (`toolsim_rollouts_ended_total{how}`). */
 export type EndedHow = 'deleted' | 'finished' | 'session_closed' | 'expired' | 'evicted';
-
-/** One server of a rollout, for `GET /v1/rollouts/{id}`. */
-export interface ServerView {
-  readonly server: string;
-  readonly state: 'recorded' | 'diverged';
-  /** The rollout's call number of the write that diverged it. */
-  readonly divergedSince?: number;
-  /** That write. */
-  readonly divergedBy?: { readonly tool: string; readonly arguments: string };
-  /** Answered calls on the server (the history keeps the last `maxHistory` of them). */
-  readonly answered: number;
-  readonly digest: string;
-  /** Most recent first. */
-  readonly history: readonly HistoryEntry[];
-}
-
-export interface RolloutView {
-  readonly id: string;
-  /** Calls of the rollout, misses included. */
-  readonly calls: number;
-  readonly createdAt: string;
-  readonly lastSeen: string;
-  /** When it expires if it stays silent. */
-  readonly expiresAt: string;
-  readonly servers: readonly ServerView[];
-}
-
-/** What `/readyz` says of the store. */
-export interface RolloutStoreStatus {
-  readonly backend: 'memory' | 'postgres';
-  readonly state: 'ok' | 'connecting' | 'unavailable';
-  readonly rollouts?: number;
-  readonly error?: string;
-}
 
 export interface RolloutStoreLimits {
   /** Silence after which a rollout ends (`--rollout-ttl`). */

@@ -15,9 +15,7 @@ import { WriteRule, type WriteVerdict } from './write-rule.js';
 export interface RolloutsOptions {
   store: RolloutStore;
   rule?: WriteRule;
-  /** Called once for each server of a rollout that diverges (`toolsim_rollouts_diverged_total`). */
-  onDiverged?: (server: string) => void;
-  /** Called when rollouts end (`toolsim_rollouts_ended_total{how}`). */
+  /** Called when rollouts end by themselves (expired at a sweep); the store reports the others it ends. */
   onEnded?: (how: EndedHow, count: number) => void;
   /** Interval of the sweep that ends silent rollouts (default a quarter of the TTL, at most a minute); 0: none. */
   sweepMs?: number;
@@ -28,7 +26,6 @@ const noop = (): void => {};
 export class Rollouts {
   readonly store: RolloutStore;
   readonly rule: WriteRule;
-  readonly #onDiverged: (server: string) => void;
   readonly #onEnded: (how: EndedHow, count: number) => void;
   /** The last call in flight of each rollout that has one (settled, never rejecting). */
   readonly #busy = new Map<string, Promise<void>>();
@@ -38,7 +35,6 @@ export class Rollouts {
   constructor(options: RolloutsOptions) {
     this.store = options.store;
     this.rule = options.rule ?? new WriteRule();
-    this.#onDiverged = options.onDiverged ?? noop;
     this.#onEnded = options.onEnded ?? noop;
     const every = options.sweepMs ?? Math.min(Math.max(Math.floor(this.store.limits.ttlMs / 4), 1000), 60_000);
     if (every > 0) {
@@ -56,11 +52,9 @@ export class Rollouts {
     return this.store.state(id, server);
   }
 
-  /** Records a call's answer; counts the divergence it caused. */
+  /** Records a call's answer (`diverged`: this call diverged its server). */
   record(id: string, server: string, answered: Answered): Recorded | Promise<Recorded> {
-    const recorded = this.store.record(id, server, answered);
-    if (recorded instanceof Promise) return recorded.then((r) => this.#counted(server, r));
-    return this.#counted(server, recorded);
+    return this.store.record(id, server, answered);
   }
 
   /**
@@ -84,12 +78,10 @@ export class Rollouts {
   }
 
   /** Ends a rollout now (DELETE, verl-tool's finish, an MCP session's end); false when there was none. */
-  async end(id: string, how: Extract<EndedHow, 'deleted' | 'finished' | 'session_closed'>): Promise<boolean> {
+  async end(id: string): Promise<boolean> {
     // A call of the rollout in flight finishes first: its answer would otherwise start the rollout again.
     await this.#busy.get(id);
-    const ended = await this.store.end(id);
-    if (ended) this.#onEnded(how, 1);
-    return ended;
+    return this.store.end(id);
   }
 
   /** Ends the silent rollouts and those past the cap now (the timer does it too). */
@@ -111,11 +103,6 @@ export class Rollouts {
     this.#sweeper = undefined;
     await Promise.all([...this.#busy.values()]);
     await this.store.close();
-  }
-
-  #counted(server: string, recorded: Recorded): Recorded {
-    if (recorded.kind === 'ok' && recorded.diverged) this.#onDiverged(server);
-    return recorded;
   }
 
   #track(id: string, out: Promise<unknown>): void {

@@ -9,16 +9,29 @@ export class Catalog {
   readonly #serversByTool = new Map<string, string[]>();
   readonly #known = new Set<string>();
   readonly #servers = new Set<string>();
+  readonly #annotations = new Map<string, unknown>();
 
   constructor(store: Store) {
     this.tools = store.catalog();
-    for (const { server, tool } of this.tools) {
+    for (const info of this.tools) {
+      const { server, tool } = info;
       const servers = this.#serversByTool.get(tool);
       if (servers) servers.push(server);
       else this.#serversByTool.set(tool, [server]);
       this.#known.add(`${server}\0${tool}`);
+      const annotations = (info as { annotations?: unknown }).annotations;
+      if (annotations !== undefined) this.#annotations.set(`${server}\0${tool}`, annotations);
       this.#servers.add(server);
     }
+  }
+
+  /**
+   * A tool's MCP annotations as its tool record gave them (anything, or undefined). The catalog's
+   * `annotations` field comes with the tool records' annotations; until a record carries them, the
+   * write rule reads the tool's name.
+   */
+  annotationsOf(server: string, tool: string): unknown {
+    return this.#annotations.get(`${server}\0${tool}`);
   }
 
   has(server: string, tool: string): boolean {

@@ -6,8 +6,10 @@ import { LRUCache } from 'lru-cache';
 import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments, plainArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
 import { type CallTally, type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
+import type { Answered, Diverged, RolloutStoreStatus, RolloutView } from '../core/rollout.js';
 import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, ToolInfo } from '../core/types.js';
 import { NeighborIndex } from '../neighbors/neighbor-index.js';
+import type { Rollouts } from '../rollouts/rollouts.js';
 import type { Store } from '../store/store.js';
 import { EligibilityTier } from '../tiers/eligibility.js';
 import { DEFAULT_CACHE_BYTES, ExactTier } from '../tiers/exact.js';
@@ -39,6 +41,8 @@ export interface SimulatorOptions {
   neighbors?: number;
   /** Builds the fuzzy tier of this snapshot (`createFuzzy(...).tier`); without it, every near call is `fuzzy_disabled`. */
   fuzzy?: TierFactory;
+  /** The registry of rollouts (it outlives snapshots); without it, a `trajectory_id` names nothing and every call is on its own. */
+  rollouts?: Rollouts;
 }
 
 export interface Explanation {
@@ -61,6 +65,14 @@ type Prepared = { call: Call; known: true } | { call: Call; known: false; server
 interface Remembered {
   readonly key: string;
   readonly tally: CallTally;
+}
+
+/** What a rollout records of a miss: it changed nothing and told nothing. */
+const MISSED: Answered = Object.freeze({ tier: 'miss' });
+
+/** `fn` applied to a value, or to a promise's value once it comes: synchronous when it can be. */
+function then<T, U>(value: T | Promise<T>, fn: (value: T) => U | Promise<U>): U | Promise<U> {
+  return value instanceof Promise ? value.then(fn) : fn(value);
 }
 
 /** Share of `cacheBytes` for the request memo; the rest holds answers. */
@@ -91,6 +103,9 @@ export class Simulator {
   readonly #recorded = (key: string): Observation | undefined => this.exact.lookup(key);
   #catalog: Catalog;
   #index: NeighborIndex;
+  readonly #rollouts: Rollouts | undefined;
+  /** Whether each tool writes, by tool id (computed once per snapshot, from its catalog). */
+  readonly #writes = new Map<string, boolean>();
   /** Calls being resolved now; a retired simulator's store closes only once this is 0. */
   #inFlight = 0;
   #idle: (() => void)[] = [];
@@ -104,6 +119,7 @@ export class Simulator {
     this.callCount = options.store.callCount();
     this.snapshotId = options.store.snapshotId;
     this.#index = new NeighborIndex(options.store);
+    this.#rollouts = options.rollouts;
     const cacheSize = options.cacheSize ?? 100_000;
     const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
     const memoBytes = Math.floor(cacheBytes * MEMO_SHARE);
@@ -182,6 +198,9 @@ export class Simulator {
    * exact tier answered are remembered by it.
    */
   answer(request: CallRequest, text?: string): Answer | Promise<Answer> {
+    const rollout = request.trajectory_id;
+    if (this.#rollouts && rollout !== undefined && rollout !== '')
+      return this.#rollouts.run(rollout, () => this.#inRollout(this.#rollouts!, rollout, request));
     const started = performance.now();
     if (text !== undefined) {
       const remembered = this.#remembered.get(text);
@@ -237,6 +256,107 @@ export class Simulator {
     }
   }
 
+  /**
+   * A call of a named rollout: its state on the call's server decides the walk. Recorded: the walk
+   * of every call (the same answers at the same cost). Diverged: past the exact tier, the fuzzy tier
+   * improvising with the rollout's history. The store cannot say: a `state_unavailable` miss, never
+   * a recording that the rollout's state may contradict. The answer is recorded in the rollout
+   * before it is given; a record that cannot be kept turns it into that miss too.
+   */
+  #inRollout(rollouts: Rollouts, id: string, request: CallRequest): Answer | Promise<Answer> {
+    const started = performance.now();
+    const prepared = this.prepare(request);
+    const { call } = prepared;
+    if (!prepared.known) {
+      const answer = unknownToolAnswer(call, prepared.serverKnown, prepared.suggestions);
+      this.#count(call, false, answer, started);
+      return this.#held(then(rollouts.record(id, call.server, MISSED), () => answer));
+    }
+    const writes = this.#writesOf(call);
+    return this.#held(
+      then(rollouts.state(id, call.server), (state) => {
+        if (state.state === 'unavailable') return this.#stateUnavailable(call, started);
+        const answer =
+          state.state === 'diverged'
+            ? this.#pastExact(this.#resolution(call, state), undefined, started)
+            : this.#walkRecorded(call, started);
+        return then(answer, (given) => {
+          const entry: Answered =
+            given.tier === 'miss'
+              ? MISSED
+              : {
+                  tool: call.tool,
+                  arguments: call.canonical,
+                  outputJson: given.outputJson,
+                  isError: given.isError,
+                  tier: given.tier,
+                  writes,
+                };
+          return then(rollouts.record(id, call.server, entry), (recorded) => {
+            if (recorded.kind === 'unavailable') return this.#stateUnavailable(call, started);
+            if (recorded.diverged) this.#metrics.rolloutsDiverged.inc();
+            if (state.state === 'diverged') this.#metrics.divergedCalls.inc({ tier: given.tier });
+            return given;
+          });
+        });
+      }),
+    );
+  }
+
+  /** The walk of a call outside diverged state: the exact tier, synchronously, then the rest. */
+  #walkRecorded(call: Call, started: number): Answer | Promise<Answer> {
+    const resolution = this.#resolution(call);
+    const outcome = this.exact.resolve(resolution);
+    if (outcome.kind === 'answer') {
+      this.#count(call, true, outcome.answer, started);
+      return outcome.answer;
+    }
+    return this.#pastExact(resolution, outcome.reason, started);
+  }
+
+  #stateUnavailable(call: Call, started: number): Answer {
+    const miss = missAnswer(call, 'state_unavailable', []);
+    this.#count(call, true, miss, started);
+    return miss;
+  }
+
+  /** Whether the call's tool writes (its annotations in the catalog, else the write rule's other steps). */
+  #writesOf(call: Call): boolean {
+    const id = JSON.stringify([call.server, call.tool]);
+    let writes = this.#writes.get(id);
+    if (writes === undefined) {
+      writes = this.#rollouts!.writes(call.server, call.tool, this.#catalog.annotationsOf(call.server, call.tool)).writes;
+      this.#writes.set(id, writes);
+    }
+    return writes;
+  }
+
+  /** Counts an asynchronous answer as in flight, so a reload waits for it before closing this snapshot. */
+  #held(answer: Answer | Promise<Answer>): Answer | Promise<Answer> {
+    if (!(answer instanceof Promise)) return answer;
+    this.#inFlight++;
+    return answer.finally(() => {
+      if (--this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake();
+    });
+  }
+
+  /** A rollout's state, for `GET /v1/rollouts/{id}`; undefined when there is none (or rollouts are off). Rejects when its store cannot be read. */
+  async rollout(id: string): Promise<RolloutView | undefined> {
+    return this.#rollouts?.view(id);
+  }
+
+  /** Ends a rollout now; false when there was none. Rejects when its store cannot be reached. */
+  async endRollout(id: string, how: 'deleted' | 'finished' | 'session_closed'): Promise<boolean> {
+    const ended = (await this.#rollouts?.end(id)) ?? false;
+    if (ended) this.#metrics.rolloutsEnded.inc({ how });
+    return ended;
+  }
+
+  /** The rollout store's state, for /readyz. */
+  rolloutStatus(): RolloutStoreStatus | undefined {
+    return this.#rollouts?.store.status();
+  }
+
   /** Resolves once no call is being resolved (at once when none is). */
   idle(): Promise<void> {
     if (this.#inFlight === 0) return Promise.resolve();
@@ -244,11 +364,12 @@ export class Simulator {
   }
 
   /** A call as the tiers see it: its neighbours (found once, when first asked) and the recorded observations. */
-  #resolution(call: Call): Resolution & { found?: Neighbor[] } {
+  #resolution(call: Call, rollout?: Diverged): Resolution & { found?: Neighbor[] } {
     const resolution: Resolution & { found?: Neighbor[] } = {
       call,
       neighbors: () => (resolution.found ??= this.#nearest(call)),
       recorded: this.#recorded,
+      ...(rollout ? { rollout } : {}),
     };
     return resolution;
   }

@@ -1,6 +1,7 @@
 /** The contract between the simulator and its tiers: each answers, or passes with a reason. */
 
 import type { Metrics } from '../core/metrics.js';
+import type { Diverged } from '../core/rollout.js';
 import type { Answer, Call, MissReason, Neighbor, Observation } from '../core/types.js';
 import type { Store } from '../store/store.js';
 import type { Prompt } from './fuzzy/prompt.js';
@@ -14,6 +15,11 @@ export interface Resolution {
   neighbors(): readonly Neighbor[];
   /** The observation served for a recorded key (the repeat policy's pick), or undefined. */
   recorded(key: string): Observation | undefined;
+  /**
+   * The call's rollout has diverged on the call's server: recordings no longer describe its world.
+   * The exact tier never sees such a call; the fuzzy tier improvises it with this history.
+   */
+  readonly rollout?: Diverged;
 }
 
 export type Outcome = { kind: 'answer'; answer: Answer } | { kind: 'pass'; reason?: MissReason };

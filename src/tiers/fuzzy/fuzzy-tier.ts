@@ -22,10 +22,10 @@
 
 import { ConfigError } from '../../core/errors.js';
 import type { Metrics } from '../../core/metrics.js';
-import { type Answer, type Call, MISS_REASONS, type MissReason, type Neighbor, type Observation } from '../../core/types.js';
+import { type Answer, MISS_REASONS, type MissReason, type Neighbor, type Observation } from '../../core/types.js';
 import { type FuzzyMemo, type MemoRead, type MemoStatus, SqliteMemo } from '../../store/fuzzy-memo.js';
 import { Memo } from '../../store/memo.js';
-import { type MemoId, memoId } from '../../store/memo-key.js';
+import { type MemoId, memoId, memoIdText } from '../../store/memo-key.js';
 import { PostgresMemo } from '../../store/memo-postgres.js';
 import { round } from '../miss.js';
 import { answered, type Outcome, type Plan, pass, type Resolution, type Tier, type TierFactory } from '../tier.js';
@@ -201,7 +201,7 @@ class FuzzyTier implements Tier {
 
   async resolve(resolution: Resolution): Promise<Outcome> {
     // The memo is read (a shared one over the network) only for calls that could be improvised.
-    const decision = this.#gate(resolution) ?? this.#decide(resolution, await this.#s.memo.get(this.#memoId(resolution.call)));
+    const decision = this.#gate(resolution) ?? this.#decide(resolution, await this.#s.memo.get(this.#memoId(resolution)));
     switch (decision.kind) {
       case 'pass':
         return pass(decision.reason);
@@ -212,7 +212,8 @@ class FuzzyTier implements Tier {
         this.#s.metrics.singleflightJoins.inc();
         return decision.flight;
       case 'improvise': {
-        const { key } = resolution.call;
+        // In flight by memo id: a call in diverged state is another improvisation under each history.
+        const key = memoIdText(this.#memoId(resolution));
         // The improvisation is shared by every caller that joins it; its deadline bounds it.
         const flight = this.#claimed(resolution, decision.llm, decision.prompt).finally(() => this.#inFlight.delete(key));
         this.#inFlight.set(key, flight);
@@ -222,7 +223,7 @@ class FuzzyTier implements Tier {
   }
 
   explain(resolution: Resolution): Plan {
-    const memoized = this.#s.memo.peek(this.#memoId(resolution.call));
+    const memoized = this.#s.memo.peek(this.#memoId(resolution));
     const decision = this.#gate(resolution) ?? this.#decide(resolution, memoized ? { kind: 'hit', answer: memoized } : { kind: 'none' });
     const plan: Plan =
       decision.kind === 'pass'
@@ -257,7 +258,6 @@ class FuzzyTier implements Tier {
 
   /** The rest of the ladder behind `resolve` and `explain`, given the memo's answer. Changes nothing and counts nothing. */
   #decide(resolution: Resolution, memo: MemoRead): Decision {
-    const { call } = resolution;
     const { llm, config, budget, breaker } = this.#p;
     const top = resolution.neighbors()[0]?.similarity ?? 0;
     if (!llm) return { kind: 'pass', reason: 'fuzzy_disabled', why: OFF };
@@ -269,7 +269,7 @@ class FuzzyTier implements Tier {
       };
     if (memo.kind === 'unavailable')
       return { kind: 'pass', reason: 'memo_unavailable', why: 'the shared memo (PostgreSQL) cannot be reached' };
-    const flight = this.#inFlight.get(call.key);
+    const flight = this.#inFlight.get(memoIdText(this.#memoId(resolution)));
     if (flight) return { kind: 'join', flight, why: `an improvisation of this call by ${config.model} is under way` };
     if (!budget.allows()) return { kind: 'pass', reason: 'llm_budget_exhausted', why: 'the LLM budget is spent' };
     if (breaker.state === 'open')
@@ -296,11 +296,24 @@ class FuzzyTier implements Tier {
     for (const { neighbor: n, served } of recordedNeighbors(resolution))
       examples.push({ arguments: n.arguments, outputJson: served.outputJson, isError: served.isError, similarity: n.similarity });
     const tool = this.#tools.get(JSON.stringify([call.server, call.tool])) ?? { server: call.server, tool: call.tool };
-    return buildPrompt(tool, examples, call.arguments, this.#p.config.promptTokens);
+    const rollout = resolution.rollout;
+    return buildPrompt(
+      tool,
+      examples,
+      call.arguments,
+      this.#p.config.promptTokens,
+      rollout && { server: call.server, since: rollout.since, history: rollout.history },
+    );
   }
 
-  #memoId(call: Call): MemoId {
-    return memoId({ snapshotId: this.#s.snapshotId, callKey: call.key, model: this.#p.config.model, promptVersion: PROMPT_VERSION });
+  #memoId(resolution: Resolution): MemoId {
+    return memoId({
+      snapshotId: this.#s.snapshotId,
+      callKey: resolution.call.key,
+      model: this.#p.config.model,
+      promptVersion: PROMPT_VERSION,
+      historyDigest: resolution.rollout?.digest,
+    });
   }
 
   /**
@@ -308,7 +321,7 @@ class FuzzyTier implements Tier {
    * wait for its answer (or share its miss) until their own deadline.
    */
   async #claimed(resolution: Resolution, llm: Llm, prompt: Prompt): Promise<Outcome> {
-    const claim = await this.#s.memo.claim(this.#memoId(resolution.call), AbortSignal.timeout(this.#p.config.llmDeadlineMs));
+    const claim = await this.#s.memo.claim(this.#memoId(resolution), AbortSignal.timeout(this.#p.config.llmDeadlineMs));
     switch (claim.kind) {
       case 'owner': {
         const outcome = await this.#improvise(resolution, llm, prompt);
@@ -360,7 +373,7 @@ class FuzzyTier implements Tier {
         if (checked.ok) {
           this.#count('ok');
           // Another process may have memoized first; its answer stands, so everyone serves the same.
-          const stored = await this.#s.memo.put(this.#memoId(resolution.call), checked);
+          const stored = await this.#s.memo.put(this.#memoId(resolution), checked);
           // An answer a shared memo cannot store is not served: another replica would improvise another.
           if (!stored) return pass('memo_unavailable');
           const answer = fuzzyAnswer(resolution, stored.answer, false);
@@ -404,7 +417,7 @@ class FuzzyTier implements Tier {
 }
 
 function fuzzyAnswer(resolution: Resolution, answer: Observation, memoized: boolean): Answer {
-  return {
+  const out: Answer = {
     tier: 'fuzzy',
     outputJson: answer.outputJson,
     isError: answer.isError,
@@ -414,6 +427,9 @@ function fuzzyAnswer(resolution: Resolution, answer: Observation, memoized: bool
       neighbors: resolution.neighbors().map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) })),
     },
   };
+  const { rollout } = resolution;
+  if (rollout) out.match.rollout = { diverged_since: rollout.since, history: rollout.answered };
+  return out;
 }
 
 function isMissReason(reason: string): reason is MissReason {

@@ -7,7 +7,7 @@
  * They are listed most recent first, the diverging write in its place among them.
  */
 import type { HistoryEntry } from '../../core/rollout.js';
-import { estimateTokens } from './prompt.js';
+import { estimateTokens } from './tokens.js';
 
 export interface RolloutHistory {
   /** The rollout's call number of the write that diverged the server. */
