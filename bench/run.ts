@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only exact,peer,batch,ingest,scale,neighbors,miss,blocking] [--out FILE]`:
+ * `npm run bench [-- --quick] [--only exact,peer,batch,rollouts,ingest,scale,neighbors,miss,blocking] [--out FILE]`:
  * runs each scenario and writes bench/RESULTS.md. Not a test: figures depend on the machine.
  */
 import { writeFileSync } from 'node:fs';
@@ -12,8 +12,9 @@ import { blockingScenario } from './scenarios/blocking.js';
 import { ingestLog, serveLargeCache } from './scenarios/cache.js';
 import { againstMountebank, batchVsSingle, exactInProcess, exactVsBare, httpFixture } from './scenarios/http.js';
 import { missTier, nearestNeighbors, oneToolCache } from './scenarios/neighbors.js';
+import { rolloutsVsPlain } from './scenarios/rollouts.js';
 
-const SCENARIOS = ['exact', 'peer', 'batch', 'ingest', 'scale', 'neighbors', 'miss', 'blocking'] as const;
+const SCENARIOS = ['exact', 'peer', 'batch', 'rollouts', 'ingest', 'scale', 'neighbors', 'miss', 'blocking'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -39,7 +40,7 @@ const record = (section: Section): void => {
     log(`${section.title} | ${f.name}: ${f.value} ${f.target ? `(target ${f.target}: ${verdict(f.met)})` : ''}`);
 };
 
-if (wants('exact') || wants('peer') || wants('batch')) {
+if (wants('exact') || wants('peer') || wants('batch') || wants('rollouts')) {
   log('building the 10k working set and starting toolsim');
   const fixture = await httpFixture();
   try {
@@ -47,6 +48,7 @@ if (wants('exact') || wants('peer') || wants('batch')) {
     if (wants('exact')) record(await exactInProcess(fixture, mode));
     if (wants('batch')) record(await batchVsSingle(fixture, mode));
     if (wants('peer')) record(await againstMountebank(fixture, mode));
+    if (wants('rollouts')) record(await rolloutsVsPlain(fixture, mode));
   } finally {
     await fixture.close();
   }

@@ -210,6 +210,12 @@ export const OPTIONS = {
     help: 'time to receive a whole request, body included, then 408 and the connection closed (a slow client cannot hold a shutdown); 0: no limit',
   },
   json: { flag: 'json', kind: 'boolean', default: false, help: 'print JSON instead of a table' },
+  writes: {
+    flag: 'writes',
+    kind: 'boolean',
+    default: false,
+    help: 'list which tools count as writes for state within a rollout, and why, instead of their schemas',
+  },
   tool: { flag: 'tool', kind: 'string', default: '', help: 'tool name of the call' },
   callServer: { flag: 'server', kind: 'string', default: '', help: 'server of the call (may be left out when one server has the tool)' },
   arguments: { flag: 'arguments', kind: 'string', default: '{}', help: 'arguments of the call, as a JSON object' },

@@ -204,6 +204,16 @@ export const explainResultSchema = {
         examples: { type: 'integer', minimum: 0 },
       },
     },
+    writes: {
+      type: 'object',
+      required: ['writes', 'why'],
+      description: 'Whether the tool counts as a write for state within a rollout, and which rule says so.',
+      properties: { writes: { type: 'boolean' }, why: { type: 'string' } },
+    },
+    rollout: {
+      ...callResultSchema.properties.match.properties.rollout,
+      description: "With trajectory_id: the call's rollout has diverged on its server, so it is explained in that state.",
+    },
   },
 } as const;
 

@@ -7,7 +7,7 @@ import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments, pla
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
 import { type CallTally, type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
 import type { Answered, Diverged, RolloutStoreStatus, RolloutView } from '../core/rollout.js';
-import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, ToolInfo } from '../core/types.js';
+import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, RolloutMatch, ToolInfo } from '../core/types.js';
 import { NeighborIndex } from '../neighbors/neighbor-index.js';
 import type { Rollouts } from '../rollouts/rollouts.js';
 import type { Store } from '../store/store.js';
@@ -56,6 +56,10 @@ export interface Explanation {
   why: string;
   neighbors: { arguments: JsonObject; similarity: number }[];
   prompt?: { version: string; system: string; user: string; examples: number };
+  /** Whether the tool counts as a write for rollout state, and why (when rollouts are kept). */
+  writes?: { writes: boolean; why: string };
+  /** The call's rollout has diverged on its server (explained with its `trajectory_id`). */
+  rollout?: RolloutMatch;
 }
 
 /** A prepared call: known to the cache, or an unknown tool with the names to suggest instead. */
@@ -65,6 +69,8 @@ type Prepared = { call: Call; known: true } | { call: Call; known: false; server
 interface Remembered {
   readonly key: string;
   readonly tally: CallTally;
+  /** For a call of a named rollout (whose text names it): what its history entry needs. */
+  readonly call?: Pick<Call, 'server' | 'tool' | 'canonical'>;
 }
 
 /** What a rollout records of a miss: it changed nothing and told nothing. */
@@ -79,6 +85,8 @@ function then<T, U>(value: T | Promise<T>, fn: (value: T) => U | Promise<U>): U 
 const MEMO_SHARE = 1 / 8;
 /** Bytes a memo entry holds beyond its request text (the entry object, the cache's slots); measured like the answers'. */
 export const MEMO_ENTRY_BYTES = 180;
+/** Bytes a rollout call's memo entry holds beyond those, besides its canonical arguments (the object holding them). */
+const MEMO_CALL_BYTES = 64;
 
 export class Simulator {
   readonly store: Store;
@@ -127,7 +135,8 @@ export class Simulator {
     // Bounded by bytes alone: with `max`, lru-cache would allocate its slots for every entry up front.
     this.#remembered = new LRUCache<string, Remembered>({
       maxSize: Math.max(memoBytes, 1),
-      sizeCalculation: (_remembered, text) => MEMO_ENTRY_BYTES + stringBytes(text),
+      sizeCalculation: (remembered, text) =>
+        MEMO_ENTRY_BYTES + stringBytes(text) + (remembered.call ? MEMO_CALL_BYTES + stringBytes(remembered.call.canonical) : 0),
     });
     const fuzzy = options.fuzzy?.({ store: options.store, metrics: options.metrics }) ?? new DisabledFuzzyTier();
     this.#fuzzy = fuzzy;
@@ -200,7 +209,7 @@ export class Simulator {
   answer(request: CallRequest, text?: string): Answer | Promise<Answer> {
     const rollout = request.trajectory_id;
     if (this.#rollouts && rollout !== undefined && rollout !== '')
-      return this.#rollouts.run(rollout, () => this.#inRollout(this.#rollouts!, rollout, request));
+      return this.#rollouts.run(rollout, () => this.#inRollout(this.#rollouts!, rollout, request, text));
     const started = performance.now();
     if (text !== undefined) {
       const remembered = this.#remembered.get(text);
@@ -263,8 +272,31 @@ export class Simulator {
    * a recording that the rollout's state may contradict. The answer is recorded in the rollout
    * before it is given; a record that cannot be kept turns it into that miss too.
    */
-  #inRollout(rollouts: Rollouts, id: string, request: CallRequest): Answer | Promise<Answer> {
+  #inRollout(rollouts: Rollouts, id: string, request: CallRequest, text: string | undefined): Answer | Promise<Answer> {
     const started = performance.now();
+    // The request memo, as for any call: a repeated text in recorded state skips parsing and hashing.
+    const remembered = text === undefined ? undefined : this.#remembered.get(text);
+    const served = remembered?.call && this.exact.lookup(remembered.key)?.answer;
+    if (remembered?.call && served) {
+      const { call } = remembered;
+      const state = rollouts.state(id, call.server);
+      if (!(state instanceof Promise) && state.state === 'recorded') {
+        const entry: Answered = {
+          tool: call.tool,
+          arguments: call.canonical,
+          outputJson: served.outputJson,
+          isError: served.isError,
+          tier: 'exact',
+          writes: this.#writesOf(call),
+        };
+        const recorded = rollouts.record(id, call.server, entry);
+        if (!(recorded instanceof Promise) && recorded.kind === 'ok') {
+          remembered.tally.record((performance.now() - started) / 1000);
+          return served;
+        }
+        // A store that answers later: the long way, which waits for it.
+      }
+    }
     const prepared = this.prepare(request);
     const { call } = prepared;
     if (!prepared.known) {
@@ -279,7 +311,7 @@ export class Simulator {
         const answer =
           state.state === 'diverged'
             ? this.#pastExact(this.#resolution(call, state), undefined, started)
-            : this.#walkRecorded(call, started);
+            : this.#walkRecorded(call, started, text);
         return then(answer, (given) => {
           const entry: Answered =
             given.tier === 'miss'
@@ -303,12 +335,15 @@ export class Simulator {
     );
   }
 
-  /** The walk of a call outside diverged state: the exact tier, synchronously, then the rest. */
-  #walkRecorded(call: Call, started: number): Answer | Promise<Answer> {
+  /** The walk of a call outside diverged state: the exact tier, synchronously, then the rest; its text remembered as `answer` does. */
+  #walkRecorded(call: Call, started: number, text: string | undefined): Answer | Promise<Answer> {
+    const repeated = text !== undefined && this.exact.holds(call.key);
     const resolution = this.#resolution(call);
     const outcome = this.exact.resolve(resolution);
     if (outcome.kind === 'answer') {
-      this.#count(call, true, outcome.answer, started);
+      const tally = this.#count(call, true, outcome.answer, started);
+      if (repeated && text !== undefined && outcome.answer === this.exact.lookup(call.key)?.answer)
+        this.#remembered.set(text, { key: call.key, tally, call: { server: call.server, tool: call.tool, canonical: call.canonical } });
       return outcome.answer;
     }
     return this.#pastExact(resolution, outcome.reason, started);
@@ -321,7 +356,7 @@ export class Simulator {
   }
 
   /** Whether the call's tool writes (its annotations in the catalog, else the write rule's other steps). */
-  #writesOf(call: Call): boolean {
+  #writesOf(call: Pick<Call, 'server' | 'tool'>): boolean {
     const id = JSON.stringify([call.server, call.tool]);
     let writes = this.#writes.get(id);
     if (writes === undefined) {
@@ -378,10 +413,20 @@ export class Simulator {
    * What `resolve` would do with a request, without doing it: the key, the tier and why, the
    * neighbours, and the prompt the fuzzy tier would send. Makes no LLM request, counts nothing.
    */
-  explain(request: CallRequest): Explanation {
+  explain(request: CallRequest, rollout?: Diverged): Explanation {
     const { call, known } = this.prepare(request);
-    const base = { server: call.server, tool: call.tool, key: call.key, arguments: call.arguments };
+    const base: Pick<Explanation, 'server' | 'tool' | 'key' | 'arguments' | 'writes'> = {
+      server: call.server,
+      tool: call.tool,
+      key: call.key,
+      arguments: call.arguments,
+    };
     if (!known) return { ...base, tier: 'miss', reason: 'unknown_tool', why: 'the tool is not in the cache', neighbors: [] };
+    if (this.#rollouts) {
+      const verdict = this.#rollouts.writes(call.server, call.tool, this.#catalog.annotationsOf(call.server, call.tool));
+      base.writes = { writes: verdict.writes, why: verdict.why };
+    }
+    if (rollout) return this.#explainDiverged(base, call, rollout);
     const served = this.exact.lookup(call.key);
     if (served?.transient) {
       const why = `recorded ${served.observations} time(s), each time an infrastructure failure (transient)`;
@@ -413,11 +458,48 @@ export class Simulator {
     return explanation;
   }
 
-  /** `explain`, once the tool's neighbour index is built off the event loop (for servers). */
+  /** A call in diverged state: past the exact tier, the fuzzy tier with the rollout's history. */
+  #explainDiverged(
+    base: Pick<Explanation, 'server' | 'tool' | 'key' | 'arguments' | 'writes'>,
+    call: Call,
+    rollout: Diverged,
+  ): Explanation {
+    const since = `the rollout diverged on this server at its call ${rollout.since} (a write no recording has), so no recording is served`;
+    const resolution = this.#resolution(call, rollout);
+    const listed = resolution.neighbors().map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) }));
+    const verdict = this.eligibility.check(call);
+    if (!verdict.ok)
+      return { ...base, tier: 'miss', reason: 'invalid_arguments', why: `${since}; ${verdict.problems.join('; ')}`, neighbors: listed };
+    const plan: Plan = this.#fuzzy.explain?.(resolution) ?? { answers: false, reason: 'fuzzy_disabled', why: 'no fuzzy tier' };
+    const explanation: Explanation = { ...base, tier: plan.answers ? 'fuzzy' : 'miss', why: `${since}; ${plan.why}`, neighbors: listed };
+    explanation.rollout = { diverged_since: rollout.since, history: rollout.answered };
+    if (plan.reason) explanation.reason = plan.reason;
+    if (plan.memoized !== undefined) explanation.memoized = plan.memoized;
+    if (plan.prompt)
+      explanation.prompt = {
+        version: plan.prompt.version,
+        system: plan.prompt.system,
+        user: plan.prompt.user,
+        examples: plan.prompt.examples,
+      };
+    return explanation;
+  }
+
+  /** `explain`, once the tool's neighbour index is built off the event loop, and in the state of the call's rollout (for servers). */
   async explainWhenReady(request: CallRequest): Promise<Explanation> {
     const { call, known } = this.prepare(request);
     if (known && !this.#index.isReady(call.server, call.tool)) await this.#index.ready(call.server, call.tool);
-    return this.explain(request);
+    const id = request.trajectory_id;
+    if (!known || !this.#rollouts || id === undefined || id === '') return this.explain(request);
+    const state = await this.#rollouts.state(id, call.server);
+    if (state.state === 'unavailable')
+      return {
+        ...this.explain(request),
+        tier: 'miss',
+        reason: 'state_unavailable',
+        why: "the rollout's state (PostgreSQL) cannot be read now",
+      };
+    return this.explain(request, state.state === 'diverged' ? state : undefined);
   }
 
   #nearest(call: Call): Neighbor[] {
