@@ -10,12 +10,14 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
+import { replay } from '../src/replay/replay.js';
+import { HttpTarget } from '../src/replay/targets.js';
 import { MemoryRolloutStore } from '../src/rollouts/memory-store.js';
 import { PostgresRolloutStore } from '../src/rollouts/postgres-store.js';
 import type { RolloutStore } from '../src/rollouts/rollout-store.js';
 import { Rollouts } from '../src/rollouts/rollouts.js';
 import { createFuzzy, type FuzzyConfig } from '../src/tiers/fuzzy/fuzzy-tier.js';
-import { appOf, cacheOf, metricValue, onCleanup, type TestApp } from './helpers.js';
+import { appOf, cacheOf, metricValue, onCleanup, type TestApp, tempDir, writeLog } from './helpers.js';
 import { type FakeAnthropic, type SeenRequest, startFakeAnthropic } from './support/fake-anthropic.js';
 import { startPostgres } from './support/postgres.js';
 
@@ -252,6 +254,53 @@ describe('a rollout through the other protocols', () => {
     expect((await app.app.inject({ method: 'GET', url: `/v1/rollouts/${session}` })).statusCode).toBe(404);
     // Without a session id, DELETE is still not offered.
     expect((await fetch(`${url}/mcp/shop`, { method: 'DELETE' })).status).toBe(405);
+  });
+});
+
+describe('rollouts seen from outside', () => {
+  it('counts them in /v1/report, in toolsim replay, and explains a call in its rollout state', async () => {
+    const fake = await stand();
+    const app = await shop(fake);
+    await call(app, CANCEL_2, 'seen');
+    await call(app, GET_2, 'seen');
+    const report = await app.app.inject({ method: 'GET', url: '/v1/report' });
+    expect(report.json().rollouts).toEqual({ diverged: 1, fuzzy: 1, miss: 0 });
+    const explained = await app.app.inject({ method: 'POST', url: '/v1/explain', payload: { ...GET_2, trajectory_id: 'seen' } });
+    expect(explained.json()).toMatchObject({
+      tier: 'fuzzy',
+      rollout: { diverged_since: 1, history: 2 },
+      writes: { writes: false, why: 'its name starts with "get", a reading verb' },
+      why: expect.stringMatching(/^the rollout diverged on this server at its call 1/),
+    });
+    expect(explained.json().prompt.user).toContain('Call 1 (the write no recording has): cancel_order');
+    // Without its rollout, the same call is the recording.
+    const alone = await app.app.inject({ method: 'POST', url: '/v1/explain', payload: CANCEL_2 });
+    expect(alone.json()).toMatchObject({ tier: 'fuzzy', writes: { writes: true, why: 'its name holds "cancel", a writing verb' } });
+    // toolsim replay of a test set whose trajectory writes what no recording has, then reads.
+    const dir = tempDir();
+    const testSet = writeLog(dir, 'test.jsonl', [
+      { ...GET_2, output: order('#2', 'pending'), trajectory_id: 'held-out' },
+      { ...CANCEL_2, output: order('#2', 'cancelled'), trajectory_id: 'held-out' },
+      { ...GET_2, output: order('#2', 'cancelled'), trajectory_id: 'held-out' },
+    ]);
+    const url = await app.app.listen({ host: '127.0.0.1', port: 0 });
+    const replayed = await replay({ inputs: [testSet], target: new HttpTarget(url), batchSize: 1, concurrency: 1 });
+    expect(replayed.overall).toMatchObject({ calls: 3, exact: 1, fuzzy: 2, diverged: 1 });
+  });
+
+  it('serves a repeated request of a rollout in recorded state from the request memo, and still records it', async () => {
+    const fake = await stand();
+    const app = await shop(fake);
+    const bodies = [GET_2, GET_2, GET_2, GET_2].map(() => ({ ...GET_2, trajectory_id: 'memo' }));
+    const texts: string[] = [];
+    for (const body of bodies) texts.push((await app.app.inject({ method: 'POST', url: '/v1/call', payload: body })).body);
+    expect(new Set(texts).size).toBe(1);
+    expect(app.simulator.remembered.entries).toBe(1);
+    const view = (await app.app.inject({ method: 'GET', url: '/v1/rollouts/memo' })).json();
+    expect(view).toMatchObject({ calls: 4, servers: [{ server: 'shop', state: 'recorded', answered: 4 }] });
+    // Once diverged, the remembered text no longer answers: the call is improvised.
+    await call(app, CANCEL_2, 'memo');
+    expect((await call(app, GET_2, 'memo')).tier).toBe('fuzzy');
   });
 });
 
