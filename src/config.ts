@@ -169,7 +169,7 @@ export const OPTIONS = {
     default: 64,
     min: 1,
     max: 10_000,
-    help: "calls of a rollout's history kept per server for the prompts of its diverged calls (the history digest covers every call)",
+    help: "calls of a rollout's history kept per server (and the write that diverged it) for the prompts of its diverged calls",
   },
   writeTools: {
     flag: 'write-tools',

@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Answered, type AnsweredCall, EMPTY_DIGEST, nextDigest } from '../src/core/rollout.js';
+import { type Answered, type AnsweredCall, entryHash, historyDigest } from '../src/core/rollout.js';
 import { MemoryRolloutStore } from '../src/rollouts/memory-store.js';
 import { PostgresRolloutStore } from '../src/rollouts/postgres-store.js';
 import type { RolloutStore, RolloutStoreLimits } from '../src/rollouts/rollout-store.js';
@@ -73,8 +73,8 @@ const write = (tool: string, args: object, output: unknown, tier: 'exact' | 'fuz
 const MISS: Answered = { tier: 'miss' };
 
 /** The digest of a sequence of answered calls, folded in JavaScript. */
-const digestOf = (entries: readonly Answered[]): string =>
-  entries.reduce((d, e) => (e.tier === 'miss' ? d : nextDigest(d, e)), EMPTY_DIGEST);
+/** The digest of the kept entries, oldest first, computed in JavaScript. */
+const digestOf = (entries: readonly Answered[]): string => historyDigest(entries.flatMap((e) => (e.tier === 'miss' ? [] : [entryHash(e)])));
 
 const stores: [string, Make, boolean][] = [
   ['memory', memory, true],
@@ -144,20 +144,22 @@ describe.each(stores)('the %s rollout store', (_name, make, enabled) => {
     expect(c.digest).not.toBe(a.digest);
   });
 
-  it.runIf(enabled)('keeps the last entries of a long history while its digest covers every call', async () => {
+  it.runIf(enabled)('keeps the last entries of a long history and the write that diverged it; the digest covers what is kept', async () => {
     const { store } = await make({ maxHistory: 3 });
-    const calls = [write('add', { n: 0 }, 0, 'fuzzy'), ...Array.from({ length: 6 }, (_, n) => read('get', { n: n + 1 }, n + 1, 'fuzzy'))];
+    const reads = Array.from({ length: 7 }, (_, n) => read('get', { n: n + 1 }, n + 1, 'fuzzy'));
+    const calls = [read('get', { n: 0 }, 0), write('add', { n: 0 }, 0, 'fuzzy'), ...reads.slice(0, 6)];
     for (const c of calls) await store.record('long', 'shop', c);
     const state = await store.state('long', 'shop');
     if (state.state !== 'diverged') throw new Error('expected diverged');
-    expect(state.answered).toBe(7);
-    expect(state.history.map((h) => h.call)).toEqual([7, 6, 5]);
-    expect(state.digest).toBe(digestOf(calls));
-    // More calls after the digest was read fold on from where it was.
-    const more = read('get', { n: 7 }, 7, 'fuzzy');
+    expect(state.answered).toBe(8);
+    // The diverging write (call 2) stays however old: every later prompt must carry it.
+    expect(state.history.map((h) => h.call)).toEqual([8, 7, 6, 2]);
+    expect(state.digest).toBe(digestOf([calls[1]!, ...calls.slice(5)]));
+    const more = reads[6]!;
     await store.record('long', 'shop', more);
     const after = await store.state('long', 'shop');
-    expect(after.state === 'diverged' && after.digest).toBe(digestOf([...calls, more]));
+    expect(after.state === 'diverged' && after.history.map((h) => h.call)).toEqual([9, 8, 7, 2]);
+    expect(after.state === 'diverged' && after.digest).toBe(digestOf([calls[1]!, ...calls.slice(6), more]));
   });
 
   it.runIf(enabled)('ends a rollout at once; its id then starts afresh', async () => {
@@ -217,12 +219,16 @@ describe('the memory rollout store', () => {
     expect(store.size).toEqual({ rollouts: 0, bytes: 0 });
   });
 
-  it('answers a rollout that never diverges without hashing anything', async () => {
+  it('hashes nothing for a rollout that never diverges', async () => {
     const store = new MemoryRolloutStore();
     const calls = Array.from({ length: 10 }, (_, n) => read('get', { n }, n));
     for (const c of calls) store.record('plain', 'shop', c);
-    // The digest is folded only when asked: the view folds it now, and it is the digest of the ten calls.
-    expect(store.view('plain')?.servers[0]?.digest).toBe(digestOf(calls));
+    // A recorded server has no digest: nothing was hashed.
+    expect(store.view('plain')?.servers[0]).toMatchObject({ state: 'recorded', answered: 10, digest: '' });
+    // Once diverged, the digest covers the kept history.
+    const write = { ...calls[0]!, tool: 'cancel', writes: true, tier: 'fuzzy' as const };
+    store.record('plain', 'shop', write);
+    expect(store.view('plain')?.servers[0]?.digest).toBe(digestOf([...calls, write]));
   });
 });
 

@@ -84,14 +84,11 @@ export interface RolloutStoreStatus {
   readonly error?: string;
 }
 
-/** The digest of a server's history before its first answered call. */
-export const EMPTY_DIGEST = '';
-
 /**
- * The text an answered call adds to its server's digest: what the call was and what it got, never
- * when or through which tier (two rollouts that made the same calls and got the same answers have
- * one digest). Each part is prefixed by its length in UTF-8 bytes, so no two entries share a text,
- * and the output is taken as it is (escaping it again would cost more than hashing it).
+ * The text that stands for an answered call in its server's digest: what the call was and what it
+ * got, never when or through which tier (two rollouts that made the same calls and got the same
+ * answers have one digest). Each part is prefixed by its length in UTF-8 bytes, so no two entries
+ * share a text, and the output is taken as it is (escaping it again would cost more than hashing it).
  */
 export function entryText(entry: Pick<HistoryEntry, 'tool' | 'arguments' | 'outputJson' | 'isError'>): string {
   return entryHead(entry) + entry.outputJson;
@@ -103,13 +100,19 @@ function entryHead(entry: Pick<HistoryEntry, 'tool' | 'arguments' | 'outputJson'
   return `${bytes(tool)}:${tool}${bytes(args)}:${args}${entry.isError ? 1 : 0}${bytes(outputJson)}:`;
 }
 
+/** An entry's hash: hex SHA-256 of its text in UTF-8 (PostgreSQL computes the same from `entryText`). */
+export function entryHash(entry: Pick<HistoryEntry, 'tool' | 'arguments' | 'outputJson' | 'isError'>): string {
+  return createHash('sha256').update(entryHead(entry)).update(entry.outputJson).digest('hex');
+}
+
 /**
- * The next digest: hex SHA-256 of the previous digest, a newline and the entry's text (UTF-8). The
- * PostgreSQL registry computes the same in SQL from `entryText`; a test holds the two to one value.
+ * The digest of a server's history: hex SHA-256 of its kept entries' hashes, oldest first, each
+ * followed by a newline. It covers what a prompt can be given, the last `--rollout-history` calls
+ * and the write that diverged the server: two rollouts whose prompts would be the same share an
+ * improvisation, and any difference in what a prompt shows is another key.
  */
-export function nextDigest(previous: string, entry: Pick<HistoryEntry, 'tool' | 'arguments' | 'outputJson' | 'isError'>): string {
-  return createHash('sha256')
-    .update(`${previous}\n${entryHead(entry)}`)
-    .update(entry.outputJson)
-    .digest('hex');
+export function historyDigest(hashes: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const h of hashes) hash.update(`${h}\n`);
+  return hash.digest('hex');
 }

@@ -1,13 +1,13 @@
 /**
- * Rollouts kept in this process's memory (without `--memo-url`): a map in order of last call, so
- * the longest silent comes first for expiry and eviction. Bounded by the TTL, a count, the history
- * kept per server and the bytes that history holds. The clock is injected (tests use a fake one).
+ * Rollouts kept in this process's memory (without `--memo-url`). Bounded by the TTL, a count, the
+ * history kept per server and the bytes that history holds; the clock is injected (tests use a fake
+ * one). A call costs two map reads and a push: no hashing, no reordering. Eviction past a cap takes
+ * the longest silent rollout by the CLOCK algorithm (a rollout called since it was last passed over
+ * gets a second chance), so it is amortized constant time; the sweep walks every rollout.
  *
- * The history digest is folded lazily: a rollout that never diverges never hashes its answers (the
- * exact path stays as cheap as without rollouts); the digest is brought up to date when a diverged
- * call needs it, or when an entry leaves the kept history.
+ * The digest is computed only for a diverged call, from its entries' hashes, each computed once.
  */
-import { type Answered, EMPTY_DIGEST, type HistoryEntry, nextDigest, RECORDED } from '../core/rollout.js';
+import { type Answered, entryHash, type HistoryEntry, historyDigest, RECORDED } from '../core/rollout.js';
 import {
   DEFAULT_LIMITS,
   type EndedHow,
@@ -29,14 +29,22 @@ export interface MemoryStoreOptions extends Partial<RolloutStoreLimits> {
   onEnded?: (how: EndedHow) => void;
 }
 
+/** Entries' hashes, once a digest needed them (entries are handed out as they are, so the hash sits beside them). */
+const hashes = new WeakMap<HistoryEntry, string>();
+const hashOf = (entry: HistoryEntry): string => {
+  let hash = hashes.get(entry);
+  if (hash === undefined) hashes.set(entry, (hash = entryHash(entry)));
+  return hash;
+};
+
 interface ServerRecord {
   /** Answered calls ever. */
   answered: number;
-  /** Kept entries, oldest first. */
+  /** Kept entries, oldest first: the last `maxHistory`, and the write that diverged the server. */
   history: HistoryEntry[];
-  /** The digest over the first `folded` answered calls. */
+  /** The digest of `history` when `answered` was `digestAt`. */
   digest: string;
-  folded: number;
+  digestAt: number;
   since?: number;
   by?: { tool: string; arguments: string };
 }
@@ -46,6 +54,8 @@ interface RolloutRecord {
   calls: number;
   readonly createdAt: number;
   lastSeen: number;
+  /** Called since the clock hand last passed it. */
+  touched: boolean;
   bytes: number;
   readonly servers: Map<string, ServerRecord>;
 }
@@ -61,7 +71,7 @@ export class MemoryRolloutStore implements RolloutStore {
   readonly #maxBytes: number;
   readonly #now: () => number;
   readonly #onEnded: ((how: EndedHow) => void) | undefined;
-  /** By id, least recently called first. */
+  /** By id, in order of creation (or of their last second chance). */
   readonly #rollouts = new Map<string, RolloutRecord>();
   #bytes = 0;
 
@@ -89,20 +99,17 @@ export class MemoryRolloutStore implements RolloutStore {
       state: 'diverged',
       since: record.since,
       answered: record.answered,
-      digest: foldAll(record),
+      digest: digestOf(record),
       history: record.history.slice().reverse(),
     };
   }
 
   record(id: string, server: string, answered: Answered): Recorded {
     const now = this.#now();
-    let rollout = this.#live(id);
-    if (rollout) {
-      // Moved to the end: the map stays in order of last call.
-      this.#rollouts.delete(id);
-      this.#rollouts.set(id, rollout);
-    } else {
-      rollout = { id, calls: 0, createdAt: now, lastSeen: now, bytes: ROLLOUT_BYTES, servers: new Map() };
+    let rollout = this.#live(id, now);
+    if (rollout) rollout.touched = true;
+    else {
+      rollout = { id, calls: 0, createdAt: now, lastSeen: now, touched: false, bytes: ROLLOUT_BYTES, servers: new Map() };
       this.#rollouts.set(id, rollout);
       this.#bytes += ROLLOUT_BYTES;
     }
@@ -111,26 +118,33 @@ export class MemoryRolloutStore implements RolloutStore {
     let diverged = false;
     if (answered.tier !== 'miss') {
       let record = rollout.servers.get(server);
-      if (!record) rollout.servers.set(server, (record = { answered: 0, history: [], digest: EMPTY_DIGEST, folded: 0 }));
-      const entry: HistoryEntry = { call, ...answered };
-      record.history.push(entry);
+      if (!record) rollout.servers.set(server, (record = { answered: 0, history: [], digest: '', digestAt: -1 }));
+      const entry: HistoryEntry = {
+        call,
+        tool: answered.tool,
+        arguments: answered.arguments,
+        outputJson: answered.outputJson,
+        isError: answered.isError,
+        tier: answered.tier,
+        writes: answered.writes,
+      };
+      const history = record.history;
+      history.push(entry);
       record.answered++;
       this.#grow(rollout, entryBytes(entry));
-      while (record.history.length > this.limits.maxHistory) {
-        // An entry leaving the kept history is folded into the digest first.
-        if (record.folded === record.answered - record.history.length) {
-          record.digest = nextDigest(record.digest, record.history[0]!);
-          record.folded++;
-        }
-        this.#grow(rollout, -entryBytes(record.history.shift()!));
-      }
       if (record.since === undefined && answered.writes && answered.tier === 'fuzzy') {
         record.since = call;
         record.by = { tool: answered.tool, arguments: answered.arguments };
         diverged = true;
       }
+      // The last maxHistory entries are kept, and the write that diverged the server, however old.
+      while (history.length > this.limits.maxHistory) {
+        const at = history[0]!.call === record.since ? 1 : 0;
+        if (history.length - at <= this.limits.maxHistory) break;
+        this.#grow(rollout, -entryBytes(at === 0 ? history.shift()! : history.splice(1, 1)[0]!));
+      }
     }
-    this.#enforceCaps(rollout);
+    if (this.#rollouts.size > this.limits.maxRollouts || this.#bytes > this.#maxBytes) this.#enforceCaps(rollout);
     return { kind: 'ok', call, diverged };
   }
 
@@ -143,7 +157,7 @@ export class MemoryRolloutStore implements RolloutStore {
       ...(record.since === undefined ? {} : { divergedSince: record.since }),
       ...(record.by === undefined ? {} : { divergedBy: record.by }),
       answered: record.answered,
-      digest: foldAll(record),
+      digest: record.since === undefined ? '' : digestOf(record),
       history: record.history.slice().reverse(),
     }));
     return {
@@ -167,7 +181,7 @@ export class MemoryRolloutStore implements RolloutStore {
     const ended: Partial<Record<EndedHow, number>> = {};
     const deadline = this.#now() - this.limits.ttlMs;
     for (const rollout of this.#rollouts.values()) {
-      if (rollout.lastSeen > deadline) break;
+      if (rollout.lastSeen > deadline) continue;
       // Counted by the caller, from what this returns.
       this.#drop(rollout);
       ended.expired = (ended.expired ?? 0) + 1;
@@ -185,10 +199,10 @@ export class MemoryRolloutStore implements RolloutStore {
   }
 
   /** The rollout, unless it is unknown or silent past the TTL (then it ends now). */
-  #live(id: string): RolloutRecord | undefined {
+  #live(id: string, now = this.#now()): RolloutRecord | undefined {
     const rollout = this.#rollouts.get(id);
     if (!rollout) return undefined;
-    if (rollout.lastSeen > this.#now() - this.limits.ttlMs) return rollout;
+    if (rollout.lastSeen > now - this.limits.ttlMs) return rollout;
     this.#drop(rollout);
     this.#onEnded?.('expired');
     return undefined;
@@ -199,12 +213,21 @@ export class MemoryRolloutStore implements RolloutStore {
     this.#bytes += bytes;
   }
 
-  /** Ends the longest silent rollouts while past a cap, never `keep` (the one just called). */
+  /**
+   * Ends rollouts while past a cap, never `keep` (the one just called): the CLOCK algorithm over
+   * the map's order, a rollout called since the hand last passed it moved to the back once.
+   */
   #enforceCaps(keep: RolloutRecord): void {
-    for (const rollout of this.#rollouts.values()) {
-      if (this.#rollouts.size <= this.limits.maxRollouts && this.#bytes <= this.#maxBytes) return;
-      if (rollout === keep) return;
-      this.#drop(rollout);
+    while (this.#rollouts.size > this.limits.maxRollouts || this.#bytes > this.#maxBytes) {
+      const oldest = this.#rollouts.values().next().value;
+      if (oldest === undefined || (oldest === keep && this.#rollouts.size === 1)) return;
+      if (oldest === keep || oldest.touched) {
+        oldest.touched = false;
+        this.#rollouts.delete(oldest.id);
+        this.#rollouts.set(oldest.id, oldest);
+        continue;
+      }
+      this.#drop(oldest);
       this.#onEnded?.('evicted');
     }
   }
@@ -215,10 +238,11 @@ export class MemoryRolloutStore implements RolloutStore {
   }
 }
 
-/** Brings a server's digest up to date with every answered call (the folded ones and the kept history). */
-function foldAll(record: ServerRecord): string {
-  const firstKept = record.answered - record.history.length;
-  for (let n = record.folded; n < record.answered; n++) record.digest = nextDigest(record.digest, record.history[n - firstKept]!);
-  record.folded = record.answered;
+/** The digest of a server's kept history (its entries hashed once each, the digest once per call). */
+function digestOf(record: ServerRecord): string {
+  if (record.digestAt !== record.answered) {
+    record.digest = historyDigest(record.history.map(hashOf));
+    record.digestAt = record.answered;
+  }
   return record.digest;
 }

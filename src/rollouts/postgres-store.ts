@@ -3,7 +3,8 @@
  * different replicas. Three tables: the rollouts (call count, last call), their state per server
  * (answered calls, the history digest, the write that diverged it) and the kept history. Every
  * change is one statement, so two replicas recording calls of one rollout at once serialize on its
- * row; the history digest is computed by PostgreSQL with the formula of src/core/rollout.ts.
+ * row; entry hashes and the history digest are computed by PostgreSQL with the formulas of
+ * src/core/rollout.ts.
  *
  * Times are the database's (`now()`), so replicas whose clocks disagree agree on expiry.
  *
@@ -17,7 +18,7 @@
  */
 import pg from 'pg';
 import type { Answered, HistoryEntry } from '../core/rollout.js';
-import { EMPTY_DIGEST, entryText, RECORDED } from '../core/rollout.js';
+import { entryText, RECORDED } from '../core/rollout.js';
 import {
   DEFAULT_LIMITS,
   type EndedHow,
@@ -44,7 +45,6 @@ const MIGRATIONS: readonly string[] = [
      rollout            text    NOT NULL REFERENCES toolsim_rollouts (id) ON DELETE CASCADE,
      server             text    NOT NULL,
      answered           integer NOT NULL,
-     digest             text    NOT NULL,
      diverged_since     integer,
      diverged_tool      text,
      diverged_arguments text,
@@ -61,6 +61,7 @@ const MIGRATIONS: readonly string[] = [
      is_error  boolean NOT NULL,
      tier      text    NOT NULL,
      writes    boolean NOT NULL,
+     hash      text    NOT NULL,
      PRIMARY KEY (rollout, server, n),
      FOREIGN KEY (rollout, server) REFERENCES toolsim_rollout_servers (rollout, server) ON DELETE CASCADE
    );`,
@@ -68,9 +69,11 @@ const MIGRATIONS: readonly string[] = [
 
 const SCHEMA_LOCK = 'toolsim_rollouts_schema';
 
-/** PostgreSQL's `nextDigest` (src/core/rollout.ts): hex SHA-256 of the previous digest, a newline and the entry text, in UTF-8. */
-const DIGEST_SQL = (previous: string, text: string): string =>
-  `encode(sha256(convert_to(${previous} || chr(10) || ${text}, 'UTF8')), 'hex')`;
+/** PostgreSQL's `entryHash` (src/core/rollout.ts): hex SHA-256 of an entry's text in UTF-8. */
+const HASH_SQL = (text: string): string => `encode(sha256(convert_to(${text}, 'UTF8')), 'hex')`;
+/** PostgreSQL's `historyDigest`: hex SHA-256 of the kept entries' hashes, oldest first, each followed by a newline. */
+const DIGEST_SQL = `(SELECT encode(sha256(convert_to(string_agg(h.hash || chr(10), '' ORDER BY h.n), 'UTF8')), 'hex')
+                       FROM toolsim_rollout_history AS h WHERE h.rollout = s.rollout AND h.server = s.server)`;
 
 export interface PostgresStoreOptions extends Partial<RolloutStoreLimits> {
   url: string;
@@ -138,7 +141,7 @@ export class PostgresRolloutStore implements RolloutStore {
     try {
       const result = await this.#query<{ answered: number; digest: string; diverged_since: number | null; history: HistoryRow[] | null }>(
         `WITH gone AS (DELETE FROM toolsim_rollouts WHERE id = $1 AND last_seen <= now() - $3 * interval '1 millisecond')
-         SELECT s.answered, s.digest, s.diverged_since,
+         SELECT s.answered, CASE WHEN s.diverged_since IS NULL THEN NULL ELSE ${DIGEST_SQL} END AS digest, s.diverged_since,
                 CASE WHEN s.diverged_since IS NULL THEN NULL ELSE
                   (SELECT json_agg(json_build_object('call', h.call, 'tool', h.tool, 'arguments', h.arguments, 'output', h.output,
                                                      'is_error', h.is_error, 'tier', h.tier, 'writes', h.writes) ORDER BY h.n DESC)
@@ -193,23 +196,23 @@ export class PostgresRolloutStore implements RolloutStore {
     const result = await this.#query<{ call: number; diverged_since: number | null }>(
       `WITH r AS (${touch}
        ), s AS (
-         INSERT INTO toolsim_rollout_servers AS s (rollout, server, answered, digest, diverged_since, diverged_tool, diverged_arguments)
-         SELECT $1, $3, 1, ${DIGEST_SQL(`'${EMPTY_DIGEST}'`, '$4::text')},
-                CASE WHEN $5::boolean THEN r.calls END, CASE WHEN $5::boolean THEN $6 END, CASE WHEN $5::boolean THEN $7 END
+         INSERT INTO toolsim_rollout_servers AS s (rollout, server, answered, diverged_since, diverged_tool, diverged_arguments)
+         SELECT $1, $3, 1, CASE WHEN $5::boolean THEN r.calls END, CASE WHEN $5::boolean THEN $6 END, CASE WHEN $5::boolean THEN $7 END
            FROM r
          ON CONFLICT (rollout, server) DO UPDATE SET
            answered = s.answered + 1,
-           digest = ${DIGEST_SQL('s.digest', '$4::text')},
            diverged_since = COALESCE(s.diverged_since, EXCLUDED.diverged_since),
            diverged_tool = COALESCE(s.diverged_tool, EXCLUDED.diverged_tool),
            diverged_arguments = COALESCE(s.diverged_arguments, EXCLUDED.diverged_arguments)
          RETURNING answered, diverged_since, (SELECT calls FROM r) AS call
        ), h AS (
-         INSERT INTO toolsim_rollout_history (rollout, server, n, call, tool, arguments, output, is_error, tier, writes)
-         SELECT $1, $3, s.answered, s.call, $6, $7, $8, $9, $10, $11 FROM s
+         INSERT INTO toolsim_rollout_history (rollout, server, n, call, tool, arguments, output, is_error, tier, writes, hash)
+         SELECT $1, $3, s.answered, s.call, $6, $7, $8, $9, $10, $11, ${HASH_SQL('$4::text')} FROM s
        ), trimmed AS (
+         -- The last maxHistory entries are kept, and the write that diverged the server, however old.
          DELETE FROM toolsim_rollout_history
           WHERE rollout = $1 AND server = $3 AND n <= (SELECT answered FROM s) - $12
+            AND call IS DISTINCT FROM (SELECT diverged_since FROM s)
        )
        SELECT call, diverged_since FROM s`,
       [
@@ -241,7 +244,7 @@ export class PostgresRolloutStore implements RolloutStore {
         | {
             server: string;
             answered: number;
-            digest: string;
+            digest: string | null;
             diverged_since: number | null;
             diverged_tool: string | null;
             diverged_arguments: string | null;
@@ -251,7 +254,7 @@ export class PostgresRolloutStore implements RolloutStore {
     }>(
       `SELECT r.calls, r.created_at, r.last_seen, r.last_seen + $2 * interval '1 millisecond' AS expires_at,
               (SELECT json_agg(json_build_object(
-                        'server', s.server, 'answered', s.answered, 'digest', s.digest, 'diverged_since', s.diverged_since,
+                        'server', s.server, 'answered', s.answered, 'digest', CASE WHEN s.diverged_since IS NULL THEN '' ELSE ${DIGEST_SQL} END, 'diverged_since', s.diverged_since,
                         'diverged_tool', s.diverged_tool, 'diverged_arguments', s.diverged_arguments,
                         'history', (SELECT json_agg(json_build_object('call', h.call, 'tool', h.tool, 'arguments', h.arguments,
                                                                       'output', h.output, 'is_error', h.is_error, 'tier', h.tier,
@@ -273,7 +276,7 @@ export class PostgresRolloutStore implements RolloutStore {
         ? {}
         : { divergedBy: { tool: s.diverged_tool, arguments: s.diverged_arguments } }),
       answered: s.answered,
-      digest: s.digest,
+      digest: s.digest ?? '',
       history: (s.history ?? []).map(entryOf),
     }));
     return {

@@ -112,8 +112,8 @@ export class Simulator {
   #catalog: Catalog;
   #index: NeighborIndex;
   readonly #rollouts: Rollouts | undefined;
-  /** Whether each tool writes, by tool id (computed once per snapshot, from its catalog). */
-  readonly #writes = new Map<string, boolean>();
+  /** Whether each tool writes, by server then tool (computed once per snapshot, from its catalog). */
+  readonly #writes = new Map<string, Map<string, boolean>>();
   /** Calls being resolved now; a retired simulator's store closes only once this is 0. */
   #inFlight = 0;
   #idle: (() => void)[] = [];
@@ -357,11 +357,12 @@ export class Simulator {
 
   /** Whether the call's tool writes (its annotations in the catalog, else the write rule's other steps). */
   #writesOf(call: Pick<Call, 'server' | 'tool'>): boolean {
-    const id = JSON.stringify([call.server, call.tool]);
-    let writes = this.#writes.get(id);
+    let tools = this.#writes.get(call.server);
+    if (!tools) this.#writes.set(call.server, (tools = new Map()));
+    let writes = tools.get(call.tool);
     if (writes === undefined) {
       writes = this.#rollouts!.writes(call.server, call.tool, this.#catalog.annotationsOf(call.server, call.tool)).writes;
-      this.#writes.set(id, writes);
+      tools.set(call.tool, writes);
     }
     return writes;
   }
