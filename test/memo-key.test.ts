@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { callKey } from '../src/core/canonical.js';
-import { Memo } from '../src/store/memo.js';
 import { memoId, memoIdText } from '../src/store/memo-key.js';
+import { SqliteMemoTable as Memo } from '../src/store/memo-sqlite.js';
 import { Store } from '../src/store/store.js';
 import { onCleanup, tempDir } from './helpers.js';
 

@@ -1,7 +1,7 @@
 /** `toolsim tools`: the recorded tool schemas, ready for a trainer's tool config; or which of them write. */
 import { resolveConfig } from '../config.js';
 import { table } from '../core/format.js';
-import { toolSchemas } from '../protocols/tool-schemas.js';
+import { toolSchemas } from '../protocols/formats/tool-schemas.js';
 import { WriteRule } from '../rollouts/write-rule.js';
 import { Store } from '../store/store.js';
 import type { Command } from './command.js';

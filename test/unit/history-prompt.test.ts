@@ -3,8 +3,7 @@
  * first when the budget is short, entries whole or not at all, nothing when nothing fits.
  */
 import { describe, expect, it } from 'vitest';
-import type { HistoryEntry } from '../src/core/rollout.js';
-import { historyBlock } from '../src/tiers/fuzzy/history-prompt.js';
+import { type HistoryEntry, historyBlock } from '../support/units.js';
 
 const entry = (call: number, tool: string, output: string, writes = false): HistoryEntry => ({
   call,

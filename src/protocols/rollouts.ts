@@ -6,8 +6,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { NotFoundError, ToolsimError } from '../core/errors.js';
 import type { RolloutView } from '../core/rollout.js';
+import { errorSchema } from '../http/schemas.js';
 import type { Simulator } from '../simulator/simulator.js';
-import { errorSchema } from './schemas.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { nameWords, WriteRule, writesByName } from '../src/rollouts/write-rule.js';
+import { nameWords, WriteRule, writesByName } from '../support/units.js';
 
 const DATASETS = ['/work/shared/datasets/tau-bench/tools.jsonl', '/work/shared/datasets/api-bank/tools.jsonl'];
 const TOOLS_OF_SAMPLES = ['cache/samples/tau-bench/tools.jsonl', 'cache/samples/api-bank/tools.jsonl'];
