@@ -26,7 +26,7 @@ import { callKey, canonicalJson, normalizeName, parseArguments } from '../src/co
 import { table } from '../src/core/format.js';
 import { createMetrics } from '../src/core/metrics.js';
 import { ingest } from '../src/ingest/ingest.js';
-import { MemoryRolloutStore } from '../src/rollouts/memory-store.js';
+import { InMemoryRolloutStore } from '../src/rollouts/memory-store.js';
 import { Rollouts } from '../src/rollouts/rollouts.js';
 import { WriteRule } from '../src/rollouts/write-rule.js';
 import { Simulator } from '../src/simulator/simulator.js';
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'toolsim-state-'));
   const fake = await startFakeAnthropic({ kind: 'answer', output: nearestOutput });
   const store = Store.open(join(dir, 'cache.db'));
-  const rollouts = new Rollouts({ store: new MemoryRolloutStore(), sweepMs: 0 });
+  const rollouts = new Rollouts({ store: new InMemoryRolloutStore(), sweepMs: 0 });
   const fuzzy = createFuzzy({ ...resolveConfig(FUZZY_OPTIONS, {}, {}), apiKey: 'sk-check', baseUrl: fake.url, llmRetries: 0 });
   try {
     await ingest({ store, inputs: [callsFile, toolsFile] });

@@ -8,7 +8,7 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Answered, type AnsweredCall, entryHash, historyDigest } from '../src/core/rollout.js';
-import { MemoryRolloutStore } from '../src/rollouts/memory-store.js';
+import { InMemoryRolloutStore } from '../src/rollouts/memory-store.js';
 import { PostgresRolloutStore } from '../src/rollouts/postgres-store.js';
 import type { RolloutStore, RolloutStoreLimits } from '../src/rollouts/rollout-store.js';
 import { Rollouts } from '../src/rollouts/rollouts.js';
@@ -41,7 +41,7 @@ type Make = (limits?: Partial<RolloutStoreLimits>) => Promise<Harness>;
 
 const memory: Make = async (limits = {}) => {
   let now = 1_000_000;
-  const store = new MemoryRolloutStore({ ...limits, now: () => now });
+  const store = new InMemoryRolloutStore({ ...limits, now: () => now });
   return {
     store,
     pass: async (ms) => {
@@ -206,7 +206,7 @@ describe.each(stores)('the %s rollout store', (_name, make, enabled) => {
 describe('the memory rollout store', () => {
   it('ends the longest silent rollouts when their history passes its bytes, and counts them', async () => {
     const ended: string[] = [];
-    const store = new MemoryRolloutStore({ maxBytes: 40_000, onEnded: (how) => ended.push(how) });
+    const store = new InMemoryRolloutStore({ maxBytes: 40_000, onEnded: (how) => ended.push(how) });
     const big = 'x'.repeat(5_000);
     for (let i = 0; i < 6; i++) store.record(`r${i}`, 'shop', read('get', { i }, big));
     expect(store.size.bytes).toBeLessThanOrEqual(40_000);
@@ -220,7 +220,7 @@ describe('the memory rollout store', () => {
   });
 
   it('hashes nothing for a rollout that never diverges', async () => {
-    const store = new MemoryRolloutStore();
+    const store = new InMemoryRolloutStore();
     const calls = Array.from({ length: 10 }, (_, n) => read('get', { n }, n));
     for (const c of calls) store.record('plain', 'shop', c);
     // A recorded server has no digest: nothing was hashed.
@@ -293,7 +293,7 @@ describe.skipIf(!server)('the PostgreSQL rollout store', () => {
 
 describe('the registry', () => {
   it('takes the calls of one rollout in order, synchronously while none is in flight', async () => {
-    const rollouts = new Rollouts({ store: new MemoryRolloutStore(), sweepMs: 0 });
+    const rollouts = new Rollouts({ store: new InMemoryRolloutStore(), sweepMs: 0 });
     onCleanup(() => rollouts.close());
     expect(rollouts.run('r', () => 1)).toBe(1);
     const order: string[] = [];
@@ -327,7 +327,7 @@ describe('the registry', () => {
   it('says which call diverged each server, once, and counts the rollouts that end by themselves', async () => {
     const ended: string[] = [];
     let now = 0;
-    const store = new MemoryRolloutStore({ ttlMs: 1000, now: () => now });
+    const store = new InMemoryRolloutStore({ ttlMs: 1000, now: () => now });
     const rollouts = new Rollouts({ store, sweepMs: 0, onEnded: (how, n) => ended.push(`${how}:${n}`) });
     const diverged = [
       rollouts.record('a', 'shop', write('cancel', { id: 1 }, 'ok', 'fuzzy')),

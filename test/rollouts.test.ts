@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
 import { replay } from '../src/replay/replay.js';
 import { HttpTarget } from '../src/replay/targets.js';
-import { MemoryRolloutStore } from '../src/rollouts/memory-store.js';
+import { InMemoryRolloutStore } from '../src/rollouts/memory-store.js';
 import { PostgresRolloutStore } from '../src/rollouts/postgres-store.js';
 import type { RolloutStore } from '../src/rollouts/rollout-store.js';
 import { Rollouts } from '../src/rollouts/rollouts.js';
@@ -75,7 +75,7 @@ function fuzzyOf(fake: FakeAnthropic, overrides: Partial<FuzzyConfig> = {}): Ret
   return fuzzy;
 }
 
-function registry(store: RolloutStore = new MemoryRolloutStore()): Rollouts {
+function registry(store: RolloutStore = new InMemoryRolloutStore()): Rollouts {
   const rollouts = new Rollouts({ store, sweepMs: 0 });
   onCleanup(() => rollouts.close());
   return rollouts;
@@ -270,7 +270,9 @@ describe('rollouts seen from outside', () => {
       tier: 'fuzzy',
       rollout: { diverged_since: 1, history: 2 },
       writes: { writes: false, why: 'its name starts with "get", a reading verb' },
-      why: expect.stringMatching(/^the rollout diverged on this server at its call 1/),
+      why: expect.stringMatching(
+        /^the call's rollout diverged on this server at its call 1 \(a write no recording has\), so no recording is served; /,
+      ),
     });
     expect(explained.json().prompt.user).toContain('Call 1 (the write no recording has): cancel_order');
     // Without its rollout, the same call is the recording.
@@ -354,7 +356,7 @@ describe('GET and DELETE /v1/rollouts/{id}', () => {
   it('forgets a rollout silent past its TTL', async () => {
     const fake = await stand();
     let now = 0;
-    const app = await shop(fake, registry(new MemoryRolloutStore({ ttlMs: 60_000, now: () => now })));
+    const app = await shop(fake, registry(new InMemoryRolloutStore({ ttlMs: 60_000, now: () => now })));
     await call(app, CANCEL_2, 'ttl');
     now += 30_000;
     expect((await call(app, GET_2, 'ttl')).tier).toBe('fuzzy');

@@ -6,7 +6,7 @@
  */
 import { buildApp } from '../../src/app.js';
 import { createMetrics } from '../../src/core/metrics.js';
-import { MemoryRolloutStore } from '../../src/rollouts/memory-store.js';
+import { InMemoryRolloutStore } from '../../src/rollouts/memory-store.js';
 import { Rollouts } from '../../src/rollouts/rollouts.js';
 import { Simulator } from '../../src/simulator/simulator.js';
 import { Store } from '../../src/store/store.js';
@@ -90,7 +90,7 @@ async function inProcessRounds(
 ): Promise<{ ratio: number[]; rollout: number[]; plain: number[]; calls: number }> {
   const store = Store.open(db, { readonly: true });
   const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
-  const registry = new Rollouts({ store: new MemoryRolloutStore(), sweepMs: 0 });
+  const registry = new Rollouts({ store: new InMemoryRolloutStore(), sweepMs: 0 });
   const simulator = new Simulator({ store, metrics, rollouts: registry });
   const app = await buildApp({ simulator: () => simulator, metrics, maxEventLoopDelay: 1000 });
   const rollouts = plain.map(named);

@@ -3,7 +3,7 @@
  * shared memo is (`--memo-url` with the fuzzy tier on), so a rollout's calls may land on any replica.
  */
 import { ConfigError } from '../core/errors.js';
-import { MemoryRolloutStore } from './memory-store.js';
+import { InMemoryRolloutStore } from './memory-store.js';
 import { PostgresRolloutStore } from './postgres-store.js';
 import type { EndedHow, RolloutStoreStatus } from './rollout-store.js';
 import { Rollouts } from './rollouts.js';
@@ -48,7 +48,7 @@ export function createRollouts(config: RolloutsConfig, extras: RolloutsExtras = 
   const onEnded = extras.onEnded ?? (() => {});
   const store = extras.url
     ? new PostgresRolloutStore({ url: extras.url, ...limits, ...(extras.onChange ? { onChange: extras.onChange } : {}) })
-    : new MemoryRolloutStore({ ...limits, onEnded: (how) => onEnded(how, 1), ...(extras.now ? { now: extras.now } : {}) });
+    : new InMemoryRolloutStore({ ...limits, onEnded: (how) => onEnded(how, 1), ...(extras.now ? { now: extras.now } : {}) });
   const rollouts = new Rollouts({
     store,
     rule,

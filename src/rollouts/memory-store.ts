@@ -66,7 +66,7 @@ const ROLLOUT_BYTES = 256;
 
 const entryBytes = (e: HistoryEntry): number => ENTRY_BYTES + 2 * (e.tool.length + e.arguments.length + e.outputJson.length);
 
-export class MemoryRolloutStore implements RolloutStore {
+export class InMemoryRolloutStore implements RolloutStore {
   readonly limits: RolloutStoreLimits;
   readonly #maxBytes: number;
   readonly #now: () => number;
