@@ -18,6 +18,7 @@ import type { RolloutStore } from '../src/rollouts/rollout-store.js';
 import { Rollouts } from '../src/rollouts/rollouts.js';
 import { createFuzzy, type FuzzyConfig } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { appOf, cacheOf, metricValue, onCleanup, type TestApp, tempDir, writeLog } from './helpers.js';
+import { runCli } from './support/cli.js';
 import { type FakeAnthropic, type SeenRequest, startFakeAnthropic } from './support/fake-anthropic.js';
 import { startPostgres } from './support/postgres.js';
 
@@ -426,5 +427,24 @@ describe.skipIf(!postgres)('rollouts kept in PostgreSQL', () => {
       await postgres!.start();
     }
     await expect.poll(async () => (await call(app, GET_2, 'down')).tier, { timeout: 15_000, interval: 200 }).toBe('fuzzy');
+  });
+});
+
+describe('toolsim tools --writes', () => {
+  it('lists which tools write and why, the flags winning over the names', async () => {
+    const { path } = await cacheOf(RECORDS);
+    const plain = await runCli(['tools', '--db', path, '--writes', '--json']);
+    expect(plain.code, plain.stderr).toBe(0);
+    const rows = (JSON.parse(plain.stdout) as { tools: { tool: string; writes: boolean; rule: string }[] }).tools;
+    expect(rows.map((r) => [r.tool, r.writes, r.rule])).toEqual([
+      ['list_messages', false, 'name'],
+      ['cancel_order', true, 'name'],
+      ['get_order', false, 'name'],
+    ]);
+    const flagged = await runCli(['tools', '--db', path, '--writes', '--read-only-tools', '^cancel_']);
+    expect(flagged.stdout).toMatch(/cancel_order\s+no\s+it matches --read-only-tools \^cancel_/);
+    const bad = await runCli(['tools', '--db', path, '--writes', '--write-tools', '(']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--write-tools "(" is not a regular expression');
   });
 });
