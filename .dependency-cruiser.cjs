@@ -46,6 +46,22 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/(core|shapes)/' },
     },
     {
+      name: 'rollouts-know-only-core',
+      comment:
+        'The registry of rollouts keeps their state (in memory or PostgreSQL); it is handed to the simulator as the store is, and knows no tier, store or protocol.',
+      severity: 'error',
+      from: { path: '^src/rollouts/' },
+      to: { path: '^src/', pathNot: '^src/(core|rollouts)/' },
+    },
+    {
+      name: 'only-the-simulator-knows-rollouts',
+      comment:
+        'Tiers read what the registry tells them (src/core/rollout.ts shapes), never the registry itself; protocols reach it through the simulator.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(rollouts|simulator)/|^src/[^/]+\\.ts$|^src/commands/' },
+      to: { path: '^src/rollouts/' },
+    },
+    {
       name: 'snapshot-knows-no-serving',
       comment:
         'The per-snapshot context (catalog, neighbour index, observations, storage state) is read by tiers and protocols; it knows none of them.',

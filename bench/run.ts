@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only exact,peer,batch,ingest,scale,neighbors,miss,blocking,shapes] [--out FILE]`:
+ * `npm run bench [-- --quick] [--only exact,peer,batch,rollouts,ingest,scale,neighbors,miss,blocking,shapes] [--out FILE]`:
  * runs each scenario and writes bench/RESULTS.md. Not a test: figures depend on the machine.
  */
 import { writeFileSync } from 'node:fs';
@@ -12,9 +12,10 @@ import { blockingScenario } from './scenarios/blocking.js';
 import { ingestLog, serveLargeCache } from './scenarios/cache.js';
 import { againstMountebank, batchVsSingle, exactInProcess, exactVsBare, httpFixture } from './scenarios/http.js';
 import { missTier, nearestNeighbors, oneToolCache } from './scenarios/neighbors.js';
+import { rolloutsVsPlain } from './scenarios/rollouts.js';
 import { shapesScenario } from './shapes.js';
 
-const SCENARIOS = ['exact', 'peer', 'batch', 'ingest', 'scale', 'neighbors', 'miss', 'blocking', 'shapes'] as const;
+const SCENARIOS = ['exact', 'peer', 'batch', 'rollouts', 'ingest', 'scale', 'neighbors', 'miss', 'blocking', 'shapes'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -40,7 +41,7 @@ const record = (section: Section): void => {
     log(`${section.title} | ${f.name}: ${f.value} ${f.target ? `(target ${f.target}: ${verdict(f.met)})` : ''}`);
 };
 
-if (wants('exact') || wants('peer') || wants('batch')) {
+if (wants('exact') || wants('peer') || wants('batch') || wants('rollouts')) {
   log('building the 10k working set and starting toolsim');
   const fixture = await httpFixture();
   try {
@@ -48,6 +49,7 @@ if (wants('exact') || wants('peer') || wants('batch')) {
     if (wants('exact')) record(await exactInProcess(fixture, mode));
     if (wants('batch')) record(await batchVsSingle(fixture, mode));
     if (wants('peer')) record(await againstMountebank(fixture, mode));
+    if (wants('rollouts')) record(await rolloutsVsPlain(fixture, mode));
   } finally {
     await fixture.close();
   }

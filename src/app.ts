@@ -20,6 +20,7 @@ import { registerLagShedding } from './http/shed.js';
 import { registerMcpRoutes } from './protocols/mcp.js';
 import { loadSdk } from './protocols/mcp-content.js';
 import { registerRoutes } from './protocols/native.js';
+import { registerRolloutRoutes } from './protocols/rollouts.js';
 import { registerVerlRoutes } from './protocols/verl-tool.js';
 import type { Simulator } from './simulator/simulator.js';
 
@@ -142,7 +143,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         version: VERSION,
         description: 'Replays recorded tool calls to agents: exact replay, LLM-improvised near misses, labelled misses.',
       },
-      tags: [{ name: 'calls' }, { name: 'catalog' }, { name: 'mcp' }, { name: 'agents' }, { name: 'ops' }],
+      tags: [{ name: 'calls' }, { name: 'rollouts' }, { name: 'catalog' }, { name: 'mcp' }, { name: 'agents' }, { name: 'ops' }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -170,6 +171,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.memo ? { memo: deps.memo } : {}),
   });
   registerMcpRoutes(app, { simulator: deps.simulator });
+  registerRolloutRoutes(app, { simulator: deps.simulator });
   // The MCP SDK costs ~0.3 s of compiling on the loop: a listening server loads it once it is up,
   // rather than stalling every client during the first MCP request. (Tests with inject never pay it.)
   app.addHook('onListen', (done) => {

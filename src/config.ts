@@ -155,6 +155,44 @@ export const OPTIONS = {
     secret: true,
     help: 'PostgreSQL URL of a fuzzy memo shared by every replica (postgres://user:pass@host/db); without it the memo lives in the SQLite cache',
   },
+  rolloutTtl: {
+    flag: 'rollout-ttl',
+    env: 'TOOLSIM_ROLLOUT_TTL',
+    kind: 'string',
+    default: '1h',
+    help: 'silence after which a rollout (trajectory_id) ends and its state is forgotten: 90s, 30m, 1h, 1d',
+  },
+  maxRollouts: {
+    flag: 'max-rollouts',
+    env: 'TOOLSIM_MAX_ROLLOUTS',
+    kind: 'integer',
+    default: 100_000,
+    min: 1,
+    help: 'rollouts kept at most; past it the longest silent one ends',
+  },
+  rolloutHistory: {
+    flag: 'rollout-history',
+    env: 'TOOLSIM_ROLLOUT_HISTORY',
+    kind: 'integer',
+    default: 64,
+    min: 1,
+    max: 10_000,
+    help: "calls of a rollout's history kept per server (and the write that diverged it) for the prompts of its diverged calls",
+  },
+  writeTools: {
+    flag: 'write-tools',
+    env: 'TOOLSIM_WRITE_TOOLS',
+    kind: 'string',
+    default: '',
+    help: 'regular expression (case-insensitive) of tool names (or server/tool) that write, whatever their annotations say',
+  },
+  readOnlyTools: {
+    flag: 'read-only-tools',
+    env: 'TOOLSIM_READ_ONLY_TOOLS',
+    kind: 'string',
+    default: '',
+    help: 'regular expression (case-insensitive) of tool names (or server/tool) that only read, unless --write-tools matches them too',
+  },
   adminToken: {
     flag: 'admin-token',
     env: 'TOOLSIM_ADMIN_TOKEN',
@@ -180,6 +218,12 @@ export const OPTIONS = {
     help: 'time to receive a whole request, body included, then 408 and the connection closed (a slow client cannot hold a shutdown); 0: no limit',
   },
   json: { flag: 'json', kind: 'boolean', default: false, help: 'print JSON instead of a table' },
+  writes: {
+    flag: 'writes',
+    kind: 'boolean',
+    default: false,
+    help: 'list which tools count as writes for state within a rollout, and why, instead of their schemas',
+  },
   tool: { flag: 'tool', kind: 'string', default: '', help: 'tool name of the call' },
   callServer: { flag: 'server', kind: 'string', default: '', help: 'server of the call (may be left out when one server has the tool)' },
   arguments: { flag: 'arguments', kind: 'string', default: '{}', help: 'arguments of the call, as a JSON object' },
@@ -397,6 +441,15 @@ export const OPTIONS = {
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
+
+/** The options of rollout state (serve); resolved, they make a RolloutsConfig (src/rollouts/create.ts). */
+export const ROLLOUT_OPTIONS = [
+  'rolloutTtl',
+  'maxRollouts',
+  'rolloutHistory',
+  'writeTools',
+  'readOnlyTools',
+] as const satisfies readonly OptionName[];
 
 /** The options of the fuzzy tier (serve and explain); resolved, they make its FuzzyConfig (src/tiers/fuzzy). */
 export const FUZZY_OPTIONS = [

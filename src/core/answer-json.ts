@@ -21,6 +21,8 @@ export function buildAnswerJson(answer: Answer): string {
   if (match.unmemoized) matchJson += ',"unmemoized":true';
   if (match.neighbors !== undefined) matchJson += `,"neighbors":${JSON.stringify(match.neighbors)}`;
   if (match.refused !== undefined) matchJson += `,"refused":${JSON.stringify(match.refused)}`;
+  if (match.rollout !== undefined)
+    matchJson += `,"rollout":{"diverged_since":${match.rollout.diverged_since},"history":${match.rollout.history}}`;
   const reason = answer.reason === undefined ? '' : `,"reason":"${answer.reason}"`;
   return `{"tier":"${answer.tier}","output":${answer.outputJson},"is_error":${answer.isError}${reason},"match":${matchJson}}}`;
 }

@@ -42,7 +42,7 @@ export const ERRORS = {
     when: 'the request (headers and body) was not received within `--request-timeout-ms`; the connection is closed',
   },
   body_too_large: { status: 413, when: 'the body is larger than `--body-limit`' },
-  uri_too_long: { status: 414, when: 'a path parameter (`{server}`, `{tool}`) is longer than 100 characters' },
+  uri_too_long: { status: 414, when: 'a path parameter (`{server}`, `{tool}`, a rollout `{id}`) is longer than 100 characters' },
   unsupported_media_type: { status: 415, when: "the body's content type is not `application/json`, or its charset is not UTF-8" },
   headers_too_large: { status: 431, when: "the request's headers are larger than Node's limit (16 KiB); the connection is closed" },
   internal_error: { status: 500, when: 'a bug: anything unexpected (it is logged); a malformed request never causes it' },
@@ -50,6 +50,10 @@ export const ERRORS = {
   storage_unavailable: {
     status: 503,
     when: 'the cache file could not be read (damaged or unreadable under the server); only the calls that touched it fail, and `/readyz` answers 503 from then on',
+  },
+  state_unavailable: {
+    status: 503,
+    when: "`GET` or `DELETE /v1/rollouts/{id}` while the rollouts' PostgreSQL (`--memo-url`) cannot be reached; retry after the `Retry-After` delay",
   },
   shutting_down: { status: 503, when: 'the server is shutting down (`SIGTERM`); sent with `Retry-After` and `Connection: close`' },
 } as const satisfies Record<string, { status: number; when: string }>;

@@ -43,6 +43,11 @@ export interface Metrics {
   readonly singleflightJoins: Counter;
   readonly memoWriteFailures: Counter;
   readonly cacheCalls: Gauge;
+  /** Servers of rollouts whose state diverged (a write no recording has, improvised). */
+  readonly rolloutsDiverged: Counter;
+  /** Calls answered in diverged state, by tier (fuzzy, or miss: never exact). */
+  readonly divergedCalls: Counter<'tier'>;
+  readonly rolloutsEnded: Counter<'how'>;
 }
 
 export interface MetricsOptions {
@@ -141,6 +146,23 @@ export function createMetrics(options: MetricsOptions): Metrics {
     memoWriteFailures: new Counter({
       name: 'toolsim_memo_write_failures_total',
       help: 'Improvised answers served but not memoized: the memo could not be written at once (locked by an ingest, disk full, read-only).',
+      registers,
+    }),
+    rolloutsDiverged: new Counter({
+      name: 'toolsim_rollouts_diverged_total',
+      help: 'Servers of rollouts whose state diverged from every recording: a write no recording has, improvised.',
+      registers,
+    }),
+    divergedCalls: new Counter({
+      name: 'toolsim_diverged_calls_total',
+      help: 'Calls answered in diverged state (improvised with the rollout history, never from a recording), by tier.',
+      labelNames: ['tier'] as const,
+      registers,
+    }),
+    rolloutsEnded: new Counter({
+      name: 'toolsim_rollouts_ended_total',
+      help: 'Rollouts ended, by how: deleted, finished (verl-tool), session_closed (MCP), expired (--rollout-ttl), evicted (a cap).',
+      labelNames: ['how'] as const,
       registers,
     }),
     cacheCalls: new Gauge({

@@ -19,6 +19,7 @@ export const MISS_REASONS = [
   'memo_unavailable',
   'llm_busy',
   'prompt_too_large',
+  'state_unavailable',
 ] as const;
 export type MissReason = (typeof MISS_REASONS)[number];
 
@@ -72,6 +73,14 @@ export interface Match {
   recorded?: string;
   /** `llm_invalid_output` misses: what did not fit in the model's last answer, in words. */
   refused?: string[];
+  /** An answer given in diverged state (docs/canonical-key.md, "State within a rollout"). */
+  rollout?: RolloutMatch;
+}
+
+/** `match.rollout`: the rollout's server diverged at its call `diverged_since`; `history` answered calls there came before this one. */
+export interface RolloutMatch {
+  diverged_since: number;
+  history: number;
 }
 
 /** What the simulator answers. `outputJson` is the output as JSON text, so replay is byte-faithful. */

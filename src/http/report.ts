@@ -16,6 +16,8 @@ export interface Counts {
   misses: Record<string, number>;
   llmRequests: Record<string, number>;
   llmTokens: Record<string, number>;
+  /** Servers of rollouts that diverged (`diverged`), and calls answered in diverged state by tier. */
+  rollouts: Record<string, number>;
 }
 
 interface Sample extends Counts {
@@ -56,6 +58,11 @@ async function read(metrics: Metrics): Promise<Counts> {
     misses: await by(metrics.misses, 'reason'),
     llmRequests: await by(metrics.llmRequests, 'outcome'),
     llmTokens: await by(metrics.llmTokens, 'type', Object.fromEntries(TOKEN_TYPES.map((t) => [t, 0]))),
+    rollouts: await by(metrics.divergedCalls, 'tier', {
+      diverged: ((await metrics.rolloutsDiverged.get()).values[0]?.value ?? 0) as number,
+      fuzzy: 0,
+      miss: 0,
+    }),
   };
 }
 
@@ -112,6 +119,7 @@ export class UsageHistory {
       misses: {},
       llmRequests: {},
       llmTokens: {},
+      rollouts: {},
     });
     this.#timer = setInterval(() => void this.sample(), options.sampleEveryMs ?? 60_000);
     this.#timer.unref();
@@ -142,6 +150,7 @@ export class UsageHistory {
       misses: minus(current.misses, base.misses),
       llmRequests: minus(current.llmRequests, base.llmRequests),
       llmTokens: minus(current.llmTokens, base.llmTokens),
+      rollouts: minus(current.rollouts, base.rollouts),
     };
   }
 
@@ -154,7 +163,7 @@ const countsSchema = { type: 'object', additionalProperties: { type: 'number' } 
 
 export const reportSchema = {
   type: 'object',
-  required: ['from', 'to', 'seconds', 'calls', 'shares', 'tiers', 'misses', 'llmRequests', 'llmTokens'],
+  required: ['from', 'to', 'seconds', 'calls', 'shares', 'tiers', 'misses', 'llmRequests', 'llmTokens', 'rollouts'],
   properties: {
     from: {
       type: 'string',
@@ -170,6 +179,11 @@ export const reportSchema = {
     misses: { ...countsSchema, description: 'Misses per reason.' },
     llmRequests: { ...countsSchema, description: 'LLM requests per outcome.' },
     llmTokens: { ...countsSchema, description: 'LLM tokens per type (input, output, cache_read, cache_write).' },
+    rollouts: {
+      ...countsSchema,
+      description:
+        'State within rollouts: `diverged`, servers of rollouts that made a write no recording has; `fuzzy` and `miss`, calls answered in diverged state by tier (never exact).',
+    },
   },
   example: {
     from: '2026-11-29T10:00:00.000Z',
@@ -181,6 +195,7 @@ export const reportSchema = {
     misses: { no_similar_calls: 30, unknown_tool: 20 },
     llmRequests: { ok: 40 },
     llmTokens: { input: 52000, output: 3100, cache_read: 0, cache_write: 0 },
+    rollouts: { diverged: 12, fuzzy: 40, miss: 1 },
   },
 } as const;
 

@@ -32,7 +32,12 @@ export const callRequestSchema = {
       description: "The call's arguments: an object, or a JSON string of one.",
       anyOf: [{ type: 'object', additionalProperties: true }, { type: 'string' }],
     },
-    trajectory_id: { type: 'string', maxLength: MAX_TRAJECTORY_ID_LENGTH },
+    trajectory_id: {
+      type: 'string',
+      maxLength: MAX_TRAJECTORY_ID_LENGTH,
+      description:
+        "Names the rollout the call belongs to: after a write no recording has, the rollout's later calls on that server are improvised with its history there (match.rollout), never served from a recording. GET /v1/rollouts/{id} shows its state; DELETE ends it. Empty or absent: the call is on its own.",
+    },
     source_trajectory_id: {
       type: 'string',
       maxLength: MAX_TRAJECTORY_ID_LENGTH,
@@ -103,6 +108,13 @@ export const callResultSchema = {
           maxItems: 8,
           description:
             "llm_invalid_output misses: what did not fit in the model's last answer (the declared output schema, or the shape learnt from the recordings), in words.",
+        },
+        rollout: {
+          type: 'object',
+          required: ['diverged_since', 'history'],
+          description:
+            "Answers given in diverged state: the call's rollout (trajectory_id) made a write no recording has on this server at its call diverged_since, so the call was improvised with the rollout's history there (history: its answered calls on the server before this one).",
+          properties: { diverged_since: { type: 'integer', minimum: 1 }, history: { type: 'integer', minimum: 0 } },
         },
       },
     },
@@ -190,6 +202,17 @@ export const statusSchema = {
         error: { type: 'string' },
       },
     },
+    rollouts: {
+      type: 'object',
+      description:
+        'Where rollout state lives (memory, or postgres with --memo-url); its outage does not make the replica unready: calls without trajectory_id go on',
+      properties: {
+        backend: { type: 'string' },
+        state: { type: 'string', enum: ['ok', 'connecting', 'unavailable'] },
+        rollouts: { type: 'integer' },
+        error: { type: 'string' },
+      },
+    },
   },
 } as const;
 
@@ -231,6 +254,16 @@ export const explainResultSchema = {
         },
         problem: { type: 'string', description: 'Why the declared output schema does not guard (it cannot be compiled).' },
       },
+    },
+    writes: {
+      type: 'object',
+      required: ['writes', 'why'],
+      description: 'Whether the tool counts as a write for state within a rollout, and which rule says so.',
+      properties: { writes: { type: 'boolean' }, why: { type: 'string' } },
+    },
+    rollout: {
+      ...callResultSchema.properties.match.properties.rollout,
+      description: "With trajectory_id: the call's rollout has diverged on its server, so it is explained in that state.",
     },
   },
 } as const;

@@ -99,7 +99,11 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     },
   );
 
-  app.post<{ Params: { server: string; tool: string }; Querystring: { source_trajectory_id?: string }; Body: Record<string, unknown> }>(
+  app.post<{
+    Params: { server: string; tool: string };
+    Querystring: { source_trajectory_id?: string; trajectory_id?: string };
+    Body: Record<string, unknown>;
+  }>(
     '/v1/servers/:server/tools/:tool',
     {
       schema: {
@@ -115,7 +119,10 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         },
         querystring: {
           type: 'object',
-          properties: { source_trajectory_id: callRequestSchema.properties.source_trajectory_id },
+          properties: {
+            source_trajectory_id: callRequestSchema.properties.source_trajectory_id,
+            trajectory_id: callRequestSchema.properties.trajectory_id,
+          },
         },
         body: { type: 'object', additionalProperties: true },
         response: { 200: callResultSchema, ...errors },
@@ -123,12 +130,13 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     },
     async (request, reply) => {
       const { server, tool } = request.params;
-      const source = request.query.source_trajectory_id;
+      const { source_trajectory_id: source, trajectory_id: rollout } = request.query;
       const call: CallRequest = {
         server,
         tool,
         arguments: request.body,
         ...(source === undefined ? {} : { source_trajectory_id: source }),
+        ...(rollout === undefined ? {} : { trajectory_id: rollout }),
       };
       return send(reply, answerJson(await options.simulator().resolve(call)));
     },
@@ -194,7 +202,14 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         const simulator = options.simulator();
         // A shared memo that is down leaves the replica ready: exact answers go on, fuzzy ones are labelled misses.
         const memo = options.memo?.();
-        return { status: 'ready', calls: simulator.callCount, snapshot: simulator.snapshotId, ...(memo ? { memo } : {}) };
+        const rollouts = simulator.rolloutStatus();
+        return {
+          status: 'ready',
+          calls: simulator.callCount,
+          snapshot: simulator.snapshotId,
+          ...(memo ? { memo } : {}),
+          ...(rollouts ? { rollouts } : {}),
+        };
       } catch {
         return reply.code(503).send({ status: 'not ready' });
       }

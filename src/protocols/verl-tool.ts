@@ -151,8 +151,11 @@ function perItemFields(body: VerlRequest, count: number): Record<string, unknown
 }
 
 async function observe(simulator: Simulator, trajectoryId: string, action: string, extra: Record<string, unknown>): Promise<Item> {
-  // verl decided the trajectory is over: nothing to call.
-  if (extra['finish'] === true) return { observation: '', done: true, valid: true, tier: null };
+  // verl decided the trajectory is over: nothing to call, and its rollout (its state, its history) ends.
+  if (extra['finish'] === true) {
+    await simulator.endRollout(trajectoryId, 'finished').catch(() => false);
+    return { observation: '', done: true, valid: true, tier: null };
+  }
   // Counted before anything is parsed: 40,000 blocks would be 40,000 calls and a 64 MB answer.
   const count = action.split('<tool_call>').length - 1;
   if (count > MAX_CALLS_PER_ACTION)

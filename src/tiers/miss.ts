@@ -17,6 +17,7 @@ const EXPLANATIONS: Record<MissReason, string> = {
   memo_unavailable: 'there is no recorded answer for these arguments and the simulator could not improvise one',
   llm_busy: 'there is no recorded answer for these arguments and the simulator is too busy to improvise one now',
   prompt_too_large: 'there is no recorded answer for these arguments and they are too large to improvise an answer from',
+  state_unavailable: "the simulator cannot reach this rollout's state now; try again",
 };
 
 /**

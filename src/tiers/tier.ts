@@ -7,6 +7,7 @@
  */
 
 import type { Metrics } from '../core/metrics.js';
+import type { Diverged } from '../core/rollout.js';
 import type { Answer, Tier as AnswerTier, Call, JsonObject, MissReason, Neighbor, Observation } from '../core/types.js';
 import type { SnapshotContext } from '../snapshot/context.js';
 
@@ -19,6 +20,11 @@ export interface Resolution {
   neighbors(): readonly Neighbor[];
   /** The observation served for a recorded key (the repeat policy's pick), or undefined. */
   recorded(key: string): Observation | undefined;
+  /**
+   * The call's rollout has diverged on the call's server: recordings no longer describe its world.
+   * The exact tier never sees such a call; the fuzzy tier improvises it with this history.
+   */
+  readonly rollout?: Diverged;
 }
 
 /** A pass may say what a tier refused (`refused`: an improvised answer's misfits, for `match.refused`). */

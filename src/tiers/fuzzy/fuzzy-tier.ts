@@ -35,7 +35,8 @@ import {
 import type { OutputShapes, ToolGuide } from '../../neighbors/output-shapes.js';
 import { disagreements, shapeJson } from '../../shapes/describe.js';
 import type { OutputShape } from '../../shapes/shape.js';
-import type { FuzzyMemo, MemoId, MemoRead, MemoStatus } from '../../store/memo.js';
+import type { FuzzyMemo, MemoRead, MemoStatus } from '../../store/memo.js';
+import { type MemoId, memoId, memoIdText } from '../../store/memo-key.js';
 import { PostgresMemo } from '../../store/memo-postgres.js';
 import { SqliteMemo, SqliteMemoTable } from '../../store/memo-sqlite.js';
 import { listNeighbors, round } from '../miss.js';
@@ -224,7 +225,7 @@ class FuzzyTier implements Tier {
     // The memo is read (a shared one over the network) only for calls that could be improvised.
     let decision = this.#gate(resolution);
     if (!decision) {
-      const memo = await this.#s.memo.get(this.#memoId(resolution.call));
+      const memo = await this.#s.memo.get(this.#memoId(resolution));
       // The output shape goes into the prompt and guards the answer: learnt off the event loop,
       // and only for a call that may be improvised (a memoized answer passed the guard already).
       if (memo.kind === 'none') await this.#ready(resolution.call);
@@ -240,7 +241,8 @@ class FuzzyTier implements Tier {
         this.#s.metrics.singleflightJoins.inc();
         return decision.flight;
       case 'improvise': {
-        const { key } = resolution.call;
+        // In flight by memo id: a call in diverged state is another improvisation under each history.
+        const key = memoIdText(this.#memoId(resolution));
         // The improvisation is shared by every caller that joins it; its deadline bounds it.
         const flight = this.#claimed(resolution, decision.llm, decision.prompt).finally(() => this.#inFlight.delete(key));
         this.#inFlight.set(key, flight);
@@ -250,7 +252,7 @@ class FuzzyTier implements Tier {
   }
 
   explain(resolution: Resolution): Plan {
-    const memoized = this.#s.memo.peek(this.#memoId(resolution.call));
+    const memoized = this.#s.memo.peek(this.#memoId(resolution));
     const decision = this.#gate(resolution) ?? this.#decide(resolution, memoized ? { kind: 'hit', answer: memoized } : { kind: 'none' });
     const plan: Plan =
       decision.kind === 'pass'
@@ -315,7 +317,6 @@ class FuzzyTier implements Tier {
 
   /** The rest of the ladder behind `resolve` and `explain`, given the memo's answer. Changes nothing and counts nothing. */
   #decide(resolution: Resolution, memo: MemoRead): Decision {
-    const { call } = resolution;
     const { llm, config, budget, breaker } = this.#p;
     const top = resolution.neighbors()[0]?.similarity ?? 0;
     if (!llm) return { kind: 'pass', reason: 'fuzzy_disabled', why: OFF };
@@ -327,7 +328,7 @@ class FuzzyTier implements Tier {
       };
     if (memo.kind === 'unavailable')
       return { kind: 'pass', reason: 'memo_unavailable', why: 'the shared memo (PostgreSQL) cannot be reached' };
-    const flight = this.#inFlight.get(call.key);
+    const flight = this.#inFlight.get(memoIdText(this.#memoId(resolution)));
     if (flight) return { kind: 'join', flight, why: `an improvisation of this call by ${config.model} is under way` };
     if (!budget.allows()) return { kind: 'pass', reason: 'llm_budget_exhausted', why: 'the LLM budget is spent' };
     if (breaker.state === 'open')
@@ -354,11 +355,25 @@ class FuzzyTier implements Tier {
     for (const { neighbor: n, served } of recordedNeighbors(resolution))
       examples.push({ arguments: n.arguments, outputJson: served.outputJson, isError: served.isError, similarity: n.similarity });
     const tool = this.#tools.get(toolId(call.server, call.tool)) ?? { server: call.server, tool: call.tool };
-    return buildPrompt(tool, examples, call.arguments, this.#p.config.promptTokens, this.#outputText(call));
+    const rollout = resolution.rollout;
+    return buildPrompt(
+      tool,
+      examples,
+      call.arguments,
+      this.#p.config.promptTokens,
+      this.#outputText(call),
+      rollout && { server: call.server, since: rollout.since, history: rollout.history },
+    );
   }
 
-  #memoId(call: Call): MemoId {
-    return { snapshotId: this.#s.snapshotId, key: call.key, model: this.#p.config.model, promptVersion: PROMPT_VERSION };
+  #memoId(resolution: Resolution): MemoId {
+    return memoId({
+      snapshotId: this.#s.snapshotId,
+      callKey: resolution.call.key,
+      model: this.#p.config.model,
+      promptVersion: PROMPT_VERSION,
+      historyDigest: resolution.rollout?.digest,
+    });
   }
 
   /**
@@ -366,7 +381,7 @@ class FuzzyTier implements Tier {
    * wait for its answer (or share its miss) until their own deadline.
    */
   async #claimed(resolution: Resolution, llm: Llm, prompt: Prompt): Promise<Outcome> {
-    const claim = await this.#s.memo.claim(this.#memoId(resolution.call), AbortSignal.timeout(this.#p.config.llmDeadlineMs));
+    const claim = await this.#s.memo.claim(this.#memoId(resolution), AbortSignal.timeout(this.#p.config.llmDeadlineMs));
     switch (claim.kind) {
       case 'owner': {
         const outcome = await this.#improvise(resolution, llm, prompt);
@@ -421,7 +436,7 @@ class FuzzyTier implements Tier {
         if (checked.ok) {
           this.#count('ok');
           // Another process may have memoized first; its answer stands, so everyone serves the same.
-          const stored = await this.#s.memo.put(this.#memoId(resolution.call), checked);
+          const stored = await this.#s.memo.put(this.#memoId(resolution), checked);
           // An answer a shared memo cannot store is not served: another replica would improvise another.
           if (!stored) return pass('memo_unavailable');
           const answer = fuzzyAnswer(resolution, stored.answer, false);
@@ -467,7 +482,7 @@ class FuzzyTier implements Tier {
 }
 
 function fuzzyAnswer(resolution: Resolution, answer: Observation, memoized: boolean): Answer {
-  return {
+  const out: Answer = {
     tier: 'fuzzy',
     outputJson: answer.outputJson,
     isError: answer.isError,
@@ -477,6 +492,9 @@ function fuzzyAnswer(resolution: Resolution, answer: Observation, memoized: bool
       neighbors: listNeighbors(resolution.neighbors()),
     },
   };
+  const { rollout } = resolution;
+  if (rollout) out.match.rollout = { diverged_since: rollout.since, history: rollout.answered };
+  return out;
 }
 
 function isMissReason(reason: string): reason is MissReason {

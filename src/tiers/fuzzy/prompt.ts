@@ -11,6 +11,8 @@ import { canonicalJson } from '../../core/canonical.js';
 import type { JsonObject } from '../../core/types.js';
 import { disagreements, promptShape } from '../../shapes/describe.js';
 import type { OutputShape } from '../../shapes/shape.js';
+import { historyBlock, type RolloutHistory } from './history-prompt.js';
+import { estimateTokens } from './tokens.js';
 
 /**
  * Part of the memo key: bump it when a change to the prompt should bring new answers. p3: the
@@ -27,8 +29,7 @@ export interface OutputGuideText {
 /** Share of the prompt budget the output schema or shape may take (shallower levels are shown past it). */
 const SHAPE_SHARE = 1 / 4;
 
-/** Rough tokens in a text: about four characters per token for JSON and English. */
-export const estimateTokens = (text: string): number => Math.ceil(text.length / 4);
+export { estimateTokens } from './tokens.js';
 
 export interface ToolDescription {
   server: string;
@@ -57,12 +58,19 @@ export interface Prompt {
   fits: boolean;
 }
 
+/**
+ * A prompt for a call. `output`: what the answer is held to (declared schema or learnt shape).
+ * `rollout`, for a call in diverged state: the rollout's history on the server, given the budget
+ * right after the nearest example (history-prompt.ts), so the write that changed the rollout's
+ * world is in every prompt that follows it.
+ */
 export function buildPrompt(
   tool: ToolDescription,
   examples: readonly Example[],
   args: JsonObject,
   budgetTokens: number,
   output: OutputGuideText = {},
+  rollout?: RolloutHistory & { server: string },
 ): Prompt {
   const header = `Recorded calls of the tool "${tool.tool}", most similar to the new call first.\n\n`;
   const request = [
@@ -73,30 +81,41 @@ export function buildPrompt(
   ].join('\n');
   const system = systemPrompt(tool, outputSection(output, Math.floor(budgetTokens * 4 * SHAPE_SHARE)));
   let used = estimateTokens(system) + estimateTokens(header) + estimateTokens(request);
-  const blocks: string[] = [];
-  for (const [i, example] of examples.entries()) {
-    const block = [
+  const blocks = examples.map((example, i) =>
+    [
       `Example ${i + 1} (similarity ${example.similarity.toFixed(2)}):`,
       `arguments: ${canonicalJson(example.arguments)}`,
       `is_error: ${example.isError}`,
       `output: ${example.outputJson}`,
       '',
-    ].join('\n');
-    const cost = estimateTokens(block);
-    if (used + cost > budgetTokens) continue;
-    blocks.push(block);
+    ].join('\n'),
+  );
+  const chosen: boolean[] = blocks.map(() => false);
+  const take = (i: number): void => {
+    const cost = estimateTokens(blocks[i]!);
+    if (used + cost > budgetTokens) return;
+    chosen[i] = true;
     used += cost;
+  };
+  if (blocks.length > 0) take(0);
+  let history = '';
+  if (rollout) {
+    const block = historyBlock(rollout.server, rollout, budgetTokens - used);
+    used += block.tokens;
+    history = block.text === '' ? '' : `\n${block.text}`;
   }
+  for (let i = 1; i < blocks.length; i++) take(i);
+  const included = blocks.filter((_, i) => chosen[i]);
   // Only a tool nobody recorded gets no example: the description and schema are all there is.
   const intro =
-    blocks.length > 0 ? header : `No call of the tool "${tool.tool}" was recorded: answer from its description and input schema.\n\n`;
+    included.length > 0 ? header : `No call of the tool "${tool.tool}" was recorded: answer from its description and input schema.\n\n`;
   return {
     version: PROMPT_VERSION,
     system,
-    user: `${intro}${blocks.join('\n')}\n${request}`,
-    examples: blocks.length,
+    user: `${intro}${included.join('\n')}${history}\n${request}`,
+    examples: included.length,
     // Where examples were offered, one at least must fit; a tool nobody recorded is answered from its record.
-    fits: used <= budgetTokens && (blocks.length > 0 || examples.length === 0),
+    fits: used <= budgetTokens && (included.length > 0 || examples.length === 0),
   };
 }
 
