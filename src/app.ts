@@ -12,14 +12,14 @@ import type { Metrics } from './core/metrics.js';
 import { VERSION } from './core/version.js';
 import { type AdminOptions, registerAdminRoutes } from './http/admin.js';
 import { errorAnswer, sendError } from './http/errors.js';
-import { strictJsonParser } from './http/json.js';
+import { DEFAULT_MAX_BODY_KEYS, strictJsonParser } from './http/json.js';
 import { loadSdk, registerMcpRoutes } from './http/mcp.js';
 import { registerReportRoutes } from './http/report.js';
 import { registerRoutes } from './http/routes.js';
 import { documentRoute } from './http/schemas.js';
 import { errorJson } from './http/serialize.js';
 import { registerLagShedding } from './http/shed.js';
-import { registerVerlRoutes } from './http/verl.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, registerVerlRoutes } from './http/verl.js';
 import type { Simulator } from './simulator/simulator.js';
 
 declare module 'fastify' {
@@ -37,6 +37,10 @@ export interface AppDeps {
   memo?: () => Record<string, unknown> | undefined;
   bodyLimit?: number;
   maxBatch?: number;
+  /** Keys and array items of one body, all levels together (`--max-body-keys`). */
+  maxBodyKeys?: number;
+  /** Bytes of one verl-tool answer (`--max-response-mb`). */
+  maxResponseBytes?: number;
   logger?: FastifyServerOptions['logger'];
   /** Admin routes (/admin/*); left out, they do not exist (404). */
   admin?: AdminOptions;
@@ -117,7 +121,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   // JSON bodies are decoded as strict UTF-8: invalid bytes are a 400, never silently replaced.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, strictJsonParser());
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, strictJsonParser(deps.maxBodyKeys ?? DEFAULT_MAX_BODY_KEYS));
 
   const maxEventLoopDelay = deps.maxEventLoopDelay ?? 0;
   if (maxEventLoopDelay > 0) {
@@ -175,7 +179,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     setTimeout(() => void loadSdk(), 100).unref();
     done();
   });
-  registerVerlRoutes(app, { simulator: deps.simulator, maxBatch: deps.maxBatch ?? 1000 });
+  registerVerlRoutes(app, {
+    simulator: deps.simulator,
+    maxBatch: deps.maxBatch ?? 1000,
+    maxKeys: deps.maxBodyKeys ?? DEFAULT_MAX_BODY_KEYS,
+    maxResponseBytes: deps.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+  });
   registerReportRoutes(app, { metrics: deps.metrics });
   if (deps.admin) registerAdminRoutes(app, deps.admin);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

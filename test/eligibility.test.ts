@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../src/core/types.js';
+import { NeighborIndex } from '../src/neighbors/neighbor-index.js';
 import { checkArguments, EligibilityTier, type ShapeSource, toolShape } from '../src/tiers/eligibility.js';
 import { appOf, cacheOf, type TestApp } from './helpers.js';
 
@@ -153,16 +154,20 @@ describe('fuzzy eligibility', () => {
     expect(checkArguments('t', toolShape(undefined, [{}], new Set()), {})).toEqual({ ok: true });
   });
 
-  it("summarises a tool's shape once per snapshot, not per call", () => {
+  it("summarises a tool's shape once per snapshot, with its neighbour index, not per call", () => {
     let reads = 0;
-    const source: ShapeSource = {
-      catalog: () => [{ server: 's', tool: 't', input_schema: { type: 'object', properties: { a: { type: 'string' } } } }],
-      argumentsOf: () => {
-        reads++;
-        return [{ arguments: '{"a":"x"}' }];
+    const index = new NeighborIndex(
+      {
+        catalog: () => [{ server: 's', tool: 't', input_schema: { type: 'object', properties: { a: { type: 'string' } } } }],
+        argumentsOf: () => {
+          reads++;
+          return [{ key: 'k', arguments: '{"a":"x"}' }];
+        },
+        ignoredArguments: [],
       },
-      ignoredArguments: [],
-    };
+      { worker: false },
+    );
+    const source: ShapeSource = { profileOf: (server, tool) => index.profile(server, tool) };
     const tier = new EligibilityTier(source);
     const call = (args: JsonObject) => ({ server: 's', tool: 't', arguments: args, canonical: '', key: '' });
     for (let i = 0; i < 100; i++) expect(tier.check(call({ a: `v${i}` })).ok).toBe(true);

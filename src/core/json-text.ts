@@ -20,8 +20,15 @@ import { parse as parseLossless } from 'lossless-json';
  */
 export class RawNumber {
   readonly text: string;
-  constructor(text: string) {
+  /** The canonical form, when `parseJson` computed it while reading (see `canonicalNumber`). */
+  #canonical: number | RawNumber | undefined;
+  constructor(text: string, canonical?: number | RawNumber) {
     this.text = text;
+    this.#canonical = canonical;
+  }
+  /** The canonical form computed while parsing, if any. */
+  get canonical(): number | RawNumber | undefined {
+    return this.#canonical;
   }
   toJSON(): number {
     sawRaw = true;
@@ -40,34 +47,53 @@ const valueChanges = (token: string): boolean => spellingChanges(token) && !roun
 
 /** JSON text to a value, numbers that a double would change kept as `RawNumber`. Throws SyntaxError like JSON.parse. */
 export function parseJson(text: string, keep: Keep): unknown {
-  const changes = keep === 'text' ? spellingChanges : valueChanges;
+  // In value mode each changed token's canonical form is computed here, once, and kept with its
+  // RawNumber for `canonicalNumber`.
+  const forms: (number | RawNumber | undefined)[] = [];
+  const changes =
+    keep === 'text'
+      ? spellingChanges
+      : (token: string): boolean => {
+          if (!spellingChanges(token)) return false;
+          let form: number | RawNumber;
+          try {
+            form = canonicalNumber(token);
+          } catch {
+            // Not a number (JSON.parse reports it) or an exponent too long: kept as written.
+            forms.push(undefined);
+            return true;
+          }
+          if (typeof form === 'number') return false;
+          forms.push(form);
+          return true;
+        };
   const tokens = numbersWhere(text, changes);
   if (tokens === undefined) return JSON.parse(text);
   // A text that escapes U+0000 could hold a string that looks like a marker: lossless-json reads it.
-  if (text.includes('\\u0000')) return parseSlowly(text, changes);
+  if (text.includes('\\u0000')) return parseSlowly(text, keep === 'text' ? spellingChanges : valueChanges);
   // Each such number becomes the string "\u0000<index>" for the native parser, then a RawNumber
   // again. No string of the text itself can start with U+0000: JSON text cannot hold a raw control
   // character, and this one escapes none.
-  let marked = '';
+  const parts: string[] = [];
   let from = 0;
   for (let i = 0; i < tokens.length; i += 2) {
     const start = tokens[i]!;
     const end = tokens[i + 1]!;
     if (!JSON_NUMBER.test(text.slice(start, end))) return JSON.parse(text);
-    marked += `${text.slice(from, start)}"\\u0000${i >> 1}"`;
+    parts.push(text.slice(from, start), `"\\u0000${i >> 1}"`);
     from = end;
   }
-  marked += text.slice(from);
+  parts.push(text.slice(from));
   let value: unknown;
   try {
-    value = JSON.parse(marked);
+    value = JSON.parse(parts.join(''));
   } catch {
     // Report the error of the text as it was written.
     return JSON.parse(text);
   }
   const raw = (index: string): RawNumber => {
-    const i = 2 * Number(index);
-    return new RawNumber(text.slice(tokens[i]!, tokens[i + 1]!));
+    const n = Number(index);
+    return new RawNumber(text.slice(tokens[2 * n]!, tokens[2 * n + 1]!), forms[n]);
   };
   return restore(value, raw);
 }
@@ -186,53 +212,119 @@ function writeExact(value: unknown): string {
   return `${out}}`;
 }
 
+/**
+ * Significant digits an exponent may have. Past 15 a double still holds it exactly, so every
+ * exponent is plain arithmetic (no BigInt, whose parsing is super-linear in the digits); a longer
+ * one (`1e` and a million nines) means nothing a tool could take and is refused where a value is
+ * canonicalized (a key), kept as written elsewhere.
+ */
+export const MAX_EXPONENT_DIGITS = 15;
+
 /** A number token as sign, significant digits (no leading or trailing zeros) and exponent: value = ±digits × 10^exp. */
 interface Decimal {
   negative: boolean;
   digits: string;
-  exponent: bigint;
+  exponent: number;
 }
 
-const NUMBER = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+const ZERO: Decimal = { negative: false, digits: '', exponent: 0 };
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
 
-function decimalOf(token: string): Decimal | undefined {
-  const m = NUMBER.exec(token);
-  if (!m) return undefined;
-  const whole = m[2]! + (m[3] ?? '');
-  let exponent = BigInt(m[4] ?? '0') - BigInt((m[3] ?? '').length);
-  let start = 0;
-  while (start < whole.length && whole.charCodeAt(start) === 0x30) start++;
-  let end = whole.length;
-  while (end > start && whole.charCodeAt(end - 1) === 0x30) end--;
-  exponent += BigInt(whole.length - end);
-  const digits = whole.slice(start, end);
+/**
+ * The decimal value of a number token, in one pass over it: undefined when it is not a number,
+ * `'exponent'` when its exponent has more than MAX_EXPONENT_DIGITS significant digits (and the
+ * value is not zero).
+ */
+function decimalOf(token: string): Decimal | 'exponent' | undefined {
+  const n = token.length;
+  let i = 0;
+  const negative = token.charCodeAt(0) === 0x2d;
+  if (negative) i = 1;
+  const intStart = i;
+  while (i < n && isDigit(token.charCodeAt(i))) i++;
+  const intEnd = i;
+  if (intEnd === intStart) return undefined;
+  if (i < n && token.charCodeAt(i) === 0x2e) {
+    i++;
+    const fracStart = i;
+    while (i < n && isDigit(token.charCodeAt(i))) i++;
+    if (i === fracStart) return undefined;
+  }
+  const mantissaEnd = i;
+  let exponent = 0;
+  let longExponent = false;
+  if (i < n && (token.charCodeAt(i) === 0x65 || token.charCodeAt(i) === 0x45)) {
+    i++;
+    let sign = 1;
+    if (i < n && (token.charCodeAt(i) === 0x2b || token.charCodeAt(i) === 0x2d)) {
+      if (token.charCodeAt(i) === 0x2d) sign = -1;
+      i++;
+    }
+    const expStart = i;
+    while (i < n && token.charCodeAt(i) === 0x30) i++;
+    const significant = i;
+    while (i < n && isDigit(token.charCodeAt(i))) i++;
+    if (i === expStart) return undefined;
+    if (i - significant > MAX_EXPONENT_DIGITS) longExponent = true;
+    else if (i > significant) exponent = sign * Number(token.slice(significant, i));
+  }
+  if (i !== n) return undefined;
+  // Significant digits of integer part and fraction, read in place: the first and last non-zero.
+  const dot = intEnd < mantissaEnd ? intEnd : -1;
+  let first = intStart;
+  while (first < mantissaEnd && (token.charCodeAt(first) === 0x30 || first === dot)) first++;
   // Zero has one value, whatever its sign or exponent.
-  if (digits === '') return { negative: false, digits: '', exponent: 0n };
-  return { negative: m[1] === '-', digits, exponent };
+  if (first === mantissaEnd) return ZERO;
+  if (longExponent) return 'exponent';
+  let last = mantissaEnd - 1;
+  while (token.charCodeAt(last) === 0x30 || last === dot) last--;
+  // value = 0.digits-ish: exponent of the last significant digit.
+  const lastPlace = last < intEnd ? intEnd - 1 - last : -(last - intEnd);
+  const digits =
+    dot !== -1 && first < dot && last > dot ? token.slice(first, dot) + token.slice(dot + 1, last + 1) : token.slice(first, last + 1);
+  return { negative, digits, exponent: exponent + lastPlace };
 }
 
 const sameDecimal = (a: Decimal, b: Decimal): boolean => a.negative === b.negative && a.digits === b.digits && a.exponent === b.exponent;
+
+/** The decimal of a token already known to be a number (the double nearest it written by JavaScript, say). */
+function decimalOfDouble(double: number): Decimal | undefined {
+  const d = decimalOf(String(double));
+  return typeof d === 'object' ? d : undefined;
+}
 
 /** Whether the double nearest `token` denotes exactly the same decimal value. */
 function roundTrips(token: string): boolean {
   const double = Number(token);
   if (!Number.isFinite(double)) return false;
   const a = decimalOf(token);
-  const b = decimalOf(String(double));
-  return a !== undefined && b !== undefined && sameDecimal(a, b);
+  if (typeof a !== 'object') return false;
+  const b = decimalOfDouble(double);
+  return b !== undefined && sameDecimal(a, b);
 }
 
 /**
  * The canonical form of a number token: a double when the double holds its exact value (so the
  * canonical text is JavaScript's, as in key v1), else a `RawNumber` of `[-]DIGITS[eEXP]` with no
- * leading or trailing zeros. Equal decimal values give equal forms; `-0` is `0`.
+ * leading or trailing zeros. Equal decimal values give equal forms; `-0` is `0`. Linear in the
+ * token's length; a `RawNumber` read by `parseJson(text, 'value')` had its form computed then.
+ * Throws SyntaxError for what is not a number and for an exponent past MAX_EXPONENT_DIGITS.
  */
-export function canonicalNumber(token: string): number | RawNumber {
-  if (roundTrips(token)) {
-    const double = Number(token);
-    return double === 0 ? 0 : double;
+export function canonicalNumber(token: string | RawNumber): number | RawNumber {
+  if (token instanceof RawNumber) {
+    return token.canonical ?? canonicalNumber(token.text);
   }
   const d = decimalOf(token);
-  if (!d) throw new SyntaxError(`not a JSON number: ${token.slice(0, 40)}`);
-  return new RawNumber(`${d.negative ? '-' : ''}${d.digits}${d.exponent === 0n ? '' : `e${d.exponent}`}`);
+  if (d === undefined) throw new SyntaxError(`not a JSON number: ${token.slice(0, 40)}`);
+  if (d === 'exponent') {
+    throw new SyntaxError(
+      `a number's exponent has more than ${MAX_EXPONENT_DIGITS} digits: ${token.slice(0, 40)}${token.length > 40 ? '…' : ''}`,
+    );
+  }
+  const double = Number(token);
+  if (Number.isFinite(double)) {
+    const back = decimalOfDouble(double);
+    if (back !== undefined && sameDecimal(d, back)) return double === 0 ? 0 : double;
+  }
+  return new RawNumber(`${d.negative ? '-' : ''}${d.digits}${d.exponent === 0 ? '' : `e${d.exponent}`}`);
 }

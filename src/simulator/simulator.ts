@@ -37,6 +37,8 @@ export interface SimulatorOptions {
   cacheBytes?: number;
   /** Neighbours listed on a miss (and offered to the fuzzy tier). */
   neighbors?: number;
+  /** Keys and array items a JSON string of arguments may hold (`--max-body-keys`); unbounded when left out. */
+  maxKeys?: number;
   /** Builds the fuzzy tier of this snapshot (`createFuzzy(...).tier`); without it, every near call is `fuzzy_disabled`. */
   fuzzy?: TierFactory;
 }
@@ -86,6 +88,7 @@ export class Simulator {
   readonly #remembered: LRUCache<string, Remembered>;
   readonly #tiers: readonly Tier[];
   readonly #neighborCount: number;
+  readonly #maxKeys: number;
   readonly #ignored: ReadonlySet<string>;
   readonly #fuzzy: Tier;
   readonly #recorded = (key: string): Observation | undefined => this.exact.lookup(key);
@@ -99,6 +102,7 @@ export class Simulator {
     this.store = options.store;
     this.#metrics = options.metrics;
     this.#neighborCount = options.neighbors ?? 5;
+    this.#maxKeys = options.maxKeys ?? Number.POSITIVE_INFINITY;
     this.#ignored = new Set(options.store.ignoredArguments);
     this.#catalog = new Catalog(options.store);
     this.callCount = options.store.callCount();
@@ -115,14 +119,9 @@ export class Simulator {
     });
     const fuzzy = options.fuzzy?.({ store: options.store, metrics: options.metrics }) ?? new DisabledFuzzyTier();
     this.#fuzzy = fuzzy;
-    const store = options.store;
     const index = this.#index;
-    // The recorded arguments come from the neighbour index, built off the event loop before any tier past exact runs.
-    this.eligibility = new EligibilityTier({
-      catalog: () => store.catalog(),
-      argumentsOf: (server, tool) => index.argumentsOf(server, tool),
-      ignoredArguments: store.ignoredArguments,
-    });
+    // Each tool's profile comes with its neighbour index, built off the event loop before any tier past exact runs.
+    this.eligibility = new EligibilityTier({ profileOf: (server, tool) => index.profile(server, tool) });
     this.#tiers = [this.exact, this.eligibility, fuzzy];
   }
 
@@ -138,8 +137,8 @@ export class Simulator {
   /** Canonical arguments, key and server of a request; throws a 400 for what cannot be a call. */
   prepare(request: CallRequest): Prepared {
     const tool = normalizeName(request.tool);
-    const args = parseArguments(request.arguments);
-    if (!args.ok) throw new BadRequestError('invalid_arguments', args.reason);
+    const args = parseArguments(request.arguments, this.#maxKeys);
+    if (!args.ok) throw new BadRequestError(args.tooLarge ? 'too_many_keys' : 'invalid_arguments', args.reason);
     let server = request.server === undefined ? undefined : normalizeName(request.server);
     let known = true;
     if (server === undefined) {
