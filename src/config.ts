@@ -3,6 +3,7 @@
  * of process.env. Values are validated once, with messages that name the flag, and frozen.
  */
 import { ConfigError } from './core/errors.js';
+import { DEFAULT_MAX_KEYS } from './core/json-size.js';
 import { REPEAT_POLICIES } from './core/types.js';
 import { FORMAT_NAMES } from './ingest/formats/index.js';
 import { TOOL_FORMATS } from './protocols/tool-schemas.js';
@@ -112,7 +113,7 @@ export const OPTIONS = {
     flag: 'max-body-keys',
     env: 'TOOLSIM_MAX_BODY_KEYS',
     kind: 'integer',
-    default: 20_000,
+    default: DEFAULT_MAX_KEYS,
     min: 16,
     help: "keys and array items of one request body, all levels together (also of a JSON string of arguments, and of one verl-tool request's <tool_call> blocks); past it a 400 too_many_keys before any is read",
   },

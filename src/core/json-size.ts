@@ -8,6 +8,9 @@
  * Malformed text gives whatever it gives (the parser reports it); on valid JSON the counts are exact.
  */
 
+/** Keys and array items of one request body, all levels together, unless `--max-body-keys` says otherwise. */
+export const DEFAULT_MAX_KEYS = 20_000;
+
 export interface JsonLimits {
   /** Nesting of arrays and objects allowed. */
   readonly depth: number;

@@ -9,7 +9,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
-import { jsonExcess } from '../core/json-size.js';
+import { DEFAULT_MAX_KEYS, jsonExcess } from '../core/json-size.js';
 import { parseJson } from '../core/json-text.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -24,7 +24,7 @@ export function bodyText(body: unknown): string | undefined {
 /** Nesting of arrays and objects a body may have (call arguments are refused past 64 anyway). */
 export const MAX_BODY_DEPTH = 128;
 /** Keys and array items of one body, all levels together, unless `--max-body-keys` says otherwise. */
-export const DEFAULT_MAX_BODY_KEYS = 20_000;
+export const DEFAULT_MAX_BODY_KEYS = DEFAULT_MAX_KEYS;
 
 type Done = (error: Error | null, body?: unknown) => void;
 

@@ -22,7 +22,7 @@ export const BUILT_IN_TRANSIENT_PATTERNS: readonly string[] = [
   // (a lone newline is "line 2 column 1 (char 1)"): Python json / simplejson / requests, Node JSON.parse
   String.raw`^([\w.]*JSONDecodeError: )?Expecting value: line \d+ column \d+ \(char \d+\)$`,
   String.raw`JSONDecodeError\b.*\bExpecting value: line \d+ column \d+ \(char \d+\)`,
-  String.raw`Unexpected token '?<'?,? ("<(!DOCTYPE|html)|[^ ]* in JSON at position \d+)|Unexpected end of JSON input`,
+  String.raw`Unexpected token '?<'?,? "<(!DOCTYPE|html)|Unexpected token \S{1,3} in JSON at position \d+|Unexpected end of JSON input`,
   String.raw`^(SyntaxError: )?Unexpected token '.', ".{0,12}"(\.\.\.)? is not valid JSON$`,
   // Node
   String.raw`\b(ECONNRESET|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|UND_ERR_(CONNECT_TIMEOUT|HEADERS_TIMEOUT|BODY_TIMEOUT|SOCKET))\b`,

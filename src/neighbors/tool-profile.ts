@@ -102,10 +102,11 @@ export function toolShape(schema: JsonObject | undefined, recordings: readonly J
   for (const [name, shape] of shapes) {
     if (ignored.has(name)) continue;
     // With a schema, its `required` decides, except where a recording went without the argument and
-    // was answered. Without one, an argument present in every one of several recordings is required.
+    // was answered. Without one, an argument present in every recording is required, also when
+    // there is a single one (docs/decisions/single-recording.md).
     const requiredNow = schema
       ? shape.schemaRequired && shape.seen === recordings.length
-      : recordings.length >= 2 && shape.seen === recordings.length;
+      : recordings.length >= 1 && shape.seen === recordings.length;
     out.push({ name, declared: shape.declared, recorded: shape.recorded, required: requiredNow });
   }
   return { arguments: out, closed };

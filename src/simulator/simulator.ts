@@ -5,6 +5,7 @@
 import { LRUCache } from 'lru-cache';
 import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments, plainArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
+import { DEFAULT_MAX_KEYS } from '../core/json-size.js';
 import { type CallTally, type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
 import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, ToolInfo } from '../core/types.js';
 import { NeighborIndex } from '../neighbors/neighbor-index.js';
@@ -37,7 +38,7 @@ export interface SimulatorOptions {
   cacheBytes?: number;
   /** Neighbours listed on a miss (and offered to the fuzzy tier). */
   neighbors?: number;
-  /** Keys and array items a JSON string of arguments may hold (`--max-body-keys`); unbounded when left out. */
+  /** Keys and array items a JSON string of arguments may hold (`--max-body-keys`; default DEFAULT_MAX_KEYS). */
   maxKeys?: number;
   /** Builds the fuzzy tier of this snapshot (`createFuzzy(...).tier`); without it, every near call is `fuzzy_disabled`. */
   fuzzy?: TierFactory;
@@ -102,7 +103,7 @@ export class Simulator {
     this.store = options.store;
     this.#metrics = options.metrics;
     this.#neighborCount = options.neighbors ?? 5;
-    this.#maxKeys = options.maxKeys ?? Number.POSITIVE_INFINITY;
+    this.#maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
     this.#ignored = new Set(options.store.ignoredArguments);
     this.#catalog = new Catalog(options.store);
     this.callCount = options.store.callCount();
