@@ -27,7 +27,7 @@ export const ERRORS = {
   },
   invalid_arguments: {
     status: 400,
-    when: '`arguments` is not an object or a JSON string of one, nests deeper than 64 levels, or has two keys that are one after NFC normalization',
+    when: '`arguments` is not an object or a JSON string of one, nests deeper than 64 levels, has two keys that are one after NFC normalization, or holds a number whose exponent has more than 15 digits',
   },
   ambiguous_tool: { status: 400, when: 'no `server` was given and several recorded servers have the tool' },
   batch_too_large: {
