@@ -39,7 +39,7 @@ export interface AppDeps {
   maxBatch?: number;
   /** Keys and array items of one body, all levels together (`--max-body-keys`). */
   maxBodyKeys?: number;
-  /** Bytes of one verl-tool answer (`--max-response-mb`). */
+  /** Bytes of one answer to POST /v1/calls or /get_observation (`--max-response-mb`). */
   maxResponseBytes?: number;
   logger?: FastifyServerOptions['logger'];
   /** Admin routes (/admin/*); left out, they do not exist (404). */
@@ -170,6 +170,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     simulator: deps.simulator,
     metrics: deps.metrics,
     maxBatch: deps.maxBatch ?? 1000,
+    maxResponseBytes: deps.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     ...(deps.memo ? { memo: deps.memo } : {}),
   });
   registerMcpRoutes(app, { simulator: deps.simulator });

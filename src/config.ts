@@ -123,7 +123,7 @@ export const OPTIONS = {
     kind: 'integer',
     default: 32,
     min: 1,
-    help: 'largest answer to one POST /get_observation, MiB; past it a 400 response_too_large',
+    help: 'largest answer to one POST /v1/calls or POST /get_observation, MiB; past it a 400 response_too_large',
   },
   logLevel: {
     flag: 'log-level',

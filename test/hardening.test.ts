@@ -241,6 +241,14 @@ describe('verl-tool bounds and escaping', () => {
     expect(fine.statusCode).toBe(200);
   });
 
+  it('refuses a POST /v1/calls answer larger than --max-response-mb too', async () => {
+    const app = await appWith({ maxResponseBytes: 1024 * 1024 });
+    const calls = (n: number) => ({ calls: Array.from({ length: n }, () => ({ tool: 'page', arguments: { n: 1 } })) });
+    const reply = await app.inject(post('/v1/calls', calls(20)));
+    expect([reply.statusCode, reply.json().error.code]).toEqual([400, 'response_too_large']);
+    expect((await app.inject(post('/v1/calls', calls(5)))).statusCode).toBe(200);
+  });
+
   it('escapes every chat-template and tool-call marker inside an output', async () => {
     const app = await appWith();
     const reply = await app.inject(post('/get_observation', { trajectory_ids: ['a'], actions: [blocks('echo', 1)] }));

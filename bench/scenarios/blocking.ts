@@ -80,14 +80,22 @@ export function boundedWorkAttacks(server: string, tool: string, recorded: JsonO
   const exact = block(recorded);
   const verl = (actions: string[]): string => JSON.stringify({ trajectory_ids: actions.map((_, i) => `t${i}`), actions });
   return [
-    { name: 'first miss of the 100k-call tool', path: '/v1/call', body: JSON.stringify({ server, tool, arguments: withString(40, 'first') }) },
+    {
+      name: 'first miss of the 100k-call tool',
+      path: '/v1/call',
+      body: JSON.stringify({ server, tool, arguments: withString(40, 'first') }),
+    },
     { name: '200k-key body (3 MB)', path: '/v1/call', body: call(`{${list(200_000, (i) => `"k${i}":${i}`)}}`) },
     {
       name: '200k keys in a JSON string of arguments (3 MB)',
       path: '/v1/call',
       body: call(JSON.stringify(`{${list(200_000, (i) => `"k${i}":${i}`)}}`)),
     },
-    { name: '50k-decimal body (1.4 MB)', path: '/v1/call', body: call(`{"d":[${list(50_000, (i) => `0.${String(i).padStart(25, '3')}`)}]}`) },
+    {
+      name: '50k-decimal body (1.4 MB)',
+      path: '/v1/call',
+      body: call(`{"d":[${list(50_000, (i) => `0.${String(i).padStart(25, '3')}`)}]}`),
+    },
     {
       name: '19,000 decimals of 200 digits (3.8 MB, under the key cap)',
       path: '/v1/call',
@@ -95,7 +103,11 @@ export function boundedWorkAttacks(server: string, tool: string, recorded: JsonO
     },
     { name: '1e and 4M nines (4 MB)', path: '/v1/call', body: call(`{"n":1e${'9'.repeat(BODY - 100)}}`) },
     { name: '700k × 1e400 (4 MB)', path: '/v1/call', body: call(`{"n":[${list(660_000, () => '1e400')}]}`) },
-    { name: '200k 20-digit integers (4 MB)', path: '/v1/call', body: call(`{"n":[${list(190_000, (i) => String(10n ** 19n + BigInt(i) * 7_919n))}]}`) },
+    {
+      name: '200k 20-digit integers (4 MB)',
+      path: '/v1/call',
+      body: call(`{"n":[${list(190_000, (i) => String(10n ** 19n + BigInt(i) * 7_919n))}]}`),
+    },
     { name: '1M × 0.1 (4 MB)', path: '/v1/call', body: call(`{"n":[${list(990_000, () => '0.1')}]}`) },
     {
       name: 'largest batch: 1,000 misses of 3.9 KB (3.9 MB)',
@@ -284,7 +296,11 @@ export async function blockingScenario(
       met: median(worst.max) < 50,
     });
   }
-  figures.push({ name: '/healthz, slowest answer with nothing in flight (the noise floor of this machine)', value: range(idleMaxima), target: '' });
+  figures.push({
+    name: '/healthz, slowest answer with nothing in flight (the noise floor of this machine)',
+    value: range(idleMaxima),
+    target: '',
+  });
   return {
     title: '8. No request freezes the server',
     figures,

@@ -36,7 +36,7 @@ export const ERRORS = {
   },
   response_too_large: {
     status: 400,
-    when: 'the answer to one verl-tool request would be larger than `--max-response-mb`; send fewer actions or calls at once',
+    when: 'the answer to one `POST /v1/calls` or `POST /get_observation` would be larger than `--max-response-mb`; send fewer calls or actions at once',
   },
   length_mismatch: { status: 400, when: 'the parallel arrays of a `POST /get_observation` body have different lengths' },
   invalid_content_length: { status: 400, when: 'the body is not as long as its `Content-Length` header says' },

@@ -42,7 +42,8 @@ export class RawNumber {
  */
 export type Keep = 'value' | 'text';
 
-const spellingChanges = (token: string): boolean => String(Number(token)) !== token;
+/** Whether a double would spell the token otherwise; a token longer than any double's spelling (24 characters) always would. */
+const spellingChanges = (token: string): boolean => token.length > 24 || String(Number(token)) !== token;
 const valueChanges = (token: string): boolean => spellingChanges(token) && !roundTrips(token);
 
 /** JSON text to a value, numbers that a double would change kept as `RawNumber`. Throws SyntaxError like JSON.parse. */
@@ -321,7 +322,8 @@ export function canonicalNumber(token: string | RawNumber): number | RawNumber {
       `a number's exponent has more than ${MAX_EXPONENT_DIGITS} digits: ${token.slice(0, 40)}${token.length > 40 ? '…' : ''}`,
     );
   }
-  const double = Number(token);
+  // JavaScript writes a double with at most 17 significant digits: a longer one cannot be one.
+  const double = d.digits.length > 17 ? Number.NaN : Number(token);
   if (Number.isFinite(double)) {
     const back = decimalOfDouble(double);
     if (back !== undefined && sameDecimal(d, back)) return double === 0 ? 0 : double;

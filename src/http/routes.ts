@@ -23,6 +23,8 @@ export interface RouteOptions {
   simulator: () => Simulator;
   metrics: Metrics;
   maxBatch: number;
+  /** Bytes of one batch's answer (`--max-response-mb`). */
+  maxResponseBytes: number;
   /** The shared memo's state, reported by /readyz (undefined: no shared memo). */
   memo?: () => Record<string, unknown> | undefined;
 }
@@ -95,6 +97,15 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
           }
         }),
       );
+      // Past the bound (and long before V8's longest string), the answer is refused, not built.
+      let bytes = 0;
+      for (const result of results) bytes += Buffer.byteLength(result);
+      if (bytes > options.maxResponseBytes) {
+        throw new BadRequestError(
+          'response_too_large',
+          `the results would be larger than ${(options.maxResponseBytes / 1024 / 1024).toFixed(0)} MiB (--max-response-mb); send fewer calls at once`,
+        );
+      }
       return send(reply, `{"results":[${results.join(',')}]}`);
     },
   );
