@@ -94,6 +94,13 @@ describe('bounded work per request', () => {
     expect(reply.body.length).toBeLessThan(4_000);
     const explained = (await app.inject(post('/v1/explain', { tool: 'lookup', arguments: { [`x${'y'.repeat(100_000)}`]: 1 } }))).json();
     expect(explained.why.length).toBeLessThan(300);
+    // Refusals quote a name cut short too: two keys one after NFC, a per-item field of verl-tool.
+    const nfc = await app.inject(
+      post('/v1/call', `{"tool":"lookup","arguments":{"${'e\u0301'.repeat(50_000)}":1,"${'\u00e9'.repeat(50_000)}":2}}`),
+    );
+    expect([nfc.statusCode, nfc.body.length < 1_000]).toEqual([400, true]);
+    const field = await app.inject(post('/get_observation', { trajectory_ids: ['a'], actions: [''], [`f${'x'.repeat(100_000)}`]: [] }));
+    expect([field.statusCode, field.json().error.code, field.body.length < 1_000]).toEqual([400, 'length_mismatch', true]);
   });
 });
 

@@ -85,7 +85,8 @@ function normalizeValue(value: unknown, depth: number, seen: { exact: boolean })
       for (const rawKey of Object.keys(value)) {
         const key = rawKey.normalize('NFC');
         if (Object.hasOwn(out, key)) {
-          return { ok: false, reason: `two keys are the same string after NFC normalization: ${JSON.stringify(key)}` };
+          const shown = key.length > 64 ? `${JSON.stringify(key.slice(0, 64))}… (${key.length} characters)` : JSON.stringify(key);
+          return { ok: false, reason: `two keys are the same string after NFC normalization: ${shown}` };
         }
         const item = normalizeValue((value as Record<string, unknown>)[rawKey], depth + 1, seen);
         if (!item.ok) return item;

@@ -220,7 +220,7 @@ function perItemFields(body: VerlRequest, count: number): Record<string, unknown
   for (const [name, value] of Object.entries(body)) {
     if (name === 'trajectory_ids' || name === 'actions' || name === 'extra_fields') continue;
     if (!Array.isArray(value) || value.length !== count) {
-      throw new BadRequestError('length_mismatch', `"${name}" must be an array of ${count} items, one per action`);
+      throw new BadRequestError('length_mismatch', `"${truncated(name)}" must be an array of ${count} items, one per action`);
     }
     // Defined, never assigned: a field named __proto__ must not become the item's prototype.
     for (const [i, v] of value.entries())
