@@ -138,7 +138,51 @@ const contentType = fc.constantFrom(
 
 const ALLOWED_503 = new Set(Object.entries(ERRORS).flatMap(([code, e]) => (e.status === 503 ? [code] : [])));
 
+/** Values of the documented query parameters: durations and times of any size, names, formats. */
+const queryValue = fc.oneof(
+  fc.tuple(fc.stringMatching(/^\d{1,25}(\.\d{1,5})?$/), fc.constantFrom('s', 'm', 'h', 'd')).map(([n, unit]) => `${n}${unit}`),
+  fc
+    .tuple(fc.integer({ min: -300_000, max: 300_000 }), fc.integer({ min: 1, max: 12 }))
+    .map(
+      ([year, month]) =>
+        `${year < 0 ? '-' : ''}${String(Math.abs(year)).padStart(year > 9999 || year < 0 ? 6 : 4, '0')}-${String(month).padStart(2, '0')}-01`,
+    ),
+  fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+  fc.constantFrom('openai', 'anthropic', 'mcp', 'shop', 'a', ''),
+  fc.string({ maxLength: 30 }),
+);
+const QUERIES: Record<string, readonly string[]> = {
+  '/v1/report': ['since'],
+  '/v1/tools': ['format', 'server'],
+  '/v1/servers/shop/tools/lookup': ['source_trajectory_id'],
+};
+
 describe('every route, arbitrary input', () => {
+  it('answers every documented query parameter, whatever its value, without a 5xx', async () => {
+    const { store } = await cacheOf(records);
+    const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
+    const simulator = new Simulator({ store, metrics });
+    const app = await buildApp({ simulator: () => simulator, metrics });
+    onCleanup(() => app.close());
+    const request = fc
+      .constantFrom(...Object.keys(QUERIES))
+      .chain((path) =>
+        fc.record({ path: fc.constant(path), query: fc.dictionary(fc.constantFrom(...QUERIES[path]!), queryValue, { maxKeys: 2 }) }),
+      );
+    await fc.assert(
+      fc.asyncProperty(request, async ({ path, query }) => {
+        const url = `${path}?${new URLSearchParams(query).toString()}`;
+        const reply = await app.inject({
+          method: path.startsWith('/v1/servers') ? 'POST' : 'GET',
+          url,
+          ...(path.startsWith('/v1/servers') ? { headers: { 'content-type': 'application/json' }, payload: '{"id":1}' } : {}),
+        });
+        expect(reply.statusCode, `${url} ${reply.body.slice(0, 300)}`).toBeLessThan(500);
+      }),
+      { numRuns: 500, seed: 20_261_204 },
+    );
+  }, 120_000);
+
   it('answers no 5xx but the documented 503s, always in the error shape', async () => {
     const { store } = await cacheOf(records);
     const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
