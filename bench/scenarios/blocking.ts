@@ -97,9 +97,9 @@ export function boundedWorkAttacks(server: string, tool: string, recorded: JsonO
       body: call(`{"d":[${list(50_000, (i) => `0.${String(i).padStart(25, '3')}`)}]}`),
     },
     {
-      name: '19,000 decimals of 200 digits (3.8 MB, under the key cap)',
+      name: '9,500 decimals of 400 digits (3.8 MB, under the key cap)',
       path: '/v1/call',
-      body: call(`{"d":[${list(19_000, (i) => `0.${String(i).padStart(198, '7')}`)}]}`),
+      body: call(`{"d":[${list(9_500, (i) => `0.${String(i).padStart(398, '7')}`)}]}`),
     },
     { name: '1e and 4M nines (4 MB)', path: '/v1/call', body: call(`{"n":1e${'9'.repeat(BODY - 100)}}`) },
     { name: '700k × 1e400 (4 MB)', path: '/v1/call', body: call(`{"n":[${list(660_000, () => '1e400')}]}`) },
@@ -115,9 +115,9 @@ export function boundedWorkAttacks(server: string, tool: string, recorded: JsonO
       body: JSON.stringify({ calls: Array.from({ length: 1_000 }, (_, i) => ({ server, tool, arguments: withString(3_850, `-${i}-`) })) }),
     },
     {
-      name: 'explain of 19,000 unknown names (largest echo)',
+      name: 'explain of 9,900 unknown names (largest echo)',
       path: '/v1/explain',
-      body: call(`{${list(19_000, (i) => `"unknown_argument_name_${i}":${i}`)}}`),
+      body: call(`{${list(9_900, (i) => `"unknown_argument_name_${i}":${i}`)}}`),
     },
     {
       name: 'largest verl action: 64 blocks of 60 KB (3.9 MB)',
@@ -305,7 +305,7 @@ export async function blockingScenario(
     title: '8. No request freezes the server',
     figures,
     details: [
-      `A fresh \`toolsim serve\` (default limits: 4 MiB bodies, --max-body-keys 20,000, --max-batch 1,000) on the cache of scenario 6 ` +
+      `A fresh \`toolsim serve\` (default limits: 4 MiB bodies, --max-body-keys 10,000, --max-batch 1,000) on the cache of scenario 6 ` +
         '(one tool, neighbour index not yet built) per round. Odd rounds send every request at once; even rounds send each alone, ' +
         'the first miss first; meanwhile `GET /healthz` on a new connection every 10 ms until the requests are answered. ' +
         `The requests: ${attacks.map((a) => a.name).join(', ')}.`,

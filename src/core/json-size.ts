@@ -9,7 +9,7 @@
  */
 
 /** Keys and array items of one request body, all levels together, unless `--max-body-keys` says otherwise. */
-export const DEFAULT_MAX_KEYS = 20_000;
+export const DEFAULT_MAX_KEYS = 10_000;
 
 export interface JsonLimits {
   /** Nesting of arrays and objects allowed. */
@@ -38,7 +38,13 @@ export function measureJson(text: string, limits: JsonLimits): number | JsonExce
   const arrays = new Uint8Array(limits.depth + 2);
   let depth = 0;
   let entries = 0;
+  // From one structural character to the next with the regular expression engine: runs of digits,
+  // letters and spaces (a number of four million digits) are skipped natively, not a character at a time.
+  const structural = /["[\]{}:,]/g;
   for (let i = 0; i < n; i++) {
+    structural.lastIndex = i;
+    if (structural.exec(text) === null) break;
+    i = structural.lastIndex - 1;
     const c = text.charCodeAt(i);
     if (c === 0x22) {
       // To the closing quote: one not preceded by an odd number of backslashes.

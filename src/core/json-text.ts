@@ -20,14 +20,14 @@ import { parse as parseLossless } from 'lossless-json';
  */
 export class RawNumber {
   readonly text: string;
-  /** The canonical form, when `parseJson` computed it while reading (see `canonicalNumber`). */
-  #canonical: number | RawNumber | undefined;
-  constructor(text: string, canonical?: number | RawNumber) {
+  /** The canonical form (or why there is none), when `parseJson` computed it while reading (see `canonicalNumber`). */
+  #canonical: number | RawNumber | SyntaxError | undefined;
+  constructor(text: string, canonical?: number | RawNumber | SyntaxError) {
     this.text = text;
     this.#canonical = canonical;
   }
-  /** The canonical form computed while parsing, if any. */
-  get canonical(): number | RawNumber | undefined {
+  /** The canonical form computed while parsing (or the refusal of an exponent too long), if any. */
+  get canonical(): number | RawNumber | SyntaxError | undefined {
     return this.#canonical;
   }
   toJSON(): number {
@@ -50,7 +50,7 @@ const valueChanges = (token: string): boolean => spellingChanges(token) && !roun
 export function parseJson(text: string, keep: Keep): unknown {
   // In value mode each changed token's canonical form is computed here, once, and kept with its
   // RawNumber for `canonicalNumber`.
-  const forms: (number | RawNumber | undefined)[] = [];
+  const forms: (number | RawNumber | SyntaxError | undefined)[] = [];
   const changes =
     keep === 'text'
       ? spellingChanges
@@ -59,9 +59,10 @@ export function parseJson(text: string, keep: Keep): unknown {
           let form: number | RawNumber;
           try {
             form = canonicalNumber(token);
-          } catch {
-            // Not a number (JSON.parse reports it) or an exponent too long: kept as written.
-            forms.push(undefined);
+          } catch (error) {
+            // Not a number (JSON.parse reports it) or an exponent too long: kept as written, refused
+            // where it is canonicalized, without reading it again.
+            forms.push(error as SyntaxError);
             return true;
           }
           if (typeof form === 'number') return false;
@@ -142,6 +143,10 @@ function restore(root: unknown, raw: (index: string) => RawNumber): unknown {
   return root;
 }
 
+/** The first character that cannot be part of a number token; the first that may start a string or a number. */
+const NUMBER_END = /[^0-9.eE+-]/g;
+const VALUE_START = /["0-9-]/g;
+
 /**
  * The [start, end) offsets of every number token outside strings that satisfies `test`, flat, or
  * undefined when there is none.
@@ -166,16 +171,15 @@ function numbersWhere(text: string, test: (token: string) => boolean): number[] 
       }
       i = j + 1;
     } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
-      let j = i + 1;
-      while (j < n) {
-        const d = text.charCodeAt(j);
-        if ((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d) j++;
-        else break;
-      }
+      // To the end of the number, natively (a number may be four million digits long).
+      NUMBER_END.lastIndex = i + 1;
+      const j = NUMBER_END.exec(text) === null ? n : NUMBER_END.lastIndex - 1;
       if (test(text.slice(i, j))) (found ??= []).push(i, j);
       i = j;
     } else {
-      i++;
+      // To the next string or number.
+      VALUE_START.lastIndex = i + 1;
+      i = VALUE_START.exec(text) === null ? n : VALUE_START.lastIndex - 1;
     }
   }
   return found;
@@ -313,7 +317,9 @@ function roundTrips(token: string): boolean {
  */
 export function canonicalNumber(token: string | RawNumber): number | RawNumber {
   if (token instanceof RawNumber) {
-    return token.canonical ?? canonicalNumber(token.text);
+    const known = token.canonical;
+    if (known instanceof SyntaxError) throw known;
+    return known ?? canonicalNumber(token.text);
   }
   const d = decimalOf(token);
   if (d === undefined) throw new SyntaxError(`not a JSON number: ${token.slice(0, 40)}`);

@@ -567,11 +567,16 @@ export function queryTokens(args: JsonObject, forQuery = true): WeightedToken[] 
     const value = args[name]!;
     const weight = 1 / names.length;
     const nested = value !== null && typeof value === 'object';
-    if (nested) out.push({ token: fnv(canonicalJson(value), mix(path, KIND_EXACT)), weight: weight / 2 });
+    // Of a long nested value, its start and length (a collision only adds a candidate, scored exactly).
+    if (nested) out.push({ token: fnv(hashedText(canonicalJson(value)), mix(path, KIND_EXACT)), weight: weight / 2 });
     leafTokens(path, value, nested ? weight / 2 : weight, out, forQuery);
   }
   return out;
 }
+
+/** Characters of a nested value's canonical text hashed into its exact token. */
+const HASHED_CHARS = 4_096;
+const hashedText = (text: string): string => (text.length > HASHED_CHARS ? `${text.slice(0, HASHED_CHARS)}\u0000${text.length}` : text);
 
 function leafTokens(path: number, value: Json, weight: number, out: WeightedToken[], forQuery: boolean): void {
   if (out.length >= MAX_TOKENS) return;
