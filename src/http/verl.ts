@@ -21,6 +21,7 @@ import { RawNumber } from '../core/json-text.js';
 import type { Tier } from '../core/types.js';
 import { type KeyBudget, parseToolCalls } from '../protocols/tool-call-text.js';
 import { splitName } from '../protocols/tool-names.js';
+import { cooperatively } from '../simulator/cooperate.js';
 import type { Simulator } from '../simulator/simulator.js';
 import { outputText, truncated } from './mcp.js';
 import { MAX_NAME_LENGTH } from './schemas.js';
@@ -178,8 +179,11 @@ export function registerVerlRoutes(app: FastifyInstance, options: VerlOptions): 
         chars: options.maxResponseBytes,
         overflowed: false,
       };
-      const parsed = body.actions.map((action, i) =>
-        counts[i]! === 0 || counts[i]! > MAX_CALLS_PER_ACTION ? [] : parseToolCalls(action, budget.keys),
+      // One action's blocks per piece of work, a few milliseconds' worth per turn of the loop.
+      const parsed = await Promise.all(
+        body.actions.map((action, i) =>
+          counts[i]! === 0 || counts[i]! > MAX_CALLS_PER_ACTION ? [] : cooperatively(() => parseToolCalls(action, budget.keys)),
+        ),
       );
       if (budget.keys.exceeded) {
         throw new BadRequestError(
@@ -266,13 +270,15 @@ async function observe(
         return `Error: the call names two servers, "${block.call.server}" and "${named.server}"`;
       }
       try {
-        const answer = await simulator.resolve({
-          server: block.call.server ?? named.server ?? server,
-          tool: named.tool,
-          arguments: block.call.arguments,
-          trajectory_id: trajectoryId,
-          ...(source === undefined ? {} : { source_trajectory_id: source }),
-        });
+        const answer = await cooperatively(() =>
+          simulator.answer({
+            server: block.call.server ?? named.server ?? server,
+            tool: named.tool,
+            arguments: block.call.arguments,
+            trajectory_id: trajectoryId,
+            ...(source === undefined ? {} : { source_trajectory_id: source }),
+          }),
+        );
         if (answer.reason === 'unknown_tool') valid = false;
         weakest(answer.tier);
         // Once the answer is past its bound nothing more is kept: the request is refused anyway.
