@@ -233,61 +233,39 @@ interface Decimal {
 }
 
 const ZERO: Decimal = { negative: false, digits: '', exponent: 0 };
-const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+
+/** A number token: sign, integer digits, fraction digits, exponent sign and digits (JSON's grammar, leading zeros allowed). */
+const TOKEN = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?)(\d+))?$/;
 
 /**
- * The decimal value of a number token, in one pass over it: undefined when it is not a number,
- * `'exponent'` when its exponent has more than MAX_EXPONENT_DIGITS significant digits (and the
- * value is not zero).
+ * The decimal value of a number token, in time linear in its length (the regular expression engine
+ * reads the digits): undefined when it is not a number, `'exponent'` when its exponent has more
+ * than MAX_EXPONENT_DIGITS significant digits (and the value is not zero).
  */
 function decimalOf(token: string): Decimal | 'exponent' | undefined {
-  const n = token.length;
-  let i = 0;
-  const negative = token.charCodeAt(0) === 0x2d;
-  if (negative) i = 1;
-  const intStart = i;
-  while (i < n && isDigit(token.charCodeAt(i))) i++;
-  const intEnd = i;
-  if (intEnd === intStart) return undefined;
-  if (i < n && token.charCodeAt(i) === 0x2e) {
-    i++;
-    const fracStart = i;
-    while (i < n && isDigit(token.charCodeAt(i))) i++;
-    if (i === fracStart) return undefined;
-  }
-  const mantissaEnd = i;
-  let exponent = 0;
-  let longExponent = false;
-  if (i < n && (token.charCodeAt(i) === 0x65 || token.charCodeAt(i) === 0x45)) {
-    i++;
-    let sign = 1;
-    if (i < n && (token.charCodeAt(i) === 0x2b || token.charCodeAt(i) === 0x2d)) {
-      if (token.charCodeAt(i) === 0x2d) sign = -1;
-      i++;
-    }
-    const expStart = i;
-    while (i < n && token.charCodeAt(i) === 0x30) i++;
-    const significant = i;
-    while (i < n && isDigit(token.charCodeAt(i))) i++;
-    if (i === expStart) return undefined;
-    if (i - significant > MAX_EXPONENT_DIGITS) longExponent = true;
-    else if (i > significant) exponent = sign * Number(token.slice(significant, i));
-  }
-  if (i !== n) return undefined;
-  // Significant digits of integer part and fraction, read in place: the first and last non-zero.
-  const dot = intEnd < mantissaEnd ? intEnd : -1;
-  let first = intStart;
-  while (first < mantissaEnd && (token.charCodeAt(first) === 0x30 || first === dot)) first++;
+  const m = TOKEN.exec(token);
+  if (m === null) return undefined;
+  const whole = m[3] === undefined ? m[2]! : m[2]! + m[3];
+  let first = 0;
+  while (first < whole.length && whole.charCodeAt(first) === 0x30) first++;
   // Zero has one value, whatever its sign or exponent.
-  if (first === mantissaEnd) return ZERO;
-  if (longExponent) return 'exponent';
-  let last = mantissaEnd - 1;
-  while (token.charCodeAt(last) === 0x30 || last === dot) last--;
-  // value = 0.digits-ish: exponent of the last significant digit.
-  const lastPlace = last < intEnd ? intEnd - 1 - last : -(last - intEnd);
-  const digits =
-    dot !== -1 && first < dot && last > dot ? token.slice(first, dot) + token.slice(dot + 1, last + 1) : token.slice(first, last + 1);
-  return { negative, digits, exponent: exponent + lastPlace };
+  if (first === whole.length) return ZERO;
+  let exponent = 0;
+  const written = m[5];
+  if (written !== undefined) {
+    let significant = 0;
+    while (significant < written.length - 1 && written.charCodeAt(significant) === 0x30) significant++;
+    if (written.length - significant > MAX_EXPONENT_DIGITS) return 'exponent';
+    exponent = Number(written.slice(significant)) * (m[4] === '-' ? -1 : 1);
+  }
+  let end = whole.length;
+  while (whole.charCodeAt(end - 1) === 0x30) end--;
+  // value = digits × 10^(exponent - fraction digits + trailing zeros dropped)
+  return {
+    negative: m[1] === '-',
+    digits: whole.slice(first, end),
+    exponent: exponent - (m[3]?.length ?? 0) + (whole.length - end),
+  };
 }
 
 const sameDecimal = (a: Decimal, b: Decimal): boolean => a.negative === b.negative && a.digits === b.digits && a.exponent === b.exponent;
