@@ -100,6 +100,13 @@ export class NeighborIndex {
   constructor(source: ArgumentSource, options: NeighborIndexOptions = {}) {
     this.#source = source;
     this.#options = { ...DEFAULTS, ...options };
+    // The worker thread is started now, ahead of the first miss, which then pays no thread start.
+    if (this.#usesWorker()) indexWorker();
+  }
+
+  #usesWorker(): boolean {
+    const path = this.#source.path;
+    return this.#options.worker && path !== undefined && path !== ':memory:' && path !== '';
   }
 
   /** The `k` most similar recorded calls, most similar first; ties keep recording order. */
@@ -159,7 +166,7 @@ export class NeighborIndex {
   async #build(server: string, tool: string): Promise<void> {
     const path = this.#source.path;
     const data =
-      this.#options.worker && path !== undefined && path !== ':memory:' && path !== ''
+      this.#usesWorker() && path !== undefined
         ? await buildInWorker({
             path,
             snapshotId: this.#source.snapshotId,
