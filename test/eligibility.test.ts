@@ -167,7 +167,7 @@ describe('fuzzy eligibility', () => {
       },
       { worker: false },
     );
-    const source: ShapeSource = { profileOf: (server, tool) => index.profile(server, tool) };
+    const source: ShapeSource = { index };
     const tier = new EligibilityTier(source);
     const call = (args: JsonObject) => ({ server: 's', tool: 't', arguments: args, canonical: '', key: '' });
     for (let i = 0; i < 100; i++) expect(tier.check(call({ a: `v${i}` })).ok).toBe(true);

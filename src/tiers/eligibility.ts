@@ -8,21 +8,21 @@
  * Each tool's shape (names, types, required) is summarised once per snapshot, with its neighbour
  * index, in the index's worker thread (src/neighbors/tool-profile.ts), never on the serving thread.
  */
-import type { Answer, Call, Json, JsonObject } from '../core/types.js';
+import type { Call, Json, JsonObject } from '../core/types.js';
 import { type ArgumentShape, type JsonType, jsonType, type ToolProfile, type ToolShape } from '../neighbors/tool-profile.js';
-import { round } from './miss.js';
-import { answered, type Outcome, pass, type Resolution, type Tier } from './tier.js';
+import { missAnswer } from './miss.js';
+import { answered, type Outcome, type Plan, pass, passes, type Resolution, type Tier } from './tier.js';
 
 export type Verdict = { ok: true } | { ok: false; problems: string[]; text: string };
 
 export { type ArgumentShape, type JsonType, jsonType, type ToolShape, toolShape } from '../neighbors/tool-profile.js';
 
 /**
- * Where a tool's profile comes from: the neighbour index, which summarised it off the event loop
- * (src/neighbors/tool-profile.ts) before any tier past exact runs.
+ * Where a tool's profile comes from: the snapshot's neighbour index, which summarised it with the
+ * tool's index, off the event loop (src/neighbors/tool-profile.ts), before any tier past exact runs.
  */
 export interface ShapeSource {
-  profileOf(server: string, tool: string): ToolProfile;
+  index: { profile(server: string, tool: string): ToolProfile };
 }
 
 const NUMERIC = /^\s*-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
@@ -115,9 +115,13 @@ export function checkArguments(tool: string, shape: ToolShape, args: JsonObject)
   return { ok: false, problems, text: `Error: ${tool}: ${problems.join('; ')}; ${takes}` };
 }
 
-/** Tier 1.5: refuses the calls the tool could not take, so that they are never improvised. */
+/**
+ * Between the exact and the fuzzy tier: refuses the calls the tool could not take, so that they
+ * are never improvised. It reads the tool's argument shape from the neighbour index's profile of it.
+ */
 export class EligibilityTier implements Tier {
   readonly name = 'eligibility';
+  readonly needsNeighbors = true;
   readonly #source: ShapeSource;
 
   constructor(source: ShapeSource) {
@@ -126,7 +130,7 @@ export class EligibilityTier implements Tier {
 
   /** The shape of one tool, as its profile holds it (summarised once per snapshot, off the event loop). */
   shape(server: string, tool: string): ToolShape {
-    return this.#source.profileOf(server, tool).arguments;
+    return this.#source.index.profile(server, tool).arguments;
   }
 
   check(call: Call): Verdict {
@@ -135,19 +139,15 @@ export class EligibilityTier implements Tier {
 
   resolve(resolution: Resolution): Outcome {
     const verdict = this.check(resolution.call);
-    return verdict.ok ? pass() : answered(invalidAnswer(resolution, verdict.text));
+    if (verdict.ok) return pass();
+    return answered(missAnswer(resolution.call, 'invalid_arguments', resolution.neighbors(), { text: verdict.text }));
   }
-}
 
-function invalidAnswer(resolution: Resolution, text: string): Answer {
-  return {
-    tier: 'miss',
-    outputJson: JSON.stringify(text),
-    isError: true,
-    reason: 'invalid_arguments',
-    match: {
-      key: resolution.call.key,
-      neighbors: resolution.neighbors().map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) })),
-    },
-  };
+  explain(resolution: Resolution): Plan {
+    const verdict = this.check(resolution.call);
+    if (verdict.ok) return passes('the arguments fit the tool');
+    // The neighbours the miss answer would list.
+    resolution.neighbors();
+    return { outcome: 'miss', reason: 'invalid_arguments', why: verdict.problems.join('; ') };
+  }
 }

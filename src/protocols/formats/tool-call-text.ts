@@ -2,8 +2,8 @@
  * Hermes / Qwen style tool calls written in model text: `<tool_call>{"name": ..., "arguments":
  * {...}}</tool_call>` blocks. Pure; shared by transcript ingest and the verl-tool adapter.
  */
-import { measureJson } from '../core/json-size.js';
-import { parseJson } from '../core/json-text.js';
+import { measureJson } from '../../core/json-size.js';
+import { parseJson } from '../../core/json-text.js';
 
 export interface TextToolCall {
   name: string;

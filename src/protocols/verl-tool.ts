@@ -19,12 +19,12 @@ import type { FastifyInstance } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
 import { RawNumber } from '../core/json-text.js';
 import type { Tier } from '../core/types.js';
-import { type KeyBudget, parseToolCalls } from '../protocols/tool-call-text.js';
-import { splitName } from '../protocols/tool-names.js';
+import { MAX_NAME_LENGTH } from '../http/schemas.js';
 import { cooperatively } from '../simulator/cooperate.js';
 import type { Simulator } from '../simulator/simulator.js';
-import { outputText, truncated } from './mcp.js';
-import { MAX_NAME_LENGTH } from './schemas.js';
+import { type KeyBudget, parseToolCalls } from './formats/tool-call-text.js';
+import { splitName } from './formats/tool-names.js';
+import { outputText, truncated } from './mcp-content.js';
 
 /** `<tool_call>` blocks per action at most: past it the item is invalid (a model loops, an attacker floods). */
 export const MAX_CALLS_PER_ACTION = 64;
@@ -271,7 +271,7 @@ async function observe(
       }
       try {
         const answer = await cooperatively(() =>
-          simulator.answer({
+          simulator.resolve({
             server: block.call.server ?? named.server ?? server,
             tool: named.tool,
             arguments: block.call.arguments,
