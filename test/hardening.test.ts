@@ -101,6 +101,9 @@ describe('bounded work per request', () => {
     expect([nfc.statusCode, nfc.body.length < 1_000]).toEqual([400, true]);
     const field = await app.inject(post('/get_observation', { trajectory_ids: ['a'], actions: [''], [`f${'x'.repeat(100_000)}`]: [] }));
     expect([field.statusCode, field.json().error.code, field.body.length < 1_000]).toEqual([400, 'length_mismatch', true]);
+    const servers = `<tool_call>${JSON.stringify({ name: 'mcp__shop__lookup', server: 's'.repeat(100_000), arguments: {} })}</tool_call>`;
+    const two = await app.inject(post('/get_observation', { trajectory_ids: ['a'], actions: [servers] }));
+    expect([two.statusCode, two.body.length < 1_000]).toEqual([200, true]);
   });
 });
 

@@ -267,7 +267,7 @@ async function observe(
       if (block.call.server !== undefined && named.server !== undefined && block.call.server !== named.server) {
         valid = false;
         weakest('miss');
-        return `Error: the call names two servers, "${block.call.server}" and "${named.server}"`;
+        return `Error: the call names two servers, "${truncated(block.call.server)}" and "${named.server}"`;
       }
       try {
         const answer = await cooperatively(() =>
