@@ -198,6 +198,9 @@ describe('numbers in linear time', () => {
     expect((canonicalNumber('12.3400e-3') as number).toString()).toBe('0.01234');
     expect((canonicalNumber(`1.5e${'0'.repeat(20)}400`) as RawNumber).text).toBe('15e399');
     expect(parseJson(`[${long}]`, 'text')).toEqual([new RawNumber(long)]);
+    // JSON's grammar still holds for the numbers read exactly: no leading zero.
+    expect(() => parseJson('[0123456789012345678901]', 'value')).toThrow(SyntaxError);
+    expect(() => parseJson('[-0123456789012345678901.5]', 'value')).toThrow(SyntaxError);
     const app = await appWith();
     const reply = await app.inject(post('/v1/call', `{"tool":"lookup","arguments":{"id":${long},"q":"a"}}`));
     expect([reply.statusCode, reply.json().error.code]).toEqual([400, 'invalid_arguments']);

@@ -81,7 +81,8 @@ export function parseJson(text: string, keep: Keep): unknown {
   for (let i = 0; i < tokens.length; i += 2) {
     const start = tokens[i]!;
     const end = tokens[i + 1]!;
-    if (!JSON_NUMBER.test(text.slice(start, end))) return JSON.parse(text);
+    // A token whose canonical form was computed is a number already; any other is checked here.
+    if (!(forms[i >> 1] instanceof RawNumber) && !JSON_NUMBER.test(text.slice(start, end))) return JSON.parse(text);
     parts.push(text.slice(from, start), `"\\u0000${i >> 1}"`);
     from = end;
   }
@@ -234,8 +235,8 @@ interface Decimal {
 
 const ZERO: Decimal = { negative: false, digits: '', exponent: 0 };
 
-/** A number token: sign, integer digits, fraction digits, exponent sign and digits (JSON's grammar, leading zeros allowed). */
-const TOKEN = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?)(\d+))?$/;
+/** A number token: sign, integer digits, fraction digits, exponent sign and digits (JSON's grammar: no leading zeros). */
+const TOKEN = /^(-?)(0|[1-9]\d*)(?:\.(\d+))?(?:[eE]([+-]?)(\d+))?$/;
 
 /**
  * The decimal value of a number token, in time linear in its length (the regular expression engine
