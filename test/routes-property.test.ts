@@ -23,27 +23,19 @@ const records = [
 ];
 
 const TOKEN = 'property-token';
-const ROUTES: readonly (readonly [string, string])[] = [
-  ['POST', '/v1/call'],
-  ['POST', '/v1/calls'],
-  ['POST', '/v1/servers/{server}/tools/{tool}'],
-  ['POST', '/v1/explain'],
-  ['GET', '/v1/tools'],
-  ['GET', '/healthz'],
-  ['GET', '/readyz'],
-  ['GET', '/metrics'],
-  ['POST', '/mcp'],
-  ['GET', '/mcp'],
-  ['DELETE', '/mcp'],
-  ['POST', '/mcp/{server}'],
-  ['GET', '/mcp/{server}'],
-  ['DELETE', '/mcp/{server}'],
-  ['POST', '/get_observation'],
-  ['GET', '/v1/report'],
+/** Routes the OpenAPI document does not list: the admin route, the document itself, no route at all. */
+const UNLISTED: readonly (readonly [string, string])[] = [
   ['POST', '/admin/reload'],
   ['GET', '/openapi.json'],
   ['GET', '/v1/nothing/{server}'],
 ];
+
+/** Every method of every path the app documents (so a route added later is driven too), and the unlisted ones. */
+function routesOf(app: { swagger(): unknown }): (readonly [string, string])[] {
+  const paths = (app.swagger() as { paths: Record<string, Record<string, unknown>> }).paths;
+  const listed = Object.entries(paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => [m.toUpperCase(), path] as const));
+  return [...listed, ...UNLISTED];
+}
 
 /** A value that may be any JSON, or one of the values the routes read specially. */
 const anyValue: fc.Arbitrary<unknown> = fc.oneof(
@@ -203,10 +195,16 @@ describe('every route, arbitrary input', () => {
       },
     });
     onCleanup(() => app.close());
-    const request = fc.constantFrom(...ROUTES).chain(([method, template]) =>
+    const routes = routesOf(app);
+    expect(routes.length).toBeGreaterThanOrEqual(19);
+    const request = fc.constantFrom(...routes).chain(([method, template]) =>
       fc.record({
         method: fc.constant(method),
-        path: fc.tuple(segment, segment).map(([s, t]) => template.replace('{server}', s).replace('{tool}', t)),
+        // Every path parameter (`{server}`, `{tool}`, any later one) an arbitrary segment.
+        path: fc.array(segment, { minLength: 4, maxLength: 4 }).map((segments) => {
+          let i = 0;
+          return template.replace(/\{[^}]+\}/g, () => segments[i++ % segments.length]!);
+        }),
         query,
         body: bodyFor(template),
         contentType,
