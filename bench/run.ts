@@ -65,7 +65,7 @@ if (wants('neighbors') || wants('miss') || wants('blocking')) {
   const cache = await oneToolCache(mode);
   if (wants('neighbors')) record(nearestNeighbors(cache, mode));
   if (wants('miss')) record(await missTier(cache, mode));
-  if (wants('blocking')) record(await blockingScenario(cache, mode.quick ? 1 : 3));
+  if (wants('blocking')) record(await blockingScenario(cache, mode.quick ? 2 : 4));
 }
 if (wants('shapes')) {
   log(`learning the output shape of a tool of ${mode.oneToolCalls} calls`);

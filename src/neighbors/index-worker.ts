@@ -1,12 +1,13 @@
 /**
  * The worker thread behind NeighborIndex.ready: reads one tool's recorded arguments from the cache
- * file (read-only, at the snapshot the server reads) and builds its index, so that the serving
- * thread never spends seconds on it. Answers `stale` when the file holds another snapshot by now.
+ * file (read-only, at the snapshot the server reads) and builds its index and its profile (what
+ * the tiers need per tool, src/neighbors/tool-profile.ts), so that the serving thread never spends
+ * seconds on either. Answers `stale` when the file holds another snapshot by now.
  */
 import { constants, setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { Store } from '../store/store.js';
-import { buildToolData, type WorkerReply, type WorkerRequest } from './neighbor-index.js';
+import { buildToolData, profileInputs, type WorkerReply, type WorkerRequest } from './neighbor-index.js';
 import { answerShapeRequest, isShapeRequest } from './shape-task.js';
 
 const port = parentPort;
@@ -27,7 +28,14 @@ if (port) {
       const store = Store.open(request.path, { pinSnapshot: true });
       try {
         if (request.snapshotId !== undefined && store.snapshotId !== request.snapshotId) reply = { id: request.id, stale: true };
-        else reply = { id: request.id, data: buildToolData(store.argumentsOf(request.server, request.tool), request.linearBelow) };
+        else {
+          const { server, tool } = request;
+          // The index and the tool's profile (tool-profile.ts) together, from one read of its recordings.
+          reply = {
+            id: request.id,
+            data: buildToolData(store.argumentsOf(server, tool), request.linearBelow, profileInputs(store, server, tool)),
+          };
+        }
       } finally {
         store.close();
       }

@@ -8,6 +8,7 @@
 import { LRUCache } from 'lru-cache';
 import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments, plainArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
+import { DEFAULT_MAX_KEYS } from '../core/json-size.js';
 import { stringifyJson } from '../core/json-text.js';
 import { type CallTally, type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
 import type { Answered, Diverged, RolloutStoreStatus, RolloutView } from '../core/rollout.js';
@@ -44,6 +45,8 @@ export interface SimulatorOptions {
   lruBytes?: number;
   /** Neighbours listed on a miss (and offered to the fuzzy tier). */
   neighbors?: number;
+  /** Keys and array items a JSON string of arguments may hold (`--max-body-keys`; default DEFAULT_MAX_KEYS). */
+  maxKeys?: number;
   /** Builds the fuzzy tier of this snapshot (`createFuzzy(...).tier`); without it, every near call is `fuzzy_disabled`. */
   fuzzy?: TierFactory;
   /** The registry of rollouts (it outlives snapshots); without it, a `trajectory_id` names nothing and every call is on its own. */
@@ -135,6 +138,7 @@ export class Simulator {
   /** The tiers, in the order a call meets them. */
   readonly #tiers: readonly Tier[];
   readonly #neighborCount: number;
+  readonly #maxKeys: number;
   readonly #ignored: ReadonlySet<string>;
   readonly #recorded = (key: string): Observation | undefined => this.exact.lookup(key);
   readonly #rollouts: Rollouts | undefined;
@@ -150,6 +154,7 @@ export class Simulator {
     this.#metrics = options.metrics;
     this.#neighborCount = options.neighbors ?? 5;
     this.#rollouts = options.rollouts;
+    this.#maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
     this.#ignored = new Set(context.ignoredArguments);
     const lruSize = options.lruSize ?? 100_000;
     const lruBytes = options.lruBytes ?? DEFAULT_LRU_BYTES;
@@ -188,8 +193,8 @@ export class Simulator {
   prepare(request: CallRequest): Prepared {
     const catalog = this.snapshot.catalog;
     const tool = normalizeName(request.tool);
-    const args = parseArguments(request.arguments);
-    if (!args.ok) throw new BadRequestError('invalid_arguments', args.reason);
+    const args = parseArguments(request.arguments, this.#maxKeys);
+    if (!args.ok) throw new BadRequestError(args.tooLarge ? 'too_many_keys' : 'invalid_arguments', args.reason);
     let server = request.server === undefined ? undefined : normalizeName(request.server);
     let known = true;
     if (server === undefined) {
