@@ -7,6 +7,7 @@ import { parseJson, stringifyJson } from '../core/json-text.js';
 import type { Json, JsonObject } from '../core/types.js';
 import type { CallRow, ToolRow } from '../store/ingest-writer.js';
 import type { ServerInfo } from '../store/store.js';
+import type { RecordedOutput } from './transient.js';
 
 export type ParsedRecord =
   /** `hasOutput` is false only when `outputOptional` let a call without "output" through (its output is then `null`). */
@@ -48,7 +49,7 @@ export interface ParseOptions {
    * Recognizes a recorded infrastructure failure by its output's text (`transientMatcher`); used
    * when the record has no `"transient"` of its own.
    */
-  isTransient?: (text: string) => boolean;
+  isTransient?: (output: RecordedOutput) => boolean;
 }
 
 export function parseRecord(text: string, ignored: ReadonlySet<string>, options: ParseOptions = {}): ParsedRecord {
@@ -115,8 +116,9 @@ export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>, o
   if (metadata === undefined) return reject('metadata is nested too deeply to store');
 
   // A record's own "transient" wins over recognition, both ways (false keeps a real answer that looks like an outage).
-  const outputText = hasOutput && typeof record['output'] === 'string' ? (record['output'] as string) : output;
-  const transient = declared ?? options.isTransient?.(outputText) ?? false;
+  const isString = hasOutput && typeof record['output'] === 'string';
+  const outputText = isString ? (record['output'] as string) : output;
+  const transient = declared ?? options.isTransient?.({ text: outputText, isString, isError }) ?? false;
   const optional = (field: (typeof OPTIONAL_STRINGS)[number]): string | null => (record[field] as string | null | undefined) ?? null;
   const row: Omit<CallRow, 'ordinal'> = {
     key: Buffer.from(key, 'hex'),
