@@ -160,7 +160,7 @@ export class Simulator {
       canonical,
       key: callKey(resolvedServer, tool, canonical),
       ...(request.trajectory_id === undefined ? {} : { trajectoryId: request.trajectory_id }),
-      ...(request.source_trajectory_id === undefined ? {} : { sourceTrajectoryId: request.source_trajectory_id }),
+      ...(request.source_trajectory_id === undefined ? {} : { sourceTrajectoryId: request.source_trajectory_id.normalize('NFC') }),
     };
     if (known) return { call, known: true };
     return {

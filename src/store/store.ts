@@ -320,7 +320,8 @@ export class Store {
       return read();
     } catch (error) {
       if (!(error instanceof Sqlite.SqliteError)) throw error;
-      const fault = new StorageError(`the cache ${this.path} could not be read (${what}): ${error.code}: ${error.message}`);
+      // Clients see this message: no path (the server log names the file).
+      const fault = new StorageError(`the cache could not be read (${what}): ${error.code}: ${error.message}`);
       if (this.#fault === undefined) {
         this.#fault = fault;
         this.#onFault?.(fault, error);
