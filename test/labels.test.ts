@@ -375,6 +375,23 @@ describe('source scope: source_trajectory_id', () => {
     expect(verl.observations[0]).toBe('<tool_response>\npending\n</tool_response>');
   });
 
+  it('compares trajectory ids as NFC, as every other string: a recorded NFD id matches an NFC request, and back', async () => {
+    const nfc = 'café-run'.normalize('NFC');
+    const nfd = 'résumé-run'.normalize('NFD');
+    const { store } = await cacheOf([
+      { tool: 'order', arguments: { id: 3 }, output: 'from café', trajectory_id: nfc },
+      { tool: 'order', arguments: { id: 3 }, output: 'from résumé', trajectory_id: nfd },
+      { tool: 'order', arguments: { id: 3 }, output: 'from other', trajectory_id: 'other' },
+      { tool: 'order', arguments: { id: 4 }, output: 'only', trajectory_id: nfd },
+    ]);
+    const { app } = await appOf(store, { repeatPolicy: 'last' });
+    const ask = async (source: string, id = 3) =>
+      (await app.inject(post('/v1/call', { tool: 'order', arguments: { id }, source_trajectory_id: source }))).json();
+    expect(await ask(nfc.normalize('NFD'))).toMatchObject({ output: 'from café', match: { chosen_by: 'source_trajectory' } });
+    expect(await ask(nfd.normalize('NFC'))).toMatchObject({ output: 'from résumé', match: { chosen_by: 'source_trajectory' } });
+    expect(await ask(nfd.normalize('NFC'), 4)).toMatchObject({ output: 'only', match: { chosen_by: 'source_trajectory' } });
+  });
+
   it('takes it from MCP _meta', async () => {
     const { store } = await cacheOf(records);
     const { app } = await appOf(store);
