@@ -19,8 +19,8 @@ import { NotFoundError, ToolsimError } from '../core/errors.js';
 import { parseJson } from '../core/json-text.js';
 import type { Answer, ToolInfo } from '../core/types.js';
 import { VERSION } from '../core/version.js';
-import { splitName } from '../protocols/tool-names.js';
-import { objectSchema, toolSchemas } from '../protocols/tool-schemas.js';
+import { listedTools } from '../protocols/tool-names.js';
+import { objectSchema } from '../protocols/tool-schemas.js';
 import type { Simulator } from '../simulator/simulator.js';
 import { MAX_NAME_LENGTH } from './schemas.js';
 
@@ -210,12 +210,11 @@ function mcpServer(sdk: Sdk, simulator: Simulator, key: string, tools: readonly 
     { name: identity.name, version: identity.version },
     { capabilities: { tools: {} }, ...(identity.instructions === undefined ? {} : { instructions: identity.instructions }) },
   );
-  // The listed names, in catalog order, and the server and tool each one calls.
-  const names = toolSchemas(tools, 'mcp').tools.map((t) => String(t['name']));
-  const byName = new Map(tools.map((t, i) => [names[i]!, t]));
+  // The listed names, in catalog order (one name per tool, never one name for two tools); a name
+  // given back is resolved by the simulator, as on every route.
   const listed: ListToolsResult = {
-    tools: tools.map((t, i) => ({
-      name: names[i]!,
+    tools: listedTools(tools).map(({ name, tool: t }) => ({
+      name,
       ...(t.description === undefined ? {} : { description: t.description }),
       inputSchema: objectSchema(t.input_schema) as ListToolsResult['tools'][number]['inputSchema'],
     })),
@@ -235,18 +234,8 @@ function mcpServer(sdk: Sdk, simulator: Simulator, key: string, tools: readonly 
     }
     // Past the longest name a recording can have, the name is not looked up (nor echoed whole).
     if (name.length > MAX_NAME_LENGTH) throw rpcError(INVALID_PARAMS, `Unknown tool: ${truncated(name)}`);
-    const listedTool = byName.get(name);
-    // An mcp__<server>__<tool> name of a tool that is not shared is understood too.
-    const split = splitName(name);
-    const target =
-      key !== ALL
-        ? { server: key, tool: name }
-        : listedTool
-          ? { server: listedTool.server, tool: listedTool.tool }
-          : split.server !== undefined && servers.has(split.server)
-            ? { server: split.server, tool: split.tool }
-            : undefined;
-    if (target === undefined) throw rpcError(INVALID_PARAMS, `Unknown tool: ${name}`);
+    // Any name the catalog hands out (mcp__<server>__<tool> included), resolved as every route does.
+    const target = key !== ALL ? { server: key, tool: name } : { tool: name };
     const source = sourceTrajectoryOf(request.params._meta);
     let answer: Answer;
     try {
@@ -259,10 +248,17 @@ function mcpServer(sdk: Sdk, simulator: Simulator, key: string, tools: readonly 
       if (error instanceof ToolsimError) throw rpcError(INVALID_PARAMS, error.message);
       throw error;
     }
-    if (answer.reason === 'unknown_tool') throw rpcError(INVALID_PARAMS, `Unknown tool: ${name}`);
+    if (answer.reason === 'unknown_tool') throw rpcError(INVALID_PARAMS, `Unknown tool: ${name}${similarNames(answer)}`);
     return callToolResult(sdk, answer);
   });
   return mcp;
+}
+
+/** The closest known names an unknown-tool answer gives (". Available tools with similar names: ..."), or nothing. */
+function similarNames(answer: Answer): string {
+  const text = parseJson(answer.outputJson, 'text');
+  const at = typeof text === 'string' ? text.indexOf(' Available tools with similar names: ') : -1;
+  return at < 0 ? '' : `.${(text as string).slice(at)}`;
 }
 
 /** tools/call with `arguments` left unchecked (checked by the handler, with a clear -32602). */

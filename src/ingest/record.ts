@@ -5,6 +5,7 @@ import { hash } from 'node:crypto';
 import { callKey, canonicalJson, dropIgnored, normalize, normalizeName, parseArguments } from '../core/canonical.js';
 import { parseJson, stringifyJson } from '../core/json-text.js';
 import type { Json, JsonObject } from '../core/types.js';
+import { nameProblem } from '../protocols/tool-names.js';
 import type { CallRow, ToolRow } from '../store/ingest-writer.js';
 import type { ServerInfo } from '../store/store.js';
 import type { RecordedOutput } from './transient.js';
@@ -68,9 +69,13 @@ export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>, o
   const record = value as Record<string, unknown>;
   const server = name(record, 'server');
   if (typeof server !== 'string') return reject(server.error);
-  if (record['kind'] === 'server') return parseServer(record, server);
+  if (record['kind'] === 'server')
+    return nameProblem(server, undefined) ? reject(nameProblem(server, undefined)!) : parseServer(record, server);
   const tool = name(record, 'tool');
   if (typeof tool !== 'string') return reject(tool.error);
+  // Names that would make an mcp__<server>__<tool> name mean two tools, or another server's tool.
+  const problem = nameProblem(server, tool);
+  if (problem !== undefined) return reject(problem);
 
   const kind = record['kind'] ?? 'call';
   if (kind === 'tool') return parseTool(record, server, tool);

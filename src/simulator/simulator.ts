@@ -137,19 +137,16 @@ export class Simulator {
 
   /** Canonical arguments, key and server of a request; throws a 400 for what cannot be a call. */
   prepare(request: CallRequest): Prepared {
-    const tool = normalizeName(request.tool);
+    const name = normalizeName(request.tool);
     const args = parseArguments(request.arguments);
     if (!args.ok) throw new BadRequestError('invalid_arguments', args.reason);
-    let server = request.server === undefined ? undefined : normalizeName(request.server);
-    let known = true;
-    if (server === undefined) {
-      const servers = this.#catalog.serversOf(tool);
-      if (servers.length > 1) throw new AmbiguousToolError(tool, servers);
-      server = servers[0];
-      known = server !== undefined;
-    } else {
-      known = this.#catalog.has(server, tool);
-    }
+    const requested = request.server === undefined ? undefined : normalizeName(request.server);
+    // Every name the catalog hands out (mcp__<server>__<tool> included) means one tool here, on every route.
+    const resolved = this.#catalog.resolve(name, requested);
+    if (resolved.kind === 'ambiguous') throw new AmbiguousToolError(name, resolved.servers, resolved.names);
+    const known = resolved.kind === 'tool';
+    const server = known ? resolved.server : requested;
+    const tool = known ? resolved.tool : name;
     const kept = dropIgnored(args.value, this.#ignored);
     const canonical = canonicalJson(kept);
     const resolvedServer = server ?? 'default';
@@ -167,7 +164,7 @@ export class Simulator {
       call,
       known: false,
       serverKnown: server !== undefined && this.#catalog.hasServer(server),
-      suggestions: this.#catalog.closestNames(tool, server),
+      suggestions: this.#catalog.closestNames(name, requested),
     };
   }
 
