@@ -3,7 +3,7 @@
  * answers; whatever passes through all of them becomes a labelled miss.
  */
 import { LRUCache } from 'lru-cache';
-import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments, plainArguments } from '../core/canonical.js';
+import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
 import { type CallTally, type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
 import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, ToolInfo } from '../core/types.js';
@@ -153,7 +153,8 @@ export class Simulator {
     const call: Call = {
       server: resolvedServer,
       tool,
-      arguments: plainArguments({ value: kept, ...(args.exact ? { exact: true } : {}) }, canonical),
+      // Numbers no double holds stay RawNumbers: prompts, neighbours and explain show them exactly.
+      arguments: kept,
       canonical,
       key: callKey(resolvedServer, tool, canonical),
       ...(request.trajectory_id === undefined ? {} : { trajectoryId: request.trajectory_id }),

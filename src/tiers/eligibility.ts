@@ -7,6 +7,7 @@
  *
  * Each tool's shape (names, types, required) is summarised once per snapshot, when first asked.
  */
+import { parseJson, RawNumber } from '../core/json-text.js';
 import type { Answer, Call, Json, JsonObject } from '../core/types.js';
 import { round } from './miss.js';
 import { answered, type Outcome, pass, type Resolution, type Tier } from './tier.js';
@@ -43,6 +44,8 @@ export function jsonType(value: Json): JsonType {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
   if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  // A number no double holds exactly, in canonical form ([-]DIGITS[eEXP]): an integer unless its exponent is negative.
+  if (value instanceof RawNumber) return /e-/.test(value.text) ? 'number' : 'integer';
   return typeof value as 'string' | 'boolean' | 'object';
 }
 
@@ -183,7 +186,8 @@ export class EligibilityTier implements Tier {
     const id = JSON.stringify([server, tool]);
     let shape = this.#shapes.get(id);
     if (!shape) {
-      const recordings = this.#source.argumentsOf(server, tool).map((r) => JSON.parse(r.arguments) as JsonObject);
+      // Parsed as calls are (a number past a double is a RawNumber, not Infinity): their types agree.
+      const recordings = this.#source.argumentsOf(server, tool).map((r) => parseJson(r.arguments, 'value') as JsonObject);
       shape = toolShape(this.#schemas.get(id), recordings, this.#ignored);
       this.#shapes.set(id, shape);
     }

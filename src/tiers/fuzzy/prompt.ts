@@ -47,7 +47,7 @@ export function buildPrompt(tool: ToolDescription, examples: readonly Example[],
   const header = `Recorded calls of the tool "${tool.tool}", most similar to the new call first.\n\n`;
   const request = [
     'New call:',
-    `arguments: ${canonicalJson(args)}`,
+    `arguments: ${canonicalJson(args, true)}`,
     '',
     `Answer with the output "${tool.tool}" would return for the new call, through the respond tool.`,
   ].join('\n');
@@ -57,7 +57,7 @@ export function buildPrompt(tool: ToolDescription, examples: readonly Example[],
   for (const [i, example] of examples.entries()) {
     const block = [
       `Example ${i + 1} (similarity ${example.similarity.toFixed(2)}):`,
-      `arguments: ${canonicalJson(example.arguments)}`,
+      `arguments: ${canonicalJson(example.arguments, true)}`,
       `is_error: ${example.isError}`,
       `output: ${example.outputJson}`,
       '',
