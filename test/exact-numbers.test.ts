@@ -31,7 +31,10 @@ async function setup() {
 describe('exact numbers past the improviser, neighbours and explain', () => {
   it('shows the call and its examples to the model with every digit', async () => {
     const { stand, post } = await setup();
-    const body = await post('/v1/call', '{"server": "shop", "tool": "get_order", "arguments": {"order_id": 593322347340602811, "verbose": true}}');
+    const body = await post(
+      '/v1/call',
+      '{"server": "shop", "tool": "get_order", "arguments": {"order_id": 593322347340602811, "verbose": true}}',
+    );
     expect(JSON.parse(body)).toMatchObject({ tier: 'fuzzy' });
     const sent = stand.requests[0]!.body as { messages: { content: string }[] };
     const user = sent.messages[0]!.content;
@@ -46,7 +49,10 @@ describe('exact numbers past the improviser, neighbours and explain', () => {
 
   it('tells apart ids past 2^53 that share one double', async () => {
     const { post } = await setup();
-    const text = await post('/v1/explain', '{"server": "shop", "tool": "get_order", "arguments": {"order_id": 593322347340602809, "verbose": false}}');
+    const text = await post(
+      '/v1/explain',
+      '{"server": "shop", "tool": "get_order", "arguments": {"order_id": 593322347340602809, "verbose": false}}',
+    );
     expect(text).toContain('"arguments":{"order_id":593322347340602809,"verbose":false}');
     const explained = JSON.parse(text) as { neighbors: { similarity: number }[] };
     // Same id, the flag set the other way: 0.75; the other id (the same double): 0.25, not 0.75.

@@ -2,8 +2,8 @@
 import { FUZZY_OPTIONS, resolveConfig } from '../config.js';
 import { ConfigError } from '../core/errors.js';
 import { table } from '../core/format.js';
-import { createMetrics } from '../core/metrics.js';
 import { stringifyJson, stringifyJsonIndented } from '../core/json-text.js';
+import { createMetrics } from '../core/metrics.js';
 import { Simulator } from '../simulator/simulator.js';
 import { Store } from '../store/store.js';
 import { createFuzzy } from '../tiers/fuzzy/fuzzy-tier.js';
