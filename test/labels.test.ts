@@ -224,6 +224,18 @@ describe('recorded failures (transient)', () => {
     }
   });
 
+  it('reads the start of a successful string in linear time, whatever it starts with', () => {
+    const isTransient = transientMatcher();
+    // Leads that a repeated, overlapping lead pattern would backtrack on exponentially (61 spaces took 12 s).
+    for (const text of [' '.repeat(2000), '( '.repeat(1000), 'Error: '.repeat(290), 'connect '.repeat(250), `${"['".repeat(1000)}x`]) {
+      const started = performance.now();
+      expect(isTransient({ text: `${text}x`, isString: true, isError: false })).toBe(false);
+      // Wide guard (a loaded machine): linear work on 2 KiB is well under a millisecond.
+      expect(performance.now() - started).toBeLessThan(1000);
+    }
+    expect(isTransient({ text: `${' '.repeat(100)}Error: 429 Too Many Requests`, isString: true, isError: false })).toBe(true);
+  });
+
   it('recognizes a failure anywhere in an error output, a JSON one included, and only there', async () => {
     const isTransient = transientMatcher();
     const error = (output: unknown) => ({
