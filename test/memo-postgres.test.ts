@@ -13,7 +13,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
 import { ConfigError } from '../src/core/errors.js';
-import type { MemoId } from '../src/store/fuzzy-memo.js';
+import type { MemoId } from '../src/store/memo.js';
 import { PostgresMemo, type PostgresMemoOptions } from '../src/store/memo-postgres.js';
 import { createFuzzy } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { appOf, cacheOf, freePort, onCleanup, ROOT } from './helpers.js';

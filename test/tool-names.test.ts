@@ -8,7 +8,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { describe, expect, it } from 'vitest';
-import { ToolNames } from '../src/protocols/tool-names.js';
+import { ToolNames } from '../src/core/tool-names.js';
 import { appOf, cacheOf, onCleanup } from './helpers.js';
 
 const RECORDS = [

@@ -4,8 +4,8 @@
 import { hash } from 'node:crypto';
 import { callKey, canonicalJson, dropIgnored, normalize, normalizeName, parseArguments } from '../core/canonical.js';
 import { parseJson, stringifyJson } from '../core/json-text.js';
+import { nameProblem } from '../core/tool-names.js';
 import type { Json, JsonObject } from '../core/types.js';
-import { nameProblem } from '../protocols/tool-names.js';
 import type { CallRow, ToolRow } from '../store/ingest-writer.js';
 import type { ServerInfo } from '../store/store.js';
 import type { RecordedOutput } from './transient.js';

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { canonicalJson } from '../core/canonical.js';
 import { parseJson, RawNumber } from '../core/json-text.js';
+import { toolId } from '../core/tool-id.js';
 import type { Json, JsonObject, Neighbor } from '../core/types.js';
 import type { RecordedArguments } from '../store/store.js';
 import { argumentSimilarity, isOpaqueId, isOpaqueNumber } from './similarity.js';
@@ -176,8 +177,6 @@ export class NeighborIndex {
     return index;
   }
 }
-
-const toolId = (server: string, tool: string): string => JSON.stringify([server, tool]);
 
 /** Flat data of a tool's recordings, indexed when there are `linearBelow` of them or more. */
 export function buildToolData(rows: readonly RecordedArguments[], linearBelow: number): ToolData {

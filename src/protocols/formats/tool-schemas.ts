@@ -4,7 +4,7 @@
  * `mcp__<server>__<tool>` (which every route, toolsim's verl-tool adapter and transcript ingest read
  * back); names are given by `listedTools` (tool-names.ts), never one name to two tools.
  */
-import type { JsonObject, ToolInfo } from '../core/types.js';
+import type { JsonObject, ToolInfo } from '../../core/types.js';
 import { listedTools } from './tool-names.js';
 
 export const TOOL_FORMATS = ['openai', 'anthropic', 'mcp'] as const;
