@@ -5,11 +5,14 @@
  * spoofed (ingest refuses the names that would allow it, and a listing or a lookup never gives one
  * name to two tools, or an alias to another server's tool).
  */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { describe, expect, it } from 'vitest';
 import { ToolNames } from '../src/core/tool-names.js';
-import { appOf, cacheOf, onCleanup } from './helpers.js';
+import { Sqlite } from '../src/store/sqlite.js';
+import { appOf, cacheOf, onCleanup, ROOT } from './helpers.js';
 
 const RECORDS = [
   { server: 'tau-bench-retail', tool: 'get_user_details', arguments: { user_id: 'u1' }, output: { name: 'retail user' } },
@@ -155,6 +158,27 @@ describe('mcp__ names that cannot collide or be spoofed', () => {
     expect(names.resolve('mcp__a__b__t')).toEqual({ kind: 'tool', server: 'a', tool: 'b__t' });
     expect(names.resolve('mcp__a__b__t', 'a')).toEqual({ kind: 'tool', server: 'a', tool: 'b__t' });
     expect(names.resolve('t', 'a__b')).toEqual({ kind: 'tool', server: 'a__b', tool: 't' });
+  });
+
+  it('says so when a cache ingested before names were checked holds two tools that would share a name', async () => {
+    const { store, path } = await cacheOf([
+      { server: 'a', tool: 'b__t', arguments: {}, output: 1 },
+      { server: 'x', tool: 't', arguments: {}, output: 2 },
+      { server: 'y', tool: 't', arguments: {}, output: 3 },
+      { server: 'z', tool: 'b__t', arguments: {}, output: 4 },
+    ]);
+    store.close();
+    // As an older toolsim would have written it: server "x" named "a__b".
+    const db = new Sqlite(path);
+    db.prepare("UPDATE tools SET server = 'a__b' WHERE server = 'x'").run();
+    db.close();
+    const run = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'tools', '--db', path, '--format', 'mcp'], {
+      encoding: 'utf8',
+    });
+    expect(run.status).toBe(0);
+    const names = (JSON.parse(run.stdout) as { tools: { name: string }[] }).tools.map((t) => t.name);
+    expect(names).toEqual(['mcp__a__b__t', 'mcp__y__t', 'mcp__z__b__t']);
+    expect(run.stderr).toMatch(/2 tools would be named mcp__a__b__t \(a\/b__t, a__b\/t\); only a\/b__t is listed/);
   });
 
   it("never resolves an alias to another server's tool", () => {

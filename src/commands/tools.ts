@@ -1,5 +1,6 @@
 /** `toolsim tools`: the recorded tool schemas, ready for a trainer's tool config. */
 import { resolveConfig } from '../config.js';
+import { ToolNames } from '../core/tool-names.js';
 import { toolSchemas } from '../protocols/formats/tool-schemas.js';
 import { Store } from '../store/store.js';
 import type { Command } from './command.js';
@@ -14,6 +15,11 @@ export const toolsCommand: Command = {
     try {
       const tools = store.catalog().filter((t) => config.server === '' || t.server === config.server);
       process.stdout.write(`${JSON.stringify(toolSchemas(tools, config.toolsFormat), null, 2)}\n`);
+      // A cache ingested before names were checked may hold tools that would share one name.
+      for (const { name, tools: sharing } of new ToolNames(tools).collisions)
+        process.stderr.write(
+          `toolsim tools: ${sharing.length} tools would be named ${name} (${sharing.map((t) => `${t.server}/${t.tool}`).join(', ')}); only ${sharing[0]!.server}/${sharing[0]!.tool} is listed\n`,
+        );
       return 0;
     } finally {
       store.close();
