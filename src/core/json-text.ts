@@ -174,17 +174,21 @@ export function stringifyJson(value: unknown, display = false): string {
  */
 export function stringifyJsonIndented(value: unknown, indent: number, display = false): string {
   const raws: string[] = [];
+  // Markers become a raw NUL, which JSON text never holds (a string's NUL is escaped): no string of the value can pass for one.
+  const nonce = Math.random().toString(36).slice(2);
   const text = JSON.stringify(
     value,
     function (this: Record<string, unknown>, key: string, item: unknown) {
       const original = this[key];
       if (!(original instanceof RawNumber)) return item;
       raws.push(display ? plainDecimal(original.text) : original.text);
-      return `\u0000raw:${raws.length - 1}`;
+      return `\u0000raw:${nonce}:${raws.length - 1}`;
     },
     indent,
   );
-  return raws.length === 0 ? text : text.replace(/"\\u0000raw:(\d+)"/g, (_, i: string) => raws[Number(i)]!);
+  return raws.length === 0
+    ? text
+    : text.replaceAll(`"\\u0000raw:${nonce}:`, '\u0000').replace(/\u0000(\d+)"/g, (_, i: string) => raws[Number(i)]!);
 }
 
 /**
