@@ -174,7 +174,7 @@ export function stringifyJson(value: unknown, display = false): string {
  */
 export function stringifyJsonIndented(value: unknown, indent: number, display = false): string {
   const raws: string[] = [];
-  // Markers become a raw NUL, which JSON text never holds (a string's NUL is escaped): no string of the value can pass for one.
+  // Each marker carries a nonce of this call: no string of the value can pass for one.
   const nonce = Math.random().toString(36).slice(2);
   const text = JSON.stringify(
     value,
@@ -186,9 +186,14 @@ export function stringifyJsonIndented(value: unknown, indent: number, display = 
     },
     indent,
   );
-  return raws.length === 0
-    ? text
-    : text.replaceAll(`"\\u0000raw:${nonce}:`, '\u0000').replace(/\u0000(\d+)"/g, (_, i: string) => raws[Number(i)]!);
+  if (raws.length === 0) return text;
+  const parts = text.split(`"\\u0000raw:${nonce}:`);
+  let out = parts[0]!;
+  for (const part of parts.slice(1)) {
+    const end = part.indexOf('"');
+    out += raws[Number(part.slice(0, end))]! + part.slice(end + 1);
+  }
+  return out;
 }
 
 /**
