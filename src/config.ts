@@ -68,7 +68,7 @@ export const OPTIONS = {
     kind: 'list',
     default: [],
     separator: '\n',
-    help: 'regular expression (case-insensitive) of an output text that is a recorded infrastructure failure, beside the built-in ones (repeatable; env: one a line)',
+    help: 'regular expression (case-insensitive) of an output text that is a recorded infrastructure failure, beside the built-in ones and applied as they are: anywhere in an error output, from the start of a short successful string (repeatable; env: one a line; docs/log-format.md)',
   },
   lruSize: {
     flag: 'lru-size',

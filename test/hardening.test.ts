@@ -157,9 +157,9 @@ describe('recorded failures at any position', () => {
       'Unexpected token I in JSON at position 0',
       'SyntaxError: Unexpected token \'I\', "Internal S"... is not valid JSON',
     ])
-      expect([text, isTransient(text)]).toEqual([text, true]);
+      expect([text, isTransient({ text, isString: true, isError: true })]).toEqual([text, true]);
     for (const text of ['Error: Expecting value for "date"', 'The value on line 2 column 1 is expected', 'Unexpected token in the query'])
-      expect([text, isTransient(text)]).toEqual([text, false]);
+      expect([text, isTransient({ text, isString: true, isError: true })]).toEqual([text, false]);
     const { store } = await cacheOf([
       { server: 'web', tool: 'get', arguments: { u: 1 }, output: 'Expecting value: line 2 column 1 (char 1)', is_error: true },
       { server: 'web', tool: 'get', arguments: { u: 1 }, output: { body: 'real' } },

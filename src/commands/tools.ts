@@ -5,6 +5,7 @@
  */
 import { resolveConfig } from '../config.js';
 import { table } from '../core/format.js';
+import { ToolNames } from '../core/tool-names.js';
 import type { JsonObject } from '../core/types.js';
 import { OutputShapes } from '../neighbors/output-shapes.js';
 import { toolSchemas } from '../protocols/formats/tool-schemas.js';
@@ -46,6 +47,11 @@ export const toolsCommand: Command = {
       }
       if (!config.json) {
         process.stdout.write(`${JSON.stringify(toolSchemas(tools, config.toolsFormat), null, 2)}\n`);
+        // A cache ingested before names were checked may hold tools that would share one name.
+        for (const { name, tools: sharing } of new ToolNames(tools).collisions)
+          process.stderr.write(
+            `toolsim tools: ${sharing.length} tools would be named ${name} (${sharing.map((t) => `${t.server}/${t.tool}`).join(', ')}); only ${sharing[0]!.server}/${sharing[0]!.tool} is listed\n`,
+          );
         return 0;
       }
       // Learnt here, one tool after another: a command has no requests to keep answering.

@@ -6,12 +6,12 @@
  * absent, array order, case, spaces, `593322347340602809` vs `593322347340602810`).
  *
  * A number whose exact value no double holds stays a `RawNumber` (its canonical text) inside the
- * normalized value; `canonicalJson` writes it as it is, and `plainArguments` gives the same arguments
- * with doubles for the parts that only compare or display them (similarity, prompts, explain).
+ * normalized value; `canonicalJson` and `stringifyJson` write it as it is, so prompts, neighbours
+ * and explain show it exactly, and similarity tells such numbers apart.
  */
 import { hash } from 'node:crypto';
 import { jsonExcess } from './json-size.js';
-import { canonicalNumber, parseJson, RawNumber } from './json-text.js';
+import { canonicalNumber, parseJson, plainDecimal, RawNumber } from './json-text.js';
 import type { Json, JsonObject } from './types.js';
 
 export const KEY_VERSION = 'toolsim-key-v2';
@@ -150,20 +150,20 @@ export function dropIgnored(args: JsonObject, ignored: ReadonlySet<string>): Jso
  * fast-json-stable-stringify with a code-point comparator (a test holds them equal), written out
  * because that package allocates two objects per key comparison, on the hot path of every call.
  */
-export function canonicalJson(value: Json): string {
+export function canonicalJson(value: Json, display = false): string {
   if (typeof value !== 'object') return typeof value === 'number' ? String(value) : JSON.stringify(value);
   if (value === null) return 'null';
-  if (value instanceof RawNumber) return value.text;
+  if (value instanceof RawNumber) return display ? plainDecimal(value.text) : value.text;
   if (Array.isArray(value)) {
     let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]!);
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]!, display);
     return `${out}]`;
   }
   const keys = Object.keys(value).sort(compareCodePoints);
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
-    out += `${(i === 0 ? '' : ',') + JSON.stringify(key)}:${canonicalJson(value[key]!)}`;
+    out += `${(i === 0 ? '' : ',') + JSON.stringify(key)}:${canonicalJson(value[key]!, display)}`;
   }
   return `${out}}`;
 }
@@ -175,11 +175,6 @@ export function canonicalJson(value: Json): string {
  */
 export function callKey(server: string, tool: string, canonical: string): string {
   return hash('sha256', `${KEY_VERSION}\0${JSON.stringify(server)}\0${JSON.stringify(tool)}\0${canonical}`, 'hex');
-}
-
-/** The arguments with doubles in place of `RawNumber`s, for what only compares or shows them. */
-export function plainArguments(parsed: { value: JsonObject; exact?: boolean }, canonical: string): JsonObject {
-  return parsed.exact ? (JSON.parse(canonical) as JsonObject) : parsed.value;
 }
 
 /** Server and tool names are strings too, so they are compared after NFC like any other. */

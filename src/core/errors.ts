@@ -96,8 +96,12 @@ export class BadRequestError extends ToolsimError {
 
 /** The tool name is recorded on several servers and the request did not say which. */
 export class AmbiguousToolError extends ToolsimError {
-  constructor(tool: string, servers: readonly string[]) {
-    super('ambiguous_tool', `tool "${tool}" exists on several servers (${servers.join(', ')}); name one in "server"`);
+  constructor(tool: string, servers: readonly string[], names: readonly string[] = []) {
+    super(
+      'ambiguous_tool',
+      `tool "${tool}" exists on several servers (${servers.join(', ')}); name one in "server"` +
+        (names.length > 0 ? `, or call it by its listed name (${names.join(', ')})` : ''),
+    );
   }
 }
 

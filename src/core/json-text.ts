@@ -189,22 +189,68 @@ function numbersWhere(text: string, test: (token: string) => boolean): number[] 
 let sawRaw = false;
 
 /**
- * A value to compact JSON text, each `RawNumber` written as its text. The native stringify runs
- * first; only when it met a `RawNumber` is the value written again here.
+ * A value to compact JSON text, each `RawNumber` written as its text (`display`: canonical texts
+ * in plain decimal, `plainDecimal`, for arguments shown to people and models). The native
+ * stringify runs first; only when it met a `RawNumber` is the value written again here.
  */
-export function stringifyJson(value: unknown): string {
+export function stringifyJson(value: unknown, display = false): string {
   sawRaw = false;
   const fast = JSON.stringify(value);
   if (!sawRaw) return fast;
-  return writeExact(value);
+  return writeExact(value, display);
 }
 
-function writeExact(value: unknown): string {
+/**
+ * `stringifyJson` with indentation (for people: `toolsim explain --json`): `JSON.stringify`'s
+ * layout, each `RawNumber` written as its text.
+ */
+export function stringifyJsonIndented(value: unknown, indent: number, display = false): string {
+  const raws: string[] = [];
+  // Each marker carries a nonce of this call: no string of the value can pass for one.
+  const nonce = Math.random().toString(36).slice(2);
+  const text = JSON.stringify(
+    value,
+    function (this: Record<string, unknown>, key: string, item: unknown) {
+      const original = this[key];
+      if (!(original instanceof RawNumber)) return item;
+      raws.push(display ? plainDecimal(original.text) : original.text);
+      return `\u0000raw:${nonce}:${raws.length - 1}`;
+    },
+    indent,
+  );
+  if (raws.length === 0) return text;
+  const parts = text.split(`"\\u0000raw:${nonce}:`);
+  let out = parts[0]!;
+  for (const part of parts.slice(1)) {
+    const end = part.indexOf('"');
+    out += raws[Number(part.slice(0, end))]! + part.slice(end + 1);
+  }
+  return out;
+}
+
+/**
+ * A RawNumber's text as people and models read numbers: the canonical `DIGITSeEXP` written out in
+ * plain decimal (`59332234734060281e1` as `593322347340602810`, `15e-20` as `0.00000000000000000015`)
+ * when that takes at most 40 more characters; the same exact value either way.
+ */
+export function plainDecimal(text: string): string {
+  const m = /^(-?)(\d+)e(-?\d+)$/.exec(text);
+  if (!m) return text;
+  const [, sign, digits, exp] = m as unknown as [string, string, string, string];
+  if (exp.length > 3) return text;
+  const e = Number(exp);
+  if (e > 0) return e <= 40 ? `${sign}${digits}${'0'.repeat(e)}` : text;
+  const point = digits.length + e;
+  if (point > 0) return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+  return -point <= 40 ? `${sign}0.${'0'.repeat(-point)}${digits}` : text;
+}
+
+function writeExact(value: unknown, display: boolean): string {
   if (typeof value !== 'object' || value === null) return JSON.stringify(value);
-  if (value instanceof RawNumber) return value.text;
+  if (value instanceof RawNumber) return display ? plainDecimal(value.text) : value.text;
   if (Array.isArray(value)) {
     let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + (value[i] === undefined ? 'null' : writeExact(value[i]));
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + (value[i] === undefined ? 'null' : writeExact(value[i], display));
     return `${out}]`;
   }
   let out = '{';
@@ -212,7 +258,7 @@ function writeExact(value: unknown): string {
   for (const key of Object.keys(value)) {
     const item = (value as Record<string, unknown>)[key];
     if (item === undefined || typeof item === 'function') continue;
-    out += `${first ? '' : ','}${JSON.stringify(key)}:${writeExact(item)}`;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${writeExact(item, display)}`;
     first = false;
   }
   return `${out}}`;

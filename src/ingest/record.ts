@@ -4,9 +4,11 @@
 import { hash } from 'node:crypto';
 import { callKey, canonicalJson, dropIgnored, normalize, normalizeName, parseArguments } from '../core/canonical.js';
 import { parseJson, stringifyJson } from '../core/json-text.js';
+import { nameProblem } from '../core/tool-names.js';
 import type { Json, JsonObject } from '../core/types.js';
 import type { CallRow, ToolRow } from '../store/ingest-writer.js';
 import type { ServerInfo } from '../store/store.js';
+import type { RecordedOutput } from './transient.js';
 
 export type ParsedRecord =
   /** `hasOutput` is false only when `outputOptional` let a call without "output" through (its output is then `null`). */
@@ -48,7 +50,7 @@ export interface ParseOptions {
    * Recognizes a recorded infrastructure failure by its output's text (`transientMatcher`); used
    * when the record has no `"transient"` of its own.
    */
-  isTransient?: (text: string) => boolean;
+  isTransient?: (output: RecordedOutput) => boolean;
 }
 
 export function parseRecord(text: string, ignored: ReadonlySet<string>, options: ParseOptions = {}): ParsedRecord {
@@ -67,9 +69,13 @@ export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>, o
   const record = value as Record<string, unknown>;
   const server = name(record, 'server');
   if (typeof server !== 'string') return reject(server.error);
-  if (record['kind'] === 'server') return parseServer(record, server);
+  if (record['kind'] === 'server')
+    return nameProblem(server, undefined) ? reject(nameProblem(server, undefined)!) : parseServer(record, server);
   const tool = name(record, 'tool');
   if (typeof tool !== 'string') return reject(tool.error);
+  // Names that would make an mcp__<server>__<tool> name mean two tools, or another server's tool.
+  const problem = nameProblem(server, tool);
+  if (problem !== undefined) return reject(problem);
 
   const kind = record['kind'] ?? 'call';
   if (kind === 'tool') return parseTool(record, server, tool);
@@ -115,8 +121,9 @@ export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>, o
   if (metadata === undefined) return reject('metadata is nested too deeply to store');
 
   // A record's own "transient" wins over recognition, both ways (false keeps a real answer that looks like an outage).
-  const outputText = hasOutput && typeof record['output'] === 'string' ? (record['output'] as string) : output;
-  const transient = declared ?? options.isTransient?.(outputText) ?? false;
+  const isString = hasOutput && typeof record['output'] === 'string';
+  const outputText = isString ? (record['output'] as string) : output;
+  const transient = declared ?? options.isTransient?.({ text: outputText, isString, isError }) ?? false;
   const optional = (field: (typeof OPTIONAL_STRINGS)[number]): string | null => (record[field] as string | null | undefined) ?? null;
   const row: Omit<CallRow, 'ordinal'> = {
     key: Buffer.from(key, 'hex'),

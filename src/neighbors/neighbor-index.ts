@@ -19,6 +19,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { canonicalJson } from '../core/canonical.js';
+import { parseJson, RawNumber } from '../core/json-text.js';
 import { toolId } from '../core/tool-id.js';
 import type { Json, JsonObject, Neighbor } from '../core/types.js';
 import type { RecordedArguments } from '../store/store.js';
@@ -220,7 +221,8 @@ export function buildToolData(rows: readonly RecordedArguments[], linearBelow: n
   });
   keyOffsets[rows.length] = keyLength;
   argOffsets[rows.length] = argLength;
-  const parsed = rows.map((r) => JSON.parse(r.arguments) as JsonObject);
+  // Parsed as calls are (a number past a double is a RawNumber, not Infinity): their types and similarity agree.
+  const parsed = rows.map((r) => recordedArguments(r.arguments));
   const data: ToolData = {
     size: rows.length,
     profile: profileTool(inputs, parsed),
@@ -262,7 +264,7 @@ export class ToolIndex {
     let args = this.#parsed[id];
     if (!args) {
       const { args: text, argOffsets } = this.#data;
-      args = JSON.parse(text.slice(argOffsets[id]!, argOffsets[id + 1]!)) as JsonObject;
+      args = recordedArguments(text.slice(argOffsets[id]!, argOffsets[id + 1]!));
       this.#parsed[id] = args;
     }
     return args;
@@ -340,13 +342,21 @@ export class ToolIndex {
  * COMPARED_ITEMS items. A string that was cut ends with its length and a hash of the whole, so two
  * long strings that differ only past the cut still differ.
  */
+/**
+ * Recorded arguments (canonical JSON) as a value: a number no double holds stays a `RawNumber` of
+ * its canonical text, as in a call's own arguments, so neighbours are shown and compared exactly.
+ */
+function recordedArguments(text: string): JsonObject {
+  return parseJson(text, 'value') as JsonObject;
+}
+
 export function comparable(args: JsonObject): JsonObject {
   return needsCut(args, 0) ? (cut(args) as JsonObject) : args;
 }
 
 function needsCut(value: Json, depth: number): boolean {
   if (typeof value === 'string') return value.length > COMPARED_CHARS;
-  if (value === null || typeof value !== 'object') return false;
+  if (value === null || typeof value !== 'object' || value instanceof RawNumber) return false;
   if (depth > 64) return true;
   if (Array.isArray(value)) return value.length > COMPARED_ITEMS || value.some((v) => needsCut(v, depth + 1));
   const keys = Object.keys(value);
@@ -356,7 +366,7 @@ function needsCut(value: Json, depth: number): boolean {
 function cut(value: Json, depth = 0): Json {
   if (typeof value === 'string')
     return value.length > COMPARED_CHARS ? `${value.slice(0, COMPARED_CHARS - 24)}\u0000${value.length}:${fnv(value, FNV_SEED)}` : value;
-  if (value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object' || value instanceof RawNumber) return value;
   if (depth > 64) return null;
   if (Array.isArray(value)) return value.slice(0, COMPARED_ITEMS).map((v) => cut(v, depth + 1));
   const out: JsonObject = {};
@@ -587,7 +597,7 @@ export function queryTokens(args: JsonObject, forQuery = true): WeightedToken[] 
     const path = fnv(name, FNV_SEED);
     const value = args[name]!;
     const weight = 1 / names.length;
-    const nested = value !== null && typeof value === 'object';
+    const nested = value !== null && typeof value === 'object' && !(value instanceof RawNumber);
     // Of a long nested value, its start and length (a collision only adds a candidate, scored exactly).
     if (nested) out.push({ token: fnv(hashedText(canonicalJson(value)), mix(path, KIND_EXACT)), weight: weight / 2 });
     leafTokens(path, value, nested ? weight / 2 : weight, out, forQuery);
@@ -601,6 +611,11 @@ const hashedText = (text: string): string => (text.length > HASHED_CHARS ? `${te
 
 function leafTokens(path: number, value: Json, weight: number, out: WeightedToken[], forQuery: boolean): void {
   if (out.length >= MAX_TOKENS) return;
+  // A number no double holds: its exact text is its token, as an id's is (similarity.ts).
+  if (value instanceof RawNumber) {
+    out.push({ token: fnv(value.text, mix(path, KIND_EXACT)), weight });
+    return;
+  }
   if (value !== null && typeof value === 'object') {
     if (Array.isArray(value)) {
       const step = mix(path, KIND_ITEM);

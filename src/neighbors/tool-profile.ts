@@ -6,6 +6,7 @@
  * eligibility tier; other per-tool summaries belong beside it, computed the same way, so that no
  * first call of a large tool summarises 100,000 recordings on the event loop.
  */
+import { RawNumber } from '../core/json-text.js';
 import type { Json, JsonObject } from '../core/types.js';
 
 /** Everything a tool's profile is computed from besides its recordings. */
@@ -49,6 +50,8 @@ export function jsonType(value: Json): JsonType {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
   if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  // A number no double holds exactly, in canonical form ([-]DIGITS[eEXP]): an integer unless its exponent is negative.
+  if (value instanceof RawNumber) return /e-/.test(value.text) ? 'number' : 'integer';
   return typeof value as 'string' | 'boolean' | 'object';
 }
 

@@ -22,7 +22,6 @@ import type { Answer, ToolInfo } from '../core/types.js';
 import { VERSION } from '../core/version.js';
 import { MAX_NAME_LENGTH, MAX_TRAJECTORY_ID_LENGTH } from '../http/schemas.js';
 import type { Simulator } from '../simulator/simulator.js';
-import { splitName } from './formats/tool-names.js';
 import { listsOutputSchema, toolSchemas } from './formats/tool-schemas.js';
 import { contentOf, isCallToolResult, loadSdk, type Sdk, truncated } from './mcp-content.js';
 
@@ -226,11 +225,10 @@ function mcpServer(sdk: Sdk, simulator: Simulator, scope: string, tools: readonl
     { name: identity.name, version: identity.version },
     { capabilities: { tools: {} }, ...(identity.instructions === undefined ? {} : { instructions: identity.instructions }) },
   );
-  // The listed tools, in catalog order, as GET /v1/tools?format=mcp gives them (annotations, and
-  // outputSchema where every recorded answer fits it), and the server and tool each name calls.
+  // The listed tools, in catalog order, as GET /v1/tools?format=mcp gives them (one name per tool,
+  // never one name for two tools; annotations, and outputSchema where every recorded answer fits
+  // it); a name given back is resolved by the simulator, as on every route.
   const listed = { tools: toolSchemas(tools, 'mcp').tools } as unknown as ListToolsResult;
-  const names = listed.tools.map((t) => t.name);
-  const byName = new Map(tools.map((t, i) => [names[i]!, t]));
   mcp.setRequestHandler(sdk.ListToolsRequestSchema, () => listed);
   // Server's own tools/call registration re-parses results through zod, which reorders keys and
   // drops unknown ones; the base Protocol handler sends the recorded result as it is. `arguments`
@@ -246,18 +244,8 @@ function mcpServer(sdk: Sdk, simulator: Simulator, scope: string, tools: readonl
     }
     // Past the longest name a recording can have, the name is not looked up (nor echoed whole).
     if (name.length > MAX_NAME_LENGTH) throw rpcError(INVALID_PARAMS, `Unknown tool: ${truncated(name)}`);
-    const listedTool = byName.get(name);
-    // An mcp__<server>__<tool> name of a tool that is not shared is understood too.
-    const split = splitName(name);
-    const target =
-      scope !== ALL
-        ? { server: scope, tool: name }
-        : listedTool
-          ? { server: listedTool.server, tool: listedTool.tool }
-          : split.server !== undefined && servers.has(split.server)
-            ? { server: split.server, tool: split.tool }
-            : undefined;
-    if (target === undefined) throw rpcError(INVALID_PARAMS, `Unknown tool: ${name}`);
+    // Any name the catalog hands out (mcp__<server>__<tool> included), resolved as every route does.
+    const target = scope !== ALL ? { server: scope, tool: name } : { tool: name };
     const source = sourceTrajectoryOf(request.params._meta);
     const rollout = rolloutOf(request.params._meta, extra.requestInfo?.headers[SESSION_HEADER]);
     let answer: Answer;
@@ -272,12 +260,20 @@ function mcpServer(sdk: Sdk, simulator: Simulator, scope: string, tools: readonl
       if (error instanceof ToolsimError) throw rpcError(INVALID_PARAMS, error.message);
       throw error;
     }
-    if (answer.reason === 'unknown_tool') throw rpcError(INVALID_PARAMS, `Unknown tool: ${name}`);
+    if (answer.reason === 'unknown_tool') throw rpcError(INVALID_PARAMS, `Unknown tool: ${name}${similarNames(answer)}`);
     // A tool listed with an outputSchema answers with structuredContent, as a client requires.
-    const record = simulator.snapshot.catalog.tool(target.server, target.tool);
+    const named = simulator.snapshot.catalog.resolve(name, scope !== ALL ? scope : undefined);
+    const record = named.kind === 'tool' ? simulator.snapshot.catalog.tool(named.server, named.tool) : undefined;
     return callToolResult(sdk, answer, record !== undefined && listsOutputSchema(record));
   });
   return mcp;
+}
+
+/** The closest known names an unknown-tool answer gives (". Available tools with similar names: ..."), or nothing. */
+function similarNames(answer: Answer): string {
+  const text = parseJson(answer.outputJson, 'text');
+  const at = typeof text === 'string' ? text.indexOf(' Available tools with similar names: ') : -1;
+  return at < 0 ? '' : `.${(text as string).slice(at)}`;
 }
 
 /** tools/call with `arguments` left unchecked (checked by the handler, with a clear -32602). */

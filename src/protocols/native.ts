@@ -1,6 +1,7 @@
 /** The HTTP API (docs/http-api.md). Routes turn requests into simulator calls and answers into JSON. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
+import { stringifyJson } from '../core/json-text.js';
 import type { Metrics } from '../core/metrics.js';
 import { bodyText } from '../http/json.js';
 import {
@@ -168,7 +169,8 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         response: { 200: explainResultSchema, ...errors },
       },
     },
-    async (request) => options.simulator().explainWhenReady(request.body),
+    // Written here, not by the schema's serializer: arguments keep every digit (RawNumbers as their text).
+    async (request, reply) => send(reply, stringifyJson(await options.simulator().explainWhenReady(request.body), true)),
   );
 
   app.get<{ Querystring: { format?: ToolFormat; server?: string } }>(

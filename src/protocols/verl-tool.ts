@@ -273,10 +273,13 @@ async function observe(
         return `Error: the call names two servers, "${truncated(block.call.server)}" and "${named.server}"`;
       }
       try {
+        // The name as given: the simulator reads mcp__<server>__<tool> as every route does (a
+        // server the name gives wins over extra_fields[i].server).
+        const chosenServer = block.call.server ?? (named.server === undefined ? server : undefined);
         const answer = await cooperatively(() =>
           simulator.resolve({
-            server: block.call.server ?? named.server ?? server,
-            tool: named.tool,
+            ...(chosenServer === undefined ? {} : { server: chosenServer }),
+            tool: block.call.name,
             arguments: block.call.arguments,
             trajectory_id: trajectoryId,
             ...(source === undefined ? {} : { source_trajectory_id: source }),

@@ -6,7 +6,7 @@
  * In front of it, the request memo: a request's text seen before skips parsing and hashing.
  */
 import { LRUCache } from 'lru-cache';
-import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments, plainArguments } from '../core/canonical.js';
+import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
 import { DEFAULT_MAX_KEYS } from '../core/json-size.js';
 import { stringifyJson } from '../core/json-text.js';
@@ -192,37 +192,35 @@ export class Simulator {
   /** Canonical arguments, key and server of a request; throws a 400 for what cannot be a call. */
   prepare(request: CallRequest): Prepared {
     const catalog = this.snapshot.catalog;
-    const tool = normalizeName(request.tool);
+    const name = normalizeName(request.tool);
     const args = parseArguments(request.arguments, this.#maxKeys);
     if (!args.ok) throw new BadRequestError(args.tooLarge ? 'too_many_keys' : 'invalid_arguments', args.reason);
-    let server = request.server === undefined ? undefined : normalizeName(request.server);
-    let known = true;
-    if (server === undefined) {
-      const servers = catalog.serversOf(tool);
-      if (servers.length > 1) throw new AmbiguousToolError(tool, servers);
-      server = servers[0];
-      known = server !== undefined;
-    } else {
-      known = catalog.has(server, tool);
-    }
+    const requested = request.server === undefined ? undefined : normalizeName(request.server);
+    // Every name the catalog hands out (mcp__<server>__<tool> included) means one tool here, on every route.
+    const resolved = catalog.resolve(name, requested);
+    if (resolved.kind === 'ambiguous') throw new AmbiguousToolError(name, resolved.servers, resolved.names);
+    const known = resolved.kind === 'tool';
+    const server = known ? resolved.server : requested;
+    const tool = known ? resolved.tool : name;
     const kept = dropIgnored(args.value, this.#ignored);
     const canonical = canonicalJson(kept);
     const resolvedServer = server ?? 'default';
     const call: Call = {
       server: resolvedServer,
       tool,
-      arguments: plainArguments({ value: kept, ...(args.exact ? { exact: true } : {}) }, canonical),
+      // Numbers no double holds stay RawNumbers: prompts, neighbours and explain show them exactly.
+      arguments: kept,
       canonical,
       key: callKey(resolvedServer, tool, canonical),
       ...(request.trajectory_id === undefined ? {} : { trajectoryId: request.trajectory_id }),
-      ...(request.source_trajectory_id === undefined ? {} : { sourceTrajectoryId: request.source_trajectory_id }),
+      ...(request.source_trajectory_id === undefined ? {} : { sourceTrajectoryId: request.source_trajectory_id.normalize('NFC') }),
     };
     if (known) return { call, known: true };
     return {
       call,
       known: false,
       serverKnown: server !== undefined && catalog.hasServer(server),
-      suggestions: catalog.closestNames(tool, server),
+      suggestions: catalog.closestNames(name, requested),
     };
   }
 

@@ -7,7 +7,7 @@
  * log record, `ordinal` counts earlier identical records in the same input, so ingesting a file twice
  * adds nothing while a call recorded twice in one trajectory stays two observations.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { KEY_VERSION } from '../core/canonical.js';
@@ -282,10 +282,23 @@ export class Store {
     } finally {
       closeSync(fd);
     }
-    if (existsSync(target)) throw new Error(`${target} appeared while it was being built; the new cache stays in ${this.path}`);
+    const appeared = (): Error => new Error(`${target} appeared while it was being built; the new cache stays in ${this.path}`);
+    if (existsSync(target)) throw appeared();
     // A journal left by a cache once at this path would be applied to the new one: none may stay.
     for (const suffix of ['-journal', '-wal', '-shm']) rmSync(`${target}${suffix}`, { force: true });
-    renameSync(this.path, target);
+    // Linked, not renamed: a cache that appeared at `target` meanwhile is never replaced.
+    try {
+      linkSync(this.path, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      throw appeared();
+    }
+    // Published: what follows must not report a failure.
+    try {
+      rmSync(this.path, { force: true });
+    } catch {
+      // a second name of the published file; the next ingest into a new cache replaces it
+    }
     try {
       const dir = openSync(dirname(target), 'r');
       try {
@@ -294,7 +307,7 @@ export class Store {
         closeSync(dir);
       }
     } catch {
-      // not every platform or file system syncs a directory; the rename itself is atomic
+      // not every platform or file system syncs a directory; the link itself is atomic
     }
   }
 
@@ -340,7 +353,8 @@ export class Store {
       return read();
     } catch (error) {
       if (!(error instanceof Sqlite.SqliteError)) throw error;
-      const fault = new StorageError(`the cache ${this.path} could not be read (${what}): ${error.code}: ${error.message}`);
+      // Clients see this message: no path (the server log names the file).
+      const fault = new StorageError(`the cache could not be read (${what}): ${error.code}: ${error.message}`);
       if (this.#fault === undefined) {
         this.#fault = fault;
         this.#onFault?.(fault, error);

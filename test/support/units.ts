@@ -3,6 +3,7 @@
  * this file is the one to change. Nothing here starts a server, a process or a worker.
  */
 export { canonicalJson } from '../../src/core/canonical.js';
+export { parseJson, plainDecimal, stringifyJsonIndented } from '../../src/core/json-text.js';
 export type { HistoryEntry } from '../../src/core/rollout.js';
 export type { Json, Observation } from '../../src/core/types.js';
 export { readLines, readLinesSync } from '../../src/ingest/lines.js';

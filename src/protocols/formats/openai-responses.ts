@@ -59,7 +59,7 @@ export const openAiResponses: Format = {
             case 'function_call_output': {
               const id = str(item['call_id']);
               if (id === undefined) sink.problem('a function_call_output without "call_id"; not stored', line);
-              else pairing.result(id, item['output'] ?? '', false, line);
+              else pairing.result(id, item['output'] ?? '', false, line, item['transient']);
               break;
             }
             case 'mcp_call': {

@@ -1,9 +1,11 @@
 /**
  * The recorded tools as a trainer's tool config wants them: OpenAI function tools, Anthropic tools,
  * or an MCP `tools/list` result. Pure. A tool name recorded on several servers is written
- * `mcp__<server>__<tool>` (which toolsim's verl-tool adapter and transcript ingest read back).
+ * `mcp__<server>__<tool>` (which every route, toolsim's verl-tool adapter and transcript ingest read
+ * back); names are given by `listedTools` (tool-names.ts), never one name to two tools.
  */
 import type { JsonObject, ToolInfo } from '../../core/types.js';
+import { listedTools } from './tool-names.js';
 
 export const TOOL_FORMATS = ['openai', 'anthropic', 'mcp'] as const;
 export type ToolFormat = (typeof TOOL_FORMATS)[number];
@@ -40,12 +42,9 @@ export function listsOutputSchema(tool: ToolInfo): boolean {
  * where `listsOutputSchema`.
  */
 export function toolSchemas(tools: readonly ToolInfo[], format: ToolFormat): { tools: JsonObject[]; toolsim?: JsonObject } {
-  const servers = new Map<string, Set<string>>();
-  for (const t of tools) servers.set(t.tool, (servers.get(t.tool) ?? new Set()).add(t.server));
   const records: JsonObject = {};
   let any = false;
-  const listed = tools.map((t) => {
-    const name = (servers.get(t.tool)?.size ?? 0) > 1 ? `mcp__${t.server}__${t.tool}` : t.tool;
+  const listed = listedTools(tools).map(({ name, tool: t }) => {
     const schema = objectSchema(t.input_schema);
     const description = t.description === undefined ? {} : { description: t.description };
     if (t.output_schema !== undefined || t.annotations !== undefined) {

@@ -80,8 +80,19 @@ export interface FuzzyExtras {
   onMemoChange?: (status: MemoStatus) => void;
 }
 
-/** A claim outlives the owner's deadline by this much (its final write), then another replica may take over. */
+/** A claim outlives the owner's worst case by this much (its final write), then another replica may take over. */
 const CLAIM_MARGIN_MS = 5000;
+
+/**
+ * The longest an owner of a claim may take: a slot under the concurrency cap (`llmQueueMs`), then
+ * the improvisation's deadline (`llmDeadlineMs`), then its write (within CLAIM_MARGIN_MS). A claim
+ * lives that long, so no second replica asks while the owner is still at it, and a waiter on
+ * another replica waits that long (and a little more, to take over a claim whose owner died).
+ */
+export function claimTtlMs(config: Pick<FuzzyConfig, 'llmQueueMs' | 'llmDeadlineMs'>): number {
+  return config.llmQueueMs + config.llmDeadlineMs + CLAIM_MARGIN_MS;
+}
+const WAITER_EXTRA_MS = 1000;
 
 export interface Fuzzy {
   /** The tier of one snapshot of the cache (SimulatorOptions.fuzzy). */
@@ -133,7 +144,7 @@ export function createFuzzy(config: FuzzyConfig, extras: FuzzyExtras = {}): Fuzz
     enabled && config.memoUrl
       ? new PostgresMemo({
           url: config.memoUrl,
-          claimTtlMs: config.llmDeadlineMs + CLAIM_MARGIN_MS,
+          claimTtlMs: claimTtlMs(config),
           ...(extras.onMemoChange ? { onChange: extras.onMemoChange } : {}),
         })
       : undefined;
@@ -146,14 +157,16 @@ export function createFuzzy(config: FuzzyConfig, extras: FuzzyExtras = {}): Fuzz
   };
   return {
     enabled,
-    tier: ({ context, metrics }) =>
-      new FuzzyTier(lifetime, {
+    tier: ({ context, metrics }) => {
+      shared?.serving(context.id);
+      return new FuzzyTier(lifetime, {
         memo: memoOf(context.path),
         metrics,
         snapshotId: context.id,
         tools: context.catalog.tools,
         shapes: context.shapes,
-      }),
+      });
+    },
     memoStatus: () => shared?.status(),
     start: async () => shared?.start(),
     async close() {
@@ -381,7 +394,8 @@ class FuzzyTier implements Tier {
    * wait for its answer (or share its miss) until their own deadline.
    */
   async #claimed(resolution: Resolution, llm: Llm, prompt: Prompt): Promise<Outcome> {
-    const claim = await this.#s.memo.claim(this.#memoId(resolution), AbortSignal.timeout(this.#p.config.llmDeadlineMs));
+    // A waiter waits as long as the owner may take (not just an LLM deadline: the owner may queue first).
+    const claim = await this.#s.memo.claim(this.#memoId(resolution), AbortSignal.timeout(claimTtlMs(this.#p.config) + WAITER_EXTRA_MS));
     switch (claim.kind) {
       case 'owner': {
         const outcome = await this.#improvise(resolution, llm, prompt);

@@ -75,7 +75,7 @@ export function buildPrompt(
   const header = `Recorded calls of the tool "${tool.tool}", most similar to the new call first.\n\n`;
   const request = [
     'New call:',
-    `arguments: ${canonicalJson(args)}`,
+    `arguments: ${canonicalJson(args, true)}`,
     '',
     `Answer with the output "${tool.tool}" would return for the new call, through the respond tool.`,
   ].join('\n');
@@ -84,7 +84,7 @@ export function buildPrompt(
   const blocks = examples.map((example, i) =>
     [
       `Example ${i + 1} (similarity ${example.similarity.toFixed(2)}):`,
-      `arguments: ${canonicalJson(example.arguments)}`,
+      `arguments: ${canonicalJson(example.arguments, true)}`,
       `is_error: ${example.isError}`,
       `output: ${example.outputJson}`,
       '',
