@@ -106,8 +106,12 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
     throw error;
   }
   const first = live.current;
+  // A wildcard bind is reached on loopback from this host; say the address a person can open.
+  const shown = url.replace(/^http:\/\/(0\.0\.0\.0|\[::\])(?=:)/, 'http://127.0.0.1');
   app.log.info(
     {
+      url: shown,
+      docs: `${shown}/docs`,
       db: config.db,
       calls: first.callCount,
       tools: first.tools.length,
@@ -116,7 +120,7 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
       fuzzy: fuzzy.enabled ? config.model : 'off',
       memo: fuzzy.memoStatus() ?? { backend: 'sqlite' },
     },
-    'toolsim serving',
+    `toolsim serving on ${shown}; Swagger UI at ${shown}/docs`,
   );
   log = app.log;
 

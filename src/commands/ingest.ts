@@ -9,11 +9,11 @@ export const ingestCommand: Command = {
   usage:
     'toolsim ingest FILE... [--db PATH] [--ignore-arg NAME]... [--transient-pattern REGEX]... [--format auto|toolsim|openai-chat|openai-responses|anthropic|claude-code|mcp-jsonrpc|hermes] [--server NAME]',
   summary: 'add exploration logs or agent transcripts (.jsonl, .json, .gz, - for stdin) to the cache',
-  options: ['db', 'ignoreArg', 'transientPattern', 'ingestFormat', 'server'],
+  options: ['db', 'ignoreArg', 'transientPattern', 'ingestFormat', 'ingestServer'],
   positionals: true,
   async run(values, files) {
     if (files.length === 0) throw new ConfigError('ingest needs at least one FILE (or - for standard input)');
-    const config = resolveConfig(['db', 'ignoreArg', 'transientPattern', 'ingestFormat', 'server'], values);
+    const config = resolveConfig(['db', 'ignoreArg', 'transientPattern', 'ingestFormat', 'ingestServer'], values);
     let summary: Awaited<ReturnType<typeof ingestInto>>;
     try {
       summary = await ingestInto(config.db, {
@@ -21,7 +21,7 @@ export const ingestCommand: Command = {
         ignoreArgs: config.ignoreArg,
         transientPatterns: config.transientPattern,
         format: config.ingestFormat,
-        ...(config.server === '' ? {} : { server: config.server }),
+        ...(config.ingestServer === '' ? {} : { server: config.ingestServer }),
         onProblem: (message) => writeProblem(message),
         onProgress: (p) =>
           progressLine(

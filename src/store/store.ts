@@ -152,6 +152,9 @@ export class Store {
   static open(path: string, options: OpenOptions = {}): Store {
     const readonly = Boolean(options.readonly || options.pinSnapshot);
     if (path !== ':memory:' && !readonly) mkdirSync(dirname(path), { recursive: true });
+    // SQLite's own words for a missing file ("unable to open database file") say nothing of what to do.
+    if (readonly && path !== ':memory:' && !existsSync(path))
+      throw new Error(`no cache at ${path}: run \`npm run sample\` or \`toolsim ingest FILE --db ${path}\` first`);
     const db = new Sqlite(path, { fileMustExist: readonly });
     let readOnlyMedia = false;
     try {
