@@ -2,8 +2,19 @@
 import { resolveConfig } from '../config.js';
 import { ConfigError } from '../core/errors.js';
 import { clearProgress, formatNumber, perSecond, progressLine, table, writeProblem } from '../core/format.js';
-import { ingestInto } from '../ingest/ingest.js';
+import { type IngestProgress, ingestInto } from '../ingest/ingest.js';
+import { completion, formatBytes } from '../ingest/progress.js';
 import type { Command } from './command.js';
+
+/** The progress line: with a share and the time left when every input's size is known. */
+export function ingestProgressText(p: IngestProgress): string {
+  const done = completion(p.bytes, p.totalBytes, p.seconds);
+  const share = done ? `${done.percent} of ${formatBytes(p.totalBytes!)}, ETA ${done.eta}; ` : '';
+  return (
+    `ingest: ${share}${formatNumber(p.lines)} lines, ${formatNumber(p.added)} calls, ${formatNumber(p.rejected)} rejected, ` +
+    `${perSecond(p.lines, p.seconds)} lines/s  ${p.input}`
+  );
+}
 
 export const ingestCommand: Command = {
   usage:
@@ -23,12 +34,7 @@ export const ingestCommand: Command = {
         format: config.ingestFormat,
         ...(config.ingestServer === '' ? {} : { server: config.ingestServer }),
         onProblem: (message) => writeProblem(message),
-        onProgress: (p) =>
-          progressLine(
-            process.stderr,
-            `ingest: ${formatNumber(p.lines)} lines, ${formatNumber(p.added)} calls, ${formatNumber(p.rejected)} rejected, ` +
-              `${perSecond(p.lines, p.seconds)} lines/s  ${p.input}`,
-          ),
+        onProgress: (p) => progressLine(process.stderr, ingestProgressText(p)),
       });
     } catch (error) {
       clearProgress(process.stderr);

@@ -12,6 +12,7 @@ import { Store } from '../store/store.js';
 import type { Format, NativeRecord, Reader } from './formats/format.js';
 import { detectFormat, formatNamed } from './formats/index.js';
 import { type Line, readLines, readLinesSync } from './lines.js';
+import { bytesReadOf, inputSize, readsFile } from './progress.js';
 import { parseRecordValue } from './record.js';
 import { transientMatcher } from './transient.js';
 
@@ -42,6 +43,9 @@ export interface IngestProgress {
   added: number;
   rejected: number;
   seconds: number;
+  /** Bytes read of all inputs and their total, when every input's size is known (src/ingest/progress.ts). */
+  bytes?: number;
+  totalBytes?: number;
 }
 
 export interface IngestSummary {
@@ -114,8 +118,12 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   };
 
   let lastProgress = performance.now();
+  const sizes = options.onProgress ? options.inputs.map(inputSize) : [];
+  const totalBytes = sizes.every((size) => size !== undefined) ? sizes.reduce((a, b) => a + b, 0) : undefined;
+  let bytesBefore = 0;
   try {
-    for (const input of options.inputs) {
+    for (const [inputIndex, input] of options.inputs.entries()) {
+      if (inputIndex > 0) bytesBefore += sizes[inputIndex - 1] ?? 0;
       const label = input === '-' ? '<stdin>' : input;
       writer.beginInput();
       // Identical records within one input are distinct observations; count them by a 48-bit
@@ -242,18 +250,22 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
             feed(value, line.number);
             if (options.onProgress && (summary.lines & 1023) === 0 && performance.now() - lastProgress >= everyMs) {
               lastProgress = performance.now();
+              const read = totalBytes === undefined ? undefined : bytesRead();
               options.onProgress({
                 input: label,
                 lines: summary.lines,
                 added: summary.callsAdded + calls.length,
                 rejected: summary.rejected,
                 seconds: (lastProgress - started) / 1000,
+                ...(read === undefined || totalBytes === undefined ? {} : { bytes: bytesBefore + read, totalBytes }),
               });
             }
           };
           const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+          const counter = { bytes: 0 };
+          const bytesRead = bytesReadOf(source, counter);
           if (typeof source === 'number') {
-            for (const line of readLinesSync(source, maxLineBytes)) onLine(line);
+            for (const line of readLinesSync(source, maxLineBytes, counter)) onLine(line);
           } else {
             for await (const line of readLines(source, maxLineBytes)) onLine(line);
           }
@@ -330,7 +342,12 @@ export function openInput(input: string, stdin: Readable | undefined): Readable 
   if (!gzip) return file;
   const gunzip = createGunzip();
   file.on('error', (error) => gunzip.destroy(error));
-  return file.pipe(gunzip);
+  // The compressed bytes gunzip has consumed: the file stream itself reads megabytes ahead.
+  return readsFile(file.pipe(gunzip), {
+    get bytesRead() {
+      return gunzip.bytesWritten;
+    },
+  });
 }
 
 /** `.json` (and `.json.gz`) files hold one JSON document (or, failing that, JSON Lines); everything else is JSON Lines. */
