@@ -1,5 +1,5 @@
 /**
- * toolsim runs on Node 20.12, 22 and 24 (package.json engines; .ci/run runs the suite on 20 and
+ * toolsim runs on Node 20.19+, 22.13+ and 24 (package.json engines; .ci/run runs the suite on 20 and
  * 24). The SQLite binding is the one that works on the running Node: better-sqlite3 12 on Node 20,
  * 13 (Node-API) on 22 and later, where 12 aborts when a collected statement is finalized.
  */
@@ -16,7 +16,7 @@ const require = createRequire(import.meta.url);
 describe(`Node ${process.versions.node}`, () => {
   it('is a version package.json claims', () => {
     const { engines } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } };
-    expect(engines.node).toBe('^20.12 || ^22 || ^24');
+    expect(engines.node).toBe('^20.19 || ^22.13 || ^24');
     expect([20, 22, 24]).toContain(major);
   });
 
