@@ -5,7 +5,7 @@
  * read as failures); and, under CI=true or TOOLSIM_QUICKSTART=1, the Quick start is run as written
  * in a fresh clone (npm ci, npm run sample -- --port, the exact curl example), failing on any
  * warning the README does not explain. That last one installs from the npm registry and compiles
- * the SQLite binding on Node 20: minutes, hence the switch.
+ * the SQLite binding on Node 20: minutes, hence the switch (and once per CI run, on Node 20).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -84,7 +84,10 @@ describe('a quiet, true setup', () => {
     expect(`${result.stdout}${result.stderr}`).not.toMatch(/Found \d+ (info|warning|error)/);
   });
 
-  const runQuickStart = process.env['CI'] === 'true' || process.env['TOOLSIM_QUICKSTART'] === '1';
+  // Under CI, once: on the machine's Node (.ci/run's second pass under Node 24 reuses the install,
+  // and compiling better-sqlite3 12 there would need Node 24's headers from outside the registries).
+  const runQuickStart =
+    process.env['TOOLSIM_QUICKSTART'] === '1' || (process.env['CI'] === 'true' && process.versions.node.startsWith('20.'));
   it.skipIf(!runQuickStart)(
     'runs as the README says from a fresh clone, printing no warning the README does not explain',
     async () => {
