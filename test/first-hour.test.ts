@@ -11,7 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { describe, expect, it } from 'vitest';
 import { OPTIONS, type OptionSpec } from '../src/config.js';
-import { closest, distance } from '../src/core/closest.js';
+import { closest, distance, unknownServer } from '../src/core/closest.js';
 import { appOf, cacheOf, onCleanup, ROOT, TAU_BENCH, TAU_BENCH_TOOLS, tempDir } from './helpers.js';
 
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -88,6 +88,9 @@ describe('options per command', () => {
         error: { code: 'not_found', message: 'no recorded server "nope"; recorded: tau-bench-airline, tau-bench-retail' },
       });
     }
+    // A name longer than any recorded one is refused by the schema, before any comparison.
+    const long = await app.inject({ url: `/v1/tools?server=${'x'.repeat(300)}` });
+    expect([long.statusCode, long.json().error.code]).toEqual([400, 'invalid_request']);
     const near = await app.inject({ url: '/v1/tools?server=tau-bench-airlines' });
     expect(near.json().error.message).toMatch(/did you mean "tau-bench-airline"\?/);
     const known = await app.inject({ url: '/v1/tools?server=tau-bench-airline' });
@@ -125,6 +128,18 @@ describe('first errors say what to do', () => {
       expect(result.stderr.split('\n')[0], args.join(' ')).toBe(first);
       expect(result.stderr.split('\n')[1], args.join(' ')).toMatch(/^usage: toolsim /);
     }
+  });
+
+  it('an unknown server message stays bounded: the name cut, the recorded ones counted past 20', () => {
+    const servers = Array.from({ length: 50 }, (_, i) => `server-${String(i).padStart(2, '0')}`);
+    const message = unknownServer('y'.repeat(5000), servers);
+    expect(message.length).toBeLessThan(400);
+    expect(message).toContain(`"${'y'.repeat(100)}…"`);
+    expect(message).toMatch(/server-19 and 30 more$/);
+    expect(unknownServer('server-7', servers)).toMatch(/did you mean "server-07"/);
+    // Past 256 characters nothing is compared (no recorded name is that long).
+    expect(closest('z'.repeat(100_000), servers)).toEqual([]);
+    expect(closest(`server-07${'z'.repeat(300)}`, servers)).toEqual([]);
   });
 
   it('closest() ranks by edits (a transposition is one), and offers nothing far', () => {

@@ -19,12 +19,17 @@ export function distance(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
+/** Names longer than this are not compared (a name is at most 256 characters where it is recorded). */
+const MAX_COMPARED = 256;
+
 /**
  * Up to `count` of `candidates` near `name` (case-insensitive), nearest first: within a third of
  * the longer name's length (at least one edit), or, for names of 3 characters or more, containing
  * it or contained in it.
  */
 export function closest(name: string, candidates: Iterable<string>, count = 3): string[] {
+  // A name no recorded one is near in length would cost a long table per candidate for nothing.
+  if (name.length > MAX_COMPARED) return [];
   const needle = name.toLowerCase();
   return [...new Set(candidates)]
     .map((candidate) => {
@@ -41,9 +46,10 @@ export function closest(name: string, candidates: Iterable<string>, count = 3): 
 }
 
 /** `no recorded server "x"`, with the closest recorded ones, or all of them when none is close. */
-export function unknownServer(server: string, servers: readonly string[]): string {
+export function unknownServer(given: string, servers: readonly string[]): string {
+  const server = given.length <= 100 ? given : `${given.slice(0, 100)}…`;
   if (servers.length === 0) return `no recorded server "${server}": the cache records no server`;
-  const near = closest(server, servers);
+  const near = closest(given, servers);
   const listed = servers.length <= 20 ? servers.join(', ') : `${servers.slice(0, 20).join(', ')} and ${servers.length - 20} more`;
   return near.length > 0
     ? `no recorded server "${server}"; did you mean ${near.map((s) => `"${s}"`).join(' or ')}? (recorded: ${listed})`

@@ -163,7 +163,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
           type: 'object',
           properties: {
             format: { type: 'string', enum: [...TOOL_FORMATS] },
-            server: { type: 'string', minLength: 1, description: 'Only the tools of this server.' },
+            server: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH, description: 'Only the tools of this server.' },
           },
         },
         response: { 200: { anyOf: [toolsResultSchema, formattedToolsSchema] }, 400: errorSchema, 404: errorSchema },
