@@ -4,9 +4,12 @@
  * each documented error body is produced here by a real request against the tau-bench sample.
  */
 import { describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
 import { ERRORS } from '../src/core/errors.js';
+import { createMetrics } from '../src/core/metrics.js';
 import { BODY_CODES, ERROR_EXAMPLES } from '../src/http/schemas.js';
-import { appOf, cacheOf, TAU_BENCH, TAU_BENCH_TOOLS } from './helpers.js';
+import { Simulator } from '../src/simulator/simulator.js';
+import { appOf, cacheOf, onCleanup, TAU_BENCH, TAU_BENCH_TOOLS } from './helpers.js';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 const REQUESTS: Record<string, { method?: 'GET' | 'POST'; url: string; headers?: Record<string, string>; payload?: string | Buffer }> = {
@@ -50,7 +53,7 @@ async function sample() {
 describe('Swagger UI: named examples and described errors', () => {
   it('every documented error body is what the server sends for a real request', async () => {
     const { app } = await sample();
-    const names = Object.keys(ERROR_EXAMPLES).filter((name) => ERROR_EXAMPLES[name]!.code !== 'overloaded');
+    const names = Object.keys(ERROR_EXAMPLES).filter((name) => ERRORS[ERROR_EXAMPLES[name]!.code].status !== 503);
     expect(Object.keys(REQUESTS).sort()).toEqual(names.sort());
     for (const [name, request] of Object.entries(REQUESTS)) {
       const example = ERROR_EXAMPLES[name]!;
@@ -63,6 +66,30 @@ describe('Swagger UI: named examples and described errors', () => {
       expect([name, response.statusCode], response.body.slice(0, 300)).toEqual([name, ERRORS[example.code].status]);
       expect(response.json(), name).toEqual({ error: { code: example.code, message: example.message } });
     }
+  });
+
+  it('the 503 bodies are what a lagging and a closing server send', async () => {
+    const cache = await cacheOf([TAU_BENCH, TAU_BENCH_TOOLS]);
+    const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
+    const simulator = new Simulator({ store: cache.store, metrics });
+    const app = await buildApp({ simulator: () => simulator, metrics, maxEventLoopDelay: 20 });
+    onCleanup(() => app.close());
+    await app.ready();
+    const call = () =>
+      app.inject({ method: 'POST', url: '/v1/call', headers: JSON_TYPE, payload: '{"tool": "calculate", "arguments": {}}' });
+    // Block the event loop well past --max-event-loop-delay, then call: shed with the lag it saw.
+    const until = performance.now() + 300;
+    while (performance.now() < until);
+    const lagging = await call();
+    const overloaded = ERROR_EXAMPLES['over capacity']!;
+    expect(lagging.statusCode).toBe(503);
+    expect(lagging.json().error.code).toBe(overloaded.code);
+    const digits = (text: string) => text.replace(/\d+/g, 'N');
+    expect(digits(lagging.json().error.message)).toBe(digits(overloaded.message));
+    app.drain();
+    const closing = await call();
+    const shutting = ERROR_EXAMPLES['shutting down']!;
+    expect([closing.statusCode, closing.json()]).toEqual([503, { error: { code: shutting.code, message: shutting.message } }]);
   });
 
   it('the OpenAPI document names every example and describes every error answer with real bodies', async () => {

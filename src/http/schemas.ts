@@ -332,7 +332,11 @@ export const ERROR_EXAMPLES: Readonly<Record<string, { code: ErrorCode; message:
     message: 'no recorded server "nope"; recorded: tau-bench-airline, tau-bench-retail',
     routes: ['GET /v1/tools', 'POST /mcp/:server', 'POST /servers/:server/mcp'],
   },
-  'over capacity': { code: 'overloaded', message: 'the server is over capacity; retry after the Retry-After delay' },
+  'over capacity': {
+    code: 'overloaded',
+    message: 'the server is over capacity (event loop 1250 ms behind); retry after the Retry-After delay',
+  },
+  'shutting down': { code: 'shutting_down', message: 'the server is shutting down; retry on another instance or after restart' },
 };
 
 /** The codes a JSON body can draw on any route that takes one (read before the route runs). */
@@ -354,7 +358,6 @@ function errorResponse(id: string, status: number, hasBody: boolean): object | u
   );
   if (examples.length === 0) return undefined;
   const codes = [...new Set(examples.map(([, e]) => e.code))];
-  if (status === 503) codes.push('shutting_down');
   return {
     ...errorSchema,
     'x-response-description': codes.map((code) => `\`${code}\`: ${ERRORS[code].when}.`).join('\n\n'),
