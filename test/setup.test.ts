@@ -8,11 +8,12 @@
  * the SQLite binding on Node 20: minutes, hence the switch (and once per CI run, on Node 20).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort, onCleanup, ROOT, tempDir } from './helpers.js';
+import { freePort, onCleanup, ROOT } from './helpers.js';
 
 const require = createRequire(import.meta.url);
 // semver is npm's own range logic (a dependency of the tooling installed here, not of toolsim).
@@ -91,64 +92,74 @@ describe('a quiet, true setup', () => {
   it.skipIf(!runQuickStart)(
     'runs as the README says from a fresh clone, printing no warning the README does not explain',
     async () => {
-      const dir = join(tempDir(), 'clone');
-      execFileSync('git', ['clone', '--quiet', ROOT, dir]);
-      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TOOLSIM_') && !k.startsWith('npm_')));
-      const install = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8', env, timeout: 15 * 60_000 });
-      expect(install.status, install.stderr).toBe(0);
-      const names = explained();
-      const warnings = install.stderr.split('\n').filter((l) => /^npm warn/i.test(l));
-      for (const line of warnings) {
-        // An EBADENGINE warning spans lines; its package line names what it is about.
-        if (/EBADENGINE/.test(line)) {
-          const pkg = /package: '([^']+)'/.exec(line)?.[1];
-          if (pkg) expect(isExplained(pkg, names), line).toBe(true);
-          continue;
-        }
-        expect.fail(`npm ci warned: ${line}`);
+      // Removed inside the test: a clone with its node_modules takes longer than a hook may.
+      const parent = mkdtempSync(join(tmpdir(), 'toolsim-quickstart-'));
+      try {
+        await runQuickStartIn(join(parent, 'clone'));
+      } finally {
+        rmSync(parent, { recursive: true, force: true });
       }
-
-      const port = await freePort();
-      const server: ChildProcess = spawn('npm', ['run', 'sample', '--', '--port', String(port)], {
-        cwd: dir,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true,
-      });
-      onCleanup(() => {
-        try {
-          process.kill(-server.pid!, 'SIGKILL');
-        } catch {}
-      });
-      let stdout = '';
-      let stderr = '';
-      server.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-      await new Promise<void>((resolve, reject) => {
-        server.stdout!.on('data', (c: Buffer) => {
-          stdout += c.toString();
-          if (stdout.includes('toolsim serving on')) resolve();
-        });
-        server.on('exit', () => reject(new Error(`npm run sample exited: ${stdout}\n${stderr}`)));
-      });
-      const answer = (await (
-        await fetch(`http://127.0.0.1:${port}/v1/call`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ tool: 'find_user_id_by_name_zip', arguments: { first_name: 'Yusuf', last_name: 'Rossi', zip: '19122' } }),
-        })
-      ).json()) as { tier: string; output: unknown };
-      expect(answer).toMatchObject({ tier: 'exact', output: 'yusuf_rossi_9620' });
-      process.kill(-server.pid!, 'SIGTERM');
-      await new Promise((resolve) => server.on('exit', resolve));
-      // Node's own warnings, npm's, and the server's warn-level (40) or worse log lines.
-      expect(stderr).not.toMatch(/Warning|npm warn/i);
-      const levels = stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => (JSON.parse(l) as { level: number; msg: string }).level);
-      expect(levels.filter((level) => level >= 40)).toEqual([]);
-      expect(stdout).toContain(`Swagger UI at http://127.0.0.1:${port}/docs`);
     },
     20 * 60_000,
   );
 });
+
+/** The Quick start in `dir`: clone, npm ci, npm run sample -- --port, the exact curl example. */
+async function runQuickStartIn(dir: string): Promise<void> {
+  execFileSync('git', ['clone', '--quiet', ROOT, dir]);
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TOOLSIM_') && !k.startsWith('npm_')));
+  const install = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8', env, timeout: 15 * 60_000 });
+  expect(install.status, install.stderr).toBe(0);
+  const names = explained();
+  const warnings = install.stderr.split('\n').filter((l) => /^npm warn/i.test(l));
+  for (const line of warnings) {
+    // An EBADENGINE warning spans lines; its package line names what it is about.
+    if (/EBADENGINE/.test(line)) {
+      const pkg = /package: '([^']+)'/.exec(line)?.[1];
+      if (pkg) expect(isExplained(pkg, names), line).toBe(true);
+      continue;
+    }
+    expect.fail(`npm ci warned: ${line}`);
+  }
+
+  const port = await freePort();
+  const server: ChildProcess = spawn('npm', ['run', 'sample', '--', '--port', String(port)], {
+    cwd: dir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  onCleanup(() => {
+    try {
+      process.kill(-server.pid!, 'SIGKILL');
+    } catch {}
+  });
+  let stdout = '';
+  let stderr = '';
+  server.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  await new Promise<void>((resolve, reject) => {
+    server.stdout!.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      if (stdout.includes('toolsim serving on')) resolve();
+    });
+    server.on('exit', () => reject(new Error(`npm run sample exited: ${stdout}\n${stderr}`)));
+  });
+  const answer = (await (
+    await fetch(`http://127.0.0.1:${port}/v1/call`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tool: 'find_user_id_by_name_zip', arguments: { first_name: 'Yusuf', last_name: 'Rossi', zip: '19122' } }),
+    })
+  ).json()) as { tier: string; output: unknown };
+  expect(answer).toMatchObject({ tier: 'exact', output: 'yusuf_rossi_9620' });
+  process.kill(-server.pid!, 'SIGTERM');
+  await new Promise((resolve) => server.on('exit', resolve));
+  // Node's own warnings, npm's, and the server's warn-level (40) or worse log lines.
+  expect(stderr).not.toMatch(/Warning|npm warn/i);
+  const levels = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => (JSON.parse(l) as { level: number; msg: string }).level);
+  expect(levels.filter((level) => level >= 40)).toEqual([]);
+  expect(stdout).toContain(`Swagger UI at http://127.0.0.1:${port}/docs`);
+}
