@@ -110,6 +110,18 @@ describe('first errors say what to do', () => {
     }
   });
 
+  it('a --db that names a directory says so, for reading and ingesting alike', () => {
+    const dir = tempDir();
+    for (const args of [
+      ['stats', '--db', dir],
+      ['ingest', TAU_BENCH_TOOLS, '--db', dir],
+    ]) {
+      const result = toolsim(args);
+      expect(result.status, args[0]).toBe(1);
+      expect(result.stderr, args[0]).toContain(`${dir} is a directory; --db names the cache file (e.g. ${join(dir, 'toolsim.db')})`);
+    }
+  });
+
   it('an unknown flag is answered with the closest flags of the command, or the commands that have it', () => {
     const cases: [string[], string][] = [
       [['serve', '--prot', '9090'], 'toolsim serve: unknown option --prot; did you mean --port?'],
