@@ -4,13 +4,15 @@
  * configuration, and `nginx -t` on deploy/nginx/conf.d/toolsim.conf, a conf.d file, included
  * inside an `http {}` block as the stock nginx.conf includes conf.d/*.conf. nginx runs with a
  * temporary prefix, pid and error log, no daemon, so the test needs no root and touches no
- * system file. Under CI=true a missing program is a failure, never a silent skip.
+ * system file. Then calls through the nginx example for real, past a replica that refuses and one
+ * that drains. Under CI=true a missing program is a failure, never a silent skip.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, tempDir } from './helpers.js';
+import { appOf, cacheOf, freePort, onCleanup, ROOT, TAU_BENCH, TAU_BENCH_TOOLS, tempDir } from './helpers.js';
+import { until } from './support/ready.js';
 
 const HAPROXY_CFG = join(ROOT, 'deploy/haproxy/haproxy.cfg');
 const NGINX_CONF_D = join(ROOT, 'deploy/nginx/conf.d/toolsim.conf');
@@ -31,15 +33,14 @@ function run(bin: string, args: string[]): { status: number | null; output: stri
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
-/** `nginx -t` on a main configuration whose `http {}` block holds `body`, under a temporary prefix. */
-function nginxTest(body: string): { status: number | null; output: string } {
-  const prefix = tempDir();
+/** A main nginx.conf under `prefix` whose `http {}` block holds `body`; its path. */
+function nginxMain(prefix: string, body: string, level = 'error'): string {
   const main = join(prefix, 'nginx.conf');
   writeFileSync(
     main,
     [
       `pid ${join(prefix, 'nginx.pid')};`,
-      `error_log ${join(prefix, 'error.log')};`,
+      `error_log ${join(prefix, 'error.log')} ${level};`,
       'events {}',
       'http {',
       // Temp paths under the prefix: the defaults are system folders a test must not need.
@@ -50,6 +51,13 @@ function nginxTest(body: string): { status: number | null; output: string } {
       '',
     ].join('\n'),
   );
+  return main;
+}
+
+/** `nginx -t` on a main configuration whose `http {}` block holds `body`, under a temporary prefix. */
+function nginxTest(body: string): { status: number | null; output: string } {
+  const prefix = tempDir();
+  const main = nginxMain(prefix, body);
   return run(NGINX!, ['-t', '-p', `${prefix}/`, '-e', join(prefix, 'error.log'), '-c', main, '-g', 'daemon off;']);
 }
 
@@ -95,5 +103,65 @@ describe('deploy/nginx/conf.d/toolsim.conf', () => {
     const alone = run(NGINX!, ['-t', '-p', `${prefix}/`, '-e', join(prefix, 'error.log'), '-c', NGINX_CONF_D]);
     expect(alone.status).not.toBe(0);
     expect(alone.output).toMatch(/"upstream" directive is not allowed here/);
+  });
+
+  it.skipIf(!NGINX)('proxies calls to toolsim, past a refused replica and a draining one (503), as shipped but for addresses', async () => {
+    const cache = await cacheOf([TAU_BENCH, TAU_BENCH_TOOLS]);
+    const serving = await appOf(cache.store);
+    const live = new URL(await serving.app.listen({ host: '127.0.0.1', port: 0 }));
+    const draining = await appOf(cache.store);
+    const closing = new URL(await draining.app.listen({ host: '127.0.0.1', port: 0 }));
+    draining.app.drain(); // answers 503 shutting_down from now on
+    const refused = await freePort(); // nothing listens there
+    const port = await freePort();
+    // The shipped file with only its addresses replaced: the three replicas, and the listen port.
+    const shipped = readFileSync(NGINX_CONF_D, 'utf8');
+    const servers = [`127.0.0.1:${refused}`, `127.0.0.1:${closing.port}`, `127.0.0.1:${live.port}`];
+    let i = 0;
+    const config = shipped
+      .replace(/^(\s*server )[\d.]+:\d+( max_fails)/gm, (_, head: string, tail: string) => `${head}${servers[i++]}${tail}`)
+      .replace(/listen 8080;/, `listen 127.0.0.1:${port};`);
+    expect(i).toBe(3);
+    const prefix = tempDir();
+    writeFileSync(join(prefix, 'toolsim.conf'), config);
+    const main = nginxMain(prefix, `  include ${join(prefix, 'toolsim.conf')};`, 'info');
+    const nginx = spawn(
+      NGINX!,
+      ['-p', `${prefix}/`, '-e', join(prefix, 'error.log'), '-c', main, '-g', 'daemon off; master_process off;'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    onCleanup(() => {
+      nginx.kill('SIGKILL');
+    });
+    const base = `http://127.0.0.1:${port}`;
+    await until(
+      () =>
+        fetch(`${base}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      'nginx to answer /healthz',
+    );
+    const call = { tool: 'find_user_id_by_name_zip', arguments: { first_name: 'Yusuf', last_name: 'Rossi', zip: '19122' } };
+    // One after another: least_conn then takes the replicas in turn, so each bad one is met (and
+    // marked failed, max_fails=2) whatever the timing.
+    const answers: unknown[] = [];
+    for (let n = 0; n < 12; n++) {
+      const response = await fetch(`${base}/v1/call`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(call),
+      });
+      answers.push([response.status, ((await response.json()) as { tier?: string }).tier]);
+    }
+    expect(answers).toEqual(Array.from({ length: 12 }, () => [200, 'exact']));
+    // Both bad replicas were tried and passed over (nginx's log says so), every POST retried elsewhere.
+    const log = readFileSync(join(prefix, 'error.log'), 'utf8');
+    expect(log).toMatch(new RegExp(`Connection refused.*upstream: "http://127\\.0\\.0\\.1:${refused}/`));
+    expect(log).toMatch(new RegExp(`reading response header.*upstream: "http://127\\.0\\.0\\.1:${closing.port}/`));
+    const exact = await fetch(`${base}/v1/tools?server=nope`);
+    expect(exact.status).toBe(404); // errors pass through as the replica sent them
   });
 });
