@@ -135,6 +135,8 @@ export const OPTIONS = {
   ingestServer: {
     flag: 'server',
     env: 'TOOLSIM_INGEST_SERVER',
+    // Once TOOLSIM_SERVER, which `toolsim tools` read too (and silently filtered by); now ingest's only.
+    formerEnv: 'TOOLSIM_SERVER',
     kind: 'string',
     default: '',
     help: 'server of transcript calls whose names and records name none',

@@ -6,6 +6,7 @@
  * URLs to /mcp) that the SDK's own client can use.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -50,6 +51,29 @@ describe('options per command', () => {
       expect(count(listed.stdout)).toBe(30);
     }
     expect(count(toolsim(['tools', '--db', db, '--server', 'tau-bench-retail']).stdout)).toBe(16);
+  });
+
+  it('ingest still reads the former TOOLSIM_SERVER, saying it is deprecated', () => {
+    const dir = tempDir();
+    const log = join(dir, 'calls.jsonl');
+    writeFileSync(
+      log,
+      `${JSON.stringify({
+        messages: [
+          { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_time', arguments: '{}' } }] },
+          { role: 'tool', tool_call_id: 'c1', content: '12:00' },
+        ],
+      })}\n`,
+    );
+    const db = join(dir, 'cache.db');
+    const result = toolsim(['ingest', log, '--db', db, '--format', 'openai-chat'], { TOOLSIM_SERVER: 'clock' });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toContain('toolsim: TOOLSIM_SERVER is deprecated; use TOOLSIM_INGEST_SERVER');
+    const listed = JSON.parse(toolsim(['tools', '--db', db, '--format', 'mcp'], { TOOLSIM_SERVER: 'elsewhere' }).stdout) as {
+      tools: { name: string }[];
+    };
+    expect(listed.tools.map((t) => t.name)).toEqual(['get_time']);
+    expect(toolsim(['tools', '--db', db, '--server', 'clock']).status).toBe(0);
   });
 
   it('`tools --help` describes its own --server, without an environment variable', () => {
