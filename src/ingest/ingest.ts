@@ -13,6 +13,7 @@ import { formatNamed } from '../protocols/formats/index.js';
 import type { CallRow, IngestWriter, ToolRow } from '../store/ingest-writer.js';
 import { Store } from '../store/store.js';
 import { inputLabel, type LogEvent, type LogProgress, readLog } from './log-reader.js';
+import { inputSize } from './progress.js';
 import { type ParseOptions, parseRecordValue } from './record.js';
 import { transientMatcher } from './transient.js';
 
@@ -43,6 +44,9 @@ export interface IngestProgress {
   added: number;
   rejected: number;
   seconds: number;
+  /** Bytes read of all inputs and their total, when every input's size is known (src/ingest/progress.ts). */
+  bytes?: number;
+  totalBytes?: number;
 }
 
 export interface IngestSummary {
@@ -201,8 +205,12 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   };
   const batches = new Batches(writer, options.batchSize ?? 2000);
   let lastProgress = performance.now();
+  const sizes = options.onProgress ? options.inputs.map(inputSize) : [];
+  const totalBytes = sizes.every((size) => size !== undefined) ? sizes.reduce((a, b) => a + b, 0) : undefined;
+  let bytesBefore = 0;
   try {
-    for (const input of options.inputs) {
+    for (const [index, input] of options.inputs.entries()) {
+      if (index > 0) bytesBefore += sizes[index - 1] ?? 0;
       const label = inputLabel(input);
       writer.beginInput();
       const recorder = new Recorder(label, summary, batches, writer, ignored, parseOptions, report);
@@ -221,6 +229,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
             added: batches.added + batches.calls.length,
             rejected: summary.rejected,
             seconds: (lastProgress - started) / 1000,
+            ...(totalBytes === undefined || progress.bytes === undefined ? {} : { bytes: bytesBefore + progress.bytes, totalBytes }),
           });
         }
       }

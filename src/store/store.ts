@@ -7,8 +7,8 @@
  * log record, `ordinal` counts earlier identical records in the same input, so ingesting a file twice
  * adds nothing while a call recorded twice in one trajectory stays two observations.
  */
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { KEY_VERSION } from '../core/canonical.js';
 import { StorageError } from '../core/errors.js';
@@ -184,6 +184,11 @@ export class Store {
   static open(path: string, options: OpenOptions = {}): Store {
     const readonly = Boolean(options.readonly || options.pinSnapshot);
     if (path !== ':memory:' && !readonly) mkdirSync(dirname(path), { recursive: true });
+    // SQLite's own words for a missing file ("unable to open database file") say nothing of what to do.
+    if (readonly && path !== ':memory:' && !existsSync(path))
+      throw new Error(`no cache at ${path}: run \`npm run sample\` or \`toolsim ingest FILE --db ${path}\` first`);
+    if (path !== ':memory:' && existsSync(path) && statSync(path).isDirectory())
+      throw new Error(`${path} is a directory; --db names the cache file (e.g. ${join(path, 'toolsim.db')})`);
     const db = new Sqlite(path, { fileMustExist: readonly });
     let readOnlyMedia = false;
     try {
