@@ -388,7 +388,8 @@ export const ERROR_EXAMPLES: Readonly<Record<string, { code: ErrorCode; message:
   },
   'a tool of several servers, no server named': {
     code: 'ambiguous_tool',
-    message: 'tool "get_user_details" exists on several servers (tau-bench-airline, tau-bench-retail); name one in "server"',
+    message:
+      'tool "get_user_details" exists on several servers (tau-bench-airline, tau-bench-retail); name one in "server", or call it by its listed name (mcp__tau-bench-airline__get_user_details, mcp__tau-bench-retail__get_user_details)',
     routes: ['POST /v1/call', 'POST /v1/explain'],
   },
   'too many calls in one batch': {
