@@ -8,6 +8,12 @@
  *                   [--max-event-loop-delay 1000]
  *
  * Prints one JSON object with the figures (date, machine, Node version included).
+ *
+ * The long run (bench/long-run.ts): distinct improvisations against the stand-in answering at once,
+ * with per-block figures of server CPU, RSS, file and WAL sizes and memo-hit CPU:
+ *
+ *   npm run soak -- --long [--improvisations 100000] [--block 10000] [--probes 5000] [--connections 16]
+ *                   [--ingest-at 50000]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +26,7 @@ import { ingest } from '../src/ingest/ingest.js';
 import { type RecordedCall, Store } from '../src/store/store.js';
 import { startFakeAnthropic } from '../test/support/fake-anthropic.js';
 import { type LoadResult, type MixedCall, runLoad } from './load.js';
+import { longRun } from './long-run.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SAMPLES = ['cache/samples/tau-bench/calls.jsonl', 'cache/samples/api-bank/calls.jsonl'].map((p) => join(ROOT, p));
@@ -131,10 +138,29 @@ async function main(): Promise<void> {
       'overload-seconds': { type: 'string', default: '15' },
       'overload-connections': { type: 'string', default: '1000' },
       'max-event-loop-delay': { type: 'string', default: '1000' },
+      long: { type: 'boolean', default: false },
+      improvisations: { type: 'string', default: '100000' },
+      block: { type: 'string', default: '10000' },
+      probes: { type: 'string', default: '5000' },
+      'ingest-at': { type: 'string', default: '50000' },
     },
   });
   const dir = mkdtempSync(join(tmpdir(), 'toolsim-soak-'));
   try {
+    if (values.long) {
+      const report = await longRun({
+        root: ROOT,
+        dir,
+        port: await freePort(),
+        improvisations: Number(values.improvisations),
+        block: Number(values.block),
+        probes: Number(values.probes),
+        connections: process.argv.includes('--connections') ? Number(values.connections) : 16,
+        ingestAt: Number(values['ingest-at']),
+      });
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return;
+    }
     const db = join(dir, 'cache.db');
     const store = Store.open(db);
     await ingest({ store, inputs: SAMPLES });

@@ -3,6 +3,7 @@
  * answers; whatever passes through all of them becomes a labelled miss.
  */
 import { LRUCache } from 'lru-cache';
+import { answerJson, buildAnswerJson } from '../core/answer-json.js';
 import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments, plainArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
 import { type CallTally, type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
@@ -11,7 +12,7 @@ import { NeighborIndex } from '../neighbors/neighbor-index.js';
 import type { Store } from '../store/store.js';
 import { EligibilityTier } from '../tiers/eligibility.js';
 import { DEFAULT_CACHE_BYTES, ExactTier } from '../tiers/exact.js';
-import { stringBytes } from '../tiers/exact-cache.js';
+import { ANSWER_ENTRY_BYTES, stringBytes } from '../tiers/exact-cache.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
 import { missAnswer, round, unknownToolAnswer } from '../tiers/miss.js';
 import type { Plan, Resolution, Tier, TierFactory } from '../tiers/tier.js';
@@ -57,10 +58,15 @@ export interface Explanation {
 /** A prepared call: known to the cache, or an unknown tool with the names to suggest instead. */
 type Prepared = { call: Call; known: true } | { call: Call; known: false; serverKnown: boolean; suggestions: string[] };
 
-/** What a request's text prepared into, when the exact tier answered it: the key and where it is counted. */
+/**
+ * What a request's text prepared into, when the exact tier answered it (the key and where it is
+ * counted), or the memoized improvisation the fuzzy tier answered it with (`memoHit`).
+ */
 interface Remembered {
   readonly key: string;
   readonly tally: CallTally;
+  /** A memo hit: the same improvisation stands for this call as long as the snapshot is served. */
+  readonly memoHit?: Answer;
 }
 
 /** Share of `cacheBytes` for the request memo; the rest holds answers. */
@@ -81,7 +87,9 @@ export class Simulator {
   /**
    * Request text -> the call it made, for calls the exact tier answered with its policy answer: the
    * same bytes make the same call, key and answer within one snapshot, so a repeat skips parsing,
-   * normalizing and hashing. Only exact answers are remembered (the other tiers' answers may change).
+   * normalizing and hashing. Exact answers are remembered, and memo hits (the first improvisation
+   * of a call stands for the snapshot), which then skip the neighbour search too; misses are not
+   * (the fuzzy tier may answer them later).
    */
   readonly #remembered: LRUCache<string, Remembered>;
   readonly #tiers: readonly Tier[];
@@ -111,7 +119,8 @@ export class Simulator {
     // Bounded by bytes alone: with `max`, lru-cache would allocate its slots for every entry up front.
     this.#remembered = new LRUCache<string, Remembered>({
       maxSize: Math.max(memoBytes, 1),
-      sizeCalculation: (_remembered, text) => MEMO_ENTRY_BYTES + stringBytes(text),
+      sizeCalculation: (remembered, text) =>
+        MEMO_ENTRY_BYTES + stringBytes(text) + (remembered.memoHit ? ANSWER_ENTRY_BYTES + 2 * answerJson(remembered.memoHit).length : 0),
     });
     const fuzzy = options.fuzzy?.({ store: options.store, metrics: options.metrics }) ?? new DisabledFuzzyTier();
     this.#fuzzy = fuzzy;
@@ -185,8 +194,9 @@ export class Simulator {
     const started = performance.now();
     if (text !== undefined) {
       const remembered = this.#remembered.get(text);
-      const answer = remembered && this.exact.lookup(remembered.key)?.answer;
+      const answer = remembered && (remembered.memoHit ?? this.exact.lookup(remembered.key)?.answer);
       if (remembered && answer) {
+        if (remembered.memoHit) this.#metrics.fuzzyMemoHits.inc();
         remembered.tally.record((performance.now() - started) / 1000);
         return answer;
       }
@@ -209,7 +219,18 @@ export class Simulator {
       if (repeated && outcome.answer === this.exact.lookup(call.key)?.answer) this.#remembered.set(text, { key: call.key, tally });
       return outcome.answer;
     }
-    return this.#pastExact(resolution, outcome.reason, started);
+    const past = this.#pastExact(resolution, outcome.reason, started);
+    if (text === undefined) return past;
+    return past.then((answer) => {
+      // An improvisation that stands (memoized now or before) is served from here on its next use,
+      // as the memo hit it is. One held in memory while its write waits is not: it is not stored yet.
+      if (answer.tier === 'fuzzy' && !answer.match.unmemoized) {
+        const memoHit: Answer = answer.match.memoized ? answer : { ...answer, match: { ...answer.match, memoized: true } };
+        memoHit.json = buildAnswerJson(memoHit);
+        this.#remembered.set(text, { key: call.key, tally: this.#tallyOf(call, true, answer), memoHit });
+      }
+      return answer;
+    });
   }
 
   /** The tiers past the exact one, once the call's neighbours are found (their index is built off the event loop). */
@@ -310,12 +331,17 @@ export class Simulator {
     resolution.found ??= await cooperatively(() => this.#nearest(call));
   }
 
-  #count(call: Call, known: boolean, answer: Answer, started: number): CallTally {
+  #tallyOf(call: Call, known: boolean, answer: Answer): CallTally {
     const server = known ? call.server : UNKNOWN_LABEL;
     const tool = known ? call.tool : UNKNOWN_LABEL;
     const id = `${answer.tier}\0${server}\0${tool}`;
     let tally = this.#tallies.get(id);
     if (!tally) this.#tallies.set(id, (tally = this.#metrics.callTally(answer.tier, server, tool)));
+    return tally;
+  }
+
+  #count(call: Call, known: boolean, answer: Answer, started: number): CallTally {
+    const tally = this.#tallyOf(call, known, answer);
     if (answer.reason) this.#metrics.misses.inc({ reason: answer.reason });
     tally.record((performance.now() - started) / 1000);
     return tally;
