@@ -69,6 +69,8 @@ interface Remembered {
   readonly memoHit?: Answer;
 }
 
+/** Calls whose neighbours are kept (`#found`): about 1 KB each, their recorded arguments shared with the index. */
+const FOUND_ENTRIES = 10_000;
 /** Share of `cacheBytes` for the request memo; the rest holds answers. */
 const MEMO_SHARE = 1 / 8;
 /** Bytes a memo entry holds beyond its request text (the entry object, the cache's slots); measured like the answers'. */
@@ -92,6 +94,11 @@ export class Simulator {
    * (the fuzzy tier may answer them later).
    */
   readonly #remembered: LRUCache<string, Remembered>;
+  /**
+   * A call's neighbours by its key (the recordings do not change while a snapshot is served): a
+   * call asked again past the exact tier (a memo hit, a repeated miss) skips the search.
+   */
+  readonly #found = new LRUCache<string, Neighbor[]>({ max: FOUND_ENTRIES });
   readonly #tiers: readonly Tier[];
   readonly #neighborCount: number;
   readonly #ignored: ReadonlySet<string>;
@@ -120,7 +127,7 @@ export class Simulator {
     this.#remembered = new LRUCache<string, Remembered>({
       maxSize: Math.max(memoBytes, 1),
       sizeCalculation: (remembered, text) =>
-        MEMO_ENTRY_BYTES + stringBytes(text) + (remembered.memoHit ? ANSWER_ENTRY_BYTES + 2 * answerJson(remembered.memoHit).length : 0),
+        MEMO_ENTRY_BYTES + stringBytes(text) + (remembered.memoHit ? ANSWER_ENTRY_BYTES + stringBytes(answerJson(remembered.memoHit)) : 0),
     });
     const fuzzy = options.fuzzy?.({ store: options.store, metrics: options.metrics }) ?? new DisabledFuzzyTier();
     this.#fuzzy = fuzzy;
@@ -321,14 +328,19 @@ export class Simulator {
   }
 
   #nearest(call: Call): Neighbor[] {
-    return this.#index.nearest(call.server, call.tool, call.arguments, this.#neighborCount);
+    let found = this.#found.get(call.key);
+    if (!found) {
+      found = this.#index.nearest(call.server, call.tool, call.arguments, this.#neighborCount);
+      this.#found.set(call.key, found);
+    }
+    return found;
   }
 
   /** Finds a call's neighbours without blocking: waits for the tool's index, then takes a turn of the loop. */
   async #neighborsOf(resolution: Resolution & { found?: Neighbor[] }): Promise<void> {
     const { call } = resolution;
     if (!this.#index.isReady(call.server, call.tool)) await this.#index.ready(call.server, call.tool);
-    resolution.found ??= await cooperatively(() => this.#nearest(call));
+    resolution.found ??= this.#found.get(call.key) ?? (await cooperatively(() => this.#nearest(call)));
   }
 
   #tallyOf(call: Call, known: boolean, answer: Answer): CallTally {

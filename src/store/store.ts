@@ -189,12 +189,12 @@ export class Store {
   static open(path: string, options: OpenOptions = {}): Store {
     const readonly = Boolean(options.readonly || options.pinSnapshot);
     if (path !== ':memory:' && !readonly) mkdirSync(dirname(path), { recursive: true });
-    const { db, readOnlyMedia } = Store.#connect(path, readonly);
+    const { db, readOnlyMedia } = Store.#connect(path, readonly, options.pinSnapshot);
     const store = new Store(path, db, !readonly, readOnlyMedia);
     if (options.pinSnapshot) {
       try {
         // A read-only mount has no WAL and nothing writes it: one read transaction holds nothing up there.
-        if (!readOnlyMedia && path !== ':memory:') store.#spare = new Queries(Store.#connect(path, true).db);
+        if (!readOnlyMedia && path !== ':memory:') store.#spare = new Queries(Store.#connect(path, true, true).db);
         store.#pin(store.#q);
         store.#pinned = store.#q.version();
       } catch (error) {
@@ -210,7 +210,7 @@ export class Store {
   }
 
   /** One connection to the cache at `path`, checked and set up. */
-  static #connect(path: string, readonly: boolean): { db: Database.Database; readOnlyMedia: boolean } {
+  static #connect(path: string, readonly: boolean, pinned = false): { db: Database.Database; readOnlyMedia: boolean } {
     const db = new Sqlite(path, { fileMustExist: readonly });
     let readOnlyMedia = false;
     try {
@@ -225,8 +225,9 @@ export class Store {
       db.pragma('synchronous = NORMAL');
       setWalLimits(db);
       // Serving reads keys at random across the file, which the OS page cache holds anyway; a large
-      // private cache there would count the same pages twice in the server's RSS.
-      db.pragma(readonly ? 'cache_size = -16384' : 'cache_size = -65536');
+      // private cache there would count the same pages twice in the server's RSS. A pinned store's
+      // two connections take turns: 8 MB each.
+      db.pragma(readonly ? `cache_size = ${pinned ? -8192 : -16384}` : 'cache_size = -65536');
       const version = schemaVersion(db);
       if (version === undefined) {
         if (readonly) throw new Error(`${path} is not a toolsim cache (no schema); run \`toolsim ingest\` first`);
