@@ -5,7 +5,7 @@
  * improvisations, the cache's after an ingest into it once the server has reloaded); the memo has
  * a file of its own, read after a restart, and copies the memo an older cache kept inside it.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -225,6 +225,12 @@ describe('the memo file', () => {
     expect(before.put(id('a'), { outputJson: '"improvised"', isError: false })).toBe(true);
     before.close();
     expect(existsSync(memoPathOf(db))).toBe(true);
+    // `toolsim stats` counts it, with the files' sizes.
+    const stats = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'stats', '--db', db, '--json'], { encoding: 'utf8' });
+    expect(JSON.parse(stats.stdout).files).toMatchObject({
+      cacheBytes: statSync(db).size,
+      memo: { path: memoPathOf(db), improvisations: 1, bytes: statSync(memoPathOf(db)).size },
+    });
 
     const after = new Memo(db);
     onCleanup(() => after.close());

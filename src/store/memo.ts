@@ -19,13 +19,13 @@
  * On a read-only mount the memo cannot be written at all: it serves what it already holds (if
  * anything) and keeps new improvisations in memory only, and `writable` says so.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import type { Observation } from '../core/types.js';
 import { restInRollbackMode } from './schema.js';
 import { Sqlite } from './sqlite.js';
-import { setWalLimits } from './wal.js';
+import { setWalLimits, walBytes } from './wal.js';
 
 const TABLE = 'improvisations';
 
@@ -233,4 +233,25 @@ function readOnlyMemo(path: string): Database.Database | undefined {
     // unreadable as well: no memo
   }
   return undefined;
+}
+
+/** What `toolsim stats` says of a cache's memo file. */
+export interface MemoFileStats {
+  path: string;
+  improvisations: number;
+  bytes: number;
+  walBytes: number;
+}
+
+/** The memo file of the cache at `cache`, read without writing anything; undefined when there is none. */
+export function memoFileStats(cache: string): MemoFileStats | undefined {
+  const path = memoPathOf(cache);
+  if (!existsSync(path)) return undefined;
+  const db = readOnlyMemo(path);
+  try {
+    const improvisations = db ? (db.prepare(`SELECT count(*) AS n FROM ${TABLE}`).get() as { n: number }).n : 0;
+    return { path, improvisations, bytes: statSync(path).size, walBytes: walBytes(path) };
+  } finally {
+    db?.close();
+  }
 }
