@@ -233,6 +233,8 @@ export async function longRun(options: LongRunOptions): Promise<Record<string, u
       await drive(url, '/v1/call', exactProbe, options.connections, agent);
       const e1 = usage(pid).cpu;
       const { rss } = usage(pid);
+      const metrics = await (await fetch(new URL('/metrics', url))).text();
+      const heapUsed = Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(metrics)?.[1] ?? 0);
       blocks.push({
         improvisations: to,
         seconds: +seconds.toFixed(1),
@@ -240,6 +242,7 @@ export async function longRun(options: LongRunOptions): Promise<Record<string, u
         memoHitCpuUs: Math.round(((h1 - h0) / hits.length) * 1e6),
         exactCpuUs: Math.round(((e1 - h1) / exactProbe.length) * 1e6),
         rssMB: +(rss / MB).toFixed(1),
+        heapUsedMB: +(heapUsed / MB).toFixed(1),
         cacheMB: +(size(db) / MB).toFixed(2),
         cacheWalMB: +(size(`${db}-wal`) / MB).toFixed(2),
         memoMB: +(size(memo) / MB).toFixed(2),
@@ -282,4 +285,67 @@ export async function longRun(options: LongRunOptions): Promise<Record<string, u
     await new Promise((resolve) => child.once('exit', resolve));
     await stand.close();
   }
+}
+
+interface Block {
+  improvisations: number;
+  seconds: number;
+  cpuPerImprovisationMs: number;
+  memoHitCpuUs: number;
+  exactCpuUs: number;
+  rssMB: number;
+  heapUsedMB?: number;
+  cacheMB: number;
+  cacheWalMB: number;
+  memoMB: number;
+  memoWalMB: number;
+  maxWalSoFarMB: number;
+  load1: number;
+  tiers: Record<string, number>;
+}
+
+/** The long run's report as the section of bench/RESULTS.md. */
+export function longRunMarkdown(report: Record<string, unknown>, command: string): string {
+  const blocks = report['blocks'] as Block[];
+  const targets = report['targets'] as {
+    maxWalMB: number;
+    walWithin64MB: boolean;
+    lastVsFirstCpu: number;
+    cpuWithin20Percent: boolean;
+    rssSpreadAfterFirstMB: number;
+  };
+  const ingestReport = report['ingest'] as
+    | { at: number; seconds: number; cacheWalAfterIngestMB: number; reload: { calls?: number } }
+    | undefined;
+  const verdict = (met: boolean): string => (met ? 'met' : '**missed**');
+  const loads = blocks.map((b) => b.load1);
+  const lines = [
+    `## Long run: ${Number(report['improvisations']).toLocaleString('en')} distinct improvisations`,
+    '',
+    `\`${command}\` (bench/long-run.ts). ${String(report['date'])}, Node ${String(report['node'])}, ${String(report['cpus'])} CPUs (${String(report['cpu'])}); ${String(report['minutes'])} minutes. ` +
+      `**The machine was shared** with other engineers' builds and tests: load average (1 minute) ${Math.min(...loads)}–${Math.max(...loads)} on ${String(report['cpus'])} CPUs at the block ends, so wall times are long and noisy; CPU figures are the server process's own (user + system, /proc), which load disturbs less.`,
+    '',
+    `\`toolsim serve --fuzzy on\` on the tau-bench sample cache, in its own process, against the Anthropic stand-in (test/support/fake-anthropic.ts) answering at once; ${String(report['connections'])} keep-alive connections. ` +
+      'Each improvisation is a distinct near call (a recorded call with its first string argument changed), improvised once and memoized. After each block: the first ' +
+      "calls of the block asked again (memo hits), then as many recorded calls (exact), each side's server CPU per call measured alone. RSS is VmRSS; the V8 heap in use is from /metrics (garbage not yet collected included). " +
+      'File and WAL sizes at the block end; the largest WAL seen is sampled every 200 ms.' +
+      (ingestReport
+        ? ` After ${ingestReport.at.toLocaleString('en')} improvisations, the api-bank sample is ingested into the served cache (another process) and the server reloaded (${ingestReport.reload.calls ?? '?'} calls then; the cache's WAL right after the ingest: ${ingestReport.cacheWalAfterIngestMB} MB).`
+        : ''),
+    '',
+    '| improvisations | server CPU per improvisation | memo hit, CPU per call | exact, CPU per call | RSS | V8 heap used | cache file | cache WAL | memo file | memo WAL | largest WAL so far | load (1 min) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...blocks.map(
+      (b) =>
+        `| ${b.improvisations.toLocaleString('en')} | ${b.cpuPerImprovisationMs.toFixed(2)} ms | ${b.memoHitCpuUs} µs | ${b.exactCpuUs} µs | ${b.rssMB} MB | ${b.heapUsedMB ?? '–'} MB | ${b.cacheMB} MB | ${b.cacheWalMB} MB | ${b.memoMB} MB | ${b.memoWalMB} MB | ${b.maxWalSoFarMB} MB | ${b.load1} |`,
+    ),
+    '',
+    '| target | value | |',
+    '|---|---|---|',
+    `| WAL never over 64 MB (cache and memo) | largest ${targets.maxWalMB} MB | ${verdict(targets.walWithin64MB)} |`,
+    `| server CPU per call, last block within 20% of the first | ${targets.lastVsFirstCpu} × | ${verdict(targets.cpuWithin20Percent)} |`,
+    `| RSS flat after the first block (within 64 MB) | spread ${targets.rssSpreadAfterFirstMB} MB | ${verdict(targets.rssSpreadAfterFirstMB <= 64)} |`,
+    '',
+  ];
+  return lines.join('\n');
 }
