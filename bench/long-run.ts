@@ -33,6 +33,8 @@ export interface LongRunOptions {
   connections: number;
   /** Improvisations after which another log is ingested into the served cache and the server reloaded (0: never). */
   ingestAt: number;
+  /** NODE_OPTIONS for the server process (V8 flags, say), if any. */
+  serverNodeOptions?: string;
 }
 
 const TICK_S = 1 / 100; // USER_HZ on Linux
@@ -177,7 +179,12 @@ export async function longRun(options: LongRunOptions): Promise<Record<string, u
     ],
     {
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: { PATH: process.env['PATH'] ?? '', ANTHROPIC_API_KEY: 'sk-soak-stand-in', ANTHROPIC_BASE_URL: stand.url },
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        ANTHROPIC_API_KEY: 'sk-soak-stand-in',
+        ANTHROPIC_BASE_URL: stand.url,
+        ...(options.serverNodeOptions ? { NODE_OPTIONS: options.serverNodeOptions } : {}),
+      },
     },
   );
   const pid = child.pid!;
@@ -265,6 +272,7 @@ export async function longRun(options: LongRunOptions): Promise<Record<string, u
       improvisations: options.improvisations,
       block: options.block,
       connections: options.connections,
+      serverNodeOptions: options.serverNodeOptions ?? null,
       minutes: +((Date.now() - started) / 60_000).toFixed(1),
       ingest: ingestReport,
       blocks,

@@ -12,7 +12,7 @@ if (port) {
   port.on('message', (request: WorkerRequest) => {
     let reply: WorkerReply;
     try {
-      const store = Store.open(request.path, { pinSnapshot: true });
+      const store = Store.open(request.path, { pinSnapshot: true, repinMs: 0 });
       try {
         if (request.snapshotId !== undefined && store.snapshotId !== request.snapshotId) reply = { id: request.id, stale: true };
         else reply = { id: request.id, data: buildToolData(store.argumentsOf(request.server, request.tool), request.linearBelow) };

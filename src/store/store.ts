@@ -95,7 +95,10 @@ export interface OpenOptions {
    * checkpointed for longer than that.
    */
   pinSnapshot?: boolean;
-  /** How often a pinned snapshot's read transaction is renewed, in ms (default `REPIN_MS`). */
+  /**
+   * How often a pinned snapshot's read transaction is renewed, in ms (default `REPIN_MS`); 0 for a
+   * store that lives a moment (one connection, never renewed).
+   */
   repinMs?: number;
 }
 
@@ -194,7 +197,8 @@ export class Store {
     if (options.pinSnapshot) {
       try {
         // A read-only mount has no WAL and nothing writes it: one read transaction holds nothing up there.
-        if (!readOnlyMedia && path !== ':memory:') store.#spare = new Queries(Store.#connect(path, true, true).db);
+        const renewed = (options.repinMs ?? REPIN_MS) > 0;
+        if (renewed && !readOnlyMedia && path !== ':memory:') store.#spare = new Queries(Store.#connect(path, true, true).db);
         store.#pin(store.#q);
         store.#pinned = store.#q.version();
       } catch (error) {
