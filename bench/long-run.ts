@@ -33,8 +33,8 @@ export interface LongRunOptions {
   connections: number;
   /** Improvisations after which another log is ingested into the served cache and the server reloaded (0: never). */
   ingestAt: number;
-  /** NODE_OPTIONS for the server process (V8 flags, say), if any. */
-  serverNodeOptions?: string;
+  /** Node flags for the server process (V8 flags, say), before its script. */
+  serverNodeFlags?: string[];
 }
 
 const TICK_S = 1 / 100; // USER_HZ on Linux
@@ -164,6 +164,7 @@ export async function longRun(options: LongRunOptions): Promise<Record<string, u
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...(options.serverNodeFlags ?? []),
       join(root, 'dist/src/cli.js'),
       'serve',
       '--db',
@@ -183,7 +184,6 @@ export async function longRun(options: LongRunOptions): Promise<Record<string, u
         PATH: process.env['PATH'] ?? '',
         ANTHROPIC_API_KEY: 'sk-soak-stand-in',
         ANTHROPIC_BASE_URL: stand.url,
-        ...(options.serverNodeOptions ? { NODE_OPTIONS: options.serverNodeOptions } : {}),
       },
     },
   );
@@ -272,7 +272,7 @@ export async function longRun(options: LongRunOptions): Promise<Record<string, u
       improvisations: options.improvisations,
       block: options.block,
       connections: options.connections,
-      serverNodeOptions: options.serverNodeOptions ?? null,
+      serverNodeFlags: options.serverNodeFlags ?? [],
       minutes: +((Date.now() - started) / 60_000).toFixed(1),
       ingest: ingestReport,
       blocks,

@@ -149,7 +149,7 @@ async function main(): Promise<void> {
       probes: { type: 'string', default: '5000' },
       'ingest-at': { type: 'string', default: '50000' },
       write: { type: 'boolean', default: false },
-      'server-node-options': { type: 'string' },
+      'server-node-flags': { type: 'string' },
       report: { type: 'string' },
     },
   });
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
             probes: Number(values.probes),
             connections: process.argv.includes('--connections') ? Number(values.connections) : 16,
             ingestAt: Number(values['ingest-at']),
-          ...(values['server-node-options'] ? { serverNodeOptions: values['server-node-options'] } : {}),
+            ...(values['server-node-flags'] ? { serverNodeFlags: values['server-node-flags'].split(' ') } : {}),
           });
       if (!values.report) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       if (values.write) {

@@ -9,14 +9,17 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
 import { ingest } from '../src/ingest/ingest.js';
 import { startServer } from '../src/server.js';
 import { Memo, memoPathOf } from '../src/store/memo.js';
 import { Sqlite } from '../src/store/sqlite.js';
 import { Store } from '../src/store/store.js';
 import { WAL_SIZE_LIMIT, walBytes } from '../src/store/wal.js';
-import { onCleanup, ROOT, tempDir, writeLog } from './helpers.js';
+import { createFuzzy } from '../src/tiers/fuzzy/fuzzy-tier.js';
+import { appOf, cacheOf, metricValue, onCleanup, ROOT, tempDir, writeLog } from './helpers.js';
 import { serveConfig } from './server-process.js';
+import { startFakeAnthropic } from './support/fake-anthropic.js';
 
 const MB = 1024 * 1024;
 const TOKEN = 'bounded-wal-test-token-0123456789';
@@ -278,5 +281,46 @@ describe('the memo file', () => {
       file.close();
     });
     expect(file.prepare('SELECT count(*) AS n FROM improvisations').get()).toEqual({ n: 1 });
+  });
+});
+
+describe('memo hits', () => {
+  it('are served from memory as exact answers are: the same answer, counted, with no request and no file read', async () => {
+    const weather = (city: string, temp: number): object => ({
+      server: 'weather',
+      tool: 'get_weather',
+      arguments: { city, unit: 'C' },
+      output: { city, temp, unit: 'C' },
+    });
+    const { store, path } = await cacheOf([weather('Paris', 18), weather('London', 14), weather('Berlin', 16)]);
+    const stand = await startFakeAnthropic({ kind: 'answer', output: { city: 'Pariss', temp: 19, unit: 'C' } });
+    onCleanup(() => stand.close());
+    const config = { ...resolveConfig(FUZZY_OPTIONS, {}, {}), apiKey: 'sk-test', baseUrl: stand.url, llmRetries: 0 };
+    const fuzzy = createFuzzy(config);
+    onCleanup(() => fuzzy.close());
+    const app = await appOf(store, { fuzzy: fuzzy.tier });
+    const call = async (): Promise<Record<string, unknown>> => {
+      const response = await app.app.inject({
+        method: 'POST',
+        url: '/v1/call',
+        payload: { server: 'weather', tool: 'get_weather', arguments: { city: 'Pariss', unit: 'C' } },
+      });
+      return response.json();
+    };
+    const first = await call();
+    expect(first).toMatchObject({ tier: 'fuzzy', match: { memoized: false } });
+    // Gone from the memo file: what follows is served from memory.
+    const other = new Sqlite(memoPathOf(path));
+    other.exec('DELETE FROM improvisations');
+    other.close();
+    for (let i = 0; i < 3; i++) {
+      expect(await call()).toEqual({ ...first, match: { ...(first['match'] as object), memoized: true } });
+    }
+    expect(stand.requests).toHaveLength(1);
+    // Remembered by request text: the repeats skipped parsing, hashing and the neighbour search.
+    expect(app.simulator.remembered.entries).toBe(1);
+    const metrics = await app.metrics.registry.metrics();
+    expect(metricValue(metrics, 'toolsim_fuzzy_memo_hits_total')).toBe(3);
+    expect(metricValue(metrics, 'toolsim_calls_total{tier="fuzzy",server="weather",tool="get_weather"}')).toBe(4);
   });
 });
