@@ -3,7 +3,7 @@
  * change that breaks one fails the build; docs/architecture.md draws the arrows that exist.
  *
  * Parts (folders under src/) never import the wiring at the top of src/; data flows one way:
- * http -> simulator -> tiers -> neighbors -> store -> core.
+ * http -> simulator -> tiers -> snapshot -> neighbors -> store -> core.
  */
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -38,6 +38,14 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/(core|store|neighbors)/' },
     },
     {
+      name: 'snapshot-knows-no-serving',
+      comment:
+        'The per-snapshot context (catalog, neighbour index, observations, storage state) is read by tiers and protocols; it knows none of them.',
+      severity: 'error',
+      from: { path: '^src/snapshot/' },
+      to: { path: '^src/', pathNot: '^src/(core|store|neighbors|snapshot)/' },
+    },
+    {
       name: 'tiers-know-no-http',
       comment: 'A tier answers a call or passes; it is handed what it needs and never calls up into the simulator or out to a protocol.',
       severity: 'error',
@@ -46,31 +54,42 @@ module.exports = {
     },
     {
       name: 'simulator-knows-no-http',
-      comment: 'The simulator resolves calls; routes and protocols sit above it.',
+      comment: 'The simulator resolves calls; the protocols and the transport sit above it.',
       severity: 'error',
       from: { path: '^src/simulator/' },
-      to: { path: '^src/(http|ingest|replay|commands)/' },
+      to: { path: '^src/(http|protocols|ingest|replay|commands)/' },
     },
     {
-      name: 'protocols-are-pure',
-      comment: 'Tool-schema export and tool-call text are shared by http and ingest; they import only core.',
+      name: 'protocol-formats-are-pure',
+      comment:
+        'The formats of protocols/formats/ (transcripts, tool schemas, <tool_call> text, mcp__server__tool names) are read by ingest, replay and the protocol adapters alike; they import only core.',
+      severity: 'error',
+      from: { path: '^src/protocols/formats/' },
+      to: { path: '^src/', pathNot: '^src/(core|protocols/formats)/' },
+    },
+    {
+      name: 'protocols-serve-through-the-simulator',
+      comment:
+        'A protocol adapter (native, MCP, verl-tool) turns requests into simulator calls and answers into its own shape; it never goes around the simulator to the store, a tier or the neighbour index, not even for a type.',
       severity: 'error',
       from: { path: '^src/protocols/' },
-      to: { path: '^src/', pathNot: '^src/(core|protocols)/' },
+      to: { path: '^src/(store|tiers|neighbors|ingest|replay|commands)/' },
     },
     {
       name: 'ingest-knows-no-serving',
-      comment: 'Ingest writes the store; it knows nothing of tiers, the simulator or HTTP.',
+      comment:
+        'Ingest writes the store from logs read in the formats of protocols/formats/; it knows nothing of tiers, the simulator, the protocol adapters or HTTP.',
       severity: 'error',
       from: { path: '^src/ingest/' },
-      to: { path: '^src/(tiers|simulator|http|neighbors|replay|commands)/' },
+      to: { path: '^src/(tiers|simulator|snapshot|http|neighbors|replay|commands)/|^src/protocols/[^/]+\\.ts$' },
     },
     {
-      name: 'http-knows-no-store-or-tiers',
-      comment: 'Routes talk to the simulator, never around it to the store or a tier.',
+      name: 'http-is-transport',
+      comment:
+        'http/ is the transport (body parsing, error shape, load shedding, schemas, ops routes): it knows no protocol adapter, and never sees the store, a tier or the snapshot context, not even as a type.',
       severity: 'error',
       from: { path: '^src/http/' },
-      to: { path: '^src/(store|tiers|neighbors|ingest|replay|commands)/' },
+      to: { path: '^src/(store|tiers|neighbors|snapshot|protocols|ingest|replay|commands)/' },
     },
     {
       name: 'nothing-imports-app',
@@ -90,7 +109,7 @@ module.exports = {
     {
       name: 'sqlite-through-one-door',
       comment:
-        'better-sqlite3 12 loads on Node 20 only and 13 on Node 22+: src/store/sqlite.ts picks the one that runs; any other value import of either would crash on the other Node.',
+        'better-sqlite3 13 needs Node-API 10 (Node 22.14+, 24) and 12 runs on the Node that compiled it (20): src/store/sqlite.ts picks the one that runs by Node-API version; any other value import of either would crash on the other Node.',
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/store/sqlite\\.ts$' },
       to: { path: 'node_modules/better-sqlite3', dependencyTypesNot: ['type-only'] },

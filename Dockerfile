@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Node 24, the newest LTS (toolsim supports 20.12, 22 and 24; the suite runs on 20 and 24 in CI).
+# Node 24, the newest LTS (toolsim supports 20.12, 22.14 and 24: docs/decisions/node-versions.md).
 # toolsim: build stage compiles TypeScript and bakes the bundled
 # tau-bench sample into cache/toolsim.db; the runtime stage holds only what serving needs.
 
@@ -7,7 +7,7 @@ FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts skips `prepare` (the sources are not copied yet) and the compile of
-# better-sqlite3 12, which only Node 20 loads: on Node 22 and later toolsim loads better-sqlite3 13
+# better-sqlite3 12, which only Node 20 loads: on Node 22.14 and later toolsim loads better-sqlite3 13
 # (`better-sqlite3-napi`), whose prebuilt Node-API binaries ship in its package (src/store/sqlite.ts).
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createMetrics } from '../src/core/metrics.js';
 import { Simulator } from '../src/simulator/simulator.js';
 import { Store } from '../src/store/store.js';
-import { stringBytes } from '../src/tiers/exact-cache.js';
+import { stringBytes } from '../src/tiers/answer-lru.js';
 import { bodyOf, distinctCalls, loadSamples } from './lib/data.js';
 
 const [db, count] = process.argv.slice(2);
@@ -28,15 +28,15 @@ const store = Store.open(db, { readonly: true });
 const simulator = new Simulator({
   store,
   metrics: createMetrics({ cacheCalls: () => 0, processMetrics: false }),
-  cacheSize: requests.length * 2,
-  cacheBytes: 2 ** 40,
+  lruSize: requests.length * 2,
+  lruBytes: 2 ** 40,
 });
 // One call first, so that statements, the tallies and the tools' counters exist before measuring.
-await simulator.answer(requests[0]!);
+await simulator.resolve(requests[0]!);
 const before = heap();
 let answerText = 0;
 for (const request of requests) {
-  const answer = await simulator.answer(request);
+  const answer = await simulator.resolve(request);
   if (answer.tier !== 'exact') throw new Error(`not exact: ${JSON.stringify(request)}`);
   answerText += stringBytes(answer.json ?? '');
 }
@@ -46,7 +46,7 @@ let requestText = 0;
 for (let i = 0; i < requests.length; i++) {
   // A fresh copy of the text, as each request brings its own: the memo keeps it.
   const text = Buffer.from(texts[i]!).toString();
-  await simulator.answer(requests[i]!, text);
+  await simulator.resolve(requests[i]!, text);
   requestText += stringBytes(text);
 }
 const afterMemo = heap();

@@ -18,7 +18,7 @@ import { Agent, request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { ingest } from '../src/ingest/ingest.js';
-import { memoPathOf } from '../src/store/memo.js';
+import { memoPathOf } from '../src/store/memo-sqlite.js';
 import { type RecordedCall, Store } from '../src/store/store.js';
 import { startFakeAnthropic } from '../test/support/fake-anthropic.js';
 

@@ -15,7 +15,7 @@ const END = '<!-- graph:end -->';
 
 const json = execFileSync(
   `${root}node_modules/.bin/depcruise`,
-  ['src', '--include-only', '^src/', '--collapse', '^src/(tiers/fuzzy|[^/]+)/', '--output-type', 'json'],
+  ['src', '--include-only', '^src/', '--collapse', '^src/(tiers/fuzzy|protocols/formats|[^/]+)/', '--output-type', 'json'],
   { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
 );
 /** @type {{ modules: { source: string; dependencies: { resolved: string }[] }[] }} */

@@ -13,13 +13,14 @@ import { VERSION } from './core/version.js';
 import { type AdminOptions, registerAdminRoutes } from './http/admin.js';
 import { errorAnswer, sendError } from './http/errors.js';
 import { strictJsonParser } from './http/json.js';
-import { loadSdk, registerMcpRoutes } from './http/mcp.js';
 import { registerReportRoutes } from './http/report.js';
-import { registerRoutes } from './http/routes.js';
 import { documentRoute } from './http/schemas.js';
 import { errorJson } from './http/serialize.js';
 import { registerLagShedding } from './http/shed.js';
-import { registerVerlRoutes } from './http/verl.js';
+import { registerMcpRoutes } from './protocols/mcp.js';
+import { loadSdk } from './protocols/mcp-content.js';
+import { registerRoutes } from './protocols/native.js';
+import { registerVerlRoutes } from './protocols/verl-tool.js';
 import type { Simulator } from './simulator/simulator.js';
 
 declare module 'fastify' {

@@ -4,8 +4,8 @@
  */
 import { ConfigError } from './core/errors.js';
 import { REPEAT_POLICIES } from './core/types.js';
-import { FORMAT_NAMES } from './ingest/formats/index.js';
-import { TOOL_FORMATS } from './protocols/tool-schemas.js';
+import { FORMAT_NAMES } from './protocols/formats/index.js';
+import { TOOL_FORMATS } from './protocols/formats/tool-schemas.js';
 
 type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list';
 
@@ -22,6 +22,10 @@ export interface OptionSpec {
   readonly secret?: boolean;
   /** Lists: what separates the items in the environment variable (default a comma). */
   readonly separator?: string;
+  /** A flag this option had before (still read, with a deprecation line on stderr). */
+  readonly formerFlag?: string;
+  /** An environment variable this option had before (still read, with a deprecation line on stderr). */
+  readonly formerEnv?: string;
 }
 
 export const OPTIONS = {
@@ -65,23 +69,27 @@ export const OPTIONS = {
     separator: '\n',
     help: 'regular expression (case-insensitive) of an output text that is a recorded infrastructure failure, beside the built-in ones (repeatable; env: one a line)',
   },
-  cacheSize: {
-    flag: 'cache-size',
-    env: 'TOOLSIM_CACHE_SIZE',
+  lruSize: {
+    flag: 'lru-size',
+    env: 'TOOLSIM_LRU_SIZE',
+    formerFlag: 'cache-size',
+    formerEnv: 'TOOLSIM_CACHE_SIZE',
     kind: 'integer',
     default: 100_000,
     min: 1,
-    help: "entries in the exact tier's in-memory LRU",
+    help: "entries in the exact tier's answer LRU (in memory)",
   },
-  cacheMb: {
-    flag: 'cache-mb',
-    env: 'TOOLSIM_CACHE_MB',
+  lruMb: {
+    flag: 'lru-mb',
+    env: 'TOOLSIM_LRU_MB',
+    formerFlag: 'cache-mb',
+    formerEnv: 'TOOLSIM_CACHE_MB',
     kind: 'integer',
     // Counted honestly (text as V8 stores it plus each entry's measured overhead), 48 MiB holds as
     // many tau-bench answers as the 64 that used to count two bytes a character.
     default: 48,
     min: 1,
-    help: "memory for the exact tier's answers in memory (its LRU and a memo of requests), MiB, counted as V8 holds them",
+    help: "memory for the exact tier's answer LRU and the request memo, MiB, counted as V8 holds them",
   },
   neighbors: {
     flag: 'neighbors',
@@ -429,27 +437,49 @@ export function parseArgsOptions(names: readonly OptionName[]): Record<string, {
   const out: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
   for (const name of names) {
     const spec: OptionSpec = OPTIONS[name];
-    out[spec.flag] =
+    const type: { type: 'string' | 'boolean'; multiple?: boolean } =
       spec.kind === 'boolean' ? { type: 'boolean' } : spec.kind === 'list' ? { type: 'string', multiple: true } : { type: 'string' };
+    out[spec.flag] = type;
+    if (spec.formerFlag !== undefined) out[spec.formerFlag] = type;
   }
   return out;
 }
 
+/** Where deprecation lines go (stderr, as the CLI's other notes). */
+const stderrLine = (line: string): void => void process.stderr.write(`${line}\n`);
+
 /**
  * Resolves each named option from, in order: the command line, the environment, the default.
- * `values` is parseArgs' `values`.
+ * `values` is parseArgs' `values`. A former flag or environment variable is still read, after the
+ * current one, and `warn` gets a line saying which name to use instead.
  */
 export function resolveConfig<N extends OptionName>(
   names: readonly N[],
   values: Record<string, string | boolean | (string | boolean)[] | undefined>,
   env: NodeJS.ProcessEnv = process.env,
+  warn: (line: string) => void = stderrLine,
 ): Config<N> {
   const config: Record<string, unknown> = {};
   for (const name of names) {
     const spec: OptionSpec = OPTIONS[name];
-    const fromFlag = values[spec.flag];
-    const fromEnv = spec.env === undefined ? undefined : env[spec.env];
-    const source = fromFlag !== undefined ? `--${spec.flag}` : `${spec.env}`;
+    let flag = spec.flag;
+    let fromFlag = values[spec.flag];
+    if (fromFlag === undefined && spec.formerFlag !== undefined && values[spec.formerFlag] !== undefined) {
+      fromFlag = values[spec.formerFlag];
+      flag = spec.formerFlag;
+      warn(`toolsim: --${spec.formerFlag} is deprecated; use --${spec.flag}`);
+    }
+    let envName = spec.env;
+    let fromEnv = spec.env === undefined ? undefined : env[spec.env];
+    if (fromFlag === undefined && (fromEnv === undefined || fromEnv === '') && spec.formerEnv !== undefined) {
+      const former = env[spec.formerEnv];
+      if (former !== undefined && former !== '') {
+        fromEnv = former;
+        envName = spec.formerEnv;
+        warn(`toolsim: ${spec.formerEnv} is deprecated; use ${spec.env}`);
+      }
+    }
+    const source = fromFlag !== undefined ? `--${flag}` : `${envName}`;
     let raw: unknown = fromFlag;
     if (raw === undefined && fromEnv !== undefined && fromEnv !== '') {
       raw =

@@ -1,15 +1,14 @@
 /** Tool schemas in trainers' formats, and the verl-tool adapter. */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
 import { Store } from '../src/store/store.js';
 import { createFuzzy } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { appOf, cacheOf, onCleanup, ROOT, tempDir } from './helpers.js';
+import { runCliSync } from './support/cli.js';
 import { startFakeAnthropic } from './support/fake-anthropic.js';
 
 const FIXTURES = join(ROOT, 'test/fixtures/transcripts');
-const CLI = join(ROOT, 'dist/src/cli.js');
 
 async function weather() {
   const cache = await cacheOf([join(FIXTURES, 'native.jsonl')]);
@@ -55,14 +54,12 @@ describe('GET /v1/tools?format=', () => {
     const db = join(tempDir(), 'cache.db');
     const files = ['anthropic.jsonl', 'hermes.jsonl'].map((f) => join(FIXTURES, f));
     // Unanswered calls are reported but are not malformed input: the exit status stays 0.
-    const ingested = spawnSync(process.execPath, [CLI, 'ingest', '--db', db, '--server', 'weather', ...files], { encoding: 'utf8' });
-    expect(ingested.status).toBe(0);
+    const ingested = runCliSync(['ingest', '--db', db, '--server', 'weather', ...files]);
+    expect(ingested.code).toBe(0);
     expect(ingested.stdout).toContain('anthropic.jsonl: anthropic');
     expect(ingested.stdout).toMatch(/calls without result \(not stored\)\s*\|?\s*2/);
     expect(ingested.stderr).toContain('hermes.jsonl:2: call of get_alerts has no <tool_response>; not stored');
-    const printed = JSON.parse(
-      execFileSync(process.execPath, [CLI, 'tools', '--db', db, '--format', 'anthropic'], { encoding: 'utf8' }),
-    ) as unknown;
+    const printed = JSON.parse(runCliSync(['tools', '--db', db, '--format', 'anthropic']).stdout) as unknown;
     const store = Store.open(db, { readonly: true });
     onCleanup(() => store.close());
     const { app } = await appOf(store);

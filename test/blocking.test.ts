@@ -30,8 +30,14 @@ describe('event loop', () => {
     await ingest({ store, inputs: [writeLog(dir, 'log.jsonl', records)] });
     store.close();
     const server = await serveProcess(['--db', db]);
-    // A listening server loads the MCP SDK just after start-up (a one-off ~0.3 s); the requests come after.
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // A listening server loads the MCP SDK just after start-up (a one-off ~0.3 s); the requests come
+    // after it: an MCP request is answered once the SDK is loaded.
+    const mcp = await fetch(`${server.url}/mcp/search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    await mcp.text();
     const attacks = blockingAttacks('search', 'find', { query: 'alpha bravo item 9', page: 2 });
     const result = await probeWhile(server.url, attacks);
     const summary = JSON.stringify({

@@ -4,15 +4,13 @@
  * re-running the ingest ends with exactly the contents of a clean run (every recorded call in its
  * place, the catalog, and the snapshot id).
  */
-import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { buildPathOf } from '../src/store/store.js';
-import { cacheContents, ROOT, tempDir } from './helpers.js';
-
-const CLI = join(ROOT, 'dist/src/cli.js');
+import { cacheContents, tempDir } from './helpers.js';
+import { spawnCli } from './support/cli.js';
 
 async function writeBigLog(path: string, lines: number): Promise<void> {
   const out = createWriteStream(path);
@@ -40,7 +38,7 @@ interface IngestProcess {
 }
 
 function ingestProcess(log: string, db: string): IngestProcess {
-  const child = spawn(process.execPath, [CLI, 'ingest', log, '--db', db, '--format', 'toolsim'], {
+  const child = spawnCli(['ingest', log, '--db', db, '--format', 'toolsim'], {
     stdio: [log === '-' ? 'pipe' : 'ignore', 'ignore', 'ignore'],
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

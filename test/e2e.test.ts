@@ -2,25 +2,22 @@
  * The built CLI, end to end: ingest a log, serve it on 127.0.0.1 with port 0, real HTTP requests,
  * metrics that match the requests made. Then every tau-bench call replayed over HTTP.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { metricValue, onCleanup, ROOT, TAU_BENCH, tempDir, writeLog } from './helpers.js';
-
-const CLI = join(ROOT, 'dist/src/cli.js');
+import { metricValue, onCleanup, TAU_BENCH, tempDir, writeLog } from './helpers.js';
+import { runCliSync, spawnCli } from './support/cli.js';
 
 function toolsim(args: string[], input?: string) {
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', input, env: { ...process.env, TOOLSIM_DB: '' } });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  const result = runCliSync(args, { ...(input === undefined ? {} : { input }), env: { ...process.env, TOOLSIM_DB: '' } });
+  return { status: result.code, stdout: result.stdout, stderr: result.stderr };
 }
 
 /** Starts `toolsim serve` and resolves with its URL once it listens. */
 async function serve(args: string[]): Promise<{ url: string; child: ChildProcess; logs: () => string }> {
   // Load shedding off: on a busy machine it would answer some of these requests 503 (load.test.ts tests it).
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--max-event-loop-delay', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnCli(['serve', '--port', '0', '--max-event-loop-delay', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   onCleanup(() => {
     child.kill('SIGKILL');
   });

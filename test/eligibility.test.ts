@@ -156,10 +156,12 @@ describe('fuzzy eligibility', () => {
   it("summarises a tool's shape once per snapshot, not per call", () => {
     let reads = 0;
     const source: ShapeSource = {
-      catalog: () => [{ server: 's', tool: 't', input_schema: { type: 'object', properties: { a: { type: 'string' } } } }],
-      argumentsOf: () => {
-        reads++;
-        return [{ arguments: '{"a":"x"}' }];
+      catalog: { tool: () => ({ input_schema: { type: 'object', properties: { a: { type: 'string' } } } }) },
+      index: {
+        argumentsOf: () => {
+          reads++;
+          return [{ arguments: '{"a":"x"}' }];
+        },
       },
       ignoredArguments: [],
     };

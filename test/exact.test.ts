@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../src/core/metrics.js';
 import type { Answer } from '../src/core/types.js';
 import { Simulator } from '../src/simulator/simulator.js';
-import { ANSWER_ENTRY_BYTES, stringBytes } from '../src/tiers/exact-cache.js';
+import { ANSWER_ENTRY_BYTES, stringBytes } from '../src/tiers/answer-lru.js';
 import { appOf, cacheOf, metricValue } from './helpers.js';
 
 describe("the exact tier's LRU", () => {
@@ -11,7 +11,7 @@ describe("the exact tier's LRU", () => {
     const { store } = await cacheOf(records);
     const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
     // 4 KiB holds about three of these outputs: nearly every lookup goes back to SQLite.
-    const simulator = new Simulator({ store, metrics, cacheBytes: 4096 });
+    const simulator = new Simulator({ store, metrics, lruBytes: 4096 });
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < 200; i++) {
         const answer = await simulator.resolve({ tool: 't', arguments: { i } });
@@ -82,10 +82,10 @@ describe('exact answers served again from memory', () => {
     const body = { server: 's', tool: 't', arguments: { n: 1, q: 'a' } };
     const text = JSON.stringify(body);
     const before = new Simulator({ store, metrics });
-    expect((before.answer(body, text) as Answer).outputJson).toBe('{"id":17,"text":"café"}');
-    expect((before.answer(body, text) as Answer).outputJson).toBe('{"id":17,"text":"café"}');
+    expect((before.resolve(body, text) as Answer).outputJson).toBe('{"id":17,"text":"café"}');
+    expect((before.resolve(body, text) as Answer).outputJson).toBe('{"id":17,"text":"café"}');
     const after = new Simulator({ store: other, metrics });
-    expect((after.answer(body, text) as Answer).outputJson).toBe('"changed"');
+    expect((after.resolve(body, text) as Answer).outputJson).toBe('"changed"');
   });
 });
 
@@ -102,7 +102,7 @@ describe("the exact tier's byte accounting", () => {
     const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
     // Room for ten answers of ~1.1 kB text each plus the per-entry overhead, and the memo's share.
     const perEntry = 1000 + 120 + ANSWER_ENTRY_BYTES;
-    const simulator = new Simulator({ store, metrics, cacheBytes: Math.ceil((10 * perEntry) / (7 / 8)) });
+    const simulator = new Simulator({ store, metrics, lruBytes: Math.ceil((10 * perEntry) / (7 / 8)) });
     for (let i = 0; i < 50; i++) expect((await simulator.resolve({ tool: 't', arguments: { i } })).tier).toBe('exact');
     const { entries, bytes } = simulator.exact.cached;
     expect(entries).toBeGreaterThanOrEqual(9);

@@ -19,6 +19,7 @@ import { freePort, onCleanup, ROOT, tempDir, writeLog } from './helpers.js';
 import { type ServeProcess, serveProcess } from './server-process.js';
 import { type FakeAnthropic, startFakeAnthropic } from './support/fake-anthropic.js';
 import { type Postgres, startPostgres } from './support/postgres.js';
+import { weatherRecord } from './support/records.js';
 
 const pg = await startPostgres();
 if (!pg) console.warn('fleet test skipped: PostgreSQL binaries not found under /usr/lib/postgresql (apt-get install postgresql)');
@@ -31,12 +32,7 @@ interface Answer {
   match: { memoized?: boolean };
 }
 
-const weather = (city: string, temp: number): object => ({
-  server: 'weather',
-  tool: 'get_weather',
-  arguments: { city, unit: 'C' },
-  output: { city, temp },
-});
+const weather = (city: string, temp: number): object => weatherRecord(city, temp);
 /**
  * HAProxy from Debian's package with deploy/haproxy/haproxy.cfg, its bind and servers replaced by
  * loopback ones; undefined (said) without the binary, an error under CI=true (.ci/run installs it).

@@ -7,20 +7,16 @@
 
 import { describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
-import { memoPathOf } from '../src/store/memo.js';
+import { memoPathOf } from '../src/store/memo-sqlite.js';
 import { Sqlite } from '../src/store/sqlite.js';
 import { createFuzzy, type FuzzyConfig } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { appOf, cacheOf, metricValue, onCleanup, type TestApp } from './helpers.js';
 import { type Behaviour, type FakeAnthropic, startFakeAnthropic } from './support/fake-anthropic.js';
+import { weatherCall, weatherRecord } from './support/records.js';
 
-const weather = (city: string, temp: number): object => ({
-  server: 'weather',
-  tool: 'get_weather',
-  arguments: { city, unit: 'C' },
-  output: { city, temp, unit: 'C' },
-});
+const weather = (city: string, temp: number): object => weatherRecord(city, temp, { unitInOutput: true });
 const RECORDS = [weather('Paris', 18), weather('London', 14), weather('Berlin', 16), weather('Madrid', 25)];
-const near = (city: string): object => ({ server: 'weather', tool: 'get_weather', arguments: { city, unit: 'C' } });
+const near = (city: string): object => weatherCall(city);
 const IMPROVISED = { city: 'Pariss', temp: 19, unit: 'C' };
 
 async function setup(behaviour: Behaviour, overrides: Partial<FuzzyConfig>): Promise<{ app: TestApp; stand: FakeAnthropic; path: string }> {
@@ -41,10 +37,11 @@ async function call(app: TestApp, body: object): Promise<Record<string, unknown>
 
 describe('fuzzy guards', () => {
   it('gives each improvisation its whole deadline once it holds a slot: a healthy slow LLM never opens the breaker', async () => {
-    // 6 distinct misses, one slot, 250 ms per answer, a 600 ms deadline: queued, the last waits
-    // 1.25 s, which used to count against its deadline and then as an LLM failure.
+    // 6 distinct misses, one slot, 250 ms per answer, a 1 s deadline: queued, the last waits
+    // 1.25 s, which used to count against its deadline and then as an LLM failure. The deadline
+    // leaves each answer 750 ms of slack for a loaded machine.
     const slow: Behaviour = { kind: 'slow', delayMs: 250, after: { kind: 'answer', output: IMPROVISED } };
-    const { app, stand } = await setup(slow, { llmConcurrency: 1, llmDeadlineMs: 600, breakerFailures: 2 });
+    const { app, stand } = await setup(slow, { llmConcurrency: 1, llmDeadlineMs: 1000, breakerFailures: 2 });
     const cities = ['Pariss', 'Londn', 'Berln', 'Madri', 'Parus', 'Lindon'];
     const answers = await Promise.all(cities.map((c) => call(app, near(c))));
     for (const answer of answers) expect(answer).toMatchObject({ tier: 'fuzzy' });

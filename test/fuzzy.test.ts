@@ -5,18 +5,15 @@
 import { describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
 import { ConfigError } from '../src/core/errors.js';
-import { Memo } from '../src/store/memo.js';
+import { SqliteMemoTable as Memo } from '../src/store/memo-sqlite.js';
 import { Store } from '../src/store/store.js';
 import { createFuzzy, type FuzzyConfig } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { appOf, cacheOf, metricValue, onCleanup, type TestApp } from './helpers.js';
+import { runCli } from './support/cli.js';
 import { type Behaviour, type FakeAnthropic, startFakeAnthropic } from './support/fake-anthropic.js';
+import { weatherRecord } from './support/records.js';
 
-const weather = (city: string, unit: string, temp: number): object => ({
-  server: 'weather',
-  tool: 'get_weather',
-  arguments: { city, unit },
-  output: { city, temp, unit },
-});
+const weather = (city: string, unit: string, temp: number): object => weatherRecord(city, temp, { unit, unitInOutput: true });
 const RECORDS = [
   weather('Paris', 'C', 18),
   weather('London', 'C', 14),
@@ -332,26 +329,14 @@ describe('serving store', () => {
 
 describe('toolsim explain', () => {
   it('prints the tier, neighbours and prompt of a call without an API key or request', async () => {
-    const { execFileSync } = await import('node:child_process');
-    const { ROOT } = await import('./helpers.js');
     const { path, store } = await cacheOf(RECORDS);
     store.close();
     const env = { ...process.env, ANTHROPIC_API_KEY: '', TOOLSIM_FUZZY: '' };
-    const out = execFileSync(
-      process.execPath,
-      [
-        `${ROOT}/dist/src/cli.js`,
-        'explain',
-        '--db',
-        path,
-        '--tool',
-        'get_weather',
-        '--arguments',
-        '{"city":"Pariss","unit":"C"}',
-        '--json',
-      ],
-      { env, encoding: 'utf8' },
-    );
+    const run = await runCli(['explain', '--db', path, '--tool', 'get_weather', '--arguments', '{"city":"Pariss","unit":"C"}', '--json'], {
+      env,
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const out = run.stdout;
     const explanation = JSON.parse(out) as { tier: string; reason: string; neighbors: unknown[]; prompt: { user: string } };
     expect(explanation).toMatchObject({ tier: 'miss', reason: 'fuzzy_disabled' });
     expect(explanation.neighbors).toHaveLength(5);

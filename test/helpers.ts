@@ -1,45 +1,18 @@
 /** Test helpers: temp folders that clean up, caches built from log lines, an app on a real cache. */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { afterEach } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { createMetrics, type Metrics } from '../src/core/metrics.js';
 import { type IngestSummary, ingest } from '../src/ingest/ingest.js';
 import { Simulator, type SimulatorOptions } from '../src/simulator/simulator.js';
 import { Store } from '../src/store/store.js';
+import { onCleanup, tempDir, writeLog } from './support/temp.js';
 
-export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const TAU_BENCH = join(ROOT, 'cache/samples/tau-bench/calls.jsonl');
-/** The tools of the tau-bench sample: their real descriptions and parameter schemas. */
-export const TAU_BENCH_TOOLS = join(ROOT, 'cache/samples/tau-bench/tools.jsonl');
-export const API_BANK = join(ROOT, 'cache/samples/api-bank/calls.jsonl');
+export { API_BANK, CLI, ROOT, TAU_BENCH, TAU_BENCH_TOOLS } from './support/paths.js';
 
-const cleanups: (() => void | Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-/** Runs `fn` after the current test, whatever its outcome. */
-export function onCleanup(fn: () => void | Promise<void>): void {
-  cleanups.push(fn);
-}
-
-export function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'toolsim-test-'));
-  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Writes records (objects, or raw strings for malformed lines) as a JSONL file. */
-export function writeLog(dir: string, name: string, records: readonly (object | string)[]): string {
-  const path = join(dir, name);
-  writeFileSync(path, `${records.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n')}\n`);
-  return path;
-}
+export { onCleanup, tempDir, writeLog } from './support/temp.js';
 
 export interface Cache {
   store: Store;

@@ -3,17 +3,14 @@
  * nesting. Each gets a clear `FILE:LINE: reason`, nothing crashes, and every valid line around
  * them is ingested.
  */
-import { execFile } from 'node:child_process';
 import { createWriteStream, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ingest } from '../src/ingest/ingest.js';
 import { Store } from '../src/store/store.js';
-import { onCleanup, ROOT, tempDir } from './helpers.js';
-
-const run = promisify(execFile);
+import { onCleanup, tempDir } from './helpers.js';
+import { runCli } from './support/cli.js';
 
 const valid = (i: number): string => JSON.stringify({ server: 'logs', tool: 'echo', arguments: { i }, output: { i } });
 
@@ -132,10 +129,7 @@ describe('hostile logs', () => {
     const cut = join(dir, 'cut.jsonl.gz');
     writeFileSync(cut, gzipSync(`${valid(3)}\n${valid(4)}\n`).subarray(0, 20));
     const db = join(dir, 'cache.db');
-    const result = await run(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'ingest', path, cut, '--db', db]).then(
-      () => ({ code: 0, stdout: '', stderr: '' }),
-      (error: { code: number; stdout: string; stderr: string }) => error,
-    );
+    const result = await runCli(['ingest', path, cut, '--db', db]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/calls added\s*│?\s*2/);
     expect(result.stderr).toMatch(/cut\.jsonl\.gz:1: input ends here: gzip/);

@@ -13,6 +13,7 @@ import { Store } from '../src/store/store.js';
 import { metricValue, onCleanup, tempDir, writeLog } from './helpers.js';
 import { serveConfig } from './server-process.js';
 import { type Behaviour, startFakeAnthropic } from './support/fake-anthropic.js';
+import { weatherRecord } from './support/records.js';
 
 const DEADLINE_MS = 1500;
 const COOLDOWN_MS = 800;
@@ -24,12 +25,7 @@ const onUnhandled = (reason: unknown): void => {
 beforeAll(() => process.on('unhandledRejection', onUnhandled));
 afterAll(() => process.off('unhandledRejection', onUnhandled));
 
-const weather = (city: string, temp: number): object => ({
-  server: 'weather',
-  tool: 'get_weather',
-  arguments: { city, unit: 'C' },
-  output: { city, temp },
-});
+const weather = (city: string, temp: number): object => weatherRecord(city, temp);
 
 describe('LLM outage under load', () => {
   it('answers every call within the deadline through timeouts, 429/500/529, resets and garbage; the breaker opens and closes', async () => {

@@ -7,7 +7,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { MemoId } from '../src/store/fuzzy-memo.js';
+import type { MemoId } from '../src/store/memo.js';
 import { PostgresMemo, type PostgresMemoOptions } from '../src/store/memo-postgres.js';
 import { onCleanup } from './helpers.js';
 import { startPostgres } from './support/postgres.js';

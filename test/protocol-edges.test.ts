@@ -184,12 +184,14 @@ describe("Node's and Fastify's own refusals", () => {
     expect(performance.now() - started).toBeLessThan(3_000);
 
     // A second dribbler while the server shuts down: close() still finishes, well within a grace period.
+    // Ready when the server holds the connection.
+    const accepted = new Promise((resolve) => running.app.server.once('connection', resolve));
     const again = connect(Number(port), hostname);
     again.on('error', () => {});
     again.write('POST /v1/call HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
     const slow = setInterval(() => again.writable && again.write(' '), 50);
     onCleanup(() => clearInterval(slow));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await accepted;
     const closing = performance.now();
     await running.close();
     clearInterval(slow);

@@ -15,9 +15,11 @@ import { Store } from '../src/store/store.js';
 import { onCleanup, tempDir, writeLog } from './helpers.js';
 import { serveConfig } from './server-process.js';
 import { startFakeAnthropic } from './support/fake-anthropic.js';
+import { settled, untilServed } from './support/ready.js';
+import { kvRecord } from './support/records.js';
 
 const TOKEN = 'reload-test-token-0123456789';
-const record = (i: number, output: string): object => ({ server: 'kv', tool: 'get', arguments: { key: `k${i}` }, output });
+const record = (i: number, output: string): object => kvRecord(i, output);
 
 async function post(
   url: string,
@@ -75,7 +77,8 @@ describe('hot reload', () => {
 
     // While the load runs: an ingest writes part of its rows and stops (a reload meanwhile keeps the
     // last complete snapshot), another one finishes (pinned until reload), reload.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const loadOver = settled(load);
+    await untilServed(server.url, 50, loadOver);
     const pending = writer.beginIngest();
     const parsed = parseRecordValue(record(999, 'half-ingested'), new Set());
     if (parsed.kind !== 'call') throw new Error('a call record');
@@ -88,7 +91,7 @@ describe('hot reload', () => {
     await ingest({ store: writer, inputs: [writeLog(dir, 'b.jsonl', [record(999, 'new-999'), record(1, 'second-observation-of-k1')])] });
     expect((await post(server.url, '/v1/call', newCall)).json).toMatchObject({ tier: 'miss' });
 
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await untilServed(server.url, 50, loadOver);
     const reloaded = await post(server.url, '/admin/reload', {}, auth);
     expect(reloaded.status).toBe(200);
     expect(reloaded.json).toMatchObject({ reloaded: true, previous: first.snapshotId, snapshot: writer.snapshotId, calls: 202 });
@@ -111,7 +114,7 @@ describe('hot reload', () => {
     // The old snapshot's connection is closed once its calls have finished.
     await first.idle();
     await new Promise((resolve) => setImmediate(resolve));
-    expect(first.store.closed).toBe(true);
+    expect(first.closed).toBe(true);
     const ready = await fetch(new URL('/readyz', server.url)).then((r) => r.json());
     expect(ready).toMatchObject({ status: 'ready', calls: 202, snapshot: writer.snapshotId });
   });

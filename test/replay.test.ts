@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config.js';
 import { createMetrics } from '../src/core/metrics.js';
@@ -18,9 +16,7 @@ import { SERVE_OPTIONS, startServer } from '../src/server.js';
 import { Simulator } from '../src/simulator/simulator.js';
 import { Store } from '../src/store/store.js';
 import { API_BANK, cacheOf, onCleanup, ROOT, TAU_BENCH, tempDir, writeLog } from './helpers.js';
-
-const run = promisify(execFile);
-const CLI = join(ROOT, 'dist/src/cli.js');
+import { type CliResult, runCli } from './support/cli.js';
 
 function dbTarget(store: Store): SimulatorTarget {
   const simulator = new Simulator({ store, metrics: createMetrics({ cacheCalls: () => 0, processMetrics: false }) });
@@ -52,14 +48,8 @@ afterAll(async () => {
 });
 
 /** Runs the CLI; resolves with the exit code instead of rejecting on a non-zero one. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '' } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function cli(args: string[]): Promise<CliResult> {
+  return runCli(args, { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '' } });
 }
 
 describe('replaying tau-bench against its own cache', () => {

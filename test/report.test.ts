@@ -2,16 +2,13 @@
  * The end-of-run report: `GET /v1/report?since=` counts the calls of a window by tier and miss
  * reason, with the LLM requests and tokens behind them; `toolsim report` prints it with the cost.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { llmCost } from '../src/commands/report.js';
 import { createMetrics } from '../src/core/metrics.js';
 import { parseSince, UsageHistory } from '../src/http/report.js';
-import { appOf, cacheOf, onCleanup, ROOT, TAU_BENCH } from './helpers.js';
+import { appOf, cacheOf, onCleanup, TAU_BENCH } from './helpers.js';
+import { runCli } from './support/cli.js';
 
-const run = promisify(execFile);
 const EXACT = { tool: 'find_user_id_by_name_zip', arguments: { first_name: 'Yusuf', last_name: 'Rossi', zip: '19122' } };
 const MISS = { tool: 'find_user_id_by_name_zip', arguments: { first_name: 'Yusuf', last_name: 'Rossi', zip: '10001' } };
 
@@ -43,7 +40,7 @@ describe('GET /v1/report', () => {
     const history = new UsageHistory({ metrics, now: () => now, sampleEveryMs: 3_600_000 });
     onCleanup(() => history.close());
     const count = (tier: 'exact' | 'fuzzy' | 'miss', n: number) => {
-      for (let i = 0; i < n; i++) metrics.callTally(tier, 's', 't').record(0.001);
+      for (let i = 0; i < n; i++) metrics.callTally(tier, 's', 't').count(0.001);
     };
     count('exact', 10);
     metrics.llmTokens.inc({ type: 'input' }, 1000);
@@ -97,14 +94,17 @@ describe('toolsim report', () => {
     const { app } = await appOf(store);
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     for (const call of [EXACT, MISS]) await app.inject({ method: 'POST', url: '/v1/call', payload: call });
-    const cli = (...args: string[]) =>
-      run(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'report', '--url', url, ...args], { env: { PATH: process.env['PATH'] ?? '' } });
-    const { stdout } = await cli('--since', '1h');
+    const cli = (...args: string[]) => runCli(['report', '--url', url, ...args], { env: { PATH: process.env['PATH'] ?? '' } });
+    const table = await cli('--since', '1h');
+    expect(table.code, table.stderr).toBe(0);
+    const { stdout } = table;
     expect(stdout).toMatch(/exact\s+1\s+50\.0%/);
     expect(stdout).toMatch(/fuzzy_disabled\s+1\s+50\.0%/);
     expect(stdout).toContain('give --price-input and --price-output');
-    const json = JSON.parse((await cli('--json', '--price-input', '1', '--price-output', '5')).stdout);
+    const priced = await cli('--json', '--price-input', '1', '--price-output', '5');
+    expect(priced.code, priced.stderr).toBe(0);
+    const json = JSON.parse(priced.stdout);
     expect(json).toMatchObject({ calls: 2, tiers: { exact: 1, miss: 1 }, llmCost: 0 });
-    await expect(cli('--price-input', '1')).rejects.toMatchObject({ code: 2 });
+    expect(await cli('--price-input', '1')).toMatchObject({ code: 2 });
   });
 });

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkCallRequest } from '../src/http/routes.js';
 import { openApiDocument } from '../src/openapi.js';
+import { checkCallRequest } from '../src/protocols/native.js';
 import { appOf, cacheOf, metricValue, ROOT } from './helpers.js';
 
 const records = [

@@ -4,18 +4,14 @@
  * the real SDK against the stand-in: such answers are accepted and checked exactly like a tool_use
  * answer; `toolsim llm-check` says which way a backend answered, with its latency and tokens.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { llmCheck } from '../src/commands/llm-check.js';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
 import { createFuzzy } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { respondInputInText } from '../src/tiers/fuzzy/llm.js';
-import { appOf, cacheOf, metricValue, onCleanup, ROOT } from './helpers.js';
+import { appOf, cacheOf, metricValue, onCleanup } from './helpers.js';
+import { runCli } from './support/cli.js';
 import { type Behaviour, startFakeAnthropic } from './support/fake-anthropic.js';
-
-const run = promisify(execFile);
 
 const RECORDS = ['Paris', 'London', 'Berlin'].map((city, i) => ({
   server: 'weather',
@@ -104,17 +100,17 @@ describe('toolsim llm-check', () => {
     const stand = await startFakeAnthropic({ kind: 'text-answer', output: { city: 'Berlin', temp: 12, unit: 'C', sky: 'cloudy' } });
     onCleanup(() => stand.close());
     const env = { PATH: process.env['PATH'] ?? '', ANTHROPIC_API_KEY: 'local', ANTHROPIC_BASE_URL: stand.url, TOOLSIM_MODEL: 'llama3' };
-    const { stdout } = await run(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'llm-check'], { env });
+    const checked = await runCli(['llm-check'], { env });
+    expect(checked.code, checked.stderr).toBe(0);
+    const { stdout } = checked;
     expect(stdout).toContain('JSON in a text block (forced tool use NOT honoured; accepted)');
     expect(stdout).toMatch(/tokens\s+input 300, output 40, cache read 0, cache write 0/);
     expect(stdout).toContain('ok: the fuzzy tier can use this backend');
-    const json = JSON.parse((await run(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'llm-check', '--json'], { env })).stdout);
+    const json = JSON.parse((await runCli(['llm-check', '--json'], { env })).stdout);
     expect(json).toMatchObject({ ok: true, answeredBy: 'text', model: 'llama3' });
 
     stand.setDefault({ kind: 'status', status: 404 });
-    await expect(run(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'llm-check'], { env })).rejects.toMatchObject({ code: 1 });
-    await expect(
-      run(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'llm-check'], { env: { PATH: env.PATH, ANTHROPIC_BASE_URL: stand.url } }),
-    ).rejects.toMatchObject({ code: 2 });
+    expect(await runCli(['llm-check'], { env })).toMatchObject({ code: 1 });
+    expect(await runCli(['llm-check'], { env: { PATH: env.PATH, ANTHROPIC_BASE_URL: stand.url } })).toMatchObject({ code: 2 });
   });
 });

@@ -1,9 +1,9 @@
 /** Servers for tests: in-process configs, and `toolsim serve` as a child process on 127.0.0.1, with its log lines collected (pino JSON). */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { resolveConfig } from '../src/config.js';
 import { SERVE_OPTIONS, type ServeConfig } from '../src/server.js';
-import { onCleanup, ROOT } from './helpers.js';
+import { onCleanup } from './helpers.js';
+import { spawnCli } from './support/cli.js';
 
 /**
  * A serve config for an in-process server: defaults, any free port, no log unless asked, and no
@@ -24,14 +24,10 @@ export interface ServeProcess {
 
 export async function serveProcess(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
   // No load shedding unless the test asks for it (a later --max-event-loop-delay wins).
-  const child = spawn(
-    process.execPath,
-    [join(ROOT, 'dist/src/cli.js'), 'serve', '--port', '0', '--log-level', 'info', '--max-event-loop-delay', '0', ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env['PATH'] ?? '', ...env },
-    },
-  );
+  const child = spawnCli(['serve', '--port', '0', '--log-level', 'info', '--max-event-loop-delay', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env['PATH'] ?? '', ...env },
+  });
   onCleanup(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

@@ -10,6 +10,8 @@ import { ingest } from '../src/ingest/ingest.js';
 import { Store } from '../src/store/store.js';
 import { onCleanup, tempDir, writeLog } from './helpers.js';
 import { serveProcess } from './server-process.js';
+import { settled, untilServed } from './support/ready.js';
+import { kvRecord } from './support/records.js';
 
 interface Outcome {
   status?: number;
@@ -43,7 +45,7 @@ function call(url: string, path: string, body: unknown): Promise<Outcome> {
   });
 }
 
-const record = (i: number): object => ({ server: 'kv', tool: 'get', arguments: { key: `k${i}`, n: i }, output: `v${i}` });
+const record = (i: number): object => kvRecord(i, `v${i}`, { n: i });
 
 describe('signals', () => {
   it('SIGHUP reloads; SIGTERM under load finishes in-flight work, refuses new requests and exits 0', async () => {
@@ -78,7 +80,7 @@ describe('signals', () => {
       seconds: 4,
       calls: [{ path: '/v1/call', body: { tool: 'get', arguments: { key: 'k1', n: 1 } } }],
     });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await untilServed(server.url, 100, settled(load));
     const batch = { calls: Array.from({ length: 100 }, (_, i) => ({ tool: 'get', arguments: { key: `missing-${i}`, n: i + 0.5 } })) };
     const inFlight = Array.from({ length: 4 }, () => call(server.url, '/v1/calls', batch));
     await new Promise((resolve) => setTimeout(resolve, 300));

@@ -4,20 +4,19 @@
  * fail only the calls they touch and make the instance not ready, a read-only mount serves, and an
  * older layout is refused with a message to re-ingest.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../src/server.js';
-import { Memo, memoPathOf } from '../src/store/memo.js';
+import { SqliteMemoTable as Memo, memoPathOf } from '../src/store/memo-sqlite.js';
 import { Sqlite } from '../src/store/sqlite.js';
 import { Store } from '../src/store/store.js';
-import { cacheContents, cacheOf, onCleanup, ROOT, tempDir, writeLog } from './helpers.js';
+import { cacheContents, cacheOf, onCleanup, tempDir, writeLog } from './helpers.js';
 import { serveConfig } from './server-process.js';
-
-const CLI = join(ROOT, 'dist/src/cli.js');
+import { runCliSync, spawnCli } from './support/cli.js';
 
 function record(i: number): object {
   return {
@@ -31,16 +30,7 @@ function record(i: number): object {
 
 const records = (from: number, count: number): object[] => Array.from({ length: count }, (_, i) => record(from + i));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function toolsim(args: string[]): Run {
-  const run = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
-}
+const toolsim = (args: string[]) => runCliSync(args);
 
 async function post(url: string, path: string, body: unknown): Promise<{ status: number; headers: Headers; json: unknown }> {
   const res = await fetch(new URL(path, url), {
@@ -82,7 +72,7 @@ describe('one ingest at a time', () => {
     for (const existing of [false, true]) {
       // Into a new cache (built aside), then into an existing one (its transaction).
       if (existing) expect(toolsim(['ingest', a, '--db', db]).code).toBe(0);
-      const first = spawn(process.execPath, [CLI, 'ingest', '-', '--db', db], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const first = spawnCli(['ingest', '-', '--db', db]);
       let firstErr = '';
       first.stderr.setEncoding('utf8').on('data', (chunk: string) => (firstErr += chunk));
       first.stdout.resume();

@@ -211,7 +211,7 @@ export async function serveLargeCache(db: string, mode: Mode): Promise<Section> 
   const countMs = performance.now() - started;
   store.close();
   const standard = await serveAndLookUp(db, bodies, mode, []);
-  const smallLru = await serveAndLookUp(db, bodies, mode, ['--cache-size', String(small)]);
+  const smallLru = await serveAndLookUp(db, bodies, mode, ['--lru-size', String(small)]);
   const describe = (s: Served): string =>
     `ready in ${s.readyMs.toFixed(0)} ms having used ${(s.readyCpu * 1000).toFixed(0)} ms of CPU, RSS ${mb(s.rssReady)} when ready; ` +
     `${thousands(s.result.requests)} lookups in ${s.seconds.toFixed(1)} s (${thousands(s.result.rps)} req/s, p99 ${s.result.p99} ms, ${s.result.errors} errors); ` +
@@ -229,7 +229,7 @@ export async function serveLargeCache(db: string, mode: Mode): Promise<Section> 
           target: '< 250 MB',
           met: rss < 250 * 1024 * 1024,
         },
-        { name: `the same with \`--cache-size ${small}\``, value: mb(smallLru.rss), target: '' },
+        { name: `the same with \`--lru-size ${small}\``, value: mb(smallLru.rss), target: '' },
         {
           name: 'exact LRU, one answer: V8 heap held vs counted',
           value: bytes(entry.heapPerAnswerEntry, entry.accountedPerAnswerEntry),
@@ -250,15 +250,15 @@ export async function serveLargeCache(db: string, mode: Mode): Promise<Section> 
         },
       ],
       details: [
-        `- default \`--cache-size\` (100,000 answers): ${describe(standard)}`,
-        `- \`--cache-size ${small}\`: ${describe(smallLru)}`,
+        `- default \`--lru-size\` (100,000 answers): ${describe(standard)}`,
+        `- \`--lru-size ${small}\`: ${describe(smallLru)}`,
         `- counting the recorded calls at start: \`SELECT count(*) FROM calls\` took ${scanMs.toFixed(0)} ms on this cache, ` +
           `\`Store.callCount()\` (the per-tool counts ingest keeps) ${countMs.toFixed(2)} ms.`,
         '',
         `\`toolsim serve --db <the cache from scenario 4> --log-level warn\` as a child process, twice; ready time from spawn to the first 200 ` +
           `from \`GET /readyz\` (polled every 5 ms). Then one \`POST /v1/call\` for each of ${thousands(bodies.length)} different recorded calls ` +
-          `(${mode.connections} connections); RSS is the server's VmRSS afterwards. The exact tier's LRU keeps up to --cache-size answers ` +
-          'within 7/8 of --cache-mb (48 MiB by default) and the memo of request texts within the other 1/8, both counted as V8 holds them; ' +
+          `(${mode.connections} connections); RSS is the server's VmRSS afterwards. The exact tier's LRU keeps up to --lru-size answers ` +
+          'within 7/8 of --lru-mb (48 MiB by default) and the memo of request texts within the other 1/8, both counted as V8 holds them; ' +
           'SQLite keeps a 16 MB page cache when serving; the rest is Node itself (about 90 MB when ready, 44 MB of it the shared binary), ' +
           "V8's young generation (up to 32 MB under load) and garbage not yet collected.",
         '',
@@ -268,7 +268,7 @@ export async function serveLargeCache(db: string, mode: Mode): Promise<Section> 
           `so ${(entry.heapPerAnswerEntry - entry.answerTextPerEntry).toFixed(0)} bytes of overhead (the served object, the answer and its match, ` +
           'the output slice, the key, the string headers, the map slot); a key never recorded holds ' +
           `${entry.heapPerMissEntry.toFixed(0)} bytes; a memo entry ${entry.heapPerMemoEntry.toFixed(0)} bytes, of which ` +
-          `${entry.requestTextPerEntry.toFixed(0)} are the request text. The accounting (src/tiers/exact-cache.ts) counts ` +
+          `${entry.requestTextPerEntry.toFixed(0)} are the request text. The accounting (src/tiers/answer-lru.ts) counts ` +
           `${entry.accountedPerAnswerEntry.toFixed(0)}, ${entry.accountedPerMissEntry.toFixed(0)} and ${entry.accountedPerMemoEntry.toFixed(0)} bytes for them. ` +
           'It used to count two bytes a character of the output plus 64: too much for Latin-1 text, too little for small outputs (whose fixed overhead is several times 64 bytes).',
       ],

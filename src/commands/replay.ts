@@ -18,7 +18,7 @@ export const REPLAY_OPTIONS = [
   'db',
   'url',
   'repeatPolicy',
-  'cacheSize',
+  'lruSize',
   'json',
   'html',
   'batch',
@@ -51,7 +51,7 @@ export async function runReplay(config: ReplayConfig, files: readonly string[], 
   } else {
     store = Store.open(config.db, { readonly: true });
     const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
-    const simulator = new Simulator({ store, metrics, repeatPolicy: config.repeatPolicy, cacheSize: config.cacheSize });
+    const simulator = new Simulator({ store, metrics, repeatPolicy: config.repeatPolicy, lruSize: config.lruSize });
     target = new SimulatorTarget(simulator, config.db);
   }
   try {

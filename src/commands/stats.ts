@@ -2,7 +2,7 @@
 import { statSync } from 'node:fs';
 import { resolveConfig } from '../config.js';
 import { percent, table } from '../core/format.js';
-import { memoFileStats } from '../store/memo.js';
+import { memoFileStats } from '../store/memo-sqlite.js';
 import { Store } from '../store/store.js';
 import { walBytes } from '../store/wal.js';
 import type { Command } from './command.js';

@@ -1,6 +1,6 @@
 /** `toolsim tools`: the recorded tool schemas, ready for a trainer's tool config. */
 import { resolveConfig } from '../config.js';
-import { toolSchemas } from '../protocols/tool-schemas.js';
+import { toolSchemas } from '../protocols/formats/tool-schemas.js';
 import { Store } from '../store/store.js';
 import type { Command } from './command.js';
 

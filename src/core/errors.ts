@@ -6,7 +6,7 @@
  *
  * A call the simulator cannot answer is not an error: it is a 200 with `tier: "miss"` and a miss
  * reason (MISS_REASONS in types.ts). MCP's JSON-RPC error codes are another vocabulary again
- * (src/http/mcp.ts).
+ * (src/protocols/mcp.ts).
  */
 export const ERRORS = {
   invalid_request: {

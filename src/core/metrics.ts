@@ -26,7 +26,8 @@ const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_r
  * bookkeeping.
  */
 export interface CallTally {
-  record(seconds: number): void;
+  /** One answered call that took `seconds`. */
+  count(seconds: number): void;
 }
 
 export interface Metrics {
@@ -59,7 +60,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
   }
   const registers = [registry];
-  const tallies = new Map<string, Tally>();
+  const tallies = new Map<string, LabelSetTally>();
   const calls = new Counter({
     name: 'toolsim_calls_total',
     help: 'Tool calls answered, by tier and by recorded server and tool (_unknown when not in the cache).',
@@ -86,7 +87,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       const id = `${tier}\0${server}\0${tool}`;
       let tally = tallies.get(id);
       if (!tally) {
-        tally = new Tally({ tier, server, tool }, durations.cell(tier));
+        tally = new LabelSetTally({ tier, server, tool }, durations.cell(tier));
         tallies.set(id, tally);
         // Listed at 0 from the first call on, as prom-client lists a label set once it is used.
         calls.inc(tally.labels, 0);
@@ -170,7 +171,7 @@ class DurationCell {
   }
 }
 
-class Tally implements CallTally {
+class LabelSetTally implements CallTally {
   readonly labels: { tier: Tier; server: string; tool: string };
   /** Calls recorded since the last scrape folded them into prom-client's counter. */
   pending = 0;
@@ -181,7 +182,7 @@ class Tally implements CallTally {
     this.#duration = duration;
   }
 
-  record(seconds: number): void {
+  count(seconds: number): void {
     this.pending++;
     this.#duration.observe(seconds);
   }

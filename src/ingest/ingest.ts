@@ -2,17 +2,18 @@
  * Streams exploration logs into the store: bounded memory (one batch plus a small counter per
  * distinct record of the current input), one transaction for the whole ingest (the cache goes
  * from one complete snapshot to the next, or stays as it was), every bad line reported and skipped.
+ *
+ * Three parts: the sources (log-reader.ts: inputs, formats, native records), the records
+ * (`Recorder`: native records to rows, counted), the batches (`Batches`: rows to the writer).
  */
-import { closeSync, createReadStream, existsSync, openSync, readSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import { parseJson } from '../core/json-text.js';
-import { type CallRow, StoreWriteError, type ToolRow } from '../store/ingest-writer.js';
+import type { NativeRecord } from '../protocols/formats/format.js';
+import { formatNamed } from '../protocols/formats/index.js';
+import type { CallRow, IngestWriter, ToolRow } from '../store/ingest-writer.js';
 import { Store } from '../store/store.js';
-import type { Format, NativeRecord, Reader } from './formats/format.js';
-import { detectFormat, formatNamed } from './formats/index.js';
-import { type Line, readLines, readLinesSync } from './lines.js';
-import { parseRecordValue } from './record.js';
+import { inputLabel, type LogEvent, type LogProgress, readLog } from './log-reader.js';
+import { type ParseOptions, parseRecordValue } from './record.js';
 import { transientMatcher } from './transient.js';
 
 export interface IngestOptions {
@@ -22,7 +23,7 @@ export interface IngestOptions {
   ignoreArgs?: readonly string[];
   /** Regular expressions of recorded infrastructure failures, beside the built-in ones (transient.ts). */
   transientPatterns?: readonly string[];
-  /** A format name of src/ingest/formats, or `auto` (the default): detected per input. */
+  /** A format name of src/protocols/formats, or `auto` (the default): detected per input. */
   format?: string;
   /** The server of transcript calls whose tool names and records do not name one. */
   server?: string;
@@ -68,21 +69,117 @@ export interface IngestSummary {
   snapshotId: string;
 }
 
-export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
+/** Rows on their way to the writer, written `size` at a time. */
+class Batches {
+  calls: CallRow[] = [];
+  tools: ToolRow[] = [];
+  added = 0;
+  present = 0;
+  readonly #writer: IngestWriter;
+  readonly #size: number;
+
+  constructor(writer: IngestWriter, size: number) {
+    this.#writer = writer;
+    this.#size = size;
+  }
+
+  call(row: CallRow): void {
+    this.calls.push(row);
+    if (this.calls.length + this.tools.length >= this.#size) this.flush();
+  }
+
+  tool(row: ToolRow): void {
+    this.tools.push(row);
+    if (this.calls.length + this.tools.length >= this.#size) this.flush();
+  }
+
+  flush(): void {
+    if (this.calls.length === 0 && this.tools.length === 0) return;
+    const result = this.#writer.writeBatch(this.calls, this.tools);
+    this.added += result.added;
+    this.present += result.present;
+    this.calls = [];
+    this.tools = [];
+  }
+}
+
+/** The records of one input: native records parsed into rows, each counted in the summary. */
+class Recorder {
+  /**
+   * Identical records within one input are distinct observations; each is numbered by a 48-bit
+   * prefix of its record hash (a rare collision only shifts an ordinal, deterministically).
+   */
+  readonly #ordinals = new Map<number, number>();
+  /** Transcripts repeat their tool list in every conversation; one copy per input is enough. */
+  readonly #toolsSeen = new Set<string>();
+
+  constructor(
+    readonly label: string,
+    readonly summary: IngestSummary,
+    readonly batches: Batches,
+    readonly writer: IngestWriter,
+    readonly ignored: ReadonlySet<string>,
+    readonly parseOptions: ParseOptions,
+    readonly report: (message: string) => void,
+  ) {}
+
+  event(event: LogEvent): void {
+    const { summary, label } = this;
+    switch (event.kind) {
+      case 'record':
+        this.#record(event.record, event.line, event.format);
+        return;
+      case 'problem':
+        this.report(`${label}:${event.line}: ${event.reason}`);
+        summary.rejected++;
+        return;
+      case 'unpaired':
+        this.report(`${label}:${event.line}: ${event.reason}`);
+        summary.unpaired++;
+        return;
+      case 'failed':
+        this.report(event.line === undefined ? `${label}: ${event.reason}` : `${label}:${event.line}: ${event.reason}`);
+        summary.failedInputs++;
+        return;
+    }
+  }
+
+  #record(native: NativeRecord, line: number, format: string | undefined): void {
+    const { summary } = this;
+    const parsed = parseRecordValue(native, this.ignored, this.parseOptions);
+    if (parsed.kind === 'error') {
+      this.report(`${this.label}:${line}: ${parsed.reason}`);
+      summary.rejected++;
+    } else if (parsed.kind === 'tool') {
+      const id = JSON.stringify(parsed.row);
+      if (format !== 'toolsim' && this.#toolsSeen.has(id)) return;
+      this.#toolsSeen.add(id);
+      summary.toolRecords++;
+      this.batches.tool(parsed.row);
+    } else if (parsed.kind === 'server') {
+      summary.serverRecords++;
+      this.writer.setServerInfo(parsed.server, parsed.info);
+    } else {
+      if (parsed.row.transient) summary.transient++;
+      const prefix = parsed.row.record.readUIntBE(0, 6);
+      const ordinal = this.#ordinals.get(prefix) ?? 0;
+      this.#ordinals.set(prefix, ordinal + 1);
+      this.batches.call({ ...parsed.row, ordinal });
+    }
+  }
+}
 
 export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const { store } = options;
   const started = performance.now();
-  const batchSize = options.batchSize ?? 2000;
   const report = options.onProblem ?? (() => {});
   const everyMs = options.progressEveryMs ?? 250;
   const parseOptions = { isTransient: transientMatcher(options.transientPatterns) };
-  const writer = store.beginIngest(options.ignoreArgs ?? []);
-  const ignored = new Set(store.ignoredArguments);
   const wanted = options.format === undefined || options.format === 'auto' ? undefined : formatNamed(options.format);
   if (options.format !== undefined && options.format !== 'auto' && !wanted)
     throw new Error(`unknown --format ${JSON.stringify(options.format)}`);
-  const toolsimFormat = formatNamed('toolsim');
+  const writer = store.beginIngest(options.ignoreArgs ?? []);
+  const ignored = new Set(store.ignoredArguments);
 
   const summary: IngestSummary = {
     inputs: options.inputs.length,
@@ -102,181 +199,43 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     seconds: 0,
     snapshotId: '',
   };
-  let calls: CallRow[] = [];
-  let tools: ToolRow[] = [];
-  const flush = (): void => {
-    if (calls.length === 0 && tools.length === 0) return;
-    const result = writer.writeBatch(calls, tools);
-    summary.callsAdded += result.added;
-    summary.callsPresent += result.present;
-    calls = [];
-    tools = [];
-  };
-
+  const batches = new Batches(writer, options.batchSize ?? 2000);
   let lastProgress = performance.now();
   try {
     for (const input of options.inputs) {
-      const label = input === '-' ? '<stdin>' : input;
+      const label = inputLabel(input);
       writer.beginInput();
-      // Identical records within one input are distinct observations; count them by a 48-bit
-      // fingerprint of the record hash (a rare collision only shifts an ordinal, deterministically).
-      const seen = new Map<number, number>();
-      // A plain file is read with blocking reads (faster per line); streams for the rest.
-      let source: Readable | number;
-      try {
-        source = isDocument(input) ? openInput(input, options.stdin) : openLineSource(input, options.stdin);
-      } catch (error) {
-        report(`${label}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-        summary.failedInputs++;
-        continue;
-      }
-      let lineNumber = 0;
-      let format: Format | undefined = wanted;
-      let reader: Reader | undefined;
-      const toolsSeen = new Set<string>();
-      const sink = {
-        record(native: NativeRecord, line: number): void {
-          const parsed = parseRecordValue(native, ignored, parseOptions);
-          if (parsed.kind === 'error') {
-            report(`${label}:${line}: ${parsed.reason}`);
-            summary.rejected++;
-          } else if (parsed.kind === 'tool') {
-            // Transcripts repeat their tool list in every conversation; one copy per input is enough.
-            const id = JSON.stringify(parsed.row);
-            if (format !== toolsimFormat && toolsSeen.has(id)) return;
-            toolsSeen.add(id);
-            summary.toolRecords++;
-            tools.push(parsed.row);
-          } else if (parsed.kind === 'server') {
-            summary.serverRecords++;
-            writer.setServerInfo(parsed.server, parsed.info);
-          } else {
-            if (parsed.row.transient) summary.transient++;
-            const fingerprint = parsed.row.record.readUIntBE(0, 6);
-            const ordinal = seen.get(fingerprint) ?? 0;
-            seen.set(fingerprint, ordinal + 1);
-            calls.push({ ...parsed.row, ordinal });
-          }
-          if (calls.length + tools.length >= batchSize) flush();
-        },
-        problem(reason: string, line: number): void {
-          report(`${label}:${line}: ${reason}`);
-          summary.rejected++;
-        },
-        unpaired(reason: string, line: number): void {
-          report(`${label}:${line}: ${reason}`);
-          summary.unpaired++;
-        },
-      };
-      /** Feeds one JSON value; until a format is known, values no format claims are read as native records. */
-      const feed = (value: unknown, line: number): void => {
-        if (!format) {
-          format = detectFormat(value);
-          if (!format) {
-            sink.record(value as NativeRecord, line);
-            return;
-          }
-          summary.formats[label] = format.name;
+      const recorder = new Recorder(label, summary, batches, writer, ignored, parseOptions, report);
+      const progress: LogProgress = { lines: 0, format: undefined };
+      const read = { format: wanted, server: options.server, stdin: options.stdin, maxLineBytes: options.maxLineBytes };
+      let counted = 0;
+      for await (const events of readLog(input, read, progress)) {
+        for (const event of events) recorder.event(event);
+        summary.lines += progress.lines - counted;
+        counted = progress.lines;
+        if (options.onProgress && performance.now() - lastProgress >= everyMs) {
+          lastProgress = performance.now();
+          options.onProgress({
+            input: label,
+            lines: summary.lines,
+            added: batches.added + batches.calls.length,
+            rejected: summary.rejected,
+            seconds: (lastProgress - started) / 1000,
+          });
         }
-        reader ??= format.reader(sink, { server: options.server });
-        reader.value(value, line);
-      };
-      if (wanted) summary.formats[label] = wanted.name;
-      try {
-        if (isDocument(input)) {
-          // One JSON document: read whole (bounded like a line), then its items or itself.
-          const limit = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-          const parts: string[] = [];
-          let size = 0;
-          for await (const line of readLines(source as Readable, limit)) {
-            lineNumber = line.number;
-            summary.lines++;
-            if ('error' in line) throw new Error(line.error);
-            size += line.text.length + 1;
-            if (size > limit)
-              throw new Error(`a JSON document larger than ${limit} characters; write it as JSON Lines, one conversation a line`);
-            parts.push(line.text);
-          }
-          let document: unknown;
-          let parsed = true;
-          try {
-            document = parseJson(parts.join('\n'), 'text');
-          } catch {
-            parsed = false;
-          }
-          if (parsed) {
-            const items = Array.isArray(document) && document.length > 0 && (format ?? detectFormat(document[0]))?.detect(document[0]);
-            if (items) for (const [i, item] of (document as unknown[]).entries()) feed(item, i + 1);
-            else feed(document, 1);
-          } else {
-            // Not one document: JSON Lines under a .json name, read line by line like any other.
-            parts.forEach((text, i) => {
-              if (text.trim() === '') return;
-              let value: unknown;
-              try {
-                value = parseJson(text, 'text');
-              } catch (error) {
-                sink.problem(`not JSON (${(error as Error).message})`, i + 1);
-                return;
-              }
-              feed(value, i + 1);
-            });
-          }
-        } else {
-          const onLine = (line: Line): void => {
-            lineNumber = line.number;
-            summary.lines++;
-            if ('error' in line) {
-              report(`${label}:${line.number}: ${line.error}`);
-              summary.rejected++;
-              return;
-            }
-            if (line.text.trim() === '') return;
-            let value: unknown;
-            try {
-              value = parseJson(line.text, 'text');
-            } catch (error) {
-              sink.problem(`not JSON (${(error as Error).message})`, line.number);
-              return;
-            }
-            feed(value, line.number);
-            if (options.onProgress && (summary.lines & 1023) === 0 && performance.now() - lastProgress >= everyMs) {
-              lastProgress = performance.now();
-              options.onProgress({
-                input: label,
-                lines: summary.lines,
-                added: summary.callsAdded + calls.length,
-                rejected: summary.rejected,
-                seconds: (lastProgress - started) / 1000,
-              });
-            }
-          };
-          const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-          if (typeof source === 'number') {
-            for (const line of readLinesSync(source, maxLineBytes)) onLine(line);
-          } else {
-            for await (const line of readLines(source, maxLineBytes)) onLine(line);
-          }
-        }
-        reader?.end();
-      } catch (error) {
-        // The cache failing (disk full) ends the whole ingest, below.
-        if (error instanceof StoreWriteError) throw error;
-        // A stream that breaks (corrupt gzip, read error) ends this input; what came before it stays.
-        report(`${label}:${lineNumber + 1}: input ends here: ${describeStreamError(error)}`);
-        summary.failedInputs++;
-      } finally {
-        if (typeof source === 'number') closeSync(source);
       }
-      flush();
+      if (progress.format !== undefined) summary.formats[label] = progress.format;
+      batches.flush();
     }
-    flush();
+    batches.flush();
     writer.finish();
   } catch (error) {
     // Nothing of this ingest is kept: the cache stays at its last complete snapshot.
     writer.abort();
     throw error;
   }
+  summary.callsAdded = batches.added;
+  summary.callsPresent = batches.present;
 
   const stats = store.catalog();
   summary.tools = stats.length;
@@ -311,45 +270,4 @@ export async function ingestInto(db: string, options: Omit<IngestOptions, 'store
   } finally {
     store.close();
   }
-}
-
-/** A plain file as an open descriptor (read with blocking reads); gzip and `-` as a stream. */
-function openLineSource(input: string, stdin: Readable | undefined): Readable | number {
-  if (input === '-' || input.endsWith('.gz') || hasGzipMagic(input)) return openInput(input, stdin);
-  return openSync(input, 'r');
-}
-
-/** A log file as a byte stream, gunzipped when it is gzip; `-` is `stdin`. */
-export function openInput(input: string, stdin: Readable | undefined): Readable {
-  if (input === '-') {
-    const source = stdin ?? process.stdin;
-    return source;
-  }
-  const gzip = input.endsWith('.gz') || hasGzipMagic(input);
-  const file = createReadStream(input, { highWaterMark: 1 << 20 });
-  if (!gzip) return file;
-  const gunzip = createGunzip();
-  file.on('error', (error) => gunzip.destroy(error));
-  return file.pipe(gunzip);
-}
-
-/** `.json` (and `.json.gz`) files hold one JSON document (or, failing that, JSON Lines); everything else is JSON Lines. */
-function isDocument(input: string): boolean {
-  return /\.json(\.gz)?$/i.test(input);
-}
-
-function hasGzipMagic(path: string): boolean {
-  const fd = openSync(path, 'r');
-  try {
-    const head = Buffer.alloc(2);
-    return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function describeStreamError(error: unknown): string {
-  const e = error as NodeJS.ErrnoException;
-  if (e.code === 'Z_BUF_ERROR' || e.code === 'Z_DATA_ERROR') return `gzip: ${e.message}`;
-  return e.message ?? String(error);
 }

@@ -19,6 +19,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { canonicalJson } from '../core/canonical.js';
+import { toolId } from '../core/tool-id.js';
 import type { Json, JsonObject, Neighbor } from '../core/types.js';
 import type { RecordedArguments } from '../store/store.js';
 import { argumentSimilarity, isOpaqueId, isOpaqueNumber } from './similarity.js';
@@ -175,8 +176,6 @@ export class NeighborIndex {
     return index;
   }
 }
-
-const toolId = (server: string, tool: string): string => JSON.stringify([server, tool]);
 
 /** Flat data of a tool's recordings, indexed when there are `linearBelow` of them or more. */
 export function buildToolData(rows: readonly RecordedArguments[], linearBelow: number): ToolData {

@@ -1,13 +1,12 @@
 /**
- * A test set as a stream of calls to replay: the exploration-log format (docs/log-format.md), read by the
- * ingest reader and record parser, with "output" optional (when present it is the expected answer).
+ * A test set as a stream of calls to replay: any log ingest reads (docs/log-format.md, and the
+ * agent transcripts of src/protocols/formats/), through the same reader and record parser, with
+ * "output" optional (when present it is the expected answer).
  */
 import type { Readable } from 'node:stream';
-import { DEFAULT_MAX_LINE_BYTES, openInput } from '../ingest/ingest.js';
-import { readLines } from '../ingest/lines.js';
-import { parseRecord } from '../ingest/record.js';
+import { inputLabel, readLog } from '../ingest/log-reader.js';
+import { parseRecordValue } from '../ingest/record.js';
 import { transientMatcher } from '../ingest/transient.js';
-
 export interface ReplayCase {
   /** Index into the list of inputs, and the 1-based line number: where the call came from. */
   input: number;
@@ -41,40 +40,37 @@ export async function* readCases(
   stdin?: Readable,
 ): AsyncGenerator<ReplayCase> {
   for (const [index, input] of inputs.entries()) {
-    const label = input === '-' ? '<stdin>' : input;
-    let stream: Readable;
-    try {
-      stream = openInput(input, stdin);
-    } catch (error) {
-      onProblem(`${label}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-      stats.failedInputs++;
-      continue;
-    }
-    let lineNumber = 0;
-    try {
-      for await (const line of readLines(stream, DEFAULT_MAX_LINE_BYTES)) {
-        lineNumber = line.number;
-        stats.lines++;
-        if ('error' in line) {
-          onProblem(`${label}:${line.number}: ${line.error}`);
+    const label = inputLabel(input);
+    const progress = { lines: 0, format: undefined };
+    let counted = 0;
+    for await (const events of readLog(input, { stdin }, progress)) {
+      stats.lines += progress.lines - counted;
+      counted = progress.lines;
+      for (const event of events) {
+        if (event.kind === 'failed') {
+          onProblem(event.line === undefined ? `${label}: ${event.reason}` : `${label}:${event.line}: ${event.reason}`);
+          stats.failedInputs++;
+          continue;
+        }
+        if (event.kind !== 'record') {
+          onProblem(`${label}:${event.line}: ${event.reason}`);
           stats.rejected++;
           continue;
         }
-        if (line.text.trim() === '') continue;
-        const parsed = parseRecord(line.text, NOTHING_IGNORED, PARSE_OPTIONS);
+        const parsed = parseRecordValue(event.record, NOTHING_IGNORED, PARSE_OPTIONS);
         if (parsed.kind === 'error') {
-          onProblem(`${label}:${line.number}: ${parsed.reason}`);
+          onProblem(`${label}:${event.line}: ${parsed.reason}`);
           stats.rejected++;
         } else if (parsed.kind === 'tool' || parsed.kind === 'server') {
           // Catalog records describe tools and servers; there is nothing to replay in them.
           stats.toolRecords++;
-        } else if (parsed.kind === 'call') {
+        } else {
           const { row } = parsed;
           // An outage recorded in place of the answer is no answer to compare with.
           if (row.transient && parsed.hasOutput) stats.expectedFailures++;
           yield {
             input: index,
-            line: line.number,
+            line: event.line,
             server: row.server,
             tool: row.tool,
             arguments: row.arguments,
@@ -83,9 +79,6 @@ export async function* readCases(
           };
         }
       }
-    } catch (error) {
-      onProblem(`${label}:${lineNumber + 1}: input ends here: ${(error as Error).message}`);
-      stats.failedInputs++;
     }
   }
 }

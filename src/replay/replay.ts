@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { type ReadStats, type ReplayCase, readCases } from './cases.js';
-import { type ReplayReport, Tally } from './report.js';
+import { type ReplayReport, ReplayTally } from './report.js';
 import type { ReplayTarget } from './targets.js';
 
 export interface ReplayOptions {
@@ -36,7 +36,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
   const concurrency = options.concurrency ?? 4;
   const everyMs = options.progressEveryMs ?? 250;
   const stats: ReadStats = { lines: 0, rejected: 0, toolRecords: 0, failedInputs: 0, expectedFailures: 0 };
-  const tally = new Tally(options.inputs);
+  const tally = new ReplayTally(options.inputs);
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
   let lastProgress = 0;

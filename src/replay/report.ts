@@ -1,8 +1,10 @@
 /**
  * The replay report: counts per tier, miss reasons, answers that differ from the expected output
- * and latencies; overall, per server and per tool. A Tally collects results as they arrive and
+ * and latencies; overall, per server and per tool. A ReplayTally collects results as they arrive and
  * builds the report once at the end.
  */
+
+import { toolId } from '../core/tool-id.js';
 import type { Json, MissReason } from '../core/types.js';
 import { MISS_REASONS } from '../core/types.js';
 import type { ReplayCase } from './cases.js';
@@ -163,7 +165,7 @@ export function summarize(seconds: number[]): LatencySummary {
 
 const parseJson = (text: string): Json => JSON.parse(text) as Json;
 
-export class Tally {
+export class ReplayTally {
   readonly #overall = new Group('*', '*');
   readonly #servers = new Map<string, Group>();
   readonly #tools = new Map<string, Group>();
@@ -187,9 +189,9 @@ export class Tally {
   add(c: ReplayCase, result: ReplayResult): void {
     let server = this.#servers.get(c.server);
     if (!server) this.#servers.set(c.server, (server = new Group(c.server, '*')));
-    const toolId = JSON.stringify([c.server, c.tool]);
-    let tool = this.#tools.get(toolId);
-    if (!tool) this.#tools.set(toolId, (tool = new Group(c.server, c.tool)));
+    const id = toolId(c.server, c.tool);
+    let tool = this.#tools.get(id);
+    if (!tool) this.#tools.set(id, (tool = new Group(c.server, c.tool)));
     const groups = [this.#overall, server, tool];
     for (const g of groups) {
       g.calls++;

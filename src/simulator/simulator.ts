@@ -1,22 +1,26 @@
 /**
- * resolve(call): canonicalize, find the server, then run the tiers in order (exact, fuzzy) until one
- * answers; whatever passes through all of them becomes a labelled miss.
+ * resolve(call): canonicalize, find the server, then walk one ordered list of tiers (`TIERS`:
+ * exact, eligibility, fuzzy) until one answers; whatever every tier passes becomes a labelled miss.
+ * The walk stays synchronous until a tier returns a promise or needs the call's neighbours (found
+ * off the event loop), so an exact answer comes back in the same turn. `explain` is the same walk.
+ * In front of it, the request memo: a request's text seen before skips parsing and hashing.
  */
 import { LRUCache } from 'lru-cache';
 import { answerJson, buildAnswerJson } from '../core/answer-json.js';
 import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments, plainArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
+import { stringifyJson } from '../core/json-text.js';
 import { type CallTally, type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
+import { toolId } from '../core/tool-id.js';
 import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, ToolInfo } from '../core/types.js';
-import { NeighborIndex } from '../neighbors/neighbor-index.js';
+import { SnapshotContext } from '../snapshot/context.js';
 import type { Store } from '../store/store.js';
+import { ANSWER_ENTRY_BYTES, stringBytes } from '../tiers/answer-lru.js';
 import { EligibilityTier } from '../tiers/eligibility.js';
-import { DEFAULT_CACHE_BYTES, ExactTier } from '../tiers/exact.js';
-import { ANSWER_ENTRY_BYTES, stringBytes } from '../tiers/exact-cache.js';
+import { DEFAULT_LRU_BYTES, ExactTier } from '../tiers/exact.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
-import { missAnswer, round, unknownToolAnswer } from '../tiers/miss.js';
-import type { Plan, Resolution, Tier, TierFactory } from '../tiers/tier.js';
-import { Catalog } from './catalog.js';
+import { listNeighbors, missAnswer, unknownToolAnswer } from '../tiers/miss.js';
+import type { Outcome, Plan, Resolution, Tier, TierFactory, TierSetup } from '../tiers/tier.js';
 import { cooperatively } from './cooperate.js';
 
 export interface CallRequest {
@@ -29,13 +33,14 @@ export interface CallRequest {
 }
 
 export interface SimulatorOptions {
+  /** The snapshot to serve; the simulator owns it from here and closes it with `close()`. */
   store: Store;
   metrics: Metrics;
   repeatPolicy?: RepeatPolicy;
-  /** Entries in the exact tier's LRU. */
-  cacheSize?: number;
-  /** Bytes of recorded output the exact tier's LRU may hold. */
-  cacheBytes?: number;
+  /** Entries in the exact tier's answer LRU. */
+  lruSize?: number;
+  /** Bytes of recorded output the exact tier's answer LRU (and the request memo, 1/8 of it) may hold. */
+  lruBytes?: number;
   /** Neighbours listed on a miss (and offered to the fuzzy tier). */
   neighbors?: number;
   /** Builds the fuzzy tier of this snapshot (`createFuzzy(...).tier`); without it, every near call is `fuzzy_disabled`. */
@@ -65,25 +70,38 @@ type Prepared = { call: Call; known: true } | { call: Call; known: false; server
 interface Remembered {
   readonly key: string;
   readonly tally: CallTally;
-  /** A memo hit: the same improvisation stands for this call as long as the snapshot is served. */
+  /** A memo hit: the first improvisation of a call stands as long as the snapshot is served. */
   readonly memoHit?: Answer;
 }
 
+/** A call on its walk through the tiers: its neighbours are found once, when first needed. */
+type Walk = Resolution & { found?: Neighbor[] };
+
 /** Calls whose neighbours are kept (`#found`): about 1 KB each, their recorded arguments shared with the index. */
 const FOUND_ENTRIES = 10_000;
-/** Share of `cacheBytes` for the request memo; the rest holds answers. */
+/** Share of `lruBytes` for the request memo; the rest holds answers. */
 const MEMO_SHARE = 1 / 8;
 /** Bytes a memo entry holds beyond its request text (the entry object, the cache's slots); measured like the answers'. */
 export const MEMO_ENTRY_BYTES = 180;
 
+/**
+ * The text a request is remembered by when no body text came with it (batch items, MCP, verl-tool,
+ * replay): what decides its answer (server, tool, source trajectory, arguments), as exact JSON text
+ * (numbers as sent), so that the same text is always the same call.
+ */
+function requestText(request: CallRequest): string | undefined {
+  try {
+    return stringifyJson([request.server ?? null, request.tool, request.source_trajectory_id ?? null, request.arguments ?? null]);
+  } catch {
+    // Not JSON (a cycle, a BigInt): nothing to remember it by; `prepare` says what is wrong with it.
+    return undefined;
+  }
+}
+
 export class Simulator {
-  readonly store: Store;
+  /** The snapshot served: its id, catalog, neighbour index and storage state. */
+  readonly snapshot: SnapshotContext;
   readonly exact: ExactTier;
-  /** Refuses the calls a tool could not take, before the fuzzy tier. */
-  readonly eligibility: EligibilityTier;
-  /** Recorded calls in the cache; recordings do not change while a simulator serves them. */
-  readonly callCount: number;
-  readonly snapshotId: string;
   readonly #metrics: Metrics;
   readonly #tallies = new Map<string, CallTally>();
   /**
@@ -99,47 +117,47 @@ export class Simulator {
    * call asked again past the exact tier (a memo hit, a repeated miss) skips the search.
    */
   readonly #found = new LRUCache<string, Neighbor[]>({ max: FOUND_ENTRIES });
+  /** The tiers, in the order a call meets them. */
   readonly #tiers: readonly Tier[];
   readonly #neighborCount: number;
   readonly #ignored: ReadonlySet<string>;
-  readonly #fuzzy: Tier;
   readonly #recorded = (key: string): Observation | undefined => this.exact.lookup(key);
-  #catalog: Catalog;
-  #index: NeighborIndex;
-  /** Calls being resolved now; a retired simulator's store closes only once this is 0. */
+  /** Calls being resolved now; a retired simulator's snapshot closes only once this is 0. */
   #inFlight = 0;
   #idle: (() => void)[] = [];
 
   constructor(options: SimulatorOptions) {
-    this.store = options.store;
+    const context = new SnapshotContext(options.store);
+    this.snapshot = context;
     this.#metrics = options.metrics;
     this.#neighborCount = options.neighbors ?? 5;
-    this.#ignored = new Set(options.store.ignoredArguments);
-    this.#catalog = new Catalog(options.store);
-    this.callCount = options.store.callCount();
-    this.snapshotId = options.store.snapshotId;
-    this.#index = new NeighborIndex(options.store);
-    const cacheSize = options.cacheSize ?? 100_000;
-    const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
-    const memoBytes = Math.floor(cacheBytes * MEMO_SHARE);
-    this.exact = new ExactTier(options.store, options.repeatPolicy ?? 'first', cacheSize, cacheBytes - memoBytes);
+    this.#ignored = new Set(context.ignoredArguments);
+    const lruSize = options.lruSize ?? 100_000;
+    const lruBytes = options.lruBytes ?? DEFAULT_LRU_BYTES;
+    const memoBytes = Math.floor(lruBytes * MEMO_SHARE);
+    this.exact = new ExactTier(context, options.repeatPolicy ?? 'first', lruSize, lruBytes - memoBytes);
     // Bounded by bytes alone: with `max`, lru-cache would allocate its slots for every entry up front.
     this.#remembered = new LRUCache<string, Remembered>({
       maxSize: Math.max(memoBytes, 1),
       sizeCalculation: (remembered, text) =>
         MEMO_ENTRY_BYTES + stringBytes(text) + (remembered.memoHit ? ANSWER_ENTRY_BYTES + stringBytes(answerJson(remembered.memoHit)) : 0),
     });
-    const fuzzy = options.fuzzy?.({ store: options.store, metrics: options.metrics }) ?? new DisabledFuzzyTier();
-    this.#fuzzy = fuzzy;
-    const store = options.store;
-    const index = this.#index;
-    // The recorded arguments come from the neighbour index, built off the event loop before any tier past exact runs.
-    this.eligibility = new EligibilityTier({
-      catalog: () => store.catalog(),
-      argumentsOf: (server, tool) => index.argumentsOf(server, tool),
-      ignoredArguments: store.ignoredArguments,
-    });
-    this.#tiers = [this.exact, this.eligibility, fuzzy];
+    const setup: TierSetup = { context, metrics: options.metrics };
+    // TIERS: the order a call meets them. A new tier is a file in src/tiers/ and a line here.
+    this.#tiers = [this.exact, new EligibilityTier(context), (options.fuzzy ?? disabledFuzzy)(setup)];
+  }
+
+  /** Recorded calls in the snapshot. */
+  get callCount(): number {
+    return this.snapshot.callCount;
+  }
+
+  get snapshotId(): string {
+    return this.snapshot.id;
+  }
+
+  get tools(): readonly ToolInfo[] {
+    return this.snapshot.catalog.tools;
   }
 
   /** Entries and accounted bytes of the request memo (for the bench's memory figures). */
@@ -147,24 +165,21 @@ export class Simulator {
     return { entries: this.#remembered.size, bytes: this.#remembered.calculatedSize };
   }
 
-  get tools(): readonly ToolInfo[] {
-    return this.#catalog.tools;
-  }
-
   /** Canonical arguments, key and server of a request; throws a 400 for what cannot be a call. */
   prepare(request: CallRequest): Prepared {
+    const catalog = this.snapshot.catalog;
     const tool = normalizeName(request.tool);
     const args = parseArguments(request.arguments);
     if (!args.ok) throw new BadRequestError('invalid_arguments', args.reason);
     let server = request.server === undefined ? undefined : normalizeName(request.server);
     let known = true;
     if (server === undefined) {
-      const servers = this.#catalog.serversOf(tool);
+      const servers = catalog.serversOf(tool);
       if (servers.length > 1) throw new AmbiguousToolError(tool, servers);
       server = servers[0];
       known = server !== undefined;
     } else {
-      known = this.#catalog.has(server, tool);
+      known = catalog.has(server, tool);
     }
     const kept = dropIgnored(args.value, this.#ignored);
     const canonical = canonicalJson(kept);
@@ -182,87 +197,109 @@ export class Simulator {
     return {
       call,
       known: false,
-      serverKnown: server !== undefined && this.#catalog.hasServer(server),
-      suggestions: this.#catalog.closestNames(tool, server),
+      serverKnown: server !== undefined && catalog.hasServer(server),
+      suggestions: catalog.closestNames(tool, server),
     };
   }
 
-  async resolve(request: CallRequest): Promise<Answer> {
-    return this.answer(request);
-  }
-
   /**
-   * `resolve`, synchronous on the exact path: an exact answer (or an unknown tool, or a recorded
-   * failure) comes back as it is, without a promise; past the exact tier the call waits for its
-   * neighbours. `text` is the request's body text when the request is that body parsed; calls the
-   * exact tier answered are remembered by it.
+   * The answer to one call, for every protocol. Synchronous while the tiers are (an exact answer,
+   * an unknown tool, a recorded failure come back as they are, without a promise); a promise from
+   * the first tier that needs the call's neighbours or answers asynchronously on. `text` is the
+   * request's body text when the request is that body parsed; without it the request is
+   * remembered by its own JSON text. Throws a 400 (BadRequestError) for what cannot be a call.
    */
-  answer(request: CallRequest, text?: string): Answer | Promise<Answer> {
+  resolve(request: CallRequest, text?: string): Answer | Promise<Answer> {
     const started = performance.now();
-    if (text !== undefined) {
-      const remembered = this.#remembered.get(text);
-      const answer = remembered && (remembered.memoHit ?? this.exact.lookup(remembered.key)?.answer);
-      if (remembered && answer) {
+    const memoText = text ?? requestText(request);
+    const remembered = memoText === undefined ? undefined : this.#remembered.get(memoText);
+    if (remembered) {
+      const answer = remembered.memoHit ?? this.exact.lookup(remembered.key)?.answer;
+      if (answer) {
         if (remembered.memoHit) this.#metrics.fuzzyMemoHits.inc();
-        remembered.tally.record((performance.now() - started) / 1000);
+        remembered.tally.count((performance.now() - started) / 1000);
         return answer;
       }
     }
     const prepared = this.prepare(request);
-    const { call, known } = prepared;
-    if (!known) {
+    const { call } = prepared;
+    if (!prepared.known) {
       const answer = unknownToolAnswer(call, prepared.serverKnown, prepared.suggestions);
       this.#count(call, false, answer, started);
       return answer;
     }
     // Remembered from the second time a call is answered on: a stream of calls that never repeat
     // would otherwise fill the memo (and then the heap with what it evicts) for nothing.
-    const repeated = text !== undefined && this.exact.holds(call.key);
-    const resolution = this.#resolution(call);
-    const outcome = this.exact.resolve(resolution);
-    if (outcome.kind === 'answer') {
-      const tally = this.#count(call, true, outcome.answer, started);
-      // Only the policy's answer: one chosen by the call's source trajectory is not the key's alone.
-      if (repeated && outcome.answer === this.exact.lookup(call.key)?.answer) this.#remembered.set(text, { key: call.key, tally });
-      return outcome.answer;
-    }
-    const past = this.#pastExact(resolution, outcome.reason, started);
-    if (text === undefined) return past;
-    return past.then((answer) => {
+    const remember = memoText !== undefined && this.exact.holds(call.key) ? memoText : undefined;
+    const answer = this.#walk(this.#resolution(call), started, remember);
+    if (memoText === undefined || !(answer instanceof Promise)) return answer;
+    return answer.then((answered) => {
       // An improvisation that stands (memoized now or before) is served from here on its next use,
       // as the memo hit it is. One held in memory while its write waits is not: it is not stored yet.
-      if (answer.tier === 'fuzzy' && !answer.match.unmemoized) {
-        const memoHit: Answer = answer.match.memoized ? answer : { ...answer, match: { ...answer.match, memoized: true } };
-        memoHit.json = buildAnswerJson(memoHit);
-        this.#remembered.set(text, { key: call.key, tally: this.#tallyOf(call, true, answer), memoHit });
-      }
-      return answer;
+      if (answered.tier === 'fuzzy' && !answered.match.unmemoized) this.#rememberMemoHit(memoText, call, answered);
+      return answered;
     });
   }
 
-  /** The tiers past the exact one, once the call's neighbours are found (their index is built off the event loop). */
-  async #pastExact(resolution: Resolution & { found?: Neighbor[] }, exactReason: MissReason | undefined, started: number): Promise<Answer> {
+  #rememberMemoHit(text: string, call: Call, answer: Answer): void {
+    const memoHit: Answer = answer.match.memoized ? answer : { ...answer, match: { ...answer.match, memoized: true } };
+    memoHit.json = buildAnswerJson(memoHit);
+    this.#remembered.set(text, { key: call.key, tally: this.#tallyOf(call, true, memoHit), memoHit });
+  }
+
+  /** The walk, synchronous up to the first tier that needs neighbours or returns a promise. */
+  #walk(walk: Walk, started: number, remember: string | undefined): Answer | Promise<Answer> {
+    let reason: MissReason | undefined;
+    for (let at = 0; at < this.#tiers.length; at++) {
+      const tier = this.#tiers[at]!;
+      if (tier.needsNeighbors && walk.found === undefined) return this.#walkOn(walk, at, undefined, reason, started);
+      const outcome = tier.resolve(walk);
+      if (outcome instanceof Promise) return this.#walkOn(walk, at, outcome, reason, started);
+      if (outcome.kind === 'answer') return this.#answered(walk.call, outcome.answer, started, remember);
+      reason = outcome.reason ?? reason;
+    }
+    // The miss lists the call's neighbours: found off the event loop too.
+    if (walk.found === undefined) return this.#walkOn(walk, this.#tiers.length, undefined, reason, started);
+    return this.#answered(walk.call, missAnswer(walk.call, reason ?? 'no_similar_calls', walk.found), started, undefined);
+  }
+
+  /** The rest of the walk from tier `at` (whose outcome may be `pending`), asynchronously. */
+  async #walkOn(
+    walk: Walk,
+    at: number,
+    pending: Promise<Outcome> | undefined,
+    passed: MissReason | undefined,
+    started: number,
+  ): Promise<Answer> {
     // Counted before the first await, so a reload that swaps this simulator out waits for the call.
     this.#inFlight++;
     try {
-      const { call } = resolution;
-      await this.#neighborsOf(resolution);
-      let reason = exactReason;
-      for (const tier of this.#tiers) {
-        if (tier === this.exact) continue;
-        const outcome = await tier.resolve(resolution);
-        if (outcome.kind === 'answer') {
-          this.#count(call, true, outcome.answer, started);
-          return outcome.answer;
+      let reason = passed;
+      for (let i = at; i < this.#tiers.length; i++) {
+        const tier = this.#tiers[i]!;
+        let outcome: Outcome;
+        if (i === at && pending) outcome = await pending;
+        else {
+          if (tier.needsNeighbors) await this.#neighborsOf(walk);
+          outcome = await tier.resolve(walk);
         }
+        if (outcome.kind === 'answer') return this.#answered(walk.call, outcome.answer, started, undefined);
         reason = outcome.reason ?? reason;
       }
-      const miss = missAnswer(call, reason ?? 'no_similar_calls', resolution.neighbors());
-      this.#count(call, true, miss, started);
-      return miss;
+      await this.#neighborsOf(walk);
+      return this.#answered(walk.call, missAnswer(walk.call, reason ?? 'no_similar_calls', walk.found ?? []), started, undefined);
     } finally {
       if (--this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake();
     }
+  }
+
+  /** Counts an answer, and remembers the request's text when it is the exact tier's policy answer. */
+  #answered(call: Call, answer: Answer, started: number, remember: string | undefined): Answer {
+    const tally = this.#count(call, true, answer, started);
+    // Only the policy's answer: one chosen by the call's source trajectory is not the key's alone.
+    if (remember !== undefined && answer.tier === 'exact' && answer === this.exact.lookup(call.key)?.answer)
+      this.#remembered.set(remember, { key: call.key, tally });
+    return answer;
   }
 
   /** Resolves once no call is being resolved (at once when none is). */
@@ -271,82 +308,84 @@ export class Simulator {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
+  /** Whether the snapshot has been closed. */
+  get closed(): boolean {
+    return this.snapshot.closed;
+  }
+
+  /** Closes the snapshot (its SQLite connection); call once `idle()` has resolved. */
+  close(): void {
+    this.snapshot.close();
+  }
+
   /** A call as the tiers see it: its neighbours (found once, when first asked) and the recorded observations. */
-  #resolution(call: Call): Resolution & { found?: Neighbor[] } {
-    const resolution: Resolution & { found?: Neighbor[] } = {
+  #resolution(call: Call): Walk {
+    const walk: Walk = {
       call,
-      neighbors: () => (resolution.found ??= this.#nearest(call)),
+      neighbors: () => (walk.found ??= this.#nearest(call)),
       recorded: this.#recorded,
     };
-    return resolution;
+    return walk;
   }
 
   /**
-   * What `resolve` would do with a request, without doing it: the key, the tier and why, the
-   * neighbours, and the prompt the fuzzy tier would send. Makes no LLM request, counts nothing.
+   * What `resolve` would do with a request, without doing it: the same walk over the tiers, each
+   * describing what it would do. The key, the tier and why, the neighbours the answer would list,
+   * and the prompt the fuzzy tier would send. Makes no LLM request, counts nothing.
    */
   explain(request: CallRequest): Explanation {
-    const { call, known } = this.prepare(request);
+    const prepared = this.prepare(request);
+    const { call } = prepared;
     const base = { server: call.server, tool: call.tool, key: call.key, arguments: call.arguments };
-    if (!known) return { ...base, tier: 'miss', reason: 'unknown_tool', why: 'the tool is not in the cache', neighbors: [] };
-    const served = this.exact.lookup(call.key);
-    if (served?.transient) {
-      const why = `recorded ${served.observations} time(s), each time an infrastructure failure (transient)`;
-      return { ...base, tier: 'miss', reason: 'recorded_failure', why, neighbors: [] };
+    if (!prepared.known) return { ...base, tier: 'miss', reason: 'unknown_tool', why: 'the tool is not in the cache', neighbors: [] };
+    const walk = this.#resolution(call);
+    let passed: Plan | undefined;
+    let prompt: Plan['prompt'];
+    for (const tier of this.#tiers) {
+      const plan = tier.explain(walk);
+      prompt = plan.prompt ?? prompt;
+      if (plan.outcome !== 'pass') return explanation(base, plan, walk.found ?? []);
+      if (plan.reason !== undefined || passed?.reason === undefined) passed = plan;
     }
-    if (served) {
-      const failures = served.failures > 0 ? ` (${served.failures} of them recorded failures, never served)` : '';
-      const rule =
-        call.sourceTrajectoryId === undefined
-          ? 'the repeat policy picks the answer'
-          : "the source trajectory's observation is served if it recorded the call, else the repeat policy's";
-      return { ...base, tier: 'exact', why: `recorded ${served.observations} time(s)${failures}; ${rule}`, neighbors: [] };
-    }
-    const resolution = this.#resolution(call);
-    const listed = resolution.neighbors().map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) }));
-    const verdict = this.eligibility.check(call);
-    if (!verdict.ok) return { ...base, tier: 'miss', reason: 'invalid_arguments', why: verdict.problems.join('; '), neighbors: listed };
-    const plan: Plan = this.#fuzzy.explain?.(resolution) ?? { answers: false, reason: 'fuzzy_disabled', why: 'no fuzzy tier' };
-    const explanation: Explanation = { ...base, tier: plan.answers ? 'fuzzy' : 'miss', why: plan.why, neighbors: listed };
-    if (plan.reason) explanation.reason = plan.reason;
-    if (plan.memoized !== undefined) explanation.memoized = plan.memoized;
-    if (plan.prompt)
-      explanation.prompt = {
-        version: plan.prompt.version,
-        system: plan.prompt.system,
-        user: plan.prompt.user,
-        examples: plan.prompt.examples,
-      };
-    return explanation;
+    const miss: Plan = {
+      outcome: 'miss',
+      reason: passed?.reason ?? 'no_similar_calls',
+      why: passed?.why ?? 'no tier answers the call',
+      ...(prompt ? { prompt } : {}),
+    };
+    return explanation(base, miss, walk.neighbors());
   }
 
   /** `explain`, once the tool's neighbour index is built off the event loop (for servers). */
   async explainWhenReady(request: CallRequest): Promise<Explanation> {
     const { call, known } = this.prepare(request);
-    if (known && !this.#index.isReady(call.server, call.tool)) await this.#index.ready(call.server, call.tool);
+    const index = this.snapshot.index;
+    if (known && !index.isReady(call.server, call.tool)) await index.ready(call.server, call.tool);
     return this.explain(request);
   }
 
   #nearest(call: Call): Neighbor[] {
     let found = this.#found.get(call.key);
     if (!found) {
-      found = this.#index.nearest(call.server, call.tool, call.arguments, this.#neighborCount);
+      found = this.snapshot.index.nearest(call.server, call.tool, call.arguments, this.#neighborCount);
       this.#found.set(call.key, found);
     }
     return found;
   }
 
   /** Finds a call's neighbours without blocking: waits for the tool's index, then takes a turn of the loop. */
-  async #neighborsOf(resolution: Resolution & { found?: Neighbor[] }): Promise<void> {
-    const { call } = resolution;
-    if (!this.#index.isReady(call.server, call.tool)) await this.#index.ready(call.server, call.tool);
-    resolution.found ??= this.#found.get(call.key) ?? (await cooperatively(() => this.#nearest(call)));
+  async #neighborsOf(walk: Walk): Promise<void> {
+    if (walk.found !== undefined) return;
+    const { call } = walk;
+    const index = this.snapshot.index;
+    if (!index.isReady(call.server, call.tool)) await index.ready(call.server, call.tool);
+    walk.found ??= this.#found.get(call.key) ?? (await cooperatively(() => this.#nearest(call)));
   }
 
   #tallyOf(call: Call, known: boolean, answer: Answer): CallTally {
     const server = known ? call.server : UNKNOWN_LABEL;
     const tool = known ? call.tool : UNKNOWN_LABEL;
-    const id = `${answer.tier}\0${server}\0${tool}`;
+    const id = answer.tier + toolId(server, tool);
     let tally = this.#tallies.get(id);
     if (!tally) this.#tallies.set(id, (tally = this.#metrics.callTally(answer.tier, server, tool)));
     return tally;
@@ -355,7 +394,25 @@ export class Simulator {
   #count(call: Call, known: boolean, answer: Answer, started: number): CallTally {
     const tally = this.#tallyOf(call, known, answer);
     if (answer.reason) this.#metrics.misses.inc({ reason: answer.reason });
-    tally.record((performance.now() - started) / 1000);
+    tally.count((performance.now() - started) / 1000);
     return tally;
   }
+}
+
+const disabledFuzzy: TierFactory = () => new DisabledFuzzyTier();
+
+function explanation(base: Omit<Explanation, 'tier' | 'why' | 'neighbors'>, plan: Plan, neighbors: readonly Neighbor[]): Explanation {
+  const out: Explanation = {
+    ...base,
+    tier: plan.outcome === 'pass' ? 'miss' : plan.outcome,
+    why: plan.why,
+    neighbors: listNeighbors(neighbors),
+  };
+  if (plan.reason) out.reason = plan.reason;
+  if (plan.memoized !== undefined) out.memoized = plan.memoized;
+  if (plan.prompt) {
+    const { version, system, user, examples } = plan.prompt;
+    out.prompt = { version, system, user, examples };
+  }
+  return out;
 }

@@ -49,7 +49,7 @@ export class Snapshots {
   /** Called once per opened store, at its first storage error (a damaged or unreadable cache). */
   onStorageFault(listener: (error: StorageError, cause: unknown) => void): void {
     this.#onFault = listener;
-    this.#current.store.onFault(listener);
+    this.#current.snapshot.onFault(listener);
   }
 
   get current(): Simulator {
@@ -86,7 +86,7 @@ export class Snapshots {
 
   #retire(simulator: Simulator): void {
     const done = simulator.idle().then(() => {
-      simulator.store.close();
+      simulator.close();
       this.#retiring.delete(done);
     });
     this.#retiring.add(done);
@@ -97,6 +97,6 @@ export class Snapshots {
     await this.#reloading?.catch(() => undefined);
     await Promise.all(this.#retiring);
     await this.#current.idle();
-    this.#current.store.close();
+    this.#current.close();
   }
 }

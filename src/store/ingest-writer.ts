@@ -9,6 +9,7 @@
  */
 import { hash, randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { toolId } from '../core/tool-id.js';
 import { IngestLock } from './ingest-lock.js';
 import { COMMIT_ID, createReadIndexes, IDENTITY_INDEX, prefixOf } from './schema.js';
 import { addIdentity, identityOf, snapshotIdOf } from './snapshot-id.js';
@@ -168,7 +169,7 @@ export class IngestWriter {
   }
 
   #toolIdOf(server: string, tool: string): number {
-    const name = `${server}\0${tool}`;
+    const name = toolId(server, tool);
     let id = this.#toolIds.get(name);
     if (id === undefined) {
       this.#touchTool.run(server, tool);

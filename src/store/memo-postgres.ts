@@ -1,5 +1,5 @@
 /**
- * The fuzzy memo in PostgreSQL, shared by every replica (`--memo-url`, CONTRACTS §8). Keyed as the
+ * The fuzzy memo in PostgreSQL, shared by every replica (`--memo-url`, docs/scaling.md). Keyed as the
  * SQLite memo is (snapshot, key, model, prompt version); the first answer written stands
  * (`INSERT ... ON CONFLICT DO NOTHING`, then read back), so replicas that race converge on one.
  *
@@ -21,7 +21,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import pg from 'pg';
 import type { Observation } from '../core/types.js';
-import type { Claim, FuzzyMemo, MemoId, MemoRead, MemoStatus, StoredAnswer } from './fuzzy-memo.js';
+import type { Claim, FuzzyMemo, MemoId, MemoRead, MemoStatus, StoredAnswer } from './memo.js';
 
 /** The memo's schema version; each entry of MIGRATIONS takes the schema one version up. */
 export const MEMO_SCHEMA_VERSION = 1;

@@ -46,7 +46,7 @@ export interface RecordedArguments {
 
 /** One recorded call, as `recordedCalls` reads it back. */
 export interface RecordedCall {
-  /** Hex call key (CONTRACTS §2). */
+  /** Hex call key (docs/canonical-key.md). */
   key: string;
   server: string;
   tool: string;
@@ -379,7 +379,7 @@ export class Store {
 
   /**
    * Starts an ingest: holds the cache to the ignored argument names (fixed by the first ingest,
-   * CONTRACTS §2.6) and returns what writes it, in one transaction until `finish` or `abort`.
+   * docs/canonical-key.md) and returns what writes it, in one transaction until `finish` or `abort`.
    */
   beginIngest(ignoredArguments: readonly string[] = []): IngestWriter {
     if (!this.#writable) throw new Error('the recordings are read-only while serving: ingest through a store opened for writing');

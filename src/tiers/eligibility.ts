@@ -7,9 +7,10 @@
  *
  * Each tool's shape (names, types, required) is summarised once per snapshot, when first asked.
  */
-import type { Answer, Call, Json, JsonObject } from '../core/types.js';
-import { round } from './miss.js';
-import { answered, type Outcome, pass, type Resolution, type Tier } from './tier.js';
+import { type ToolId, toolId } from '../core/tool-id.js';
+import type { Call, Json, JsonObject } from '../core/types.js';
+import { missAnswer } from './miss.js';
+import { answered, type Outcome, type Plan, pass, passes, type Resolution, type Tier } from './tier.js';
 
 /** A JSON value's type, with integers told apart from other numbers (JSON Schema's names). */
 export type JsonType = 'string' | 'integer' | 'number' | 'boolean' | 'null' | 'array' | 'object';
@@ -32,10 +33,10 @@ export interface ToolShape {
 
 export type Verdict = { ok: true } | { ok: false; problems: string[]; text: string };
 
-/** Where a tool's schema and recordings come from (the Store, or lists in tests). */
+/** Where a tool's schema and recordings come from (the snapshot's context, or lists in tests). */
 export interface ShapeSource {
-  catalog(): readonly { server: string; tool: string; input_schema?: JsonObject }[];
-  argumentsOf(server: string, tool: string): readonly { arguments: string }[];
+  catalog: { tool(server: string, tool: string): { input_schema?: JsonObject } | undefined };
+  index: { argumentsOf(server: string, tool: string): readonly { arguments: string }[] };
   readonly ignoredArguments: readonly string[];
 }
 
@@ -164,27 +165,29 @@ export function checkArguments(tool: string, shape: ToolShape, args: JsonObject)
   return { ok: false, problems, text: `Error: ${tool}: ${problems.join('; ')}; ${takes}` };
 }
 
-/** Tier 1.5: refuses the calls the tool could not take, so that they are never improvised. */
+/**
+ * Between the exact and the fuzzy tier: refuses the calls the tool could not take, so that they
+ * are never improvised. It reads the tool's recorded arguments from the neighbour index.
+ */
 export class EligibilityTier implements Tier {
   readonly name = 'eligibility';
+  readonly needsNeighbors = true;
   readonly #source: ShapeSource;
   readonly #ignored: ReadonlySet<string>;
-  readonly #schemas = new Map<string, JsonObject | undefined>();
-  readonly #shapes = new Map<string, ToolShape>();
+  readonly #shapes = new Map<ToolId, ToolShape>();
 
   constructor(source: ShapeSource) {
     this.#source = source;
     this.#ignored = new Set(source.ignoredArguments);
-    for (const tool of source.catalog()) this.#schemas.set(JSON.stringify([tool.server, tool.tool]), tool.input_schema);
   }
 
   /** The shape of one tool, summarised on first use. */
   shape(server: string, tool: string): ToolShape {
-    const id = JSON.stringify([server, tool]);
+    const id = toolId(server, tool);
     let shape = this.#shapes.get(id);
     if (!shape) {
-      const recordings = this.#source.argumentsOf(server, tool).map((r) => JSON.parse(r.arguments) as JsonObject);
-      shape = toolShape(this.#schemas.get(id), recordings, this.#ignored);
+      const recordings = this.#source.index.argumentsOf(server, tool).map((r) => JSON.parse(r.arguments) as JsonObject);
+      shape = toolShape(this.#source.catalog.tool(server, tool)?.input_schema, recordings, this.#ignored);
       this.#shapes.set(id, shape);
     }
     return shape;
@@ -196,19 +199,15 @@ export class EligibilityTier implements Tier {
 
   resolve(resolution: Resolution): Outcome {
     const verdict = this.check(resolution.call);
-    return verdict.ok ? pass() : answered(invalidAnswer(resolution, verdict.text));
+    if (verdict.ok) return pass();
+    return answered(missAnswer(resolution.call, 'invalid_arguments', resolution.neighbors(), { text: verdict.text }));
   }
-}
 
-function invalidAnswer(resolution: Resolution, text: string): Answer {
-  return {
-    tier: 'miss',
-    outputJson: JSON.stringify(text),
-    isError: true,
-    reason: 'invalid_arguments',
-    match: {
-      key: resolution.call.key,
-      neighbors: resolution.neighbors().map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) })),
-    },
-  };
+  explain(resolution: Resolution): Plan {
+    const verdict = this.check(resolution.call);
+    if (verdict.ok) return passes('the arguments fit the tool');
+    // The neighbours the miss answer would list.
+    resolution.neighbors();
+    return { outcome: 'miss', reason: 'invalid_arguments', why: verdict.problems.join('; ') };
+  }
 }

@@ -3,15 +3,19 @@
  * the one the repeat policy picks (docs/canonical-key.md, "Several observations of one key"). A
  * recorded failure (transient) is served only as a `recorded_failure` miss, and only when the key
  * has nothing else.
- * A cache in front of SQLite (exact-cache.ts) holds both hits and misses, since recordings do not
+ * A cache in front of SQLite (answer-lru.ts) holds both hits and misses, since recordings do not
  * change while serving; the policy's answer is built once, its JSON text with it, and served as it is.
  */
 import { buildAnswerJson } from '../core/answer-json.js';
 import type { Answer, Call, Match, Observation, RepeatPolicy } from '../core/types.js';
-import type { Store } from '../store/store.js';
-import { ExactCache, stringBytes } from './exact-cache.js';
+import { AnswerLru, stringBytes } from './answer-lru.js';
 import { missAnswer } from './miss.js';
-import { answered, type Outcome, pass, type Resolution, type Tier } from './tier.js';
+import { answered, type Outcome, type Plan, pass, passes, type Resolution, type Tier } from './tier.js';
+
+/** Where the exact tier reads a key's observations (the snapshot's context). */
+export interface ObservationSource {
+  observations(key: string): Observation[];
+}
 
 export interface Served extends Observation {
   readonly observations: number;
@@ -30,19 +34,20 @@ export interface Served extends Observation {
 }
 
 const NOT_RECORDED: Served = Object.freeze({ outputJson: '', isError: false, observations: 0, outputs: 0, failures: 0 });
-export const DEFAULT_CACHE_BYTES = 48 * 1024 * 1024;
+export const DEFAULT_LRU_BYTES = 48 * 1024 * 1024;
 
 export class ExactTier implements Tier {
   readonly name = 'exact';
-  readonly #store: Store;
+  readonly needsNeighbors = false;
+  readonly #source: ObservationSource;
   readonly #policy: RepeatPolicy;
-  readonly #cache: ExactCache<Served>;
+  readonly #lru: AnswerLru<Served>;
 
-  /** `cacheSize` bounds the entries, `cacheBytes` the memory they hold (outputs vary from bytes to megabytes). */
-  constructor(store: Store, policy: RepeatPolicy, cacheSize: number, cacheBytes = DEFAULT_CACHE_BYTES) {
-    this.#store = store;
+  /** `lruSize` bounds the entries, `lruBytes` the memory they hold (outputs vary from bytes to megabytes). */
+  constructor(source: ObservationSource, policy: RepeatPolicy, lruSize: number, lruBytes = DEFAULT_LRU_BYTES) {
+    this.#source = source;
     this.#policy = policy;
-    this.#cache = new ExactCache<Served>({ maxEntries: cacheSize, maxBytes: cacheBytes, bytesOf: sizeOf, notRecorded: NOT_RECORDED });
+    this.#lru = new AnswerLru<Served>({ maxEntries: lruSize, maxBytes: lruBytes, bytesOf: sizeOf, notRecorded: NOT_RECORDED });
   }
 
   resolve({ call }: Resolution): Outcome {
@@ -62,9 +67,24 @@ export class ExactTier implements Tier {
     return answered({ tier: 'exact', outputJson: observation.outputJson, isError: observation.isError, match });
   }
 
+  explain({ call }: Resolution): Plan {
+    const served = this.lookup(call.key);
+    if (!served) return passes('the call was never recorded');
+    if (served.transient) {
+      const why = `recorded ${served.observations} time(s), each time an infrastructure failure (transient)`;
+      return { outcome: 'miss', reason: 'recorded_failure', why };
+    }
+    const failures = served.failures > 0 ? ` (${served.failures} of them recorded failures, never served)` : '';
+    const rule =
+      call.sourceTrajectoryId === undefined
+        ? 'the repeat policy picks the answer'
+        : "the source trajectory's observation is served if it recorded the call, else the repeat policy's";
+    return { outcome: 'exact', why: `recorded ${served.observations} time(s)${failures}; ${rule}` };
+  }
+
   /** Whether the key's entry is in memory now (answered or not), without touching its recency. */
   holds(key: string): boolean {
-    return this.#cache.has(key);
+    return this.#lru.has(key);
   }
 
   /**
@@ -72,17 +92,17 @@ export class ExactTier implements Tier {
    * recorded. It is a recorded failure (`transient`) only when every observation of the key is one.
    */
   lookup(key: string): Served | undefined {
-    let served = this.#cache.get(key);
+    let served = this.#lru.get(key);
     if (served === undefined) {
-      served = summarize(key, this.#store.observations(key), this.#policy) ?? NOT_RECORDED;
-      this.#cache.set(key, served);
+      served = summarize(key, this.#source.observations(key), this.#policy) ?? NOT_RECORDED;
+      this.#lru.set(key, served);
     }
     return served === NOT_RECORDED ? undefined : served;
   }
 
   /** Entries and accounted bytes of the cache (for the bench's memory figures). */
   get cached(): { entries: number; bytes: number } {
-    return { entries: this.#cache.size, bytes: this.#cache.bytes };
+    return { entries: this.#lru.size, bytes: this.#lru.bytes };
   }
 }
 
@@ -170,9 +190,8 @@ function sizeOf(served: Served): number {
 
 /** A key whose every recording is an infrastructure failure: a miss the trainer can mask, with what was recorded. */
 function recordedFailure(call: Call, served: Served): Answer {
-  const answer = missAnswer(call, 'recorded_failure', []);
-  answer.match = { key: call.key, observations: served.observations, failures: served.failures, recorded: served.outputJson };
-  return answer;
+  const match: Match = { key: call.key, observations: served.observations, failures: served.failures, recorded: served.outputJson };
+  return missAnswer(call, 'recorded_failure', [], { match });
 }
 
 const observationId = (o: Observation): string => `${o.isError ? 1 : 0}${o.outputJson}`;

@@ -1,8 +1,8 @@
 /**
- * Tier 3: nothing could answer. A conservative, labelled tool error for the agent, with the reason
- * and the nearest recorded calls for the trainer.
+ * The end of the chain: nothing answered. A conservative, labelled tool error for the agent, with
+ * the reason and the nearest recorded calls for the trainer. Every miss answer is built here.
  */
-import type { Answer, Call, MissReason, Neighbor } from '../core/types.js';
+import type { Answer, Call, JsonObject, Match, MissReason, Neighbor } from '../core/types.js';
 
 const EXPLANATIONS: Record<MissReason, string> = {
   unknown_tool: 'the tool is not known',
@@ -19,17 +19,23 @@ const EXPLANATIONS: Record<MissReason, string> = {
   prompt_too_large: 'there is no recorded answer for these arguments and they are too large to improvise an answer from',
 };
 
-export function missAnswer(call: Call, reason: MissReason, neighbors: readonly Neighbor[]): Answer {
-  const text = `Error: ${call.tool} could not process this request: ${EXPLANATIONS[reason]}.`;
+/**
+ * A miss answer. `text` replaces the reason's standard error text (an unknown tool names the
+ * closest ones, invalid arguments what the tool takes); `match` replaces the key and neighbours.
+ */
+export function missAnswer(
+  call: Call,
+  reason: MissReason,
+  neighbors: readonly Neighbor[],
+  options: { text?: string; match?: Match } = {},
+): Answer {
+  const text = options.text ?? `Error: ${call.tool} could not process this request: ${EXPLANATIONS[reason]}.`;
   return {
     tier: 'miss',
     outputJson: JSON.stringify(text),
     isError: true,
     reason,
-    match: {
-      key: call.key,
-      neighbors: neighbors.map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) })),
-    },
+    match: options.match ?? { key: call.key, neighbors: listNeighbors(neighbors) },
   };
 }
 
@@ -37,13 +43,12 @@ export function missAnswer(call: Call, reason: MissReason, neighbors: readonly N
 export function unknownToolAnswer(call: Call, serverKnown: boolean, suggestions: readonly string[]): Answer {
   const where = serverKnown ? ` on server "${call.server}"` : '';
   const hint = suggestions.length > 0 ? ` Available tools with similar names: ${suggestions.join(', ')}.` : '';
-  return {
-    tier: 'miss',
-    outputJson: JSON.stringify(`Error: unknown tool "${call.tool}"${where}.${hint}`),
-    isError: true,
-    reason: 'unknown_tool',
-    match: { key: call.key, neighbors: [] },
-  };
+  return missAnswer(call, 'unknown_tool', [], { text: `Error: unknown tool "${call.tool}"${where}.${hint}` });
+}
+
+/** Neighbours as answers and explanations list them: the arguments and the similarity to 4 decimals. */
+export function listNeighbors(neighbors: readonly Neighbor[]): { arguments: JsonObject; similarity: number }[] {
+  return neighbors.map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) }));
 }
 
 export const round = (x: number): number => Math.round(x * 10_000) / 10_000;

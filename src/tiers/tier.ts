@@ -1,9 +1,14 @@
-/** The contract between the simulator and its tiers: each answers, or passes with a reason. */
+/**
+ * The contract between the simulator and its tiers. The simulator runs one ordered list of tiers
+ * (simulator.ts, `TIERS`); each either answers a call or passes it on with a reason, and whatever
+ * every tier passes becomes a labelled miss (miss.ts). `explain` is the same walk, describing
+ * instead of doing. A tier knows nothing of the others; adding one is a file here and a line in
+ * that list.
+ */
 
 import type { Metrics } from '../core/metrics.js';
-import type { Answer, Call, MissReason, Neighbor, Observation } from '../core/types.js';
-import type { Store } from '../store/store.js';
-import type { Prompt } from './fuzzy/prompt.js';
+import type { Answer, Tier as AnswerTier, Call, MissReason, Neighbor, Observation } from '../core/types.js';
+import type { SnapshotContext } from '../snapshot/context.js';
 
 /**
  * One call being resolved, with everything a tier may need from the simulator: the neighbours are
@@ -18,24 +23,45 @@ export interface Resolution {
 
 export type Outcome = { kind: 'answer'; answer: Answer } | { kind: 'pass'; reason?: MissReason };
 
+/** A prompt as `explain` shows it: the exact text a model would be sent. */
+export interface PromptPreview {
+  version: string;
+  system: string;
+  user: string;
+  examples: number;
+}
+
 /** What a tier would do with a call, without doing it (for `toolsim explain`). */
 export interface Plan {
-  answers: boolean;
+  /** 'pass': on to the next tier; otherwise the tier of the answer this tier would give. */
+  outcome: 'pass' | AnswerTier;
   reason?: MissReason;
   memoized?: boolean;
   /** One sentence: why. */
   why: string;
-  prompt?: Prompt;
+  prompt?: PromptPreview;
 }
 
 export interface Tier {
   readonly name: string;
+  /**
+   * The tier reads the call's neighbours or the tool's neighbour index: the simulator finds them
+   * (off the event loop) before the tier runs, so the walk turns asynchronous there.
+   */
+  readonly needsNeighbors: boolean;
   resolve(resolution: Resolution): Outcome | Promise<Outcome>;
-  explain?(resolution: Resolution): Plan;
+  explain(resolution: Resolution): Plan;
+}
+
+/** What a tier is built from: one snapshot of the cache and the process's metrics. */
+export interface TierSetup {
+  context: SnapshotContext;
+  metrics: Metrics;
 }
 
 /** Builds a tier for one snapshot of the cache (the simulator of that snapshot calls it once). */
-export type TierFactory = (snapshot: { store: Store; metrics: Metrics }) => Tier;
+export type TierFactory = (setup: TierSetup) => Tier;
 
 export const pass = (reason?: MissReason): Outcome => (reason ? { kind: 'pass', reason } : { kind: 'pass' });
 export const answered = (answer: Answer): Outcome => ({ kind: 'answer', answer });
+export const passes = (why: string, reason?: MissReason): Plan => (reason ? { outcome: 'pass', reason, why } : { outcome: 'pass', why });

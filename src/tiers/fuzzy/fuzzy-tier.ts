@@ -22,12 +22,13 @@
 
 import { ConfigError } from '../../core/errors.js';
 import type { Metrics } from '../../core/metrics.js';
+import { type ToolId, toolId } from '../../core/tool-id.js';
 import { type Answer, type Call, MISS_REASONS, type MissReason, type Neighbor, type Observation } from '../../core/types.js';
-import { type FuzzyMemo, type MemoRead, type MemoStatus, SqliteMemo } from '../../store/fuzzy-memo.js';
-import { Memo, type MemoId } from '../../store/memo.js';
+import type { FuzzyMemo, MemoId, MemoRead, MemoStatus } from '../../store/memo.js';
 import { PostgresMemo } from '../../store/memo-postgres.js';
-import { round } from '../miss.js';
-import { answered, type Outcome, type Plan, pass, type Resolution, type Tier, type TierFactory } from '../tier.js';
+import { SqliteMemo, SqliteMemoTable } from '../../store/memo-sqlite.js';
+import { listNeighbors, round } from '../miss.js';
+import { answered, type Outcome, type Plan, pass, passes, type Resolution, type Tier, type TierFactory } from '../tier.js';
 import { checkAnswer } from './answer-check.js';
 import { CircuitBreaker } from './breaker.js';
 import { Budget } from './budget.js';
@@ -56,7 +57,7 @@ export interface FuzzyConfig {
   readonly llmMaxTokens: number;
   readonly breakerFailures: number;
   readonly breakerCooldownMs: number;
-  /** A PostgreSQL URL: the memo shared by every replica; empty or absent, the memo lives in the SQLite cache. */
+  /** A PostgreSQL URL: the memo shared by every replica; empty or absent, the memo lives in a SQLite file beside the cache (`CACHE.memo`). */
   readonly memoUrl?: string;
 }
 
@@ -128,13 +129,13 @@ export function createFuzzy(config: FuzzyConfig, extras: FuzzyExtras = {}): Fuzz
   const memoOf = (path: string): FuzzyMemo => {
     if (shared) return shared;
     let memo = memos.get(path);
-    if (!memo) memos.set(path, (memo = new SqliteMemo(new Memo(path))));
+    if (!memo) memos.set(path, (memo = new SqliteMemo(new SqliteMemoTable(path))));
     return memo;
   };
   return {
     enabled,
-    tier: ({ store, metrics }) =>
-      new FuzzyTier(lifetime, { memo: memoOf(store.path), metrics, snapshotId: store.snapshotId, tools: store.catalog() }),
+    tier: ({ context, metrics }) =>
+      new FuzzyTier(lifetime, { memo: memoOf(context.path), metrics, snapshotId: context.id, tools: context.catalog.tools }),
     memoStatus: () => shared?.status(),
     start: async () => shared?.start(),
     async close() {
@@ -148,13 +149,14 @@ export function createFuzzy(config: FuzzyConfig, extras: FuzzyExtras = {}): Fuzz
 /** Tier 2 while no fuzzy tier is configured: passes every call on as `fuzzy_disabled`. */
 export class DisabledFuzzyTier implements Tier {
   readonly name = 'fuzzy';
+  readonly needsNeighbors = false;
 
   resolve(): Outcome {
     return pass('fuzzy_disabled');
   }
 
   explain(): Plan {
-    return { answers: false, reason: 'fuzzy_disabled', why: OFF };
+    return passes(OFF, 'fuzzy_disabled');
   }
 }
 
@@ -186,16 +188,17 @@ type Decision =
 
 class FuzzyTier implements Tier {
   readonly name = 'fuzzy';
+  readonly needsNeighbors = true;
   readonly #p: ProcessParts;
   readonly #s: SnapshotParts;
-  readonly #tools = new Map<string, ToolDescription>();
+  readonly #tools = new Map<ToolId, ToolDescription>();
   /** Improvisations in flight, by call key. */
   readonly #inFlight = new Map<string, Promise<Outcome>>();
 
   constructor(lifetime: ProcessParts, snapshot: SnapshotParts) {
     this.#p = lifetime;
     this.#s = snapshot;
-    for (const tool of snapshot.tools) this.#tools.set(JSON.stringify([tool.server, tool.tool]), tool);
+    for (const tool of snapshot.tools) this.#tools.set(toolId(tool.server, tool.tool), tool);
   }
 
   async resolve(resolution: Resolution): Promise<Outcome> {
@@ -225,8 +228,8 @@ class FuzzyTier implements Tier {
     const decision = this.#gate(resolution) ?? this.#decide(resolution, memoized ? { kind: 'hit', answer: memoized } : { kind: 'none' });
     const plan: Plan =
       decision.kind === 'pass'
-        ? { answers: false, reason: decision.reason, why: decision.why }
-        : { answers: true, memoized: decision.kind === 'memoized', why: decision.why };
+        ? passes(decision.why, decision.reason)
+        : { outcome: 'fuzzy', memoized: decision.kind === 'memoized', why: decision.why };
     if (resolution.neighbors().length === 0 && decision.kind !== 'improvise') return plan;
     return { ...plan, prompt: decision.kind === 'improvise' ? decision.prompt : this.#prompt(resolution) };
   }
@@ -237,7 +240,7 @@ class FuzzyTier implements Tier {
     const top = resolution.neighbors()[0]?.similarity ?? 0;
     if (!llm) return { kind: 'pass', reason: 'fuzzy_disabled', why: OFF };
     // A tool nobody recorded is improvised from its tool record alone (`match.neighbors` is then empty).
-    const described = this.#tools.get(JSON.stringify([resolution.call.server, resolution.call.tool]));
+    const described = this.#tools.get(toolId(resolution.call.server, resolution.call.tool));
     if (resolution.neighbors().length === 0 && !described?.description && !described?.input_schema)
       return {
         kind: 'pass',
@@ -294,7 +297,7 @@ class FuzzyTier implements Tier {
     const examples: Example[] = [];
     for (const { neighbor: n, served } of recordedNeighbors(resolution))
       examples.push({ arguments: n.arguments, outputJson: served.outputJson, isError: served.isError, similarity: n.similarity });
-    const tool = this.#tools.get(JSON.stringify([call.server, call.tool])) ?? { server: call.server, tool: call.tool };
+    const tool = this.#tools.get(toolId(call.server, call.tool)) ?? { server: call.server, tool: call.tool };
     return buildPrompt(tool, examples, call.arguments, this.#p.config.promptTokens);
   }
 
@@ -410,7 +413,7 @@ function fuzzyAnswer(resolution: Resolution, answer: Observation, memoized: bool
     match: {
       key: resolution.call.key,
       memoized,
-      neighbors: resolution.neighbors().map((n) => ({ arguments: n.arguments, similarity: round(n.similarity) })),
+      neighbors: listNeighbors(resolution.neighbors()),
     },
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { callKey, canonicalJson, compareCodePoints, dropIgnored, parseArguments } from '../src/core/canonical.js';
+import { callKey, canonicalJson, compareCodePoints, dropIgnored, parseArguments } from '../../src/core/canonical.js';
 
 const keyOf = (args: unknown, server = 's', tool = 't'): string => {
   const parsed = parseArguments(args);

@@ -24,7 +24,7 @@ export function stringBytes(text: string): number {
   return LATIN1.test(text) ? text.length : 2 * text.length;
 }
 
-export class ExactCache<V extends object> {
+export class AnswerLru<V extends object> {
   readonly #lru: LRUCache<string, V>;
 
   /** `bytesOf(value)` is what an entry holds beyond the fixed overheads above. */

@@ -6,7 +6,6 @@
  * response names its tool).
  */
 import { parseJson } from '../../core/json-text.js';
-import { parseToolCalls, taggedBlocks } from '../../protocols/tool-call-text.js';
 import {
   conversationId,
   type Format,
@@ -20,6 +19,7 @@ import {
   str,
 } from './format.js';
 import { openAiTools } from './openai-chat.js';
+import { parseToolCalls, taggedBlocks } from './tool-call-text.js';
 
 const MODEL_ROLES = new Set(['gpt', 'assistant', 'model']);
 

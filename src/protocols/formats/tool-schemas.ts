@@ -3,7 +3,7 @@
  * or an MCP `tools/list` result. Pure. A tool name recorded on several servers is written
  * `mcp__<server>__<tool>` (which toolsim's verl-tool adapter and transcript ingest read back).
  */
-import type { JsonObject, ToolInfo } from '../core/types.js';
+import type { JsonObject, ToolInfo } from '../../core/types.js';
 
 export const TOOL_FORMATS = ['openai', 'anthropic', 'mcp'] as const;
 export type ToolFormat = (typeof TOOL_FORMATS)[number];

@@ -12,35 +12,18 @@
  *   conservative text; an unknown tool is JSON-RPC error -32602.
  */
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { CallToolResult, ContentBlock, ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeName } from '../core/canonical.js';
 import { NotFoundError, ToolsimError } from '../core/errors.js';
 import { parseJson } from '../core/json-text.js';
 import type { Answer, ToolInfo } from '../core/types.js';
 import { VERSION } from '../core/version.js';
-import { splitName } from '../protocols/tool-names.js';
-import { objectSchema, toolSchemas } from '../protocols/tool-schemas.js';
+import { MAX_NAME_LENGTH } from '../http/schemas.js';
 import type { Simulator } from '../simulator/simulator.js';
-import { MAX_NAME_LENGTH } from './schemas.js';
-
-/**
- * The SDK, loaded on the first MCP request: its zod schemas cost about 0.4 s of start-up, which a
- * server that is never asked MCP should not pay before it is ready.
- */
-type Sdk = typeof import('@modelcontextprotocol/sdk/server/index.js') &
-  typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js') &
-  typeof import('@modelcontextprotocol/sdk/shared/protocol.js') &
-  typeof import('@modelcontextprotocol/sdk/types.js');
-let sdkLoading: Promise<Sdk> | undefined;
-export function loadSdk(): Promise<Sdk> {
-  return (sdkLoading ??= Promise.all([
-    import('@modelcontextprotocol/sdk/server/index.js'),
-    import('@modelcontextprotocol/sdk/server/streamableHttp.js'),
-    import('@modelcontextprotocol/sdk/shared/protocol.js'),
-    import('@modelcontextprotocol/sdk/types.js'),
-  ]).then((modules) => Object.assign({}, ...modules) as Sdk));
-}
+import { splitName } from './formats/tool-names.js';
+import { objectSchema, toolSchemas } from './formats/tool-schemas.js';
+import { contentOf, isCallToolResult, loadSdk, type Sdk, truncated } from './mcp-content.js';
 
 /** JSON-RPC error codes (the SDK's ErrorCode), known before the SDK is loaded. */
 const INVALID_PARAMS = -32602;
@@ -53,23 +36,23 @@ export const META_KEY = 'toolsim/key';
 /** `_meta` key of a tools/call request naming the trajectory the task was built from (source scope). */
 export const META_SOURCE_TRAJECTORY = 'toolsim/source_trajectory_id';
 
-/** The pool key of the bare `/mcp` (every server); a recorded server name is never empty. */
+/** The scope of the bare `/mcp` (every server); a recorded server name is never empty. */
 const ALL = '';
 
 export function registerMcpRoutes(app: FastifyInstance, options: { simulator: () => Simulator }): void {
-  const serve = async (request: FastifyRequest, reply: FastifyReply, key: string): Promise<void> => {
+  const serve = async (request: FastifyRequest, reply: FastifyReply, scope: string): Promise<void> => {
     const simulator = options.simulator();
-    const tools = key === ALL ? simulator.tools : simulator.tools.filter((t) => t.server === key);
-    if (tools.length === 0) throw new NotFoundError(key === ALL ? 'no recorded tools' : `no recorded server "${key}"`);
+    const tools = scope === ALL ? simulator.tools : simulator.tools.filter((t) => t.server === scope);
+    if (tools.length === 0) throw new NotFoundError(scope === ALL ? 'no recorded tools' : `no recorded server "${scope}"`);
     const sdk = await loadSdk();
     const pool = poolOf(simulator, sdk);
-    const mcp = pool.acquire(key, tools);
+    const mcp = pool.acquire(scope, tools);
     // Stateless (no session id generator): a transport per request; nothing of the client is kept.
     const transport = new sdk.StreamableHTTPServerTransport({ enableJsonResponse: true });
     reply.hijack();
     reply.raw.on('close', () => {
       transport.close().then(
-        () => pool.release(key, mcp),
+        () => pool.release(scope, mcp),
         () => {},
       );
     });
@@ -189,15 +172,15 @@ function poolOf(simulator: Simulator, sdk: Sdk): ServerPool {
 }
 
 /**
- * The MCP server of one recorded server (`key` its name), or of every one (`key` ALL). Tools keep
+ * The MCP server of one recorded server (`scope` its name), or of every one (`scope` ALL). Tools keep
  * their recorded names, except, at the bare `/mcp`, a name several servers share: it is listed as
  * `mcp__<server>__<tool>`, the name `GET /v1/tools?format=mcp` gives it.
  */
-function mcpServer(sdk: Sdk, simulator: Simulator, key: string, tools: readonly ToolInfo[]): Server {
+function mcpServer(sdk: Sdk, simulator: Simulator, scope: string, tools: readonly ToolInfo[]): Server {
   const servers = new Set(tools.map((t) => t.server));
   // One server at the bare /mcp is that server, identity included.
   const single = servers.size === 1 ? [...servers][0]! : undefined;
-  const info = single === undefined ? undefined : simulator.store.serverInfo(single);
+  const info = single === undefined ? undefined : simulator.snapshot.catalog.serverInfo(single);
   const identity =
     single === undefined
       ? {
@@ -239,8 +222,8 @@ function mcpServer(sdk: Sdk, simulator: Simulator, key: string, tools: readonly 
     // An mcp__<server>__<tool> name of a tool that is not shared is understood too.
     const split = splitName(name);
     const target =
-      key !== ALL
-        ? { server: key, tool: name }
+      scope !== ALL
+        ? { server: scope, tool: name }
         : listedTool
           ? { server: listedTool.server, tool: listedTool.tool }
           : split.server !== undefined && servers.has(split.server)
@@ -274,11 +257,6 @@ function lenientCallSchema(sdk: Sdk): Sdk['CallToolRequestSchema'] {
   return lenient;
 }
 
-/** A name cut for an error message: a client's 1 MB name is not echoed back whole. */
-export function truncated(name: string): string {
-  return name.length > MAX_NAME_LENGTH ? `${name.slice(0, 64)}… (${name.length} characters)` : name;
-}
-
 /** `_meta["toolsim/source_trajectory_id"]` (or `source_trajectory_id`) of a tools/call, when it is a string. */
 function sourceTrajectoryOf(meta: Record<string, unknown> | undefined): string | undefined {
   const value = meta?.[META_SOURCE_TRAJECTORY] ?? meta?.['source_trajectory_id'];
@@ -302,40 +280,4 @@ export function callToolResult(sdk: Sdk, answer: Answer): CallToolResult {
   if (answer.reason !== undefined) meta[META_REASON] = answer.reason;
   if (answer.tier === 'fuzzy' && isCallToolResult(sdk, output)) return { ...output, _meta: { ...output._meta, ...meta } };
   return { content: contentOf(sdk, output, answer.outputJson), isError: answer.isError, _meta: meta };
-}
-
-/** A recorded output that already is an MCP tool result (it has a `content` array of valid blocks). */
-export function isCallToolResult(sdk: Sdk, value: unknown): value is CallToolResult {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    Array.isArray((value as { content?: unknown }).content) &&
-    sdk.CallToolResultSchema.safeParse(value).success
-  );
-}
-
-/**
- * An output (JSON text) as plain text for text-only protocols: a string as it is, the text blocks
- * of a CallToolResult (or of an array of content blocks) joined by newlines, other JSON as the
- * recorded JSON text (numbers as written).
- */
-export async function outputText(outputJson: string): Promise<string> {
-  const output = parseJson(outputJson, 'text');
-  if (typeof output === 'string') return output;
-  const sdk = await loadSdk();
-  const blocks = isCallToolResult(sdk, output)
-    ? output.content
-    : Array.isArray(output) && output.length > 0
-      ? contentOf(sdk, output, outputJson)
-      : undefined;
-  if (!blocks) return outputJson;
-  return blocks.map((b) => (b.type === 'text' ? b.text : JSON.stringify(b))).join('\n');
-}
-
-/** Text for a string, the blocks themselves for an array of content blocks, the JSON text (`outputJson`) otherwise. */
-function contentOf(sdk: Sdk, output: unknown, outputJson: string): ContentBlock[] {
-  if (typeof output === 'string') return [{ type: 'text', text: output }];
-  if (Array.isArray(output) && output.length > 0 && output.every((item) => sdk.ContentBlockSchema.safeParse(item).success))
-    return output as ContentBlock[];
-  return [{ type: 'text', text: outputJson }];
 }

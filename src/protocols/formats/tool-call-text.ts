@@ -2,7 +2,7 @@
  * Hermes / Qwen style tool calls written in model text: `<tool_call>{"name": ..., "arguments":
  * {...}}</tool_call>` blocks. Pure; shared by transcript ingest and the verl-tool adapter.
  */
-import { parseJson } from '../core/json-text.js';
+import { parseJson } from '../../core/json-text.js';
 
 export interface TextToolCall {
   name: string;

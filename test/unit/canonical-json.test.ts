@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import stringify from 'fast-json-stable-stringify';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, compareCodePoints, normalize, parseArguments } from '../src/core/canonical.js';
-import type { Json } from '../src/core/types.js';
-import { API_BANK, TAU_BENCH } from './helpers.js';
+import { canonicalJson, compareCodePoints, normalize, parseArguments } from '../../src/core/canonical.js';
+import type { Json } from '../../src/core/types.js';
+import { API_BANK, TAU_BENCH } from '../support/paths.js';
 
 const reference = (value: Json): string =>
   (stringify as unknown as (v: Json, o: { cmp: (a: { key: string }, b: { key: string }) => number }) => string)(value, {

@@ -2,9 +2,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';
-import { TOOL_FORMATS, type ToolFormat, toolSchemas } from '../protocols/tool-schemas.js';
-import type { CallRequest, Simulator } from '../simulator/simulator.js';
-import { bodyText } from './json.js';
+import { bodyText } from '../http/json.js';
 import {
   batchResultSchema,
   callRequestSchema,
@@ -16,8 +14,10 @@ import {
   MAX_TRAJECTORY_ID_LENGTH,
   statusSchema,
   toolsResultSchema,
-} from './schemas.js';
-import { answerJson, errorJson } from './serialize.js';
+} from '../http/schemas.js';
+import { answerJson, errorJson } from '../http/serialize.js';
+import type { CallRequest, Simulator } from '../simulator/simulator.js';
+import { TOOL_FORMATS, type ToolFormat, toolSchemas } from './formats/tool-schemas.js';
 
 export interface RouteOptions {
   simulator: () => Simulator;
@@ -56,7 +56,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     },
     // Not async: an exact answer is sent in the same turn, with no promise on its way.
     (request, reply) => {
-      const answer = options.simulator().answer(request.body, bodyText(request.body));
+      const answer = options.simulator().resolve(request.body, bodyText(request.body));
       if (answer instanceof Promise) return answer.then((a) => send(reply, answerJson(a)));
       send(reply, answerJson(answer));
       return undefined;
@@ -239,10 +239,10 @@ export function checkCallRequest(item: unknown): CallRequest {
   return call as unknown as CallRequest;
 }
 
-/** Whether the served cache has failed a read (see Store.fault). */
+/** Whether the served snapshot has failed a read (see SnapshotContext.fault). */
 function storageFault(options: RouteOptions): boolean {
   try {
-    return options.simulator().store.fault !== undefined;
+    return options.simulator().snapshot.fault !== undefined;
   } catch {
     return false;
   }

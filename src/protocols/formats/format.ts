@@ -4,7 +4,7 @@
  * so a transcript and the equivalent native lines give the same keys.
  */
 
-import { splitName } from '../../protocols/tool-names.js';
+import { splitName } from './tool-names.js';
 
 /** A native log record, as a log line would hold it before parsing. */
 export type NativeRecord = Record<string, unknown>;

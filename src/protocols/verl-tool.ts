@@ -14,11 +14,11 @@ import type { FastifyInstance } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
 import { RawNumber } from '../core/json-text.js';
 import type { Tier } from '../core/types.js';
-import { parseToolCalls } from '../protocols/tool-call-text.js';
-import { splitName } from '../protocols/tool-names.js';
+import { MAX_NAME_LENGTH } from '../http/schemas.js';
 import type { Simulator } from '../simulator/simulator.js';
-import { outputText, truncated } from './mcp.js';
-import { MAX_NAME_LENGTH } from './schemas.js';
+import { parseToolCalls } from './formats/tool-call-text.js';
+import { splitName } from './formats/tool-names.js';
+import { outputText, truncated } from './mcp-content.js';
 
 /** `<tool_call>` blocks per action at most: past it the item is invalid (a model loops, an attacker floods). */
 export const MAX_CALLS_PER_ACTION = 64;

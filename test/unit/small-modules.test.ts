@@ -1,0 +1,60 @@
+/** The exact tier's LRU accounting, replay's output comparison, and transient-failure recognition. */
+import { describe, expect, it } from 'vitest';
+import { ANSWER_ENTRY_BYTES, AnswerLru, MISS_ENTRY_BYTES, sameOutput, stringBytes, transientMatcher } from '../support/units.js';
+
+describe('AnswerLru', () => {
+  const notRecorded = { miss: true };
+  const cache = (maxEntries: number, maxBytes: number) =>
+    new AnswerLru<{ text: string } | typeof notRecorded>({
+      maxEntries,
+      maxBytes,
+      bytesOf: (v) => ('text' in v ? stringBytes(v.text) : 0),
+      notRecorded,
+    });
+
+  it('counts an answer as its text as V8 holds it plus a fixed overhead, and a miss as less', () => {
+    const c = cache(10, 1e9);
+    c.set('a', { text: 'abc' });
+    expect(c.bytes).toBe(ANSWER_ENTRY_BYTES + 3);
+    c.set('b', { text: 'é€' });
+    expect(c.bytes).toBe(ANSWER_ENTRY_BYTES + 3 + ANSWER_ENTRY_BYTES + 4);
+    c.set('m', notRecorded);
+    expect(c.bytes).toBe(2 * ANSWER_ENTRY_BYTES + 7 + MISS_ENTRY_BYTES);
+  });
+
+  it('evicts the least recently used entry past its byte bound', () => {
+    const c = cache(100, 3 * (ANSWER_ENTRY_BYTES + 10));
+    for (const key of ['a', 'b', 'c']) c.set(key, { text: '0123456789' });
+    c.get('a');
+    c.set('d', { text: '0123456789' });
+    expect([c.has('a'), c.has('b'), c.has('c'), c.has('d')]).toEqual([true, false, true, true]);
+    expect(c.size).toBe(3);
+  });
+
+  it('Latin-1 strings count one byte a character, others two', () => {
+    expect(stringBytes('ÿ'.repeat(4))).toBe(4);
+    expect(stringBytes('Ā')).toBe(2);
+  });
+});
+
+describe('sameOutput', () => {
+  it('compares JSON values, and JSON held in a string by its value', () => {
+    expect(sameOutput('{"a": 1, "b": [2]}', '{"b":[2],"a":1}')).toBe(true);
+    expect(sameOutput(JSON.stringify('{"a": 1}'), '{"a":1}')).toBe(true);
+    expect(sameOutput('{"a": 1}', '{"a": 2}')).toBe(false);
+  });
+
+  it('numbers by exact decimal value: spelling does not matter, 64-bit ids do', () => {
+    expect(sameOutput('{"n": 1.0}', '{"n": 1}')).toBe(true);
+    expect(sameOutput('{"id": 9007199254740993}', '{"id": 9007199254740992}')).toBe(false);
+  });
+});
+
+describe('transientMatcher', () => {
+  it('recognizes infrastructure failures, not real tool errors, and takes extra patterns', () => {
+    const isTransient = transientMatcher(['quota exhausted']);
+    expect(isTransient("HTTPSConnectionPool(host='api.example.com', port=443): Max retries exceeded")).toBe(true);
+    expect(isTransient('Error: user not found')).toBe(false);
+    expect(isTransient('QUOTA EXHAUSTED for today')).toBe(true);
+  });
+});
