@@ -206,7 +206,13 @@ export class Store {
         throw error;
       }
       if (store.#spare) {
-        store.#repinTimer = setInterval(() => store.repin(), options.repinMs ?? REPIN_MS);
+        store.#repinTimer = setInterval(() => {
+          try {
+            store.repin();
+          } catch {
+            // a renewal that failed leaves the snapshot as it was; the next one tries again
+          }
+        }, options.repinMs ?? REPIN_MS);
         store.#repinTimer.unref();
       }
     }
@@ -291,9 +297,15 @@ export class Store {
       return 'busy';
     }
     const old = this.#q;
+    try {
+      old.db.exec('COMMIT');
+    } catch {
+      // Reads go on through the old transaction (whatever ended it): the new one is let go.
+      spare.db.exec('ROLLBACK');
+      return 'busy';
+    }
     this.#q = spare;
     this.#spare = old;
-    old.db.exec('COMMIT');
     // A WAL left large by an ingest is cut to nothing once every reader reads the file alone.
     if (walBytes(this.path) > WAL_SIZE_LIMIT) checkpoint(old.db, 'TRUNCATE');
     return 'repinned';
