@@ -29,7 +29,7 @@ import {
 import { emptyFingerprint } from './snapshot-id.js';
 import { Sqlite } from './sqlite.js';
 import { readStats, type StoreStats } from './stats.js';
-import { checkpoint, setWalLimits, WAL_SIZE_LIMIT, walBytes } from './wal.js';
+import { checkpoint, checkpointOffThread, setWalLimits, WAL_SIZE_LIMIT, walBytes } from './wal.js';
 
 /** A recorded server's identity (from its MCP `initialize` answer); every field optional. */
 export interface ServerInfo {
@@ -175,6 +175,8 @@ export class Store {
   #repinTimer: NodeJS.Timeout | undefined;
   /** Iterations over `recordedCalls` under way: the connection cannot end its transaction meanwhile. */
   #iterating = 0;
+  /** The checkpoint of a large WAL in a worker thread: none, under way, or done (the next renewal truncates). */
+  #offThread: 'none' | 'running' | 'done' = 'none';
 
   private constructor(path: string, db: Database.Database, writable: boolean, readOnlyMedia: boolean, target?: string) {
     this.path = path;
@@ -282,11 +284,20 @@ export class Store {
     if (!spare || !this.#db.open) return 'unpinned';
     // An iteration under way reads through the current connection: its transaction must stay.
     if (this.#iterating > 0) return 'busy';
+    // Copies into the file what no reader still needs (never waits). A fully checkpointed WAL lets
+    // the next read transaction read from the file alone, which lets a writer start the WAL over.
+    // A large WAL (an ingest's) takes seconds to copy: a worker thread does it, and a renewal
+    // after it reads from the file alone.
+    const large = walBytes(this.path) > WAL_SIZE_LIMIT;
+    if (large && this.#offThread === 'none') {
+      this.#offThread = 'running';
+      void checkpointOffThread(this.path).then(() => {
+        this.#offThread = 'done';
+      });
+    }
+    const copying = this.#offThread === 'running';
     try {
-      // Copies into the file what no reader still needs (never waits). A fully checkpointed WAL
-      // lets the next read transaction read from the file alone, which lets a writer start the
-      // WAL over.
-      checkpoint(spare.db, 'PASSIVE');
+      if (!copying) checkpoint(spare.db, 'PASSIVE');
       this.#pin(spare);
       if (spare.version() !== this.#pinned) {
         spare.db.exec('ROLLBACK');
@@ -306,8 +317,12 @@ export class Store {
     }
     this.#q = spare;
     this.#spare = old;
-    // A WAL left large by an ingest is cut to nothing once every reader reads the file alone.
-    if (walBytes(this.path) > WAL_SIZE_LIMIT) checkpoint(old.db, 'TRUNCATE');
+    // A WAL left large by an ingest is cut to nothing once the worker has copied it and every
+    // reader reads the file alone.
+    if (large && this.#offThread === 'done') {
+      checkpoint(old.db, 'TRUNCATE');
+      this.#offThread = 'none';
+    }
     return 'repinned';
   }
 

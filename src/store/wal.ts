@@ -4,6 +4,7 @@
  * starts it over once it is all copied and no reader still reads from it.
  */
 import { statSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 
 /**
@@ -45,4 +46,24 @@ export function checkpoint(db: Database.Database, mode: 'PASSIVE' | 'TRUNCATE'):
 export function setWalLimits(db: Database.Database): void {
   db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
   db.pragma('wal_autocheckpoint = 1000');
+}
+
+/**
+ * Checkpoints the SQLite file at `path` in a worker thread (checkpoint-worker.ts); resolves when it
+ * is done, whatever happened (a busy file is left for the next time).
+ */
+export function checkpointOffThread(path: string): Promise<void> {
+  return new Promise((resolve) => {
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { path } });
+    } catch {
+      resolve();
+      return;
+    }
+    worker.unref();
+    worker.once('message', () => resolve());
+    worker.once('error', () => resolve());
+    worker.once('exit', () => resolve());
+  });
 }
