@@ -129,8 +129,10 @@ async function drive(
   return counts;
 }
 
-async function waitReady(url: string): Promise<void> {
+async function waitReady(url: string, child: ChildProcess): Promise<void> {
   for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`the server exited (${child.exitCode ?? child.signalCode}) before it was ready`);
     if (
       await fetch(new URL('/readyz', url)).then(
         (r) => r.ok,
@@ -198,7 +200,7 @@ export async function longRun(options: LongRunOptions): Promise<Record<string, u
   const blocks: Record<string, unknown>[] = [];
   let ingestReport: Record<string, unknown> | undefined;
   try {
-    await waitReady(url);
+    await waitReady(url, child);
     // Warm-up: every recorded call once (and its neighbour index built), so that the first block is not the first use.
     await drive(url, '/v1/call', exact, options.connections, agent);
     await drive(url, '/v1/call', exact, options.connections, agent);
@@ -289,8 +291,12 @@ export async function longRun(options: LongRunOptions): Promise<Record<string, u
   } finally {
     clearInterval(sampler);
     agent.destroy();
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    // A server that died early (a bad flag) has exited already: waiting for its exit would never end.
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
     await stand.close();
   }
 }
