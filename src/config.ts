@@ -179,7 +179,7 @@ export const OPTIONS = {
     kind: 'string',
     default: '',
     secret: true,
-    help: 'PostgreSQL URL of a fuzzy memo shared by every replica (postgres://user:pass@host/db); without it the memo lives in the SQLite cache',
+    help: 'PostgreSQL URL of a fuzzy memo shared by every replica (postgres://user:pass@host/db); without it the memo lives in a SQLite file beside the cache (CACHE.memo)',
   },
   rolloutTtl: {
     flag: 'rollout-ttl',

@@ -69,7 +69,7 @@ export interface FuzzyConfig {
   readonly llmMaxTokens: number;
   readonly breakerFailures: number;
   readonly breakerCooldownMs: number;
-  /** A PostgreSQL URL: the memo shared by every replica; empty or absent, the memo lives in the SQLite cache. */
+  /** A PostgreSQL URL: the memo shared by every replica; empty or absent, the memo lives in a SQLite file beside the cache (`CACHE.memo`). */
   readonly memoUrl?: string;
 }
 
