@@ -32,10 +32,34 @@ module.exports = {
     },
     {
       name: 'neighbors-read-only-the-store',
-      comment: 'Similarity and the neighbour index rank recorded calls; they know no tier, simulator or protocol.',
+      comment:
+        'Similarity and the neighbour index rank recorded calls, and their worker learns output shapes; they know no tier, simulator or protocol.',
       severity: 'error',
       from: { path: '^src/neighbors/' },
-      to: { path: '^src/', pathNot: '^src/(core|store|neighbors)/' },
+      to: { path: '^src/', pathNot: '^src/(core|store|neighbors|shapes)/' },
+    },
+    {
+      name: 'shapes-are-pure',
+      comment: 'Output shapes are learnt from answers handed in, and the guard is a function of shape and answer: they import only core.',
+      severity: 'error',
+      from: { path: '^src/shapes/' },
+      to: { path: '^src/', pathNot: '^src/(core|shapes)/' },
+    },
+    {
+      name: 'rollouts-know-only-core',
+      comment:
+        'The registry of rollouts keeps their state (in memory or PostgreSQL); it is handed to the simulator as the store is, and knows no tier, store or protocol.',
+      severity: 'error',
+      from: { path: '^src/rollouts/' },
+      to: { path: '^src/', pathNot: '^src/(core|rollouts)/' },
+    },
+    {
+      name: 'only-the-simulator-knows-rollouts',
+      comment:
+        'Tiers read what the registry tells them (src/core/rollout.ts shapes), never the registry itself; protocols reach it through the simulator.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(rollouts|simulator)/|^src/[^/]+\\.ts$|^src/commands/' },
+      to: { path: '^src/rollouts/' },
     },
     {
       name: 'snapshot-knows-no-serving',

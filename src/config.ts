@@ -3,6 +3,7 @@
  * of process.env. Values are validated once, with messages that name the flag, and frozen.
  */
 import { ConfigError } from './core/errors.js';
+import { DEFAULT_MAX_KEYS } from './core/json-size.js';
 import { REPEAT_POLICIES } from './core/types.js';
 import { FORMAT_NAMES } from './protocols/formats/index.js';
 import { TOOL_FORMATS } from './protocols/formats/tool-schemas.js';
@@ -114,7 +115,23 @@ export const OPTIONS = {
     kind: 'integer',
     default: 1000,
     min: 1,
-    help: 'most calls in one POST /v1/calls',
+    help: 'most calls in one POST /v1/calls, and most actions and <tool_call> blocks (all actions together) in one POST /get_observation',
+  },
+  maxBodyKeys: {
+    flag: 'max-body-keys',
+    env: 'TOOLSIM_MAX_BODY_KEYS',
+    kind: 'integer',
+    default: DEFAULT_MAX_KEYS,
+    min: 16,
+    help: "keys and array items of one request body, all levels together (also of a JSON string of arguments, and of one verl-tool request's <tool_call> blocks); past it a 400 too_many_keys before any is read",
+  },
+  maxResponseMb: {
+    flag: 'max-response-mb',
+    env: 'TOOLSIM_MAX_RESPONSE_MB',
+    kind: 'integer',
+    default: 32,
+    min: 1,
+    help: 'largest answer to one POST /v1/calls or POST /get_observation, MiB; past it a 400 response_too_large',
   },
   logLevel: {
     flag: 'log-level',
@@ -155,6 +172,44 @@ export const OPTIONS = {
     secret: true,
     help: 'PostgreSQL URL of a fuzzy memo shared by every replica (postgres://user:pass@host/db); without it the memo lives in the SQLite cache',
   },
+  rolloutTtl: {
+    flag: 'rollout-ttl',
+    env: 'TOOLSIM_ROLLOUT_TTL',
+    kind: 'string',
+    default: '1h',
+    help: 'silence after which a rollout (trajectory_id) ends and its state is forgotten: 90s, 30m, 1h, 1d',
+  },
+  maxRollouts: {
+    flag: 'max-rollouts',
+    env: 'TOOLSIM_MAX_ROLLOUTS',
+    kind: 'integer',
+    default: 100_000,
+    min: 1,
+    help: 'rollouts kept at most; past it the longest silent one ends',
+  },
+  rolloutHistory: {
+    flag: 'rollout-history',
+    env: 'TOOLSIM_ROLLOUT_HISTORY',
+    kind: 'integer',
+    default: 64,
+    min: 1,
+    max: 10_000,
+    help: "calls of a rollout's history kept per server (and the write that diverged it) for the prompts of its diverged calls",
+  },
+  writeTools: {
+    flag: 'write-tools',
+    env: 'TOOLSIM_WRITE_TOOLS',
+    kind: 'string',
+    default: '',
+    help: 'regular expression (case-insensitive) of tool names (or server/tool) that write, whatever their annotations say',
+  },
+  readOnlyTools: {
+    flag: 'read-only-tools',
+    env: 'TOOLSIM_READ_ONLY_TOOLS',
+    kind: 'string',
+    default: '',
+    help: 'regular expression (case-insensitive) of tool names (or server/tool) that only read, unless --write-tools matches them too',
+  },
   adminToken: {
     flag: 'admin-token',
     env: 'TOOLSIM_ADMIN_TOKEN',
@@ -180,6 +235,12 @@ export const OPTIONS = {
     help: 'time to receive a whole request, body included, then 408 and the connection closed (a slow client cannot hold a shutdown); 0: no limit',
   },
   json: { flag: 'json', kind: 'boolean', default: false, help: 'print JSON instead of a table' },
+  writes: {
+    flag: 'writes',
+    kind: 'boolean',
+    default: false,
+    help: 'list which tools count as writes for state within a rollout, and why, instead of their schemas',
+  },
   tool: { flag: 'tool', kind: 'string', default: '', help: 'tool name of the call' },
   callServer: { flag: 'server', kind: 'string', default: '', help: 'server of the call (may be left out when one server has the tool)' },
   arguments: { flag: 'arguments', kind: 'string', default: '{}', help: 'arguments of the call, as a JSON object' },
@@ -397,6 +458,15 @@ export const OPTIONS = {
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
+
+/** The options of rollout state (serve); resolved, they make a RolloutsConfig (src/rollouts/create.ts). */
+export const ROLLOUT_OPTIONS = [
+  'rolloutTtl',
+  'maxRollouts',
+  'rolloutHistory',
+  'writeTools',
+  'readOnlyTools',
+] as const satisfies readonly OptionName[];
 
 /** The options of the fuzzy tier (serve and explain); resolved, they make its FuzzyConfig (src/tiers/fuzzy). */
 export const FUZZY_OPTIONS = [

@@ -6,8 +6,10 @@
 import type { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
-import { type Config, FUZZY_OPTIONS } from './config.js';
+import { type Config, FUZZY_OPTIONS, ROLLOUT_OPTIONS } from './config.js';
 import { createMetrics, type Metrics } from './core/metrics.js';
+import { createRollouts } from './rollouts/create.js';
+import type { Rollouts } from './rollouts/rollouts.js';
 import { Simulator, type SimulatorOptions } from './simulator/simulator.js';
 import { Snapshots } from './simulator/snapshots.js';
 import { createFuzzy, type FuzzyExtras } from './tiers/fuzzy/fuzzy-tier.js';
@@ -22,12 +24,15 @@ export const SERVE_OPTIONS = [
   'neighbors',
   'bodyLimit',
   'maxBatch',
+  'maxBodyKeys',
+  'maxResponseMb',
   'logLevel',
   'adminToken',
   'maxEventLoopDelay',
   'memoUrl',
   'requestTimeoutMs',
   ...FUZZY_OPTIONS,
+  ...ROLLOUT_OPTIONS,
 ] as const;
 export type ServeConfig = Config<(typeof SERVE_OPTIONS)[number]>;
 
@@ -70,12 +75,24 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
   });
   let snapshots: Snapshots | undefined;
   const metrics = createMetrics({ cacheCalls: () => snapshots?.current.callCount ?? 0 });
+  // Rollout state lives where the shared memo does: a rollout's diverged calls are improvised on any replica.
+  const registry = createRollouts(config, {
+    url: fuzzy.enabled && config.memoUrl ? config.memoUrl : undefined,
+    onEnded: (how, count) => metrics.rolloutsEnded.inc({ how }, count),
+    onChange: (status) => {
+      if (status.state === 'unavailable')
+        log?.warn({ rollouts: status }, 'rollout state unavailable; calls of named rollouts are misses state_unavailable until it is back');
+      else log?.info({ rollouts: status }, `rollout state ${status.state}`);
+    },
+  });
+  const { rollouts } = registry;
   try {
     // One connection attempt, bounded: a database that is down delays nothing more than that, and is retried in the background.
-    await fuzzy.start();
-    snapshots = openSnapshots(config, metrics, fuzzy.tier);
+    await Promise.all([fuzzy.start(), registry.start()]);
+    snapshots = openSnapshots(config, metrics, fuzzy.tier, rollouts);
   } catch (error) {
     await fuzzy.close();
+    await rollouts.close();
     throw error;
   }
   const live = snapshots;
@@ -84,6 +101,8 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
     metrics,
     bodyLimit: config.bodyLimit,
     maxBatch: config.maxBatch,
+    maxBodyKeys: config.maxBodyKeys,
+    maxResponseBytes: config.maxResponseMb * 1024 * 1024,
     maxEventLoopDelay: config.maxEventLoopDelay,
     memo: () => fuzzy.memoStatus() as Record<string, unknown> | undefined,
     requestTimeoutMs: config.requestTimeoutMs,
@@ -103,6 +122,7 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
     await app.close();
     await live.close();
     await fuzzy.close();
+    await rollouts.close();
     throw error;
   }
   const first = live.current;
@@ -138,11 +158,17 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
       await app.close();
       await live.close();
       await fuzzy.close();
+      await rollouts.close();
     })());
   return { app, url, snapshots: live, close };
 }
 
-function openSnapshots(config: ServeConfig, metrics: Metrics, fuzzy: NonNullable<SimulatorOptions['fuzzy']>): Snapshots {
+function openSnapshots(
+  config: ServeConfig,
+  metrics: Metrics,
+  fuzzy: NonNullable<SimulatorOptions['fuzzy']>,
+  rollouts: Rollouts,
+): Snapshots {
   return Snapshots.open(
     config.db,
     (store) =>
@@ -153,7 +179,9 @@ function openSnapshots(config: ServeConfig, metrics: Metrics, fuzzy: NonNullable
         lruSize: config.lruSize,
         lruBytes: config.lruMb * 1024 * 1024,
         neighbors: config.neighbors,
+        maxKeys: config.maxBodyKeys,
         fuzzy,
+        rollouts,
       }),
   );
 }

@@ -87,6 +87,8 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
   let stand: FakeAnthropic;
   let replicas: ServeProcess[] = [];
   let improvised = 0;
+  // The stand-in's answer: it fits the shapes learnt from both tools' recordings (get_weather's and set_alert's keys).
+  const improvise = (): object => ({ city: 'Improvised', temp: 100 + improvised++, ok: true, alert: 'low' });
 
   const setUp = async (): Promise<void> => {
     const dir = tempDir();
@@ -94,14 +96,22 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
     const writer = Store.open(cache);
     await ingest({
       store: writer,
-      inputs: [writeLog(dir, 'a.jsonl', [weather('Paris', 18), weather('London', 14), weather('Berlin', 16)])],
+      inputs: [
+        writeLog(dir, 'a.jsonl', [
+          weather('Paris', 18),
+          weather('London', 14),
+          weather('Berlin', 16),
+          // A tool that writes (by its name): a rollout that sets another alert diverges.
+          { server: 'weather', tool: 'set_alert', arguments: { city: 'Paris', level: 'high' }, output: { ok: true, alert: 'high' } },
+        ]),
+      ],
     });
     writer.close();
     // Slow enough that the 12 concurrent calls below all arrive while the first is being improvised.
     stand = await startFakeAnthropic({
       kind: 'slow',
       delayMs: 400,
-      after: { kind: 'answer', output: () => ({ temp: 100 + improvised++ }) },
+      after: { kind: 'answer', output: improvise },
     });
     onCleanup(() => stand.close());
   };
@@ -183,12 +193,38 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
       expect(stand.requests.length).toBe(before);
     }
 
+    // A rollout whose consecutive calls land on different replicas, its state in PostgreSQL: after a
+    // write no recording has (on replica 2), its read of the recorded call (on replica 3) is
+    // improvised with its history, never the recording; the same calls as another rollout, through
+    // HAProxy, get the same answers without a new LLM request.
+    const alert = { tool: 'set_alert', arguments: { city: 'Paris', level: 'low' } };
+    const steps = [near('Paris'), alert, near('Paris'), near('Paris')];
+    const crossed: Answer[] = [];
+    for (const [i, body] of steps.entries()) crossed.push(await call(replicas[i % 3]!, { ...body, trajectory_id: 'fleet-rollout' }));
+    expect(crossed.map((a) => a.tier)).toEqual(['exact', 'fuzzy', 'fuzzy', 'fuzzy']);
+    expect(crossed[2]!.match).toMatchObject({ rollout: { diverged_since: 2, history: 2 } });
+    expect(crossed[3]!.match).toMatchObject({ rollout: { diverged_since: 2, history: 3 } });
+    const rolloutRequests = stand.requests.length - before;
+    const shown = await fetch(new URL('/v1/rollouts/fleet-rollout', replicas[1]!.url)).then((r) => r.json());
+    expect(shown).toMatchObject({ calls: 4, servers: [{ server: 'weather', state: 'diverged', diverged_since: 2, answered: 4 }] });
+    const again = balancer ?? replicas[0]!;
+    const replayed: Answer[] = [];
+    for (const body of steps) replayed.push(await call(again, { ...body, trajectory_id: 'fleet-rollout-again' }));
+    expect(replayed.map((a) => JSON.stringify([a.tier, a.output]))).toEqual(crossed.map((a) => JSON.stringify([a.tier, a.output])));
+    expect(stand.requests.length).toBe(before + rolloutRequests);
+    // Those calls are this fleet's: later steps count requests from here.
+    const afterRollouts = stand.requests.length;
+
     // 4. PostgreSQL stops mid-run, here while an improvisation is in flight: its answer cannot be
     // stored, so it is not served (another replica could not serve the same); exact answers go on,
     // unseen fuzzy calls are labelled misses, /readyz says so.
-    stand.script({ kind: 'slow', delayMs: 1500, after: { kind: 'answer', output: () => ({ temp: 100 + improvised++ }) } });
+    stand.script({
+      kind: 'slow',
+      delayMs: 1500,
+      after: { kind: 'answer', output: improvise },
+    });
     const inFlight = call(replicas[0]!, near('Parisss'));
-    await expect.poll(() => stand.requests.length, { timeout: 5000, interval: 20 }).toBe(before + 1);
+    await expect.poll(() => stand.requests.length, { timeout: 5000, interval: 20 }).toBe(afterRollouts + 1);
     await db().stop();
     const lost = await inFlight;
     expect(lost.tier).toBe('miss');
@@ -202,7 +238,7 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
       expect(seen.tier).toBe('fuzzy');
       expect(seen.output).toEqual(answers.get('Pariss'));
     }
-    expect(stand.requests.length).toBe(before + 1);
+    expect(stand.requests.length).toBe(afterRollouts + 1);
     const startedAt = performance.now();
     const unseen = await Promise.all(replicas.map((r) => call(r, near('Berrlin'))));
     for (const answer of unseen) {
@@ -212,7 +248,7 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
     // Wide guard: a dead database costs at most a connection attempt, never the LLM deadline.
     const missMs = performance.now() - startedAt;
     expect(missMs).toBeLessThan(4000);
-    expect(stand.requests.length).toBe(before + 1);
+    expect(stand.requests.length).toBe(afterRollouts + 1);
     for (const r of replicas) {
       const ready = await readyz(r);
       expect(ready.status).toBe(200);
@@ -236,13 +272,14 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
     const after = await Promise.all(replicas.map((r) => call(r, near('Berrlin'))));
     expect(after.map((r) => r.tier)).toEqual(['fuzzy', 'fuzzy', 'fuzzy', 'fuzzy']);
     expect(new Set(after.map((r) => JSON.stringify(r.output))).size).toBe(1);
-    expect(stand.requests.length).toBe(before + 2);
+    expect(stand.requests.length).toBe(afterRollouts + 2);
     expect(replicas.some((r) => r.logs.some((line) => /shared memo unavailable/.test(String(line['msg']))))).toBe(true);
     console.log(
       `[figures] fleet of 3 replicas, one PostgreSQL memo: 12 concurrent identical misses -> ${concurrentRequests} LLM request, ${concurrentAnswers} distinct answer; ` +
         `${distinct.length} distinct misses x 3 replicas -> ${distinctRequests} LLM requests, 1 answer each; after restarting all: ${answers.size} calls x 3 replicas identical, 0 new requests; ` +
         `PostgreSQL stopped: an improvisation in flight -> memo_unavailable (not served unstored), exact and seen fuzzy answers served, unseen fuzzy -> memo_unavailable in ${Math.round(missMs)} ms (3 calls), /readyz 200 memo unavailable, a replica started meanwhile serves exact; ` +
-        `PostgreSQL back: all ${replicas.length} memo ok after ${Math.round(recoveredMs)} ms, 1 request for the new call`,
+        `PostgreSQL back: all ${replicas.length} memo ok after ${Math.round(recoveredMs)} ms, 1 request for the new call; ` +
+        `a rollout over replicas 1, 2, 3, 1 -> exact, then ${crossed.length - 1} improvised with its history (${rolloutRequests} LLM requests), the same calls again through ${balancer ? 'HAProxy' : 'one replica'} -> the same answers, 0 new requests`,
     );
     await stop();
   }, 90_000);

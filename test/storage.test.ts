@@ -217,7 +217,7 @@ describe('layout', () => {
     const old = new Sqlite(db);
     old.exec("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema_version', '1')");
     old.close();
-    expect(() => Store.open(db, { readonly: true })).toThrow(/schema version 1; this toolsim reads version 2: ingest its logs again/);
+    expect(() => Store.open(db, { readonly: true })).toThrow(/schema version 1; this toolsim reads version 3: ingest its logs again/);
     expect(toolsim(['ingest', writeLog(tempDir(), 'log.jsonl', records(0, 1)), '--db', db]).stderr).toMatch(/ingest its logs again/);
   });
 

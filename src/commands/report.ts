@@ -96,6 +96,22 @@ export const reportCommand: Command = {
         ],
       ),
     );
+    const rollouts = body.rollouts ?? {};
+    const inDiverged = (rollouts['fuzzy'] ?? 0) + (rollouts['miss'] ?? 0);
+    if ((rollouts['diverged'] ?? 0) > 0 || inDiverged > 0)
+      lines.push(
+        '',
+        table(
+          ['rollouts', ''],
+          [
+            ['diverged (a write no recording has)', formatNumber(rollouts['diverged'] ?? 0)],
+            [
+              'calls in diverged state',
+              `${formatNumber(inDiverged)} (fuzzy ${formatNumber(rollouts['fuzzy'] ?? 0)}, miss ${formatNumber(rollouts['miss'] ?? 0)})`,
+            ],
+          ],
+        ),
+      );
     process.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   },

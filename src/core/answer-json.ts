@@ -22,6 +22,9 @@ export function buildAnswerJson(answer: Answer): string {
   if (match.unmemoized) matchJson += ',"unmemoized":true';
   // Neighbours' arguments keep every digit (a RawNumber is written as its text, never as a double).
   if (match.neighbors !== undefined) matchJson += `,"neighbors":${stringifyJson(match.neighbors, true)}`;
+  if (match.refused !== undefined) matchJson += `,"refused":${JSON.stringify(match.refused)}`;
+  if (match.rollout !== undefined)
+    matchJson += `,"rollout":{"diverged_since":${match.rollout.diverged_since},"history":${match.rollout.history}}`;
   const reason = answer.reason === undefined ? '' : `,"reason":"${answer.reason}"`;
   return `{"tier":"${answer.tier}","output":${answer.outputJson},"is_error":${answer.isError}${reason},"match":${matchJson}}}`;
 }

@@ -10,6 +10,7 @@
  * and explain show it exactly, and similarity tells such numbers apart.
  */
 import { hash } from 'node:crypto';
+import { jsonExcess } from './json-size.js';
 import { canonicalNumber, parseJson, plainDecimal, RawNumber } from './json-text.js';
 import type { Json, JsonObject } from './types.js';
 
@@ -18,7 +19,7 @@ export const KEY_VERSION = 'toolsim-key-v2';
 export const MAX_DEPTH = 64;
 
 /** `exact` is true when the value holds a `RawNumber` (a number no double holds exactly). */
-export type Parsed<T> = { ok: true; value: T; exact?: boolean } | { ok: false; reason: string };
+export type Parsed<T> = { ok: true; value: T; exact?: boolean } | { ok: false; reason: string; tooLarge?: true };
 
 /** Orders strings by Unicode code point (JS `<` orders UTF-16 code units, which differs past U+FFFF). */
 export function compareCodePoints(a: string, b: string): number {
@@ -63,7 +64,7 @@ function normalizeValue(value: unknown, depth: number, seen: { exact: boolean })
       if (value instanceof RawNumber) {
         let number: number | RawNumber;
         try {
-          number = canonicalNumber(value.text);
+          number = canonicalNumber(value);
         } catch (error) {
           return { ok: false, reason: (error as Error).message };
         }
@@ -84,7 +85,8 @@ function normalizeValue(value: unknown, depth: number, seen: { exact: boolean })
       for (const rawKey of Object.keys(value)) {
         const key = rawKey.normalize('NFC');
         if (Object.hasOwn(out, key)) {
-          return { ok: false, reason: `two keys are the same string after NFC normalization: ${JSON.stringify(key)}` };
+          const shown = key.length > 64 ? `${JSON.stringify(key.slice(0, 64))}… (${key.length} characters)` : JSON.stringify(key);
+          return { ok: false, reason: `two keys are the same string after NFC normalization: ${shown}` };
         }
         const item = normalizeValue((value as Record<string, unknown>)[rawKey], depth + 1, seen);
         if (!item.ok) return item;
@@ -97,10 +99,24 @@ function normalizeValue(value: unknown, depth: number, seen: { exact: boolean })
   }
 }
 
-/** Arguments given as an object or as a JSON string of one, normalized. */
-export function parseArguments(input: unknown): Parsed<JsonObject> {
+/**
+ * Arguments given as an object or as a JSON string of one, normalized. A string is refused
+ * (`tooLarge`) before it is parsed when it holds more than `maxKeys` keys and array items, all
+ * levels together: a body's own keys are counted by the body parser, a string's only here.
+ */
+export function parseArguments(input: unknown, maxKeys = Number.POSITIVE_INFINITY): Parsed<JsonObject> {
   let value = input;
   if (typeof input === 'string') {
+    if (maxKeys !== Number.POSITIVE_INFINITY) {
+      const excess = jsonExcess(input, { depth: MAX_DEPTH + 1, entries: maxKeys });
+      if (excess?.kind === 'depth') return { ok: false, reason: `arguments: nested deeper than ${MAX_DEPTH} levels` };
+      if (excess)
+        return {
+          ok: false,
+          tooLarge: true,
+          reason: `arguments is a JSON string of more than ${maxKeys} keys and array items (--max-body-keys); it was not read`,
+        };
+    }
     try {
       value = parseJson(input, 'value');
     } catch (error) {

@@ -21,12 +21,23 @@ export const ERRORS = {
     when: 'the body has a key named `__proto__` (however it is escaped), or a `constructor` key holding `prototype`',
   },
   too_deep: { status: 400, when: 'the body nests arrays and objects deeper than 128 levels (checked before it is parsed)' },
+  too_many_keys: {
+    status: 400,
+    when: 'the body, a JSON string of arguments in it, or the `<tool_call>` blocks of one verl-tool request hold more keys and array items (all levels together) than `--max-body-keys` (checked before they are parsed)',
+  },
   invalid_arguments: {
     status: 400,
-    when: '`arguments` is not an object or a JSON string of one, nests deeper than 64 levels, or has two keys that are one after NFC normalization',
+    when: '`arguments` is not an object or a JSON string of one, nests deeper than 64 levels, has two keys that are one after NFC normalization, or holds a number whose exponent has more than 15 digits',
   },
   ambiguous_tool: { status: 400, when: 'no `server` was given and several recorded servers have the tool' },
-  batch_too_large: { status: 400, when: 'a batch holds more calls (or verl-tool actions) than `--max-batch`' },
+  batch_too_large: {
+    status: 400,
+    when: 'a batch holds more calls (or verl-tool actions) than `--max-batch`, or the `<tool_call>` blocks of one verl-tool request, all actions together, are more than `--max-batch`',
+  },
+  response_too_large: {
+    status: 400,
+    when: 'the answer to one `POST /v1/calls` or `POST /get_observation` would be larger than `--max-response-mb`; send fewer calls or actions at once',
+  },
   length_mismatch: { status: 400, when: 'the parallel arrays of a `POST /get_observation` body have different lengths' },
   invalid_content_length: { status: 400, when: 'the body is not as long as its `Content-Length` header says' },
   invalid_url: { status: 400, when: 'the URL cannot be decoded (bad percent-encoding, e.g. `/v1/%E0%A4%A`)' },
@@ -42,7 +53,7 @@ export const ERRORS = {
     when: 'the request (headers and body) was not received within `--request-timeout-ms`; the connection is closed',
   },
   body_too_large: { status: 413, when: 'the body is larger than `--body-limit`' },
-  uri_too_long: { status: 414, when: 'a path parameter (`{server}`, `{tool}`) is longer than 100 characters' },
+  uri_too_long: { status: 414, when: 'a path parameter (`{server}`, `{tool}`, a rollout `{id}`) is longer than 100 characters' },
   unsupported_media_type: { status: 415, when: "the body's content type is not `application/json`, or its charset is not UTF-8" },
   headers_too_large: { status: 431, when: "the request's headers are larger than Node's limit (16 KiB); the connection is closed" },
   internal_error: { status: 500, when: 'a bug: anything unexpected (it is logged); a malformed request never causes it' },
@@ -50,6 +61,10 @@ export const ERRORS = {
   storage_unavailable: {
     status: 503,
     when: 'the cache file could not be read (damaged or unreadable under the server); only the calls that touched it fail, and `/readyz` answers 503 from then on',
+  },
+  state_unavailable: {
+    status: 503,
+    when: "`GET` or `DELETE /v1/rollouts/{id}` while the rollouts' PostgreSQL (`--memo-url`) cannot be reached; retry after the `Retry-After` delay",
   },
   shutting_down: { status: 503, when: 'the server is shutting down (`SIGTERM`); sent with `Retry-After` and `Connection: close`' },
 } as const satisfies Record<string, { status: number; when: string }>;

@@ -13,7 +13,7 @@ import {
   type MetricValueWithName,
   Registry,
 } from 'prom-client';
-import type { Tier } from './types.js';
+import { REFUSAL_REASONS, type Tier } from './types.js';
 
 export const UNKNOWN_LABEL = '_unknown';
 
@@ -36,12 +36,18 @@ export interface Metrics {
   callTally(tier: Tier, server: string, tool: string): CallTally;
   readonly misses: Counter<'reason'>;
   readonly llmRequests: Counter<'outcome'>;
+  readonly llmAnswersRefused: Counter<'reason'>;
   readonly llmTokens: Counter<'type'>;
   readonly llmDuration: Histogram;
   readonly fuzzyMemoHits: Counter;
   readonly singleflightJoins: Counter;
   readonly memoWriteFailures: Counter;
   readonly cacheCalls: Gauge;
+  /** Servers of rollouts whose state diverged (a write no recording has, improvised). */
+  readonly rolloutsDiverged: Counter;
+  /** Calls answered in diverged state, by tier (fuzzy, or miss: never exact). */
+  readonly divergedCalls: Counter<'tier'>;
+  readonly rolloutsEnded: Counter<'how'>;
 }
 
 export interface MetricsOptions {
@@ -81,6 +87,14 @@ export function createMetrics(options: MetricsOptions): Metrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30],
     registers,
   });
+  const refused = new Counter({
+    name: 'toolsim_llm_answers_refused_total',
+    help: 'Improvised answers refused (they did not fit the output schema or shape, or were no answer), by the reason of their first misfit.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  // Every reason listed at 0 from the start: a fixed set, so a dashboard's rate is never empty.
+  for (const reason of REFUSAL_REASONS) refused.inc({ reason }, 0);
   return {
     registry,
     callTally(tier, server, tool) {
@@ -106,6 +120,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    llmAnswersRefused: refused,
     llmTokens: new Counter({
       name: 'toolsim_llm_tokens_total',
       help: 'LLM tokens used, by type (input, output, cache_read, cache_write).',
@@ -131,6 +146,23 @@ export function createMetrics(options: MetricsOptions): Metrics {
     memoWriteFailures: new Counter({
       name: 'toolsim_memo_write_failures_total',
       help: 'Improvised answers served but not memoized: the memo could not be written at once (locked by an ingest, disk full, read-only).',
+      registers,
+    }),
+    rolloutsDiverged: new Counter({
+      name: 'toolsim_rollouts_diverged_total',
+      help: 'Servers of rollouts whose state diverged from every recording: a write no recording has, improvised.',
+      registers,
+    }),
+    divergedCalls: new Counter({
+      name: 'toolsim_diverged_calls_total',
+      help: 'Calls answered in diverged state (improvised with the rollout history, never from a recording), by tier.',
+      labelNames: ['tier'] as const,
+      registers,
+    }),
+    rolloutsEnded: new Counter({
+      name: 'toolsim_rollouts_ended_total',
+      help: 'Rollouts ended, by how: deleted, finished (verl-tool), session_closed (MCP), expired (--rollout-ttl), evicted (a cap).',
+      labelNames: ['how'] as const,
       registers,
     }),
     cacheCalls: new Gauge({

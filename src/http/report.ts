@@ -16,6 +16,8 @@ export interface Counts {
   misses: Record<string, number>;
   llmRequests: Record<string, number>;
   llmTokens: Record<string, number>;
+  /** Servers of rollouts that diverged (`diverged`), and calls answered in diverged state by tier. */
+  rollouts: Record<string, number>;
 }
 
 interface Sample extends Counts {
@@ -56,6 +58,11 @@ async function read(metrics: Metrics): Promise<Counts> {
     misses: await by(metrics.misses, 'reason'),
     llmRequests: await by(metrics.llmRequests, 'outcome'),
     llmTokens: await by(metrics.llmTokens, 'type', Object.fromEntries(TOKEN_TYPES.map((t) => [t, 0]))),
+    rollouts: await by(metrics.divergedCalls, 'tier', {
+      diverged: ((await metrics.rolloutsDiverged.get()).values[0]?.value ?? 0) as number,
+      fuzzy: 0,
+      miss: 0,
+    }),
   };
 }
 
@@ -68,19 +75,33 @@ const minus = (now: Record<string, number>, then: Record<string, number>): Recor
   return out;
 };
 
-/** `15m`, `2h`, `90s`, `1d` back from now, or an ISO 8601 time; undefined for "since start". */
+/**
+ * `15m`, `2h`, `90s`, `1d` back from now, or an ISO 8601 time; undefined for "since start". A window
+ * reaching back before 1970 or starting more than a day from now (clocks disagree a little, not a
+ * day) is a 400 naming the range: `99999999999h` once became a RangeError and a 500.
+ */
 export function parseSince(since: string | undefined, now: number): number | undefined {
   if (since === undefined || since === '') return undefined;
   const duration = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(since);
-  if (duration) return now - Number(duration[1]) * { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[duration[2] as 's' | 'm' | 'h' | 'd'];
-  const at = Date.parse(since);
-  if (!Number.isFinite(at) || !/^\d{4}-\d{2}-\d{2}/.test(since))
+  let at: number;
+  if (duration) at = now - Number(duration[1]) * { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[duration[2] as 's' | 'm' | 'h' | 'd'];
+  else {
+    at = Date.parse(since);
+    if (!Number.isFinite(at) || !/^\d{4}-\d{2}-\d{2}/.test(since))
+      throw new BadRequestError(
+        'invalid_request',
+        `since must be a duration (90s, 15m, 2h, 1d) or an ISO 8601 time, got ${JSON.stringify(since).slice(0, 80)}`,
+      );
+  }
+  if (!(at >= 0 && at <= now + DAY_MS))
     throw new BadRequestError(
       'invalid_request',
-      `since must be a duration (90s, 15m, 2h, 1d) or an ISO 8601 time, got ${JSON.stringify(since).slice(0, 80)}`,
+      `since must be a time from 1970-01-01T00:00:00Z to a day from now (${new Date(now).toISOString()}), or a duration back from now no longer than that; got ${JSON.stringify(since).slice(0, 80)}`,
     );
   return at;
 }
+
+const DAY_MS = 86_400_000;
 
 export interface Report extends Counts {
   /** The window: from the sample used as its start (or the server's start) to now. */
@@ -112,6 +133,7 @@ export class UsageHistory {
       misses: {},
       llmRequests: {},
       llmTokens: {},
+      rollouts: {},
     });
     this.#timer = setInterval(() => void this.sample(), options.sampleEveryMs ?? 60_000);
     this.#timer.unref();
@@ -142,6 +164,7 @@ export class UsageHistory {
       misses: minus(current.misses, base.misses),
       llmRequests: minus(current.llmRequests, base.llmRequests),
       llmTokens: minus(current.llmTokens, base.llmTokens),
+      rollouts: minus(current.rollouts, base.rollouts),
     };
   }
 
@@ -154,7 +177,7 @@ const countsSchema = { type: 'object', additionalProperties: { type: 'number' } 
 
 export const reportSchema = {
   type: 'object',
-  required: ['from', 'to', 'seconds', 'calls', 'shares', 'tiers', 'misses', 'llmRequests', 'llmTokens'],
+  required: ['from', 'to', 'seconds', 'calls', 'shares', 'tiers', 'misses', 'llmRequests', 'llmTokens', 'rollouts'],
   properties: {
     from: {
       type: 'string',
@@ -170,6 +193,11 @@ export const reportSchema = {
     misses: { ...countsSchema, description: 'Misses per reason.' },
     llmRequests: { ...countsSchema, description: 'LLM requests per outcome.' },
     llmTokens: { ...countsSchema, description: 'LLM tokens per type (input, output, cache_read, cache_write).' },
+    rollouts: {
+      ...countsSchema,
+      description:
+        'State within rollouts: `diverged`, servers of rollouts that made a write no recording has; `fuzzy` and `miss`, calls answered in diverged state by tier (never exact).',
+    },
   },
   example: {
     from: '2026-11-29T10:00:00.000Z',
@@ -181,6 +209,7 @@ export const reportSchema = {
     misses: { no_similar_calls: 30, unknown_tool: 20 },
     llmRequests: { ok: 40 },
     llmTokens: { input: 52000, output: 3100, cache_read: 0, cache_write: 0 },
+    rollouts: { diverged: 12, fuzzy: 40, miss: 1 },
   },
 } as const;
 

@@ -32,7 +32,12 @@ export const callRequestSchema = {
       description: "The call's arguments: an object, or a JSON string of one.",
       anyOf: [{ type: 'object', additionalProperties: true }, { type: 'string' }],
     },
-    trajectory_id: { type: 'string', maxLength: MAX_TRAJECTORY_ID_LENGTH },
+    trajectory_id: {
+      type: 'string',
+      maxLength: MAX_TRAJECTORY_ID_LENGTH,
+      description:
+        "Names the rollout the call belongs to: after a write no recording has, the rollout's later calls on that server are improvised with its history there (match.rollout), never served from a recording. GET /v1/rollouts/{id} shows its state; DELETE ends it. Empty or absent: the call is on its own.",
+    },
     source_trajectory_id: {
       type: 'string',
       maxLength: MAX_TRAJECTORY_ID_LENGTH,
@@ -97,6 +102,20 @@ export const callResultSchema = {
           description:
             'recorded_failure misses: the failure as it was recorded (the observation the repeat policy picks among the failures).',
         },
+        refused: {
+          type: 'array',
+          items: { type: 'string' },
+          maxItems: 8,
+          description:
+            "llm_invalid_output misses: what did not fit in the model's last answer (the declared output schema, or the shape learnt from the recordings), in words.",
+        },
+        rollout: {
+          type: 'object',
+          required: ['diverged_since', 'history'],
+          description:
+            "Answers given in diverged state: the call's rollout (trajectory_id) made a write no recording has on this server at its call diverged_since, so the call was improvised with the rollout's history there (history: its answered calls on the server before this one).",
+          properties: { diverged_since: { type: 'integer', minimum: 1 }, history: { type: 'integer', minimum: 0 } },
+        },
       },
     },
   },
@@ -124,6 +143,30 @@ export const toolsResultSchema = {
           tool: { type: 'string' },
           description: { type: 'string' },
           input_schema: { type: 'object', additionalProperties: true },
+          output_schema: {
+            type: 'object',
+            additionalProperties: true,
+            description: "The tool's declared output schema (MCP outputSchema).",
+          },
+          annotations: {
+            type: 'object',
+            additionalProperties: true,
+            description: "MCP's tool annotations as recorded (readOnlyHint, destructiveHint, idempotentHint, openWorldHint, title).",
+            properties: {
+              title: { type: 'string' },
+              readOnlyHint: { type: 'boolean' },
+              destructiveHint: { type: 'boolean' },
+              idempotentHint: { type: 'boolean' },
+              openWorldHint: { type: 'boolean' },
+            },
+          },
+          output_check: {
+            type: 'object',
+            description:
+              'How the recorded successful answers fit output_schema as MCP structuredContent; MCP tools/list lists the schema only when misfits is 0.',
+            required: ['answers', 'misfits'],
+            properties: { answers: { type: 'integer', minimum: 0 }, misfits: { type: 'integer', minimum: 0 }, example: { type: 'string' } },
+          },
           calls: { type: 'integer', minimum: 0 },
         },
       },
@@ -134,8 +177,12 @@ export const toolsResultSchema = {
 export const formattedToolsSchema = {
   type: 'object',
   required: ['tools'],
-  description: 'OpenAI function tools, Anthropic tools, or an MCP tools/list result (GET /v1/tools?format=...).',
-  properties: { tools: { type: 'array', items: { type: 'object', additionalProperties: true } } },
+  description:
+    'OpenAI function tools, Anthropic tools, or an MCP tools/list result (GET /v1/tools?format=...); `toolsim` holds, by listed name, the declared output schemas and MCP annotations of the tools that have them.',
+  properties: {
+    tools: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    toolsim: { type: 'object', additionalProperties: true },
+  },
 } as const;
 
 export const statusSchema = {
@@ -152,6 +199,17 @@ export const statusSchema = {
         backend: { type: 'string' },
         state: { type: 'string', enum: ['ok', 'connecting', 'unavailable'] },
         since: { type: 'string' },
+        error: { type: 'string' },
+      },
+    },
+    rollouts: {
+      type: 'object',
+      description:
+        'Where rollout state lives (memory, or postgres with --memo-url); its outage does not make the replica unready: calls without trajectory_id go on',
+      properties: {
+        backend: { type: 'string' },
+        state: { type: 'string', enum: ['ok', 'connecting', 'unavailable'] },
+        rollouts: { type: 'integer' },
         error: { type: 'string' },
       },
     },
@@ -180,6 +238,32 @@ export const explainResultSchema = {
         user: { type: 'string' },
         examples: { type: 'integer', minimum: 0 },
       },
+    },
+    output: {
+      type: 'object',
+      required: ['guard'],
+      description:
+        "What an improvised answer would be held to: the tool's declared output schema, the shape learnt from its recorded answers (as JSON Schema), or nothing.",
+      properties: {
+        guard: { type: 'string', enum: ['declared', 'learnt', 'none'] },
+        schema: { type: 'object', additionalProperties: true },
+        disagreements: {
+          type: 'array',
+          items: { type: 'string' },
+          description: 'Where the recorded answers have more than one shape (each is allowed).',
+        },
+        problem: { type: 'string', description: 'Why the declared output schema does not guard (it cannot be compiled).' },
+      },
+    },
+    writes: {
+      type: 'object',
+      required: ['writes', 'why'],
+      description: 'Whether the tool counts as a write for state within a rollout, and which rule says so.',
+      properties: { writes: { type: 'boolean' }, why: { type: 'string' } },
+    },
+    rollout: {
+      ...callResultSchema.properties.match.properties.rollout,
+      description: "With trajectory_id: the call's rollout has diverged on its server, so it is explained in that state.",
     },
   },
 } as const;

@@ -159,7 +159,49 @@ function parseTool(record: Record<string, unknown>, server: string, tool: string
     if (!normalized.ok) return reject(`"input_schema": ${normalized.reason}`);
     inputSchema = stringifyJson(schema);
   }
-  return { kind: 'tool', row: { server, tool, description: (description as string | undefined) ?? null, inputSchema } };
+  const output = record['output_schema'];
+  if (output !== undefined && output !== null && (typeof output !== 'object' || Array.isArray(output))) {
+    return reject('"output_schema" must be a JSON Schema object');
+  }
+  let outputSchema: string | null = null;
+  if (output) {
+    const normalized = normalize(output);
+    if (!normalized.ok) return reject(`"output_schema": ${normalized.reason}`);
+    outputSchema = stringifyJson(output);
+    // A server compiles it (Ajv) on its serving thread: its size bounds that work.
+    if (outputSchema.length > MAX_OUTPUT_SCHEMA_CHARS)
+      return reject(`"output_schema" is ${outputSchema.length} characters of JSON, over the limit of ${MAX_OUTPUT_SCHEMA_CHARS}`);
+  }
+  const annotations = annotationsOf(record['annotations']);
+  if (typeof annotations === 'object' && annotations !== null && 'error' in annotations) return reject(annotations.error);
+  return {
+    kind: 'tool',
+    row: { server, tool, description: (description as string | undefined) ?? null, inputSchema, outputSchema, annotations },
+  };
+}
+
+const HINTS = ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const;
+
+/** Longest declared output schema, as JSON text. */
+export const MAX_OUTPUT_SCHEMA_CHARS = 256 * 1024;
+
+/** MCP's ToolAnnotations as JSON text: the four hints booleans, `title` a string, other keys kept as recorded. */
+function annotationsOf(value: unknown): string | null | { error: string } {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) return { error: '"annotations" must be an object (MCP ToolAnnotations)' };
+  const fields = value as Record<string, unknown>;
+  for (const hint of HINTS) {
+    const v = fields[hint];
+    if (v !== undefined && v !== null && typeof v !== 'boolean') return { error: `"annotations.${hint}" must be a boolean` };
+  }
+  if (fields['title'] !== undefined && fields['title'] !== null && typeof fields['title'] !== 'string')
+    return { error: '"annotations.title" must be a string' };
+  const normalized = normalize(value);
+  if (!normalized.ok) return { error: `"annotations": ${normalized.reason}` };
+  // A hint recorded as null says nothing: left out, as MCP leaves out a hint it does not give.
+  const kept: JsonObject = {};
+  for (const [key, v] of Object.entries(fields)) if (v !== null) kept[key] = v as Json;
+  return stringifyJson(kept);
 }
 
 /** A server's identity as its MCP `initialize` answered: `{"kind": "server", "server", "name"?, "version"?, "instructions"?}`. */

@@ -18,10 +18,12 @@ export const BUILT_IN_TRANSIENT_PATTERNS: readonly string[] = [
   // httpx
   String.raw`\bhttpx\.(ConnectError|ConnectTimeout|ReadTimeout|WriteTimeout|PoolTimeout|ReadError|RemoteProtocolError|ProxyError)\b`,
   String.raw`Server disconnected without sending a response`,
-  // An empty or HTML upstream body read as JSON (Python json, Node JSON.parse)
-  String.raw`^(json\.decoder\.)?(JSONDecodeError: )?Expecting value: line 1 column 1 \(char 0\)$`,
-  String.raw`JSONDecodeError\b.*\bExpecting value: line 1 column 1 \(char 0\)`,
-  String.raw`Unexpected token '?<'?,? ("<(!DOCTYPE|html)|[^ ]* in JSON at position 0)|Unexpected end of JSON input`,
+  // An empty, blank or non-JSON (HTML, plain text) upstream body read as JSON, at any position
+  // (a lone newline is "line 2 column 1 (char 1)"): Python json / simplejson / requests, Node JSON.parse
+  String.raw`^([\w.]*JSONDecodeError: )?Expecting value: line \d+ column \d+ \(char \d+\)$`,
+  String.raw`JSONDecodeError\b.*\bExpecting value: line \d+ column \d+ \(char \d+\)`,
+  String.raw`Unexpected token '?<'?,? "<(!DOCTYPE|html)|Unexpected token \S{1,3} in JSON at position \d+|Unexpected end of JSON input`,
+  String.raw`^(SyntaxError: )?Unexpected token '.', ".{0,12}"(\.\.\.)? is not valid JSON$`,
   // Node
   String.raw`\b(ECONNRESET|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|UND_ERR_(CONNECT_TIMEOUT|HEADERS_TIMEOUT|BODY_TIMEOUT|SOCKET))\b`,
   String.raw`\bsocket hang up\b|Client network socket disconnected|^(TypeError: )?fetch failed$`,

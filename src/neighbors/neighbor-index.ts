@@ -24,10 +24,15 @@ import { toolId } from '../core/tool-id.js';
 import type { Json, JsonObject, Neighbor } from '../core/types.js';
 import type { RecordedArguments } from '../store/store.js';
 import { argumentSimilarity, isOpaqueId, isOpaqueNumber } from './similarity.js';
+import { type ProfileInputs, profileTool, type ToolProfile } from './tool-profile.js';
 
 /** Where recorded arguments come from (the Store, or a list in benchmarks). */
 export interface ArgumentSource {
   argumentsOf(server: string, tool: string): RecordedArguments[];
+  /** The tool records, for each tool's profile (schema); none when left out. */
+  catalog?(): readonly { server: string; tool: string; input_schema?: JsonObject }[];
+  /** Argument names dropped before hashing, for each tool's profile. */
+  readonly ignoredArguments?: readonly string[];
   /** The cache file, when there is one: a worker thread can then read it on its own. */
   readonly path?: string;
   /** The snapshot the source reads; the worker checks it reads the same one. */
@@ -65,6 +70,8 @@ export const COMPARED_ITEMS = 256;
  */
 export interface ToolData {
   readonly size: number;
+  /** The tool summarised (tool-profile.ts), computed with the index. */
+  readonly profile: ToolProfile;
   readonly keys: string;
   readonly keyOffsets: Int32Array;
   readonly args: string;
@@ -95,6 +102,13 @@ export class NeighborIndex {
   constructor(source: ArgumentSource, options: NeighborIndexOptions = {}) {
     this.#source = source;
     this.#options = { ...DEFAULTS, ...options };
+    // The worker thread is started now, ahead of the first miss, which then pays no thread start.
+    if (this.#usesWorker()) indexWorker();
+  }
+
+  #usesWorker(): boolean {
+    const path = this.#source.path;
+    return this.#options.worker && path !== undefined && path !== ':memory:' && path !== '';
   }
 
   /** The `k` most similar recorded calls, most similar first; ties keep recording order. */
@@ -104,11 +118,11 @@ export class NeighborIndex {
   }
 
   /**
-   * A tool's distinct recorded arguments: from its built index when there is one (a server builds
-   * it off the event loop), so that nothing reads them from the cache again on the serving thread.
+   * A tool's profile, computed with its index: in the worker thread for a server (which awaits
+   * `ready` first), here and now for commands and benchmarks.
    */
-  argumentsOf(server: string, tool: string): readonly { arguments: string }[] {
-    return this.#tools.get(toolId(server, tool))?.argumentTexts() ?? this.#source.argumentsOf(server, tool);
+  profile(server: string, tool: string): ToolProfile {
+    return this.toolIndex(server, tool).profile;
   }
 
   /** Is the index of this tool built (so `nearest` returns at once)? */
@@ -154,8 +168,14 @@ export class NeighborIndex {
   async #build(server: string, tool: string): Promise<void> {
     const path = this.#source.path;
     const data =
-      this.#options.worker && path !== undefined && path !== ':memory:' && path !== ''
-        ? await buildInWorker({ path, snapshotId: this.#source.snapshotId, server, tool, linearBelow: this.#options.linearBelow })
+      this.#usesWorker() && path !== undefined
+        ? await buildInWorker({
+            path,
+            snapshotId: this.#source.snapshotId,
+            server,
+            tool,
+            linearBelow: this.#options.linearBelow,
+          })
         : undefined;
     const id = toolId(server, tool);
     // No worker (no file, or the file moved on to another snapshot): built here, as `nearest` would.
@@ -163,7 +183,7 @@ export class NeighborIndex {
   }
 
   #data(server: string, tool: string): ToolData {
-    return buildToolData(this.#source.argumentsOf(server, tool), this.#options.linearBelow);
+    return buildToolData(this.#source.argumentsOf(server, tool), this.#options.linearBelow, profileInputs(this.#source, server, tool));
   }
 
   /** The index of one tool, built here and now on first use (commands and benchmarks; a server awaits `ready` first). */
@@ -178,8 +198,17 @@ export class NeighborIndex {
   }
 }
 
-/** Flat data of a tool's recordings, indexed when there are `linearBelow` of them or more. */
-export function buildToolData(rows: readonly RecordedArguments[], linearBelow: number): ToolData {
+/** What a tool's profile needs from the source besides its recordings. */
+export function profileInputs(source: Pick<ArgumentSource, 'catalog' | 'ignoredArguments'>, server: string, tool: string): ProfileInputs {
+  const record = source.catalog?.().find((t) => t.server === server && t.tool === tool);
+  return { schema: record?.input_schema, ignored: source.ignoredArguments ?? [] };
+}
+
+/**
+ * Flat data of a tool's recordings and its profile, indexed when there are `linearBelow` of them or
+ * more. Each recording is parsed once, for both.
+ */
+export function buildToolData(rows: readonly RecordedArguments[], linearBelow: number, inputs: ProfileInputs): ToolData {
   const keyOffsets = new Int32Array(rows.length + 1);
   const argOffsets = new Int32Array(rows.length + 1);
   let keyLength = 0;
@@ -192,19 +221,23 @@ export function buildToolData(rows: readonly RecordedArguments[], linearBelow: n
   });
   keyOffsets[rows.length] = keyLength;
   argOffsets[rows.length] = argLength;
+  // Parsed as calls are (a number past a double is a RawNumber, not Infinity): their types and similarity agree.
+  const parsed = rows.map((r) => recordedArguments(r.arguments));
   const data: ToolData = {
     size: rows.length,
+    profile: profileTool(inputs, parsed),
     keys: rows.map((r) => r.key).join(''),
     keyOffsets,
     args: rows.map((r) => r.arguments).join(''),
     argOffsets,
   };
   if (rows.length < linearBelow) return data;
-  return { ...data, postings: buildPostings(rows.map((r) => recordedArguments(r.arguments))) };
+  return { ...data, postings: buildPostings(parsed) };
 }
 
 export class ToolIndex {
   readonly size: number;
+  readonly profile: ToolProfile;
   readonly #data: ToolData;
   readonly #options: Required<NeighborIndexOptions>;
   /** Arguments parsed so far (as stored, and as compared), by entry id. */
@@ -217,6 +250,7 @@ export class ToolIndex {
     this.#data = data;
     this.#options = options;
     this.size = data.size;
+    this.profile = data.profile;
     this.#parsed = new Array<JsonObject | undefined>(data.size);
     this.#compared = new Array<JsonObject | undefined>(data.size);
     this.#scores = new Float64Array(data.postings ? data.size : 0);
@@ -224,14 +258,6 @@ export class ToolIndex {
 
   get indexed(): boolean {
     return this.#data.postings !== undefined;
-  }
-
-  /** The distinct recorded arguments as JSON text, as the index holds them. */
-  argumentTexts(): { arguments: string }[] {
-    const { args: text, argOffsets } = this.#data;
-    const out: { arguments: string }[] = new Array(this.size);
-    for (let id = 0; id < this.size; id++) out[id] = { arguments: text.slice(argOffsets[id]!, argOffsets[id + 1]!) };
-    return out;
   }
 
   #arguments(id: number): JsonObject {
@@ -370,6 +396,15 @@ function buildInWorker(request: Omit<WorkerRequest, 'id'>): Promise<ToolData | u
   return worker.build(request);
 }
 
+/**
+ * Runs another task (output shapes: shape-task.ts) in the neighbour index worker; undefined when
+ * no worker can (the caller does it itself) or the worker died.
+ */
+export function askIndexWorker(message: object): Promise<{ id: number } | undefined> {
+  const worker = indexWorker();
+  return worker ? worker.ask(message) : Promise.resolve(undefined);
+}
+
 /** What the worker is asked: one tool of one cache file, at one snapshot. */
 export interface WorkerRequest {
   id: number;
@@ -385,7 +420,7 @@ export type WorkerReply = { id: number; data: ToolData } | { id: number; stale: 
 /** One worker thread for the process, started on first need; it never keeps the process alive. */
 class IndexWorker {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, (data: ToolData | undefined) => void>();
+  readonly #pending = new Map<number, (reply: { id: number } | undefined) => void>();
   #next = 0;
 
   constructor(url: URL) {
@@ -394,7 +429,7 @@ class IndexWorker {
       const done = this.#pending.get(reply.id);
       this.#pending.delete(reply.id);
       if (this.#pending.size === 0) this.#worker.unref();
-      done?.('data' in reply ? reply.data : undefined);
+      done?.(reply);
     });
     // A worker that dies leaves its builds to the serving thread; the next build starts a new one.
     const fail = (): void => {
@@ -409,12 +444,18 @@ class IndexWorker {
     this.#worker.unref();
   }
 
-  build(request: Omit<WorkerRequest, 'id'>): Promise<ToolData | undefined> {
+  async build(request: Omit<WorkerRequest, 'id'>): Promise<ToolData | undefined> {
+    const reply = (await this.ask(request)) as WorkerReply | undefined;
+    return reply && 'data' in reply ? reply.data : undefined;
+  }
+
+  /** Sends one task (a message the worker knows) and resolves with its reply, or undefined if the worker died. */
+  ask(message: object): Promise<{ id: number } | undefined> {
     const id = this.#next++;
     return new Promise((resolve) => {
       if (this.#pending.size === 0) this.#worker.ref();
       this.#pending.set(id, resolve);
-      this.#worker.postMessage({ ...request, id } satisfies WorkerRequest);
+      this.#worker.postMessage({ ...message, id });
     });
   }
 }
@@ -557,11 +598,16 @@ export function queryTokens(args: JsonObject, forQuery = true): WeightedToken[] 
     const value = args[name]!;
     const weight = 1 / names.length;
     const nested = value !== null && typeof value === 'object' && !(value instanceof RawNumber);
-    if (nested) out.push({ token: fnv(canonicalJson(value), mix(path, KIND_EXACT)), weight: weight / 2 });
+    // Of a long nested value, its start and length (a collision only adds a candidate, scored exactly).
+    if (nested) out.push({ token: fnv(hashedText(canonicalJson(value)), mix(path, KIND_EXACT)), weight: weight / 2 });
     leafTokens(path, value, nested ? weight / 2 : weight, out, forQuery);
   }
   return out;
 }
+
+/** Characters of a nested value's canonical text hashed into its exact token. */
+const HASHED_CHARS = 4_096;
+const hashedText = (text: string): string => (text.length > HASHED_CHARS ? `${text.slice(0, HASHED_CHARS)}\u0000${text.length}` : text);
 
 function leafTokens(path: number, value: Json, weight: number, out: WeightedToken[], forQuery: boolean): void {
   if (out.length >= MAX_TOKENS) return;

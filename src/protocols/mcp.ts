@@ -11,6 +11,7 @@
  *   content. A fuzzy answer says so in `_meta["toolsim/tier"]`; a miss is `isError: true` with the
  *   conservative text; an unknown tool is JSON-RPC error -32602.
  */
+import { randomUUID } from 'node:crypto';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { CallToolResult, ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -19,10 +20,9 @@ import { NotFoundError, ToolsimError } from '../core/errors.js';
 import { parseJson } from '../core/json-text.js';
 import type { Answer, ToolInfo } from '../core/types.js';
 import { VERSION } from '../core/version.js';
-import { MAX_NAME_LENGTH } from '../http/schemas.js';
+import { MAX_NAME_LENGTH, MAX_TRAJECTORY_ID_LENGTH } from '../http/schemas.js';
 import type { Simulator } from '../simulator/simulator.js';
-import { listedTools } from './formats/tool-names.js';
-import { objectSchema } from './formats/tool-schemas.js';
+import { listsOutputSchema, toolSchemas } from './formats/tool-schemas.js';
 import { contentOf, isCallToolResult, loadSdk, type Sdk, truncated } from './mcp-content.js';
 
 /** JSON-RPC error codes (the SDK's ErrorCode), known before the SDK is loaded. */
@@ -35,6 +35,10 @@ export const META_REASON = 'toolsim/reason';
 export const META_KEY = 'toolsim/key';
 /** `_meta` key of a tools/call request naming the trajectory the task was built from (source scope). */
 export const META_SOURCE_TRAJECTORY = 'toolsim/source_trajectory_id';
+/** `_meta` key of a tools/call request naming its rollout (otherwise the MCP session names it). */
+export const META_TRAJECTORY = 'toolsim/trajectory_id';
+/** The MCP session header: toolsim hands one out at `initialize`; a session is a rollout, ended by `DELETE`. */
+const SESSION_HEADER = 'mcp-session-id';
 
 /** The scope of the bare `/mcp` (every server); a recorded server name is never empty. */
 const ALL = '';
@@ -47,9 +51,11 @@ export function registerMcpRoutes(app: FastifyInstance, options: { simulator: ()
     const sdk = await loadSdk();
     const pool = poolOf(simulator, sdk);
     const mcp = pool.acquire(scope, tools);
-    // Stateless (no session id generator): a transport per request; nothing of the client is kept.
+    // Stateless (no session id generator): a transport per request; nothing of the client is kept
+    // but the rollout its session names. The session id is handed out here, at `initialize`.
     const transport = new sdk.StreamableHTTPServerTransport({ enableJsonResponse: true });
     reply.hijack();
+    if (initializes(request.body)) reply.raw.setHeader(SESSION_HEADER, randomUUID());
     reply.raw.on('close', () => {
       transport.close().then(
         () => pool.release(scope, mcp),
@@ -116,24 +122,50 @@ export function registerMcpRoutes(app: FastifyInstance, options: { simulator: ()
     (request, reply) => serve(request, reply, normalizeName(request.params.server)),
   );
 
-  // A stateless server offers no event stream (GET) and has no session to end (DELETE).
+  // A session's end (DELETE with its Mcp-Session-Id) ends its rollout; nothing else of it is kept.
+  for (const url of ['/mcp', '/mcp/:server']) {
+    app.delete(
+      url,
+      { schema: { summary: "End an MCP session: its rollout's state is forgotten (405 without Mcp-Session-Id)", tags: ['mcp'] } },
+      async (request, reply) => {
+        const session = request.headers[SESSION_HEADER];
+        if (typeof session === 'string' && session !== '' && session.length <= MAX_TRAJECTORY_ID_LENGTH) {
+          await options
+            .simulator()
+            .endRollout(session, 'session_closed')
+            .catch(() => false);
+          return reply.code(204).send();
+        }
+        return notAllowed(reply);
+      },
+    );
+  }
+  // A stateless server offers no event stream (GET).
   for (const url of ['/mcp', '/mcp/:server']) {
     app.route({
-      method: ['GET', 'DELETE'],
+      method: ['GET'],
       url,
       schema: { summary: 'Not offered by a stateless MCP server: 405', tags: ['mcp'] },
-      handler: async (_request, reply) =>
-        reply
-          .code(405)
-          .header('allow', 'POST')
-          .type('application/json; charset=utf-8')
-          .send({
-            jsonrpc: '2.0',
-            error: { code: -32000, message: 'Method not allowed: this MCP server is stateless; use POST' },
-            id: null,
-          }),
+      handler: async (_request, reply) => notAllowed(reply),
     });
   }
+}
+
+const notAllowed = (reply: FastifyReply): FastifyReply =>
+  reply
+    .code(405)
+    .header('allow', 'POST')
+    .type('application/json; charset=utf-8')
+    .send({
+      jsonrpc: '2.0',
+      error: { code: -32000, message: 'Method not allowed: this MCP server is stateless; use POST' },
+      id: null,
+    });
+
+/** Whether a JSON-RPC body (or batch) holds an `initialize` request: its answer carries a new session id. */
+function initializes(body: unknown): boolean {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.some((m) => typeof m === 'object' && m !== null && (m as { method?: unknown }).method === 'initialize');
 }
 
 /**
@@ -193,20 +225,15 @@ function mcpServer(sdk: Sdk, simulator: Simulator, scope: string, tools: readonl
     { name: identity.name, version: identity.version },
     { capabilities: { tools: {} }, ...(identity.instructions === undefined ? {} : { instructions: identity.instructions }) },
   );
-  // The listed names, in catalog order (one name per tool, never one name for two tools); a name
-  // given back is resolved by the simulator, as on every route.
-  const listed: ListToolsResult = {
-    tools: listedTools(tools).map(({ name, tool: t }) => ({
-      name,
-      ...(t.description === undefined ? {} : { description: t.description }),
-      inputSchema: objectSchema(t.input_schema) as ListToolsResult['tools'][number]['inputSchema'],
-    })),
-  };
+  // The listed tools, in catalog order, as GET /v1/tools?format=mcp gives them (one name per tool,
+  // never one name for two tools; annotations, and outputSchema where every recorded answer fits
+  // it); a name given back is resolved by the simulator, as on every route.
+  const listed = { tools: toolSchemas(tools, 'mcp').tools } as unknown as ListToolsResult;
   mcp.setRequestHandler(sdk.ListToolsRequestSchema, () => listed);
   // Server's own tools/call registration re-parses results through zod, which reorders keys and
   // drops unknown ones; the base Protocol handler sends the recorded result as it is. `arguments`
   // is checked here rather than by the SDK's schema, whose failure would be -32603 with zod's text.
-  sdk.Protocol.prototype.setRequestHandler.call(mcp, lenientCallSchema(sdk), async (request) => {
+  sdk.Protocol.prototype.setRequestHandler.call(mcp, lenientCallSchema(sdk), async (request, extra) => {
     const { name } = request.params;
     const args: unknown = (request.params as { arguments?: unknown }).arguments;
     if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
@@ -220,19 +247,24 @@ function mcpServer(sdk: Sdk, simulator: Simulator, scope: string, tools: readonl
     // Any name the catalog hands out (mcp__<server>__<tool> included), resolved as every route does.
     const target = scope !== ALL ? { server: scope, tool: name } : { tool: name };
     const source = sourceTrajectoryOf(request.params._meta);
+    const rollout = rolloutOf(request.params._meta, extra.requestInfo?.headers[SESSION_HEADER]);
     let answer: Answer;
     try {
       answer = await simulator.resolve({
         ...target,
         arguments: args ?? {},
         ...(source === undefined ? {} : { source_trajectory_id: source }),
+        ...(rollout === undefined ? {} : { trajectory_id: rollout }),
       });
     } catch (error) {
       if (error instanceof ToolsimError) throw rpcError(INVALID_PARAMS, error.message);
       throw error;
     }
     if (answer.reason === 'unknown_tool') throw rpcError(INVALID_PARAMS, `Unknown tool: ${name}${similarNames(answer)}`);
-    return callToolResult(sdk, answer);
+    // A tool listed with an outputSchema answers with structuredContent, as a client requires.
+    const named = simulator.snapshot.catalog.resolve(name, scope !== ALL ? scope : undefined);
+    const record = named.kind === 'tool' ? simulator.snapshot.catalog.tool(named.server, named.tool) : undefined;
+    return callToolResult(sdk, answer, record !== undefined && listsOutputSchema(record));
   });
   return mcp;
 }
@@ -260,6 +292,21 @@ function sourceTrajectoryOf(meta: Record<string, unknown> | undefined): string |
 }
 
 /**
+ * The rollout of a tools/call: `_meta["toolsim/trajectory_id"]` (or `trajectory_id`) when it is a
+ * string, else the session's id. Too long a name is refused, as on every other route.
+ */
+function rolloutOf(meta: Record<string, unknown> | undefined, session: string | string[] | undefined): string | undefined {
+  const named = meta?.[META_TRAJECTORY] ?? meta?.['trajectory_id'];
+  const id = typeof named === 'string' && named !== '' ? named : typeof session === 'string' && session !== '' ? session : undefined;
+  if (id !== undefined && id.length > MAX_TRAJECTORY_ID_LENGTH)
+    throw rpcError(
+      INVALID_PARAMS,
+      `the rollout's name (trajectory_id or Mcp-Session-Id) must NOT have more than ${MAX_TRAJECTORY_ID_LENGTH} characters`,
+    );
+  return id;
+}
+
+/**
  * A JSON-RPC error as the SDK sends it (it reads `code` and `message`). McpError would prefix its
  * message with "MCP error CODE:", which the client then prefixes again.
  */
@@ -267,13 +314,23 @@ function rpcError(code: number, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
-/** The MCP result of a simulator answer. */
-export function callToolResult(sdk: Sdk, answer: Answer): CallToolResult {
+/**
+ * The MCP result of a simulator answer. `structured`: the tool is listed with an outputSchema, so a
+ * successful answer that is a plain JSON object is also its `structuredContent` (a recorded MCP
+ * result carries its own).
+ */
+export function callToolResult(sdk: Sdk, answer: Answer, structured = false): CallToolResult {
   const output = parseJson(answer.outputJson, 'text');
+  const structuredContent =
+    structured && !answer.isError && typeof output === 'object' && output !== null && !Array.isArray(output)
+      ? { structuredContent: output as Record<string, unknown> }
+      : {};
   if (answer.tier === 'exact')
-    return isCallToolResult(sdk, output) ? output : { content: contentOf(sdk, output, answer.outputJson), isError: answer.isError };
+    return isCallToolResult(sdk, output)
+      ? output
+      : { content: contentOf(sdk, output, answer.outputJson), ...structuredContent, isError: answer.isError };
   const meta: Record<string, unknown> = { [META_TIER]: answer.tier, [META_KEY]: answer.match.key };
   if (answer.reason !== undefined) meta[META_REASON] = answer.reason;
   if (answer.tier === 'fuzzy' && isCallToolResult(sdk, output)) return { ...output, _meta: { ...output._meta, ...meta } };
-  return { content: contentOf(sdk, output, answer.outputJson), isError: answer.isError, _meta: meta };
+  return { content: contentOf(sdk, output, answer.outputJson), ...structuredContent, isError: answer.isError, _meta: meta };
 }

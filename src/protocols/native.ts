@@ -17,6 +17,7 @@ import {
   toolsResultSchema,
 } from '../http/schemas.js';
 import { answerJson, errorJson } from '../http/serialize.js';
+import { cooperatively } from '../simulator/cooperate.js';
 import type { CallRequest, Simulator } from '../simulator/simulator.js';
 import { TOOL_FORMATS, type ToolFormat, toolSchemas } from './formats/tool-schemas.js';
 
@@ -24,6 +25,8 @@ export interface RouteOptions {
   simulator: () => Simulator;
   metrics: Metrics;
   maxBatch: number;
+  /** Bytes of one batch's answer (`--max-response-mb`). */
+  maxResponseBytes: number;
   /** The shared memo's state, reported by /readyz (undefined: no shared memo). */
   memo?: () => Record<string, unknown> | undefined;
 }
@@ -86,21 +89,36 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         throw new BadRequestError('batch_too_large', `a batch holds at most ${maxBatch} calls (--max-batch); got ${calls.length}`);
       }
       const simulator = options.simulator();
+      // Each item is read, normalized and hashed a few milliseconds' worth per turn of the loop: a
+      // batch of 1,000 calls of 4 KB is 4 MB of that work, which at once would hold the loop.
       const results = await Promise.all(
         calls.map(async (item) => {
           try {
-            return answerJson(await simulator.resolve(checkCallRequest(item)));
+            return answerJson(await cooperatively(() => simulator.resolve(checkCallRequest(item))));
           } catch (error) {
             if (error instanceof ToolsimError) return errorJson(error);
             throw error;
           }
         }),
       );
+      // Past the bound (and long before V8's longest string), the answer is refused, not built.
+      let bytes = 0;
+      for (const result of results) bytes += Buffer.byteLength(result);
+      if (bytes > options.maxResponseBytes) {
+        throw new BadRequestError(
+          'response_too_large',
+          `the results would be larger than ${(options.maxResponseBytes / 1024 / 1024).toFixed(0)} MiB (--max-response-mb); send fewer calls at once`,
+        );
+      }
       return send(reply, `{"results":[${results.join(',')}]}`);
     },
   );
 
-  app.post<{ Params: { server: string; tool: string }; Querystring: { source_trajectory_id?: string }; Body: Record<string, unknown> }>(
+  app.post<{
+    Params: { server: string; tool: string };
+    Querystring: { source_trajectory_id?: string; trajectory_id?: string };
+    Body: Record<string, unknown>;
+  }>(
     '/v1/servers/:server/tools/:tool',
     {
       schema: {
@@ -116,7 +134,10 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         },
         querystring: {
           type: 'object',
-          properties: { source_trajectory_id: callRequestSchema.properties.source_trajectory_id },
+          properties: {
+            source_trajectory_id: callRequestSchema.properties.source_trajectory_id,
+            trajectory_id: callRequestSchema.properties.trajectory_id,
+          },
         },
         body: { type: 'object', additionalProperties: true },
         response: { 200: callResultSchema, ...errors },
@@ -124,12 +145,13 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     },
     async (request, reply) => {
       const { server, tool } = request.params;
-      const source = request.query.source_trajectory_id;
+      const { source_trajectory_id: source, trajectory_id: rollout } = request.query;
       const call: CallRequest = {
         server,
         tool,
         arguments: request.body,
         ...(source === undefined ? {} : { source_trajectory_id: source }),
+        ...(rollout === undefined ? {} : { trajectory_id: rollout }),
       };
       return send(reply, answerJson(await options.simulator().resolve(call)));
     },
@@ -196,7 +218,14 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         const simulator = options.simulator();
         // A shared memo that is down leaves the replica ready: exact answers go on, fuzzy ones are labelled misses.
         const memo = options.memo?.();
-        return { status: 'ready', calls: simulator.callCount, snapshot: simulator.snapshotId, ...(memo ? { memo } : {}) };
+        const rollouts = simulator.rolloutStatus();
+        return {
+          status: 'ready',
+          calls: simulator.callCount,
+          snapshot: simulator.snapshotId,
+          ...(memo ? { memo } : {}),
+          ...(rollouts ? { rollouts } : {}),
+        };
       } catch {
         return reply.code(503).send({ status: 'not ready' });
       }

@@ -39,6 +39,8 @@ export interface GroupReport {
   differing: number;
   /** Of those, answers that differ on keys whose recordings disagree (hidden state): one is served. */
   differingHiddenState: number;
+  /** Answers given in diverged state: the call's rollout (its trajectory) had made a write no recording has on that server. */
+  diverged: number;
   /** Fuzzy answers to calls with an expected output, and how many of them equal it. */
   fuzzyCompared: number;
   fuzzyMatching: number;
@@ -116,6 +118,7 @@ class Group {
   compared = 0;
   differing = 0;
   differingHiddenState = 0;
+  diverged = 0;
   fuzzyCompared = 0;
   fuzzyMatching = 0;
   readonly missReasons = new Map<MissReason, number>();
@@ -148,6 +151,7 @@ class Group {
       compared: this.compared,
       differing: this.differing,
       differingHiddenState: this.differingHiddenState,
+      diverged: this.diverged,
       fuzzyCompared: this.fuzzyCompared,
       fuzzyMatching: this.fuzzyMatching,
       latencyMs: summarize(this.latencies),
@@ -212,6 +216,7 @@ export class ReplayTally {
       return;
     }
     for (const g of groups) g[result.tier]++;
+    if (result.diverged) for (const g of groups) g.diverged++;
     if (result.tier === 'miss') {
       const reason = result.reason ?? 'no_similar_calls';
       for (const g of groups) g.missReasons.set(reason, (g.missReasons.get(reason) ?? 0) + 1);

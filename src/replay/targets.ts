@@ -19,6 +19,8 @@ export type ReplayResult =
       key: string;
       /** Distinct outputs recorded for the key (exact answers); above 1 the recordings disagree. */
       outputs?: number;
+      /** Answered in diverged state (`match.rollout`). */
+      diverged?: boolean;
       /** Seconds for this call (in-process) or for the request that carried it (HTTP). */
       seconds: number;
     }
@@ -66,6 +68,7 @@ export class SimulatorTarget implements ReplayTarget {
         seconds,
         ...(answer.reason === undefined ? {} : { reason: answer.reason }),
         ...(answer.match.outputs === undefined ? {} : { outputs: answer.match.outputs }),
+        ...(answer.match.rollout === undefined ? {} : { diverged: true }),
       };
     } catch (error) {
       if (!(error instanceof ToolsimError)) throw error;
@@ -132,7 +135,7 @@ function resultOf(item: unknown, seconds: number, endpoint: string): ReplayResul
   const error = r['error'] as { code?: unknown; message?: unknown } | undefined;
   if (error !== undefined) return { ok: false, code: String(error.code), message: String(error.message), seconds };
   const tier = r['tier'];
-  const match = r['match'] as { key?: unknown; outputs?: unknown } | undefined;
+  const match = r['match'] as { key?: unknown; outputs?: unknown; rollout?: unknown } | undefined;
   if ((tier !== 'exact' && tier !== 'fuzzy' && tier !== 'miss') || typeof match?.key !== 'string') {
     throw new TargetError(`${endpoint} answered a result without a tier and match key: ${JSON.stringify(item).slice(0, 200)}`);
   }
@@ -145,5 +148,6 @@ function resultOf(item: unknown, seconds: number, endpoint: string): ReplayResul
     seconds,
     ...(typeof r['reason'] === 'string' ? { reason: r['reason'] as MissReason } : {}),
     ...(typeof match.outputs === 'number' ? { outputs: match.outputs } : {}),
+    ...(typeof match.rollout === 'object' && match.rollout !== null ? { diverged: true } : {}),
   };
 }

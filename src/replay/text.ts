@@ -68,6 +68,10 @@ export function reportText(report: ReplayReport): string {
     ),
     compared,
   );
+  if (overall.diverged > 0)
+    out.push(
+      `${formatNumber(overall.diverged)} answers in diverged state: their trajectory had made a write no recording has on that server, so they were improvised with its history (docs/canonical-key.md)`,
+    );
   if (overall.fuzzyCompared > 0)
     out.push(`${formatNumber(overall.fuzzyMatching)} of ${formatNumber(overall.fuzzyCompared)} fuzzy answers equal the expected output`);
   out.push(

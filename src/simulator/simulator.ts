@@ -8,10 +8,13 @@
 import { LRUCache } from 'lru-cache';
 import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
+import { DEFAULT_MAX_KEYS } from '../core/json-size.js';
 import { stringifyJson } from '../core/json-text.js';
 import { type CallTally, type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
+import type { Answered, Diverged, RolloutStoreStatus, RolloutView } from '../core/rollout.js';
 import { toolId } from '../core/tool-id.js';
-import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, ToolInfo } from '../core/types.js';
+import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, RolloutMatch, ToolInfo } from '../core/types.js';
+import type { Rollouts } from '../rollouts/rollouts.js';
 import { SnapshotContext } from '../snapshot/context.js';
 import type { Store } from '../store/store.js';
 import { stringBytes } from '../tiers/answer-lru.js';
@@ -19,7 +22,7 @@ import { EligibilityTier } from '../tiers/eligibility.js';
 import { DEFAULT_LRU_BYTES, ExactTier } from '../tiers/exact.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
 import { listNeighbors, missAnswer, unknownToolAnswer } from '../tiers/miss.js';
-import type { Outcome, Plan, Resolution, Tier, TierFactory, TierSetup } from '../tiers/tier.js';
+import type { Outcome, OutputPlan, Plan, Resolution, Tier, TierFactory, TierSetup } from '../tiers/tier.js';
 import { cooperatively } from './cooperate.js';
 
 export interface CallRequest {
@@ -42,8 +45,12 @@ export interface SimulatorOptions {
   lruBytes?: number;
   /** Neighbours listed on a miss (and offered to the fuzzy tier). */
   neighbors?: number;
+  /** Keys and array items a JSON string of arguments may hold (`--max-body-keys`; default DEFAULT_MAX_KEYS). */
+  maxKeys?: number;
   /** Builds the fuzzy tier of this snapshot (`createFuzzy(...).tier`); without it, every near call is `fuzzy_disabled`. */
   fuzzy?: TierFactory;
+  /** The registry of rollouts (it outlives snapshots); without it, a `trajectory_id` names nothing and every call is on its own. */
+  rollouts?: Rollouts;
 }
 
 export interface Explanation {
@@ -57,6 +64,12 @@ export interface Explanation {
   why: string;
   neighbors: { arguments: JsonObject; similarity: number }[];
   prompt?: { version: string; system: string; user: string; examples: number };
+  /** What an improvised answer would be held to: the declared output schema or the learnt shape. */
+  output?: OutputPlan;
+  /** Whether the tool counts as a write for rollout state, and why (when rollouts are kept). */
+  writes?: { writes: boolean; why: string };
+  /** The call's rollout has diverged on its server (explained with its `trajectory_id`). */
+  rollout?: RolloutMatch;
 }
 
 /** A prepared call: known to the cache, or an unknown tool with the names to suggest instead. */
@@ -66,15 +79,35 @@ type Prepared = { call: Call; known: true } | { call: Call; known: false; server
 interface Remembered {
   readonly key: string;
   readonly tally: CallTally;
+  /** For a call of a named rollout (whose text names it): what its history entry needs. */
+  readonly call?: Pick<Call, 'server' | 'tool' | 'canonical'>;
 }
 
-/** A call on its walk through the tiers: its neighbours are found once, when first needed. */
-type Walk = Resolution & { found?: Neighbor[] };
+/**
+ * A call on its walk through the tiers: its neighbours are found once, when first needed; what a
+ * tier refused on the way (an improvised answer's misfits) goes into the miss.
+ */
+type Walk = Resolution & { found?: Neighbor[]; refused?: string[] | undefined };
 
 /** Share of `lruBytes` for the request memo; the rest holds answers. */
 const MEMO_SHARE = 1 / 8;
 /** Bytes a memo entry holds beyond its request text (the entry object, the cache's slots); measured like the answers'. */
 export const MEMO_ENTRY_BYTES = 180;
+/** Bytes a rollout call's memo entry holds beyond those, besides its canonical arguments (the object holding them). */
+const MEMO_CALL_BYTES = 64;
+
+/** What a rollout records of a miss: it changed nothing and told nothing. */
+const MISSED: Answered = Object.freeze({ tier: 'miss' });
+
+/** `fn` applied to a value, or to a promise's value once it comes: synchronous when it can be. */
+function then<T, U>(value: T | Promise<T>, fn: (value: T) => U | Promise<U>): U | Promise<U> {
+  return value instanceof Promise ? value.then(fn) : fn(value);
+}
+
+/** A tool's MCP annotations as the catalog holds them; the seam where the tool record's `annotations` field is read. */
+function annotationsOf(info: ToolInfo | undefined): unknown {
+  return (info as { annotations?: unknown } | undefined)?.annotations;
+}
 
 /**
  * The text a request is remembered by when no body text came with it (batch items, MCP, verl-tool,
@@ -105,8 +138,12 @@ export class Simulator {
   /** The tiers, in the order a call meets them. */
   readonly #tiers: readonly Tier[];
   readonly #neighborCount: number;
+  readonly #maxKeys: number;
   readonly #ignored: ReadonlySet<string>;
   readonly #recorded = (key: string): Observation | undefined => this.exact.lookup(key);
+  readonly #rollouts: Rollouts | undefined;
+  /** Whether each tool writes, by server then tool (computed once per snapshot, from its catalog). */
+  readonly #writes = new Map<string, Map<string, boolean>>();
   /** Calls being resolved now; a retired simulator's snapshot closes only once this is 0. */
   #inFlight = 0;
   #idle: (() => void)[] = [];
@@ -116,6 +153,8 @@ export class Simulator {
     this.snapshot = context;
     this.#metrics = options.metrics;
     this.#neighborCount = options.neighbors ?? 5;
+    this.#rollouts = options.rollouts;
+    this.#maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
     this.#ignored = new Set(context.ignoredArguments);
     const lruSize = options.lruSize ?? 100_000;
     const lruBytes = options.lruBytes ?? DEFAULT_LRU_BYTES;
@@ -124,7 +163,8 @@ export class Simulator {
     // Bounded by bytes alone: with `max`, lru-cache would allocate its slots for every entry up front.
     this.#remembered = new LRUCache<string, Remembered>({
       maxSize: Math.max(memoBytes, 1),
-      sizeCalculation: (_remembered, text) => MEMO_ENTRY_BYTES + stringBytes(text),
+      sizeCalculation: (remembered, text) =>
+        MEMO_ENTRY_BYTES + stringBytes(text) + (remembered.call ? MEMO_CALL_BYTES + stringBytes(remembered.call.canonical) : 0),
     });
     const setup: TierSetup = { context, metrics: options.metrics };
     // TIERS: the order a call meets them. A new tier is a file in src/tiers/ and a line here.
@@ -153,8 +193,8 @@ export class Simulator {
   prepare(request: CallRequest): Prepared {
     const catalog = this.snapshot.catalog;
     const name = normalizeName(request.tool);
-    const args = parseArguments(request.arguments);
-    if (!args.ok) throw new BadRequestError('invalid_arguments', args.reason);
+    const args = parseArguments(request.arguments, this.#maxKeys);
+    if (!args.ok) throw new BadRequestError(args.tooLarge ? 'too_many_keys' : 'invalid_arguments', args.reason);
     const requested = request.server === undefined ? undefined : normalizeName(request.server);
     // Every name the catalog hands out (mcp__<server>__<tool> included) means one tool here, on every route.
     const resolved = catalog.resolve(name, requested);
@@ -192,6 +232,9 @@ export class Simulator {
    * remembered by its own JSON text. Throws a 400 (BadRequestError) for what cannot be a call.
    */
   resolve(request: CallRequest, text?: string): Answer | Promise<Answer> {
+    const rollout = request.trajectory_id;
+    if (this.#rollouts && rollout !== undefined && rollout !== '')
+      return this.#rollouts.run(rollout, () => this.#inRollout(this.#rollouts!, rollout, request, text ?? requestText(request)));
     const started = performance.now();
     const memoText = text ?? requestText(request);
     const remembered = memoText === undefined ? undefined : this.#remembered.get(memoText);
@@ -216,19 +259,21 @@ export class Simulator {
   }
 
   /** The walk, synchronous up to the first tier that needs neighbours or returns a promise. */
-  #walk(walk: Walk, started: number, remember: string | undefined): Answer | Promise<Answer> {
+  #walk(walk: Walk, started: number, remember: string | undefined, inRollout = false): Answer | Promise<Answer> {
     let reason: MissReason | undefined;
     for (let at = 0; at < this.#tiers.length; at++) {
       const tier = this.#tiers[at]!;
       if (tier.needsNeighbors && walk.found === undefined) return this.#walkOn(walk, at, undefined, reason, started);
       const outcome = tier.resolve(walk);
       if (outcome instanceof Promise) return this.#walkOn(walk, at, outcome, reason, started);
-      if (outcome.kind === 'answer') return this.#answered(walk.call, outcome.answer, started, remember);
+      if (outcome.kind === 'answer') return this.#answered(walk.call, outcome.answer, started, remember, inRollout);
       reason = outcome.reason ?? reason;
+      walk.refused = outcome.refused ?? walk.refused;
     }
     // The miss lists the call's neighbours: found off the event loop too.
     if (walk.found === undefined) return this.#walkOn(walk, this.#tiers.length, undefined, reason, started);
-    return this.#answered(walk.call, missAnswer(walk.call, reason ?? 'no_similar_calls', walk.found), started, undefined);
+    const miss = missAnswer(walk.call, reason ?? 'no_similar_calls', walk.found, { refused: walk.refused });
+    return this.#answered(walk.call, miss, started, undefined);
   }
 
   /** The rest of the walk from tier `at` (whose outcome may be `pending`), asynchronously. */
@@ -253,21 +298,147 @@ export class Simulator {
         }
         if (outcome.kind === 'answer') return this.#answered(walk.call, outcome.answer, started, undefined);
         reason = outcome.reason ?? reason;
+        walk.refused = outcome.refused ?? walk.refused;
       }
       await this.#neighborsOf(walk);
-      return this.#answered(walk.call, missAnswer(walk.call, reason ?? 'no_similar_calls', walk.found ?? []), started, undefined);
+      const miss = missAnswer(walk.call, reason ?? 'no_similar_calls', walk.found ?? [], { refused: walk.refused });
+      return this.#answered(walk.call, miss, started, undefined);
     } finally {
       if (--this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake();
     }
   }
 
-  /** Counts an answer, and remembers the request's text when it is the exact tier's policy answer. */
-  #answered(call: Call, answer: Answer, started: number, remember: string | undefined): Answer {
+  /**
+   * Counts an answer, and remembers the request's text when it is the exact tier's policy answer
+   * (with what a rollout's history needs, for a call of a rollout).
+   */
+  #answered(call: Call, answer: Answer, started: number, remember: string | undefined, inRollout = false): Answer {
     const tally = this.#count(call, true, answer, started);
     // Only the policy's answer: one chosen by the call's source trajectory is not the key's alone.
     if (remember !== undefined && answer.tier === 'exact' && answer === this.exact.lookup(call.key)?.answer)
-      this.#remembered.set(remember, { key: call.key, tally });
+      this.#remembered.set(
+        remember,
+        inRollout
+          ? { key: call.key, tally, call: { server: call.server, tool: call.tool, canonical: call.canonical } }
+          : { key: call.key, tally },
+      );
     return answer;
+  }
+
+  /**
+   * A call of a named rollout: its state on the call's server decides the walk. Recorded: the walk
+   * of every call (the same answers at the same cost). Diverged: the same walk, which the exact
+   * tier passes, so the fuzzy tier improvises it with the rollout's history. The store cannot say:
+   * a `state_unavailable` miss, never a recording that the rollout's state may contradict. The
+   * answer is recorded in the rollout before it is given; a record that cannot be kept turns it
+   * into that miss too.
+   */
+  #inRollout(rollouts: Rollouts, id: string, request: CallRequest, text: string | undefined): Answer | Promise<Answer> {
+    const started = performance.now();
+    // The request memo, as for any call: a repeated text in recorded state skips parsing and hashing.
+    const remembered = text === undefined ? undefined : this.#remembered.get(text);
+    const served = remembered?.call && this.exact.lookup(remembered.key)?.answer;
+    if (remembered?.call && served) {
+      const { call } = remembered;
+      const state = rollouts.state(id, call.server);
+      if (!(state instanceof Promise) && state.state === 'recorded') {
+        const entry: Answered = {
+          tool: call.tool,
+          arguments: call.canonical,
+          outputJson: served.outputJson,
+          isError: served.isError,
+          tier: 'exact',
+          writes: this.#writesOf(call),
+        };
+        const recorded = rollouts.record(id, call.server, entry);
+        if (!(recorded instanceof Promise) && recorded.kind === 'ok') {
+          remembered.tally.count((performance.now() - started) / 1000);
+          return served;
+        }
+        // A store that answers later: the long way, which waits for it.
+      }
+    }
+    const prepared = this.prepare(request);
+    const { call } = prepared;
+    if (!prepared.known) {
+      const answer = unknownToolAnswer(call, prepared.serverKnown, prepared.suggestions);
+      this.#count(call, false, answer, started);
+      return this.#held(then(rollouts.record(id, call.server, MISSED), () => answer));
+    }
+    const writes = this.#writesOf(call);
+    const remember = text !== undefined && this.exact.holds(call.key) ? text : undefined;
+    return this.#held(
+      then(rollouts.state(id, call.server), (state) => {
+        if (state.state === 'unavailable') return this.#stateUnavailable(call, started);
+        const answer =
+          state.state === 'diverged'
+            ? this.#walk(this.#resolution(call, state), started, undefined)
+            : this.#walk(this.#resolution(call), started, remember, true);
+        return then(answer, (given) => {
+          const entry: Answered =
+            given.tier === 'miss'
+              ? MISSED
+              : {
+                  tool: call.tool,
+                  arguments: call.canonical,
+                  outputJson: given.outputJson,
+                  isError: given.isError,
+                  tier: given.tier,
+                  writes,
+                };
+          return then(rollouts.record(id, call.server, entry), (recorded) => {
+            if (recorded.kind === 'unavailable') return this.#stateUnavailable(call, started);
+            if (recorded.diverged) this.#metrics.rolloutsDiverged.inc();
+            if (state.state === 'diverged') this.#metrics.divergedCalls.inc({ tier: given.tier });
+            return given;
+          });
+        });
+      }),
+    );
+  }
+
+  #stateUnavailable(call: Call, started: number): Answer {
+    const miss = missAnswer(call, 'state_unavailable', []);
+    this.#count(call, true, miss, started);
+    return miss;
+  }
+
+  /** Whether the call's tool writes (its annotations in the catalog, else the write rule's other steps). */
+  #writesOf(call: Pick<Call, 'server' | 'tool'>): boolean {
+    let tools = this.#writes.get(call.server);
+    if (!tools) this.#writes.set(call.server, (tools = new Map()));
+    let writes = tools.get(call.tool);
+    if (writes === undefined) {
+      writes = this.#rollouts!.writes(call.server, call.tool, annotationsOf(this.snapshot.catalog.tool(call.server, call.tool))).writes;
+      tools.set(call.tool, writes);
+    }
+    return writes;
+  }
+
+  /** Counts an asynchronous answer as in flight, so a reload waits for it before closing this snapshot. */
+  #held(answer: Answer | Promise<Answer>): Answer | Promise<Answer> {
+    if (!(answer instanceof Promise)) return answer;
+    this.#inFlight++;
+    return answer.finally(() => {
+      if (--this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake();
+    });
+  }
+
+  /** A rollout's state, for `GET /v1/rollouts/{id}`; undefined when there is none (or rollouts are off). Rejects when its store cannot be read. */
+  async rollout(id: string): Promise<RolloutView | undefined> {
+    return this.#rollouts?.view(id);
+  }
+
+  /** Ends a rollout now; false when there was none. Rejects when its store cannot be reached. */
+  async endRollout(id: string, how: 'deleted' | 'finished' | 'session_closed'): Promise<boolean> {
+    const ended = (await this.#rollouts?.end(id)) ?? false;
+    if (ended) this.#metrics.rolloutsEnded.inc({ how });
+    return ended;
+  }
+
+  /** The rollout store's state, for /readyz. */
+  rolloutStatus(): RolloutStoreStatus | undefined {
+    return this.#rollouts?.store.status();
   }
 
   /** Resolves once no call is being resolved (at once when none is). */
@@ -287,11 +458,12 @@ export class Simulator {
   }
 
   /** A call as the tiers see it: its neighbours (found once, when first asked) and the recorded observations. */
-  #resolution(call: Call): Walk {
+  #resolution(call: Call, rollout?: Diverged): Walk {
     const walk: Walk = {
       call,
       neighbors: () => (walk.found ??= this.#nearest(call)),
       recorded: this.#recorded,
+      ...(rollout ? { rollout } : {}),
     };
     return walk;
   }
@@ -301,35 +473,64 @@ export class Simulator {
    * describing what it would do. The key, the tier and why, the neighbours the answer would list,
    * and the prompt the fuzzy tier would send. Makes no LLM request, counts nothing.
    */
-  explain(request: CallRequest): Explanation {
+  explain(request: CallRequest, rollout?: Diverged): Explanation {
     const prepared = this.prepare(request);
     const { call } = prepared;
-    const base = { server: call.server, tool: call.tool, key: call.key, arguments: call.arguments };
+    const base: Pick<Explanation, 'server' | 'tool' | 'key' | 'arguments' | 'writes' | 'rollout'> = {
+      server: call.server,
+      tool: call.tool,
+      key: call.key,
+      arguments: call.arguments,
+    };
     if (!prepared.known) return { ...base, tier: 'miss', reason: 'unknown_tool', why: 'the tool is not in the cache', neighbors: [] };
-    const walk = this.#resolution(call);
+    if (this.#rollouts) {
+      const verdict = this.#rollouts.writes(call.server, call.tool, annotationsOf(this.snapshot.catalog.tool(call.server, call.tool)));
+      base.writes = { writes: verdict.writes, why: verdict.why };
+    }
+    if (rollout) base.rollout = { diverged_since: rollout.since, history: rollout.answered };
+    const walk = this.#resolution(call, rollout);
+    // In diverged state the exact tier's plan (it passes, and why) leads the explanation.
+    const since = rollout ? `${this.exact.explain(walk).why}; ` : '';
     let passed: Plan | undefined;
     let prompt: Plan['prompt'];
+    let output: Plan['output'];
     for (const tier of this.#tiers) {
       const plan = tier.explain(walk);
       prompt = plan.prompt ?? prompt;
-      if (plan.outcome !== 'pass') return explanation(base, plan, walk.found ?? []);
+      output = plan.output ?? output;
+      if (plan.outcome !== 'pass') return explanation(base, { ...plan, why: since + plan.why }, walk.found ?? []);
       if (plan.reason !== undefined || passed?.reason === undefined) passed = plan;
     }
     const miss: Plan = {
       outcome: 'miss',
       reason: passed?.reason ?? 'no_similar_calls',
-      why: passed?.why ?? 'no tier answers the call',
+      why: since + (passed?.why ?? 'no tier answers the call'),
       ...(prompt ? { prompt } : {}),
+      ...(output ? { output } : {}),
     };
     return explanation(base, miss, walk.neighbors());
   }
 
-  /** `explain`, once the tool's neighbour index is built off the event loop (for servers). */
+  /**
+   * `explain`, once the tool's neighbour index and output shape are built off the event loop, and in
+   * the state of the call's rollout (for servers).
+   */
   async explainWhenReady(request: CallRequest): Promise<Explanation> {
     const { call, known } = this.prepare(request);
-    const index = this.snapshot.index;
+    const { index, shapes } = this.snapshot;
     if (known && !index.isReady(call.server, call.tool)) await index.ready(call.server, call.tool);
-    return this.explain(request);
+    if (known && !shapes.isReady(call.server, call.tool)) await shapes.ready(call.server, call.tool);
+    const id = request.trajectory_id;
+    if (!known || !this.#rollouts || id === undefined || id === '') return this.explain(request);
+    const state = await this.#rollouts.state(id, call.server);
+    if (state.state === 'unavailable')
+      return {
+        ...this.explain(request),
+        tier: 'miss',
+        reason: 'state_unavailable',
+        why: "the rollout's state (PostgreSQL) cannot be read now",
+      };
+    return this.explain(request, state.state === 'diverged' ? state : undefined);
   }
 
   #nearest(call: Call): Neighbor[] {
@@ -368,6 +569,7 @@ function explanation(base: Omit<Explanation, 'tier' | 'why' | 'neighbors'>, plan
   };
   if (plan.reason) out.reason = plan.reason;
   if (plan.memoized !== undefined) out.memoized = plan.memoized;
+  if (plan.output) out.output = plan.output;
   if (plan.prompt) {
     const { version, system, user, examples } = plan.prompt;
     out.prompt = { version, system, user, examples };

@@ -25,12 +25,13 @@
  * What it reports (`/readyz`, which needs no token) names no host, user or database: the driver's
  * errors are reduced to their codes and the names in them removed.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import pg from 'pg';
 import { ConfigError } from '../core/errors.js';
 import type { Observation } from '../core/types.js';
 import type { Claim, FuzzyMemo, MemoId, MemoRead, MemoStatus, StoredAnswer } from './memo.js';
+import { memoIdText } from './memo-key.js';
 
 /** The memo's schema version; each entry of MIGRATIONS takes the schema one version up. */
 export const MEMO_SCHEMA_VERSION = 2;
@@ -477,11 +478,7 @@ export class PostgresMemo implements FuzzyMemo {
 }
 
 /** One string per memo id: the claim's id, the NOTIFY payload, the LRU key. */
-function digest(id: MemoId): string {
-  return createHash('sha256')
-    .update(JSON.stringify([id.snapshotId, id.key, id.model, id.promptVersion]))
-    .digest('hex');
-}
+const digest = memoIdText;
 
 function idValues(id: MemoId): unknown[] {
   return [id.snapshotId, Buffer.from(id.key, 'hex'), id.model, id.promptVersion];

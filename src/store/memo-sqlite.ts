@@ -16,6 +16,7 @@
 import type Database from 'better-sqlite3';
 import type { Observation } from '../core/types.js';
 import type { Claim, FuzzyMemo, MemoId, MemoRead, MemoStatus, StoredAnswer } from './memo.js';
+import { memoIdText } from './memo-key.js';
 import { restInRollbackMode } from './schema.js';
 import { Sqlite } from './sqlite.js';
 
@@ -80,7 +81,7 @@ export class SqliteMemoTable {
   }
 
   get(id: MemoId): Observation | undefined {
-    const pending = this.#pending.get(pendingKey(id));
+    const pending = this.#pending.size > 0 ? this.#pending.get(memoIdText(id)) : undefined;
     if (pending) return pending.answer;
     const row = this.#get?.get(id.snapshotId, Buffer.from(id.key, 'hex'), id.model, id.promptVersion);
     return row ? { outputJson: row.output, isError: row.is_error === 1 } : undefined;
@@ -92,7 +93,7 @@ export class SqliteMemoTable {
    */
   put(id: MemoId, answer: Observation): boolean {
     if (this.#write(id, answer)) return true;
-    const key = pendingKey(id);
+    const key = memoIdText(id);
     if (!this.#pending.has(key) && this.#pending.size < MAX_PENDING) this.#pending.set(key, { id, answer });
     this.#scheduleRetry();
     return false;
@@ -143,8 +144,6 @@ export class SqliteMemoTable {
     this.#db.close();
   }
 }
-
-const pendingKey = (id: MemoId): string => JSON.stringify([id.snapshotId, id.key, id.model, id.promptVersion]);
 
 /** The memo table of a cache on a read-only mount, if it has one. */
 function readOnlyMemo(path: string): Database.Database | undefined {

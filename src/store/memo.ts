@@ -5,14 +5,10 @@
  * `--memo-url`). The first answer written for an id stands; `put` returns it.
  */
 import type { Observation } from '../core/types.js';
+import type { MemoId } from './memo-key.js';
 
-/** What an improvisation is memoized under: a change to any part asks anew. */
-export interface MemoId {
-  snapshotId: string;
-  key: string;
-  model: string;
-  promptVersion: string;
-}
+/** What an improvisation is memoized under (built in one place for both memos: memo-key.ts); a change to any part asks anew. */
+export type { MemoId } from './memo-key.js';
 
 /** A memo read: the answer that stands, none yet, or the memo cannot be read now (a shared memo's database is down). */
 export type MemoRead = { kind: 'hit'; answer: Observation } | { kind: 'none' } | { kind: 'unavailable' };

@@ -50,7 +50,9 @@ export class ExactTier implements Tier {
     this.#lru = new AnswerLru<Served>({ maxEntries: lruSize, maxBytes: lruBytes, bytesOf: sizeOf, notRecorded: NOT_RECORDED });
   }
 
-  resolve({ call }: Resolution): Outcome {
+  resolve({ call, rollout }: Resolution): Outcome {
+    // A rollout that changed its world with a write no recording has is never served a recording.
+    if (rollout) return pass();
     const served = this.lookup(call.key);
     if (!served) return pass();
     if (served.transient) return answered(recordedFailure(call, served));
@@ -67,7 +69,11 @@ export class ExactTier implements Tier {
     return answered({ tier: 'exact', outputJson: observation.outputJson, isError: observation.isError, match });
   }
 
-  explain({ call }: Resolution): Plan {
+  explain({ call, rollout }: Resolution): Plan {
+    if (rollout)
+      return passes(
+        `the call's rollout diverged on this server at its call ${rollout.since} (a write no recording has), so no recording is served`,
+      );
     const served = this.lookup(call.key);
     if (!served) return passes('the call was never recorded');
     if (served.transient) {

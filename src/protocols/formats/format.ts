@@ -131,11 +131,24 @@ export function nativeCall(
   return record;
 }
 
-export function nativeTool(server: string | undefined, tool: string, description: unknown, schema: unknown): NativeRecord {
+/**
+ * A tool record from a transcript's tool definition. `extra` carries what MCP tool definitions
+ * add (`outputSchema`, `annotations`): kept as recorded, so ingest checks them as it checks a
+ * native record's.
+ */
+export function nativeTool(
+  server: string | undefined,
+  tool: string,
+  description: unknown,
+  schema: unknown,
+  extra: { outputSchema?: unknown; annotations?: unknown } = {},
+): NativeRecord {
   const record: NativeRecord = { kind: 'tool', tool };
   if (server !== undefined) record['server'] = server;
   if (typeof description === 'string') record['description'] = description;
   if (isObject(schema)) record['input_schema'] = schema;
+  if (extra.outputSchema !== undefined && extra.outputSchema !== null) record['output_schema'] = extra.outputSchema;
+  if (extra.annotations !== undefined && extra.annotations !== null) record['annotations'] = extra.annotations;
   return record;
 }
 

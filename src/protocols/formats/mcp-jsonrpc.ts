@@ -71,7 +71,14 @@ export const mcpJsonRpc: Format = {
       } else if (asked === 'tools/list' || (asked === undefined && Array.isArray(result['tools']))) {
         for (const tool of asArray(result['tools'])) {
           const name = isObject(tool) ? str(tool['name']) : undefined;
-          if (name !== undefined && isObject(tool)) sink.record(nativeTool(server(), name, tool['description'], tool['inputSchema']), line);
+          if (name !== undefined && isObject(tool))
+            sink.record(
+              nativeTool(server(), name, tool['description'], tool['inputSchema'], {
+                outputSchema: tool['outputSchema'],
+                annotations: tool['annotations'],
+              }),
+              line,
+            );
         }
       } else if (asked === 'initialize' || (asked === undefined && isObject(result['serverInfo']))) {
         const info = isObject(result['serverInfo']) ? result['serverInfo'] : {};

@@ -23,17 +23,29 @@
 import { ConfigError } from '../../core/errors.js';
 import type { Metrics } from '../../core/metrics.js';
 import { type ToolId, toolId } from '../../core/tool-id.js';
-import { type Answer, type Call, MISS_REASONS, type MissReason, type Neighbor, type Observation } from '../../core/types.js';
-import type { FuzzyMemo, MemoId, MemoRead, MemoStatus } from '../../store/memo.js';
+import {
+  type Answer,
+  type Call,
+  type JsonObject,
+  MISS_REASONS,
+  type MissReason,
+  type Neighbor,
+  type Observation,
+} from '../../core/types.js';
+import type { OutputShapes, ToolGuide } from '../../neighbors/output-shapes.js';
+import { disagreements, shapeJson } from '../../shapes/describe.js';
+import type { OutputShape } from '../../shapes/shape.js';
+import type { FuzzyMemo, MemoRead, MemoStatus } from '../../store/memo.js';
+import { type MemoId, memoId, memoIdText } from '../../store/memo-key.js';
 import { PostgresMemo } from '../../store/memo-postgres.js';
 import { SqliteMemo, SqliteMemoTable } from '../../store/memo-sqlite.js';
 import { listNeighbors, round } from '../miss.js';
-import { answered, type Outcome, type Plan, pass, passes, type Resolution, type Tier, type TierFactory } from '../tier.js';
-import { checkAnswer } from './answer-check.js';
+import { answered, type Outcome, type OutputPlan, type Plan, pass, passes, type Resolution, type Tier, type TierFactory } from '../tier.js';
+import { type Checked, checkAnswer } from './answer-check.js';
 import { CircuitBreaker } from './breaker.js';
 import { Budget } from './budget.js';
 import { AnthropicLlm, type Llm, type LlmReply, type RequestOutcome, respondAnswer } from './llm.js';
-import { buildPrompt, type Example, PROMPT_VERSION, type Prompt, retryNote, type ToolDescription } from './prompt.js';
+import { buildPrompt, type Example, type OutputGuideText, PROMPT_VERSION, type Prompt, retryNote, type ToolDescription } from './prompt.js';
 import { Semaphore } from './semaphore.js';
 
 /** The fuzzy tier's options; a configuration resolved with FUZZY_OPTIONS (src/config.ts) is one. */
@@ -147,7 +159,13 @@ export function createFuzzy(config: FuzzyConfig, extras: FuzzyExtras = {}): Fuzz
     enabled,
     tier: ({ context, metrics }) => {
       shared?.serving(context.id);
-      return new FuzzyTier(lifetime, { memo: memoOf(context.path), metrics, snapshotId: context.id, tools: context.catalog.tools });
+      return new FuzzyTier(lifetime, {
+        memo: memoOf(context.path),
+        metrics,
+        snapshotId: context.id,
+        tools: context.catalog.tools,
+        shapes: context.shapes,
+      });
     },
     memoStatus: () => shared?.status(),
     start: async () => shared?.start(),
@@ -188,7 +206,9 @@ interface SnapshotParts {
   memo: FuzzyMemo;
   metrics: Metrics;
   snapshotId: string;
-  tools: readonly ToolDescription[];
+  tools: readonly (ToolDescription & { output_schema?: JsonObject | undefined })[];
+  /** What improvised answers are held to: each tool's declared output schema or learnt shape. */
+  shapes: OutputShapes;
 }
 
 /** What the tier does with a call: `resolve` acts on it, `explain` describes it. */
@@ -204,7 +224,7 @@ class FuzzyTier implements Tier {
   readonly needsNeighbors = true;
   readonly #p: ProcessParts;
   readonly #s: SnapshotParts;
-  readonly #tools = new Map<ToolId, ToolDescription>();
+  readonly #tools = new Map<ToolId, SnapshotParts['tools'][number]>();
   /** Improvisations in flight, by call key. */
   readonly #inFlight = new Map<string, Promise<Outcome>>();
 
@@ -216,7 +236,14 @@ class FuzzyTier implements Tier {
 
   async resolve(resolution: Resolution): Promise<Outcome> {
     // The memo is read (a shared one over the network) only for calls that could be improvised.
-    const decision = this.#gate(resolution) ?? this.#decide(resolution, await this.#s.memo.get(this.#memoId(resolution.call)));
+    let decision = this.#gate(resolution);
+    if (!decision) {
+      const memo = await this.#s.memo.get(this.#memoId(resolution));
+      // The output shape goes into the prompt and guards the answer: learnt off the event loop,
+      // and only for a call that may be improvised (a memoized answer passed the guard already).
+      if (memo.kind === 'none') await this.#ready(resolution.call);
+      decision = this.#decide(resolution, memo);
+    }
     switch (decision.kind) {
       case 'pass':
         return pass(decision.reason);
@@ -227,7 +254,8 @@ class FuzzyTier implements Tier {
         this.#s.metrics.singleflightJoins.inc();
         return decision.flight;
       case 'improvise': {
-        const { key } = resolution.call;
+        // In flight by memo id: a call in diverged state is another improvisation under each history.
+        const key = memoIdText(this.#memoId(resolution));
         // The improvisation is shared by every caller that joins it; its deadline bounds it.
         const flight = this.#claimed(resolution, decision.llm, decision.prompt).finally(() => this.#inFlight.delete(key));
         this.#inFlight.set(key, flight);
@@ -237,14 +265,44 @@ class FuzzyTier implements Tier {
   }
 
   explain(resolution: Resolution): Plan {
-    const memoized = this.#s.memo.peek(this.#memoId(resolution.call));
+    const memoized = this.#s.memo.peek(this.#memoId(resolution));
     const decision = this.#gate(resolution) ?? this.#decide(resolution, memoized ? { kind: 'hit', answer: memoized } : { kind: 'none' });
     const plan: Plan =
       decision.kind === 'pass'
         ? passes(decision.why, decision.reason)
         : { outcome: 'fuzzy', memoized: decision.kind === 'memoized', why: decision.why };
+    plan.output = this.#outputPlan(resolution.call);
     if (resolution.neighbors().length === 0 && decision.kind !== 'improvise') return plan;
     return { ...plan, prompt: decision.kind === 'improvise' ? decision.prompt : this.#prompt(resolution) };
+  }
+
+  #ready(call: Call): Promise<void> {
+    return this.#s.shapes.ready(call.server, call.tool);
+  }
+
+  /** The tool's guide once learnt off the event loop; else (commands) its shape learnt here and now. */
+  #guide(call: Call): { guide: ToolGuide | undefined; shape: OutputShape } {
+    const guide = this.#s.shapes.guideOf(call.server, call.tool);
+    return { guide, shape: guide?.shape ?? this.#s.shapes.shapeNow(call.server, call.tool) };
+  }
+
+  /** What the answer is held to, as the prompt shows it: the declared schema (when it compiles), else the shape. */
+  #outputText(call: Call): OutputGuideText {
+    const { guide, shape } = this.#guide(call);
+    const declared = this.#tools.get(toolId(call.server, call.tool))?.output_schema;
+    return declared && !guide?.schemaProblem ? { declared } : { shape };
+  }
+
+  #outputPlan(call: Call): OutputPlan {
+    const { guide, shape } = this.#guide(call);
+    const declared = this.#tools.get(toolId(call.server, call.tool))?.output_schema;
+    const problem = guide?.schemaProblem;
+    if (declared && !problem) return { guard: 'declared', schema: declared };
+    const plan: OutputPlan = shape.success || shape.error ? { guard: 'learnt', schema: shapeJson(shape) } : { guard: 'none' };
+    const disagree = disagreements(shape);
+    if (disagree.length > 0) plan.disagreements = disagree;
+    if (problem) plan.problem = problem;
+    return plan;
   }
 
   /** The first rungs of the ladder, before the memo is read: is the call one to improvise at all? */
@@ -272,7 +330,6 @@ class FuzzyTier implements Tier {
 
   /** The rest of the ladder behind `resolve` and `explain`, given the memo's answer. Changes nothing and counts nothing. */
   #decide(resolution: Resolution, memo: MemoRead): Decision {
-    const { call } = resolution;
     const { llm, config, budget, breaker } = this.#p;
     const top = resolution.neighbors()[0]?.similarity ?? 0;
     if (!llm) return { kind: 'pass', reason: 'fuzzy_disabled', why: OFF };
@@ -284,7 +341,7 @@ class FuzzyTier implements Tier {
       };
     if (memo.kind === 'unavailable')
       return { kind: 'pass', reason: 'memo_unavailable', why: 'the shared memo (PostgreSQL) cannot be reached' };
-    const flight = this.#inFlight.get(call.key);
+    const flight = this.#inFlight.get(memoIdText(this.#memoId(resolution)));
     if (flight) return { kind: 'join', flight, why: `an improvisation of this call by ${config.model} is under way` };
     if (!budget.allows()) return { kind: 'pass', reason: 'llm_budget_exhausted', why: 'the LLM budget is spent' };
     if (breaker.state === 'open')
@@ -311,11 +368,25 @@ class FuzzyTier implements Tier {
     for (const { neighbor: n, served } of recordedNeighbors(resolution))
       examples.push({ arguments: n.arguments, outputJson: served.outputJson, isError: served.isError, similarity: n.similarity });
     const tool = this.#tools.get(toolId(call.server, call.tool)) ?? { server: call.server, tool: call.tool };
-    return buildPrompt(tool, examples, call.arguments, this.#p.config.promptTokens);
+    const rollout = resolution.rollout;
+    return buildPrompt(
+      tool,
+      examples,
+      call.arguments,
+      this.#p.config.promptTokens,
+      this.#outputText(call),
+      rollout && { server: call.server, since: rollout.since, history: rollout.history },
+    );
   }
 
-  #memoId(call: Call): MemoId {
-    return { snapshotId: this.#s.snapshotId, key: call.key, model: this.#p.config.model, promptVersion: PROMPT_VERSION };
+  #memoId(resolution: Resolution): MemoId {
+    return memoId({
+      snapshotId: this.#s.snapshotId,
+      callKey: resolution.call.key,
+      model: this.#p.config.model,
+      promptVersion: PROMPT_VERSION,
+      historyDigest: resolution.rollout?.digest,
+    });
   }
 
   /**
@@ -324,10 +395,7 @@ class FuzzyTier implements Tier {
    */
   async #claimed(resolution: Resolution, llm: Llm, prompt: Prompt): Promise<Outcome> {
     // A waiter waits as long as the owner may take (not just an LLM deadline: the owner may queue first).
-    const claim = await this.#s.memo.claim(
-      this.#memoId(resolution.call),
-      AbortSignal.timeout(claimTtlMs(this.#p.config) + WAITER_EXTRA_MS),
-    );
+    const claim = await this.#s.memo.claim(this.#memoId(resolution), AbortSignal.timeout(claimTtlMs(this.#p.config) + WAITER_EXTRA_MS));
     switch (claim.kind) {
       case 'owner': {
         const outcome = await this.#improvise(resolution, llm, prompt);
@@ -359,7 +427,10 @@ class FuzzyTier implements Tier {
     const deadline = AbortSignal.timeout(config.llmDeadlineMs);
     try {
       const examples: Observation[] = recordedNeighbors(resolution).map((r) => r.served);
+      // The declared schema guards successes when it compiles; the learnt shape guards the rest.
+      const guide = this.#s.shapes.guideOf(resolution.call.server, resolution.call.tool) ?? {};
       let note = '';
+      let refused: string[] = [];
       for (let attempt = 0; attempt < 2; attempt++) {
         if (!budget.allows()) {
           breaker.release();
@@ -373,13 +444,13 @@ class FuzzyTier implements Tier {
         }
         breaker.success();
         const answer = reply.kind === 'respond' ? respondAnswer(reply.input) : undefined;
-        const checked = answer
-          ? checkAnswer(answer.output, answer.isError, examples)
-          : ({ ok: false, reason: 'no call of the respond tool' } as const);
+        const checked: Checked = answer
+          ? checkAnswer(answer.output, answer.isError, examples, guide)
+          : { ok: false, reason: 'no call of the respond tool', misfits: [{ reason: 'malformed', text: 'no call of the respond tool' }] };
         if (checked.ok) {
           this.#count('ok');
           // Another process may have memoized first; its answer stands, so everyone serves the same.
-          const stored = await this.#s.memo.put(this.#memoId(resolution.call), checked);
+          const stored = await this.#s.memo.put(this.#memoId(resolution), checked);
           // An answer a shared memo cannot store is not served: another replica would improvise another.
           if (!stored) return pass('memo_unavailable');
           const answer = fuzzyAnswer(resolution, stored.answer, false);
@@ -391,9 +462,11 @@ class FuzzyTier implements Tier {
           return answered(answer);
         }
         this.#count('invalid_output');
+        this.#s.metrics.llmAnswersRefused.inc({ reason: checked.misfits[0]?.reason ?? 'malformed' });
+        refused = checked.misfits.map((m) => m.text);
         note = retryNote(checked.reason);
       }
-      return pass('llm_invalid_output');
+      return pass('llm_invalid_output', refused);
     } finally {
       semaphore.release();
     }
@@ -423,7 +496,7 @@ class FuzzyTier implements Tier {
 }
 
 function fuzzyAnswer(resolution: Resolution, answer: Observation, memoized: boolean): Answer {
-  return {
+  const out: Answer = {
     tier: 'fuzzy',
     outputJson: answer.outputJson,
     isError: answer.isError,
@@ -433,6 +506,9 @@ function fuzzyAnswer(resolution: Resolution, answer: Observation, memoized: bool
       neighbors: listNeighbors(resolution.neighbors()),
     },
   };
+  const { rollout } = resolution;
+  if (rollout) out.match.rollout = { diverged_since: rollout.since, history: rollout.answered };
+  return out;
 }
 
 function isMissReason(reason: string): reason is MissReason {

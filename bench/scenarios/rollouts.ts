@@ -1,0 +1,128 @@
+/**
+ * Scenario 9: the cost of rollout state for rollouts that never diverge. The same recorded calls,
+ * sent plain and sent as calls of named rollouts (`trajectory_id`, one rollout per call, each
+ * making its call again every pass), to the same toolsim, in alternating rounds: over HTTP
+ * (throughput and server CPU per request) and in-process through `inject()` (CPU per request).
+ */
+import { buildApp } from '../../src/app.js';
+import { createMetrics } from '../../src/core/metrics.js';
+import { InMemoryRolloutStore } from '../../src/rollouts/memory-store.js';
+import { Rollouts } from '../../src/rollouts/rollouts.js';
+import { Simulator } from '../../src/simulator/simulator.js';
+import { Store } from '../../src/store/store.js';
+import { alternate, load, ratios } from '../lib/load.js';
+import type { Mode, Section } from '../lib/report.js';
+import { median, spread, thousands } from '../lib/stats.js';
+import type { HttpFixture } from './http.js';
+
+/** Calls in the working set: small enough that both sides' request texts stay in the request memo. */
+const CALLS = 4_000;
+
+/** A body as a call of rollout `r<i>`: the trajectory id spliced in, every other byte as it was. */
+const named = (body: string, i: number): string => `${body.slice(0, -1)},"trajectory_id":"bench-rollout-${i}"}`;
+
+export async function rolloutsVsPlain(fixture: HttpFixture, mode: Mode): Promise<Section> {
+  const plain = fixture.bodies.slice(0, CALLS);
+  const rollouts = plain.map(named);
+  const url = fixture.toolsim.url;
+  const pid = fixture.toolsim.proc.pid!;
+  // The answers must be the same bytes, or the comparison means nothing.
+  for (let i = 0; i < plain.length; i += 97) {
+    const [a, b] = await Promise.all(
+      [plain[i]!, rollouts[i]!].map((body) =>
+        fetch(`${url}/v1/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.text()),
+      ),
+    );
+    if (a !== b) throw new Error(`a rollout's call got other bytes than the plain call ${i}: ${String(b).slice(0, 200)}`);
+  }
+  const run = (bodies: readonly string[], durationS: number) => () =>
+    load({ url, path: '/v1/call', bodies, connections: mode.connections, durationS, pid, fine: true });
+  const rounds = await alternate(
+    mode.rounds,
+    async () => {
+      // Every call twice on each side first, so the request memo holds both sides' texts.
+      for (const bodies of [plain, rollouts])
+        await load({ url, path: '/v1/call', sharedBodies: bodies, connections: mode.connections, amount: 2 * bodies.length });
+    },
+    run(rollouts, mode.roundS),
+    run(plain, mode.roundS),
+  );
+  const throughput = ratios(rounds.a, rounds.b, (l) => l.rps);
+  const cpu = ratios(rounds.b, rounds.a, (l) => l.cpuUs);
+  const inProcess = await inProcessRounds(fixture.db, plain, mode);
+  return {
+    title: '10. Rollouts that never diverge vs plain calls (the exact tier)',
+    figures: [
+      {
+        name: 'throughput, rollout calls / plain calls (HTTP)',
+        value: spread(throughput),
+        target: '≥ 0.95',
+        met: median(throughput) >= 0.95,
+      },
+      { name: 'server CPU per request, plain / rollout calls (HTTP)', value: spread(cpu), target: '≥ 0.95', met: median(cpu) >= 0.95 },
+      {
+        name: 'CPU per request in-process, plain / rollout calls',
+        value: spread(inProcess.ratio),
+        target: '≥ 0.95',
+        met: median(inProcess.ratio) >= 0.95,
+      },
+      {
+        name: 'CPU per request in-process, rollout and plain calls (µs)',
+        value: `${median(inProcess.rollout).toFixed(1)} and ${median(inProcess.plain).toFixed(1)}`,
+        target: '',
+      },
+    ],
+    details: [
+      `${CALLS} distinct recorded calls, sent plain and as calls of ${CALLS} named rollouts (\`trajectory_id\`, one per call, each making its call again on every pass, ` +
+        'so each rollout grows a history of exact answers and never diverges); answers checked the same bytes on a sample first. ' +
+        `Over HTTP to one toolsim process (the in-memory rollout registry): ${mode.connections} connections, ${mode.roundS} s per side per round, sides alternating; ` +
+        `in-process: ${thousands(inProcess.calls)} \`inject()\` calls per side per round, four alternating rounds, CPU of this process. ` +
+        `Rounds over HTTP (rollout / plain req/s): ${rounds.a.map((l, i) => `${thousands(l.rps)} / ${thousands(rounds.b[i]!.rps)}`).join(', ')}; ` +
+        `in-process (rollout / plain µs): ${inProcess.rollout.map((x, i) => `${x.toFixed(1)} / ${inProcess.plain[i]!.toFixed(1)}`).join(', ')}.`,
+    ],
+  };
+}
+
+async function inProcessRounds(
+  db: string,
+  plain: readonly string[],
+  mode: Mode,
+): Promise<{ ratio: number[]; rollout: number[]; plain: number[]; calls: number }> {
+  const store = Store.open(db, { readonly: true });
+  const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
+  const registry = new Rollouts({ store: new InMemoryRolloutStore(), sweepMs: 0 });
+  const simulator = new Simulator({ store, metrics, rollouts: registry });
+  const app = await buildApp({ simulator: () => simulator, metrics, maxEventLoopDelay: 1000 });
+  const rollouts = plain.map(named);
+  const headers = { 'content-type': 'application/json' };
+  const calls = mode.quick ? 8_000 : 24_000;
+  const run = async (bodies: readonly string[], count = calls): Promise<number> => {
+    const before = process.cpuUsage();
+    for (let i = 0; i < count; i++) {
+      const response = await app.inject({ method: 'POST', url: '/v1/call', headers, payload: bodies[i % bodies.length]! });
+      if (response.statusCode !== 200) throw new Error(`in-process call ${i}: ${response.statusCode}`);
+    }
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / count;
+  };
+  try {
+    await run(plain, 2 * plain.length);
+    await run(rollouts, 2 * rollouts.length);
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let r = 0; r < 4; r++) {
+      if (r % 2 === 0) {
+        a.push(await run(rollouts));
+        b.push(await run(plain));
+      } else {
+        b.push(await run(plain));
+        a.push(await run(rollouts));
+      }
+    }
+    return { ratio: b.map((x, i) => x / a[i]!), rollout: a, plain: b, calls };
+  } finally {
+    await app.close();
+    await registry.close();
+    store.close();
+  }
+}
