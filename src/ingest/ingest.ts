@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { NativeRecord } from '../protocols/formats/format.js';
 import { formatNamed } from '../protocols/formats/index.js';
+import { IngestLock } from '../store/ingest-lock.js';
 import type { CallRow, IngestWriter, ToolRow } from '../store/ingest-writer.js';
 import { Store } from '../store/store.js';
 import { inputLabel, type LogEvent, type LogProgress, readLog } from './log-reader.js';
@@ -263,22 +264,29 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
  * existing one in one transaction. Either way a killed or failed ingest leaves the cache as it was.
  */
 export async function ingestInto(db: string, options: Omit<IngestOptions, 'store'>): Promise<IngestSummary> {
-  if (!existsSync(db)) {
-    const store = Store.build(db);
-    let summary: IngestSummary;
-    try {
-      summary = await ingest({ ...options, store });
-    } catch (error) {
-      store.discard();
-      throw error;
-    }
-    store.publish();
-    return summary;
-  }
-  const store = Store.open(db);
+  // Decided under the cache's ingest lock: an ingest that published a new cache while this one
+  // started makes this one ingest into that cache, not fail at its own publish.
+  const lock = IngestLock.acquire(db);
   try {
-    return await ingest({ ...options, store });
+    if (!existsSync(db)) {
+      const store = Store.build(db);
+      let summary: IngestSummary;
+      try {
+        summary = await ingest({ ...options, store });
+      } catch (error) {
+        store.discard();
+        throw error;
+      }
+      store.publish();
+      return summary;
+    }
+    const store = Store.open(db);
+    try {
+      return await ingest({ ...options, store });
+    } finally {
+      store.close();
+    }
   } finally {
-    store.close();
+    lock.release();
   }
 }
