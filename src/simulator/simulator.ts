@@ -579,7 +579,11 @@ export class Simulator {
     if (walk.found !== undefined) return;
     const { call } = walk;
     const index = this.snapshot.index;
-    if (!index.isReady(call.server, call.tool)) await index.ready(call.server, call.tool);
+    if (!index.isReady(call.server, call.tool)) {
+      // What the tiers will need of the tool (the fuzzy tier: its output shape) is started now, beside the index.
+      for (const tier of this.#tiers) tier.prepare?.(call);
+      await index.ready(call.server, call.tool);
+    }
     walk.found ??= this.#found.get(call.key) ?? (await cooperatively(() => this.#nearest(call)));
   }
 

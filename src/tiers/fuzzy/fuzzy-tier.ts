@@ -280,6 +280,11 @@ class FuzzyTier implements Tier {
     return this.#s.shapes.ready(call.server, call.tool);
   }
 
+  prepare(call: Call): void {
+    // Only a tier that can improvise needs the shape; a failure here is met again by `resolve`.
+    if (this.#p.llm && !this.#s.shapes.isReady(call.server, call.tool)) this.#ready(call).catch(() => undefined);
+  }
+
   /** The tool's guide once learnt off the event loop; else (commands) its shape learnt here and now. */
   #guide(call: Call): { guide: ToolGuide | undefined; shape: OutputShape } {
     const guide = this.#s.shapes.guideOf(call.server, call.tool);
