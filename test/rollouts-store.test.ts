@@ -291,6 +291,17 @@ describe.skipIf(!server)('the PostgreSQL rollout store', () => {
     expect((await store.state('r', 'shop')).state).toBe('diverged');
   });
 
+  it('ends recorded rollouts before a diverged one at the sweep past the cap', async () => {
+    const store = new PostgresRolloutStore({ url: await freshDatabase(), maxRollouts: 1 });
+    onCleanup(() => store.close());
+    await store.start();
+    await store.record('diverged', 'shop', write('cancel', { id: 1 }, 'ok', 'fuzzy'));
+    await store.record('recorded', 'shop', read('get', { id: 1 }, 1));
+    expect(await store.sweep()).toEqual({ evicted: 1 });
+    expect((await store.view('diverged'))?.calls).toBe(1);
+    expect(await store.view('recorded')).toBeUndefined();
+  });
+
   it('refuses a database whose schema is newer than it knows, and says why', async () => {
     const url = await freshDatabase();
     const first = new PostgresRolloutStore({ url });
