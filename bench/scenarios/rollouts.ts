@@ -81,13 +81,13 @@ export async function rolloutsVsPlain(fixture: HttpFixture, mode: Mode): Promise
       },
       { name: 'server CPU per request, plain / rollout calls (HTTP)', value: spread(cpu), target: '≥ 0.95', met: median(cpu) >= 0.95 },
       {
-        name: 'CPU per request in-process, plain / rollout calls',
+        name: 'CPU per request in-process, without / with rollout state (the same calls of named rollouts)',
         value: spread(inProcess.ratio),
         target: '≥ 0.95',
         met: median(inProcess.ratio) >= 0.95,
       },
       {
-        name: 'CPU per request in-process, rollout and plain calls (µs)',
+        name: 'CPU per request in-process, with and without rollout state (µs)',
         value: `${median(inProcess.rollout).toFixed(1)} and ${median(inProcess.plain).toFixed(1)}`,
         target: '',
       },
@@ -96,13 +96,18 @@ export async function rolloutsVsPlain(fixture: HttpFixture, mode: Mode): Promise
       `${CALLS} distinct recorded calls, sent plain and as calls of ${CALLS} named rollouts per round (\`trajectory_id\`, one per call, each making its call again on every pass, ` +
         'so each rollout grows a history of exact answers and never diverges; ended with DELETE after the round, untimed, as a trainer ends its rollouts); answers checked the same bytes on a sample first. ' +
         `Over HTTP to one toolsim process (the in-memory rollout registry): ${mode.connections} connections, ${mode.roundS} s per side per round, sides alternating; ` +
-        `in-process: ${thousands(inProcess.calls)} \`inject()\` calls per side per round, four alternating rounds, CPU of this process. ` +
+        `in-process: the same calls of named rollouts (a fresh set each round) to toolsim with rollout state and to toolsim without it (today's: \`trajectory_id\` ignored), ${thousands(inProcess.calls)} \`inject()\` calls per side per round, four alternating rounds, CPU of this process. ` +
         `Rounds over HTTP (rollout / plain req/s): ${rounds.a.map((l, i) => `${thousands(l.rps)} / ${thousands(rounds.b[i]!.rps)}`).join(', ')}; ` +
-        `in-process (rollout / plain µs): ${inProcess.rollout.map((x, i) => `${x.toFixed(1)} / ${inProcess.plain[i]!.toFixed(1)}`).join(', ')}.`,
+        `in-process (with / without state, µs): ${inProcess.rollout.map((x, i) => `${x.toFixed(1)} / ${inProcess.plain[i]!.toFixed(1)}`).join(', ')}.`,
     ],
   };
 }
 
+/**
+ * In-process, the same calls of named rollouts (a fresh set each round, the last one ended) to
+ * toolsim with rollout state and to toolsim without it (today: `trajectory_id` read and ignored),
+ * two apps on one cache: the cost of the state itself, the request memo alike on both sides.
+ */
 async function inProcessRounds(
   db: string,
   plain: readonly string[],
@@ -111,19 +116,22 @@ async function inProcessRounds(
   const store = Store.open(db, { readonly: true });
   const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
   const registry = new Rollouts({ store: new InMemoryRolloutStore(), sweepMs: 0 });
-  const simulator = new Simulator({ store, metrics, rollouts: registry });
-  const app = await buildApp({ simulator: () => simulator, metrics, maxEventLoopDelay: 1000 });
-  const rollouts = plain.map((body, i) => named(body, i));
+  const withState = new Simulator({ store, metrics, rollouts: registry });
+  const without = new Simulator({ store, metrics });
+  const stateful = await buildApp({ simulator: () => withState, metrics, maxEventLoopDelay: 1000 });
+  const stateless = await buildApp({ simulator: () => without, metrics, maxEventLoopDelay: 1000 });
   const headers = { 'content-type': 'application/json' };
   const calls = mode.quick ? 8_000 : 24_000;
   let round = 0;
-  const run = async (bodies: readonly string[], count = calls): Promise<number> => {
-    if (bodies === rollouts) {
-      // A fresh set of rollouts each round, the last set ended first (as a trainer ends its rollouts).
-      for (let i = 0; i < plain.length; i++) await registry.end(`bench-${round}-${i}`);
-      round++;
-      bodies = plain.map((body, i) => named(body, i, round));
+  let lastStateful = -1;
+  const run = async (app: typeof stateful, count = calls): Promise<number> => {
+    round++;
+    // A fresh set of rollouts each round, the last set ended first (as a trainer ends its rollouts).
+    if (app === stateful) {
+      if (lastStateful >= 0) for (let i = 0; i < plain.length; i++) await registry.end(`bench-${lastStateful}-${i}`);
+      lastStateful = round;
     }
+    const bodies = plain.map((body, i) => named(body, i, round));
     const before = process.cpuUsage();
     for (let i = 0; i < count; i++) {
       const response = await app.inject({ method: 'POST', url: '/v1/call', headers, payload: bodies[i % bodies.length]! });
@@ -133,22 +141,23 @@ async function inProcessRounds(
     return (used.user + used.system) / count;
   };
   try {
-    await run(plain, 2 * plain.length);
-    await run(rollouts, 2 * rollouts.length);
+    await run(stateless, 2 * plain.length);
+    await run(stateful, 2 * plain.length);
     const a: number[] = [];
     const b: number[] = [];
     for (let r = 0; r < 4; r++) {
       if (r % 2 === 0) {
-        a.push(await run(rollouts));
-        b.push(await run(plain));
+        a.push(await run(stateful));
+        b.push(await run(stateless));
       } else {
-        b.push(await run(plain));
-        a.push(await run(rollouts));
+        b.push(await run(stateless));
+        a.push(await run(stateful));
       }
     }
     return { ratio: b.map((x, i) => x / a[i]!), rollout: a, plain: b, calls };
   } finally {
-    await app.close();
+    await stateful.close();
+    await stateless.close();
     await registry.close();
     store.close();
   }
