@@ -219,6 +219,23 @@ describe('the memory rollout store', () => {
     expect(store.size).toEqual({ rollouts: 0, bytes: 0 });
   });
 
+  it('evicts rollouts whose state is recorded before one that diverged', () => {
+    const ended: string[] = [];
+    const store = new InMemoryRolloutStore({ maxRollouts: 2, onEnded: (how) => ended.push(how) });
+    store.record('diverged', 'shop', write('cancel', { id: 1 }, 'ok', 'fuzzy'));
+    for (let i = 0; i < 5; i++) store.record(`recorded-${i}`, 'shop', read('get', { i }, i));
+    expect(store.view('diverged')?.servers[0]?.state).toBe('diverged');
+    expect(store.view('recorded-4')?.calls).toBe(1);
+    expect(store.size.rollouts).toBe(2);
+    expect(ended).toEqual(['evicted', 'evicted', 'evicted', 'evicted']);
+    // With nothing else to end, a diverged rollout goes too: the cap holds.
+    const full = new InMemoryRolloutStore({ maxRollouts: 1 });
+    full.record('a', 'shop', write('cancel', { id: 1 }, 'ok', 'fuzzy'));
+    full.record('b', 'shop', write('cancel', { id: 2 }, 'ok', 'fuzzy'));
+    expect(full.size.rollouts).toBe(1);
+    expect(full.view('b')?.calls).toBe(1);
+  });
+
   it('hashes nothing for a rollout that never diverges', async () => {
     const store = new InMemoryRolloutStore();
     const calls = Array.from({ length: 10 }, (_, n) => read('get', { n }, n));
@@ -272,6 +289,17 @@ describe.skipIf(!server)('the PostgreSQL rollout store', () => {
     }
     await expect.poll(() => store.status().state, { timeout: 10_000, interval: 100 }).toBe('ok');
     expect((await store.state('r', 'shop')).state).toBe('diverged');
+  });
+
+  it('ends recorded rollouts before a diverged one at the sweep past the cap', async () => {
+    const store = new PostgresRolloutStore({ url: await freshDatabase(), maxRollouts: 1 });
+    onCleanup(() => store.close());
+    await store.start();
+    await store.record('diverged', 'shop', write('cancel', { id: 1 }, 'ok', 'fuzzy'));
+    await store.record('recorded', 'shop', read('get', { id: 1 }, 1));
+    expect(await store.sweep()).toEqual({ evicted: 1 });
+    expect((await store.view('diverged'))?.calls).toBe(1);
+    expect(await store.view('recorded')).toBeUndefined();
   });
 
   it('refuses a database whose schema is newer than it knows, and says why', async () => {

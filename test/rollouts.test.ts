@@ -450,3 +450,14 @@ describe('toolsim tools --writes', () => {
     expect(bad.stderr).toContain('--write-tools "(" is not a regular expression');
   });
 });
+
+describe('rollout options', () => {
+  it('refuses a --rollout-ttl that is not a duration, naming the flag', async () => {
+    const { path } = await cacheOf(RECORDS);
+    for (const ttl of ['soon', '0s', '500ms', '-1h']) {
+      const result = await runCli(['serve', '--db', path, '--port', '0', `--rollout-ttl=${ttl}`]);
+      expect(result.code, ttl).not.toBe(0);
+      expect(result.stderr, ttl).toContain('--rollout-ttl must be a duration of at least 1s');
+    }
+  });
+});

@@ -56,6 +56,8 @@ interface RolloutRecord {
   lastSeen: number;
   /** Called since the clock hand last passed it. */
   touched: boolean;
+  /** A server of it has diverged: it is the last to be evicted. */
+  diverged: boolean;
   bytes: number;
   readonly servers: Map<string, ServerRecord>;
 }
@@ -109,7 +111,7 @@ export class InMemoryRolloutStore implements RolloutStore {
     let rollout = this.#live(id, now);
     if (rollout) rollout.touched = true;
     else {
-      rollout = { id, calls: 0, createdAt: now, lastSeen: now, touched: false, bytes: ROLLOUT_BYTES, servers: new Map() };
+      rollout = { id, calls: 0, createdAt: now, lastSeen: now, touched: false, diverged: false, bytes: ROLLOUT_BYTES, servers: new Map() };
       this.#rollouts.set(id, rollout);
       this.#bytes += ROLLOUT_BYTES;
     }
@@ -135,6 +137,7 @@ export class InMemoryRolloutStore implements RolloutStore {
       if (record.since === undefined && answered.writes && answered.tier === 'fuzzy') {
         record.since = call;
         record.by = { tool: answered.tool, arguments: answered.arguments };
+        rollout.diverged = true;
         diverged = true;
       }
       // The last maxHistory entries are kept, and the write that diverged the server, however old.
@@ -215,13 +218,20 @@ export class InMemoryRolloutStore implements RolloutStore {
 
   /**
    * Ends rollouts while past a cap, never `keep` (the one just called): the CLOCK algorithm over
-   * the map's order, a rollout called since the hand last passed it moved to the back once.
+   * the map's order, a rollout called since the hand last passed it moved to the back once. A
+   * rollout with a diverged server is passed over while a recorded one can go: forgetting it
+   * would serve its later calls recordings of a world it changed, while a recorded rollout that
+   * is forgotten loses only the reads its prompts would have shown.
    */
   #enforceCaps(keep: RolloutRecord): void {
+    // After a whole turn of the hand without a recorded rollout to end, diverged ones go too.
+    let spared = 0;
     while (this.#rollouts.size > this.limits.maxRollouts || this.#bytes > this.#maxBytes) {
       const oldest = this.#rollouts.values().next().value;
       if (oldest === undefined || (oldest === keep && this.#rollouts.size === 1)) return;
-      if (oldest === keep || oldest.touched) {
+      const spare = oldest === keep || oldest.touched || (oldest.diverged && spared < 2 * this.#rollouts.size);
+      if (spare) {
+        if (!oldest.touched && oldest !== keep) spared++;
         oldest.touched = false;
         this.#rollouts.delete(oldest.id);
         this.#rollouts.set(oldest.id, oldest);

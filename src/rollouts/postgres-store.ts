@@ -304,7 +304,12 @@ export class PostgresRolloutStore implements RolloutStore {
       [this.limits.ttlMs],
     );
     const evicted = await this.#query<{ n: string }>(
-      `WITH gone AS (DELETE FROM toolsim_rollouts WHERE id IN (SELECT id FROM toolsim_rollouts ORDER BY last_seen DESC OFFSET $1) RETURNING 1)
+      `WITH gone AS (DELETE FROM toolsim_rollouts WHERE id IN (
+         -- Past the cap, rollouts whose state is recorded end before diverged ones, the longest silent first.
+         SELECT r.id FROM toolsim_rollouts AS r
+          ORDER BY EXISTS (SELECT 1 FROM toolsim_rollout_servers AS s WHERE s.rollout = r.id AND s.diverged_since IS NOT NULL) DESC,
+                   r.last_seen DESC
+         OFFSET $1) RETURNING 1)
        SELECT count(*) AS n FROM gone`,
       [this.limits.maxRollouts],
     );
