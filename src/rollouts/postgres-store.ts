@@ -21,8 +21,8 @@ import { migrateSchema } from '../core/pg-schema.js';
 import type { Answered, HistoryEntry } from '../core/rollout.js';
 import { entryText, RECORDED } from '../core/rollout.js';
 import {
-  DEFAULT_LIMITS,
   type EndedHow,
+  limitsOf,
   type Recorded,
   type RolloutStore,
   type RolloutStoreLimits,
@@ -107,11 +107,7 @@ export class PostgresRolloutStore implements RolloutStore {
   #closed = false;
 
   constructor(options: PostgresStoreOptions) {
-    this.limits = {
-      ttlMs: options.ttlMs ?? DEFAULT_LIMITS.ttlMs,
-      maxRollouts: options.maxRollouts ?? DEFAULT_LIMITS.maxRollouts,
-      maxHistory: options.maxHistory ?? DEFAULT_LIMITS.maxHistory,
-    };
+    this.limits = limitsOf(options);
     const timeout = options.timeoutMs ?? 2000;
     this.#retryMs = options.retryMs ?? 1000;
     this.#onChange = options.onChange;
