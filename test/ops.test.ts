@@ -121,6 +121,28 @@ describe('Grafana dashboard', () => {
     return file;
   }
 
+  /** A promtool rules test of the dashboard's queries (and our rules) against `series`: its file. */
+  function dashboardTest(fileName: string, series: string[][], tests: string[]): string {
+    const file = join(tempDir(), fileName);
+    writeFileSync(
+      file,
+      [
+        'rule_files:',
+        `  - ${join(PROMETHEUS_DIR, 'toolsim-rules.yml')}`,
+        `  - ${dashboardRules()}`,
+        'evaluation_interval: 30s',
+        'tests:',
+        '  - interval: 1m',
+        '    input_series:',
+        ...series.map(([name, values]) => `      - series: '${name}'\n        values: "${values}"`),
+        '    promql_expr_test:',
+        ...tests,
+        '',
+      ].join('\n'),
+    );
+    return file;
+  }
+
   it.skipIf(!hasPromtool)('has queries that are valid PromQL (checked by promtool as recording rules)', () => {
     const result = promtool(['check', 'rules', dashboardRules()]);
     expect(result.output).toContain(`SUCCESS: ${queries.length} rules found`);
@@ -144,23 +166,7 @@ describe('Grafana dashboard', () => {
       (_, i) =>
         `      - expr: clamp_max(count(dashboard:query_${i}), 1)\n        eval_time: 30m\n        exp_samples: [{labels: "{}", value: 1}]`,
     );
-    const file = join(tempDir(), 'dashboard.test.yml');
-    writeFileSync(
-      file,
-      [
-        'rule_files:',
-        `  - ${join(PROMETHEUS_DIR, 'toolsim-rules.yml')}`,
-        `  - ${dashboardRules()}`,
-        'evaluation_interval: 30s',
-        'tests:',
-        '  - interval: 1m',
-        '    input_series:',
-        ...series.map(([name, values]) => `      - series: '${name}'\n        values: "${values}"`),
-        '    promql_expr_test:',
-        ...tests,
-        '',
-      ].join('\n'),
-    );
+    const file = dashboardTest('dashboard.test.yml', series, tests);
     const result = promtool(['test', 'rules', file]);
     expect(result.output).toContain('SUCCESS');
     expect(result.status).toBe(0);
@@ -190,23 +196,7 @@ describe('Grafana dashboard', () => {
         (at) => `      - expr: dashboard:query_${i} != dashboard:query_${i}\n        eval_time: ${at}\n        exp_samples: []`,
       ),
     );
-    const file = join(tempDir(), 'nan.test.yml');
-    writeFileSync(
-      file,
-      [
-        'rule_files:',
-        `  - ${join(PROMETHEUS_DIR, 'toolsim-rules.yml')}`,
-        `  - ${dashboardRules()}`,
-        'evaluation_interval: 30s',
-        'tests:',
-        '  - interval: 1m',
-        '    input_series:',
-        ...series.map(([name, values]) => `      - series: '${name}'\n        values: "${values}"`),
-        '    promql_expr_test:',
-        ...tests,
-        '',
-      ].join('\n'),
-    );
+    const file = dashboardTest('nan.test.yml', series, tests);
     const result = promtool(['test', 'rules', file]);
     expect(result.output).toContain('SUCCESS');
     expect(result.status).toBe(0);

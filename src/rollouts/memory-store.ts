@@ -9,8 +9,8 @@
  */
 import { type Answered, entryHash, type HistoryEntry, historyDigest, RECORDED } from '../core/rollout.js';
 import {
-  DEFAULT_LIMITS,
   type EndedHow,
+  limitsOf,
   type Recorded,
   type RolloutStore,
   type RolloutStoreLimits,
@@ -78,11 +78,7 @@ export class InMemoryRolloutStore implements RolloutStore {
   #bytes = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
-    this.limits = {
-      ttlMs: options.ttlMs ?? DEFAULT_LIMITS.ttlMs,
-      maxRollouts: options.maxRollouts ?? DEFAULT_LIMITS.maxRollouts,
-      maxHistory: options.maxHistory ?? DEFAULT_LIMITS.maxHistory,
-    };
+    this.limits = limitsOf(options);
     this.#maxBytes = options.maxBytes ?? 128 * 1024 * 1024;
     this.#now = options.now ?? Date.now;
     this.#onEnded = options.onEnded;

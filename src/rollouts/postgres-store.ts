@@ -17,11 +17,12 @@
  * toolsim_rollouts_schema.
  */
 import pg from 'pg';
+import { migrateSchema } from '../core/pg-schema.js';
 import type { Answered, HistoryEntry } from '../core/rollout.js';
 import { entryText, RECORDED } from '../core/rollout.js';
 import {
-  DEFAULT_LIMITS,
   type EndedHow,
+  limitsOf,
   type Recorded,
   type RolloutStore,
   type RolloutStoreLimits,
@@ -106,11 +107,7 @@ export class PostgresRolloutStore implements RolloutStore {
   #closed = false;
 
   constructor(options: PostgresStoreOptions) {
-    this.limits = {
-      ttlMs: options.ttlMs ?? DEFAULT_LIMITS.ttlMs,
-      maxRollouts: options.maxRollouts ?? DEFAULT_LIMITS.maxRollouts,
-      maxHistory: options.maxHistory ?? DEFAULT_LIMITS.maxHistory,
-    };
+    this.limits = limitsOf(options);
     const timeout = options.timeoutMs ?? 2000;
     this.#retryMs = options.retryMs ?? 1000;
     this.#onChange = options.onChange;
@@ -378,28 +375,14 @@ export class PostgresRolloutStore implements RolloutStore {
     return this.#maintaining;
   }
 
-  async #migrate(): Promise<void> {
-    const client = await this.#pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [SCHEMA_LOCK]);
-      await client.query('CREATE TABLE IF NOT EXISTS toolsim_rollouts_schema (version integer NOT NULL)');
-      const found = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM toolsim_rollouts_schema');
-      const version = found.rows[0]?.version ?? 0;
-      if (version > ROLLOUTS_SCHEMA_VERSION)
-        throw new Error(`the rollouts database has schema version ${version}; this toolsim knows up to ${ROLLOUTS_SCHEMA_VERSION}`);
-      for (let v = version; v < ROLLOUTS_SCHEMA_VERSION; v++) await client.query(MIGRATIONS[v]!);
-      if (version < ROLLOUTS_SCHEMA_VERSION) {
-        await client.query('DELETE FROM toolsim_rollouts_schema');
-        await client.query('INSERT INTO toolsim_rollouts_schema (version) VALUES ($1)', [ROLLOUTS_SCHEMA_VERSION]);
-      }
-      await client.query('COMMIT');
-      client.release();
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      client.release(true);
-      throw error;
-    }
+  #migrate(): Promise<void> {
+    return migrateSchema(this.#pool, {
+      table: 'toolsim_rollouts_schema',
+      lock: SCHEMA_LOCK,
+      version: ROLLOUTS_SCHEMA_VERSION,
+      migrations: MIGRATIONS,
+      what: 'the rollouts database',
+    });
   }
 }
 

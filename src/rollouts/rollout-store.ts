@@ -46,3 +46,12 @@ export interface RolloutStore {
 }
 
 export const DEFAULT_LIMITS: RolloutStoreLimits = Object.freeze({ ttlMs: 3_600_000, maxRollouts: 100_000, maxHistory: 64 });
+
+/** The limits given, each one missing taken from DEFAULT_LIMITS. */
+export function limitsOf(options: Partial<RolloutStoreLimits>): RolloutStoreLimits {
+  return {
+    ttlMs: options.ttlMs ?? DEFAULT_LIMITS.ttlMs,
+    maxRollouts: options.maxRollouts ?? DEFAULT_LIMITS.maxRollouts,
+    maxHistory: options.maxHistory ?? DEFAULT_LIMITS.maxHistory,
+  };
+}

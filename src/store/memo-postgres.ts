@@ -29,6 +29,7 @@ import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import pg from 'pg';
 import { ConfigError } from '../core/errors.js';
+import { migrateSchema } from '../core/pg-schema.js';
 import type { Observation } from '../core/types.js';
 import type { Claim, FuzzyMemo, MemoId, MemoRead, MemoStatus, StoredAnswer } from './memo.js';
 import { memoIdText } from './memo-key.js';
@@ -423,28 +424,14 @@ export class PostgresMemo implements FuzzyMemo {
     return this.#maintaining;
   }
 
-  async #migrate(): Promise<void> {
-    const client = await this.#pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [SCHEMA_LOCK]);
-      await client.query('CREATE TABLE IF NOT EXISTS toolsim_memo_schema (version integer NOT NULL)');
-      const found = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM toolsim_memo_schema');
-      const version = found.rows[0]?.version ?? 0;
-      if (version > MEMO_SCHEMA_VERSION)
-        throw new Error(`the memo database has schema version ${version}; this toolsim knows up to ${MEMO_SCHEMA_VERSION}`);
-      for (let v = version; v < MEMO_SCHEMA_VERSION; v++) await client.query(MIGRATIONS[v]!);
-      if (version < MEMO_SCHEMA_VERSION) {
-        await client.query('DELETE FROM toolsim_memo_schema');
-        await client.query('INSERT INTO toolsim_memo_schema (version) VALUES ($1)', [MEMO_SCHEMA_VERSION]);
-      }
-      await client.query('COMMIT');
-      client.release();
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      client.release(true);
-      throw error;
-    }
+  #migrate(): Promise<void> {
+    return migrateSchema(this.#pool, {
+      table: 'toolsim_memo_schema',
+      lock: SCHEMA_LOCK,
+      version: MEMO_SCHEMA_VERSION,
+      migrations: MIGRATIONS,
+      what: 'the memo database',
+    });
   }
 
   async #listen(): Promise<void> {
