@@ -32,10 +32,18 @@ module.exports = {
     },
     {
       name: 'neighbors-read-only-the-store',
-      comment: 'Similarity and the neighbour index rank recorded calls; they know no tier, simulator or protocol.',
+      comment:
+        'Similarity and the neighbour index rank recorded calls, and their worker learns output shapes; they know no tier, simulator or protocol.',
       severity: 'error',
       from: { path: '^src/neighbors/' },
-      to: { path: '^src/', pathNot: '^src/(core|store|neighbors)/' },
+      to: { path: '^src/', pathNot: '^src/(core|store|neighbors|shapes)/' },
+    },
+    {
+      name: 'shapes-are-pure',
+      comment: 'Output shapes are learnt from answers handed in, and the guard is a function of shape and answer: they import only core.',
+      severity: 'error',
+      from: { path: '^src/shapes/' },
+      to: { path: '^src/', pathNot: '^src/(core|shapes)/' },
     },
     {
       name: 'rollouts-know-only-core',

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only exact,peer,batch,rollouts,ingest,scale,neighbors,miss,blocking] [--out FILE]`:
+ * `npm run bench [-- --quick] [--only exact,peer,batch,rollouts,ingest,scale,neighbors,miss,blocking,shapes] [--out FILE]`:
  * runs each scenario and writes bench/RESULTS.md. Not a test: figures depend on the machine.
  */
 import { writeFileSync } from 'node:fs';
@@ -13,8 +13,9 @@ import { ingestLog, serveLargeCache } from './scenarios/cache.js';
 import { againstMountebank, batchVsSingle, exactInProcess, exactVsBare, httpFixture } from './scenarios/http.js';
 import { missTier, nearestNeighbors, oneToolCache } from './scenarios/neighbors.js';
 import { rolloutsVsPlain } from './scenarios/rollouts.js';
+import { shapesScenario } from './shapes.js';
 
-const SCENARIOS = ['exact', 'peer', 'batch', 'rollouts', 'ingest', 'scale', 'neighbors', 'miss', 'blocking'] as const;
+const SCENARIOS = ['exact', 'peer', 'batch', 'rollouts', 'ingest', 'scale', 'neighbors', 'miss', 'blocking', 'shapes'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -64,7 +65,11 @@ if (wants('neighbors') || wants('miss') || wants('blocking')) {
   const cache = await oneToolCache(mode);
   if (wants('neighbors')) record(nearestNeighbors(cache, mode));
   if (wants('miss')) record(await missTier(cache, mode));
-  if (wants('blocking')) record(await blockingScenario(cache, mode.quick ? 1 : 3));
+  if (wants('blocking')) record(await blockingScenario(cache, mode.quick ? 2 : 4));
+}
+if (wants('shapes')) {
+  log(`learning the output shape of a tool of ${mode.oneToolCalls} calls`);
+  record(await shapesScenario(mode.oneToolCalls, mode.quick ? 1 : 3));
 }
 
 clearInterval(sampler);

@@ -12,7 +12,7 @@ import type { Metrics } from './core/metrics.js';
 import { VERSION } from './core/version.js';
 import { type AdminOptions, registerAdminRoutes } from './http/admin.js';
 import { errorAnswer, sendError } from './http/errors.js';
-import { strictJsonParser } from './http/json.js';
+import { DEFAULT_MAX_BODY_KEYS, strictJsonParser } from './http/json.js';
 import { registerReportRoutes } from './http/report.js';
 import { documentRoute } from './http/schemas.js';
 import { errorJson } from './http/serialize.js';
@@ -21,7 +21,7 @@ import { registerMcpRoutes } from './protocols/mcp.js';
 import { loadSdk } from './protocols/mcp-content.js';
 import { registerRoutes } from './protocols/native.js';
 import { registerRolloutRoutes } from './protocols/rollouts.js';
-import { registerVerlRoutes } from './protocols/verl-tool.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, registerVerlRoutes } from './protocols/verl-tool.js';
 import type { Simulator } from './simulator/simulator.js';
 
 declare module 'fastify' {
@@ -39,6 +39,10 @@ export interface AppDeps {
   memo?: () => Record<string, unknown> | undefined;
   bodyLimit?: number;
   maxBatch?: number;
+  /** Keys and array items of one body, all levels together (`--max-body-keys`). */
+  maxBodyKeys?: number;
+  /** Bytes of one answer to POST /v1/calls or /get_observation (`--max-response-mb`). */
+  maxResponseBytes?: number;
   logger?: FastifyServerOptions['logger'];
   /** Admin routes (/admin/*); left out, they do not exist (404). */
   admin?: AdminOptions;
@@ -119,7 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   // JSON bodies are decoded as strict UTF-8: invalid bytes are a 400, never silently replaced.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, strictJsonParser());
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, strictJsonParser(deps.maxBodyKeys ?? DEFAULT_MAX_BODY_KEYS));
 
   const maxEventLoopDelay = deps.maxEventLoopDelay ?? 0;
   if (maxEventLoopDelay > 0) {
@@ -168,6 +172,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     simulator: deps.simulator,
     metrics: deps.metrics,
     maxBatch: deps.maxBatch ?? 1000,
+    maxResponseBytes: deps.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     ...(deps.memo ? { memo: deps.memo } : {}),
   });
   registerMcpRoutes(app, { simulator: deps.simulator });
@@ -178,7 +183,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     setTimeout(() => void loadSdk(), 100).unref();
     done();
   });
-  registerVerlRoutes(app, { simulator: deps.simulator, maxBatch: deps.maxBatch ?? 1000 });
+  registerVerlRoutes(app, {
+    simulator: deps.simulator,
+    maxBatch: deps.maxBatch ?? 1000,
+    maxKeys: deps.maxBodyKeys ?? DEFAULT_MAX_BODY_KEYS,
+    maxResponseBytes: deps.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+  });
   registerReportRoutes(app, { metrics: deps.metrics });
   if (deps.admin) registerAdminRoutes(app, deps.admin);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -3,6 +3,7 @@
  * of process.env. Values are validated once, with messages that name the flag, and frozen.
  */
 import { ConfigError } from './core/errors.js';
+import { DEFAULT_MAX_KEYS } from './core/json-size.js';
 import { REPEAT_POLICIES } from './core/types.js';
 import { FORMAT_NAMES } from './protocols/formats/index.js';
 import { TOOL_FORMATS } from './protocols/formats/tool-schemas.js';
@@ -67,7 +68,7 @@ export const OPTIONS = {
     kind: 'list',
     default: [],
     separator: '\n',
-    help: 'regular expression (case-insensitive) of an output text that is a recorded infrastructure failure, beside the built-in ones (repeatable; env: one a line)',
+    help: 'regular expression (case-insensitive) of an output text that is a recorded infrastructure failure, beside the built-in ones and applied as they are: anywhere in an error output, from the start of a short successful string (repeatable; env: one a line; docs/log-format.md)',
   },
   lruSize: {
     flag: 'lru-size',
@@ -114,7 +115,23 @@ export const OPTIONS = {
     kind: 'integer',
     default: 1000,
     min: 1,
-    help: 'most calls in one POST /v1/calls',
+    help: 'most calls in one POST /v1/calls, and most actions and <tool_call> blocks (all actions together) in one POST /get_observation',
+  },
+  maxBodyKeys: {
+    flag: 'max-body-keys',
+    env: 'TOOLSIM_MAX_BODY_KEYS',
+    kind: 'integer',
+    default: DEFAULT_MAX_KEYS,
+    min: 16,
+    help: "keys and array items of one request body, all levels together (also of a JSON string of arguments, and of one verl-tool request's <tool_call> blocks); past it a 400 too_many_keys before any is read",
+  },
+  maxResponseMb: {
+    flag: 'max-response-mb',
+    env: 'TOOLSIM_MAX_RESPONSE_MB',
+    kind: 'integer',
+    default: 32,
+    min: 1,
+    help: 'largest answer to one POST /v1/calls or POST /get_observation, MiB; past it a 400 response_too_large',
   },
   logLevel: {
     flag: 'log-level',

@@ -24,6 +24,8 @@ export const SERVE_OPTIONS = [
   'neighbors',
   'bodyLimit',
   'maxBatch',
+  'maxBodyKeys',
+  'maxResponseMb',
   'logLevel',
   'adminToken',
   'maxEventLoopDelay',
@@ -99,6 +101,8 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
     metrics,
     bodyLimit: config.bodyLimit,
     maxBatch: config.maxBatch,
+    maxBodyKeys: config.maxBodyKeys,
+    maxResponseBytes: config.maxResponseMb * 1024 * 1024,
     maxEventLoopDelay: config.maxEventLoopDelay,
     memo: () => fuzzy.memoStatus() as Record<string, unknown> | undefined,
     requestTimeoutMs: config.requestTimeoutMs,
@@ -134,6 +138,14 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
     },
     'toolsim serving',
   );
+  // Tools of a cache ingested before names were checked that would share one listed name: the
+  // listings keep the first (src/core/tool-names.ts); say which were left out.
+  const collisions = first.snapshot.catalog.names.collisions;
+  if (collisions.length > 0)
+    app.log.warn(
+      { collisions: collisions.map((c) => ({ name: c.name, listed: c.tools[0], left_out: c.tools.slice(1) })) },
+      'tool names that several tools would share; only the first is listed and callable by that name (re-ingest with distinct server and tool names)',
+    );
   log = app.log;
 
   let closing: Promise<void> | undefined;
@@ -167,6 +179,7 @@ function openSnapshots(
         lruSize: config.lruSize,
         lruBytes: config.lruMb * 1024 * 1024,
         neighbors: config.neighbors,
+        maxKeys: config.maxBodyKeys,
         fuzzy,
         rollouts,
       }),

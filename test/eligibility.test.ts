@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../src/core/types.js';
+import { NeighborIndex } from '../src/neighbors/neighbor-index.js';
 import { checkArguments, EligibilityTier, type ShapeSource, toolShape } from '../src/tiers/eligibility.js';
 import { appOf, cacheOf, type TestApp } from './helpers.js';
 
@@ -153,18 +154,20 @@ describe('fuzzy eligibility', () => {
     expect(checkArguments('t', toolShape(undefined, [{}], new Set()), {})).toEqual({ ok: true });
   });
 
-  it("summarises a tool's shape once per snapshot, not per call", () => {
+  it("summarises a tool's shape once per snapshot, with its neighbour index, not per call", () => {
     let reads = 0;
-    const source: ShapeSource = {
-      catalog: { tool: () => ({ input_schema: { type: 'object', properties: { a: { type: 'string' } } } }) },
-      index: {
+    const index = new NeighborIndex(
+      {
+        catalog: () => [{ server: 's', tool: 't', input_schema: { type: 'object', properties: { a: { type: 'string' } } } }],
         argumentsOf: () => {
           reads++;
-          return [{ arguments: '{"a":"x"}' }];
+          return [{ key: 'k', arguments: '{"a":"x"}' }];
         },
+        ignoredArguments: [],
       },
-      ignoredArguments: [],
-    };
+      { worker: false },
+    );
+    const source: ShapeSource = { index };
     const tier = new EligibilityTier(source);
     const call = (args: JsonObject) => ({ server: 's', tool: 't', arguments: args, canonical: '', key: '' });
     for (let i = 0; i < 100; i++) expect(tier.check(call({ a: `v${i}` })).ok).toBe(true);

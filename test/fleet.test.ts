@@ -87,6 +87,8 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
   let stand: FakeAnthropic;
   let replicas: ServeProcess[] = [];
   let improvised = 0;
+  // The stand-in's answer: it fits the shapes learnt from both tools' recordings (get_weather's and set_alert's keys).
+  const improvise = (): object => ({ city: 'Improvised', temp: 100 + improvised++, ok: true, alert: 'low' });
 
   const setUp = async (): Promise<void> => {
     const dir = tempDir();
@@ -109,7 +111,7 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
     stand = await startFakeAnthropic({
       kind: 'slow',
       delayMs: 400,
-      after: { kind: 'answer', output: () => ({ temp: 100 + improvised++ }) },
+      after: { kind: 'answer', output: improvise },
     });
     onCleanup(() => stand.close());
   };
@@ -216,7 +218,11 @@ describe.skipIf(!pg)('a fleet of three replicas sharing a PostgreSQL memo', () =
     // 4. PostgreSQL stops mid-run, here while an improvisation is in flight: its answer cannot be
     // stored, so it is not served (another replica could not serve the same); exact answers go on,
     // unseen fuzzy calls are labelled misses, /readyz says so.
-    stand.script({ kind: 'slow', delayMs: 1500, after: { kind: 'answer', output: () => ({ temp: 100 + improvised++ }) } });
+    stand.script({
+      kind: 'slow',
+      delayMs: 1500,
+      after: { kind: 'answer', output: improvise },
+    });
     const inFlight = call(replicas[0]!, near('Parisss'));
     await expect.poll(() => stand.requests.length, { timeout: 5000, interval: 20 }).toBe(afterRollouts + 1);
     await db().stop();

@@ -112,7 +112,9 @@ describe('recorded failures (transient)', () => {
   const call = (output: unknown, extra: object = {}) => ({ server: 'web', tool: 'fetch', arguments: { url: 'a' }, output, ...extra });
 
   it('recognizes the usual infrastructure failures by their text, and no real tool error', () => {
-    const isTransient = transientMatcher();
+    const matcher = transientMatcher();
+    // Recorded as a successful string output: the text is the failure, from its start.
+    const isTransient = (text: string): boolean => matcher({ text, isString: true, isError: false });
     for (const text of [
       "HTTPSConnectionPool(host='api.example.com', port=443): Max retries exceeded with url: /v1 (Caused by ProxyError('Unable to connect to proxy'))",
       "HTTPSConnectionPool(host='x', port=443): Read timed out. (read timeout=10)",
@@ -145,7 +147,7 @@ describe('recorded failures (transient)', () => {
       'x'.repeat(20_000) + ' socket hang up',
     ])
       expect([text, isTransient(text)]).toEqual([text, false]);
-    expect(transientMatcher(['^quota: .*'])('quota: spent')).toBe(true);
+    expect(transientMatcher(['^quota: .*'])({ text: 'quota: spent', isString: true, isError: false })).toBe(true);
     expect(() => transientMatcher(['('])).toThrow(/--transient-pattern/);
     expect(BUILT_IN_TRANSIENT_PATTERNS.length).toBeGreaterThan(10);
   });
@@ -156,13 +158,125 @@ describe('recorded failures (transient)', () => {
     for (const file of Object.values(DATASETS)) {
       for (const line of readFileSync(file, 'utf8').split('\n')) {
         if (!line) continue;
-        const record = JSON.parse(line) as { output: unknown };
-        const text = typeof record.output === 'string' ? record.output : JSON.stringify(record.output);
+        const record = JSON.parse(line) as { output: unknown; is_error?: boolean };
+        const isString = typeof record.output === 'string';
+        const text = isString ? (record.output as string) : JSON.stringify(record.output);
         if (text.startsWith('Error')) errors++;
-        expect([text.slice(0, 200), isTransient(text)]).toEqual([text.slice(0, 200), false]);
+        // Either way it was recorded: as the tool's error, and as a success.
+        for (const isError of [true, false]) {
+          expect([text.slice(0, 200), isTransient({ text, isString, isError })]).toEqual([text.slice(0, 200), false]);
+        }
       }
     }
     expect(errors).toBeGreaterThan(100);
+  });
+
+  /** Real answers of search, fetch, monitoring and weather tools that mention an outage. */
+  const MENTIONS: readonly { tool: string; output: unknown }[] = [
+    {
+      tool: 'search',
+      output: {
+        results: [
+          {
+            title: 'HTTP 429 Too Many Requests - MDN',
+            snippet: 'The HTTP 429 Too Many Requests response status code indicates the user has sent too many requests.',
+          },
+          {
+            title: 'Fixing 502 Bad Gateway in nginx',
+            snippet: 'upstream connect error or disconnect/reset before headers means Envoy could not reach the pod.',
+          },
+        ],
+      },
+    },
+    {
+      tool: 'search',
+      output: 'Top result: "429 Too Many Requests" explained. Rate limit exceeded errors happen when a client sends too much.',
+    },
+    {
+      tool: 'fetch',
+      output: '# Handling timeouts\n\nCatch `requests.exceptions.ReadTimeout` and retry; a `ReadTimeout` means the server was slow.',
+    },
+    { tool: 'fetch', output: { status: 200, body: 'How to fix ECONNRESET and socket hang up in Node.js' } },
+    { tool: 'fetch', output: '<html><body><h1>Status page</h1><p>Yesterday: 503 Service Unavailable for 4 minutes.</p></body></html>' },
+    { tool: 'monitor', output: 'a.example is DOWN: 503 Service Unavailable (checked 12:00 UTC)' },
+    { tool: 'monitor', output: { host: 'a.example', state: 'DOWN', detail: '503 Service Unavailable' } },
+    { tool: 'monitor', output: [{ check: 'api', last_error: "HTTPSConnectionPool(host='api', port=443): Read timed out." }] },
+    { tool: 'weather', output: 'Tonight: dense fog. Rate limited visibility below 200 m on the coast.' },
+    { tool: 'weather', output: { forecast: 'Rate limited visibility', wind: 'calm' } },
+    { tool: 'weather', output: 'Ferries: connection refused by the operator due to storms; crossings resume Tuesday.' },
+  ];
+
+  it('never takes a recorded success that mentions an outage for one (0 of the corpus matched)', async () => {
+    const isTransient = transientMatcher();
+    const matched = MENTIONS.filter(({ output }) => {
+      const isString = typeof output === 'string';
+      return isTransient({ text: isString ? (output as string) : JSON.stringify(output), isString, isError: false });
+    });
+    expect(matched).toEqual([]);
+    // Ingested and served: each one is an exact answer, not a recorded_failure miss.
+    const records = MENTIONS.map(({ tool, output }, i) => ({ server: 'web', tool, arguments: { i }, output }));
+    const { store, summary } = await cacheOf(records);
+    expect(summary.transient).toBe(0);
+    const { app } = await appOf(store);
+    for (const [i, { tool, output }] of MENTIONS.entries()) {
+      const answer = (await app.inject(post('/v1/call', { tool, arguments: { i } }))).json();
+      expect(answer).toMatchObject({ tier: 'exact', output });
+    }
+  });
+
+  it('reads the start of a successful string in linear time, whatever it starts with', () => {
+    const isTransient = transientMatcher();
+    // Leads that a repeated, overlapping lead pattern would backtrack on exponentially (61 spaces took 12 s).
+    for (const text of [' '.repeat(2000), '( '.repeat(1000), 'Error: '.repeat(290), 'connect '.repeat(250), `${"['".repeat(1000)}x`]) {
+      const started = performance.now();
+      expect(isTransient({ text: `${text}x`, isString: true, isError: false })).toBe(false);
+      // Wide guard (a loaded machine): linear work on 2 KiB is well under a millisecond.
+      expect(performance.now() - started).toBeLessThan(1000);
+    }
+    expect(isTransient({ text: `${' '.repeat(100)}Error: 429 Too Many Requests`, isString: true, isError: false })).toBe(true);
+  });
+
+  it('recognizes a failure anywhere in an error output, a JSON one included, and only there', async () => {
+    const isTransient = transientMatcher();
+    const error = (output: unknown) => ({
+      text: typeof output === 'string' ? output : JSON.stringify(output),
+      isString: typeof output === 'string',
+      isError: true,
+    });
+    expect(isTransient(error({ error: 'upstream: 503 Service Unavailable' }))).toBe(true);
+    expect(isTransient(error('Tool failed while calling the API: read ECONNRESET'))).toBe(true);
+    expect(isTransient({ ...error({ error: 'upstream: 503 Service Unavailable' }), isError: false })).toBe(false);
+    expect(isTransient(error('Error: user not found'))).toBe(false);
+    // A Python traceback recorded as a success: its last line is the failure.
+    const traceback =
+      'Traceback (most recent call last):\n  File "tool.py", line 3, in run\n    r = requests.get(url)\nrequests.exceptions.ConnectionError: HTTPSConnectionPool(host=\'api\', port=443): Max retries exceeded with url: /x';
+    expect(isTransient({ text: traceback, isString: true, isError: false })).toBe(true);
+  });
+
+  it('takes a transcript result\'s own "transient": false (OpenAI chat, Anthropic, MCP _meta)', async () => {
+    const dir = tempDir();
+    const chat = writeLog(dir, 'chat.jsonl', [
+      {
+        messages: [
+          { role: 'user', content: 'go' },
+          { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'probe', arguments: '{"host":"a"}' } }] },
+          { role: 'tool', tool_call_id: 'c1', content: 'Error: socket hang up', transient: false },
+          { role: 'assistant', tool_calls: [{ id: 'c2', type: 'function', function: { name: 'probe', arguments: '{"host":"b"}' } }] },
+          { role: 'tool', tool_call_id: 'c2', content: 'Error: socket hang up' },
+        ],
+      },
+    ]);
+    const { store, summary } = await cacheOf([chat]);
+    expect(summary.transient).toBe(1);
+    const { app } = await appOf(store);
+    expect((await app.inject(post('/v1/call', { tool: 'probe', arguments: { host: 'a' } }))).json()).toMatchObject({
+      tier: 'exact',
+      output: 'Error: socket hang up',
+    });
+    expect((await app.inject(post('/v1/call', { tool: 'probe', arguments: { host: 'b' } }))).json()).toMatchObject({
+      tier: 'miss',
+      reason: 'recorded_failure',
+    });
   });
 
   it('prefers a real answer under every repeat policy; a key with only failures is a recorded_failure miss', async () => {
@@ -271,6 +385,23 @@ describe('source scope: source_trajectory_id', () => {
       extra_fields: [{ source_trajectory_id: 'A' }],
     });
     expect(verl.observations[0]).toBe('<tool_response>\npending\n</tool_response>');
+  });
+
+  it('compares trajectory ids as NFC, as every other string: a recorded NFD id matches an NFC request, and back', async () => {
+    const nfc = 'café-run'.normalize('NFC');
+    const nfd = 'résumé-run'.normalize('NFD');
+    const { store } = await cacheOf([
+      { tool: 'order', arguments: { id: 3 }, output: 'from café', trajectory_id: nfc },
+      { tool: 'order', arguments: { id: 3 }, output: 'from résumé', trajectory_id: nfd },
+      { tool: 'order', arguments: { id: 3 }, output: 'from other', trajectory_id: 'other' },
+      { tool: 'order', arguments: { id: 4 }, output: 'only', trajectory_id: nfd },
+    ]);
+    const { app } = await appOf(store, { repeatPolicy: 'last' });
+    const ask = async (source: string, id = 3) =>
+      (await app.inject(post('/v1/call', { tool: 'order', arguments: { id }, source_trajectory_id: source }))).json();
+    expect(await ask(nfc.normalize('NFD'))).toMatchObject({ output: 'from café', match: { chosen_by: 'source_trajectory' } });
+    expect(await ask(nfd.normalize('NFC'))).toMatchObject({ output: 'from résumé', match: { chosen_by: 'source_trajectory' } });
+    expect(await ask(nfd.normalize('NFC'), 4)).toMatchObject({ output: 'only', match: { chosen_by: 'source_trajectory' } });
   });
 
   it('takes it from MCP _meta', async () => {

@@ -37,7 +37,7 @@ describe('LLM outage under load', () => {
       inputs: [writeLog(dir, 'a.jsonl', [weather('Paris', 18), weather('London', 14), weather('Berlin', 16)])],
     });
     writer.close();
-    const stand = await startFakeAnthropic({ kind: 'answer', output: { temp: 17 } });
+    const stand = await startFakeAnthropic({ kind: 'answer', output: { city: 'Paris', temp: 17 } });
     onCleanup(() => stand.close());
     const serve = async (breakerFailures: number): Promise<Awaited<ReturnType<typeof startServer>>> => {
       const running = await startServer(
@@ -133,7 +133,7 @@ describe('LLM outage under load', () => {
     expect(open.requests).toBeGreaterThan(askedWhileOpen * 5);
 
     // The API recovers: after the cool-down a probe succeeds, the breaker closes, fuzzy answers resume.
-    stand.setDefault({ kind: 'answer', output: { temp: 17 } });
+    stand.setDefault({ kind: 'answer', output: { city: 'Paris', temp: 17 } });
     let recovered: { tier: string } | undefined;
     for (let i = 0; i < 40 && recovered?.tier !== 'fuzzy'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));

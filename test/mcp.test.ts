@@ -19,8 +19,19 @@ import { type FakeAnthropic, startFakeAnthropic } from './support/fake-anthropic
 
 const FIXTURES = join(ROOT, 'test/fixtures/transcripts');
 
-/** What the stand-in Messages API improvises for a near call: a CallToolResult, like the recordings. */
-const IMPROVISED = { content: [{ type: 'text', text: 'Paris: 18°C sunny, 15°C rain, then 16°C cloudy' }], isError: false };
+/** What the stand-in Messages API improvises for a near call: a CallToolResult in the recordings' shape (structuredContent too). */
+const IMPROVISED = {
+  content: [{ type: 'text', text: 'Paris: 18°C sunny, 15°C rain, then 16°C cloudy' }],
+  structuredContent: {
+    city: 'Paris',
+    days: [
+      { high: 18, sky: 'sunny' },
+      { high: 15, sky: 'rain' },
+      { high: 16, sky: 'cloudy' },
+    ],
+  },
+  isError: false,
+};
 
 /** The real fuzzy tier (real SDK) pointed at a stand-in Messages API on 127.0.0.1. */
 function fuzzyAgainst(stand: FakeAnthropic): ReturnType<typeof createFuzzy>['tier'] {
@@ -126,7 +137,11 @@ describe('POST /mcp/{server}', () => {
 
     const unknown = client.callTool({ name: 'get_tides', arguments: { port: 'Brest' } });
     await expect(unknown).rejects.toBeInstanceOf(McpError);
-    await expect(unknown).rejects.toMatchObject({ code: ErrorCode.InvalidParams, message: 'MCP error -32602: Unknown tool: get_tides' });
+    // The closest known names come with it, as on /v1/call.
+    await expect(unknown).rejects.toMatchObject({
+      code: ErrorCode.InvalidParams,
+      message: expect.stringMatching(/^MCP error -32602: Unknown tool: get_tides\. Available tools with similar names: \w/),
+    });
 
     const text = await metrics();
     expect(metricValue(text, 'toolsim_calls_total{tier="exact",server="weather",tool="get_forecast"}')).toBe(1);

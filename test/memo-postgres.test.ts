@@ -2,14 +2,22 @@
  * The PostgreSQL memo on a throwaway PostgreSQL: first answer wins, claims (expiry of a dead owner,
  * a failure shared with waiters, a waiter's deadline, NOTIFY), the schema created once when replicas
  * start together and refused when newer, and a database that stalls (a loopback proxy that stops
- * forwarding) counted as unavailable, then recovered from by itself.
+ * forwarding) counted as unavailable, then recovered from by itself; waiters on another replica
+ * that wait as long as the owner may; pruning of spent claims and retired snapshots; a --memo-url
+ * that cannot work refused at start, and no host or database name in what /readyz shows.
  */
+import { spawnSync } from 'node:child_process';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
+import { ConfigError } from '../src/core/errors.js';
 import type { MemoId } from '../src/store/memo.js';
 import { PostgresMemo, type PostgresMemoOptions } from '../src/store/memo-postgres.js';
-import { onCleanup } from './helpers.js';
+import { createFuzzy } from '../src/tiers/fuzzy/fuzzy-tier.js';
+import { appOf, cacheOf, freePort, onCleanup, ROOT } from './helpers.js';
+import { startFakeAnthropic } from './support/fake-anthropic.js';
 import { startPostgres } from './support/postgres.js';
 
 const server = await startPostgres();
@@ -99,6 +107,136 @@ describe.skipIf(!server)('the PostgreSQL memo', () => {
     expect((await b.claim(id('e1'), long())).kind).toBe('owner');
     expect(performance.now() - startedAt).toBeGreaterThan(200);
   });
+
+  it('makes a waiter on another replica wait as long as the owner may: its queue time plus its deadline', async () => {
+    const url = await freshDatabase();
+    const weather = (city: string, temp: number): object => ({
+      server: 'w',
+      tool: 'get_weather',
+      arguments: { city },
+      output: { city, temp },
+    });
+    const { store } = await cacheOf([weather('Paris', 18), weather('London', 14), weather('Berlin', 16)]);
+    // Every answer takes 0.9 s; the owner's one slot is busy first, so its improvisation of the
+    // shared call ends about 1.8 s in, past the 1.2 s LLM deadline (but within queue + deadline).
+    const stand = await startFakeAnthropic({ kind: 'slow', delayMs: 900, after: { kind: 'answer', output: { city: 'x', temp: 1 } } });
+    onCleanup(() => stand.close());
+    const config = {
+      ...resolveConfig(FUZZY_OPTIONS, {}, {}),
+      apiKey: 'sk-test',
+      baseUrl: stand.url,
+      llmRetries: 0,
+      llmConcurrency: 1,
+      llmDeadlineMs: 1200,
+      llmQueueMs: 3000,
+      memoUrl: url,
+    };
+    const replicas = [createFuzzy(config), createFuzzy(config)];
+    for (const fuzzy of replicas) {
+      onCleanup(() => fuzzy.close());
+      await fuzzy.start();
+    }
+    const [a, b] = await Promise.all(replicas.map((fuzzy) => appOf(store, { fuzzy: fuzzy.tier })));
+    const call = (app: typeof a, city: string) =>
+      app!.app
+        .inject({ method: 'POST', url: '/v1/call', payload: { server: 'w', tool: 'get_weather', arguments: { city } } })
+        .then((r) => r.json());
+    const busy = call(a, 'Pariss');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const owner = call(a, 'Londn');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const startedAt = performance.now();
+    const waiter = await call(b, 'Londn');
+    const waited = performance.now() - startedAt;
+    expect(await busy).toMatchObject({ tier: 'fuzzy' });
+    const owned = await owner;
+    expect(owned).toMatchObject({ tier: 'fuzzy' });
+    expect(waiter).toMatchObject({ tier: 'fuzzy', output: owned.output });
+    expect(waited).toBeGreaterThan(config.llmDeadlineMs);
+    // One request per distinct call: the waiter never asked.
+    expect(stand.requests).toHaveLength(2);
+  }, 30_000);
+
+  it('prunes spent claims (failed, or expired with a dead owner) and the improvisations of snapshots no replica serves', async () => {
+    const url = await freshDatabase();
+    const options = { claimTtlMs: 300, retentionMs: 800, pruneEveryMs: 0 };
+    const [a, b] = await Promise.all([memoOn(url, options), memoOn(url, options)]);
+    const count = async (sql: string): Promise<number> => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        return Number((await client.query<{ n: string }>(sql)).rows[0]!.n);
+      } finally {
+        await client.end();
+      }
+    };
+    // A failed claim, a dead owner's claim, and a live one.
+    const failed = await a.claim(id('g1'), long());
+    if (failed.kind === 'owner') await failed.release('llm_busy');
+    expect((await a.claim(id('g2'), long())).kind).toBe('owner');
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect((await a.claim(id('g3'), long())).kind).toBe('owner');
+    expect(await count('SELECT count(*) AS n FROM toolsim_claims')).toBe(3);
+    expect((await a.prune()).claims).toBe(2);
+    expect(await count('SELECT count(*) AS n FROM toolsim_claims')).toBe(1);
+
+    // Snapshot s1 is served by a, then a moves to s2; b still serves s1 for a while, then s3.
+    const at = (snapshotId: string, key: string): MemoId => ({ ...id(key), snapshotId });
+    a.serving('s1');
+    b.serving('s1');
+    await a.put(at('s1', 'h1'), answer('old'));
+    a.serving('s2');
+    await a.put(at('s2', 'h2'), answer('new'));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await b.prune(); // b marks s1 served again
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await a.prune()).improvisations).toBe(0); // s1 was served 0.5 s ago: kept
+    b.serving('s3');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Whichever replica prunes first removes s1's improvisations; s2 (a's, marked served as a prunes) stays.
+    const pruned = [await a.prune(), await b.prune()];
+    expect(pruned.map((p) => p.improvisations)).toEqual([1, 0]);
+    expect(await count("SELECT count(*) AS n FROM toolsim_improvisations WHERE snapshot_id = 's1'")).toBe(0);
+    expect(await count("SELECT count(*) AS n FROM toolsim_improvisations WHERE snapshot_id = 's2'")).toBe(1);
+
+    // Left alone, a replica prunes by itself.
+    const c = await memoOn(url, { claimTtlMs: 200, pruneEveryMs: 100 });
+    const spent = await c.claim(id('g4'), long());
+    if (spent.kind === 'owner') await spent.release('llm_unavailable');
+    await expect.poll(() => count(`SELECT count(*) AS n FROM toolsim_claims WHERE failure IS NOT NULL`), { timeout: 10_000 }).toBe(0);
+  }, 30_000);
+
+  it('refuses at start a --memo-url that cannot work; shows no host or database name while it is down', async () => {
+    for (const bad of ['localhost:5432/toolsim', 'postgres://toolsim@127.0.0.1:99999/toolsim', 'mysql://u@h/db', 'postgres:///toolsim'])
+      expect(() => new PostgresMemo({ url: bad, claimTtlMs: 1000 }), bad).toThrow(ConfigError);
+    // A database that does not exist: no retry mends it.
+    const missing = new PostgresMemo({ url: server!.url.replace(/\/postgres$/, '/no_such_database'), claimTtlMs: 1000 });
+    await expect(missing.start()).rejects.toThrow(/--memo-url: the database does not exist/);
+    // Nothing listens on the port (PostgreSQL down or not yet up): started, retried, and /readyz names nothing.
+    const port = await freePort();
+    const down = new PostgresMemo({ url: `postgres://secret_user@127.0.0.1:${port}/secret_db`, claimTtlMs: 1000, timeoutMs: 500 });
+    onCleanup(() => down.close());
+    await down.start();
+    const status = down.status();
+    expect(status.state).toBe('unavailable');
+    expect(status.error).toMatch(/ECONNREFUSED/);
+    expect(status.error).not.toMatch(/127\.0\.0\.1|secret_user|secret_db|${port}/);
+
+    // The command exits at once, saying what is wrong.
+    const cache = (await cacheOf([{ tool: 't', arguments: {}, output: 1 }])).path;
+    for (const [memoUrl, said] of [
+      ['postgres://toolsim@127.0.0.1:99999/toolsim', /--memo-url has port 99999/],
+      ['not a url', /--memo-url is not a URL/],
+      [server!.url.replace(/\/postgres$/, '/no_such_database'), /--memo-url: the database does not exist/],
+    ] as const) {
+      const run = spawnSync(
+        process.execPath,
+        [join(ROOT, 'dist/src/cli.js'), 'serve', '--db', cache, '--port', '0', '--fuzzy', 'on', '--memo-url', memoUrl],
+        { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', ANTHROPIC_API_KEY: 'sk-test' }, timeout: 20_000 },
+      );
+      expect([run.status, run.stderr]).toEqual([2, expect.stringMatching(said)]);
+    }
+  }, 60_000);
 
   it('counts a stalled database as unavailable within its timeout, serves answers it has seen, and recovers by itself', async () => {
     const url = await freshDatabase();

@@ -27,7 +27,9 @@ afterAll(async () => {
   await postgres?.close();
 });
 
-const order = (id: string, status: string): string => JSON.stringify({ order_id: id, status });
+// Plain text answers: the stand-in's improvisations below are plain text too, so they fit the
+// output shape learnt from these recordings (a string) and pass the guard.
+const order = (id: string, status: string): string => `order ${id}: ${status}`;
 const RECORDS = [
   { server: 'shop', tool: 'get_order', arguments: { order_id: '#1' }, output: order('#1', 'pending'), trajectory_id: 't1' },
   {

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../src/server.js';
@@ -156,6 +156,8 @@ describe('storage errors while serving', () => {
     expect(broken.status).toBe(503);
     expect(broken.headers.get('retry-after')).toBe('1');
     expect(broken.json).toMatchObject({ error: { code: 'storage_unavailable' } });
+    // Clients are not told where the cache lives (the server's log is).
+    expect(JSON.stringify(broken.json)).not.toContain(dirname(db));
     // A batch: the call answered before still is; the broken lookup fails alone, as JSON.
     const batch = await post(server.url, '/v1/calls', { calls: [call(1), call(5998), call(5997)] });
     expect(batch.status).toBe(200);
@@ -163,6 +165,7 @@ describe('storage errors while serving', () => {
     expect(results[0]).toMatchObject({ tier: 'exact' });
     expect(results[1]).toMatchObject({ error: { code: 'storage_unavailable' } });
     expect(results[2]).toMatchObject({ error: { code: 'storage_unavailable' } });
+    expect(JSON.stringify(results)).not.toContain(dirname(db));
 
     const ready = await fetch(new URL('/readyz', server.url));
     expect(ready.status).toBe(503);
@@ -214,7 +217,7 @@ describe('layout', () => {
     const old = new Sqlite(db);
     old.exec("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema_version', '1')");
     old.close();
-    expect(() => Store.open(db, { readonly: true })).toThrow(/schema version 1; this toolsim reads version 2: ingest its logs again/);
+    expect(() => Store.open(db, { readonly: true })).toThrow(/schema version 1; this toolsim reads version 3: ingest its logs again/);
     expect(toolsim(['ingest', writeLog(tempDir(), 'log.jsonl', records(0, 1)), '--db', db]).stderr).toMatch(/ingest its logs again/);
   });
 

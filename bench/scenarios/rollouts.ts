@@ -71,7 +71,7 @@ export async function rolloutsVsPlain(fixture: HttpFixture, mode: Mode): Promise
   const cpu = ratios(rounds.b, rounds.a, (l) => l.cpuUs);
   const inProcess = await inProcessRounds(fixture.db, plain, mode);
   return {
-    title: '9. Rollouts that never diverge vs plain calls (the exact tier)',
+    title: '10. Rollouts that never diverge vs plain calls (the exact tier)',
     figures: [
       {
         name: 'throughput, rollout calls / plain calls (HTTP)',

@@ -2,6 +2,7 @@
 import { FUZZY_OPTIONS, ROLLOUT_OPTIONS, resolveConfig } from '../config.js';
 import { ConfigError } from '../core/errors.js';
 import { table } from '../core/format.js';
+import { stringifyJson, stringifyJsonIndented } from '../core/json-text.js';
 import { createMetrics } from '../core/metrics.js';
 import { createRollouts } from '../rollouts/create.js';
 import { Simulator } from '../simulator/simulator.js';
@@ -48,11 +49,11 @@ export const explainCommand: Command = {
         arguments: config.arguments,
       });
       if (config.json) {
-        process.stdout.write(`${JSON.stringify(explanation, null, 2)}\n`);
+        process.stdout.write(`${stringifyJsonIndented(explanation, 2, true)}\n`);
         return 0;
       }
       const lines = [
-        `call     ${explanation.server} / ${explanation.tool} ${JSON.stringify(explanation.arguments)}`,
+        `call     ${explanation.server} / ${explanation.tool} ${stringifyJson(explanation.arguments, true)}`,
         `key      ${explanation.key}`,
         `tier     ${explanation.tier}${explanation.reason ? ` (${explanation.reason})` : ''}${explanation.memoized ? ', memoized' : ''}`,
         `why      ${explanation.why}`,
@@ -62,9 +63,22 @@ export const explainCommand: Command = {
           ? 'neighbours: none'
           : table(
               ['similarity', 'arguments'],
-              explanation.neighbors.map((n) => [n.similarity.toFixed(4), JSON.stringify(n.arguments)]),
+              explanation.neighbors.map((n) => [n.similarity.toFixed(4), stringifyJson(n.arguments, true)]),
             ),
       ];
+      if (explanation.output) {
+        const { guard, schema, disagreements, problem } = explanation.output;
+        const held =
+          guard === 'declared'
+            ? "the tool's declared output schema"
+            : guard === 'learnt'
+              ? `the shape learnt from ${String(schema?.['answers'] ?? 0)} recorded answer(s), as JSON Schema (x-seen: how many had this)`
+              : 'nothing (no declared output schema, no recorded answer)';
+        lines.push('', `an improvised answer is held to ${held}${problem ? ` (${problem})` : ''}:`);
+        if (schema) lines.push(JSON.stringify(schema, null, 2));
+        if (disagreements && disagreements.length > 0)
+          lines.push('where the recordings disagree (each shape is allowed):', ...disagreements.map((d) => `  ${d}`));
+      }
       if (explanation.prompt) {
         lines.push(
           '',

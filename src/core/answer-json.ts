@@ -3,6 +3,7 @@
  * JSON, so it is spliced in as it is: no parse, no re-serialization, and the bytes served are the
  * bytes recorded. Exact answers carry this text with them, built once per cached key.
  */
+import { stringifyJson } from './json-text.js';
 import type { Answer } from './types.js';
 
 export function answerJson(answer: Answer): string {
@@ -19,7 +20,9 @@ export function buildAnswerJson(answer: Answer): string {
   if (match.recorded !== undefined) matchJson += `,"recorded":${match.recorded}`;
   if (match.memoized !== undefined) matchJson += `,"memoized":${match.memoized}`;
   if (match.unmemoized) matchJson += ',"unmemoized":true';
-  if (match.neighbors !== undefined) matchJson += `,"neighbors":${JSON.stringify(match.neighbors)}`;
+  // Neighbours' arguments keep every digit (a RawNumber is written as its text, never as a double).
+  if (match.neighbors !== undefined) matchJson += `,"neighbors":${stringifyJson(match.neighbors, true)}`;
+  if (match.refused !== undefined) matchJson += `,"refused":${JSON.stringify(match.refused)}`;
   if (match.rollout !== undefined)
     matchJson += `,"rollout":{"diverged_since":${match.rollout.diverged_since},"history":${match.rollout.history}}`;
   const reason = answer.reason === undefined ? '' : `,"reason":"${answer.reason}"`;

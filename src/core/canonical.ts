@@ -6,11 +6,12 @@
  * absent, array order, case, spaces, `593322347340602809` vs `593322347340602810`).
  *
  * A number whose exact value no double holds stays a `RawNumber` (its canonical text) inside the
- * normalized value; `canonicalJson` writes it as it is, and `plainArguments` gives the same arguments
- * with doubles for the parts that only compare or display them (similarity, prompts, explain).
+ * normalized value; `canonicalJson` and `stringifyJson` write it as it is, so prompts, neighbours
+ * and explain show it exactly, and similarity tells such numbers apart.
  */
 import { hash } from 'node:crypto';
-import { canonicalNumber, parseJson, RawNumber } from './json-text.js';
+import { jsonExcess } from './json-size.js';
+import { canonicalNumber, parseJson, plainDecimal, RawNumber } from './json-text.js';
 import type { Json, JsonObject } from './types.js';
 
 export const KEY_VERSION = 'toolsim-key-v2';
@@ -18,7 +19,7 @@ export const KEY_VERSION = 'toolsim-key-v2';
 export const MAX_DEPTH = 64;
 
 /** `exact` is true when the value holds a `RawNumber` (a number no double holds exactly). */
-export type Parsed<T> = { ok: true; value: T; exact?: boolean } | { ok: false; reason: string };
+export type Parsed<T> = { ok: true; value: T; exact?: boolean } | { ok: false; reason: string; tooLarge?: true };
 
 /** Orders strings by Unicode code point (JS `<` orders UTF-16 code units, which differs past U+FFFF). */
 export function compareCodePoints(a: string, b: string): number {
@@ -63,7 +64,7 @@ function normalizeValue(value: unknown, depth: number, seen: { exact: boolean })
       if (value instanceof RawNumber) {
         let number: number | RawNumber;
         try {
-          number = canonicalNumber(value.text);
+          number = canonicalNumber(value);
         } catch (error) {
           return { ok: false, reason: (error as Error).message };
         }
@@ -84,7 +85,8 @@ function normalizeValue(value: unknown, depth: number, seen: { exact: boolean })
       for (const rawKey of Object.keys(value)) {
         const key = rawKey.normalize('NFC');
         if (Object.hasOwn(out, key)) {
-          return { ok: false, reason: `two keys are the same string after NFC normalization: ${JSON.stringify(key)}` };
+          const shown = key.length > 64 ? `${JSON.stringify(key.slice(0, 64))}… (${key.length} characters)` : JSON.stringify(key);
+          return { ok: false, reason: `two keys are the same string after NFC normalization: ${shown}` };
         }
         const item = normalizeValue((value as Record<string, unknown>)[rawKey], depth + 1, seen);
         if (!item.ok) return item;
@@ -97,10 +99,24 @@ function normalizeValue(value: unknown, depth: number, seen: { exact: boolean })
   }
 }
 
-/** Arguments given as an object or as a JSON string of one, normalized. */
-export function parseArguments(input: unknown): Parsed<JsonObject> {
+/**
+ * Arguments given as an object or as a JSON string of one, normalized. A string is refused
+ * (`tooLarge`) before it is parsed when it holds more than `maxKeys` keys and array items, all
+ * levels together: a body's own keys are counted by the body parser, a string's only here.
+ */
+export function parseArguments(input: unknown, maxKeys = Number.POSITIVE_INFINITY): Parsed<JsonObject> {
   let value = input;
   if (typeof input === 'string') {
+    if (maxKeys !== Number.POSITIVE_INFINITY) {
+      const excess = jsonExcess(input, { depth: MAX_DEPTH + 1, entries: maxKeys });
+      if (excess?.kind === 'depth') return { ok: false, reason: `arguments: nested deeper than ${MAX_DEPTH} levels` };
+      if (excess)
+        return {
+          ok: false,
+          tooLarge: true,
+          reason: `arguments is a JSON string of more than ${maxKeys} keys and array items (--max-body-keys); it was not read`,
+        };
+    }
     try {
       value = parseJson(input, 'value');
     } catch (error) {
@@ -134,20 +150,20 @@ export function dropIgnored(args: JsonObject, ignored: ReadonlySet<string>): Jso
  * fast-json-stable-stringify with a code-point comparator (a test holds them equal), written out
  * because that package allocates two objects per key comparison, on the hot path of every call.
  */
-export function canonicalJson(value: Json): string {
+export function canonicalJson(value: Json, display = false): string {
   if (typeof value !== 'object') return typeof value === 'number' ? String(value) : JSON.stringify(value);
   if (value === null) return 'null';
-  if (value instanceof RawNumber) return value.text;
+  if (value instanceof RawNumber) return display ? plainDecimal(value.text) : value.text;
   if (Array.isArray(value)) {
     let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]!);
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]!, display);
     return `${out}]`;
   }
   const keys = Object.keys(value).sort(compareCodePoints);
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
-    out += `${(i === 0 ? '' : ',') + JSON.stringify(key)}:${canonicalJson(value[key]!)}`;
+    out += `${(i === 0 ? '' : ',') + JSON.stringify(key)}:${canonicalJson(value[key]!, display)}`;
   }
   return `${out}}`;
 }
@@ -159,11 +175,6 @@ export function canonicalJson(value: Json): string {
  */
 export function callKey(server: string, tool: string, canonical: string): string {
   return hash('sha256', `${KEY_VERSION}\0${JSON.stringify(server)}\0${JSON.stringify(tool)}\0${canonical}`, 'hex');
-}
-
-/** The arguments with doubles in place of `RawNumber`s, for what only compares or shows them. */
-export function plainArguments(parsed: { value: JsonObject; exact?: boolean }, canonical: string): JsonObject {
-  return parsed.exact ? (JSON.parse(canonical) as JsonObject) : parsed.value;
 }
 
 /** Server and tool names are strings too, so they are compared after NFC like any other. */

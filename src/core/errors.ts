@@ -21,12 +21,23 @@ export const ERRORS = {
     when: 'the body has a key named `__proto__` (however it is escaped), or a `constructor` key holding `prototype`',
   },
   too_deep: { status: 400, when: 'the body nests arrays and objects deeper than 128 levels (checked before it is parsed)' },
+  too_many_keys: {
+    status: 400,
+    when: 'the body, a JSON string of arguments in it, or the `<tool_call>` blocks of one verl-tool request hold more keys and array items (all levels together) than `--max-body-keys` (checked before they are parsed)',
+  },
   invalid_arguments: {
     status: 400,
-    when: '`arguments` is not an object or a JSON string of one, nests deeper than 64 levels, or has two keys that are one after NFC normalization',
+    when: '`arguments` is not an object or a JSON string of one, nests deeper than 64 levels, has two keys that are one after NFC normalization, or holds a number whose exponent has more than 15 digits',
   },
   ambiguous_tool: { status: 400, when: 'no `server` was given and several recorded servers have the tool' },
-  batch_too_large: { status: 400, when: 'a batch holds more calls (or verl-tool actions) than `--max-batch`' },
+  batch_too_large: {
+    status: 400,
+    when: 'a batch holds more calls (or verl-tool actions) than `--max-batch`, or the `<tool_call>` blocks of one verl-tool request, all actions together, are more than `--max-batch`',
+  },
+  response_too_large: {
+    status: 400,
+    when: 'the answer to one `POST /v1/calls` or `POST /get_observation` would be larger than `--max-response-mb`; send fewer calls or actions at once',
+  },
   length_mismatch: { status: 400, when: 'the parallel arrays of a `POST /get_observation` body have different lengths' },
   invalid_content_length: { status: 400, when: 'the body is not as long as its `Content-Length` header says' },
   invalid_url: { status: 400, when: 'the URL cannot be decoded (bad percent-encoding, e.g. `/v1/%E0%A4%A`)' },
@@ -85,8 +96,12 @@ export class BadRequestError extends ToolsimError {
 
 /** The tool name is recorded on several servers and the request did not say which. */
 export class AmbiguousToolError extends ToolsimError {
-  constructor(tool: string, servers: readonly string[]) {
-    super('ambiguous_tool', `tool "${tool}" exists on several servers (${servers.join(', ')}); name one in "server"`);
+  constructor(tool: string, servers: readonly string[], names: readonly string[] = []) {
+    super(
+      'ambiguous_tool',
+      `tool "${tool}" exists on several servers (${servers.join(', ')}); name one in "server"` +
+        (names.length > 0 ? `, or call it by its listed name (${names.join(', ')})` : ''),
+    );
   }
 }
 

@@ -13,7 +13,7 @@ import {
   type MetricValueWithName,
   Registry,
 } from 'prom-client';
-import type { Tier } from './types.js';
+import { REFUSAL_REASONS, type Tier } from './types.js';
 
 export const UNKNOWN_LABEL = '_unknown';
 
@@ -36,6 +36,7 @@ export interface Metrics {
   callTally(tier: Tier, server: string, tool: string): CallTally;
   readonly misses: Counter<'reason'>;
   readonly llmRequests: Counter<'outcome'>;
+  readonly llmAnswersRefused: Counter<'reason'>;
   readonly llmTokens: Counter<'type'>;
   readonly llmDuration: Histogram;
   readonly fuzzyMemoHits: Counter;
@@ -86,6 +87,14 @@ export function createMetrics(options: MetricsOptions): Metrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30],
     registers,
   });
+  const refused = new Counter({
+    name: 'toolsim_llm_answers_refused_total',
+    help: 'Improvised answers refused (they did not fit the output schema or shape, or were no answer), by the reason of their first misfit.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  // Every reason listed at 0 from the start: a fixed set, so a dashboard's rate is never empty.
+  for (const reason of REFUSAL_REASONS) refused.inc({ reason }, 0);
   return {
     registry,
     callTally(tier, server, tool) {
@@ -111,6 +120,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    llmAnswersRefused: refused,
     llmTokens: new Counter({
       name: 'toolsim_llm_tokens_total',
       help: 'LLM tokens used, by type (input, output, cache_read, cache_write).',

@@ -23,6 +23,15 @@ export const MISS_REASONS = [
 ] as const;
 export type MissReason = (typeof MISS_REASONS)[number];
 
+/**
+ * Why an improvised answer was refused (the label of toolsim_llm_answers_refused_total): a key every
+ * recording has is missing; a value of a kind no recording had; plain text where every recording
+ * holds JSON text; a misfit of the declared output schema; too large; not an answer at all (no
+ * call of the respond tool, no "output", "is_error" not a boolean).
+ */
+export const REFUSAL_REASONS = ['missing_key', 'wrong_kind', 'not_json_text', 'schema', 'too_large', 'malformed'] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
+
 export const REPEAT_POLICIES = ['first', 'last', 'most-common'] as const;
 export type RepeatPolicy = (typeof REPEAT_POLICIES)[number];
 
@@ -62,6 +71,8 @@ export interface Match {
   failures?: number;
   /** `recorded_failure` misses: the recorded output (JSON text) of the failure the policy picks. */
   recorded?: string;
+  /** `llm_invalid_output` misses: what did not fit in the model's last answer, in words. */
+  refused?: string[];
   /** An answer given in diverged state (docs/canonical-key.md, "State within a rollout"). */
   rollout?: RolloutMatch;
 }
@@ -92,10 +103,45 @@ export interface Observation {
   readonly trajectoryId?: string | null;
 }
 
+/**
+ * MCP's ToolAnnotations, as recorded (docs/log-format.md): hints about what a tool does. Other
+ * keys a newer MCP adds are kept as they were recorded.
+ */
+export interface ToolAnnotations {
+  title?: string;
+  /** The tool changes nothing (default false: it may write). */
+  readOnlyHint?: boolean;
+  /** A write may destroy what was there (default true, meaningful only when not read-only). */
+  destructiveHint?: boolean;
+  /** Calling it again with the same arguments changes nothing more (default false). */
+  idempotentHint?: boolean;
+  /** It reaches an open world (the web) rather than a closed one (a database) (default true). */
+  openWorldHint?: boolean;
+  [other: string]: Json | undefined;
+}
+
 export interface ToolInfo {
   server: string;
   tool: string;
   description?: string;
   input_schema?: JsonObject;
+  /** A JSON Schema of the tool's answer (MCP's `outputSchema`), when its record declares one. */
+  output_schema?: JsonObject;
+  /** MCP's tool annotations, when its record has them. */
+  annotations?: ToolAnnotations;
+  /** How the recorded answers fit `output_schema` as MCP would carry them (written by each ingest). */
+  output_check?: OutputCheck;
   calls: number;
+}
+
+/**
+ * The recorded successful answers of a tool with a declared output schema, checked against it as
+ * MCP's `structuredContent` (an MCP client validates that): MCP `tools/list` lists the schema only
+ * when none misfits.
+ */
+export interface OutputCheck {
+  answers: number;
+  misfits: number;
+  /** What did not fit in the first answer that did not, in words. */
+  example?: string;
 }

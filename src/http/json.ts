@@ -1,6 +1,7 @@
 /**
  * The JSON body parser: strict UTF-8 (invalid bytes are a 400, not U+FFFD smuggled into a key),
- * a nesting depth check before parsing (parsing 1.5M nested arrays would itself block the loop),
+ * a nesting depth and a key count check before parsing (parsing 1.5M nested arrays, or a body of
+ * 200,000 keys and then working through them, would itself block the loop),
  * then JSON without rounding (a number no double holds exactly stays a `RawNumber`, so arguments
  * such as 64-bit ids key as sent), then a refusal of `__proto__` and `constructor.prototype` keys
  * so that no body can ever reach an object's prototype, whatever code later merges it. Keys are
@@ -8,6 +9,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
+import { DEFAULT_MAX_KEYS, jsonExcess } from '../core/json-size.js';
 import { parseJson } from '../core/json-text.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -21,14 +23,28 @@ export function bodyText(body: unknown): string | undefined {
 
 /** Nesting of arrays and objects a body may have (call arguments are refused past 64 anyway). */
 export const MAX_BODY_DEPTH = 128;
+/** Keys and array items of one body, all levels together, unless `--max-body-keys` says otherwise. */
+export const DEFAULT_MAX_BODY_KEYS = DEFAULT_MAX_KEYS;
 
 type Done = (error: Error | null, body?: unknown) => void;
 
-export function parseJsonBody(body: Buffer): unknown {
-  return parseJsonText(body).value;
+export function parseJsonBody(body: Buffer, maxKeys = DEFAULT_MAX_BODY_KEYS): unknown {
+  return parseJsonText(body, maxKeys).value;
 }
 
-function parseJsonText(body: Buffer): { value: unknown; text: string } {
+/** The 400 for a JSON text past the depth or key limit, or undefined; checked before it is parsed. */
+export function excessError(text: string, maxKeys: number, what = 'the body'): BadRequestError | undefined {
+  const excess = jsonExcess(text, { depth: MAX_BODY_DEPTH, entries: maxKeys });
+  if (excess === undefined) return undefined;
+  if (excess.kind === 'depth')
+    return new BadRequestError('too_deep', `${what} nests arrays and objects deeper than ${MAX_BODY_DEPTH} levels`);
+  return new BadRequestError(
+    'too_many_keys',
+    `${what} has more than ${maxKeys} keys and array items (all levels together; --max-body-keys); it was not read`,
+  );
+}
+
+function parseJsonText(body: Buffer, maxKeys: number): { value: unknown; text: string } {
   let text: string;
   try {
     text = decoder.decode(body);
@@ -36,9 +52,8 @@ function parseJsonText(body: Buffer): { value: unknown; text: string } {
     throw new BadRequestError('invalid_utf8', 'the body is not valid UTF-8');
   }
   if (text.trim() === '') throw new BadRequestError('empty_body', 'the body is empty; send a JSON object');
-  if (nestingExceeds(text, MAX_BODY_DEPTH)) {
-    throw new BadRequestError('too_deep', `the body nests arrays and objects deeper than ${MAX_BODY_DEPTH} levels`);
-  }
+  const excess = excessError(text, maxKeys);
+  if (excess) throw excess;
   let value: unknown;
   try {
     value = parseJson(text, 'value');
@@ -55,14 +70,14 @@ function parseJsonText(body: Buffer): { value: unknown; text: string } {
 }
 
 /** A fastify content-type parser (parseAs: 'buffer') around `parseJsonBody`. */
-export function strictJsonParser(): (request: FastifyRequest, body: Buffer, done: Done) => void {
+export function strictJsonParser(maxKeys = DEFAULT_MAX_BODY_KEYS): (request: FastifyRequest, body: Buffer, done: Done) => void {
   return (request, body, done) => {
     try {
       const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(request.headers['content-type'] ?? '')?.[1];
       if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
         throw new ToolsimError('unsupported_media_type', `JSON bodies are UTF-8; got charset ${JSON.stringify(charset.slice(0, 40))}`);
       }
-      const { value, text } = parseJsonText(body);
+      const { value, text } = parseJsonText(body, maxKeys);
       if (typeof value === 'object' && value !== null) texts.set(value, text);
       done(null, value);
     } catch (error) {
@@ -91,31 +106,4 @@ function forbiddenKeyPath(root: unknown): string | undefined {
     }
   }
   return undefined;
-}
-
-/**
- * Does JSON text nest arrays and objects deeper than `limit`? One pass over the text; the inside of
- * a string is skipped with indexOf (fast on megabyte strings). A text no longer than the limit
- * cannot, and is not scanned.
- */
-export function nestingExceeds(text: string, limit: number): boolean {
-  if (text.length <= limit) return false;
-  let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      // To the closing quote: one not preceded by an odd number of backslashes.
-      for (;;) {
-        const end = text.indexOf('"', i + 1);
-        if (end < 0) return false; // unterminated: JSON.parse will say so
-        let backslashes = 0;
-        while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
-        i = end;
-        if (backslashes % 2 === 0) break;
-      }
-    } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > limit) return true;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return false;
 }

@@ -75,19 +75,33 @@ const minus = (now: Record<string, number>, then: Record<string, number>): Recor
   return out;
 };
 
-/** `15m`, `2h`, `90s`, `1d` back from now, or an ISO 8601 time; undefined for "since start". */
+/**
+ * `15m`, `2h`, `90s`, `1d` back from now, or an ISO 8601 time; undefined for "since start". A window
+ * reaching back before 1970 or starting more than a day from now (clocks disagree a little, not a
+ * day) is a 400 naming the range: `99999999999h` once became a RangeError and a 500.
+ */
 export function parseSince(since: string | undefined, now: number): number | undefined {
   if (since === undefined || since === '') return undefined;
   const duration = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(since);
-  if (duration) return now - Number(duration[1]) * { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[duration[2] as 's' | 'm' | 'h' | 'd'];
-  const at = Date.parse(since);
-  if (!Number.isFinite(at) || !/^\d{4}-\d{2}-\d{2}/.test(since))
+  let at: number;
+  if (duration) at = now - Number(duration[1]) * { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[duration[2] as 's' | 'm' | 'h' | 'd'];
+  else {
+    at = Date.parse(since);
+    if (!Number.isFinite(at) || !/^\d{4}-\d{2}-\d{2}/.test(since))
+      throw new BadRequestError(
+        'invalid_request',
+        `since must be a duration (90s, 15m, 2h, 1d) or an ISO 8601 time, got ${JSON.stringify(since).slice(0, 80)}`,
+      );
+  }
+  if (!(at >= 0 && at <= now + DAY_MS))
     throw new BadRequestError(
       'invalid_request',
-      `since must be a duration (90s, 15m, 2h, 1d) or an ISO 8601 time, got ${JSON.stringify(since).slice(0, 80)}`,
+      `since must be a time from 1970-01-01T00:00:00Z to a day from now (${new Date(now).toISOString()}), or a duration back from now no longer than that; got ${JSON.stringify(since).slice(0, 80)}`,
     );
   return at;
 }
+
+const DAY_MS = 86_400_000;
 
 export interface Report extends Counts {
   /** The window: from the sample used as its start (or the server's start) to now. */

@@ -102,6 +102,13 @@ export const callResultSchema = {
           description:
             'recorded_failure misses: the failure as it was recorded (the observation the repeat policy picks among the failures).',
         },
+        refused: {
+          type: 'array',
+          items: { type: 'string' },
+          maxItems: 8,
+          description:
+            "llm_invalid_output misses: what did not fit in the model's last answer (the declared output schema, or the shape learnt from the recordings), in words.",
+        },
         rollout: {
           type: 'object',
           required: ['diverged_since', 'history'],
@@ -136,6 +143,30 @@ export const toolsResultSchema = {
           tool: { type: 'string' },
           description: { type: 'string' },
           input_schema: { type: 'object', additionalProperties: true },
+          output_schema: {
+            type: 'object',
+            additionalProperties: true,
+            description: "The tool's declared output schema (MCP outputSchema).",
+          },
+          annotations: {
+            type: 'object',
+            additionalProperties: true,
+            description: "MCP's tool annotations as recorded (readOnlyHint, destructiveHint, idempotentHint, openWorldHint, title).",
+            properties: {
+              title: { type: 'string' },
+              readOnlyHint: { type: 'boolean' },
+              destructiveHint: { type: 'boolean' },
+              idempotentHint: { type: 'boolean' },
+              openWorldHint: { type: 'boolean' },
+            },
+          },
+          output_check: {
+            type: 'object',
+            description:
+              'How the recorded successful answers fit output_schema as MCP structuredContent; MCP tools/list lists the schema only when misfits is 0.',
+            required: ['answers', 'misfits'],
+            properties: { answers: { type: 'integer', minimum: 0 }, misfits: { type: 'integer', minimum: 0 }, example: { type: 'string' } },
+          },
           calls: { type: 'integer', minimum: 0 },
         },
       },
@@ -146,8 +177,12 @@ export const toolsResultSchema = {
 export const formattedToolsSchema = {
   type: 'object',
   required: ['tools'],
-  description: 'OpenAI function tools, Anthropic tools, or an MCP tools/list result (GET /v1/tools?format=...).',
-  properties: { tools: { type: 'array', items: { type: 'object', additionalProperties: true } } },
+  description:
+    'OpenAI function tools, Anthropic tools, or an MCP tools/list result (GET /v1/tools?format=...); `toolsim` holds, by listed name, the declared output schemas and MCP annotations of the tools that have them.',
+  properties: {
+    tools: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    toolsim: { type: 'object', additionalProperties: true },
+  },
 } as const;
 
 export const statusSchema = {
@@ -202,6 +237,22 @@ export const explainResultSchema = {
         system: { type: 'string', description: 'The stable part, marked for prompt caching.' },
         user: { type: 'string' },
         examples: { type: 'integer', minimum: 0 },
+      },
+    },
+    output: {
+      type: 'object',
+      required: ['guard'],
+      description:
+        "What an improvised answer would be held to: the tool's declared output schema, the shape learnt from its recorded answers (as JSON Schema), or nothing.",
+      properties: {
+        guard: { type: 'string', enum: ['declared', 'learnt', 'none'] },
+        schema: { type: 'object', additionalProperties: true },
+        disagreements: {
+          type: 'array',
+          items: { type: 'string' },
+          description: 'Where the recorded answers have more than one shape (each is allowed).',
+        },
+        problem: { type: 'string', description: 'Why the declared output schema does not guard (it cannot be compiled).' },
       },
     },
     writes: {

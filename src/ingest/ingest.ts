@@ -228,7 +228,9 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       batches.flush();
     }
     batches.flush();
-    writer.finish();
+    // Declared output schemas are checked against every recorded answer, this ingest's included.
+    const checker = store.catalog().some((t) => t.output_schema) ? await import('./output-check.js') : undefined;
+    writer.finish(checker && (() => checker.checkDeclaredSchemas(store, writer)));
   } catch (error) {
     // Nothing of this ingest is kept: the cache stays at its last complete snapshot.
     writer.abort();

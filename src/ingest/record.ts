@@ -4,9 +4,11 @@
 import { hash } from 'node:crypto';
 import { callKey, canonicalJson, dropIgnored, normalize, normalizeName, parseArguments } from '../core/canonical.js';
 import { parseJson, stringifyJson } from '../core/json-text.js';
+import { nameProblem } from '../core/tool-names.js';
 import type { Json, JsonObject } from '../core/types.js';
 import type { CallRow, ToolRow } from '../store/ingest-writer.js';
 import type { ServerInfo } from '../store/store.js';
+import type { RecordedOutput } from './transient.js';
 
 export type ParsedRecord =
   /** `hasOutput` is false only when `outputOptional` let a call without "output" through (its output is then `null`). */
@@ -48,7 +50,7 @@ export interface ParseOptions {
    * Recognizes a recorded infrastructure failure by its output's text (`transientMatcher`); used
    * when the record has no `"transient"` of its own.
    */
-  isTransient?: (text: string) => boolean;
+  isTransient?: (output: RecordedOutput) => boolean;
 }
 
 export function parseRecord(text: string, ignored: ReadonlySet<string>, options: ParseOptions = {}): ParsedRecord {
@@ -67,9 +69,13 @@ export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>, o
   const record = value as Record<string, unknown>;
   const server = name(record, 'server');
   if (typeof server !== 'string') return reject(server.error);
-  if (record['kind'] === 'server') return parseServer(record, server);
+  if (record['kind'] === 'server')
+    return nameProblem(server, undefined) ? reject(nameProblem(server, undefined)!) : parseServer(record, server);
   const tool = name(record, 'tool');
   if (typeof tool !== 'string') return reject(tool.error);
+  // Names that would make an mcp__<server>__<tool> name mean two tools, or another server's tool.
+  const problem = nameProblem(server, tool);
+  if (problem !== undefined) return reject(problem);
 
   const kind = record['kind'] ?? 'call';
   if (kind === 'tool') return parseTool(record, server, tool);
@@ -115,8 +121,9 @@ export function parseRecordValue(value: unknown, ignored: ReadonlySet<string>, o
   if (metadata === undefined) return reject('metadata is nested too deeply to store');
 
   // A record's own "transient" wins over recognition, both ways (false keeps a real answer that looks like an outage).
-  const outputText = hasOutput && typeof record['output'] === 'string' ? (record['output'] as string) : output;
-  const transient = declared ?? options.isTransient?.(outputText) ?? false;
+  const isString = hasOutput && typeof record['output'] === 'string';
+  const outputText = isString ? (record['output'] as string) : output;
+  const transient = declared ?? options.isTransient?.({ text: outputText, isString, isError }) ?? false;
   const optional = (field: (typeof OPTIONAL_STRINGS)[number]): string | null => (record[field] as string | null | undefined) ?? null;
   const row: Omit<CallRow, 'ordinal'> = {
     key: Buffer.from(key, 'hex'),
@@ -152,7 +159,49 @@ function parseTool(record: Record<string, unknown>, server: string, tool: string
     if (!normalized.ok) return reject(`"input_schema": ${normalized.reason}`);
     inputSchema = stringifyJson(schema);
   }
-  return { kind: 'tool', row: { server, tool, description: (description as string | undefined) ?? null, inputSchema } };
+  const output = record['output_schema'];
+  if (output !== undefined && output !== null && (typeof output !== 'object' || Array.isArray(output))) {
+    return reject('"output_schema" must be a JSON Schema object');
+  }
+  let outputSchema: string | null = null;
+  if (output) {
+    const normalized = normalize(output);
+    if (!normalized.ok) return reject(`"output_schema": ${normalized.reason}`);
+    outputSchema = stringifyJson(output);
+    // A server compiles it (Ajv) on its serving thread: its size bounds that work.
+    if (outputSchema.length > MAX_OUTPUT_SCHEMA_CHARS)
+      return reject(`"output_schema" is ${outputSchema.length} characters of JSON, over the limit of ${MAX_OUTPUT_SCHEMA_CHARS}`);
+  }
+  const annotations = annotationsOf(record['annotations']);
+  if (typeof annotations === 'object' && annotations !== null && 'error' in annotations) return reject(annotations.error);
+  return {
+    kind: 'tool',
+    row: { server, tool, description: (description as string | undefined) ?? null, inputSchema, outputSchema, annotations },
+  };
+}
+
+const HINTS = ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const;
+
+/** Longest declared output schema, as JSON text. */
+export const MAX_OUTPUT_SCHEMA_CHARS = 256 * 1024;
+
+/** MCP's ToolAnnotations as JSON text: the four hints booleans, `title` a string, other keys kept as recorded. */
+function annotationsOf(value: unknown): string | null | { error: string } {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) return { error: '"annotations" must be an object (MCP ToolAnnotations)' };
+  const fields = value as Record<string, unknown>;
+  for (const hint of HINTS) {
+    const v = fields[hint];
+    if (v !== undefined && v !== null && typeof v !== 'boolean') return { error: `"annotations.${hint}" must be a boolean` };
+  }
+  if (fields['title'] !== undefined && fields['title'] !== null && typeof fields['title'] !== 'string')
+    return { error: '"annotations.title" must be a string' };
+  const normalized = normalize(value);
+  if (!normalized.ok) return { error: `"annotations": ${normalized.reason}` };
+  // A hint recorded as null says nothing: left out, as MCP leaves out a hint it does not give.
+  const kept: JsonObject = {};
+  for (const [key, v] of Object.entries(fields)) if (v !== null) kept[key] = v as Json;
+  return stringifyJson(kept);
 }
 
 /** A server's identity as its MCP `initialize` answered: `{"kind": "server", "server", "name"?, "version"?, "instructions"?}`. */

@@ -19,14 +19,20 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { canonicalJson } from '../core/canonical.js';
+import { parseJson, RawNumber } from '../core/json-text.js';
 import { toolId } from '../core/tool-id.js';
 import type { Json, JsonObject, Neighbor } from '../core/types.js';
 import type { RecordedArguments } from '../store/store.js';
 import { argumentSimilarity, isOpaqueId, isOpaqueNumber } from './similarity.js';
+import { type ProfileInputs, profileTool, type ToolProfile } from './tool-profile.js';
 
 /** Where recorded arguments come from (the Store, or a list in benchmarks). */
 export interface ArgumentSource {
   argumentsOf(server: string, tool: string): RecordedArguments[];
+  /** The tool records, for each tool's profile (schema); none when left out. */
+  catalog?(): readonly { server: string; tool: string; input_schema?: JsonObject }[];
+  /** Argument names dropped before hashing, for each tool's profile. */
+  readonly ignoredArguments?: readonly string[];
   /** The cache file, when there is one: a worker thread can then read it on its own. */
   readonly path?: string;
   /** The snapshot the source reads; the worker checks it reads the same one. */
@@ -64,6 +70,8 @@ export const COMPARED_ITEMS = 256;
  */
 export interface ToolData {
   readonly size: number;
+  /** The tool summarised (tool-profile.ts), computed with the index. */
+  readonly profile: ToolProfile;
   readonly keys: string;
   readonly keyOffsets: Int32Array;
   readonly args: string;
@@ -94,6 +102,13 @@ export class NeighborIndex {
   constructor(source: ArgumentSource, options: NeighborIndexOptions = {}) {
     this.#source = source;
     this.#options = { ...DEFAULTS, ...options };
+    // The worker thread is started now, ahead of the first miss, which then pays no thread start.
+    if (this.#usesWorker()) indexWorker();
+  }
+
+  #usesWorker(): boolean {
+    const path = this.#source.path;
+    return this.#options.worker && path !== undefined && path !== ':memory:' && path !== '';
   }
 
   /** The `k` most similar recorded calls, most similar first; ties keep recording order. */
@@ -103,11 +118,11 @@ export class NeighborIndex {
   }
 
   /**
-   * A tool's distinct recorded arguments: from its built index when there is one (a server builds
-   * it off the event loop), so that nothing reads them from the cache again on the serving thread.
+   * A tool's profile, computed with its index: in the worker thread for a server (which awaits
+   * `ready` first), here and now for commands and benchmarks.
    */
-  argumentsOf(server: string, tool: string): readonly { arguments: string }[] {
-    return this.#tools.get(toolId(server, tool))?.argumentTexts() ?? this.#source.argumentsOf(server, tool);
+  profile(server: string, tool: string): ToolProfile {
+    return this.toolIndex(server, tool).profile;
   }
 
   /** Is the index of this tool built (so `nearest` returns at once)? */
@@ -153,8 +168,14 @@ export class NeighborIndex {
   async #build(server: string, tool: string): Promise<void> {
     const path = this.#source.path;
     const data =
-      this.#options.worker && path !== undefined && path !== ':memory:' && path !== ''
-        ? await buildInWorker({ path, snapshotId: this.#source.snapshotId, server, tool, linearBelow: this.#options.linearBelow })
+      this.#usesWorker() && path !== undefined
+        ? await buildInWorker({
+            path,
+            snapshotId: this.#source.snapshotId,
+            server,
+            tool,
+            linearBelow: this.#options.linearBelow,
+          })
         : undefined;
     const id = toolId(server, tool);
     // No worker (no file, or the file moved on to another snapshot): built here, as `nearest` would.
@@ -162,7 +183,7 @@ export class NeighborIndex {
   }
 
   #data(server: string, tool: string): ToolData {
-    return buildToolData(this.#source.argumentsOf(server, tool), this.#options.linearBelow);
+    return buildToolData(this.#source.argumentsOf(server, tool), this.#options.linearBelow, profileInputs(this.#source, server, tool));
   }
 
   /** The index of one tool, built here and now on first use (commands and benchmarks; a server awaits `ready` first). */
@@ -177,8 +198,17 @@ export class NeighborIndex {
   }
 }
 
-/** Flat data of a tool's recordings, indexed when there are `linearBelow` of them or more. */
-export function buildToolData(rows: readonly RecordedArguments[], linearBelow: number): ToolData {
+/** What a tool's profile needs from the source besides its recordings. */
+export function profileInputs(source: Pick<ArgumentSource, 'catalog' | 'ignoredArguments'>, server: string, tool: string): ProfileInputs {
+  const record = source.catalog?.().find((t) => t.server === server && t.tool === tool);
+  return { schema: record?.input_schema, ignored: source.ignoredArguments ?? [] };
+}
+
+/**
+ * Flat data of a tool's recordings and its profile, indexed when there are `linearBelow` of them or
+ * more. Each recording is parsed once, for both.
+ */
+export function buildToolData(rows: readonly RecordedArguments[], linearBelow: number, inputs: ProfileInputs): ToolData {
   const keyOffsets = new Int32Array(rows.length + 1);
   const argOffsets = new Int32Array(rows.length + 1);
   let keyLength = 0;
@@ -191,19 +221,23 @@ export function buildToolData(rows: readonly RecordedArguments[], linearBelow: n
   });
   keyOffsets[rows.length] = keyLength;
   argOffsets[rows.length] = argLength;
+  // Parsed as calls are (a number past a double is a RawNumber, not Infinity): their types and similarity agree.
+  const parsed = rows.map((r) => recordedArguments(r.arguments));
   const data: ToolData = {
     size: rows.length,
+    profile: profileTool(inputs, parsed),
     keys: rows.map((r) => r.key).join(''),
     keyOffsets,
     args: rows.map((r) => r.arguments).join(''),
     argOffsets,
   };
   if (rows.length < linearBelow) return data;
-  return { ...data, postings: buildPostings(rows.map((r) => JSON.parse(r.arguments) as JsonObject)) };
+  return { ...data, postings: buildPostings(parsed) };
 }
 
 export class ToolIndex {
   readonly size: number;
+  readonly profile: ToolProfile;
   readonly #data: ToolData;
   readonly #options: Required<NeighborIndexOptions>;
   /** Arguments parsed so far (as stored, and as compared), by entry id. */
@@ -216,6 +250,7 @@ export class ToolIndex {
     this.#data = data;
     this.#options = options;
     this.size = data.size;
+    this.profile = data.profile;
     this.#parsed = new Array<JsonObject | undefined>(data.size);
     this.#compared = new Array<JsonObject | undefined>(data.size);
     this.#scores = new Float64Array(data.postings ? data.size : 0);
@@ -225,19 +260,11 @@ export class ToolIndex {
     return this.#data.postings !== undefined;
   }
 
-  /** The distinct recorded arguments as JSON text, as the index holds them. */
-  argumentTexts(): { arguments: string }[] {
-    const { args: text, argOffsets } = this.#data;
-    const out: { arguments: string }[] = new Array(this.size);
-    for (let id = 0; id < this.size; id++) out[id] = { arguments: text.slice(argOffsets[id]!, argOffsets[id + 1]!) };
-    return out;
-  }
-
   #arguments(id: number): JsonObject {
     let args = this.#parsed[id];
     if (!args) {
       const { args: text, argOffsets } = this.#data;
-      args = JSON.parse(text.slice(argOffsets[id]!, argOffsets[id + 1]!)) as JsonObject;
+      args = recordedArguments(text.slice(argOffsets[id]!, argOffsets[id + 1]!));
       this.#parsed[id] = args;
     }
     return args;
@@ -315,13 +342,21 @@ export class ToolIndex {
  * COMPARED_ITEMS items. A string that was cut ends with its length and a hash of the whole, so two
  * long strings that differ only past the cut still differ.
  */
+/**
+ * Recorded arguments (canonical JSON) as a value: a number no double holds stays a `RawNumber` of
+ * its canonical text, as in a call's own arguments, so neighbours are shown and compared exactly.
+ */
+function recordedArguments(text: string): JsonObject {
+  return parseJson(text, 'value') as JsonObject;
+}
+
 export function comparable(args: JsonObject): JsonObject {
   return needsCut(args, 0) ? (cut(args) as JsonObject) : args;
 }
 
 function needsCut(value: Json, depth: number): boolean {
   if (typeof value === 'string') return value.length > COMPARED_CHARS;
-  if (value === null || typeof value !== 'object') return false;
+  if (value === null || typeof value !== 'object' || value instanceof RawNumber) return false;
   if (depth > 64) return true;
   if (Array.isArray(value)) return value.length > COMPARED_ITEMS || value.some((v) => needsCut(v, depth + 1));
   const keys = Object.keys(value);
@@ -331,7 +366,7 @@ function needsCut(value: Json, depth: number): boolean {
 function cut(value: Json, depth = 0): Json {
   if (typeof value === 'string')
     return value.length > COMPARED_CHARS ? `${value.slice(0, COMPARED_CHARS - 24)}\u0000${value.length}:${fnv(value, FNV_SEED)}` : value;
-  if (value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object' || value instanceof RawNumber) return value;
   if (depth > 64) return null;
   if (Array.isArray(value)) return value.slice(0, COMPARED_ITEMS).map((v) => cut(v, depth + 1));
   const out: JsonObject = {};
@@ -361,6 +396,15 @@ function buildInWorker(request: Omit<WorkerRequest, 'id'>): Promise<ToolData | u
   return worker.build(request);
 }
 
+/**
+ * Runs another task (output shapes: shape-task.ts) in the neighbour index worker; undefined when
+ * no worker can (the caller does it itself) or the worker died.
+ */
+export function askIndexWorker(message: object): Promise<{ id: number } | undefined> {
+  const worker = indexWorker();
+  return worker ? worker.ask(message) : Promise.resolve(undefined);
+}
+
 /** What the worker is asked: one tool of one cache file, at one snapshot. */
 export interface WorkerRequest {
   id: number;
@@ -376,7 +420,7 @@ export type WorkerReply = { id: number; data: ToolData } | { id: number; stale: 
 /** One worker thread for the process, started on first need; it never keeps the process alive. */
 class IndexWorker {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, (data: ToolData | undefined) => void>();
+  readonly #pending = new Map<number, (reply: { id: number } | undefined) => void>();
   #next = 0;
 
   constructor(url: URL) {
@@ -385,7 +429,7 @@ class IndexWorker {
       const done = this.#pending.get(reply.id);
       this.#pending.delete(reply.id);
       if (this.#pending.size === 0) this.#worker.unref();
-      done?.('data' in reply ? reply.data : undefined);
+      done?.(reply);
     });
     // A worker that dies leaves its builds to the serving thread; the next build starts a new one.
     const fail = (): void => {
@@ -400,12 +444,18 @@ class IndexWorker {
     this.#worker.unref();
   }
 
-  build(request: Omit<WorkerRequest, 'id'>): Promise<ToolData | undefined> {
+  async build(request: Omit<WorkerRequest, 'id'>): Promise<ToolData | undefined> {
+    const reply = (await this.ask(request)) as WorkerReply | undefined;
+    return reply && 'data' in reply ? reply.data : undefined;
+  }
+
+  /** Sends one task (a message the worker knows) and resolves with its reply, or undefined if the worker died. */
+  ask(message: object): Promise<{ id: number } | undefined> {
     const id = this.#next++;
     return new Promise((resolve) => {
       if (this.#pending.size === 0) this.#worker.ref();
       this.#pending.set(id, resolve);
-      this.#worker.postMessage({ ...request, id } satisfies WorkerRequest);
+      this.#worker.postMessage({ ...message, id });
     });
   }
 }
@@ -547,15 +597,25 @@ export function queryTokens(args: JsonObject, forQuery = true): WeightedToken[] 
     const path = fnv(name, FNV_SEED);
     const value = args[name]!;
     const weight = 1 / names.length;
-    const nested = value !== null && typeof value === 'object';
-    if (nested) out.push({ token: fnv(canonicalJson(value), mix(path, KIND_EXACT)), weight: weight / 2 });
+    const nested = value !== null && typeof value === 'object' && !(value instanceof RawNumber);
+    // Of a long nested value, its start and length (a collision only adds a candidate, scored exactly).
+    if (nested) out.push({ token: fnv(hashedText(canonicalJson(value)), mix(path, KIND_EXACT)), weight: weight / 2 });
     leafTokens(path, value, nested ? weight / 2 : weight, out, forQuery);
   }
   return out;
 }
 
+/** Characters of a nested value's canonical text hashed into its exact token. */
+const HASHED_CHARS = 4_096;
+const hashedText = (text: string): string => (text.length > HASHED_CHARS ? `${text.slice(0, HASHED_CHARS)}\u0000${text.length}` : text);
+
 function leafTokens(path: number, value: Json, weight: number, out: WeightedToken[], forQuery: boolean): void {
   if (out.length >= MAX_TOKENS) return;
+  // A number no double holds: its exact text is its token, as an id's is (similarity.ts).
+  if (value instanceof RawNumber) {
+    out.push({ token: fnv(value.text, mix(path, KIND_EXACT)), weight });
+    return;
+  }
   if (value !== null && typeof value === 'object') {
     if (Array.isArray(value)) {
       const step = mix(path, KIND_ITEM);

@@ -14,10 +14,14 @@
  *   `paris` scores 0.99). Long strings are compared by their shared character trigrams instead,
  *   which keeps one comparison cheap.
  * - Numbers: relative closeness, 1 - |a - b| / (|a| + |b|): 10 vs 11 scores 0.95, 1 vs 2 scores 0.67.
+ *   A number no double holds exactly (a `RawNumber`, such as a 64-bit id) is equal only to the same
+ *   decimal value: two ids past 2^53 that round to one double score 0, and two such decimals that
+ *   are close score below 1. A number past a double's range (`1e400`) is equal or not.
  * - Arrays: position by position, over the longer length (an extra item scores 0).
  * - Booleans: the other value scores 0.5 (the same flag, set the other way). Null: equal or not.
  * Only equal values score 1: a call that differs anywhere scores below 1.
  */
+import { canonicalNumber, RawNumber } from '../core/json-text.js';
 import type { Json, JsonObject } from '../core/types.js';
 
 /** Strings up to this length are compared by edit distance; longer ones by trigrams. */
@@ -43,6 +47,7 @@ const FLIPPED_FLAG = 0.5;
 
 export function valueSimilarity(a: Json, b: Json): number {
   if (a === b) return 1;
+  if (a instanceof RawNumber || b instanceof RawNumber) return exactNumberSimilarity(a, b);
   if (typeof a === 'string' && typeof b === 'string') return isOpaqueId(a) || isOpaqueId(b) ? 0 : stringSimilarity(a, b);
   if (typeof a === 'number' && typeof b === 'number') return numberSimilarity(a, b);
   if (typeof a === 'boolean' && typeof b === 'boolean') return FLIPPED_FLAG;
@@ -67,6 +72,32 @@ function numberSimilarity(a: number, b: number): number {
 }
 
 const NUMERIC = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** What differs only past a double's precision scores at most this (only equal values score 1). */
+const NEARLY = 0.9999;
+
+/**
+ * A `RawNumber` (canonical, as arguments are normalized) against another value. A double never
+ * holds the same value as a RawNumber (the canonical form keeps a double when it is exact), so
+ * only two RawNumbers of one text are equal.
+ */
+function exactNumberSimilarity(a: Json, b: Json): number {
+  if (typeof a === 'string' || typeof b === 'string') {
+    const [text, other] = typeof a === 'string' ? [a, b] : [b as string, a];
+    if (!NUMERIC.test(text)) return 0;
+    const n = canonicalNumber(text);
+    const same = n instanceof RawNumber && other instanceof RawNumber ? n.text === other.text : n === other;
+    return (same ? 1 : exactNumberSimilarity(n as Json, other)) * (1 - TYPE_PENALTY);
+  }
+  const x = a instanceof RawNumber ? a.text : typeof a === 'number' ? undefined : null;
+  const y = b instanceof RawNumber ? b.text : typeof b === 'number' ? undefined : null;
+  if (x === null || y === null) return 0;
+  if (x !== undefined && x === y) return 1;
+  const p = x === undefined ? (a as number) : Number(x);
+  const q = y === undefined ? (b as number) : Number(y);
+  if (!Number.isFinite(p) || !Number.isFinite(q)) return 0;
+  return Math.min(numberSimilarity(p, q) === 1 ? (isOpaqueNumber(p) ? 0 : 1) : numberSimilarity(p, q), NEARLY);
+}
 
 function numericStringSimilarity(n: number, text: string): number {
   if (!NUMERIC.test(text)) return 0;

@@ -22,8 +22,7 @@ import type { Answer, ToolInfo } from '../core/types.js';
 import { VERSION } from '../core/version.js';
 import { MAX_NAME_LENGTH, MAX_TRAJECTORY_ID_LENGTH } from '../http/schemas.js';
 import type { Simulator } from '../simulator/simulator.js';
-import { splitName } from './formats/tool-names.js';
-import { objectSchema, toolSchemas } from './formats/tool-schemas.js';
+import { listsOutputSchema, toolSchemas } from './formats/tool-schemas.js';
 import { contentOf, isCallToolResult, loadSdk, type Sdk, truncated } from './mcp-content.js';
 
 /** JSON-RPC error codes (the SDK's ErrorCode), known before the SDK is loaded. */
@@ -226,16 +225,10 @@ function mcpServer(sdk: Sdk, simulator: Simulator, scope: string, tools: readonl
     { name: identity.name, version: identity.version },
     { capabilities: { tools: {} }, ...(identity.instructions === undefined ? {} : { instructions: identity.instructions }) },
   );
-  // The listed names, in catalog order, and the server and tool each one calls.
-  const names = toolSchemas(tools, 'mcp').tools.map((t) => String(t['name']));
-  const byName = new Map(tools.map((t, i) => [names[i]!, t]));
-  const listed: ListToolsResult = {
-    tools: tools.map((t, i) => ({
-      name: names[i]!,
-      ...(t.description === undefined ? {} : { description: t.description }),
-      inputSchema: objectSchema(t.input_schema) as ListToolsResult['tools'][number]['inputSchema'],
-    })),
-  };
+  // The listed tools, in catalog order, as GET /v1/tools?format=mcp gives them (one name per tool,
+  // never one name for two tools; annotations, and outputSchema where every recorded answer fits
+  // it); a name given back is resolved by the simulator, as on every route.
+  const listed = { tools: toolSchemas(tools, 'mcp').tools } as unknown as ListToolsResult;
   mcp.setRequestHandler(sdk.ListToolsRequestSchema, () => listed);
   // Server's own tools/call registration re-parses results through zod, which reorders keys and
   // drops unknown ones; the base Protocol handler sends the recorded result as it is. `arguments`
@@ -251,18 +244,8 @@ function mcpServer(sdk: Sdk, simulator: Simulator, scope: string, tools: readonl
     }
     // Past the longest name a recording can have, the name is not looked up (nor echoed whole).
     if (name.length > MAX_NAME_LENGTH) throw rpcError(INVALID_PARAMS, `Unknown tool: ${truncated(name)}`);
-    const listedTool = byName.get(name);
-    // An mcp__<server>__<tool> name of a tool that is not shared is understood too.
-    const split = splitName(name);
-    const target =
-      scope !== ALL
-        ? { server: scope, tool: name }
-        : listedTool
-          ? { server: listedTool.server, tool: listedTool.tool }
-          : split.server !== undefined && servers.has(split.server)
-            ? { server: split.server, tool: split.tool }
-            : undefined;
-    if (target === undefined) throw rpcError(INVALID_PARAMS, `Unknown tool: ${name}`);
+    // Any name the catalog hands out (mcp__<server>__<tool> included), resolved as every route does.
+    const target = scope !== ALL ? { server: scope, tool: name } : { tool: name };
     const source = sourceTrajectoryOf(request.params._meta);
     const rollout = rolloutOf(request.params._meta, extra.requestInfo?.headers[SESSION_HEADER]);
     let answer: Answer;
@@ -277,10 +260,20 @@ function mcpServer(sdk: Sdk, simulator: Simulator, scope: string, tools: readonl
       if (error instanceof ToolsimError) throw rpcError(INVALID_PARAMS, error.message);
       throw error;
     }
-    if (answer.reason === 'unknown_tool') throw rpcError(INVALID_PARAMS, `Unknown tool: ${name}`);
-    return callToolResult(sdk, answer);
+    if (answer.reason === 'unknown_tool') throw rpcError(INVALID_PARAMS, `Unknown tool: ${name}${similarNames(answer)}`);
+    // A tool listed with an outputSchema answers with structuredContent, as a client requires.
+    const named = simulator.snapshot.catalog.resolve(name, scope !== ALL ? scope : undefined);
+    const record = named.kind === 'tool' ? simulator.snapshot.catalog.tool(named.server, named.tool) : undefined;
+    return callToolResult(sdk, answer, record !== undefined && listsOutputSchema(record));
   });
   return mcp;
+}
+
+/** The closest known names an unknown-tool answer gives (". Available tools with similar names: ..."), or nothing. */
+function similarNames(answer: Answer): string {
+  const text = parseJson(answer.outputJson, 'text');
+  const at = typeof text === 'string' ? text.indexOf(' Available tools with similar names: ') : -1;
+  return at < 0 ? '' : `.${(text as string).slice(at)}`;
 }
 
 /** tools/call with `arguments` left unchecked (checked by the handler, with a clear -32602). */
@@ -321,13 +314,23 @@ function rpcError(code: number, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
-/** The MCP result of a simulator answer. */
-export function callToolResult(sdk: Sdk, answer: Answer): CallToolResult {
+/**
+ * The MCP result of a simulator answer. `structured`: the tool is listed with an outputSchema, so a
+ * successful answer that is a plain JSON object is also its `structuredContent` (a recorded MCP
+ * result carries its own).
+ */
+export function callToolResult(sdk: Sdk, answer: Answer, structured = false): CallToolResult {
   const output = parseJson(answer.outputJson, 'text');
+  const structuredContent =
+    structured && !answer.isError && typeof output === 'object' && output !== null && !Array.isArray(output)
+      ? { structuredContent: output as Record<string, unknown> }
+      : {};
   if (answer.tier === 'exact')
-    return isCallToolResult(sdk, output) ? output : { content: contentOf(sdk, output, answer.outputJson), isError: answer.isError };
+    return isCallToolResult(sdk, output)
+      ? output
+      : { content: contentOf(sdk, output, answer.outputJson), ...structuredContent, isError: answer.isError };
   const meta: Record<string, unknown> = { [META_TIER]: answer.tier, [META_KEY]: answer.match.key };
   if (answer.reason !== undefined) meta[META_REASON] = answer.reason;
   if (answer.tier === 'fuzzy' && isCallToolResult(sdk, output)) return { ...output, _meta: { ...output._meta, ...meta } };
-  return { content: contentOf(sdk, output, answer.outputJson), isError: answer.isError, _meta: meta };
+  return { content: contentOf(sdk, output, answer.outputJson), ...structuredContent, isError: answer.isError, _meta: meta };
 }

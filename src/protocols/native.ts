@@ -1,6 +1,7 @@
 /** The HTTP API (docs/http-api.md). Routes turn requests into simulator calls and answers into JSON. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
+import { stringifyJson } from '../core/json-text.js';
 import type { Metrics } from '../core/metrics.js';
 import { bodyText } from '../http/json.js';
 import {
@@ -16,6 +17,7 @@ import {
   toolsResultSchema,
 } from '../http/schemas.js';
 import { answerJson, errorJson } from '../http/serialize.js';
+import { cooperatively } from '../simulator/cooperate.js';
 import type { CallRequest, Simulator } from '../simulator/simulator.js';
 import { TOOL_FORMATS, type ToolFormat, toolSchemas } from './formats/tool-schemas.js';
 
@@ -23,6 +25,8 @@ export interface RouteOptions {
   simulator: () => Simulator;
   metrics: Metrics;
   maxBatch: number;
+  /** Bytes of one batch's answer (`--max-response-mb`). */
+  maxResponseBytes: number;
   /** The shared memo's state, reported by /readyz (undefined: no shared memo). */
   memo?: () => Record<string, unknown> | undefined;
 }
@@ -85,16 +89,27 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         throw new BadRequestError('batch_too_large', `a batch holds at most ${maxBatch} calls (--max-batch); got ${calls.length}`);
       }
       const simulator = options.simulator();
+      // Each item is read, normalized and hashed a few milliseconds' worth per turn of the loop: a
+      // batch of 1,000 calls of 4 KB is 4 MB of that work, which at once would hold the loop.
       const results = await Promise.all(
         calls.map(async (item) => {
           try {
-            return answerJson(await simulator.resolve(checkCallRequest(item)));
+            return answerJson(await cooperatively(() => simulator.resolve(checkCallRequest(item))));
           } catch (error) {
             if (error instanceof ToolsimError) return errorJson(error);
             throw error;
           }
         }),
       );
+      // Past the bound (and long before V8's longest string), the answer is refused, not built.
+      let bytes = 0;
+      for (const result of results) bytes += Buffer.byteLength(result);
+      if (bytes > options.maxResponseBytes) {
+        throw new BadRequestError(
+          'response_too_large',
+          `the results would be larger than ${(options.maxResponseBytes / 1024 / 1024).toFixed(0)} MiB (--max-response-mb); send fewer calls at once`,
+        );
+      }
       return send(reply, `{"results":[${results.join(',')}]}`);
     },
   );
@@ -154,7 +169,8 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
         response: { 200: explainResultSchema, ...errors },
       },
     },
-    async (request) => options.simulator().explainWhenReady(request.body),
+    // Written here, not by the schema's serializer: arguments keep every digit (RawNumbers as their text).
+    async (request, reply) => send(reply, stringifyJson(await options.simulator().explainWhenReady(request.body), true)),
   );
 
   app.get<{ Querystring: { format?: ToolFormat; server?: string } }>(

@@ -8,15 +8,21 @@
  * unknown tool (or with arguments that are not an object) is answered with its error text and
  * marked invalid too. A `"server"` in the block (or `mcp__server__tool`, or `extra_fields[i].server`)
  * names the only server that may answer. `tiers[i]` labels the item with its weakest answer.
- * Outputs cannot close or open a `<tool_response>` block: such tags inside them are escaped.
+ * Outputs cannot close or open a block, or a turn, of the trainer's chat template: every marker of
+ * MARKERS inside them is escaped (docs/http-api.md lists them).
+ *
+ * Bounded work: the `<tool_call>` blocks of all actions together are at most `--max-batch` calls and
+ * hold at most `--max-body-keys` keys (counted before they are parsed); the answer is at most
+ * `--max-response-mb`. Past any, the request is a 400 and nothing of it is answered.
  */
 import type { FastifyInstance } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
 import { RawNumber } from '../core/json-text.js';
 import type { Tier } from '../core/types.js';
 import { MAX_NAME_LENGTH } from '../http/schemas.js';
+import { cooperatively } from '../simulator/cooperate.js';
 import type { Simulator } from '../simulator/simulator.js';
-import { parseToolCalls } from './formats/tool-call-text.js';
+import { type KeyBudget, parseToolCalls } from './formats/tool-call-text.js';
 import { splitName } from './formats/tool-names.js';
 import { outputText, truncated } from './mcp-content.js';
 
@@ -43,12 +49,51 @@ interface Item {
 const invalid = (reason: string): Item => ({ observation: { obs: '', invalid_reason: reason }, done: false, valid: false, tier: 'miss' });
 const STRENGTH: Record<Tier, number> = { miss: 0, fuzzy: 1, exact: 2 };
 
-/** `<tool_response>` and `</tool_response>` (any case, any spacing) inside an output, escaped so they are text. */
+/** Default of `--max-response-mb`, in bytes. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The chat-template and tool-call markers escaped inside an output (any case; tags with any spacing
+ * and attributes): Hermes / Qwen tool blocks `<tool_call>`, `<tool_response>` (also `<tool_response
+ * id=...>`), `<tools>`, `<think>`; Gemma turns `<start_of_turn>`, `<end_of_turn>`; and every special
+ * token written `<|...|>` (ChatML and Qwen `<|im_start|>`, `<|im_end|>`, `<|endoftext|>`; Llama 3
+ * `<|eot_id|>`, `<|start_header_id|>`, `<|python_tag|>`; Phi `<|user|>`...) or with fullwidth bars
+ * `<｜...｜>` (DeepSeek). Their `<` and `>` become `&lt;` and `&gt;`.
+ */
+const MARKERS =
+  /<(\s*\/?\s*(?:tool_call|tool_response|tools|think|start_of_turn|end_of_turn)(?![\w-])[^<>]{0,256}|\|[^<>|\s]{1,64}\||\uff5c[^<>\uff5c]{1,64}\uff5c)>/gi;
+
+/** Every marker of MARKERS inside an output, escaped so that it is text. */
 export function neutralizeWrapper(text: string): string {
-  return text.replace(/<(\s*\/?\s*tool_response\s*)>/gi, '&lt;$1&gt;');
+  return text.replace(MARKERS, '&lt;$1&gt;');
 }
 
-export function registerVerlRoutes(app: FastifyInstance, options: { simulator: () => Simulator; maxBatch: number }): void {
+/** `<tool_call>` openings in `text`, counted without splitting it. */
+function blockCount(text: string): number {
+  let count = 0;
+  for (let at = text.indexOf('<tool_call>'); at !== -1; at = text.indexOf('<tool_call>', at + 11)) count++;
+  return count;
+}
+
+export interface VerlOptions {
+  simulator: () => Simulator;
+  /** Actions, and `<tool_call>` blocks of all actions together, in one request. */
+  maxBatch: number;
+  /** Keys and array items of all the blocks of one request together. */
+  maxKeys: number;
+  /** Bytes of the answer to one request. */
+  maxResponseBytes: number;
+}
+
+/** What one request has used of its bounds, shared by its actions. */
+interface RequestBudget {
+  keys: KeyBudget;
+  /** UTF-16 code units of observation text left before the answer is too large. */
+  chars: number;
+  overflowed: boolean;
+}
+
+export function registerVerlRoutes(app: FastifyInstance, options: VerlOptions): void {
   app.post<{ Body: VerlRequest }>(
     '/get_observation',
     {
@@ -117,10 +162,48 @@ export function registerVerlRoutes(app: FastifyInstance, options: { simulator: (
       if (count > options.maxBatch)
         throw new BadRequestError('batch_too_large', `a batch holds at most ${options.maxBatch} actions (--max-batch); got ${count}`);
       const extras = perItemFields(body, count);
+      // Counted before anything is parsed or called: 440 actions of 64 blocks were 28,160 calls and
+      // a 259 MB answer. An action past MAX_CALLS_PER_ACTION is only that item's failure.
+      const counts = body.actions.map((action, i) => (extras[i]!['finish'] === true ? 0 : blockCount(action)));
+      let calls = 0;
+      for (const blocks of counts) if (blocks <= MAX_CALLS_PER_ACTION) calls += blocks;
+      if (calls > options.maxBatch) {
+        throw new BadRequestError(
+          'batch_too_large',
+          `the actions hold ${calls} <tool_call> blocks together; one request makes at most ${options.maxBatch} calls (--max-batch)`,
+        );
+      }
+      const budget: RequestBudget = {
+        keys: { left: options.maxKeys, exceeded: false },
+        // A code unit is one to three bytes of UTF-8; counted at one here, checked in bytes below.
+        chars: options.maxResponseBytes,
+        overflowed: false,
+      };
+      // One action's blocks per piece of work, a few milliseconds' worth per turn of the loop.
+      const parsed = await Promise.all(
+        body.actions.map((action, i) =>
+          counts[i]! === 0 || counts[i]! > MAX_CALLS_PER_ACTION ? [] : cooperatively(() => parseToolCalls(action, budget.keys)),
+        ),
+      );
+      if (budget.keys.exceeded) {
+        throw new BadRequestError(
+          'too_many_keys',
+          `the <tool_call> blocks of the actions hold more than ${options.maxKeys} keys and array items together (--max-body-keys); none was called`,
+        );
+      }
       const simulator = options.simulator();
       const items = await Promise.all(
-        body.actions.map((action, i) => observe(simulator, String(body.trajectory_ids[i]), action, extras[i]!)),
+        body.actions.map((_, i) => observe(simulator, String(body.trajectory_ids[i]), counts[i]!, extras[i]!, parsed[i]!, budget)),
       );
+      const tooLarge = (): BadRequestError =>
+        new BadRequestError(
+          'response_too_large',
+          `the observations would be larger than ${(options.maxResponseBytes / 1024 / 1024).toFixed(0)} MiB (--max-response-mb); send fewer actions or calls at once`,
+        );
+      if (budget.overflowed) throw tooLarge();
+      let bytes = 0;
+      for (const item of items) bytes += Buffer.byteLength(typeof item.observation === 'string' ? item.observation : item.observation.obs);
+      if (bytes > options.maxResponseBytes) throw tooLarge();
       return {
         observations: items.map((i) => i.observation),
         dones: items.map((i) => i.done),
@@ -141,7 +224,7 @@ function perItemFields(body: VerlRequest, count: number): Record<string, unknown
   for (const [name, value] of Object.entries(body)) {
     if (name === 'trajectory_ids' || name === 'actions' || name === 'extra_fields') continue;
     if (!Array.isArray(value) || value.length !== count) {
-      throw new BadRequestError('length_mismatch', `"${name}" must be an array of ${count} items, one per action`);
+      throw new BadRequestError('length_mismatch', `"${truncated(name)}" must be an array of ${count} items, one per action`);
     }
     // Defined, never assigned: a field named __proto__ must not become the item's prototype.
     for (const [i, v] of value.entries())
@@ -150,17 +233,22 @@ function perItemFields(body: VerlRequest, count: number): Record<string, unknown
   return out;
 }
 
-async function observe(simulator: Simulator, trajectoryId: string, action: string, extra: Record<string, unknown>): Promise<Item> {
+async function observe(
+  simulator: Simulator,
+  trajectoryId: string,
+  count: number,
+  extra: Record<string, unknown>,
+  blocks: ReturnType<typeof parseToolCalls>,
+  budget: RequestBudget,
+): Promise<Item> {
   // verl decided the trajectory is over: nothing to call, and its rollout (its state, its history) ends.
   if (extra['finish'] === true) {
     await simulator.endRollout(trajectoryId, 'finished').catch(() => false);
     return { observation: '', done: true, valid: true, tier: null };
   }
-  // Counted before anything is parsed: 40,000 blocks would be 40,000 calls and a 64 MB answer.
-  const count = action.split('<tool_call>').length - 1;
+  // Counted before anything was parsed: 40,000 blocks would be 40,000 calls and a 64 MB answer.
   if (count > MAX_CALLS_PER_ACTION)
     return invalid(`the action has ${count} <tool_call> blocks; at most ${MAX_CALLS_PER_ACTION} are answered`);
-  const blocks = parseToolCalls(action);
   if (blocks.length === 0) return invalid('no <tool_call> block in the action');
   const bad = blocks.find((b) => !b.ok);
   if (bad && !bad.ok) return invalid(bad.reason);
@@ -182,19 +270,29 @@ async function observe(simulator: Simulator, trajectoryId: string, action: strin
       if (block.call.server !== undefined && named.server !== undefined && block.call.server !== named.server) {
         valid = false;
         weakest('miss');
-        return `Error: the call names two servers, "${block.call.server}" and "${named.server}"`;
+        return `Error: the call names two servers, "${truncated(block.call.server)}" and "${named.server}"`;
       }
       try {
-        const answer = await simulator.resolve({
-          server: block.call.server ?? named.server ?? server,
-          tool: named.tool,
-          arguments: block.call.arguments,
-          trajectory_id: trajectoryId,
-          ...(source === undefined ? {} : { source_trajectory_id: source }),
-        });
+        // The name as given: the simulator reads mcp__<server>__<tool> as every route does (a
+        // server the name gives wins over extra_fields[i].server).
+        const chosenServer = block.call.server ?? (named.server === undefined ? server : undefined);
+        const answer = await cooperatively(() =>
+          simulator.resolve({
+            ...(chosenServer === undefined ? {} : { server: chosenServer }),
+            tool: block.call.name,
+            arguments: block.call.arguments,
+            trajectory_id: trajectoryId,
+            ...(source === undefined ? {} : { source_trajectory_id: source }),
+          }),
+        );
         if (answer.reason === 'unknown_tool') valid = false;
         weakest(answer.tier);
-        return await outputText(answer.outputJson);
+        // Once the answer is past its bound nothing more is kept: the request is refused anyway.
+        if (budget.overflowed) return '';
+        const text = await outputText(answer.outputJson);
+        budget.chars -= text.length;
+        if (budget.chars < 0) budget.overflowed = true;
+        return budget.overflowed ? '' : text;
       } catch (error) {
         if (!(error instanceof ToolsimError)) throw error;
         valid = false;

@@ -6,8 +6,9 @@
  * In front of it, the request memo: a request's text seen before skips parsing and hashing.
  */
 import { LRUCache } from 'lru-cache';
-import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments, plainArguments } from '../core/canonical.js';
+import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
+import { DEFAULT_MAX_KEYS } from '../core/json-size.js';
 import { stringifyJson } from '../core/json-text.js';
 import { type CallTally, type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
 import type { Answered, Diverged, RolloutStoreStatus, RolloutView } from '../core/rollout.js';
@@ -21,7 +22,7 @@ import { EligibilityTier } from '../tiers/eligibility.js';
 import { DEFAULT_LRU_BYTES, ExactTier } from '../tiers/exact.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
 import { listNeighbors, missAnswer, unknownToolAnswer } from '../tiers/miss.js';
-import type { Outcome, Plan, Resolution, Tier, TierFactory, TierSetup } from '../tiers/tier.js';
+import type { Outcome, OutputPlan, Plan, Resolution, Tier, TierFactory, TierSetup } from '../tiers/tier.js';
 import { cooperatively } from './cooperate.js';
 
 export interface CallRequest {
@@ -44,6 +45,8 @@ export interface SimulatorOptions {
   lruBytes?: number;
   /** Neighbours listed on a miss (and offered to the fuzzy tier). */
   neighbors?: number;
+  /** Keys and array items a JSON string of arguments may hold (`--max-body-keys`; default DEFAULT_MAX_KEYS). */
+  maxKeys?: number;
   /** Builds the fuzzy tier of this snapshot (`createFuzzy(...).tier`); without it, every near call is `fuzzy_disabled`. */
   fuzzy?: TierFactory;
   /** The registry of rollouts (it outlives snapshots); without it, a `trajectory_id` names nothing and every call is on its own. */
@@ -61,6 +64,8 @@ export interface Explanation {
   why: string;
   neighbors: { arguments: JsonObject; similarity: number }[];
   prompt?: { version: string; system: string; user: string; examples: number };
+  /** What an improvised answer would be held to: the declared output schema or the learnt shape. */
+  output?: OutputPlan;
   /** Whether the tool counts as a write for rollout state, and why (when rollouts are kept). */
   writes?: { writes: boolean; why: string };
   /** The call's rollout has diverged on its server (explained with its `trajectory_id`). */
@@ -78,8 +83,11 @@ interface Remembered {
   readonly call?: Pick<Call, 'server' | 'tool' | 'canonical'>;
 }
 
-/** A call on its walk through the tiers: its neighbours are found once, when first needed. */
-type Walk = Resolution & { found?: Neighbor[] };
+/**
+ * A call on its walk through the tiers: its neighbours are found once, when first needed; what a
+ * tier refused on the way (an improvised answer's misfits) goes into the miss.
+ */
+type Walk = Resolution & { found?: Neighbor[]; refused?: string[] | undefined };
 
 /** Share of `lruBytes` for the request memo; the rest holds answers. */
 const MEMO_SHARE = 1 / 8;
@@ -130,6 +138,7 @@ export class Simulator {
   /** The tiers, in the order a call meets them. */
   readonly #tiers: readonly Tier[];
   readonly #neighborCount: number;
+  readonly #maxKeys: number;
   readonly #ignored: ReadonlySet<string>;
   readonly #recorded = (key: string): Observation | undefined => this.exact.lookup(key);
   readonly #rollouts: Rollouts | undefined;
@@ -145,6 +154,7 @@ export class Simulator {
     this.#metrics = options.metrics;
     this.#neighborCount = options.neighbors ?? 5;
     this.#rollouts = options.rollouts;
+    this.#maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
     this.#ignored = new Set(context.ignoredArguments);
     const lruSize = options.lruSize ?? 100_000;
     const lruBytes = options.lruBytes ?? DEFAULT_LRU_BYTES;
@@ -182,37 +192,35 @@ export class Simulator {
   /** Canonical arguments, key and server of a request; throws a 400 for what cannot be a call. */
   prepare(request: CallRequest): Prepared {
     const catalog = this.snapshot.catalog;
-    const tool = normalizeName(request.tool);
-    const args = parseArguments(request.arguments);
-    if (!args.ok) throw new BadRequestError('invalid_arguments', args.reason);
-    let server = request.server === undefined ? undefined : normalizeName(request.server);
-    let known = true;
-    if (server === undefined) {
-      const servers = catalog.serversOf(tool);
-      if (servers.length > 1) throw new AmbiguousToolError(tool, servers);
-      server = servers[0];
-      known = server !== undefined;
-    } else {
-      known = catalog.has(server, tool);
-    }
+    const name = normalizeName(request.tool);
+    const args = parseArguments(request.arguments, this.#maxKeys);
+    if (!args.ok) throw new BadRequestError(args.tooLarge ? 'too_many_keys' : 'invalid_arguments', args.reason);
+    const requested = request.server === undefined ? undefined : normalizeName(request.server);
+    // Every name the catalog hands out (mcp__<server>__<tool> included) means one tool here, on every route.
+    const resolved = catalog.resolve(name, requested);
+    if (resolved.kind === 'ambiguous') throw new AmbiguousToolError(name, resolved.servers, resolved.names);
+    const known = resolved.kind === 'tool';
+    const server = known ? resolved.server : requested;
+    const tool = known ? resolved.tool : name;
     const kept = dropIgnored(args.value, this.#ignored);
     const canonical = canonicalJson(kept);
     const resolvedServer = server ?? 'default';
     const call: Call = {
       server: resolvedServer,
       tool,
-      arguments: plainArguments({ value: kept, ...(args.exact ? { exact: true } : {}) }, canonical),
+      // Numbers no double holds stay RawNumbers: prompts, neighbours and explain show them exactly.
+      arguments: kept,
       canonical,
       key: callKey(resolvedServer, tool, canonical),
       ...(request.trajectory_id === undefined ? {} : { trajectoryId: request.trajectory_id }),
-      ...(request.source_trajectory_id === undefined ? {} : { sourceTrajectoryId: request.source_trajectory_id }),
+      ...(request.source_trajectory_id === undefined ? {} : { sourceTrajectoryId: request.source_trajectory_id.normalize('NFC') }),
     };
     if (known) return { call, known: true };
     return {
       call,
       known: false,
       serverKnown: server !== undefined && catalog.hasServer(server),
-      suggestions: catalog.closestNames(tool, server),
+      suggestions: catalog.closestNames(name, requested),
     };
   }
 
@@ -260,10 +268,12 @@ export class Simulator {
       if (outcome instanceof Promise) return this.#walkOn(walk, at, outcome, reason, started);
       if (outcome.kind === 'answer') return this.#answered(walk.call, outcome.answer, started, remember, inRollout);
       reason = outcome.reason ?? reason;
+      walk.refused = outcome.refused ?? walk.refused;
     }
     // The miss lists the call's neighbours: found off the event loop too.
     if (walk.found === undefined) return this.#walkOn(walk, this.#tiers.length, undefined, reason, started);
-    return this.#answered(walk.call, missAnswer(walk.call, reason ?? 'no_similar_calls', walk.found), started, undefined);
+    const miss = missAnswer(walk.call, reason ?? 'no_similar_calls', walk.found, { refused: walk.refused });
+    return this.#answered(walk.call, miss, started, undefined);
   }
 
   /** The rest of the walk from tier `at` (whose outcome may be `pending`), asynchronously. */
@@ -288,9 +298,11 @@ export class Simulator {
         }
         if (outcome.kind === 'answer') return this.#answered(walk.call, outcome.answer, started, undefined);
         reason = outcome.reason ?? reason;
+        walk.refused = outcome.refused ?? walk.refused;
       }
       await this.#neighborsOf(walk);
-      return this.#answered(walk.call, missAnswer(walk.call, reason ?? 'no_similar_calls', walk.found ?? []), started, undefined);
+      const miss = missAnswer(walk.call, reason ?? 'no_similar_calls', walk.found ?? [], { refused: walk.refused });
+      return this.#answered(walk.call, miss, started, undefined);
     } finally {
       if (--this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake();
     }
@@ -481,9 +493,11 @@ export class Simulator {
     const since = rollout ? `${this.exact.explain(walk).why}; ` : '';
     let passed: Plan | undefined;
     let prompt: Plan['prompt'];
+    let output: Plan['output'];
     for (const tier of this.#tiers) {
       const plan = tier.explain(walk);
       prompt = plan.prompt ?? prompt;
+      output = plan.output ?? output;
       if (plan.outcome !== 'pass') return explanation(base, { ...plan, why: since + plan.why }, walk.found ?? []);
       if (plan.reason !== undefined || passed?.reason === undefined) passed = plan;
     }
@@ -492,15 +506,20 @@ export class Simulator {
       reason: passed?.reason ?? 'no_similar_calls',
       why: since + (passed?.why ?? 'no tier answers the call'),
       ...(prompt ? { prompt } : {}),
+      ...(output ? { output } : {}),
     };
     return explanation(base, miss, walk.neighbors());
   }
 
-  /** `explain`, once the tool's neighbour index is built off the event loop, and in the state of the call's rollout (for servers). */
+  /**
+   * `explain`, once the tool's neighbour index and output shape are built off the event loop, and in
+   * the state of the call's rollout (for servers).
+   */
   async explainWhenReady(request: CallRequest): Promise<Explanation> {
     const { call, known } = this.prepare(request);
-    const index = this.snapshot.index;
+    const { index, shapes } = this.snapshot;
     if (known && !index.isReady(call.server, call.tool)) await index.ready(call.server, call.tool);
+    if (known && !shapes.isReady(call.server, call.tool)) await shapes.ready(call.server, call.tool);
     const id = request.trajectory_id;
     if (!known || !this.#rollouts || id === undefined || id === '') return this.explain(request);
     const state = await this.#rollouts.state(id, call.server);
@@ -550,6 +569,7 @@ function explanation(base: Omit<Explanation, 'tier' | 'why' | 'neighbors'>, plan
   };
   if (plan.reason) out.reason = plan.reason;
   if (plan.memoized !== undefined) out.memoized = plan.memoized;
+  if (plan.output) out.output = plan.output;
   if (plan.prompt) {
     const { version, system, user, examples } = plan.prompt;
     out.prompt = { version, system, user, examples };

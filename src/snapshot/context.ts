@@ -8,6 +8,7 @@
 import type { StorageError } from '../core/errors.js';
 import type { Observation } from '../core/types.js';
 import { NeighborIndex } from '../neighbors/neighbor-index.js';
+import { OutputShapes } from '../neighbors/output-shapes.js';
 import type { Store } from '../store/store.js';
 import { Catalog } from './catalog.js';
 
@@ -21,6 +22,11 @@ export class SnapshotContext {
   readonly catalog: Catalog;
   /** The nearest recorded calls of a call; built per tool in a worker thread when serving a file. */
   readonly index: NeighborIndex;
+  /**
+   * Each tool's output shape learnt from its recorded answers, and its declared output schema
+   * compiled: what improvised answers are held to. Learnt per tool, in the same worker, on first use.
+   */
+  readonly shapes: OutputShapes;
   /** Argument names dropped before hashing, fixed by the first ingest (docs/canonical-key.md). */
   readonly ignoredArguments: readonly string[];
   readonly #store: Store;
@@ -33,6 +39,7 @@ export class SnapshotContext {
     this.ignoredArguments = store.ignoredArguments;
     this.catalog = new Catalog(store);
     this.index = new NeighborIndex(store);
+    this.shapes = new OutputShapes(store, this.catalog.tools);
   }
 
   /** Every recorded observation of a call key, in ingest order (empty when the key was never recorded). */

@@ -40,6 +40,10 @@ export interface ToolRow {
   tool: string;
   description: string | null;
   inputSchema: string | null;
+  /** JSON text of the declared output schema (MCP's `outputSchema`). */
+  outputSchema: string | null;
+  /** JSON text of MCP's tool annotations. */
+  annotations: string | null;
 }
 
 export interface WriteResult {
@@ -118,11 +122,13 @@ export class IngestWriter {
     this.#insertCall = db.prepare(`INSERT INTO calls
       (key_prefix, identity, tool_id, output_id, is_error, ordinal, key, record, arguments, trajectory_id, node_id, recorded_at, source, metadata, transient)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.#upsertTool = db.prepare(`INSERT INTO tools (server, tool, description, input_schema)
-      VALUES (@server, @tool, @description, @inputSchema)
+    this.#upsertTool = db.prepare(`INSERT INTO tools (server, tool, description, input_schema, output_schema, annotations)
+      VALUES (@server, @tool, @description, @inputSchema, @outputSchema, @annotations)
       ON CONFLICT (server, tool) DO UPDATE SET
         description = coalesce(excluded.description, description),
-        input_schema = coalesce(excluded.input_schema, input_schema)`);
+        input_schema = coalesce(excluded.input_schema, input_schema),
+        output_schema = coalesce(excluded.output_schema, output_schema),
+        annotations = coalesce(excluded.annotations, annotations)`);
     this.#touchTool = db.prepare('INSERT OR IGNORE INTO tools (server, tool) VALUES (?, ?)');
     this.#toolId = db.prepare('SELECT id FROM tools WHERE server = ? AND tool = ?');
     this.#getMeta = db.prepare('SELECT value FROM meta WHERE name = ?');
@@ -250,19 +256,30 @@ export class IngestWriter {
     return false;
   }
 
+  /** Records how a tool's recorded answers fit its declared output schema (JSON text of an OutputCheck). */
+  setOutputCheck(server: string, tool: string, check: string): void {
+    this.#check();
+    writing(() => this.#db.prepare('UPDATE tools SET output_check = ? WHERE server = ? AND tool = ?').run(check, server, tool));
+  }
+
   /** Records a server's identity (kept in `meta`); a later record replaces it. */
   setServerInfo(server: string, info: ServerInfo): void {
     this.#check();
     writing(() => this.#putMeta.run(`server_info:${server}`, JSON.stringify(info)));
   }
 
-  /** Builds what readers need, counts the tools' new calls, names the new snapshot and commits it all. */
-  finish(): void {
+  /**
+   * Builds what readers need, counts the tools' new calls, names the new snapshot and commits it all.
+   * `beforeCommit` runs once the rows and indexes are in, inside the transaction (reads through the
+   * store see this ingest's rows): what it writes (`setOutputCheck`) commits with them.
+   */
+  finish(beforeCommit?: () => void): void {
     this.#check();
     writing(() => {
       createReadIndexes(this.#db);
       const count = this.#db.prepare('UPDATE tools SET calls = calls + ? WHERE id = ?');
       for (const [toolId, added] of this.#addedPerTool) count.run(added, toolId);
+      beforeCommit?.();
       this.#putMeta.run('content', this.#content.toString('hex'));
       this.#putMeta.run('snapshot_id', snapshotIdOf(this.#content, this.#store.ignoredArguments));
       this.#db.exec('COMMIT');

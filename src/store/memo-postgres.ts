@@ -16,16 +16,25 @@
  *
  * The schema is created or migrated on start under an advisory lock, so replicas starting together
  * do it once; its version is in the table toolsim_memo_schema.
+ *
+ * Nothing grows without bound: every replica marks the snapshot it serves as seen (toolsim_snapshots)
+ * and prunes, every `pruneEveryMs`, claims past their expiry by a whole claim lifetime (failed ones
+ * included: their waiters have long read the failure) and the improvisations of snapshots that no
+ * replica has served for `retentionMs`.
+ *
+ * What it reports (`/readyz`, which needs no token) names no host, user or database: the driver's
+ * errors are reduced to their codes and the names in them removed.
  */
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import pg from 'pg';
+import { ConfigError } from '../core/errors.js';
 import type { Observation } from '../core/types.js';
 import type { Claim, FuzzyMemo, MemoId, MemoRead, MemoStatus, StoredAnswer } from './memo.js';
 import { memoIdText } from './memo-key.js';
 
 /** The memo's schema version; each entry of MIGRATIONS takes the schema one version up. */
-export const MEMO_SCHEMA_VERSION = 1;
+export const MEMO_SCHEMA_VERSION = 2;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE toolsim_improvisations (
@@ -44,6 +53,14 @@ const MIGRATIONS: readonly string[] = [
      expires_at timestamptz NOT NULL,
      failure    text
    );`,
+  // 2: the snapshots replicas serve (what is pruned is what none serves); every snapshot already
+  // memoized counts as seen now, so a replica that upgrades prunes none of it at once.
+  `CREATE TABLE toolsim_snapshots (
+     snapshot_id text        PRIMARY KEY,
+     last_seen   timestamptz NOT NULL
+   );
+   INSERT INTO toolsim_snapshots (snapshot_id, last_seen) SELECT DISTINCT snapshot_id, now() FROM toolsim_improvisations;
+   CREATE INDEX toolsim_claims_expires_at ON toolsim_claims (expires_at);`,
 ];
 
 const CHANNEL = 'toolsim_memo';
@@ -52,8 +69,12 @@ const SCHEMA_LOCK = 'toolsim_memo_schema';
 
 export interface PostgresMemoOptions {
   url: string;
-  /** How long a claim holds without its owner releasing it: the improvisation deadline plus a margin. */
+  /** How long a claim holds without its owner releasing it: longer than an owner may take (queue, deadline, write). */
   claimTtlMs: number;
+  /** Improvisations of a snapshot no replica has served for this long are pruned (default 24 h). */
+  retentionMs?: number;
+  /** How often this replica marks its snapshot as served and prunes (default 60 s; 0: only when `prune` is called). */
+  pruneEveryMs?: number;
   /** Bound of a connection attempt and of every query (client and server side). */
   timeoutMs?: number;
   /** Pause between reconnection attempts while the database is away. */
@@ -80,11 +101,17 @@ export class PostgresMemo implements FuzzyMemo {
   #status: MemoStatus = { backend: 'postgres', state: 'connecting', since: new Date().toISOString() };
   #listener: pg.Client | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #pruneTimer: NodeJS.Timeout | undefined;
+  /** The snapshot this replica serves now (the last one it was told of). */
+  #serving: string | undefined;
   #maintaining: Promise<void> | undefined;
   #closed = false;
 
   constructor(options: PostgresMemoOptions) {
+    checkMemoUrl(options.url);
     this.#options = {
+      retentionMs: 24 * 60 * 60 * 1000,
+      pruneEveryMs: 60_000,
       timeoutMs: 2000,
       retryMs: 1000,
       pollFirstMs: 100,
@@ -115,9 +142,73 @@ export class PostgresMemo implements FuzzyMemo {
     });
   }
 
-  /** Connects and migrates the schema (once, bounded by the timeout); on failure keeps retrying in the background. */
-  start(): Promise<void> {
-    return this.#maintain();
+  /**
+   * Connects and migrates the schema (once, bounded by the timeout); on failure keeps retrying in
+   * the background. A failure that retrying cannot mend (the host has no address, the credentials
+   * or the database name are wrong) throws a `ConfigError` instead: a replica started so would
+   * answer every fuzzy call `memo_unavailable` forever.
+   */
+  async start(): Promise<void> {
+    await this.#maintain();
+    const fatal = this.#startError;
+    if (fatal) {
+      await this.close();
+      throw new ConfigError(`--memo-url: ${fatal}`);
+    }
+    // Marked well within the retention, so a snapshot served is never taken for a retired one.
+    const every = Math.min(this.#options.pruneEveryMs, this.#options.retentionMs / 4);
+    if (every <= 0) return;
+    this.#pruneTimer = setInterval(() => void this.prune().catch(() => {}), every);
+    this.#pruneTimer.unref();
+  }
+
+  /** The first connection's failure, when it is one that retrying cannot mend. */
+  #startError: string | undefined;
+
+  /** This replica now serves `snapshotId` (a reload): it is marked as served, at once and then periodically. */
+  serving(snapshotId: string): void {
+    if (this.#serving === snapshotId) return;
+    this.#serving = snapshotId;
+    void this.#markServing().catch(() => {});
+  }
+
+  /**
+   * Marks the snapshot served and removes what nobody needs: claims expired for a whole claim
+   * lifetime (a failure's waiters read it long ago; a dead owner's claim is void) and the
+   * improvisations of snapshots no replica has marked served for `retentionMs`. Returns what went.
+   */
+  async prune(): Promise<{ claims: number; improvisations: number; snapshots: number }> {
+    await this.#markServing();
+    const claims = await this.#query("DELETE FROM toolsim_claims WHERE expires_at < now() - $1 * interval '1 millisecond'", [
+      this.#options.claimTtlMs,
+    ]);
+    const retired = await this.#query<{ snapshot_id: string }>(
+      "SELECT snapshot_id FROM toolsim_snapshots WHERE last_seen < now() - $1 * interval '1 millisecond'",
+      [this.#options.retentionMs],
+    );
+    let improvisations = 0;
+    let snapshots = 0;
+    for (const { snapshot_id: snapshot } of retired.rows) {
+      // One snapshot at a time (the primary key's prefix); a replica that served it again meanwhile keeps it.
+      const gone = await this.#query(
+        `WITH still AS (
+           DELETE FROM toolsim_snapshots WHERE snapshot_id = $1 AND last_seen < now() - $2 * interval '1 millisecond' RETURNING 1)
+         DELETE FROM toolsim_improvisations WHERE snapshot_id = $1 AND EXISTS (SELECT 1 FROM still)`,
+        [snapshot, this.#options.retentionMs],
+      );
+      improvisations += gone.rowCount ?? 0;
+      snapshots++;
+    }
+    return { claims: claims.rowCount ?? 0, improvisations, snapshots };
+  }
+
+  async #markServing(): Promise<void> {
+    if (this.#serving === undefined) return;
+    await this.#query(
+      `INSERT INTO toolsim_snapshots (snapshot_id, last_seen) VALUES ($1, now())
+       ON CONFLICT (snapshot_id) DO UPDATE SET last_seen = now()`,
+      [this.#serving],
+    );
   }
 
   status(): MemoStatus {
@@ -199,6 +290,7 @@ export class PostgresMemo implements FuzzyMemo {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#pruneTimer);
     await this.#maintaining?.catch(() => {});
     const listener = this.#listener;
     this.#listener = undefined;
@@ -289,7 +381,7 @@ export class PostgresMemo implements FuzzyMemo {
 
   #fail(error: unknown): void {
     if (this.#closed) return;
-    if (this.#status.state === 'ok') this.#setStatus({ backend: 'postgres', state: 'unavailable', error: messageOf(error) });
+    if (this.#status.state === 'ok') this.#setStatus({ backend: 'postgres', state: 'unavailable', error: publicMessage(error) });
     this.#schedule();
   }
 
@@ -314,11 +406,13 @@ export class PostgresMemo implements FuzzyMemo {
         if (this.#status.state !== 'ok') {
           await this.#migrate();
           this.#setStatus({ backend: 'postgres', state: 'ok' });
+          await this.#markServing().catch(() => {});
         }
         // Without the listener, waiters poll: slower to wake, still correct.
         if (!this.#listener) await this.#listen().catch(() => {});
       } catch (error) {
-        const message = messageOf(error);
+        if (this.#status.state === 'connecting') this.#startError = unmendable(error);
+        const message = publicMessage(error);
         if (this.#status.state !== 'unavailable' || this.#status.error !== message)
           this.#setStatus({ backend: 'postgres', state: 'unavailable', error: message });
       } finally {
@@ -388,6 +482,69 @@ const digest = memoIdText;
 
 function idValues(id: MemoId): unknown[] {
   return [id.snapshotId, Buffer.from(id.key, 'hex'), id.model, id.promptVersion];
+}
+
+/**
+ * Refuses, before any connection, a `--memo-url` that is not a PostgreSQL URL (the message never
+ * repeats it: it may hold a password).
+ */
+export function checkMemoUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    const port = /^postgres(?:ql)?:\/\/[^/?#]*:(\d+)(?:[/?#]|$)/.exec(url)?.[1];
+    if (port !== undefined && Number(port) > 65535) throw new ConfigError(`--memo-url has port ${port}; a port is 1 to 65535`);
+    throw new ConfigError('--memo-url is not a URL; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE');
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')
+    throw new ConfigError(`--memo-url must start with postgres:// or postgresql:// (got ${parsed.protocol}//)`);
+  // A host may come as ?host=/path/to/socket instead.
+  if (parsed.hostname === '' && !parsed.searchParams.has('host'))
+    throw new ConfigError('--memo-url names no host; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE');
+  if (parsed.port !== '') {
+    const port = Number(parsed.port);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new ConfigError(`--memo-url has port ${parsed.port}; a port is 1 to 65535`);
+  }
+}
+
+/** SQLSTATE codes and Node error codes that no retry mends, with what to tell the operator. */
+const UNMENDABLE: Readonly<Record<string, string>> = {
+  ENOTFOUND: 'the host has no address (DNS); check the host name',
+  EAI_FAIL: 'the host has no address (DNS); check the host name',
+  ERR_INVALID_URL: 'the URL cannot be read',
+  ERR_SOCKET_BAD_PORT: 'the port is out of range',
+  '28P01': 'PostgreSQL refused the password',
+  '28000': 'PostgreSQL refused the user (pg_hba.conf or role)',
+  '3D000': 'the database does not exist',
+};
+
+/** What to say at start for an error that no retry mends, or undefined (the database is down or slow: retried). */
+function unmendable(error: unknown): string | undefined {
+  const code = codeOf(error);
+  if (code !== undefined && UNMENDABLE[code]) return `${UNMENDABLE[code]} (${code}: ${messageOf(error)})`;
+  if (error instanceof RangeError) return `the URL cannot be used (${messageOf(error)})`;
+  return undefined;
+}
+
+function codeOf(error: unknown): string | undefined {
+  if (error instanceof AggregateError && error.errors.length > 0) return codeOf(error.errors[0]);
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * An error as `/readyz` may show it, to anyone: its code and the driver's words without the
+ * names and addresses in them (hosts, ports, users, databases).
+ */
+export function publicMessage(error: unknown): string {
+  const code = codeOf(error);
+  const words = messageOf(error)
+    .replace(/"[^"]*"/g, '"…"')
+    .replace(/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b/g, '…')
+    .replace(/\b(getaddrinfo|connect|read|write) ([A-Z_]+) \S+/g, '$1 $2 …');
+  return code !== undefined && !words.includes(code) ? `${words} (${code})` : words;
 }
 
 function messageOf(error: unknown): string {

@@ -15,7 +15,10 @@
 import type Database from 'better-sqlite3';
 import { KEY_VERSION } from '../core/canonical.js';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+
+/** Older versions this toolsim still reads, and upgrades when it opens them to write. */
+export const UPGRADABLE_VERSIONS: readonly number[] = [2];
 
 /** Pages of a new cache: large pages make the bulk load and the sequential scans cheaper. */
 export const PAGE_SIZE = 16_384;
@@ -33,6 +36,9 @@ CREATE TABLE IF NOT EXISTS tools (
   description  TEXT,
   input_schema TEXT,
   calls        INTEGER NOT NULL DEFAULT 0,
+  output_schema TEXT,
+  annotations  TEXT,
+  output_check TEXT,
   UNIQUE (server, tool)
 );
 
@@ -112,6 +118,28 @@ export function createSchema(db: Database.Database, deferReadIndexes = false): v
   }
   db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
   db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run('key_version', KEY_VERSION);
+}
+
+/**
+ * Takes a cache of an UPGRADABLE_VERSIONS version to SCHEMA_VERSION, in one transaction that reads
+ * the version again (two processes opening the same old cache upgrade it once).
+ */
+export function upgradeSchema(db: Database.Database): void {
+  db.transaction(() => {
+    const from = schemaVersion(db);
+    if (from === SCHEMA_VERSION) return;
+    if (from === 2) {
+      db.exec('ALTER TABLE tools ADD COLUMN output_schema TEXT');
+      db.exec('ALTER TABLE tools ADD COLUMN annotations TEXT');
+      db.exec('ALTER TABLE tools ADD COLUMN output_check TEXT');
+    }
+    db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+  }).immediate();
+}
+
+/** Whether the `tools` table has the columns of version 3 (a version 2 cache read in place has not). */
+export function hasToolRecordColumns(db: Database.Database): boolean {
+  return (db.prepare("SELECT 1 FROM pragma_table_info('tools') WHERE name = 'annotations'").get() as unknown) !== undefined;
 }
 
 export function createReadIndexes(db: Database.Database): void {

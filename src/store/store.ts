@@ -7,16 +7,17 @@
  * log record, `ordinal` counts earlier identical records in the same input, so ingesting a file twice
  * adds nothing while a call recorded twice in one trajectory stays two observations.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { KEY_VERSION } from '../core/canonical.js';
 import { StorageError } from '../core/errors.js';
-import type { JsonObject, Observation, ToolInfo } from '../core/types.js';
+import type { JsonObject, Observation, OutputCheck, ToolAnnotations, ToolInfo } from '../core/types.js';
 import { IngestLock } from './ingest-lock.js';
 import { IngestWriter } from './ingest-writer.js';
 import {
   createSchema,
+  hasToolRecordColumns,
   keyVersion,
   PAGE_SIZE,
   prefixOf,
@@ -24,6 +25,8 @@ import {
   restInRollbackMode,
   SCHEMA_VERSION,
   schemaVersion,
+  UPGRADABLE_VERSIONS,
+  upgradeSchema,
 } from './schema.js';
 import { emptyFingerprint } from './snapshot-id.js';
 import { Sqlite } from './sqlite.js';
@@ -35,6 +38,13 @@ export interface ServerInfo {
   version?: string;
   instructions?: string;
   protocol_version?: string;
+}
+
+/** One distinct recorded answer of a tool, and how many recorded calls it answered (`outputsOf`). */
+export interface RecordedOutput {
+  outputJson: string;
+  isError: boolean;
+  calls: number;
 }
 
 export interface RecordedArguments {
@@ -118,8 +128,18 @@ export class Store {
   readonly #argumentsOfTool: Database.Statement<[string, string], { key: Buffer; arguments: string }>;
   readonly #catalog: Database.Statement<
     [],
-    { server: string; tool: string; description: string | null; input_schema: string | null; calls: number }
+    {
+      server: string;
+      tool: string;
+      description: string | null;
+      input_schema: string | null;
+      output_schema: string | null;
+      annotations: string | null;
+      output_check: string | null;
+      calls: number;
+    }
   >;
+  readonly #outputsOfTool: Database.Statement<[string, string], { output: string; is_error: number; n: number }>;
   readonly #callCount: Database.Statement<[], { n: number }>;
   readonly #anyCall: Database.Statement<[], unknown>;
   readonly #calls: Database.Statement<[], CallColumns>;
@@ -139,7 +159,19 @@ export class Store {
       `SELECT key, min(arguments) AS arguments FROM calls
         WHERE tool_id = (SELECT id FROM tools WHERE server = ? AND tool = ?) GROUP BY key ORDER BY min(id)`,
     );
-    this.#catalog = db.prepare('SELECT server, tool, description, input_schema, calls FROM tools ORDER BY server, tool');
+    // A version 2 cache read in place has no output schemas or annotations (schema.ts).
+    const recordColumns = hasToolRecordColumns(db)
+      ? 'output_schema, annotations, output_check'
+      : 'NULL AS output_schema, NULL AS annotations, NULL AS output_check';
+    this.#catalog = db.prepare(`SELECT server, tool, description, input_schema, ${recordColumns}, calls FROM tools ORDER BY server, tool`);
+    // Grouped before the join: each distinct output text is read once, however many calls it answered.
+    this.#outputsOfTool = db.prepare(
+      `SELECT o.text AS output, g.is_error, g.n FROM (
+         SELECT output_id, is_error, count(*) AS n, min(id) AS first FROM calls
+          WHERE tool_id = (SELECT id FROM tools WHERE server = ? AND tool = ?) AND transient = 0
+          GROUP BY output_id, is_error
+       ) g JOIN outputs o ON o.id = g.output_id ORDER BY g.first`,
+    );
     this.#callCount = db.prepare('SELECT total(calls) AS n FROM tools');
     this.#anyCall = db.prepare('SELECT 1 FROM calls LIMIT 1');
     this.#calls = db.prepare(
@@ -171,7 +203,7 @@ export class Store {
       if (version === undefined) {
         if (readonly) throw new Error(`${path} is not a toolsim cache (no schema); run \`toolsim ingest\` first`);
         createSchema(db);
-      } else if (version !== SCHEMA_VERSION) {
+      } else if (version !== SCHEMA_VERSION && !UPGRADABLE_VERSIONS.includes(version)) {
         throw new Error(
           `${path} has cache schema version ${version}; this toolsim reads version ${SCHEMA_VERSION}: ingest its logs again into a new cache (toolsim ingest FILE... --db NEW)`,
         );
@@ -181,6 +213,7 @@ export class Store {
           `${path} holds call keys of version ${keyVersion(db)}; this toolsim computes ${KEY_VERSION}. Re-ingest the logs into a new cache (toolsim ingest FILE... --db NEW_PATH)`,
         );
       }
+      if (version !== undefined && version !== SCHEMA_VERSION && !readonly) upgradeSchema(db);
       if (readonly) refuseRecordingWrites(db);
       if (options.pinSnapshot) {
         // A deferred transaction takes its snapshot at its first read; read at once to fix it here.
@@ -249,10 +282,23 @@ export class Store {
     } finally {
       closeSync(fd);
     }
-    if (existsSync(target)) throw new Error(`${target} appeared while it was being built; the new cache stays in ${this.path}`);
+    const appeared = (): Error => new Error(`${target} appeared while it was being built; the new cache stays in ${this.path}`);
+    if (existsSync(target)) throw appeared();
     // A journal left by a cache once at this path would be applied to the new one: none may stay.
     for (const suffix of ['-journal', '-wal', '-shm']) rmSync(`${target}${suffix}`, { force: true });
-    renameSync(this.path, target);
+    // Linked, not renamed: a cache that appeared at `target` meanwhile is never replaced.
+    try {
+      linkSync(this.path, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      throw appeared();
+    }
+    // Published: what follows must not report a failure.
+    try {
+      rmSync(this.path, { force: true });
+    } catch {
+      // a second name of the published file; the next ingest into a new cache replaces it
+    }
     try {
       const dir = openSync(dirname(target), 'r');
       try {
@@ -261,7 +307,7 @@ export class Store {
         closeSync(dir);
       }
     } catch {
-      // not every platform or file system syncs a directory; the rename itself is atomic
+      // not every platform or file system syncs a directory; the link itself is atomic
     }
   }
 
@@ -307,7 +353,8 @@ export class Store {
       return read();
     } catch (error) {
       if (!(error instanceof Sqlite.SqliteError)) throw error;
-      const fault = new StorageError(`the cache ${this.path} could not be read (${what}): ${error.code}: ${error.message}`);
+      // Clients see this message: no path (the server log names the file).
+      const fault = new StorageError(`the cache could not be read (${what}): ${error.code}: ${error.message}`);
       if (this.#fault === undefined) {
         this.#fault = fault;
         this.#onFault?.(fault, error);
@@ -366,6 +413,16 @@ export class Store {
   }
 
   /**
+   * The distinct recorded answers of one tool (recorded infrastructure failures left out), each with
+   * the number of calls it answered, in first-recorded order, read as the loop goes (for learning
+   * the tool's output shape: src/shapes/). Until it ends, this connection can run nothing else.
+   */
+  *outputsOf(server: string, tool: string): Generator<RecordedOutput, void, undefined> {
+    const rows = this.#read('outputs', () => this.#outputsOfTool.iterate(server, tool));
+    for (const row of rows) yield { outputJson: row.output, isError: row.is_error === 1, calls: row.n };
+  }
+
+  /**
    * Every recorded call in ingest order, read as the loop goes: until it ends, this connection
    * can run nothing else.
    */
@@ -393,6 +450,9 @@ export class Store {
       const info: ToolInfo = { server: row.server, tool: row.tool, calls: row.calls };
       if (row.description !== null) info.description = row.description;
       if (row.input_schema !== null) info.input_schema = JSON.parse(row.input_schema) as JsonObject;
+      if (row.output_schema !== null) info.output_schema = JSON.parse(row.output_schema) as JsonObject;
+      if (row.annotations !== null) info.annotations = JSON.parse(row.annotations) as ToolAnnotations;
+      if (row.output_check !== null && row.output_schema !== null) info.output_check = JSON.parse(row.output_check) as OutputCheck;
       return info;
     });
   }

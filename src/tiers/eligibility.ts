@@ -5,105 +5,24 @@
  * tool takes, as a real API's 400 would; it is never improvised. Every other call passes on to the
  * fuzzy tier. The rules and their leniency: docs/decisions/fuzzy-eligibility.md.
  *
- * Each tool's shape (names, types, required) is summarised once per snapshot, when first asked.
+ * Each tool's shape (names, types, required) is summarised once per snapshot, with its neighbour
+ * index, in the index's worker thread (src/neighbors/tool-profile.ts), never on the serving thread.
  */
-import { type ToolId, toolId } from '../core/tool-id.js';
 import type { Call, Json, JsonObject } from '../core/types.js';
+import { type ArgumentShape, type JsonType, jsonType, type ToolProfile, type ToolShape } from '../neighbors/tool-profile.js';
 import { missAnswer } from './miss.js';
 import { answered, type Outcome, type Plan, pass, passes, type Resolution, type Tier } from './tier.js';
 
-/** A JSON value's type, with integers told apart from other numbers (JSON Schema's names). */
-export type JsonType = 'string' | 'integer' | 'number' | 'boolean' | 'null' | 'array' | 'object';
-
-export interface ArgumentShape {
-  readonly name: string;
-  /** Types the schema declares; empty when it declares none (any type). */
-  readonly declared: ReadonlySet<JsonType>;
-  /** Types some recording passed. */
-  readonly recorded: ReadonlySet<JsonType>;
-  readonly required: boolean;
-}
-
-export interface ToolShape {
-  /** In the schema's order, then names only recordings used. */
-  readonly arguments: readonly ArgumentShape[];
-  /** False when neither a schema nor a recording says which names exist: any name is taken. */
-  readonly closed: boolean;
-}
-
 export type Verdict = { ok: true } | { ok: false; problems: string[]; text: string };
 
-/** Where a tool's schema and recordings come from (the snapshot's context, or lists in tests). */
+export { type ArgumentShape, type JsonType, jsonType, type ToolShape, toolShape } from '../neighbors/tool-profile.js';
+
+/**
+ * Where a tool's profile comes from: the snapshot's neighbour index, which summarised it with the
+ * tool's index, off the event loop (src/neighbors/tool-profile.ts), before any tier past exact runs.
+ */
 export interface ShapeSource {
-  catalog: { tool(server: string, tool: string): { input_schema?: JsonObject } | undefined };
-  index: { argumentsOf(server: string, tool: string): readonly { arguments: string }[] };
-  readonly ignoredArguments: readonly string[];
-}
-
-export function jsonType(value: Json): JsonType {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
-  return typeof value as 'string' | 'boolean' | 'object';
-}
-
-const JSON_TYPES: ReadonlySet<string> = new Set(['string', 'integer', 'number', 'boolean', 'null', 'array', 'object']);
-
-/** The types a property schema declares (`type`, a list of types, or `anyOf`/`oneOf` members); empty: any. */
-function declaredTypes(schema: Json | undefined): Set<JsonType> {
-  const out = new Set<JsonType>();
-  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return out;
-  const type = schema['type'];
-  for (const t of Array.isArray(type) ? type : [type]) if (typeof t === 'string' && JSON_TYPES.has(t)) out.add(t as JsonType);
-  for (const branch of ['anyOf', 'oneOf'] as const) {
-    const members = schema[branch];
-    if (!Array.isArray(members)) continue;
-    for (const member of members) {
-      const types = declaredTypes(member);
-      // A member that takes any type makes the whole property take any type.
-      if (types.size === 0) return new Set();
-      for (const t of types) out.add(t);
-    }
-  }
-  return out;
-}
-
-/** A tool's shape from its schema (may be absent) and its distinct recorded argument objects. */
-export function toolShape(schema: JsonObject | undefined, recordings: readonly JsonObject[], ignored: ReadonlySet<string>): ToolShape {
-  const shapes = new Map<string, { declared: Set<JsonType>; recorded: Set<JsonType>; seen: number; schemaRequired: boolean }>();
-  const shapeOf = (name: string) => {
-    let shape = shapes.get(name);
-    if (!shape) shapes.set(name, (shape = { declared: new Set(), recorded: new Set(), seen: 0, schemaRequired: false }));
-    return shape;
-  };
-  const properties = schema?.['properties'];
-  const hasProperties = properties !== null && typeof properties === 'object' && !Array.isArray(properties);
-  if (hasProperties) for (const [name, property] of Object.entries(properties)) shapeOf(name).declared = declaredTypes(property);
-  const required = schema?.['required'];
-  if (Array.isArray(required)) for (const name of required) if (typeof name === 'string') shapeOf(name).schemaRequired = true;
-  for (const args of recordings) {
-    for (const [name, value] of Object.entries(args)) {
-      const shape = shapeOf(name);
-      shape.recorded.add(jsonType(value));
-      shape.seen++;
-    }
-  }
-  // A schema that lets any name through (additionalProperties not false is JSON Schema's default) is
-  // still taken at its word about names: real APIs reject unknown keyword arguments. Only a schema
-  // that explicitly allows extra properties, or no schema and no recording, leaves the names open.
-  const open = schema?.['additionalProperties'];
-  const closed = !(open === true || (open !== null && typeof open === 'object')) && (hasProperties || recordings.length > 0);
-  const out: ArgumentShape[] = [];
-  for (const [name, shape] of shapes) {
-    if (ignored.has(name)) continue;
-    // With a schema, its `required` decides, except where a recording went without the argument and
-    // was answered. Without one, an argument present in every one of several recordings is required.
-    const requiredNow = schema
-      ? shape.schemaRequired && shape.seen === recordings.length
-      : recordings.length >= 2 && shape.seen === recordings.length;
-    out.push({ name, declared: shape.declared, recorded: shape.recorded, required: requiredNow });
-  }
-  return { arguments: out, closed };
+  index: { profile(server: string, tool: string): ToolProfile };
 }
 
 const NUMERIC = /^\s*-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
@@ -140,57 +59,78 @@ function describe(argument: ArgumentShape): string {
   const types = argument.declared.size > 0 ? argument.declared : argument.recorded;
   const parts = [...types].join(' or ');
   const notes = [parts, argument.required ? 'required' : ''].filter((p) => p !== '');
-  return notes.length > 0 ? `${argument.name} (${notes.join(', ')})` : argument.name;
+  const name = argument.name.length > QUOTED_NAME_CHARS ? `${argument.name.slice(0, QUOTED_NAME_CHARS)}…` : argument.name;
+  return notes.length > 0 ? `${name} (${notes.join(', ')})` : name;
 }
 
-/** Does the call fit the tool's shape? When not, the problems and the agent's error text. */
+/** Problems an error text names, and arguments it lists as taken: past these, "and N more". */
+export const LISTED_PROBLEMS = 10;
+export const LISTED_ARGUMENTS = 40;
+/** Characters of an argument name (the agent's or a recorded one) an error text quotes. */
+export const QUOTED_NAME_CHARS = 64;
+
+/** A name as an error text quotes it: JSON, cut to QUOTED_NAME_CHARS characters. */
+function quoted(name: string): string {
+  return name.length > QUOTED_NAME_CHARS
+    ? `${JSON.stringify(name.slice(0, QUOTED_NAME_CHARS))}… (${name.length} characters)`
+    : JSON.stringify(name);
+}
+
+/** At most `limit` items, then "and N more". */
+function listed(items: readonly string[], limit: number, separator: string): string {
+  if (items.length <= limit) return items.join(separator);
+  return `${items.slice(0, limit).join(separator)}${separator}and ${items.length - limit} more`;
+}
+
+/**
+ * Does the call fit the tool's shape? When not, the problems and the agent's error text. The text
+ * is bounded whatever the call holds: LISTED_PROBLEMS problems and LISTED_ARGUMENTS arguments at
+ * most, each name cut to QUOTED_NAME_CHARS (a call of 200,000 unknown names once got a 5.9 MB
+ * answer); `problems` keeps the same ones, and the count of the rest.
+ */
 export function checkArguments(tool: string, shape: ToolShape, args: JsonObject): Verdict {
   const problems: string[] = [];
+  let unlisted = 0;
+  const problem = (text: () => string): void => {
+    if (problems.length < LISTED_PROBLEMS) problems.push(text());
+    else unlisted++;
+  };
   const byName = new Map(shape.arguments.map((a) => [a.name, a]));
-  for (const [name, value] of Object.entries(args)) {
+  for (const name of Object.keys(args)) {
     const argument = byName.get(name);
     if (!argument) {
-      if (shape.closed) problems.push(`unknown argument ${JSON.stringify(name)}`);
-    } else if (!fits(value, argument)) {
+      if (shape.closed) problem(() => `unknown argument ${quoted(name)}`);
+    } else if (!fits(args[name]!, argument)) {
       const expected = argument.declared.size > 0 ? argument.declared : argument.recorded;
-      problems.push(`argument ${JSON.stringify(name)} must be ${[...expected].join(' or ')}, not ${jsonType(value)}`);
+      problem(() => `argument ${quoted(name)} must be ${[...expected].join(' or ')}, not ${jsonType(args[name]!)}`);
     }
   }
   for (const argument of shape.arguments) {
-    if (argument.required && !Object.hasOwn(args, argument.name))
-      problems.push(`missing required argument ${JSON.stringify(argument.name)}`);
+    if (argument.required && !Object.hasOwn(args, argument.name)) problem(() => `missing required argument ${quoted(argument.name)}`);
   }
   if (problems.length === 0) return { ok: true };
-  const takes = shape.arguments.length === 0 ? 'it takes no arguments' : `it takes ${shape.arguments.map(describe).join(', ')}`;
+  if (unlisted > 0) problems.push(`and ${unlisted} more`);
+  const takes =
+    shape.arguments.length === 0 ? 'it takes no arguments' : `it takes ${listed(shape.arguments.map(describe), LISTED_ARGUMENTS, ', ')}`;
   return { ok: false, problems, text: `Error: ${tool}: ${problems.join('; ')}; ${takes}` };
 }
 
 /**
  * Between the exact and the fuzzy tier: refuses the calls the tool could not take, so that they
- * are never improvised. It reads the tool's recorded arguments from the neighbour index.
+ * are never improvised. It reads the tool's argument shape from the neighbour index's profile of it.
  */
 export class EligibilityTier implements Tier {
   readonly name = 'eligibility';
   readonly needsNeighbors = true;
   readonly #source: ShapeSource;
-  readonly #ignored: ReadonlySet<string>;
-  readonly #shapes = new Map<ToolId, ToolShape>();
 
   constructor(source: ShapeSource) {
     this.#source = source;
-    this.#ignored = new Set(source.ignoredArguments);
   }
 
-  /** The shape of one tool, summarised on first use. */
+  /** The shape of one tool, as its profile holds it (summarised once per snapshot, off the event loop). */
   shape(server: string, tool: string): ToolShape {
-    const id = toolId(server, tool);
-    let shape = this.#shapes.get(id);
-    if (!shape) {
-      const recordings = this.#source.index.argumentsOf(server, tool).map((r) => JSON.parse(r.arguments) as JsonObject);
-      shape = toolShape(this.#source.catalog.tool(server, tool)?.input_schema, recordings, this.#ignored);
-      this.#shapes.set(id, shape);
-    }
-    return shape;
+    return this.#source.index.profile(server, tool).arguments;
   }
 
   check(call: Call): Verdict {

@@ -149,11 +149,13 @@ function summarize(key: string, all: readonly Observation[], policy: RepeatPolic
       const id = observationId(o);
       let copy = copies.get(id);
       if (!copy) copies.set(id, (copy = { outputJson: o.outputJson, isError: o.isError }));
-      if (o.trajectoryId && !byTrajectory.has(o.trajectoryId)) byTrajectory.set(o.trajectoryId, copy);
+      // Trajectory ids compare as NFC, as the request's source_trajectory_id does (and every other string).
+      const trajectory = o.trajectoryId?.normalize('NFC');
+      if (trajectory && !byTrajectory.has(trajectory)) byTrajectory.set(trajectory, copy);
     }
     served.byTrajectory = byTrajectory;
   } else if (real.some((o) => o.trajectoryId)) {
-    served.trajectories = new Set(real.flatMap((o) => (o.trajectoryId ? [o.trajectoryId] : [])));
+    served.trajectories = new Set(real.flatMap((o) => (o.trajectoryId ? [o.trajectoryId.normalize('NFC')] : [])));
   }
   return Object.freeze(served);
 }

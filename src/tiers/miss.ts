@@ -22,22 +22,25 @@ const EXPLANATIONS: Record<MissReason, string> = {
 
 /**
  * A miss answer. `text` replaces the reason's standard error text (an unknown tool names the
- * closest ones, invalid arguments what the tool takes); `match` replaces the key and neighbours.
+ * closest ones, invalid arguments what the tool takes); `match` replaces the key and neighbours;
+ * `refused` (an improvised answer's misfits) goes into `match.refused`.
  */
 export function missAnswer(
   call: Call,
   reason: MissReason,
   neighbors: readonly Neighbor[],
-  options: { text?: string; match?: Match } = {},
+  options: { text?: string; match?: Match; refused?: readonly string[] | undefined } = {},
 ): Answer {
   const text = options.text ?? `Error: ${call.tool} could not process this request: ${EXPLANATIONS[reason]}.`;
-  return {
+  const answer: Answer = {
     tier: 'miss',
     outputJson: JSON.stringify(text),
     isError: true,
     reason,
     match: options.match ?? { key: call.key, neighbors: listNeighbors(neighbors) },
   };
+  if (options.refused !== undefined && options.refused.length > 0) answer.match = { ...answer.match, refused: [...options.refused] };
+  return answer;
 }
 
 /** An unknown tool: name the closest tools that do exist, so the agent can recover. */

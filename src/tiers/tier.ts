@@ -8,7 +8,7 @@
 
 import type { Metrics } from '../core/metrics.js';
 import type { Diverged } from '../core/rollout.js';
-import type { Answer, Tier as AnswerTier, Call, MissReason, Neighbor, Observation } from '../core/types.js';
+import type { Answer, Tier as AnswerTier, Call, JsonObject, MissReason, Neighbor, Observation } from '../core/types.js';
 import type { SnapshotContext } from '../snapshot/context.js';
 
 /**
@@ -27,7 +27,8 @@ export interface Resolution {
   readonly rollout?: Diverged;
 }
 
-export type Outcome = { kind: 'answer'; answer: Answer } | { kind: 'pass'; reason?: MissReason };
+/** A pass may say what a tier refused (`refused`: an improvised answer's misfits, for `match.refused`). */
+export type Outcome = { kind: 'answer'; answer: Answer } | { kind: 'pass'; reason?: MissReason; refused?: string[] };
 
 /** A prompt as `explain` shows it: the exact text a model would be sent. */
 export interface PromptPreview {
@@ -46,6 +47,20 @@ export interface Plan {
   /** One sentence: why. */
   why: string;
   prompt?: PromptPreview;
+  /** What an improvised answer would be held to (the fuzzy tier). */
+  output?: OutputPlan;
+}
+
+/** The declared output schema or learnt shape an improvised answer must fit, for `explain`. */
+export interface OutputPlan {
+  /** `declared`: the tool record's output_schema; `learnt`: the shape of its recorded answers; `none`: nothing to hold it to. */
+  guard: 'declared' | 'learnt' | 'none';
+  /** The declared schema, or the learnt shape as JSON Schema (`answers`, `success`, `error`). */
+  schema?: JsonObject;
+  /** Where the recordings disagree (each recorded shape is allowed). */
+  disagreements?: string[];
+  /** Why a declared schema does not guard (it cannot be compiled). */
+  problem?: string;
 }
 
 export interface Tier {
@@ -68,6 +83,7 @@ export interface TierSetup {
 /** Builds a tier for one snapshot of the cache (the simulator of that snapshot calls it once). */
 export type TierFactory = (setup: TierSetup) => Tier;
 
-export const pass = (reason?: MissReason): Outcome => (reason ? { kind: 'pass', reason } : { kind: 'pass' });
+export const pass = (reason?: MissReason, refused?: string[]): Outcome =>
+  reason ? (refused ? { kind: 'pass', reason, refused } : { kind: 'pass', reason }) : { kind: 'pass' };
 export const answered = (answer: Answer): Outcome => ({ kind: 'answer', answer });
 export const passes = (why: string, reason?: MissReason): Plan => (reason ? { outcome: 'pass', reason, why } : { outcome: 'pass', why });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkAnswer, jsonType, MIN_LIMIT, type Observation } from '../support/units.js';
+import { checkAnswer, jsonType, learnShape, MIN_LIMIT, type Observation } from '../support/units.js';
 
 const seen = (...outputs: unknown[]): Observation[] => outputs.map((o) => ({ outputJson: JSON.stringify(o), isError: false }));
 
@@ -13,9 +13,10 @@ describe('the improvised answer check', () => {
     expect(checkAnswer([1], false, seen({ b: 2 }))).toEqual({
       ok: false,
       reason: 'the output is an array, but the recorded outputs are an object',
+      misfits: [{ reason: 'wrong_kind', text: 'the output is an array, but the recorded outputs are an object' }],
     });
     expect(checkAnswer('not found', true, seen({ b: 2 }))).toMatchObject({ ok: true, isError: true });
-    expect(checkAnswer(null, false, seen(1, 'x'))).toEqual({
+    expect(checkAnswer(null, false, seen(1, 'x'))).toMatchObject({
       ok: false,
       reason: 'the output is null, but the recorded outputs are a number or a string',
     });
@@ -33,6 +34,19 @@ describe('the improvised answer check', () => {
     const recorded = 'r'.repeat(10_000);
     expect(checkAnswer('y'.repeat(39_000), false, seen(recorded)).ok).toBe(true);
     expect(checkAnswer('y'.repeat(41_000), false, seen(recorded)).ok).toBe(false);
+  });
+
+  it('holds the answer to the guide (declared schema or learnt shape), with each misfit and its reason', () => {
+    const shape = learnShape([{ output: { a: 1, b: 'x' }, isError: false }]);
+    expect(checkAnswer({ a: 2, b: 'y' }, false, seen({ a: 1, b: 'x' }), { shape })).toMatchObject({ ok: true });
+    expect(checkAnswer({ a: 'two' }, false, seen({ a: 1, b: 'x' }), { shape })).toEqual({
+      ok: false,
+      reason: '$ has no key "b", which every recorded answer has there; $.a is a string, but the recorded answers have a number there',
+      misfits: [
+        { reason: 'missing_key', text: '$ has no key "b", which every recorded answer has there' },
+        { reason: 'wrong_kind', text: '$.a is a string, but the recorded answers have a number there' },
+      ],
+    });
   });
 
   it('names JSON types', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildPrompt, estimateTokens, PROMPT_VERSION, retryNote } from '../support/units.js';
+import { buildPrompt, estimateTokens, learnShape, PROMPT_VERSION, retryNote } from '../support/units.js';
 
 const tool = { server: 'weather', tool: 'get_weather', description: 'Current weather', input_schema: { type: 'object' } };
 const example = (city: string, similarity: number, pad = 0) => ({
@@ -46,5 +46,27 @@ describe('prompt fitting', () => {
     expect(estimateTokens('')).toBe(0);
     expect(estimateTokens('abcde')).toBe(2);
     expect(retryNote('the output is a string')).toContain('rejected: the output is a string.');
+  });
+
+  it('shows what the answer must fit in the system part: the declared schema, else the learnt shape within a quarter of the budget', () => {
+    const shape = learnShape([
+      { output: { city: 'Paris', temp: 18, days: [{ high: 18, sky: 'sunny' }] }, isError: false },
+      { output: 'Error: unknown city', isError: true },
+    ]);
+    const learnt = buildPrompt(tool, [example('Paris', 0.9)], { city: 'Pariss' }, 10_000, { shape });
+    expect(learnt.system).toContain('Output shape, learnt from 2 recorded answer(s)');
+    expect(learnt.system).toContain('Successful answers: {"type":"object","properties":{"city":{"type":"string"}');
+    expect(learnt.system).toContain('"required":["city","temp","days"]');
+    expect(learnt.system).toContain('Errors (an error may also be a plain message): {"type":"string"}');
+    const declared = buildPrompt(tool, [example('Paris', 0.9)], { city: 'Pariss' }, 10_000, { declared: { type: 'object' }, shape });
+    expect(declared.system).toContain('Output schema (declared by the tool; a successful answer must fit it): {"type":"object"}');
+    expect(declared.system).not.toContain('Output shape');
+    // A smaller budget shows the shallow levels only (a quarter of 480 tokens, halved between successes and errors).
+    const small = buildPrompt(tool, [example('Paris', 0.9)], { city: 'Pariss' }, 480, { shape });
+    expect(small.system).toContain(
+      '"days":{"type":"array","items":{"type":"object","properties":{"high":{},"sky":{}},"required":["high","sky"]}}',
+    );
+    // Nothing learnt, nothing declared: no section.
+    expect(buildPrompt(tool, [], { city: 'X' }, 10_000, {}).system).not.toContain('Output');
   });
 });

@@ -1,6 +1,16 @@
 /** The exact tier's LRU accounting, replay's output comparison, and transient-failure recognition. */
 import { describe, expect, it } from 'vitest';
-import { ANSWER_ENTRY_BYTES, AnswerLru, MISS_ENTRY_BYTES, sameOutput, stringBytes, transientMatcher } from '../support/units.js';
+import {
+  ANSWER_ENTRY_BYTES,
+  AnswerLru,
+  MISS_ENTRY_BYTES,
+  parseJson,
+  plainDecimal,
+  sameOutput,
+  stringBytes,
+  stringifyJsonIndented,
+  transientMatcher,
+} from '../support/units.js';
 
 describe('AnswerLru', () => {
   const notRecorded = { miss: true };
@@ -52,9 +62,25 @@ describe('sameOutput', () => {
 
 describe('transientMatcher', () => {
   it('recognizes infrastructure failures, not real tool errors, and takes extra patterns', () => {
-    const isTransient = transientMatcher(['quota exhausted']);
+    const matcher = transientMatcher(['quota exhausted']);
+    // A short string recorded as the tool's answer (docs/log-format.md, "Recorded failures").
+    const isTransient = (text: string): boolean => matcher({ text, isString: true, isError: false });
     expect(isTransient("HTTPSConnectionPool(host='api.example.com', port=443): Max retries exceeded")).toBe(true);
     expect(isTransient('Error: user not found')).toBe(false);
     expect(isTransient('QUOTA EXHAUSTED for today')).toBe(true);
+    // Inside a successful JSON output it is content; in an error output it is the failure.
+    expect(matcher({ text: '{"note":"quota exhausted"}', isString: false, isError: false })).toBe(false);
+    expect(matcher({ text: '{"note":"quota exhausted"}', isString: false, isError: true })).toBe(true);
+  });
+});
+
+describe('exact numbers for people', () => {
+  it('writes canonical RawNumbers in plain decimal, and indented JSON with every digit', () => {
+    expect(plainDecimal('59332234734060281e1')).toBe('593322347340602810');
+    expect(plainDecimal('15e-20')).toBe('0.00000000000000000015');
+    expect(plainDecimal('-123e-2')).toBe('-1.23');
+    expect(plainDecimal('1e400')).toBe('1e400');
+    const value = parseJson('{"id": 593322347340602811, "big": [1e400], "s": "\\u0000raw:0"}', 'value');
+    expect(stringifyJsonIndented(value, 2)).toBe('{\n  "id": 593322347340602811,\n  "big": [\n    1e400\n  ],\n  "s": "\\u0000raw:0"\n}');
   });
 });

@@ -50,7 +50,7 @@ export function anthropicBlocks(
     } else if (typeof type === 'string' && RESULTS.has(type)) {
       const id = str(block['tool_use_id']);
       if (id === undefined) sink.problem(`a ${type} block without "tool_use_id"; not stored`, line);
-      else pairing.result(id, block['content'] ?? '', block['is_error'] === true, line);
+      else pairing.result(id, block['content'] ?? '', block['is_error'] === true, line, block['transient']);
     }
   }
 }

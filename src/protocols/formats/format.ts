@@ -79,14 +79,15 @@ export class Pairing {
     this.#pending.set(id, call);
   }
 
-  result(id: string, output: unknown, isError: boolean, line: number): void {
+  /** `transient`: the result's own `"transient"` when it has a boolean one (docs/log-format.md), else undefined. */
+  result(id: string, output: unknown, isError: boolean, line: number, transient?: unknown): void {
     const call = this.#pending.get(id);
     if (!call) {
       this.#sink.unpaired(`result for call id ${JSON.stringify(id)}, which has no call before it; not stored`, line);
       return;
     }
     this.#pending.delete(id);
-    this.#sink.record(nativeCall(call, output, isError, this.#source), line);
+    this.#sink.record(nativeCall(call, output, isError, this.#source, transient), line);
   }
 
   /** Forgets a call without storing it (its answer was a protocol error, not a tool result). */
@@ -111,23 +112,43 @@ export class Pairing {
   }
 }
 
-export function nativeCall(call: Omit<PendingCall, 'line'>, output: unknown, isError: boolean, source: string): NativeRecord {
+export function nativeCall(
+  call: Omit<PendingCall, 'line'>,
+  output: unknown,
+  isError: boolean,
+  source: string,
+  transient?: unknown,
+): NativeRecord {
   const record: NativeRecord = {};
   if (call.server !== undefined) record['server'] = call.server;
   record['tool'] = call.tool;
   record['arguments'] = call.arguments;
   record['output'] = output;
   record['is_error'] = isError;
+  if (typeof transient === 'boolean') record['transient'] = transient;
   if (call.trajectoryId !== undefined) record['trajectory_id'] = call.trajectoryId;
   record['source'] = source;
   return record;
 }
 
-export function nativeTool(server: string | undefined, tool: string, description: unknown, schema: unknown): NativeRecord {
+/**
+ * A tool record from a transcript's tool definition. `extra` carries what MCP tool definitions
+ * add (`outputSchema`, `annotations`): kept as recorded, so ingest checks them as it checks a
+ * native record's.
+ */
+export function nativeTool(
+  server: string | undefined,
+  tool: string,
+  description: unknown,
+  schema: unknown,
+  extra: { outputSchema?: unknown; annotations?: unknown } = {},
+): NativeRecord {
   const record: NativeRecord = { kind: 'tool', tool };
   if (server !== undefined) record['server'] = server;
   if (typeof description === 'string') record['description'] = description;
   if (isObject(schema)) record['input_schema'] = schema;
+  if (extra.outputSchema !== undefined && extra.outputSchema !== null) record['output_schema'] = extra.outputSchema;
+  if (extra.annotations !== undefined && extra.annotations !== null) record['annotations'] = extra.annotations;
   return record;
 }
 

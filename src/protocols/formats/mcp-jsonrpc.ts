@@ -61,11 +61,24 @@ export const mcpJsonRpc: Format = {
       const result = m['result'];
       if (!isObject(result)) return;
       if (asked === 'tools/call' || (asked === undefined && pairing.has(id))) {
-        pairing.result(id, result, result['isError'] === true, line);
+        pairing.result(
+          id,
+          result,
+          result['isError'] === true,
+          line,
+          isObject(result['_meta']) ? result['_meta']['toolsim/transient'] : undefined,
+        );
       } else if (asked === 'tools/list' || (asked === undefined && Array.isArray(result['tools']))) {
         for (const tool of asArray(result['tools'])) {
           const name = isObject(tool) ? str(tool['name']) : undefined;
-          if (name !== undefined && isObject(tool)) sink.record(nativeTool(server(), name, tool['description'], tool['inputSchema']), line);
+          if (name !== undefined && isObject(tool))
+            sink.record(
+              nativeTool(server(), name, tool['description'], tool['inputSchema'], {
+                outputSchema: tool['outputSchema'],
+                annotations: tool['annotations'],
+              }),
+              line,
+            );
         }
       } else if (asked === 'initialize' || (asked === undefined && isObject(result['serverInfo']))) {
         const info = isObject(result['serverInfo']) ? result['serverInfo'] : {};

@@ -75,7 +75,7 @@ export const openAiChat: Format = {
           if (message['role'] === 'tool') {
             const id = str(message['tool_call_id']);
             if (id === undefined) sink.problem('a tool message without "tool_call_id"; not stored', line);
-            else pairing.result(id, message['content'] ?? '', false, line);
+            else pairing.result(id, message['content'] ?? '', false, line, message['transient']);
           }
         }
         pairing.flush();

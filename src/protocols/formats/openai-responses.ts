@@ -59,7 +59,7 @@ export const openAiResponses: Format = {
             case 'function_call_output': {
               const id = str(item['call_id']);
               if (id === undefined) sink.problem('a function_call_output without "call_id"; not stored', line);
-              else pairing.result(id, item['output'] ?? '', false, line);
+              else pairing.result(id, item['output'] ?? '', false, line, item['transient']);
               break;
             }
             case 'mcp_call': {
@@ -81,7 +81,13 @@ export const openAiResponses: Format = {
                 const name = isObject(tool) ? str(tool['name']) : undefined;
                 if (name === undefined || !isObject(tool)) continue;
                 const where = resolveServer(name, str(item['server_label']) ?? server, options);
-                sink.record(nativeTool(where.server, where.tool, tool['description'], tool['input_schema'] ?? tool['inputSchema']), line);
+                sink.record(
+                  nativeTool(where.server, where.tool, tool['description'], tool['input_schema'] ?? tool['inputSchema'], {
+                    outputSchema: tool['output_schema'] ?? tool['outputSchema'],
+                    annotations: tool['annotations'],
+                  }),
+                  line,
+                );
               }
               break;
           }

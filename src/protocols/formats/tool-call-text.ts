@@ -2,6 +2,7 @@
  * Hermes / Qwen style tool calls written in model text: `<tool_call>{"name": ..., "arguments":
  * {...}}</tool_call>` blocks. Pure; shared by transcript ingest and the verl-tool adapter.
  */
+import { measureJson } from '../../core/json-size.js';
 import { parseJson } from '../../core/json-text.js';
 
 export interface TextToolCall {
@@ -14,10 +15,23 @@ export interface TextToolCall {
 
 export type ParsedBlock = { ok: true; call: TextToolCall } | { ok: false; reason: string };
 
+/** Nesting a counted block may have (as a request body). */
+const MAX_BLOCK_DEPTH = 128;
+
 const BLOCK = /<tool_call>([\s\S]*?)(?:<\/tool_call>|$)/g;
 
+/**
+ * Keys and array items the blocks may hold, all together, shared by several `parseToolCalls` (one
+ * request's actions): each block is counted before it is parsed and takes its share. Once a block
+ * does not fit, `exceeded` is set and nothing more is parsed.
+ */
+export interface KeyBudget {
+  left: number;
+  exceeded: boolean;
+}
+
 /** Every `<tool_call>` block in `text`, in order; a block that is not a call gives its reason. */
-export function parseToolCalls(text: string): ParsedBlock[] {
+export function parseToolCalls(text: string, budget?: KeyBudget): ParsedBlock[] {
   const out: ParsedBlock[] = [];
   for (const match of text.matchAll(BLOCK)) {
     const closed = match[0].endsWith('</tool_call>');
@@ -25,7 +39,20 @@ export function parseToolCalls(text: string): ParsedBlock[] {
       out.push({ ok: false, reason: '<tool_call> is not closed by </tool_call>' });
       continue;
     }
-    out.push(parseCallJson(match[1]!.trim()));
+    const body = match[1]!.trim();
+    if (budget) {
+      const entries = budget.exceeded ? undefined : measureJson(body, { depth: MAX_BLOCK_DEPTH, entries: budget.left });
+      if (typeof entries === 'object' && entries.kind === 'depth') {
+        out.push({ ok: false, reason: `<tool_call> nests arrays and objects deeper than ${MAX_BLOCK_DEPTH} levels` });
+        continue;
+      }
+      if (typeof entries !== 'number') {
+        budget.exceeded = true;
+        return out;
+      }
+      budget.left -= entries;
+    }
+    out.push(parseCallJson(body));
   }
   return out;
 }

@@ -23,18 +23,29 @@
 import { ConfigError } from '../../core/errors.js';
 import type { Metrics } from '../../core/metrics.js';
 import { type ToolId, toolId } from '../../core/tool-id.js';
-import { type Answer, MISS_REASONS, type MissReason, type Neighbor, type Observation } from '../../core/types.js';
+import {
+  type Answer,
+  type Call,
+  type JsonObject,
+  MISS_REASONS,
+  type MissReason,
+  type Neighbor,
+  type Observation,
+} from '../../core/types.js';
+import type { OutputShapes, ToolGuide } from '../../neighbors/output-shapes.js';
+import { disagreements, shapeJson } from '../../shapes/describe.js';
+import type { OutputShape } from '../../shapes/shape.js';
 import type { FuzzyMemo, MemoRead, MemoStatus } from '../../store/memo.js';
 import { type MemoId, memoId, memoIdText } from '../../store/memo-key.js';
 import { PostgresMemo } from '../../store/memo-postgres.js';
 import { SqliteMemo, SqliteMemoTable } from '../../store/memo-sqlite.js';
 import { listNeighbors, round } from '../miss.js';
-import { answered, type Outcome, type Plan, pass, passes, type Resolution, type Tier, type TierFactory } from '../tier.js';
-import { checkAnswer } from './answer-check.js';
+import { answered, type Outcome, type OutputPlan, type Plan, pass, passes, type Resolution, type Tier, type TierFactory } from '../tier.js';
+import { type Checked, checkAnswer } from './answer-check.js';
 import { CircuitBreaker } from './breaker.js';
 import { Budget } from './budget.js';
 import { AnthropicLlm, type Llm, type LlmReply, type RequestOutcome, respondAnswer } from './llm.js';
-import { buildPrompt, type Example, PROMPT_VERSION, type Prompt, retryNote, type ToolDescription } from './prompt.js';
+import { buildPrompt, type Example, type OutputGuideText, PROMPT_VERSION, type Prompt, retryNote, type ToolDescription } from './prompt.js';
 import { Semaphore } from './semaphore.js';
 
 /** The fuzzy tier's options; a configuration resolved with FUZZY_OPTIONS (src/config.ts) is one. */
@@ -69,8 +80,19 @@ export interface FuzzyExtras {
   onMemoChange?: (status: MemoStatus) => void;
 }
 
-/** A claim outlives the owner's deadline by this much (its final write), then another replica may take over. */
+/** A claim outlives the owner's worst case by this much (its final write), then another replica may take over. */
 const CLAIM_MARGIN_MS = 5000;
+
+/**
+ * The longest an owner of a claim may take: a slot under the concurrency cap (`llmQueueMs`), then
+ * the improvisation's deadline (`llmDeadlineMs`), then its write (within CLAIM_MARGIN_MS). A claim
+ * lives that long, so no second replica asks while the owner is still at it, and a waiter on
+ * another replica waits that long (and a little more, to take over a claim whose owner died).
+ */
+export function claimTtlMs(config: Pick<FuzzyConfig, 'llmQueueMs' | 'llmDeadlineMs'>): number {
+  return config.llmQueueMs + config.llmDeadlineMs + CLAIM_MARGIN_MS;
+}
+const WAITER_EXTRA_MS = 1000;
 
 export interface Fuzzy {
   /** The tier of one snapshot of the cache (SimulatorOptions.fuzzy). */
@@ -122,7 +144,7 @@ export function createFuzzy(config: FuzzyConfig, extras: FuzzyExtras = {}): Fuzz
     enabled && config.memoUrl
       ? new PostgresMemo({
           url: config.memoUrl,
-          claimTtlMs: config.llmDeadlineMs + CLAIM_MARGIN_MS,
+          claimTtlMs: claimTtlMs(config),
           ...(extras.onMemoChange ? { onChange: extras.onMemoChange } : {}),
         })
       : undefined;
@@ -135,8 +157,16 @@ export function createFuzzy(config: FuzzyConfig, extras: FuzzyExtras = {}): Fuzz
   };
   return {
     enabled,
-    tier: ({ context, metrics }) =>
-      new FuzzyTier(lifetime, { memo: memoOf(context.path), metrics, snapshotId: context.id, tools: context.catalog.tools }),
+    tier: ({ context, metrics }) => {
+      shared?.serving(context.id);
+      return new FuzzyTier(lifetime, {
+        memo: memoOf(context.path),
+        metrics,
+        snapshotId: context.id,
+        tools: context.catalog.tools,
+        shapes: context.shapes,
+      });
+    },
     memoStatus: () => shared?.status(),
     start: async () => shared?.start(),
     async close() {
@@ -176,7 +206,9 @@ interface SnapshotParts {
   memo: FuzzyMemo;
   metrics: Metrics;
   snapshotId: string;
-  tools: readonly ToolDescription[];
+  tools: readonly (ToolDescription & { output_schema?: JsonObject | undefined })[];
+  /** What improvised answers are held to: each tool's declared output schema or learnt shape. */
+  shapes: OutputShapes;
 }
 
 /** What the tier does with a call: `resolve` acts on it, `explain` describes it. */
@@ -192,7 +224,7 @@ class FuzzyTier implements Tier {
   readonly needsNeighbors = true;
   readonly #p: ProcessParts;
   readonly #s: SnapshotParts;
-  readonly #tools = new Map<ToolId, ToolDescription>();
+  readonly #tools = new Map<ToolId, SnapshotParts['tools'][number]>();
   /** Improvisations in flight, by call key. */
   readonly #inFlight = new Map<string, Promise<Outcome>>();
 
@@ -204,7 +236,14 @@ class FuzzyTier implements Tier {
 
   async resolve(resolution: Resolution): Promise<Outcome> {
     // The memo is read (a shared one over the network) only for calls that could be improvised.
-    const decision = this.#gate(resolution) ?? this.#decide(resolution, await this.#s.memo.get(this.#memoId(resolution)));
+    let decision = this.#gate(resolution);
+    if (!decision) {
+      const memo = await this.#s.memo.get(this.#memoId(resolution));
+      // The output shape goes into the prompt and guards the answer: learnt off the event loop,
+      // and only for a call that may be improvised (a memoized answer passed the guard already).
+      if (memo.kind === 'none') await this.#ready(resolution.call);
+      decision = this.#decide(resolution, memo);
+    }
     switch (decision.kind) {
       case 'pass':
         return pass(decision.reason);
@@ -232,8 +271,38 @@ class FuzzyTier implements Tier {
       decision.kind === 'pass'
         ? passes(decision.why, decision.reason)
         : { outcome: 'fuzzy', memoized: decision.kind === 'memoized', why: decision.why };
+    plan.output = this.#outputPlan(resolution.call);
     if (resolution.neighbors().length === 0 && decision.kind !== 'improvise') return plan;
     return { ...plan, prompt: decision.kind === 'improvise' ? decision.prompt : this.#prompt(resolution) };
+  }
+
+  #ready(call: Call): Promise<void> {
+    return this.#s.shapes.ready(call.server, call.tool);
+  }
+
+  /** The tool's guide once learnt off the event loop; else (commands) its shape learnt here and now. */
+  #guide(call: Call): { guide: ToolGuide | undefined; shape: OutputShape } {
+    const guide = this.#s.shapes.guideOf(call.server, call.tool);
+    return { guide, shape: guide?.shape ?? this.#s.shapes.shapeNow(call.server, call.tool) };
+  }
+
+  /** What the answer is held to, as the prompt shows it: the declared schema (when it compiles), else the shape. */
+  #outputText(call: Call): OutputGuideText {
+    const { guide, shape } = this.#guide(call);
+    const declared = this.#tools.get(toolId(call.server, call.tool))?.output_schema;
+    return declared && !guide?.schemaProblem ? { declared } : { shape };
+  }
+
+  #outputPlan(call: Call): OutputPlan {
+    const { guide, shape } = this.#guide(call);
+    const declared = this.#tools.get(toolId(call.server, call.tool))?.output_schema;
+    const problem = guide?.schemaProblem;
+    if (declared && !problem) return { guard: 'declared', schema: declared };
+    const plan: OutputPlan = shape.success || shape.error ? { guard: 'learnt', schema: shapeJson(shape) } : { guard: 'none' };
+    const disagree = disagreements(shape);
+    if (disagree.length > 0) plan.disagreements = disagree;
+    if (problem) plan.problem = problem;
+    return plan;
   }
 
   /** The first rungs of the ladder, before the memo is read: is the call one to improvise at all? */
@@ -305,6 +374,7 @@ class FuzzyTier implements Tier {
       examples,
       call.arguments,
       this.#p.config.promptTokens,
+      this.#outputText(call),
       rollout && { server: call.server, since: rollout.since, history: rollout.history },
     );
   }
@@ -324,7 +394,8 @@ class FuzzyTier implements Tier {
    * wait for its answer (or share its miss) until their own deadline.
    */
   async #claimed(resolution: Resolution, llm: Llm, prompt: Prompt): Promise<Outcome> {
-    const claim = await this.#s.memo.claim(this.#memoId(resolution), AbortSignal.timeout(this.#p.config.llmDeadlineMs));
+    // A waiter waits as long as the owner may take (not just an LLM deadline: the owner may queue first).
+    const claim = await this.#s.memo.claim(this.#memoId(resolution), AbortSignal.timeout(claimTtlMs(this.#p.config) + WAITER_EXTRA_MS));
     switch (claim.kind) {
       case 'owner': {
         const outcome = await this.#improvise(resolution, llm, prompt);
@@ -356,7 +427,10 @@ class FuzzyTier implements Tier {
     const deadline = AbortSignal.timeout(config.llmDeadlineMs);
     try {
       const examples: Observation[] = recordedNeighbors(resolution).map((r) => r.served);
+      // The declared schema guards successes when it compiles; the learnt shape guards the rest.
+      const guide = this.#s.shapes.guideOf(resolution.call.server, resolution.call.tool) ?? {};
       let note = '';
+      let refused: string[] = [];
       for (let attempt = 0; attempt < 2; attempt++) {
         if (!budget.allows()) {
           breaker.release();
@@ -370,9 +444,9 @@ class FuzzyTier implements Tier {
         }
         breaker.success();
         const answer = reply.kind === 'respond' ? respondAnswer(reply.input) : undefined;
-        const checked = answer
-          ? checkAnswer(answer.output, answer.isError, examples)
-          : ({ ok: false, reason: 'no call of the respond tool' } as const);
+        const checked: Checked = answer
+          ? checkAnswer(answer.output, answer.isError, examples, guide)
+          : { ok: false, reason: 'no call of the respond tool', misfits: [{ reason: 'malformed', text: 'no call of the respond tool' }] };
         if (checked.ok) {
           this.#count('ok');
           // Another process may have memoized first; its answer stands, so everyone serves the same.
@@ -388,9 +462,11 @@ class FuzzyTier implements Tier {
           return answered(answer);
         }
         this.#count('invalid_output');
+        this.#s.metrics.llmAnswersRefused.inc({ reason: checked.misfits[0]?.reason ?? 'malformed' });
+        refused = checked.misfits.map((m) => m.text);
         note = retryNote(checked.reason);
       }
-      return pass('llm_invalid_output');
+      return pass('llm_invalid_output', refused);
     } finally {
       semaphore.release();
     }

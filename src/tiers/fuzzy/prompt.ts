@@ -9,11 +9,25 @@
  */
 import { canonicalJson } from '../../core/canonical.js';
 import type { JsonObject } from '../../core/types.js';
+import { disagreements, promptShape } from '../../shapes/describe.js';
+import type { OutputShape } from '../../shapes/shape.js';
 import { historyBlock, type RolloutHistory } from './history-prompt.js';
 import { estimateTokens } from './tokens.js';
 
-/** Part of the memo key: bump it when a change to the prompt should bring new answers. */
-export const PROMPT_VERSION = 'p2';
+/**
+ * Part of the memo key: bump it when a change to the prompt should bring new answers. p3: the
+ * output schema or learnt shape is in the prompt, and answers that do not fit it are refused.
+ */
+export const PROMPT_VERSION = 'p3';
+
+/** What the answer must fit: the declared output schema, else the shape learnt from the recordings. */
+export interface OutputGuideText {
+  declared?: JsonObject | undefined;
+  shape?: OutputShape | undefined;
+}
+
+/** Share of the prompt budget the output schema or shape may take (shallower levels are shown past it). */
+const SHAPE_SHARE = 1 / 4;
 
 export { estimateTokens } from './tokens.js';
 
@@ -45,30 +59,32 @@ export interface Prompt {
 }
 
 /**
- * A prompt for a call. `rollout`, for a call in diverged state: the rollout's history on the
- * server, given the budget right after the nearest example (history-prompt.ts), so the write that
- * changed the rollout's world is in every prompt that follows it.
+ * A prompt for a call. `output`: what the answer is held to (declared schema or learnt shape).
+ * `rollout`, for a call in diverged state: the rollout's history on the server, given the budget
+ * right after the nearest example (history-prompt.ts), so the write that changed the rollout's
+ * world is in every prompt that follows it.
  */
 export function buildPrompt(
   tool: ToolDescription,
   examples: readonly Example[],
   args: JsonObject,
   budgetTokens: number,
+  output: OutputGuideText = {},
   rollout?: RolloutHistory & { server: string },
 ): Prompt {
   const header = `Recorded calls of the tool "${tool.tool}", most similar to the new call first.\n\n`;
   const request = [
     'New call:',
-    `arguments: ${canonicalJson(args)}`,
+    `arguments: ${canonicalJson(args, true)}`,
     '',
     `Answer with the output "${tool.tool}" would return for the new call, through the respond tool.`,
   ].join('\n');
-  const system = systemPrompt(tool);
+  const system = systemPrompt(tool, outputSection(output, Math.floor(budgetTokens * 4 * SHAPE_SHARE)));
   let used = estimateTokens(system) + estimateTokens(header) + estimateTokens(request);
   const blocks = examples.map((example, i) =>
     [
       `Example ${i + 1} (similarity ${example.similarity.toFixed(2)}):`,
-      `arguments: ${canonicalJson(example.arguments)}`,
+      `arguments: ${canonicalJson(example.arguments, true)}`,
       `is_error: ${example.isError}`,
       `output: ${example.outputJson}`,
       '',
@@ -103,7 +119,36 @@ export function buildPrompt(
   };
 }
 
-function systemPrompt(tool: ToolDescription): string {
+/**
+ * The output schema (declared) or shape (learnt) in words and JSON Schema, within `chars`; empty
+ * when there is neither (a tool nobody recorded, without a declared schema).
+ */
+export function outputSection(output: OutputGuideText, chars: number): string[] {
+  if (output.declared) {
+    const text = canonicalJson(output.declared);
+    if (text.length <= chars) return [`Output schema (declared by the tool; a successful answer must fit it): ${text}`];
+    return [`Output schema (declared by the tool; a successful answer must fit it), too long to show here: answer as the examples do.`];
+  }
+  const shape = output.shape;
+  if (!shape || (!shape.success && !shape.error)) return [];
+  const lines = [
+    `Output shape, learnt from ${shape.answers} recorded answer(s), as JSON Schema: keys under "required" are in every recorded answer and must be in yours; other keys may be left out; keys not listed may be added; "contentSchema" is what a string holding JSON text holds. Answers that do not fit are refused.`,
+  ];
+  const each = shape.success && shape.error ? Math.floor(chars / 2) : chars;
+  if (shape.success) {
+    const text = promptShape(shape.success, each);
+    if (text) lines.push(`Successful answers: ${text}`);
+  }
+  if (shape.error) {
+    const text = promptShape(shape.error, each);
+    if (text) lines.push(`Errors (an error may also be a plain message): ${text}`);
+  }
+  const disagree = disagreements(shape, 4);
+  if (disagree.length > 0) lines.push('The recorded answers have more than one shape; each is allowed:', ...disagree.map((d) => `- ${d}`));
+  return lines;
+}
+
+function systemPrompt(tool: ToolDescription, output: readonly string[]): string {
   const lines = [
     'You stand in for a real tool in a simulator that replays recorded tool calls to an AI agent.',
     'When a call was not recorded, you answer as the tool would have, from the recorded calls closest to it.',
@@ -113,6 +158,7 @@ function systemPrompt(tool: ToolDescription): string {
   ];
   if (tool.description) lines.push(`Description: ${tool.description}`);
   if (tool.input_schema) lines.push(`Input schema: ${canonicalJson(tool.input_schema)}`);
+  lines.push(...output);
   lines.push(
     '',
     'Rules:',
