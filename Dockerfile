@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Node 24, the newest LTS (toolsim supports 20.12, 22.14 and 24: docs/decisions/node-versions.md).
+# Node 24, the newest LTS (toolsim supports 20.19, 22.14 and 24: docs/decisions/node-versions.md).
 # toolsim: build stage compiles TypeScript and bakes the bundled
 # tau-bench sample into cache/toolsim.db; the runtime stage holds only what serving needs.
 

@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
+import { keptLongRunSection } from './lib/long-run-section.js';
 import { RESULTS } from './lib/paths.js';
 import { FULL, QUICK, type Section, verdict } from './lib/report.js';
 import { median } from './lib/stats.js';
@@ -102,5 +103,7 @@ const lines = [
   ...sections.flatMap((s) => [`## ${s.title}`, '', ...s.details, '']),
 ];
 const out = values.out ?? RESULTS;
-writeFileSync(out, lines.join('\n'));
+// The long run's figures come from `npm run soak -- --long --write`; they stay.
+const kept = keptLongRunSection(out);
+writeFileSync(out, kept ? `${lines.join('\n').replace(/\n*$/, '\n\n')}${kept}` : lines.join('\n'));
 log(`wrote ${out}`);

@@ -8,9 +8,18 @@
  *                   [--max-event-loop-delay 1000]
  *
  * Prints one JSON object with the figures (date, machine, Node version included).
+ *
+ * The long run (bench/long-run.ts): distinct improvisations against the stand-in answering at once,
+ * with per-block figures of server CPU, RSS, file and WAL sizes and memo-hit CPU:
+ *
+ *   npm run soak -- --long [--improvisations 100000] [--block 10000] [--probes 5000] [--connections 16]
+ *                   [--ingest-at 50000] [--write] [--report FILE]
+ *
+ * `--write` puts the figures in bench/RESULTS.md (its long-run section, which `npm run bench` keeps);
+ * `--report FILE` writes them from a JSON report printed by an earlier run instead of running.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +28,10 @@ import { parseArgs } from 'node:util';
 import { ingest } from '../src/ingest/ingest.js';
 import { type RecordedCall, Store } from '../src/store/store.js';
 import { startFakeAnthropic } from '../test/support/fake-anthropic.js';
+import { writeLongRunSection } from './lib/long-run-section.js';
+import { RESULTS } from './lib/paths.js';
 import { type LoadResult, type MixedCall, runLoad } from './load.js';
+import { longRun, longRunMarkdown } from './long-run.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SAMPLES = ['cache/samples/tau-bench/calls.jsonl', 'cache/samples/api-bank/calls.jsonl'].map((p) => join(ROOT, p));
@@ -131,10 +143,40 @@ async function main(): Promise<void> {
       'overload-seconds': { type: 'string', default: '15' },
       'overload-connections': { type: 'string', default: '1000' },
       'max-event-loop-delay': { type: 'string', default: '1000' },
+      long: { type: 'boolean', default: false },
+      improvisations: { type: 'string', default: '100000' },
+      block: { type: 'string', default: '10000' },
+      probes: { type: 'string', default: '5000' },
+      'ingest-at': { type: 'string', default: '50000' },
+      write: { type: 'boolean', default: false },
+      'server-node-flags': { type: 'string' },
+      report: { type: 'string' },
     },
   });
   const dir = mkdtempSync(join(tmpdir(), 'toolsim-soak-'));
   try {
+    if (values.long) {
+      // --report FILE: the section from a report printed earlier, without running again.
+      const report = values.report
+        ? (JSON.parse(readFileSync(values.report, 'utf8')) as Record<string, unknown>)
+        : await longRun({
+            root: ROOT,
+            dir,
+            port: await freePort(),
+            improvisations: Number(values.improvisations),
+            block: Number(values.block),
+            probes: Number(values.probes),
+            connections: process.argv.includes('--connections') ? Number(values.connections) : 16,
+            ingestAt: Number(values['ingest-at']),
+            ...(values['server-node-flags'] ? { serverNodeFlags: values['server-node-flags'].split(' ') } : {}),
+          });
+      if (!values.report) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      if (values.write) {
+        const args = process.argv.slice(2).filter((a, i, all) => a !== '--write' && a !== '--report' && all[i - 1] !== '--report');
+        writeLongRunSection(RESULTS, longRunMarkdown(report, ['npm run soak --', ...args].join(' ')));
+      }
+      return;
+    }
     const db = join(dir, 'cache.db');
     const store = Store.open(db);
     await ingest({ store, inputs: SAMPLES });

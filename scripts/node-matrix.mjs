@@ -1,5 +1,5 @@
 // The Node versions CI runs toolsim under: for each range of package.json's engines.node
-// (`^20.12 || ^22.14 || ^24`), its lowest and highest published version. Reads the npm registry's
+// (`^20.19 || ^22.14 || ^24`), its lowest and highest published version. Reads the npm registry's
 // `node` versions (`npm view node versions --json`) on stdin; prints them space-separated.
 // docs/decisions/node-versions.md says why these.
 import { readFileSync } from 'node:fs';

@@ -74,7 +74,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     childLoggerFactory: (logger) => logger,
     bodyLimit: deps.bodyLimit ?? 4 * 1024 * 1024,
     // Types are never coerced: `"tool": 1` is a 400, not the tool "1".
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // x-examples, x-response-description: for the OpenAPI document only (src/http/schemas.ts).
+    ajv: {
+      customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, keywords: ['x-examples', 'x-response-description'] },
+    },
     // A key named __proto__ or constructor.prototype in a body is refused, never merged.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',

@@ -6,7 +6,8 @@
 import { parseArgs } from 'node:util';
 import type { Command } from './commands/command.js';
 import { COMMANDS } from './commands/index.js';
-import { describeOptions, parseArgsOptions } from './config.js';
+import { describeOptions, OPTIONS, parseArgsOptions } from './config.js';
+import { closest } from './core/closest.js';
 import { ConfigError } from './core/errors.js';
 import { VERSION } from './core/version.js';
 
@@ -19,6 +20,20 @@ function help(): string {
 
 function commandHelp(command: Command): string {
   return [`usage: ${command.usage}`, '', command.summary, '', 'Options:', describeOptions(command.options)].join('\n');
+}
+
+/** An unknown flag, with the command's closest flags, or the commands whose flag it is. */
+function unknownOption(message: string, name: string, command: Command): string {
+  const given = /'(-[^'=]*)/.exec(message)?.[1] ?? message;
+  const flags = [...command.options.map((o) => OPTIONS[o].flag), 'help'];
+  const near = closest(given.replace(/^-+/, ''), flags).map((f) => `--${f}`);
+  if (near.length > 0) return `unknown option ${given}; did you mean ${near.join(' or ')}?`;
+  const elsewhere = Object.entries(COMMANDS)
+    .filter(([, other]) => other.options.some((o) => `--${OPTIONS[o].flag}` === given))
+    .map(([other]) => other);
+  if (elsewhere.length > 0)
+    return `unknown option ${given}: it is an option of ${elsewhere.map((c) => `toolsim ${c}`).join(', ')}, not of toolsim ${name}`;
+  return `unknown option ${given}; \`toolsim ${name} --help\` lists its options`;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -50,6 +65,10 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(values, positionals);
   } catch (error) {
     const e = error as Error & { code?: string };
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      process.stderr.write(`toolsim ${name}: ${unknownOption(e.message, name, command)}\nusage: ${command.usage}\n`);
+      return 2;
+    }
     if (error instanceof ConfigError || e.code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`toolsim ${name}: ${e.message}\nusage: ${command.usage}\n`);
       return 2;

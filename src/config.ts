@@ -149,12 +149,21 @@ export const OPTIONS = {
     choices: FORMAT_NAMES,
     help: 'format of the inputs (auto: detected per file)',
   },
-  server: {
+  ingestServer: {
     flag: 'server',
-    env: 'TOOLSIM_SERVER',
+    env: 'TOOLSIM_INGEST_SERVER',
+    // Once TOOLSIM_SERVER, which `toolsim tools` read too (and silently filtered by); now ingest's only.
+    formerEnv: 'TOOLSIM_SERVER',
     kind: 'string',
     default: '',
     help: 'server of transcript calls whose names and records name none',
+  },
+  // No environment variable: a filter set for one listing must not cut the next one.
+  toolsServer: {
+    flag: 'server',
+    kind: 'string',
+    default: '',
+    help: 'print only the tools of this recorded server (an unknown server fails, naming the recorded ones)',
   },
   toolsFormat: {
     flag: 'format',
@@ -170,7 +179,7 @@ export const OPTIONS = {
     kind: 'string',
     default: '',
     secret: true,
-    help: 'PostgreSQL URL of a fuzzy memo shared by every replica (postgres://user:pass@host/db); without it the memo lives in the SQLite cache',
+    help: 'PostgreSQL URL of a fuzzy memo shared by every replica (postgres://user:pass@host/db); without it the memo lives in a SQLite file beside the cache (CACHE.memo)',
   },
   rolloutTtl: {
     flag: 'rollout-ttl',
@@ -360,7 +369,7 @@ export const OPTIONS = {
   },
   url: {
     flag: 'url',
-    env: 'TOOLSIM_URL',
+    env: 'TOOLSIM_REPLAY_URL',
     kind: 'string',
     help: 'replay against the toolsim server at this URL instead of a --db directly',
   },

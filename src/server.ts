@@ -126,8 +126,12 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
     throw error;
   }
   const first = live.current;
+  // A wildcard bind is reached on loopback from this host; say the address a person can open.
+  const shown = url.replace(/^http:\/\/(0\.0\.0\.0|\[::\])(?=:)/, 'http://127.0.0.1');
   app.log.info(
     {
+      url: shown,
+      docs: `${shown}/docs`,
       db: config.db,
       calls: first.callCount,
       tools: first.tools.length,
@@ -136,7 +140,7 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
       fuzzy: fuzzy.enabled ? config.model : 'off',
       memo: fuzzy.memoStatus() ?? { backend: 'sqlite' },
     },
-    'toolsim serving',
+    `toolsim serving on ${shown}; Swagger UI at ${shown}/docs`,
   );
   // Tools of a cache ingested before names were checked that would share one listed name: the
   // listings keep the first (src/core/tool-names.ts); say which were left out.

@@ -1,11 +1,13 @@
 /**
  * The fuzzy tier's guards guard the right thing: waiting for a slot is bounded on its own (`llm_busy`)
  * and never counts against the LLM; the prompt budget bounds the whole prompt; a memo write that
- * cannot take SQLite's lock serves the answer at once, flagged `unmemoized`.
+ * cannot take SQLite's lock serves the answer at once, flagged `unmemoized`; an ingest holding the
+ * cache's write lock does not hold up the memo, which has a file of its own.
  */
 
 import { describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
+import { memoPathOf } from '../src/store/memo-sqlite.js';
 import { Sqlite } from '../src/store/sqlite.js';
 import { createFuzzy, type FuzzyConfig } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { appOf, cacheOf, metricValue, onCleanup, type TestApp } from './helpers.js';
@@ -73,14 +75,32 @@ describe('fuzzy guards', () => {
     expect(chars).toBeLessThanOrEqual(budget * 4);
   });
 
-  it('serves an improvisation at once while an ingest holds the write lock, flagged unmemoized, then memoizes it', async () => {
+  it('memoizes at once while an ingest holds the write lock of the cache: the memo has a file of its own', async () => {
     const { app, path } = await setup({ kind: 'answer', output: IMPROVISED }, {});
-    const writer = new Sqlite(path);
+    const ingest = new Sqlite(path);
+    onCleanup(() => {
+      if (ingest.inTransaction) ingest.exec('ROLLBACK');
+      ingest.close();
+    });
+    ingest.exec('BEGIN IMMEDIATE'); // what an ingest holds while it writes
+    expect(await call(app, near('Pariss'))).toMatchObject({ tier: 'fuzzy', output: IMPROVISED, match: { memoized: false } });
+    expect(metricValue(await app.metrics.registry.metrics(), 'toolsim_memo_write_failures_total')).toBe(0);
+    const reader = new Sqlite(memoPathOf(path), { readonly: true });
+    onCleanup(() => {
+      reader.close();
+    });
+    expect(reader.prepare('SELECT count(*) AS n FROM improvisations').get()).toEqual({ n: 1 });
+  });
+
+  it('serves an improvisation at once while another process holds the write lock of the memo, flagged unmemoized, then memoizes it', async () => {
+    const { app, path } = await setup({ kind: 'answer', output: IMPROVISED }, {});
+    // Opened by the server at its start (the first snapshot's fuzzy tier).
+    const writer = new Sqlite(memoPathOf(path));
     onCleanup(() => {
       if (writer.inTransaction) writer.exec('ROLLBACK');
       writer.close();
     });
-    writer.exec('BEGIN IMMEDIATE'); // what an ingest holds while it writes
+    writer.exec('BEGIN IMMEDIATE'); // another server on the same cache writing its own improvisation
     const started = performance.now();
     const first = await call(app, near('Pariss'));
     // SQLite's busy wait was 5 s on the event loop, then a 500; a wide guard against that.
@@ -90,8 +110,8 @@ describe('fuzzy guards', () => {
     // The same call again gets the same answer, from memory, with no second request.
     expect(await call(app, near('Pariss'))).toMatchObject({ tier: 'fuzzy', output: IMPROVISED, match: { memoized: true } });
     writer.exec('ROLLBACK');
-    // Once the lock is free the answer is written to the cache file.
-    const reader = new Sqlite(path, { readonly: true });
+    // Once the lock is free the answer is written to the memo file.
+    const reader = new Sqlite(memoPathOf(path), { readonly: true });
     onCleanup(() => {
       reader.close();
     });

@@ -11,9 +11,11 @@ import { createMetrics } from '../src/core/metrics.js';
 import { transientMatcher } from '../src/ingest/transient.js';
 import { NeighborIndex } from '../src/neighbors/neighbor-index.js';
 import { profileTool } from '../src/neighbors/tool-profile.js';
+import { startServer } from '../src/server.js';
 import { Simulator } from '../src/simulator/simulator.js';
 import { Store } from '../src/store/store.js';
 import { appOf, cacheOf, onCleanup } from './helpers.js';
+import { serveConfig } from './server-process.js';
 
 const post = (url: string, body: unknown) => ({
   method: 'POST' as const,
@@ -73,6 +75,21 @@ describe('bounded work per request', () => {
     // Under the cap, both are answered.
     const fine = await app.inject(post('/get_observation', { trajectory_ids: ['a', 'b'], actions: [block(300), block(300)] }));
     expect(fine.statusCode).toBe(200);
+  });
+
+  it('takes --max-body-keys and --max-response-mb from the serve config', async () => {
+    const { path, store } = await cacheOf(records);
+    store.close();
+    const server = await startServer(serveConfig({ db: path, maxBodyKeys: 100, maxResponseMb: 1 }));
+    onCleanup(() => server.close());
+    const call = (url: string, body: unknown) =>
+      fetch(new URL(url, server.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const keys = await call('/v1/call', { tool: 'lookup', arguments: manyKeys(150) });
+    expect([keys.status, ((await keys.json()) as { error: { code: string } }).error.code]).toEqual([400, 'too_many_keys']);
+    const strings = await call('/v1/call', { tool: 'lookup', arguments: JSON.stringify(manyKeys(150)) });
+    expect([strings.status, ((await strings.json()) as { error: { code: string } }).error.code]).toEqual([400, 'too_many_keys']);
+    const batch = await call('/v1/calls', { calls: Array.from({ length: 12 }, () => ({ tool: 'page', arguments: { n: 1 } })) });
+    expect([batch.status, ((await batch.json()) as { error: { code: string } }).error.code]).toEqual([400, 'response_too_large']);
   });
 
   it('counts keys and array items exactly, strings skipped, before parsing', () => {

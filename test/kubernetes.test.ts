@@ -1,22 +1,52 @@
 /**
- * The Kubernetes manifests (deploy/kubernetes/), checked offline: no cluster runs here, and
- * `kubectl kustomize` is not installed, so the kustomization is rendered by hand (resources,
- * labels, strategic-merge patches: all that these files use, and any other field fails the test).
- * Every rendered object is validated against the Kubernetes JSON schemas of `kubernetes-models`,
- * then held to what the fleet needs: replicas, security, probes, grace, resources, the memo's
- * Secret, and selectors that really select the pods.
+ * The Kubernetes manifests (deploy/kubernetes/), checked offline: no cluster runs here. The base
+ * and every overlay are rendered by the real `kubectl kustomize`; where kubectl is missing, by a
+ * small renderer of our own (resources, labels, strategic-merge patches: all that these files use,
+ * and any other field fails the test), which refuses what kustomize refuses for these files (an
+ * overlay inside its own base). Every rendered object is validated against the Kubernetes JSON
+ * schemas of `kubernetes-models`, then held to what the fleet needs: replicas, security, probes,
+ * grace, resources, the memo's Secret, and selectors that really select the pods.
+ *
+ * kubectl is not a Debian package, so .ci/run installs it only where apt offers one: under CI=true
+ * a missing kubectl is a failure there, and a said fallback elsewhere.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Service } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { ROOT } from './helpers.js';
+import { ROOT, tempDir } from './helpers.js';
 
 type Obj = Record<string, unknown>;
-const BASE = join(ROOT, 'deploy/kubernetes');
+const KUBERNETES = join(ROOT, 'deploy/kubernetes');
+const BASE = join(KUBERNETES, 'base');
+const OVERLAYS = readdirSync(join(KUBERNETES, 'overlays')).map((name) => join(KUBERNETES, 'overlays', name));
+
+const KUBECTL = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => existsSync(p));
+/** Whether apt offers a kubectl package here, so that .ci/run installs it. */
+const aptOffersKubectl = (): boolean =>
+  /Candidate: (?!\(none\))/.test(spawnSync('apt-cache', ['policy', 'kubectl'], { encoding: 'utf8' }).stdout ?? '');
+if (!KUBECTL) {
+  if (process.env['CI'] === 'true' && aptOffersKubectl())
+    throw new Error('kubectl not found although apt offers it: .ci/run installs it (apt-get install kubectl)');
+  console.warn("kubectl not found: the manifests are rendered by the test's own renderer (kubectl is not a Debian package)");
+}
+
+function kubectlKustomize(dir: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(KUBECTL!, ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The objects `kubectl kustomize DIR` renders (or, without kubectl, our renderer). */
+function build(dir: string): Obj[] {
+  if (!KUBECTL) return render(dir);
+  const result = kubectlKustomize(dir);
+  if (result.status !== 0) throw new Error(`kubectl kustomize ${relative(ROOT, dir)} failed: ${result.stderr}`);
+  return parseAllDocuments(result.stdout).map((doc) => doc.toJS() as Obj);
+}
 
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'apps/v1/Deployment': Deployment,
@@ -32,7 +62,11 @@ function loadYaml(path: string): Obj[] {
 }
 
 /** `kubectl kustomize DIR` for the features these files use. */
-function render(dir: string): Obj[] {
+function render(dir: string, visited: readonly string[] = []): Obj[] {
+  // kustomize refuses a resource folder that contains a folder already being rendered.
+  for (const seen of visited)
+    if (seen === resolve(dir) || seen.startsWith(`${resolve(dir)}${sep}`))
+      throw new Error(`cycle detected: candidate root ${dir} contains visited root ${seen}`);
   const [k] = loadYaml(join(dir, 'kustomization.yaml'));
   const known = new Set(['apiVersion', 'kind', 'resources', 'labels', 'patches']);
   for (const field of Object.keys(k!))
@@ -40,7 +74,7 @@ function render(dir: string): Obj[] {
   let objects: Obj[] = [];
   for (const resource of (k!['resources'] as string[]) ?? []) {
     const path = join(dir, resource);
-    objects.push(...(statSync(path).isDirectory() ? render(path) : loadYaml(path)));
+    objects.push(...(statSync(path).isDirectory() ? render(path, [...visited, resolve(dir)]) : loadYaml(path)));
   }
   for (const { pairs } of (k!['labels'] as { pairs: Record<string, string> }[]) ?? []) {
     for (const o of objects) {
@@ -179,8 +213,39 @@ function checkFleet(objects: Obj[]): { deployment: Obj; pod: PodSpec; server: Co
 }
 
 describe('Kubernetes manifests (validated offline; no cluster)', () => {
+  it.skipIf(!KUBECTL)('kubectl kustomize renders the base and every overlay', () => {
+    expect(OVERLAYS.length).toBeGreaterThan(0);
+    for (const dir of [BASE, ...OVERLAYS]) {
+      const result = kubectlKustomize(dir);
+      expect(result.stderr, relative(ROOT, dir)).toBe('');
+      expect(result.status, relative(ROOT, dir)).toBe(0);
+      expect(result.stdout).toContain('kind: Deployment');
+    }
+  });
+
+  it('every overlay sits outside the base (kustomize refuses an overlay inside its own base)', () => {
+    for (const dir of OVERLAYS) expect(resolve(dir).startsWith(`${resolve(BASE)}${sep}`), dir).toBe(false);
+    // The old layout, an overlay inside the base's folder, fails as kustomize fails it.
+    const inside = join(tempDir(), 'base');
+    cpSync(BASE, inside, { recursive: true });
+    cpSync(join(KUBERNETES, 'overlays/fetch-cache'), join(inside, 'examples/fetch-cache'), { recursive: true });
+    const kustomization = join(inside, 'examples/fetch-cache/kustomization.yaml');
+    writeFileSync(kustomization, readFileSync(kustomization, 'utf8').replace('../../base', '../..'));
+    expect(() => render(join(inside, 'examples/fetch-cache'))).toThrow(/cycle detected/);
+    if (KUBECTL) {
+      const result = kubectlKustomize(join(inside, 'examples/fetch-cache'));
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toMatch(/cycle detected/);
+    }
+  });
+
+  it.skipIf(!KUBECTL)('our fallback renderer agrees with kubectl kustomize on every folder', () => {
+    const byKind = (objects: Obj[]) => [...objects].sort((a, b) => String(a['kind']).localeCompare(String(b['kind'])));
+    for (const dir of [BASE, ...OVERLAYS]) expect(byKind(render(dir)), relative(ROOT, dir)).toEqual(byKind(build(dir)));
+  });
+
   it('the base renders to a valid Deployment, Service and PodDisruptionBudget fit for a fleet', () => {
-    const objects = render(BASE);
+    const objects = build(BASE);
     expect(objects.map((o) => o['kind']).sort()).toEqual(['Deployment', 'PodDisruptionBudget', 'Service']);
     const { pod } = checkFleet(objects);
     expect(pod.initContainers[0]!.command).toEqual(['cp', '/app/cache/toolsim.db', '/cache/toolsim.db']);
@@ -188,7 +253,7 @@ describe('Kubernetes manifests (validated offline; no cluster)', () => {
   });
 
   it('the fetch-cache example downloads a versioned cache file and checks its digest instead', () => {
-    const objects = render(join(BASE, 'examples/fetch-cache'));
+    const objects = build(join(KUBERNETES, 'overlays/fetch-cache'));
     const { pod } = checkFleet(objects);
     const [init] = pod.initContainers;
     expect(init!.image).toMatch(/curl/);
@@ -199,7 +264,7 @@ describe('Kubernetes manifests (validated offline; no cluster)', () => {
   });
 
   it('the validator refuses a manifest that breaks the schema', () => {
-    const objects = render(BASE);
+    const objects = build(BASE);
     const deployment = structuredClone(one(objects, 'Deployment')) as { spec: Obj };
     deployment.spec['replicas'] = 'three';
     expect(() => validate([deployment as Obj])).toThrow(/replicas/);

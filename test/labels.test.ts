@@ -144,7 +144,7 @@ describe('recorded failures (transient)', () => {
       'Error: insufficient gift card balance',
       '{"status": "ok", "items": [429, 502, 503]}',
       'The server answered in 504 ms',
-      'x'.repeat(20_000) + ' socket hang up',
+      `${'x'.repeat(20_000)} socket hang up`,
     ])
       expect([text, isTransient(text)]).toEqual([text, false]);
     expect(transientMatcher(['^quota: .*'])({ text: 'quota: spent', isString: true, isError: false })).toBe(true);

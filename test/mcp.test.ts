@@ -197,7 +197,7 @@ describe('POST /mcp/{server}', () => {
     }
     const missing = await rpc(`${url}/mcp/nowhere`, { jsonrpc: '2.0', id: 1, method: 'tools/list' });
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toEqual({ error: { code: 'not_found', message: 'no recorded server "nowhere"' } });
+    expect(await missing.json()).toEqual({ error: { code: 'not_found', message: 'no recorded server "nowhere"; recorded: geo, weather' } });
     const refused = await rpc(`${url}/mcp/weather`, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, 'text/html');
     expect(refused.status).toBe(406);
     const notJson = await fetch(`${url}/mcp/weather`, {

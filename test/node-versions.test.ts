@@ -1,9 +1,10 @@
 /**
- * toolsim runs on Node 20.12, 22.14 and 24 (package.json engines; .ci/run runs `toolsim stats` on
- * the sample under the oldest and newest patch of each, and the suite on 20 and 24). The SQLite
- * binding is chosen by the Node-API version it needs: better-sqlite3 13 (Node-API 10, from Node
- * 22.14) where there is one, 12 (compiled at install) on Node 20, where 13 would crash.
- * docs/decisions/node-versions.md says why.
+ * toolsim runs on Node 20.19, 22.14 and 24 (package.json engines; .ci/run runs `toolsim stats` on
+ * the sample, and builds the HTTP app, under the oldest and newest patch of each, and the suite on
+ * 20 and 24). Node 20 before 20.19 cannot require() the ES modules under Fastify's static files
+ * (Swagger UI), so `toolsim serve` fails there. The SQLite binding is chosen by the Node-API
+ * version it needs: better-sqlite3 13 (Node-API 10, from Node 22.14) where there is one, 12
+ * (compiled at install) on Node 20, where 13 would crash. docs/decisions/node-versions.md says why.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -19,7 +20,7 @@ const { engines } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
 
 describe(`Node ${process.versions.node}`, () => {
   it('is a version package.json claims', () => {
-    expect(engines.node).toBe('^20.12 || ^22.14 || ^24');
+    expect(engines.node).toBe('^20.19 || ^22.14 || ^24');
     expect(engines.node).toBe(SUPPORTED_NODE);
     expect([20, 22, 24]).toContain(major);
   });
@@ -47,10 +48,24 @@ describe('the binding by Node-API version', () => {
 });
 
 describe('the CI matrix (scripts/node-matrix.mjs)', () => {
-  const published = ['20.11.1', '20.12.0', '20.20.2', '22.0.0', '22.13.1', '22.14.0', '22.23.3', '23.6.0', '24.0.0', '24.21.0', '25.0.0'];
+  const published = [
+    '20.11.1',
+    '20.12.0',
+    '20.18.3',
+    '20.19.0',
+    '20.20.2',
+    '22.0.0',
+    '22.13.1',
+    '22.14.0',
+    '22.23.3',
+    '23.6.0',
+    '24.0.0',
+    '24.21.0',
+    '25.0.0',
+  ];
 
   it('is the oldest and newest published patch of every range engines admits, and nothing else', () => {
-    expect(nodeMatrix(engines.node, published)).toEqual(['20.12.0', '20.20.2', '22.14.0', '22.23.3', '24.0.0', '24.21.0']);
+    expect(nodeMatrix(engines.node, published)).toEqual(['20.19.0', '20.20.2', '22.14.0', '22.23.3', '24.0.0', '24.21.0']);
   });
 
   it('refuses a range it cannot read, so engines stays a list of majors CI can expand', () => {

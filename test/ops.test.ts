@@ -166,6 +166,62 @@ describe('Grafana dashboard', () => {
     expect(result.status).toBe(0);
   });
 
+  it.skipIf(!hasPromtool)('shows no NaN: an LLM histogram that never grew and traffic that stopped give 0, not NaN', () => {
+    // The fuzzy tier on but never asked (its unlabelled duration histogram is exported at 0), and
+    // calls that stop after 20 minutes: histogram_quantile of buckets that did not grow is NaN.
+    const llmBuckets = ['1', '10', '+Inf'].map((le) => [
+      `toolsim_llm_duration_seconds_bucket{job="toolsim", instance="a", le="${le}"}`,
+      '0x60',
+    ]);
+    const series = [
+      ['toolsim_calls_total{job="toolsim", instance="a", tier="exact", server="s", tool="t"}', '0+60x20 1200x40'],
+      ['toolsim_calls_total{job="toolsim", instance="a", tier="miss", server="s", tool="t"}', '0+6x20 120x40'],
+      ['toolsim_misses_total{job="toolsim", instance="a", reason="fuzzy_disabled"}', '0+6x20 120x40'],
+      ['toolsim_call_duration_seconds_bucket{job="toolsim", instance="a", tier="exact", le="0.001"}', '0+60x20 1200x40'],
+      ['toolsim_call_duration_seconds_bucket{job="toolsim", instance="a", tier="exact", le="+Inf"}', '0+60x20 1200x40'],
+      ['toolsim_llm_duration_seconds_count{job="toolsim", instance="a"}', '0x60'],
+      ...llmBuckets,
+      ['toolsim_cache_calls{job="toolsim", instance="a"}', '1957x60'],
+      ['up{job="toolsim", instance="a"}', '1x60'],
+    ];
+    // `q != q` keeps exactly the NaN samples of q.
+    const tests = queries.flatMap((_, i) =>
+      ['10m', '50m'].map(
+        (at) => `      - expr: dashboard:query_${i} != dashboard:query_${i}\n        eval_time: ${at}\n        exp_samples: []`,
+      ),
+    );
+    const file = join(tempDir(), 'nan.test.yml');
+    writeFileSync(
+      file,
+      [
+        'rule_files:',
+        `  - ${join(PROMETHEUS_DIR, 'toolsim-rules.yml')}`,
+        `  - ${dashboardRules()}`,
+        'evaluation_interval: 30s',
+        'tests:',
+        '  - interval: 1m',
+        '    input_series:',
+        ...series.map(([name, values]) => `      - series: '${name}'\n        values: "${values}"`),
+        '    promql_expr_test:',
+        ...tests,
+        '',
+      ].join('\n'),
+    );
+    const result = promtool(['test', 'rules', file]);
+    expect(result.output).toContain('SUCCESS');
+    expect(result.status).toBe(0);
+    // The check can fail: the LLM panel's old query gave NaN here.
+    const old = join(tempDir(), 'old.test.yml');
+    const oldQuery = 'histogram_quantile(0.99, sum by (le) (job_instance_le:toolsim_llm_duration_seconds_bucket:rate5m)) or vector(0)';
+    writeFileSync(
+      old,
+      readFileSync(file, 'utf8')
+        .replace(/ {4}promql_expr_test:[\s\S]*/, '    promql_expr_test:\n')
+        .concat(`      - expr: (${oldQuery}) != (${oldQuery})\n        eval_time: 10m\n        exp_samples: []\n`),
+    );
+    expect(promtool(['test', 'rules', old]).status).not.toBe(0);
+  });
+
   it.skipIf(!hasPromtool)('is a panel check that can fail: a query without a fallback is empty with the fuzzy tier off', () => {
     const file = join(tempDir(), 'empty.test.yml');
     writeFileSync(

@@ -115,7 +115,7 @@ describe('Swagger examples', () => {
       const [method, path] = route.split(' ') as ['GET' | 'POST', string];
       const url = path.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(example.params?.[name] ?? ''));
       const query = new URLSearchParams(example.querystring ?? {}).toString();
-      for (const body of example.body ?? [undefined]) {
+      for (const body of example.body ? Object.values(example.body) : [undefined]) {
         const response = await app.inject({
           method,
           url: query ? `${url}?${query}` : url,
@@ -125,8 +125,8 @@ describe('Swagger examples', () => {
       }
     }
     const call = async (body: unknown) => (await app.inject({ method: 'POST', url: '/v1/call', payload: body as object })).json();
-    const [exact, miss] = RESPONSE_EXAMPLES['POST /v1/call']![200]! as Record<string, unknown>[];
-    const [exactCall, missCall] = REQUEST_EXAMPLES['POST /v1/call']!.body! as unknown[];
+    const [exact, miss] = Object.values(RESPONSE_EXAMPLES['POST /v1/call']![200]!) as Record<string, unknown>[];
+    const [exactCall, missCall] = Object.values(REQUEST_EXAMPLES['POST /v1/call']!.body!);
     expect(await call(exactCall)).toEqual(ignoreKey(exact!));
     expect(exact).not.toHaveProperty('reason');
     const missAnswer = await call(missCall);
@@ -138,8 +138,10 @@ describe('Swagger examples', () => {
     const { app } = await sampleServer();
     const spec = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
     const call = spec.paths['/v1/call'].post;
-    expect(call.requestBody.content['application/json'].examples.example1.value).toEqual(REQUEST_EXAMPLES['POST /v1/call']!.body![0]);
-    expect(call.responses['200'].content['application/json'].examples.example1.value.reason).toBeUndefined();
+    expect(call.requestBody.content['application/json'].examples['exact answer'].value).toEqual(
+      REQUEST_EXAMPLES['POST /v1/call']!.body!['exact answer'],
+    );
+    expect(call.responses['200'].content['application/json'].examples['exact answer'].value.reason).toBeUndefined();
     for (const path of ['/v1/call', '/v1/calls', '/v1/servers/{server}/tools/{tool}', '/get_observation', '/mcp'])
       expect(Object.keys(spec.paths[path].post.responses), path).toContain('503');
     const params = spec.paths['/v1/servers/{server}/tools/{tool}'].post.parameters.filter((p: { in: string }) => p.in === 'path');

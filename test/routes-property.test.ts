@@ -87,9 +87,12 @@ const bodies: Record<string, fc.Arbitrary<unknown>> = {
   ),
 };
 
+/** An MCP endpoint: /mcp, /mcp/{server} or /servers/{server}/mcp (JSON-RPC errors, not the registry's). */
+const isMcp = (path: string): boolean => path.startsWith('/mcp') || /^\/servers\/[^/]*\/mcp$/.test(path);
+
 /** A body for a route: raw bytes, any JSON, or its own shape with arbitrary values. */
 function bodyFor(path: string): fc.Arbitrary<Buffer | undefined> {
-  const own = bodies[path.startsWith('/mcp') ? '/mcp' : path];
+  const own = bodies[isMcp(path) ? '/mcp' : path];
   const options: fc.Arbitrary<Buffer | undefined>[] = [
     fc.constant(undefined),
     fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
@@ -232,7 +235,7 @@ describe('every route, arbitrary input', () => {
           expect(ALLOWED_503.has(reply.json().error?.code), where).toBe(true);
         }
         // Every error outside MCP's JSON-RPC envelope is the registry's shape.
-        if (reply.statusCode >= 400 && !r.path.startsWith('/mcp')) {
+        if (reply.statusCode >= 400 && !isMcp(r.path)) {
           const code = reply.json().error?.code as string | undefined;
           expect(code !== undefined && code in ERRORS, where).toBe(true);
         }

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../src/server.js';
-import { SqliteMemoTable as Memo } from '../src/store/memo-sqlite.js';
+import { SqliteMemoTable as Memo, memoPathOf } from '../src/store/memo-sqlite.js';
 import { Sqlite } from '../src/store/sqlite.js';
 import { Store } from '../src/store/store.js';
 import { cacheContents, cacheOf, onCleanup, tempDir, writeLog } from './helpers.js';
@@ -186,10 +186,15 @@ describe.skipIf(!canMount)('a read-only mount', () => {
     expect(toolsim(['ingest', writeLog(dir, 'more.jsonl', records(100, 10)), '--db', built]).code).toBe(0);
     const before = await startServer(serveConfig({ db: built }));
     expect((await post(before.url, '/v1/call', { tool: 't1', arguments: { i: 1, q: 'query 1' } })).status).toBe(200);
-    new Memo(built).close();
+    // An improvisation memoized before, in the memo file copied beside the cache.
+    const kept = { snapshotId: 's', key: '01', model: 'm', promptVersion: 'p' };
+    const writer = new Memo(built);
+    writer.put(kept, { outputJson: '"kept"', isError: false });
+    writer.close();
     await before.close();
     const mount = tmpfs('4m')!;
     copyFileSync(built, join(mount, 'cache.db'));
+    copyFileSync(memoPathOf(built), memoPathOf(join(mount, 'cache.db')));
     expect(spawnSync('mount', ['-o', 'remount,ro', mount]).status).toBe(0);
     const db = join(mount, 'cache.db');
 
@@ -205,9 +210,11 @@ describe.skipIf(!canMount)('a read-only mount', () => {
     expect(memo.writable).toBe(false);
     const id = { snapshotId: 's', key: '00', model: 'm', promptVersion: 'p' };
     expect(() => memo.put(id, { outputJson: '1', isError: false })).not.toThrow();
+    expect(memo.get(kept)).toEqual({ outputJson: '"kept"', isError: false });
     const reopened = new Memo(db);
     onCleanup(() => reopened.close());
     expect(reopened.get(id)).toBeUndefined();
+    expect(reopened.get(kept)).toEqual({ outputJson: '"kept"', isError: false });
   });
 });
 

@@ -97,8 +97,8 @@ describe('tool records with output_schema and annotations', () => {
       set_alarm: { server: 'weather', tool: 'set_alarm', annotations: { readOnlyHint: false, destructiveHint: false, futureHint: 'kept' } },
     });
     expect((await get('?format=anthropic')).toolsim).toEqual(openai.toolsim);
-    // Tools without either keep the plain form.
-    expect(await get('?format=anthropic&server=none')).toEqual({ tools: [] });
+    // A server that was never recorded is a 404, as /mcp/{server} is.
+    expect(await get('?format=anthropic&server=none')).toMatchObject({ error: { code: 'not_found' } });
   });
 
   it('keep what a later record leaves out, and take what it gives', async () => {

@@ -2,18 +2,29 @@
 import { resolveConfig } from '../config.js';
 import { ConfigError } from '../core/errors.js';
 import { clearProgress, formatNumber, perSecond, progressLine, table, writeProblem } from '../core/format.js';
-import { ingestInto } from '../ingest/ingest.js';
+import { type IngestProgress, ingestInto } from '../ingest/ingest.js';
+import { completion, formatBytes } from '../ingest/progress.js';
 import type { Command } from './command.js';
+
+/** The progress line: with a share and the time left when every input's size is known. */
+export function ingestProgressText(p: IngestProgress): string {
+  const done = completion(p.bytes, p.totalBytes, p.seconds);
+  const share = done ? `${done.percent} of ${formatBytes(p.totalBytes!)}, ETA ${done.eta}; ` : '';
+  return (
+    `ingest: ${share}${formatNumber(p.lines)} lines, ${formatNumber(p.added)} calls, ${formatNumber(p.rejected)} rejected, ` +
+    `${perSecond(p.lines, p.seconds)} lines/s  ${p.input}`
+  );
+}
 
 export const ingestCommand: Command = {
   usage:
     'toolsim ingest FILE... [--db PATH] [--ignore-arg NAME]... [--transient-pattern REGEX]... [--format auto|toolsim|openai-chat|openai-responses|anthropic|claude-code|mcp-jsonrpc|hermes] [--server NAME]',
   summary: 'add exploration logs or agent transcripts (.jsonl, .json, .gz, - for stdin) to the cache',
-  options: ['db', 'ignoreArg', 'transientPattern', 'ingestFormat', 'server'],
+  options: ['db', 'ignoreArg', 'transientPattern', 'ingestFormat', 'ingestServer'],
   positionals: true,
   async run(values, files) {
     if (files.length === 0) throw new ConfigError('ingest needs at least one FILE (or - for standard input)');
-    const config = resolveConfig(['db', 'ignoreArg', 'transientPattern', 'ingestFormat', 'server'], values);
+    const config = resolveConfig(['db', 'ignoreArg', 'transientPattern', 'ingestFormat', 'ingestServer'], values);
     let summary: Awaited<ReturnType<typeof ingestInto>>;
     try {
       summary = await ingestInto(config.db, {
@@ -21,14 +32,9 @@ export const ingestCommand: Command = {
         ignoreArgs: config.ignoreArg,
         transientPatterns: config.transientPattern,
         format: config.ingestFormat,
-        ...(config.server === '' ? {} : { server: config.server }),
+        ...(config.ingestServer === '' ? {} : { server: config.ingestServer }),
         onProblem: (message) => writeProblem(message),
-        onProgress: (p) =>
-          progressLine(
-            process.stderr,
-            `ingest: ${formatNumber(p.lines)} lines, ${formatNumber(p.added)} calls, ${formatNumber(p.rejected)} rejected, ` +
-              `${perSecond(p.lines, p.seconds)} lines/s  ${p.input}`,
-          ),
+        onProgress: (p) => progressLine(process.stderr, ingestProgressText(p)),
       });
     } catch (error) {
       clearProgress(process.stderr);

@@ -4,6 +4,7 @@
  * whether it writes; with `--writes`, which tools write and why.
  */
 import { resolveConfig } from '../config.js';
+import { unknownServer } from '../core/closest.js';
 import { table } from '../core/format.js';
 import { ToolNames } from '../core/tool-names.js';
 import type { JsonObject } from '../core/types.js';
@@ -14,7 +15,7 @@ import { disagreements, shapeJson } from '../shapes/describe.js';
 import { Store } from '../store/store.js';
 import type { Command } from './command.js';
 
-const TOOLS_OPTIONS = ['db', 'toolsFormat', 'server', 'writes', 'writeTools', 'readOnlyTools', 'json'] as const;
+const TOOLS_OPTIONS = ['db', 'toolsFormat', 'toolsServer', 'writes', 'writeTools', 'readOnlyTools', 'json'] as const;
 
 export const toolsCommand: Command = {
   usage:
@@ -26,7 +27,13 @@ export const toolsCommand: Command = {
     const config = resolveConfig(TOOLS_OPTIONS, values);
     const store = Store.open(config.db, { readonly: true });
     try {
-      const tools = store.catalog().filter((t) => config.server === '' || t.server === config.server);
+      const catalog = store.catalog();
+      const servers = [...new Set(catalog.map((t) => t.server))].sort();
+      if (config.toolsServer !== '' && !servers.includes(config.toolsServer)) {
+        process.stderr.write(`toolsim tools: ${unknownServer(config.toolsServer, servers)}\n`);
+        return 1;
+      }
+      const tools = catalog.filter((t) => config.toolsServer === '' || t.server === config.toolsServer);
       // As `serve` decides it (docs/canonical-key.md, "State within a rollout").
       const rule = new WriteRule({ writeTools: config.writeTools, readOnlyTools: config.readOnlyTools });
       const writes = (t: (typeof tools)[number]) => rule.classify(t.server, t.tool, (t as { annotations?: unknown }).annotations);

@@ -47,7 +47,10 @@ export const ERRORS = {
   },
   bad_request: { status: 400, when: "any other client error the HTTP framework reports; the status is the framework's (a 4xx)" },
   unauthorized: { status: 401, when: 'an `/admin/*` request without `Authorization: Bearer TOKEN` carrying the configured admin token' },
-  not_found: { status: 404, when: 'no route has this method and path, or `/mcp/{server}` names a server the cache has not recorded' },
+  not_found: {
+    status: 404,
+    when: 'no route has this method and path, or `/mcp/{server}`, `/servers/{server}/mcp` or `GET /v1/tools?server=` names a server the cache has not recorded (the message names the closest recorded ones)',
+  },
   request_timeout: {
     status: 408,
     when: 'the request (headers and body) was not received within `--request-timeout-ms`; the connection is closed',

@@ -24,6 +24,12 @@ export const FRAMEWORK_ERRORS: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_content_length',
 };
 
+/** Fastify's words ("Request body is too large", "Unsupported Media Type"), replaced by what to do. */
+const FRAMEWORK_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  body_too_large: "the body is larger than the server's --body-limit: send fewer calls per batch, or raise --body-limit",
+  unsupported_media_type: 'the body must be JSON, sent with the header Content-Type: application/json',
+};
+
 export interface ErrorAnswer {
   status: number;
   code: ErrorCode;
@@ -45,7 +51,7 @@ export function errorAnswer(error: FastifyError): ErrorAnswer {
     };
   }
   const known = error.code ? FRAMEWORK_ERRORS[error.code] : undefined;
-  if (known) return { status: ERRORS[known].status, code: known, message: error.message };
+  if (known) return { status: ERRORS[known].status, code: known, message: FRAMEWORK_MESSAGES[known] ?? error.message };
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
     // Another client error of the framework keeps the status it chose.
     return { status: error.statusCode, code: 'bad_request', message: error.message };

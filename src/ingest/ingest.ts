@@ -10,9 +10,11 @@ import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { NativeRecord } from '../protocols/formats/format.js';
 import { formatNamed } from '../protocols/formats/index.js';
+import { IngestLock } from '../store/ingest-lock.js';
 import type { CallRow, IngestWriter, ToolRow } from '../store/ingest-writer.js';
 import { Store } from '../store/store.js';
 import { inputLabel, type LogEvent, type LogProgress, readLog } from './log-reader.js';
+import { inputSize } from './progress.js';
 import { type ParseOptions, parseRecordValue } from './record.js';
 import { transientMatcher } from './transient.js';
 
@@ -43,6 +45,9 @@ export interface IngestProgress {
   added: number;
   rejected: number;
   seconds: number;
+  /** Bytes read of all inputs and their total, when every input's size is known (src/ingest/progress.ts). */
+  bytes?: number;
+  totalBytes?: number;
 }
 
 export interface IngestSummary {
@@ -201,8 +206,12 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   };
   const batches = new Batches(writer, options.batchSize ?? 2000);
   let lastProgress = performance.now();
+  const sizes = options.onProgress ? options.inputs.map(inputSize) : [];
+  const totalBytes = sizes.every((size) => size !== undefined) ? sizes.reduce((a, b) => a + b, 0) : undefined;
+  let bytesBefore = 0;
   try {
-    for (const input of options.inputs) {
+    for (const [index, input] of options.inputs.entries()) {
+      if (index > 0) bytesBefore += sizes[index - 1] ?? 0;
       const label = inputLabel(input);
       writer.beginInput();
       const recorder = new Recorder(label, summary, batches, writer, ignored, parseOptions, report);
@@ -221,6 +230,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
             added: batches.added + batches.calls.length,
             rejected: summary.rejected,
             seconds: (lastProgress - started) / 1000,
+            ...(totalBytes === undefined || progress.bytes === undefined ? {} : { bytes: bytesBefore + progress.bytes, totalBytes }),
           });
         }
       }
@@ -254,22 +264,29 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
  * existing one in one transaction. Either way a killed or failed ingest leaves the cache as it was.
  */
 export async function ingestInto(db: string, options: Omit<IngestOptions, 'store'>): Promise<IngestSummary> {
-  if (!existsSync(db)) {
-    const store = Store.build(db);
-    let summary: IngestSummary;
-    try {
-      summary = await ingest({ ...options, store });
-    } catch (error) {
-      store.discard();
-      throw error;
-    }
-    store.publish();
-    return summary;
-  }
-  const store = Store.open(db);
+  // Decided under the cache's ingest lock: an ingest that published a new cache while this one
+  // started makes this one ingest into that cache, not fail at its own publish.
+  const lock = IngestLock.acquire(db);
   try {
-    return await ingest({ ...options, store });
+    if (!existsSync(db)) {
+      const store = Store.build(db);
+      let summary: IngestSummary;
+      try {
+        summary = await ingest({ ...options, store });
+      } catch (error) {
+        store.discard();
+        throw error;
+      }
+      store.publish();
+      return summary;
+    }
+    const store = Store.open(db);
+    try {
+      return await ingest({ ...options, store });
+    } finally {
+      store.close();
+    }
   } finally {
-    store.close();
+    lock.release();
   }
 }

@@ -81,14 +81,15 @@ export async function* readLines(stream: Readable, maxLineBytes: number): AsyncG
 
 const CHUNK_BYTES = 1 << 20;
 
-/** The lines of the open file `fd`, read with blocking reads from its current position. */
-export function* readLinesSync(fd: number, maxLineBytes: number): Generator<Line> {
+/** The lines of the open file `fd`, read with blocking reads from its current position; `counter.bytes` counts what was read. */
+export function* readLinesSync(fd: number, maxLineBytes: number, counter: { bytes: number } = { bytes: 0 }): Generator<Line> {
   const splitter = new LineSplitter(maxLineBytes);
   for (;;) {
     // A fresh buffer per chunk: lines may keep a view of the previous one until they are decoded.
     const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
     const read = readSync(fd, chunk, 0, CHUNK_BYTES, null);
     if (read === 0) break;
+    counter.bytes += read;
     yield* splitter.split(read === CHUNK_BYTES ? chunk : chunk.subarray(0, read));
   }
   yield* splitter.end();

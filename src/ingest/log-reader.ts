@@ -12,6 +12,7 @@ import { parseJson } from '../core/json-text.js';
 import type { Format, NativeRecord, Reader } from '../protocols/formats/format.js';
 import { detectFormat } from '../protocols/formats/index.js';
 import { type Line, readLines, readLinesSync } from './lines.js';
+import { bytesReadOf, readsFile } from './progress.js';
 
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
 
@@ -42,6 +43,8 @@ export interface LogProgress {
   lines: number;
   /** The format read, once known. */
   format: string | undefined;
+  /** Bytes of the input read so far (compressed bytes of a gzip), where they can be counted (src/ingest/progress.ts). */
+  bytes?: number | undefined;
 }
 
 /** An input as it names itself in messages: its path, or `<stdin>` for `-`. */
@@ -80,9 +83,12 @@ export async function* readLog(input: string, options: LogReadOptions, progress:
     reader ??= format.reader(sink, { server: options.server });
     reader.value(value, line);
   };
+  const counter = { bytes: 0 };
+  const bytesRead = bytesReadOf(source, counter);
   const take = (): LogEvent[] => {
     const out = events;
     events = [];
+    progress.bytes = bytesRead();
     return out;
   };
   let lineNumber = 0;
@@ -125,7 +131,7 @@ export async function* readLog(input: string, options: LogReadOptions, progress:
         readValue(line, sink, feed);
       };
       if (typeof source === 'number') {
-        for (const line of readLinesSync(source, maxLineBytes)) {
+        for (const line of readLinesSync(source, maxLineBytes, counter)) {
           onLine(line);
           if ((line.number & (CHUNK_LINES - 1)) === 0) yield take();
         }
@@ -177,7 +183,12 @@ export function openInput(input: string, stdin: Readable | undefined): Readable 
   if (!gzip) return file;
   const gunzip = createGunzip();
   file.on('error', (error) => gunzip.destroy(error));
-  return file.pipe(gunzip);
+  // The compressed bytes gunzip has consumed: the file stream itself reads megabytes ahead.
+  return readsFile(file.pipe(gunzip), {
+    get bytesRead() {
+      return gunzip.bytesWritten;
+    },
+  });
 }
 
 /** `.json` (and `.json.gz`) files hold one JSON document (or, failing that, JSON Lines); everything else is JSON Lines. */

@@ -10,14 +10,14 @@
 export const BUILT_IN_TRANSIENT_PATTERNS: readonly string[] = [
   // requests / urllib3
   String.raw`HTTPS?ConnectionPool\(host=[^)]*\): (Max retries exceeded|Read timed out)`,
-  String.raw`Connection pool is full, discarding connection`,
+  'Connection pool is full, discarding connection',
   String.raw`\b(urllib3\.exceptions\.|requests\.exceptions\.)?(ProxyError|NewConnectionError|ConnectTimeoutError|ReadTimeoutError|MaxRetryError|ChunkedEncodingError|ConnectTimeout|ReadTimeout)\b`,
-  String.raw`Unable to connect to proxy|Tunnel connection failed`,
+  'Unable to connect to proxy|Tunnel connection failed',
   String.raw`Remote end closed connection without response|Connection aborted\.`,
   String.raw`Connection reset by peer|\[Errno (104|110|111|113)\]|Connection refused|Temporary failure in name resolution`,
   // httpx
   String.raw`\bhttpx\.(ConnectError|ConnectTimeout|ReadTimeout|WriteTimeout|PoolTimeout|ReadError|RemoteProtocolError|ProxyError)\b`,
-  String.raw`Server disconnected without sending a response`,
+  'Server disconnected without sending a response',
   // An empty, blank or non-JSON (HTML, plain text) upstream body read as JSON, at any position
   // (a lone newline is "line 2 column 1 (char 1)"): Python json / simplejson / requests, Node JSON.parse
   String.raw`^([\w.]*JSONDecodeError: )?Expecting value: line \d+ column \d+ \(char \d+\)$`,
@@ -31,7 +31,7 @@ export const BUILT_IN_TRANSIENT_PATTERNS: readonly string[] = [
   String.raw`\b(429 Too Many Requests|502 Bad Gateway|503 Service (Temporarily )?Unavailable|504 Gateway Time-?out)\b`,
   String.raw`\b(HTTP Error|status code|Status:|HTTPError:?) ?(429|502|503|504)\b`,
   String.raw`\bRate limit(ed| exceeded| reached)\b|\bToo Many Requests\b`,
-  String.raw`upstream connect error or disconnect/reset before headers|upstream request timeout`,
+  'upstream connect error or disconnect/reset before headers|upstream request timeout',
 ];
 
 /** Error outputs longer than this are real answers (an outage message is short); it also bounds the cost. */

@@ -25,7 +25,7 @@ if (port) {
     if (isShapeRequest(request)) return port.postMessage(answerShapeRequest(request));
     let reply: WorkerReply;
     try {
-      const store = Store.open(request.path, { pinSnapshot: true });
+      const store = Store.open(request.path, { pinSnapshot: true, repinMs: 0 });
       try {
         if (request.snapshotId !== undefined && store.snapshotId !== request.snapshotId) reply = { id: request.id, stale: true };
         else {

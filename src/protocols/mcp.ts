@@ -16,6 +16,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { CallToolResult, ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeName } from '../core/canonical.js';
+import { unknownServer } from '../core/closest.js';
 import { NotFoundError, ToolsimError } from '../core/errors.js';
 import { parseJson } from '../core/json-text.js';
 import type { Answer, ToolInfo } from '../core/types.js';
@@ -47,7 +48,10 @@ export function registerMcpRoutes(app: FastifyInstance, options: { simulator: ()
   const serve = async (request: FastifyRequest, reply: FastifyReply, scope: string): Promise<void> => {
     const simulator = options.simulator();
     const tools = scope === ALL ? simulator.tools : simulator.tools.filter((t) => t.server === scope);
-    if (tools.length === 0) throw new NotFoundError(scope === ALL ? 'no recorded tools' : `no recorded server "${scope}"`);
+    if (tools.length === 0)
+      throw new NotFoundError(
+        scope === ALL ? 'no recorded tools' : unknownServer(scope, [...new Set(simulator.tools.map((t) => t.server))].sort()),
+      );
     const sdk = await loadSdk();
     const pool = poolOf(simulator, sdk);
     const mcp = pool.acquire(scope, tools);
@@ -101,29 +105,36 @@ export function registerMcpRoutes(app: FastifyInstance, options: { simulator: ()
     (request, reply) => serve(request, reply, ALL),
   );
 
-  app.post<{ Params: { server: string } }>(
-    '/mcp/:server',
-    {
-      schema: {
-        summary: 'MCP endpoint of one recorded server (Streamable HTTP, stateless, JSON responses)',
-        description:
-          'A JSON-RPC message (or batch) of the Model Context Protocol: initialize, tools/list, tools/call, ping. ' +
-          'Clients must accept both application/json and text/event-stream, as the MCP transport specifies.',
-        tags: ['mcp'],
-        params: {
-          type: 'object',
-          required: ['server'],
-          properties: { server: { type: 'string', minLength: 1, examples: ['tau-bench-retail'] } },
+  // /servers/{server}/mcp is the same server at a path ending in /mcp: the MCP Inspector (0.15)
+  // rewrites any URL that does not end so to /mcp, which would silently be the combined server.
+  for (const url of ['/mcp/:server', '/servers/:server/mcp']) {
+    app.post<{ Params: { server: string } }>(
+      url,
+      {
+        schema: {
+          summary:
+            url === '/mcp/:server'
+              ? 'MCP endpoint of one recorded server (Streamable HTTP, stateless, JSON responses)'
+              : 'The same MCP endpoint of one recorded server, at a path ending in /mcp (for clients such as the MCP Inspector that require it)',
+          description:
+            'A JSON-RPC message (or batch) of the Model Context Protocol: initialize, tools/list, tools/call, ping. ' +
+            'Clients must accept both application/json and text/event-stream, as the MCP transport specifies.',
+          tags: ['mcp'],
+          params: {
+            type: 'object',
+            required: ['server'],
+            properties: { server: { type: 'string', minLength: 1, examples: ['tau-bench-retail'] } },
+          },
+          body,
+          response: responses,
         },
-        body,
-        response: responses,
       },
-    },
-    (request, reply) => serve(request, reply, normalizeName(request.params.server)),
-  );
+      (request, reply) => serve(request, reply, normalizeName(request.params.server)),
+    );
+  }
 
   // A session's end (DELETE with its Mcp-Session-Id) ends its rollout; nothing else of it is kept.
-  for (const url of ['/mcp', '/mcp/:server']) {
+  for (const url of ['/mcp', '/mcp/:server', '/servers/:server/mcp']) {
     app.delete(
       url,
       { schema: { summary: "End an MCP session: its rollout's state is forgotten (405 without Mcp-Session-Id)", tags: ['mcp'] } },
@@ -141,7 +152,7 @@ export function registerMcpRoutes(app: FastifyInstance, options: { simulator: ()
     );
   }
   // A stateless server offers no event stream (GET).
-  for (const url of ['/mcp', '/mcp/:server']) {
+  for (const url of ['/mcp', '/mcp/:server', '/servers/:server/mcp']) {
     app.route({
       method: ['GET'],
       url,

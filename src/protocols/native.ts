@@ -1,6 +1,7 @@
 /** The HTTP API (docs/http-api.md). Routes turn requests into simulator calls and answers into JSON. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { BadRequestError, ToolsimError } from '../core/errors.js';
+import { unknownServer } from '../core/closest.js';
+import { BadRequestError, NotFoundError, ToolsimError } from '../core/errors.js';
 import { stringifyJson } from '../core/json-text.js';
 import type { Metrics } from '../core/metrics.js';
 import { bodyText } from '../http/json.js';
@@ -186,15 +187,19 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
           type: 'object',
           properties: {
             format: { type: 'string', enum: [...TOOL_FORMATS] },
-            server: { type: 'string', minLength: 1, description: 'Only the tools of this server.' },
+            server: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH, description: 'Only the tools of this server.' },
           },
         },
-        response: { 200: { anyOf: [toolsResultSchema, formattedToolsSchema] }, 400: errorSchema },
+        response: { 200: { anyOf: [toolsResultSchema, formattedToolsSchema] }, 400: errorSchema, 404: errorSchema },
       },
     },
     async (request, reply) => {
       const { format, server } = request.query;
-      const tools = options.simulator().tools.filter((t) => server === undefined || t.server === server);
+      const all = options.simulator().tools;
+      const tools = all.filter((t) => server === undefined || t.server === server);
+      // An unknown server is a 404 like /mcp/{server}'s, not an empty list that looks like success.
+      if (server !== undefined && tools.length === 0)
+        throw new NotFoundError(unknownServer(server, [...new Set(all.map((t) => t.server))].sort()));
       if (format === undefined) return { tools };
       return send(reply, JSON.stringify(toolSchemas(tools, format)));
     },

@@ -108,7 +108,11 @@ export function registerRolloutRoutes(app: FastifyInstance, options: { simulator
         summary: "A rollout's state: per server, recorded or diverged (since which call), and its history",
         tags: ['rollouts'],
         params,
-        response: { 200: rolloutSchema, 404: errorSchema, 503: errorSchema },
+        response: {
+          200: { ...rolloutSchema, description: "The rollout's state per server and its history" },
+          404: { ...errorSchema, description: 'No rollout of that id is known: never named, ended, or silent past --rollout-ttl' },
+          503: { ...errorSchema, description: "The rollouts' state (PostgreSQL) cannot be read now" },
+        },
       },
     },
     async (request, reply) => {
@@ -128,9 +132,14 @@ export function registerRolloutRoutes(app: FastifyInstance, options: { simulator
         tags: ['rollouts'],
         params,
         response: {
-          200: { type: 'object', required: ['id', 'ended'], properties: { id: { type: 'string' }, ended: { type: 'boolean' } } },
-          404: errorSchema,
-          503: errorSchema,
+          200: {
+            description: 'The rollout was ended (ended: false when it was not known)',
+            type: 'object',
+            required: ['id', 'ended'],
+            properties: { id: { type: 'string' }, ended: { type: 'boolean' } },
+          },
+          404: { ...errorSchema, description: 'No rollout of that id is known: never named, ended, or silent past --rollout-ttl' },
+          503: { ...errorSchema, description: "The rollouts' state (PostgreSQL) cannot be read now" },
         },
       },
     },

@@ -1,5 +1,6 @@
 /** The replay report as terminal text: summary, per server, per tool, miss reasons, differences. */
 import { type Cell, formatNumber, percent, table } from '../core/format.js';
+import { firstDifference } from './first-difference.js';
 import type { DifferingAnswer, GroupReport, ReplayReport } from './report.js';
 
 /** Differing answers listed per section in the terminal; --json and --html list them all. */
@@ -28,11 +29,18 @@ function listing(title: string, answers: readonly DifferingAnswer[], keys: numbe
   const lines = [`${title}: ${formatNumber(answers.length)} calls on ${formatNumber(keys)} keys`];
   for (const d of answers.slice(0, LISTED_IN_TERMINAL)) {
     const recorded = d.recordedOutputs !== null && d.recordedOutputs > 1 ? `, ${d.recordedOutputs} recorded outputs` : '';
+    // Cut around where the two first differ, with a caret there; is_error apart when only it differs.
+    const diff = firstDifference(JSON.stringify(d.expected), JSON.stringify(d.served));
+    const [e, s] = [d.expectedIsError ? '(error) ' : '', d.servedIsError ? '(error) ' : ''];
+    const pad = Math.max(e.length, s.length);
     lines.push(
       `  ${d.file}:${d.line}  ${d.server}/${d.tool}  key ${d.key.slice(0, 12)}${recorded}`,
       `    arguments ${clip(JSON.stringify(d.arguments), 100)}`,
-      `    expected  ${d.expectedIsError ? '(error) ' : ''}${clip(JSON.stringify(d.expected), 100)}`,
-      `    served    ${d.servedIsError ? '(error) ' : ''}${clip(JSON.stringify(d.served), 100)}`,
+      `    expected  ${e.padEnd(pad)}${diff.expected}`,
+      `    served    ${s.padEnd(pad)}${diff.served}`,
+      diff.at < 0
+        ? '              the same output; only is_error differs'
+        : `              ${' '.repeat(pad)}${diff.caret} first difference at character ${formatNumber(diff.at + 1)}`,
     );
   }
   if (answers.length > LISTED_IN_TERMINAL)

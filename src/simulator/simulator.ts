@@ -6,6 +6,7 @@
  * In front of it, the request memo: a request's text seen before skips parsing and hashing.
  */
 import { LRUCache } from 'lru-cache';
+import { answerJson, buildAnswerJson } from '../core/answer-json.js';
 import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
 import { DEFAULT_MAX_KEYS } from '../core/json-size.js';
@@ -17,7 +18,7 @@ import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, Repea
 import type { Rollouts } from '../rollouts/rollouts.js';
 import { SnapshotContext } from '../snapshot/context.js';
 import type { Store } from '../store/store.js';
-import { stringBytes } from '../tiers/answer-lru.js';
+import { ANSWER_ENTRY_BYTES, stringBytes } from '../tiers/answer-lru.js';
 import { EligibilityTier } from '../tiers/eligibility.js';
 import { DEFAULT_LRU_BYTES, ExactTier } from '../tiers/exact.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
@@ -75,12 +76,17 @@ export interface Explanation {
 /** A prepared call: known to the cache, or an unknown tool with the names to suggest instead. */
 type Prepared = { call: Call; known: true } | { call: Call; known: false; serverKnown: boolean; suggestions: string[] };
 
-/** What a request's text prepared into, when the exact tier answered it: the key and where it is counted. */
+/**
+ * What a request's text prepared into, when the exact tier answered it (the key and where it is
+ * counted), or the memoized improvisation the fuzzy tier answered it with (`memoHit`).
+ */
 interface Remembered {
   readonly key: string;
   readonly tally: CallTally;
   /** For a call of a named rollout (whose text names it): what its history entry needs. */
   readonly call?: Pick<Call, 'server' | 'tool' | 'canonical'>;
+  /** A memo hit: the first improvisation of a call stands as long as the snapshot is served. */
+  readonly memoHit?: Answer;
 }
 
 /**
@@ -89,6 +95,8 @@ interface Remembered {
  */
 type Walk = Resolution & { found?: Neighbor[]; refused?: string[] | undefined };
 
+/** Calls whose neighbours are kept (`#found`): about 1 KB each, their recorded arguments shared with the index. */
+const FOUND_ENTRIES = 10_000;
 /** Share of `lruBytes` for the request memo; the rest holds answers. */
 const MEMO_SHARE = 1 / 8;
 /** Bytes a memo entry holds beyond its request text (the entry object, the cache's slots); measured like the answers'. */
@@ -132,9 +140,16 @@ export class Simulator {
   /**
    * Request text -> the call it made, for calls the exact tier answered with its policy answer: the
    * same bytes make the same call, key and answer within one snapshot, so a repeat skips parsing,
-   * normalizing and hashing. Only exact answers are remembered (the other tiers' answers may change).
+   * normalizing and hashing. Exact answers are remembered, and memo hits (the first improvisation
+   * of a call stands for the snapshot), which then skip the neighbour search too; misses are not
+   * (the fuzzy tier may answer them later).
    */
   readonly #remembered: LRUCache<string, Remembered>;
+  /**
+   * A call's neighbours by its key (the recordings do not change while a snapshot is served): a
+   * call asked again past the exact tier (a memo hit, a repeated miss) skips the search.
+   */
+  readonly #found = new LRUCache<string, Neighbor[]>({ max: FOUND_ENTRIES });
   /** The tiers, in the order a call meets them. */
   readonly #tiers: readonly Tier[];
   readonly #neighborCount: number;
@@ -164,7 +179,10 @@ export class Simulator {
     this.#remembered = new LRUCache<string, Remembered>({
       maxSize: Math.max(memoBytes, 1),
       sizeCalculation: (remembered, text) =>
-        MEMO_ENTRY_BYTES + stringBytes(text) + (remembered.call ? MEMO_CALL_BYTES + stringBytes(remembered.call.canonical) : 0),
+        MEMO_ENTRY_BYTES +
+        stringBytes(text) +
+        (remembered.call ? MEMO_CALL_BYTES + stringBytes(remembered.call.canonical) : 0) +
+        (remembered.memoHit ? ANSWER_ENTRY_BYTES + stringBytes(answerJson(remembered.memoHit)) : 0),
     });
     const setup: TierSetup = { context, metrics: options.metrics };
     // TIERS: the order a call meets them. A new tier is a file in src/tiers/ and a line here.
@@ -239,8 +257,9 @@ export class Simulator {
     const memoText = text ?? requestText(request);
     const remembered = memoText === undefined ? undefined : this.#remembered.get(memoText);
     if (remembered) {
-      const answer = this.exact.lookup(remembered.key)?.answer;
+      const answer = remembered.memoHit ?? this.exact.lookup(remembered.key)?.answer;
       if (answer) {
+        if (remembered.memoHit) this.#metrics.fuzzyMemoHits.inc();
         remembered.tally.count((performance.now() - started) / 1000);
         return answer;
       }
@@ -255,7 +274,20 @@ export class Simulator {
     // Remembered from the second time a call is answered on: a stream of calls that never repeat
     // would otherwise fill the memo (and then the heap with what it evicts) for nothing.
     const remember = memoText !== undefined && this.exact.holds(call.key) ? memoText : undefined;
-    return this.#walk(this.#resolution(call), started, remember);
+    const answer = this.#walk(this.#resolution(call), started, remember);
+    if (memoText === undefined || !(answer instanceof Promise)) return answer;
+    return answer.then((answered) => {
+      // An improvisation that stands (memoized now or before) is served from here on its next use,
+      // as the memo hit it is. One held in memory while its write waits is not: it is not stored yet.
+      if (answered.tier === 'fuzzy' && !answered.match.unmemoized) this.#rememberMemoHit(memoText, call, answered);
+      return answered;
+    });
+  }
+
+  #rememberMemoHit(text: string, call: Call, answer: Answer): void {
+    const memoHit: Answer = answer.match.memoized ? answer : { ...answer, match: { ...answer.match, memoized: true } };
+    memoHit.json = buildAnswerJson(memoHit);
+    this.#remembered.set(text, { key: call.key, tally: this.#tallyOf(call, true, memoHit), memoHit });
   }
 
   /** The walk, synchronous up to the first tier that needs neighbours or returns a promise. */
@@ -534,7 +566,12 @@ export class Simulator {
   }
 
   #nearest(call: Call): Neighbor[] {
-    return this.snapshot.index.nearest(call.server, call.tool, call.arguments, this.#neighborCount);
+    let found = this.#found.get(call.key);
+    if (!found) {
+      found = this.snapshot.index.nearest(call.server, call.tool, call.arguments, this.#neighborCount);
+      this.#found.set(call.key, found);
+    }
+    return found;
   }
 
   /** Finds a call's neighbours without blocking: waits for the tool's index, then takes a turn of the loop. */
@@ -542,16 +579,25 @@ export class Simulator {
     if (walk.found !== undefined) return;
     const { call } = walk;
     const index = this.snapshot.index;
-    if (!index.isReady(call.server, call.tool)) await index.ready(call.server, call.tool);
-    walk.found ??= await cooperatively(() => this.#nearest(call));
+    if (!index.isReady(call.server, call.tool)) {
+      // What the tiers will need of the tool (the fuzzy tier: its output shape) is started now, beside the index.
+      for (const tier of this.#tiers) tier.prepare?.(call);
+      await index.ready(call.server, call.tool);
+    }
+    walk.found ??= this.#found.get(call.key) ?? (await cooperatively(() => this.#nearest(call)));
   }
 
-  #count(call: Call, known: boolean, answer: Answer, started: number): CallTally {
+  #tallyOf(call: Call, known: boolean, answer: Answer): CallTally {
     const server = known ? call.server : UNKNOWN_LABEL;
     const tool = known ? call.tool : UNKNOWN_LABEL;
     const id = answer.tier + toolId(server, tool);
     let tally = this.#tallies.get(id);
     if (!tally) this.#tallies.set(id, (tally = this.#metrics.callTally(answer.tier, server, tool)));
+    return tally;
+  }
+
+  #count(call: Call, known: boolean, answer: Answer, started: number): CallTally {
+    const tally = this.#tallyOf(call, known, answer);
     if (answer.reason) this.#metrics.misses.inc({ reason: answer.reason });
     tally.count((performance.now() - started) / 1000);
     return tally;

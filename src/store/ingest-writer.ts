@@ -7,11 +7,11 @@
  * Rows already present (same identity) are counted, not added; each added row is folded into the
  * content fingerprint that names the new snapshot.
  */
-import { hash } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { toolId } from '../core/tool-id.js';
 import { IngestLock } from './ingest-lock.js';
-import { createReadIndexes, IDENTITY_INDEX, prefixOf } from './schema.js';
+import { COMMIT_ID, createReadIndexes, IDENTITY_INDEX, prefixOf } from './schema.js';
 import { addIdentity, identityOf, snapshotIdOf } from './snapshot-id.js';
 import { Sqlite } from './sqlite.js';
 import type { ServerInfo, Store } from './store.js';
@@ -282,6 +282,9 @@ export class IngestWriter {
       beforeCommit?.();
       this.#putMeta.run('content', this.#content.toString('hex'));
       this.#putMeta.run('snapshot_id', snapshotIdOf(this.#content, this.#store.ignoredArguments));
+      // Changes with every commit, whatever it changed: a serving store renews its read
+      // transaction only while this is the value it pinned.
+      this.#putMeta.run(COMMIT_ID, randomUUID());
       this.#db.exec('COMMIT');
     });
     this.#end();

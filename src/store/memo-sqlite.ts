@@ -1,26 +1,37 @@
 /**
- * Improvised answers, remembered so the same call gets the same answer after a restart. A table of
- * its own beside the recordings (never the calls table), keyed by the snapshot of the recordings,
- * the call key, the model and the prompt version: a change to any of them asks anew.
+ * Improvised answers, remembered so the same call gets the same answer after a restart. A file of
+ * its own beside the recordings (`CACHE.memo`, see `memoPathOf`), keyed by the snapshot of the
+ * recordings, the call key, the model and the prompt version: a change to any of them asks anew.
  *
- * It writes through a connection of its own: the serving store's connection holds one read
- * transaction for its whole life (a pinned snapshot) and refuses writes to the recordings.
+ * Its own file, so that its writes never meet the serving store's read transaction on the
+ * recordings (which SQLite cannot checkpoint past): its WAL is checkpointed as it goes and starts
+ * over, staying within a few MB however many improvisations are written
+ * (docs/decisions/bounded-wal.md). A memo of an older cache, kept in the cache file itself, is
+ * copied into the memo file the first time it is opened.
  *
- * A write never waits on the event loop: SQLite's lock is tried once (busy_timeout 0), and while an
- * ingest holds it (or the disk is full, or the file read-only) the answer is kept in memory, served
- * from there, and written again later in the background.
+ * Answers read or written are kept in memory (an LRU bounded by bytes), so a memo hit after the
+ * first reads no file.
+ *
+ * A write never waits on the event loop: SQLite's lock is tried once (busy_timeout 0), and while it
+ * is held (or the disk is full, or the file read-only) the answer is kept in memory, served from
+ * there, and written again later in the background.
  *
  * On a read-only mount the memo cannot be written at all: it serves what it already holds (if
  * anything) and keeps new improvisations in memory only, and `writable` says so.
  */
+import { existsSync, statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
 import type { Observation } from '../core/types.js';
 import type { Claim, FuzzyMemo, MemoId, MemoRead, MemoStatus, StoredAnswer } from './memo.js';
 import { memoIdText } from './memo-key.js';
 import { restInRollbackMode } from './schema.js';
 import { Sqlite } from './sqlite.js';
+import { setWalLimits, walBytes } from './wal.js';
 
-const SCHEMA = `CREATE TABLE IF NOT EXISTS improvisations (
+const TABLE = 'improvisations';
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS ${TABLE} (
   snapshot_id    TEXT NOT NULL,
   key            BLOB NOT NULL,
   model          TEXT NOT NULL,
@@ -31,8 +42,17 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS improvisations (
   PRIMARY KEY (snapshot_id, key, model, prompt_version)
 ) WITHOUT ROWID`;
 
+/** The memo file of the cache at `cache`. */
+export function memoPathOf(cache: string): string {
+  return `${cache}.memo`;
+}
+
 /** Answers kept in memory while their write waits, at most. */
 const MAX_PENDING = 10_000;
+/** Bytes of answers kept in memory for memo hits, at most (as V8 holds them, about). */
+export const MEMO_MEMORY_BYTES = 16 * 1024 * 1024;
+/** Bytes an entry holds beyond its output's characters: its id string, the answer object, the cache's slots. */
+const ENTRY_BYTES = 400;
 /** Delay before pending answers are written again. */
 const RETRY_MS = 1_000;
 
@@ -40,51 +60,75 @@ const RETRY_MS = 1_000;
 const READ_ONLY_CODES = new Set(['SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_READONLY_DIRECTORY']);
 
 export class SqliteMemoTable {
+  /** The memo's file. */
+  readonly path: string;
   readonly #db: Database.Database | undefined;
   /** False on a read-only mount: improvisations are then answered but not written. */
   readonly writable: boolean;
   /** Answers whose write failed, by memo id, in the order they came; written again later. */
   readonly #pending = new Map<string, { id: MemoId; answer: Observation }>();
+  /** Answers that stand, by memo id, as read or written: a hit after the first reads no file. */
+  readonly #answers: LRUCache<string, Observation>;
   #retry: NodeJS.Timeout | undefined;
   readonly #get: Database.Statement<[string, Buffer, string, string], { output: string; is_error: number }> | undefined;
   readonly #put: Database.Statement<[string, Buffer, string, string, string, number, string]> | undefined;
 
-  /** Opens the memo in the cache file at `path` (which must exist). */
-  constructor(path: string) {
+  /**
+   * Opens (creating it if need be) the memo of the cache at `cache`, which must exist, in the file
+   * `memoPathOf(cache)`; `memoryBytes` bounds the answers kept in memory.
+   */
+  constructor(cache: string, options: { memoryBytes?: number } = {}) {
+    if (!existsSync(cache)) throw new Error(`${cache} does not exist: no memo without its cache`);
+    this.path = memoPathOf(cache);
+    this.#answers = new LRUCache<string, Observation>({
+      maxSize: Math.max(options.memoryBytes ?? MEMO_MEMORY_BYTES, 1),
+      sizeCalculation: (answer, id) => ENTRY_BYTES + 2 * (answer.outputJson.length + id.length),
+    });
     let db: Database.Database | undefined;
     let writable = true;
     try {
-      db = new Sqlite(path, { fileMustExist: true });
+      db = new Sqlite(this.path);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
+      setWalLimits(db);
       db.pragma('busy_timeout = 5000');
-      db.exec(SCHEMA);
+      if (!hasTable(db)) {
+        // Created with what an older cache holds in its own file, in one transaction: a killed
+        // process leaves no table, and the next open copies again.
+        db.transaction(() => {
+          db!.exec(SCHEMA);
+          copyOlderMemo(cache, db!);
+        })();
+      }
       // From now on a locked database fails at once instead of freezing the event loop.
       db.pragma('busy_timeout = 0');
     } catch (error) {
       db?.close();
       if (!READ_ONLY_CODES.has((error as { code?: string }).code ?? '')) throw error;
       writable = false;
-      db = readOnlyMemo(path);
+      // An older cache's memo lives in the cache file itself.
+      db = readOnlyMemo(this.path) ?? readOnlyMemo(cache);
     }
     this.#db = db;
     this.writable = writable;
-    this.#get = db?.prepare(
-      'SELECT output, is_error FROM improvisations WHERE snapshot_id = ? AND key = ? AND model = ? AND prompt_version = ?',
-    );
+    this.#get = db?.prepare(`SELECT output, is_error FROM ${TABLE} WHERE snapshot_id = ? AND key = ? AND model = ? AND prompt_version = ?`);
     // The first improvisation of a key stands: a later one never replaces it.
     this.#put = writable
       ? db?.prepare(
-          'INSERT OR IGNORE INTO improvisations (snapshot_id, key, model, prompt_version, output, is_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          `INSERT OR IGNORE INTO ${TABLE} (snapshot_id, key, model, prompt_version, output, is_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
         )
       : undefined;
   }
 
   get(id: MemoId): Observation | undefined {
-    const pending = this.#pending.size > 0 ? this.#pending.get(memoIdText(id)) : undefined;
-    if (pending) return pending.answer;
+    const key = memoIdText(id);
+    const known = this.#answers.get(key) ?? this.#pending.get(key)?.answer;
+    if (known) return known;
     const row = this.#get?.get(id.snapshotId, Buffer.from(id.key, 'hex'), id.model, id.promptVersion);
-    return row ? { outputJson: row.output, isError: row.is_error === 1 } : undefined;
+    if (!row) return undefined;
+    const answer = { outputJson: row.output, isError: row.is_error === 1 };
+    this.#answers.set(key, answer);
+    return answer;
   }
 
   /**
@@ -92,11 +136,16 @@ export class SqliteMemoTable {
    * the write failed at once: the answer is then kept in memory and written again later.
    */
   put(id: MemoId, answer: Observation): boolean {
-    if (this.#write(id, answer)) return true;
     const key = memoIdText(id);
+    if (this.#write(id, answer, key)) return true;
     if (!this.#pending.has(key) && this.#pending.size < MAX_PENDING) this.#pending.set(key, { id, answer });
     this.#scheduleRetry();
     return false;
+  }
+
+  /** Answers kept in memory for hits, and the bytes they are counted at. */
+  get inMemory(): { entries: number; bytes: number } {
+    return { entries: this.#answers.size, bytes: this.#answers.calculatedSize };
   }
 
   /** Answers waiting to be written. */
@@ -104,10 +153,10 @@ export class SqliteMemoTable {
     return this.#pending.size;
   }
 
-  #write(id: MemoId, answer: Observation): boolean {
+  #write(id: MemoId, answer: Observation, key: string): boolean {
     if (!this.#put) return false;
     try {
-      this.#put.run(
+      const { changes } = this.#put.run(
         id.snapshotId,
         Buffer.from(id.key, 'hex'),
         id.model,
@@ -116,6 +165,8 @@ export class SqliteMemoTable {
         answer.isError ? 1 : 0,
         new Date().toISOString(),
       );
+      // Written now: it stands. Otherwise another process wrote first, and `get` reads its answer.
+      if (changes > 0) this.#answers.set(key, answer);
       return true;
     } catch {
       // SQLITE_BUSY (an ingest holds the lock), SQLITE_FULL, SQLITE_READONLY: served unmemoized.
@@ -128,7 +179,7 @@ export class SqliteMemoTable {
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
       for (const [key, { id, answer }] of this.#pending) {
-        if (!this.#db?.open || !this.#write(id, answer)) break;
+        if (!this.#db?.open || !this.#write(id, answer, key)) break;
         this.#pending.delete(key);
       }
       this.#scheduleRetry();
@@ -145,16 +196,57 @@ export class SqliteMemoTable {
   }
 }
 
-/** The memo table of a cache on a read-only mount, if it has one. */
+function hasTable(db: Database.Database): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(TABLE) !== undefined;
+}
+
+/**
+ * Copies the memo an older toolsim kept in the cache file itself (a table of the same name and
+ * columns) into the new memo file, read through a connection of its own that writes nothing.
+ */
+function copyOlderMemo(cache: string, memo: Database.Database): void {
+  let older: Database.Database | undefined;
+  try {
+    older = new Sqlite(cache, { readonly: true, fileMustExist: true });
+    if (!hasTable(older)) return;
+    const insert = memo.prepare(`INSERT OR IGNORE INTO ${TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    for (const row of older.prepare(`SELECT * FROM ${TABLE}`).raw().iterate()) insert.run(...(row as unknown[]));
+  } finally {
+    older?.close();
+  }
+}
+
+/** The memo table in the SQLite file at `path` on a read-only mount, if it has one. */
 function readOnlyMemo(path: string): Database.Database | undefined {
   try {
     const db = new Sqlite(path, { readonly: true, fileMustExist: true });
-    if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'improvisations'").get()) return db;
+    if (hasTable(db)) return db;
     db.close();
   } catch {
     // unreadable as well: no memo
   }
   return undefined;
+}
+
+/** What `toolsim stats` says of a cache's memo file. */
+export interface MemoFileStats {
+  path: string;
+  improvisations: number;
+  bytes: number;
+  walBytes: number;
+}
+
+/** The memo file of the cache at `cache`, read without writing anything; undefined when there is none. */
+export function memoFileStats(cache: string): MemoFileStats | undefined {
+  const path = memoPathOf(cache);
+  if (!existsSync(path)) return undefined;
+  const db = readOnlyMemo(path);
+  try {
+    const improvisations = db ? (db.prepare(`SELECT count(*) AS n FROM ${TABLE}`).get() as { n: number }).n : 0;
+    return { path, improvisations, bytes: statSync(path).size, walBytes: walBytes(path) };
+  } finally {
+    db?.close();
+  }
 }
 
 const OWNER: Claim = { kind: 'owner', release() {} };

@@ -86,6 +86,9 @@ CREATE INDEX IF NOT EXISTS calls_by_key ON calls (key_prefix);
 CREATE INDEX IF NOT EXISTS calls_by_tool ON calls (tool_id, key_prefix);
 `;
 
+/** The `meta` row every committed ingest changes (the snapshot id alone stays when only descriptions change). */
+export const COMMIT_ID = 'commit_id';
+
 /** Tables a serving connection must never write. */
 const RECORDING_TABLES = ['calls', 'outputs', 'tools', 'meta'] as const;
 

@@ -19,7 +19,7 @@ const require = createRequire(import.meta.url);
 export const NAPI_FOR_13 = 10;
 
 /** The Node versions toolsim runs on (package.json `engines`, each major's oldest and newest patch run in CI). */
-export const SUPPORTED_NODE = '^20.12 || ^22.14 || ^24';
+export const SUPPORTED_NODE = '^20.19 || ^22.14 || ^24';
 
 /** The binding package for a Node offering this Node-API version. */
 export function bindingFor(napi: number): 'better-sqlite3-napi' | 'better-sqlite3' {

@@ -7,8 +7,8 @@
  * log record, `ordinal` counts earlier identical records in the same input, so ingesting a file twice
  * adds nothing while a call recorded twice in one trajectory stays two observations.
  */
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { KEY_VERSION } from '../core/canonical.js';
 import { StorageError } from '../core/errors.js';
@@ -16,6 +16,7 @@ import type { JsonObject, Observation, OutputCheck, ToolAnnotations, ToolInfo } 
 import { IngestLock } from './ingest-lock.js';
 import { IngestWriter } from './ingest-writer.js';
 import {
+  COMMIT_ID,
   createSchema,
   hasToolRecordColumns,
   keyVersion,
@@ -31,6 +32,7 @@ import {
 import { emptyFingerprint } from './snapshot-id.js';
 import { Sqlite } from './sqlite.js';
 import { readStats, type StoreStats } from './stats.js';
+import { checkpoint, checkpointOffThread, setWalLimits, WAL_SIZE_LIMIT, walBytes } from './wal.js';
 
 /** A recorded server's identity (from its MCP `initialize` answer); every field optional. */
 export interface ServerInfo {
@@ -96,37 +98,35 @@ export interface OpenOptions {
    */
   readonly?: boolean;
   /**
-   * Hold one read transaction for the life of the connection, so that every read sees the same
-   * snapshot even while an ingest commits into the same file (WAL). Implies `readonly`.
+   * Read one snapshot for the life of the store, so that every read sees the same recordings even
+   * while an ingest commits into the same file (WAL). Implies `readonly`. The snapshot is held by a
+   * read transaction that is renewed every `repinMs` on a second connection while no ingest has
+   * committed (docs/decisions/bounded-wal.md), so that it never keeps the WAL from being
+   * checkpointed for longer than that.
    */
   pinSnapshot?: boolean;
+  /**
+   * How often a pinned snapshot's read transaction is renewed, in ms (default `REPIN_MS`); 0 for a
+   * store that lives a moment (one connection, never renewed).
+   */
+  repinMs?: number;
 }
 
-/** Where an ingest into a new cache writes before the cache exists. */
-export function buildPathOf(path: string): string {
-  return `${path}.building`;
-}
+/** How often a serving store renews its read transaction (`OpenOptions.repinMs`). */
+export const REPIN_MS = 2_000;
 
-export class Store {
-  readonly path: string;
-  readonly #db: Database.Database;
-  /** The cache is on a read-only mount (or file): it serves, but nothing can be written beside it. */
-  readonly readOnlyMedia: boolean;
-  /** Set for a store made by `build`: the path it is renamed to by `publish`. */
-  readonly #target: string | undefined;
-  /** A store made by `build` holds the ingest lock of its target until published or discarded. */
-  #buildLock: IngestLock | undefined;
-  /** Opened for ingest (not for serving or reading). */
-  readonly #writable: boolean;
-  #fault: StorageError | undefined;
-  #onFault: ((error: StorageError, cause: unknown) => void) | undefined;
-  readonly #meta: Database.Statement<[string], { value: string }>;
-  readonly #observations: Database.Statement<
+/** What a renewal of the pinned read transaction did (`Store.repin`). */
+export type RepinResult = 'repinned' | 'changed' | 'busy' | 'unpinned';
+
+/** The statements a store reads with, prepared once per connection. */
+class Queries {
+  readonly meta: Database.Statement<[string], { value: string }>;
+  readonly observations: Database.Statement<
     [number],
     { key: Buffer; output: string; is_error: number; transient: number; trajectory_id: string | null }
   >;
-  readonly #argumentsOfTool: Database.Statement<[string, string], { key: Buffer; arguments: string }>;
-  readonly #catalog: Database.Statement<
+  readonly argumentsOfTool: Database.Statement<[string, string], { key: Buffer; arguments: string }>;
+  readonly catalog: Database.Statement<
     [],
     {
       server: string;
@@ -139,23 +139,18 @@ export class Store {
       calls: number;
     }
   >;
-  readonly #outputsOfTool: Database.Statement<[string, string], { output: string; is_error: number; n: number }>;
-  readonly #callCount: Database.Statement<[], { n: number }>;
-  readonly #anyCall: Database.Statement<[], unknown>;
-  readonly #calls: Database.Statement<[], CallColumns>;
+  readonly outputsOfTool: Database.Statement<[string, string], { output: string; is_error: number; n: number }>;
+  readonly callCount: Database.Statement<[], { n: number }>;
+  readonly anyCall: Database.Statement<[], unknown>;
+  readonly calls: Database.Statement<[], CallColumns>;
 
-  private constructor(path: string, db: Database.Database, writable: boolean, readOnlyMedia: boolean, target?: string) {
-    this.path = path;
-    this.#writable = writable;
-    this.#db = db;
-    this.readOnlyMedia = readOnlyMedia;
-    this.#target = target;
-    this.#meta = db.prepare('SELECT value FROM meta WHERE name = ?');
-    this.#observations = db.prepare(
+  constructor(readonly db: Database.Database) {
+    this.meta = db.prepare('SELECT value FROM meta WHERE name = ?');
+    this.observations = db.prepare(
       `SELECT c.key, o.text AS output, c.is_error, c.transient, c.trajectory_id
         FROM calls c JOIN outputs o ON o.id = c.output_id WHERE c.key_prefix = ? ORDER BY c.id`,
     );
-    this.#argumentsOfTool = db.prepare(
+    this.argumentsOfTool = db.prepare(
       `SELECT key, min(arguments) AS arguments FROM calls
         WHERE tool_id = (SELECT id FROM tools WHERE server = ? AND tool = ?) GROUP BY key ORDER BY min(id)`,
     );
@@ -163,27 +158,108 @@ export class Store {
     const recordColumns = hasToolRecordColumns(db)
       ? 'output_schema, annotations, output_check'
       : 'NULL AS output_schema, NULL AS annotations, NULL AS output_check';
-    this.#catalog = db.prepare(`SELECT server, tool, description, input_schema, ${recordColumns}, calls FROM tools ORDER BY server, tool`);
+    this.catalog = db.prepare(`SELECT server, tool, description, input_schema, ${recordColumns}, calls FROM tools ORDER BY server, tool`);
     // Grouped before the join: each distinct output text is read once, however many calls it answered.
-    this.#outputsOfTool = db.prepare(
+    this.outputsOfTool = db.prepare(
       `SELECT o.text AS output, g.is_error, g.n FROM (
          SELECT output_id, is_error, count(*) AS n, min(id) AS first FROM calls
           WHERE tool_id = (SELECT id FROM tools WHERE server = ? AND tool = ?) AND transient = 0
           GROUP BY output_id, is_error
        ) g JOIN outputs o ON o.id = g.output_id ORDER BY g.first`,
     );
-    this.#callCount = db.prepare('SELECT total(calls) AS n FROM tools');
-    this.#anyCall = db.prepare('SELECT 1 FROM calls LIMIT 1');
-    this.#calls = db.prepare(
+    this.callCount = db.prepare('SELECT total(calls) AS n FROM tools');
+    this.anyCall = db.prepare('SELECT 1 FROM calls LIMIT 1');
+    this.calls = db.prepare(
       `SELECT c.key, t.server, t.tool, c.arguments, o.text AS output, c.is_error, c.transient, c.trajectory_id, c.node_id, c.recorded_at, c.source, c.metadata
         FROM calls c JOIN tools t ON t.id = c.tool_id JOIN outputs o ON o.id = c.output_id ORDER BY c.id`,
     );
+  }
+
+  /** What names the committed state of the recordings: changed by every ingest that commits. */
+  version(): string {
+    return `${this.meta.get('snapshot_id')?.value ?? ''}/${this.meta.get(COMMIT_ID)?.value ?? ''}`;
+  }
+}
+
+/** Where an ingest into a new cache writes before the cache exists. */
+export function buildPathOf(path: string): string {
+  return `${path}.building`;
+}
+
+export class Store {
+  readonly path: string;
+  /** The cache is on a read-only mount (or file): it serves, but nothing can be written beside it. */
+  readonly readOnlyMedia: boolean;
+  /** Set for a store made by `build`: the path it is renamed to by `publish`. */
+  readonly #target: string | undefined;
+  /** A store made by `build` holds the ingest lock of its target until published or discarded. */
+  #buildLock: IngestLock | undefined;
+  /** Opened for ingest (not for serving or reading). */
+  readonly #writable: boolean;
+  #fault: StorageError | undefined;
+  #onFault: ((error: StorageError, cause: unknown) => void) | undefined;
+  /** The connection (and its statements) every read goes through; for a pinned store, in its read transaction. */
+  #q: Queries;
+  /** A pinned store's second connection, which takes the next read transaction before the current one ends. */
+  #spare: Queries | undefined;
+  /** The pinned snapshot's `Queries.version`. */
+  #pinned: string | undefined;
+  #repinTimer: NodeJS.Timeout | undefined;
+  /** Iterations over `recordedCalls` under way: the connection cannot end its transaction meanwhile. */
+  #iterating = 0;
+  /** The checkpoint of a large WAL in a worker thread: none, under way, or done (the next renewal truncates). */
+  #offThread: 'none' | 'running' | 'done' = 'none';
+
+  private constructor(path: string, db: Database.Database, writable: boolean, readOnlyMedia: boolean, target?: string) {
+    this.path = path;
+    this.#writable = writable;
+    this.#q = new Queries(db);
+    this.readOnlyMedia = readOnlyMedia;
+    this.#target = target;
+  }
+
+  get #db(): Database.Database {
+    return this.#q.db;
   }
 
   /** Opens (and, unless read-only, creates) the cache at `path`. */
   static open(path: string, options: OpenOptions = {}): Store {
     const readonly = Boolean(options.readonly || options.pinSnapshot);
     if (path !== ':memory:' && !readonly) mkdirSync(dirname(path), { recursive: true });
+    // SQLite's own words for a missing file ("unable to open database file") say nothing of what to do.
+    if (readonly && path !== ':memory:' && !existsSync(path))
+      throw new Error(`no cache at ${path}: run \`npm run sample\` or \`toolsim ingest FILE --db ${path}\` first`);
+    if (path !== ':memory:' && existsSync(path) && statSync(path).isDirectory())
+      throw new Error(`${path} is a directory; --db names the cache file (e.g. ${join(path, 'toolsim.db')})`);
+    const { db, readOnlyMedia } = Store.#connect(path, readonly, options.pinSnapshot);
+    const store = new Store(path, db, !readonly, readOnlyMedia);
+    if (options.pinSnapshot) {
+      try {
+        // A read-only mount has no WAL and nothing writes it: one read transaction holds nothing up there.
+        const renewed = (options.repinMs ?? REPIN_MS) > 0;
+        if (renewed && !readOnlyMedia && path !== ':memory:') store.#spare = new Queries(Store.#connect(path, true, true).db);
+        store.#pin(store.#q);
+        store.#pinned = store.#q.version();
+      } catch (error) {
+        store.close();
+        throw error;
+      }
+      if (store.#spare) {
+        store.#repinTimer = setInterval(() => {
+          try {
+            store.repin();
+          } catch {
+            // a renewal that failed leaves the snapshot as it was; the next one tries again
+          }
+        }, options.repinMs ?? REPIN_MS);
+        store.#repinTimer.unref();
+      }
+    }
+    return store;
+  }
+
+  /** One connection to the cache at `path`, checked and set up. */
+  static #connect(path: string, readonly: boolean, pinned = false): { db: Database.Database; readOnlyMedia: boolean } {
     const db = new Sqlite(path, { fileMustExist: readonly });
     let readOnlyMedia = false;
     try {
@@ -196,9 +272,11 @@ export class Store {
         readOnlyMedia = true;
       }
       db.pragma('synchronous = NORMAL');
+      setWalLimits(db);
       // Serving reads keys at random across the file, which the OS page cache holds anyway; a large
-      // private cache there would count the same pages twice in the server's RSS.
-      db.pragma(readonly ? 'cache_size = -16384' : 'cache_size = -65536');
+      // private cache there would count the same pages twice in the server's RSS. A pinned store's
+      // two connections take turns: 8 MB each.
+      db.pragma(readonly ? `cache_size = ${pinned ? -8192 : -16384}` : 'cache_size = -65536');
       const version = schemaVersion(db);
       if (version === undefined) {
         if (readonly) throw new Error(`${path} is not a toolsim cache (no schema); run \`toolsim ingest\` first`);
@@ -215,17 +293,75 @@ export class Store {
       }
       if (version !== undefined && version !== SCHEMA_VERSION && !readonly) upgradeSchema(db);
       if (readonly) refuseRecordingWrites(db);
-      if (options.pinSnapshot) {
-        // A deferred transaction takes its snapshot at its first read; read at once to fix it here.
-        // Nothing may be written on this connection (it would never commit): writers use another.
-        db.exec('BEGIN');
-        db.prepare('SELECT count(*) FROM meta').get();
-      }
     } catch (error) {
       db.close();
       throw error;
     }
-    return new Store(path, db, !readonly, readOnlyMedia);
+    return { db, readOnlyMedia };
+  }
+
+  /**
+   * Begins a read transaction on `q` and fixes its snapshot (a deferred transaction takes it at
+   * its first read). Nothing may be written on a pinned connection: writers use another.
+   */
+  #pin(q: Queries): void {
+    q.db.exec('BEGIN');
+    q.meta.get('snapshot_id');
+  }
+
+  /**
+   * Renews a pinned store's read transaction without letting go of its snapshot: the spare
+   * connection checkpoints what it can of the WAL, begins a read transaction and, if the
+   * recordings are still the ones pinned (no ingest committed since), becomes the connection
+   * reads go through while the other ends its transaction. When an ingest has committed, the old
+   * transaction stays until the store is replaced (a reload) or closed. Runs by itself every
+   * `repinMs`; exposed for tests.
+   */
+  repin(): RepinResult {
+    const spare = this.#spare;
+    if (!spare || !this.#db.open) return 'unpinned';
+    // An iteration under way reads through the current connection: its transaction must stay.
+    if (this.#iterating > 0) return 'busy';
+    // Copies into the file what no reader still needs (never waits). A fully checkpointed WAL lets
+    // the next read transaction read from the file alone, which lets a writer start the WAL over.
+    // A large WAL (an ingest's) takes seconds to copy: a worker thread does it, and a renewal
+    // after it reads from the file alone.
+    const large = walBytes(this.path) > WAL_SIZE_LIMIT;
+    if (large && this.#offThread === 'none') {
+      this.#offThread = 'running';
+      void checkpointOffThread(this.path).then(() => {
+        this.#offThread = 'done';
+      });
+    }
+    const copying = this.#offThread === 'running';
+    try {
+      if (!copying) checkpoint(spare.db, 'PASSIVE');
+      this.#pin(spare);
+      if (spare.version() !== this.#pinned) {
+        spare.db.exec('ROLLBACK');
+        return 'changed';
+      }
+    } catch {
+      if (spare.db.inTransaction) spare.db.exec('ROLLBACK');
+      return 'busy';
+    }
+    const old = this.#q;
+    try {
+      old.db.exec('COMMIT');
+    } catch {
+      // Reads go on through the old transaction (whatever ended it): the new one is let go.
+      spare.db.exec('ROLLBACK');
+      return 'busy';
+    }
+    this.#q = spare;
+    this.#spare = old;
+    // A WAL left large by an ingest is cut to nothing once the worker has copied it and every
+    // reader reads the file alone.
+    if (large && this.#offThread === 'done') {
+      checkpoint(old.db, 'TRUNCATE');
+      this.#offThread = 'none';
+    }
+    return 'repinned';
   }
 
   /**
@@ -365,18 +501,18 @@ export class Store {
 
   /** The identity recorded for a server, if any. */
   serverInfo(server: string): ServerInfo | undefined {
-    const raw = this.#read('server info', () => this.#meta.get(`server_info:${server}`)?.value);
+    const raw = this.#read('server info', () => this.#q.meta.get(`server_info:${server}`)?.value);
     return raw === undefined ? undefined : (JSON.parse(raw) as ServerInfo);
   }
 
   /** Changes whenever the recordings change; memoized improvisations are tied to it. */
   get snapshotId(): string {
-    return this.#meta.get('snapshot_id')?.value ?? 'empty';
+    return this.#q.meta.get('snapshot_id')?.value ?? 'empty';
   }
 
   /** Argument names dropped before hashing, fixed by the first ingest (docs/canonical-key.md). */
   get ignoredArguments(): string[] {
-    const raw = this.#meta.get('ignore_args')?.value;
+    const raw = this.#q.meta.get('ignore_args')?.value;
     return raw ? (JSON.parse(raw) as string[]) : [];
   }
 
@@ -385,14 +521,14 @@ export class Store {
    * whatever the order.
    */
   contentFingerprint(): Buffer {
-    const hex = this.#meta.get('content')?.value;
+    const hex = this.#q.meta.get('content')?.value;
     return hex ? Buffer.from(hex, 'hex') : emptyFingerprint();
   }
 
   /** Every recorded observation of a key, in ingest order. */
   observations(key: string): Observation[] {
     const wanted = Buffer.from(key, 'hex');
-    const rows = this.#read('observations', () => this.#observations.all(prefixOf(wanted)));
+    const rows = this.#read('observations', () => this.#q.observations.all(prefixOf(wanted)));
     const found: Observation[] = [];
     // Rows share the key's prefix; the full key decides.
     for (const row of rows) {
@@ -408,7 +544,7 @@ export class Store {
    */
   argumentsOf(server: string, tool: string): RecordedArguments[] {
     return this.#read('arguments', () =>
-      this.#argumentsOfTool.all(server, tool).map((row) => ({ key: row.key.toString('hex'), arguments: row.arguments })),
+      this.#q.argumentsOfTool.all(server, tool).map((row) => ({ key: row.key.toString('hex'), arguments: row.arguments })),
     );
   }
 
@@ -418,8 +554,14 @@ export class Store {
    * the tool's output shape: src/shapes/). Until it ends, this connection can run nothing else.
    */
   *outputsOf(server: string, tool: string): Generator<RecordedOutput, void, undefined> {
-    const rows = this.#read('outputs', () => this.#outputsOfTool.iterate(server, tool));
-    for (const row of rows) yield { outputJson: row.output, isError: row.is_error === 1, calls: row.n };
+    // An iteration under way reads through the current connection: a renewal waits for it.
+    this.#iterating++;
+    try {
+      const rows = this.#read('outputs', () => this.#q.outputsOfTool.iterate(server, tool));
+      for (const row of rows) yield { outputJson: row.output, isError: row.is_error === 1, calls: row.n };
+    } finally {
+      this.#iterating--;
+    }
   }
 
   /**
@@ -427,7 +569,16 @@ export class Store {
    * can run nothing else.
    */
   *recordedCalls(): Generator<RecordedCall, void, undefined> {
-    for (const row of this.#calls.iterate()) {
+    this.#iterating++;
+    try {
+      yield* this.#recordedCalls();
+    } finally {
+      this.#iterating--;
+    }
+  }
+
+  *#recordedCalls(): Generator<RecordedCall, void, undefined> {
+    for (const row of this.#q.calls.iterate()) {
       yield {
         key: row.key.toString('hex'),
         server: row.server,
@@ -446,7 +597,7 @@ export class Store {
   }
 
   catalog(): ToolInfo[] {
-    return this.#read('catalog', () => this.#catalog.all()).map((row) => {
+    return this.#read('catalog', () => this.#q.catalog.all()).map((row) => {
       const info: ToolInfo = { server: row.server, tool: row.tool, calls: row.calls };
       if (row.description !== null) info.description = row.description;
       if (row.input_schema !== null) info.input_schema = JSON.parse(row.input_schema) as JsonObject;
@@ -462,12 +613,12 @@ export class Store {
    * count(*) would scan an index of every call at each start of the server.
    */
   callCount(): number {
-    return this.#read('call count', () => this.#callCount.get()!.n);
+    return this.#read('call count', () => this.#q.callCount.get()!.n);
   }
 
   /** Whether any call is recorded. */
   hasCalls(): boolean {
-    return this.#anyCall.get() !== undefined;
+    return this.#q.anyCall.get() !== undefined;
   }
 
   /** Distinct output texts stored (each stored once, however many calls answer it). */
@@ -490,7 +641,15 @@ export class Store {
   }
 
   close(): void {
+    clearInterval(this.#repinTimer);
+    this.#repinTimer = undefined;
     if (!this.#db.open) return;
+    const spare = this.#spare?.db;
+    this.#spare = undefined;
+    if (spare?.open) {
+      if (spare.inTransaction) spare.exec('ROLLBACK');
+      spare.close();
+    }
     if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
     if (!this.readOnlyMedia && this.#target === undefined && this.path !== ':memory:') restInRollbackMode(this.#db);
     this.#db.close();

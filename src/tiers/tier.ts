@@ -72,6 +72,11 @@ export interface Tier {
   readonly needsNeighbors: boolean;
   resolve(resolution: Resolution): Outcome | Promise<Outcome>;
   explain(resolution: Resolution): Plan;
+  /**
+   * Starts, off the event loop, what `resolve` will need of the call's tool, while the simulator
+   * builds the tool's neighbour index (the first call of a tool), so that the two overlap.
+   */
+  prepare?(call: Call): void;
 }
 
 /** What a tier is built from: one snapshot of the cache and the process's metrics. */

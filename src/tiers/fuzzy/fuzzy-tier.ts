@@ -69,7 +69,7 @@ export interface FuzzyConfig {
   readonly llmMaxTokens: number;
   readonly breakerFailures: number;
   readonly breakerCooldownMs: number;
-  /** A PostgreSQL URL: the memo shared by every replica; empty or absent, the memo lives in the SQLite cache. */
+  /** A PostgreSQL URL: the memo shared by every replica; empty or absent, the memo lives in a SQLite file beside the cache (`CACHE.memo`). */
   readonly memoUrl?: string;
 }
 
@@ -278,6 +278,11 @@ class FuzzyTier implements Tier {
 
   #ready(call: Call): Promise<void> {
     return this.#s.shapes.ready(call.server, call.tool);
+  }
+
+  prepare(call: Call): void {
+    // Only a tier that can improvise needs the shape; a failure here is met again by `resolve`.
+    if (this.#p.llm && !this.#s.shapes.isReady(call.server, call.tool)) this.#ready(call).catch(() => undefined);
   }
 
   /** The tool's guide once learnt off the event loop; else (commands) its shape learnt here and now. */

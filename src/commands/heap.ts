@@ -1,0 +1,19 @@
+/**
+ * How far V8 lets a serving process's heap grow past what it holds. By default V8 lets the old
+ * generation reach up to four times the live data before a full collection when it collects fast,
+ * and a server's caches churn (LRU entries evicted after living long enough to be promoted), so a
+ * long run's RSS climbed for tens of thousands of calls to some 4× its live heap (bench/RESULTS.md,
+ * the long run). Growing by at most `HEAP_GROWING_PERCENT` keeps it near the live heap, for more
+ * frequent full collections (done mostly on V8's background threads).
+ *
+ * A `--heap-growing-percent` given to node itself (`node --heap-growing-percent=N toolsim serve`)
+ * is left as it is.
+ */
+import { setFlagsFromString } from 'node:v8';
+
+export const HEAP_GROWING_PERCENT = 50;
+
+export function boundHeapGrowth(): void {
+  if (process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) return;
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+}
