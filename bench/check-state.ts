@@ -62,7 +62,7 @@ const SHARED = '/work/shared/datasets/tau-bench';
 const defaultFile = (name: string): string =>
   existsSync(join(SHARED, name)) ? join(SHARED, name) : join(ROOT, 'cache/samples/tau-bench', name);
 
-/** Answers like the nearest recording (its first example's output), so the answer fits the tool. */
+/** Answers like the nearest recording (its first example's output and error flag), so the answer fits the tool's shape. */
 function nearestOutput(request: SeenRequest): unknown {
   const user = (request.body['messages'] as { content: string }[])[0]?.content ?? '';
   const line = /^output: (.*)$/m.exec(user)?.[1];
@@ -74,6 +74,9 @@ function nearestOutput(request: SeenRequest): unknown {
 }
 
 const userOf = (request: SeenRequest): string => (request.body['messages'] as { content: string }[])[0]?.content ?? '';
+
+/** The nearest recording's error flag, so a copied error message is answered as an error. */
+const nearestIsError = (request: SeenRequest): boolean => /^is_error: (true|false)$/m.exec(userOf(request))?.[1] === 'true';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -142,7 +145,7 @@ async function main(): Promise<void> {
   };
 
   const dir = mkdtempSync(join(tmpdir(), 'toolsim-state-'));
-  const fake = await startFakeAnthropic({ kind: 'answer', output: nearestOutput });
+  const fake = await startFakeAnthropic({ kind: 'answer', output: nearestOutput, isError: nearestIsError });
   const store = Store.open(join(dir, 'cache.db'));
   const rollouts = new Rollouts({ store: new InMemoryRolloutStore(), sweepMs: 0 });
   const fuzzy = createFuzzy({ ...resolveConfig(FUZZY_OPTIONS, {}, {}), apiKey: 'sk-check', baseUrl: fake.url, llmRetries: 0 });
@@ -207,6 +210,7 @@ async function main(): Promise<void> {
         llmRequests: 0,
       };
       const missReasons = new Map<string, number>();
+      const writeMisses = new Map<string, number>();
       const changedRuns: { id: string; steps: Step[] }[] = [];
       let n = 0;
       for (const [id, calls] of trajectories) {
@@ -225,7 +229,11 @@ async function main(): Promise<void> {
         changedRuns.push({ id, steps });
         const write = steps[at]!;
         if (write.answer.tier === 'fuzzy') f.changedFuzzy++;
-        else f.changedMiss++;
+        else {
+          f.changedMiss++;
+          const reason = write.answer.reason ?? write.answer.tier;
+          writeMisses.set(reason, (writeMisses.get(reason) ?? 0) + 1);
+        }
         if (write.answer.tier !== 'fuzzy') continue;
         const changedArgs = canonicalJson((parseArguments(changed.arguments) as { ok: true; value: never }).value);
         for (const [i, step] of steps.entries()) {
@@ -294,6 +302,9 @@ async function main(): Promise<void> {
               ['with a write followed by calls on its server', f.eligible],
               ['  no unrecorded change found for the write', f.unchangeable],
               ['changed writes improvised (the rollout diverges)', pct(f.changedFuzzy, f.changedFuzzy + f.changedMiss)],
+              ...(writeMisses.size > 0
+                ? [['  misses (the rollout stays recorded)', [...writeMisses].map(([r, c]) => `${r} ${c}`).join(', ')] as [string, string]]
+                : []),
               ['later calls on the changed server', f.laterCalls],
               ['later reads', f.laterReads],
               ['  served from recordings (exact)', pct(f.readsExact, f.laterReads)],

@@ -18,7 +18,12 @@ export interface SeenRequest {
 
 export type Behaviour =
   /** A `respond` tool call with this output (or one computed from the request). */
-  | { kind: 'answer'; output: unknown | ((request: SeenRequest) => unknown); isError?: boolean; usage?: Partial<Usage> }
+  | {
+      kind: 'answer';
+      output: unknown | ((request: SeenRequest) => unknown);
+      isError?: boolean | ((request: SeenRequest) => boolean);
+      usage?: Partial<Usage>;
+    }
   /** An error status; 429 and 529 are what rate limits and overload look like. */
   | { kind: 'status'; status: number; retryAfter?: string; retryAfterMs?: string }
   /** 200 with a text answer and no tool call. */
@@ -70,7 +75,8 @@ export async function startFakeAnthropic(initial: Behaviour = { kind: 'answer', 
       case 'answer': {
         const output = typeof behaviour.output === 'function' ? (behaviour.output as (r: SeenRequest) => unknown)(seen) : behaviour.output;
         const input: Record<string, unknown> = { output };
-        if (behaviour.isError !== undefined) input['is_error'] = behaviour.isError;
+        const isError = typeof behaviour.isError === 'function' ? behaviour.isError(seen) : behaviour.isError;
+        if (isError !== undefined) input['is_error'] = isError;
         send(res, 200, {
           id: `msg_${requests.length}`,
           type: 'message',
