@@ -32,7 +32,8 @@ import { WriteRule } from '../src/rollouts/write-rule.js';
 import { Simulator } from '../src/simulator/simulator.js';
 import { Store } from '../src/store/store.js';
 import { createFuzzy } from '../src/tiers/fuzzy/fuzzy-tier.js';
-import { type SeenRequest, startFakeAnthropic } from '../test/support/fake-anthropic.js';
+import { startFakeAnthropic } from '../test/support/fake-anthropic.js';
+import { nearestIsError, nearestOutput, userOf } from './lib/nearest-answer.js';
 import { ROOT } from './lib/paths.js';
 
 interface Recorded {
@@ -61,22 +62,6 @@ interface Step {
 const SHARED = '/work/shared/datasets/tau-bench';
 const defaultFile = (name: string): string =>
   existsSync(join(SHARED, name)) ? join(SHARED, name) : join(ROOT, 'cache/samples/tau-bench', name);
-
-/** Answers like the nearest recording (its first example's output and error flag), so the answer fits the tool's shape. */
-function nearestOutput(request: SeenRequest): unknown {
-  const user = (request.body['messages'] as { content: string }[])[0]?.content ?? '';
-  const line = /^output: (.*)$/m.exec(user)?.[1];
-  try {
-    return line === undefined ? 'ok' : JSON.parse(line);
-  } catch {
-    return 'ok';
-  }
-}
-
-const userOf = (request: SeenRequest): string => (request.body['messages'] as { content: string }[])[0]?.content ?? '';
-
-/** The nearest recording's error flag, so a copied error message is answered as an error. */
-const nearestIsError = (request: SeenRequest): boolean => /^is_error: (true|false)$/m.exec(userOf(request))?.[1] === 'true';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -21,6 +21,7 @@ import { ingest } from '../src/ingest/ingest.js';
 import { memoPathOf } from '../src/store/memo-sqlite.js';
 import { type RecordedCall, Store } from '../src/store/store.js';
 import { startFakeAnthropic } from '../test/support/fake-anthropic.js';
+import { nearestIsError, nearestOutput } from './lib/nearest-answer.js';
 
 export interface LongRunOptions {
   root: string;
@@ -162,7 +163,7 @@ export async function longRun(options: LongRunOptions): Promise<Record<string, u
     arguments: JSON.parse(b.arguments) as Record<string, unknown>,
   }));
 
-  const stand = await startFakeAnthropic({ kind: 'answer', output: 'improvised by the stand-in' });
+  const stand = await startFakeAnthropic({ kind: 'answer', output: nearestOutput, isError: nearestIsError });
   const child: ChildProcess = spawn(
     process.execPath,
     [
