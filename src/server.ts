@@ -59,6 +59,11 @@ export interface RunningServer {
 export interface ServerExtras extends FuzzyExtras {
   /** Where the log goes (standard output by default); tests capture it. */
   logStream?: Writable;
+  /**
+   * False: no rollout state, every call on its own (`trajectory_id` read and ignored), as before
+   * rollouts were kept; the baseline the bench compares rollout state against (bench/servers/stateless.ts).
+   */
+  rollouts?: false;
 }
 
 export async function startServer(config: ServeConfig, extras: ServerExtras = {}): Promise<RunningServer> {
@@ -89,7 +94,7 @@ export async function startServer(config: ServeConfig, extras: ServerExtras = {}
   try {
     // One connection attempt, bounded: a database that is down delays nothing more than that, and is retried in the background.
     await Promise.all([fuzzy.start(), registry.start()]);
-    snapshots = openSnapshots(config, metrics, fuzzy.tier, rollouts);
+    snapshots = openSnapshots(config, metrics, fuzzy.tier, extras.rollouts === false ? undefined : rollouts);
   } catch (error) {
     await fuzzy.close();
     await rollouts.close();
@@ -171,7 +176,7 @@ function openSnapshots(
   config: ServeConfig,
   metrics: Metrics,
   fuzzy: NonNullable<SimulatorOptions['fuzzy']>,
-  rollouts: Rollouts,
+  rollouts: Rollouts | undefined,
 ): Snapshots {
   return Snapshots.open(
     config.db,
@@ -185,7 +190,7 @@ function openSnapshots(
         neighbors: config.neighbors,
         maxKeys: config.maxBodyKeys,
         fuzzy,
-        rollouts,
+        ...(rollouts ? { rollouts } : {}),
       }),
   );
 }
