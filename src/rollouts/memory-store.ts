@@ -7,7 +7,7 @@
  *
  * The digest is computed only for a diverged call, from its entries' hashes, each computed once.
  */
-import { type Answered, entryHash, type HistoryEntry, historyDigest, RECORDED } from '../core/rollout.js';
+import { type Answered, type AnsweredCall, entryHash, type HistoryEntry, historyDigest, RECORDED } from '../core/rollout.js';
 import {
   type EndedHow,
   limitsOf,
@@ -59,7 +59,32 @@ interface RolloutRecord {
   /** A server of it has diverged: it is the last to be evicted. */
   diverged: boolean;
   bytes: number;
-  readonly servers: Map<string, ServerRecord>;
+  /** Its first server and that server's record: most rollouts call one server, kept without a map. */
+  server: string | undefined;
+  first: ServerRecord | undefined;
+  /** Its other servers, once it has called more than one. */
+  others: Map<string, ServerRecord> | undefined;
+}
+
+/** A rollout's record of `server`, if it has answered a call there. */
+function serverOf(rollout: RolloutRecord, server: string): ServerRecord | undefined {
+  return rollout.server === server ? rollout.first : rollout.others?.get(server);
+}
+
+function addServer(rollout: RolloutRecord, server: string): ServerRecord {
+  const record: ServerRecord = { answered: 0, history: [], digest: '', digestAt: -1 };
+  if (rollout.first === undefined) {
+    rollout.server = server;
+    rollout.first = record;
+  } else (rollout.others ??= new Map()).set(server, record);
+  return record;
+}
+
+/** A rollout's servers in the order it first called them. */
+function serversOf(rollout: RolloutRecord): [string, ServerRecord][] {
+  const out: [string, ServerRecord][] = rollout.first === undefined ? [] : [[rollout.server!, rollout.first]];
+  if (rollout.others) out.push(...rollout.others);
+  return out;
 }
 
 /** Bytes of an entry beyond its strings (the object, the array slot), as V8 holds it, roughly. */
@@ -91,7 +116,7 @@ export class InMemoryRolloutStore implements RolloutStore {
 
   state(id: string, server: string): StateRead {
     const rollout = this.#live(id);
-    const record = rollout?.servers.get(server);
+    const record = rollout && serverOf(rollout, server);
     if (record?.since === undefined) return RECORDED;
     return {
       state: 'diverged',
@@ -104,10 +129,33 @@ export class InMemoryRolloutStore implements RolloutStore {
 
   record(id: string, server: string, answered: Answered): Recorded {
     const now = this.#now();
-    let rollout = this.#live(id, now);
+    return this.#record(id, this.#live(id, now), server, answered, now);
+  }
+
+  recordExact(id: string, server: string, answered: AnsweredCall): boolean {
+    const now = this.#now();
+    const rollout = this.#live(id, now);
+    if (rollout && serverOf(rollout, server)?.since !== undefined) return false;
+    this.#record(id, rollout, server, answered, now);
+    return true;
+  }
+
+  #record(id: string, live: RolloutRecord | undefined, server: string, answered: Answered, now: number): Recorded {
+    let rollout = live;
     if (rollout) rollout.touched = true;
     else {
-      rollout = { id, calls: 0, createdAt: now, lastSeen: now, touched: false, diverged: false, bytes: ROLLOUT_BYTES, servers: new Map() };
+      rollout = {
+        id,
+        calls: 0,
+        createdAt: now,
+        lastSeen: now,
+        touched: false,
+        diverged: false,
+        bytes: ROLLOUT_BYTES,
+        server: undefined,
+        first: undefined,
+        others: undefined,
+      };
       this.#rollouts.set(id, rollout);
       this.#bytes += ROLLOUT_BYTES;
     }
@@ -115,8 +163,7 @@ export class InMemoryRolloutStore implements RolloutStore {
     const call = ++rollout.calls;
     let diverged = false;
     if (answered.tier !== 'miss') {
-      let record = rollout.servers.get(server);
-      if (!record) rollout.servers.set(server, (record = { answered: 0, history: [], digest: '', digestAt: -1 }));
+      const record = serverOf(rollout, server) ?? addServer(rollout, server);
       const entry: HistoryEntry = {
         call,
         tool: answered.tool,
@@ -150,7 +197,7 @@ export class InMemoryRolloutStore implements RolloutStore {
   view(id: string): RolloutView | undefined {
     const rollout = this.#live(id);
     if (!rollout) return undefined;
-    const servers: ServerView[] = [...rollout.servers].map(([server, record]) => ({
+    const servers: ServerView[] = serversOf(rollout).map(([server, record]) => ({
       server,
       state: record.since === undefined ? 'recorded' : 'diverged',
       ...(record.since === undefined ? {} : { divergedSince: record.since }),

@@ -3,7 +3,7 @@
  * (memory-store.ts, the default) or PostgreSQL (postgres-store.ts, with `--memo-url`, shared by
  * every replica). One shared test suite runs against both (test/rollouts-store.test.ts).
  */
-import type { Answered, RolloutStoreStatus, RolloutView, ServerState } from '../core/rollout.js';
+import type { Answered, AnsweredCall, RolloutStoreStatus, RolloutView, ServerState } from '../core/rollout.js';
 
 export type { RolloutStoreStatus, RolloutView, ServerView } from '../core/rollout.js';
 
@@ -35,6 +35,14 @@ export interface RolloutStore {
   state(id: string, server: string): StateRead | Promise<StateRead>;
   /** Records a call's answer; starts the rollout if it is new (or had expired). */
   record(id: string, server: string, answered: Answered): Recorded | Promise<Recorded>;
+  /**
+   * The never-diverged path, for a store that can say at once (this process's memory): records an
+   * answer served from a recording (`tier: 'exact'`, which never diverges a server) when the
+   * rollout's state on `server` is recorded, in one step, and says so (`true`); when it is
+   * diverged, records nothing (`false`: the caller takes the long way, `state` then `record`).
+   * A store that answers later has none: every call takes the long way there.
+   */
+  recordExact?(id: string, server: string, answered: AnsweredCall): boolean;
   /** The rollout as it stands, or undefined when there is none (never seen, ended or expired). */
   view(id: string): RolloutView | undefined | Promise<RolloutView | undefined>;
   /** Ends a rollout now; false when there was none. */

@@ -8,7 +8,7 @@
  * earlier call of its rollout in flight runs at once, synchronously when it can (the exact path
  * stays free of promises).
  */
-import type { Answered } from '../core/rollout.js';
+import type { Answered, AnsweredCall } from '../core/rollout.js';
 import type { EndedHow, Recorded, RolloutStore, RolloutView, StateRead } from './rollout-store.js';
 import { WriteRule, type WriteVerdict } from './write-rule.js';
 
@@ -55,6 +55,15 @@ export class Rollouts {
   /** Records a call's answer (`diverged`: this call diverged its server). */
   record(id: string, server: string, answered: Answered): Recorded | Promise<Recorded> {
     return this.store.record(id, server, answered);
+  }
+
+  /**
+   * Records an answer served from a recording in one step when the store can say at once that the
+   * rollout's state on `server` is recorded (true); false records nothing (diverged, or a store
+   * that answers later): the caller takes the long way, `state` then `record`.
+   */
+  recordExact(id: string, server: string, answered: AnsweredCall): boolean {
+    return this.store.recordExact?.(id, server, answered) ?? false;
   }
 
   /**
