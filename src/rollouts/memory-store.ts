@@ -1,15 +1,19 @@
 /**
  * Rollouts kept in this process's memory (without `--memo-url`). Bounded by the TTL, a count, the
  * history kept per server and the bytes that history holds; the clock is injected (tests use a fake
- * one). A call costs two map reads and a push: no hashing, no reordering. Eviction past a cap takes
+ * one). A call costs a map read or two and a push (a call answered from a recording, `recordExact`:
+ * one read, one clock read, the entry its one allocation; a rollout's first server is kept without a
+ * map): no hashing, no reordering. Eviction past a cap takes
  * the longest silent rollout by the CLOCK algorithm (a rollout called since it was last passed over
  * gets a second chance), so it is amortized constant time; the sweep walks every rollout.
  *
  * The digest is computed only for a diverged call, from its entries' hashes, each computed once.
  */
-import { type Answered, type AnsweredCall, entryHash, type HistoryEntry, historyDigest, RECORDED } from '../core/rollout.js';
+import { type Answered, entryHash, type HistoryEntry, historyDigest, RECORDED } from '../core/rollout.js';
 import {
   type EndedHow,
+  type ExactAnswer,
+  type ExactCall,
   limitsOf,
   type Recorded,
   type RolloutStore,
@@ -129,18 +133,43 @@ export class InMemoryRolloutStore implements RolloutStore {
 
   record(id: string, server: string, answered: Answered): Recorded {
     const now = this.#now();
-    return this.#record(id, this.#live(id, now), server, answered, now);
+    const rollout = this.#touch(id, this.#live(id, now), now);
+    const call = rollout.calls;
+    const diverged =
+      answered.tier !== 'miss' &&
+      this.#append(rollout, server, {
+        call,
+        tool: answered.tool,
+        arguments: answered.arguments,
+        outputJson: answered.outputJson,
+        isError: answered.isError,
+        tier: answered.tier,
+        writes: answered.writes,
+      });
+    this.#capped(rollout);
+    return { kind: 'ok', call, diverged };
   }
 
-  recordExact(id: string, server: string, answered: AnsweredCall): boolean {
+  recordExact(id: string, server: string, call: ExactCall, answer: ExactAnswer): boolean {
     const now = this.#now();
-    const rollout = this.#live(id, now);
-    if (rollout && serverOf(rollout, server)?.since !== undefined) return false;
-    this.#record(id, rollout, server, answered, now);
+    const live = this.#live(id, now);
+    if (live && serverOf(live, server)?.since !== undefined) return false;
+    const rollout = this.#touch(id, live, now);
+    this.#append(rollout, server, {
+      call: rollout.calls,
+      tool: call.tool,
+      arguments: call.arguments,
+      outputJson: answer.outputJson,
+      isError: answer.isError,
+      tier: 'exact',
+      writes: call.writes,
+    });
+    this.#capped(rollout);
     return true;
   }
 
-  #record(id: string, live: RolloutRecord | undefined, server: string, answered: Answered, now: number): Recorded {
+  /** The rollout (started if `live` is none), its calls counted one more and its clock set. */
+  #touch(id: string, live: RolloutRecord | undefined, now: number): RolloutRecord {
     let rollout = live;
     if (rollout) rollout.touched = true;
     else {
@@ -160,38 +189,35 @@ export class InMemoryRolloutStore implements RolloutStore {
       this.#bytes += ROLLOUT_BYTES;
     }
     rollout.lastSeen = now;
-    const call = ++rollout.calls;
+    rollout.calls++;
+    return rollout;
+  }
+
+  /** Adds an answered call to the rollout's history on `server`; true when it diverged the server. */
+  #append(rollout: RolloutRecord, server: string, entry: HistoryEntry): boolean {
+    const record = serverOf(rollout, server) ?? addServer(rollout, server);
+    const history = record.history;
+    history.push(entry);
+    record.answered++;
+    this.#grow(rollout, entryBytes(entry));
     let diverged = false;
-    if (answered.tier !== 'miss') {
-      const record = serverOf(rollout, server) ?? addServer(rollout, server);
-      const entry: HistoryEntry = {
-        call,
-        tool: answered.tool,
-        arguments: answered.arguments,
-        outputJson: answered.outputJson,
-        isError: answered.isError,
-        tier: answered.tier,
-        writes: answered.writes,
-      };
-      const history = record.history;
-      history.push(entry);
-      record.answered++;
-      this.#grow(rollout, entryBytes(entry));
-      if (record.since === undefined && answered.writes && answered.tier === 'fuzzy') {
-        record.since = call;
-        record.by = { tool: answered.tool, arguments: answered.arguments };
-        rollout.diverged = true;
-        diverged = true;
-      }
-      // The last maxHistory entries are kept, and the write that diverged the server, however old.
-      while (history.length > this.limits.maxHistory) {
-        const at = history[0]!.call === record.since ? 1 : 0;
-        if (history.length - at <= this.limits.maxHistory) break;
-        this.#grow(rollout, -entryBytes(at === 0 ? history.shift()! : history.splice(1, 1)[0]!));
-      }
+    if (record.since === undefined && entry.writes && entry.tier === 'fuzzy') {
+      record.since = entry.call;
+      record.by = { tool: entry.tool, arguments: entry.arguments };
+      rollout.diverged = true;
+      diverged = true;
     }
+    // The last maxHistory entries are kept, and the write that diverged the server, however old.
+    while (history.length > this.limits.maxHistory) {
+      const at = history[0]!.call === record.since ? 1 : 0;
+      if (history.length - at <= this.limits.maxHistory) break;
+      this.#grow(rollout, -entryBytes(at === 0 ? history.shift()! : history.splice(1, 1)[0]!));
+    }
+    return diverged;
+  }
+
+  #capped(rollout: RolloutRecord): void {
     if (this.#rollouts.size > this.limits.maxRollouts || this.#bytes > this.#maxBytes) this.#enforceCaps(rollout);
-    return { kind: 'ok', call, diverged };
   }
 
   view(id: string): RolloutView | undefined {

@@ -3,9 +3,23 @@
  * (memory-store.ts, the default) or PostgreSQL (postgres-store.ts, with `--memo-url`, shared by
  * every replica). One shared test suite runs against both (test/rollouts-store.test.ts).
  */
-import type { Answered, AnsweredCall, RolloutStoreStatus, RolloutView, ServerState } from '../core/rollout.js';
+import type { Answered, RolloutStoreStatus, RolloutView, ServerState } from '../core/rollout.js';
 
 export type { RolloutStoreStatus, RolloutView, ServerView } from '../core/rollout.js';
+
+/** A call answered from a recording, as its history entry needs it besides the answer (`tier: 'exact'`). */
+export interface ExactCall {
+  readonly tool: string;
+  /** Canonical JSON of the arguments. */
+  readonly arguments: string;
+  readonly writes: boolean;
+}
+
+/** The answer a recording gave (`Answer` has these). */
+export interface ExactAnswer {
+  readonly outputJson: string;
+  readonly isError: boolean;
+}
 
 /** A rollout's state on a server, or the store cannot be read now (its database is down). */
 export type StateRead = ServerState | { readonly state: 'unavailable' };
@@ -36,13 +50,13 @@ export interface RolloutStore {
   /** Records a call's answer; starts the rollout if it is new (or had expired). */
   record(id: string, server: string, answered: Answered): Recorded | Promise<Recorded>;
   /**
-   * The never-diverged path, for a store that can say at once (this process's memory): records an
-   * answer served from a recording (`tier: 'exact'`, which never diverges a server) when the
-   * rollout's state on `server` is recorded, in one step, and says so (`true`); when it is
+   * The never-diverged path, for a store that can say at once (this process's memory): records
+   * `call` answered from a recording (`tier: 'exact'`, which never diverges a server) with `answer`
+   * when the rollout's state on `server` is recorded, in one step, and says so (`true`); when it is
    * diverged, records nothing (`false`: the caller takes the long way, `state` then `record`).
    * A store that answers later has none: every call takes the long way there.
    */
-  recordExact?(id: string, server: string, answered: AnsweredCall): boolean;
+  recordExact?(id: string, server: string, call: ExactCall, answer: ExactAnswer): boolean;
   /** The rollout as it stands, or undefined when there is none (never seen, ended or expired). */
   view(id: string): RolloutView | undefined | Promise<RolloutView | undefined>;
   /** Ends a rollout now; false when there was none. */

@@ -8,8 +8,8 @@
  * earlier call of its rollout in flight runs at once, synchronously when it can (the exact path
  * stays free of promises).
  */
-import type { Answered, AnsweredCall } from '../core/rollout.js';
-import type { EndedHow, Recorded, RolloutStore, RolloutView, StateRead } from './rollout-store.js';
+import type { Answered } from '../core/rollout.js';
+import type { EndedHow, ExactAnswer, ExactCall, Recorded, RolloutStore, RolloutView, StateRead } from './rollout-store.js';
 import { WriteRule, type WriteVerdict } from './write-rule.js';
 
 export interface RolloutsOptions {
@@ -62,8 +62,8 @@ export class Rollouts {
    * rollout's state on `server` is recorded (true); false records nothing (diverged, or a store
    * that answers later): the caller takes the long way, `state` then `record`.
    */
-  recordExact(id: string, server: string, answered: AnsweredCall): boolean {
-    return this.store.recordExact?.(id, server, answered) ?? false;
+  recordExact(id: string, server: string, call: ExactCall, answer: ExactAnswer): boolean {
+    return this.store.recordExact?.(id, server, call, answer) ?? false;
   }
 
   /**

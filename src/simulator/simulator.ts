@@ -12,10 +12,11 @@ import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
 import { DEFAULT_MAX_KEYS } from '../core/json-size.js';
 import { stringifyJson } from '../core/json-text.js';
 import { type CallTally, type Metrics, UNKNOWN_LABEL } from '../core/metrics.js';
-import type { Answered, AnsweredCall, Diverged, RolloutStoreStatus, RolloutView } from '../core/rollout.js';
+import type { Answered, Diverged, RolloutStoreStatus, RolloutView } from '../core/rollout.js';
 import { toolId } from '../core/tool-id.js';
 import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, RepeatPolicy, RolloutMatch, ToolInfo } from '../core/types.js';
 import { withoutTrajectoryId } from '../rollouts/memo-text.js';
+import type { ExactCall } from '../rollouts/rollout-store.js';
 import type { Rollouts } from '../rollouts/rollouts.js';
 import { SnapshotContext } from '../snapshot/context.js';
 import type { Store } from '../store/store.js';
@@ -84,9 +85,9 @@ type Prepared = { call: Call; known: true } | { call: Call; known: false; server
 interface Remembered {
   readonly key: string;
   readonly tally: CallTally;
-  /** For a call of a named rollout (whose text names it): its server, and the history entry its exact answer makes, the same for every call of the text. */
+  /** For a call of a named rollout: its server, and what its history entry needs besides the answer (the same for every call of the text). */
   readonly server?: string;
-  readonly entry?: AnsweredCall;
+  readonly exactCall?: ExactCall;
   /** A memo hit: the first improvisation of a call stands as long as the snapshot is served. */
   readonly memoHit?: Answer;
 }
@@ -103,7 +104,7 @@ const FOUND_ENTRIES = 10_000;
 const MEMO_SHARE = 1 / 8;
 /** Bytes a memo entry holds beyond its request text (the entry object, the cache's slots); measured like the answers'. */
 export const MEMO_ENTRY_BYTES = 180;
-/** Bytes a rollout call's memo entry holds beyond those, besides its canonical arguments (its history entry's object). */
+/** Bytes a rollout call's memo entry holds beyond those, besides its canonical arguments (the object holding them). */
 const MEMO_CALL_BYTES = 64;
 
 /** What a rollout records of a miss: it changed nothing and told nothing. */
@@ -183,7 +184,7 @@ export class Simulator {
       sizeCalculation: (remembered, text) =>
         MEMO_ENTRY_BYTES +
         stringBytes(text) +
-        (remembered.entry ? MEMO_CALL_BYTES + stringBytes(remembered.entry.arguments) : 0) +
+        (remembered.exactCall ? MEMO_CALL_BYTES + stringBytes(remembered.exactCall.arguments) : 0) +
         (remembered.memoHit ? ANSWER_ENTRY_BYTES + stringBytes(answerJson(remembered.memoHit)) : 0),
     });
     const setup: TierSetup = { context, metrics: options.metrics };
@@ -360,7 +361,14 @@ export class Simulator {
     if (remember !== undefined && answer.tier === 'exact' && answer === this.exact.lookup(call.key)?.answer)
       this.#remembered.set(
         remember,
-        inRollout ? { key: call.key, tally, server: call.server, entry: this.#exactEntry(call, answer) } : { key: call.key, tally },
+        inRollout
+          ? {
+              key: call.key,
+              tally,
+              server: call.server,
+              exactCall: { tool: call.tool, arguments: call.canonical, writes: this.#writesOf(call) },
+            }
+          : { key: call.key, tally },
       );
     return answer;
   }
@@ -376,20 +384,11 @@ export class Simulator {
   #inRollout(rollouts: Rollouts, id: string, request: CallRequest, text: string | undefined): Answer | Promise<Answer> {
     const started = performance.now();
     // The request memo, as for any call: a repeated text in recorded state skips parsing and hashing,
-    // and its answer is recorded in one step, with the history entry remembered beside the text.
+    // and its answer is recorded in one step (the store's one lookup, the history entry its one allocation).
     const remembered = text === undefined ? undefined : this.#remembered.get(text);
-    const entry = remembered?.entry;
-    if (entry) {
+    if (remembered?.exactCall) {
       const served = this.exact.lookup(remembered.key)?.answer;
-      // An answer the exact tier loaded again since (its cache evicted it) gets an entry of its own.
-      if (
-        served &&
-        rollouts.recordExact(
-          id,
-          remembered.server!,
-          entry.outputJson === served.outputJson ? entry : this.#renewed(text!, remembered, served),
-        )
-      ) {
+      if (served && rollouts.recordExact(id, remembered.server!, remembered.exactCall, served)) {
         remembered.tally.count((performance.now() - started) / 1000);
         return served;
       }
@@ -432,25 +431,6 @@ export class Simulator {
         });
       }),
     );
-  }
-
-  /** The history entry an exact answer to `call` makes in a rollout (the same for every call of its text). */
-  #exactEntry(call: Call, answer: Answer): AnsweredCall {
-    return {
-      tool: call.tool,
-      arguments: call.canonical,
-      outputJson: answer.outputJson,
-      isError: answer.isError,
-      tier: 'exact',
-      writes: this.#writesOf(call),
-    };
-  }
-
-  /** A remembered rollout text's entry for the exact tier's answer as loaded now (remembered again, so no stale output is held). */
-  #renewed(text: string, remembered: Remembered, served: Answer): AnsweredCall {
-    const entry: AnsweredCall = { ...remembered.entry!, outputJson: served.outputJson, isError: served.isError };
-    this.#remembered.set(text, { ...remembered, entry });
-    return entry;
   }
 
   #stateUnavailable(call: Call, started: number): Answer {
