@@ -16,8 +16,10 @@ import { InMemoryRolloutStore } from '../src/rollouts/memory-store.js';
 import { PostgresRolloutStore } from '../src/rollouts/postgres-store.js';
 import type { RolloutStore } from '../src/rollouts/rollout-store.js';
 import { Rollouts } from '../src/rollouts/rollouts.js';
+import { startServer } from '../src/server.js';
 import { createFuzzy, type FuzzyConfig } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { appOf, cacheOf, metricValue, onCleanup, type TestApp, tempDir, writeLog } from './helpers.js';
+import { serveConfig } from './server-process.js';
 import { runCli } from './support/cli.js';
 import { type FakeAnthropic, type SeenRequest, startFakeAnthropic } from './support/fake-anthropic.js';
 import { startPostgres } from './support/postgres.js';
@@ -306,6 +308,128 @@ describe('rollouts seen from outside', () => {
     // Once diverged, the remembered text no longer answers: the call is improvised.
     await call(app, CANCEL_2, 'memo');
     expect((await call(app, GET_2, 'memo')).tier).toBe('fuzzy');
+  });
+});
+
+describe('the never-diverged path', () => {
+  const post = (app: TestApp, payload: string) =>
+    app.app.inject({ method: 'POST', url: '/v1/call', headers: { 'content-type': 'application/json' }, payload });
+
+  it("gives a rollout's call the same answer object as the call without one, and sibling rollouts one memo entry", async () => {
+    const fake = await stand();
+    const app = await shop(fake);
+    const plain = app.simulator.resolve(GET_2, JSON.stringify(GET_2));
+    expect(app.simulator.resolve(GET_2, JSON.stringify(GET_2))).toBe(plain);
+    const text = JSON.stringify(GET_2);
+    // Eight sibling rollouts of one task, each body naming its rollout last (JSON.stringify) or first.
+    for (let i = 0; i < 8; i++) {
+      const body = i % 2 === 0 ? `${text.slice(0, -1)},"trajectory_id":"sib-${i}"}` : `{"trajectory_id":"sib-${i}",${text.slice(1)}`;
+      const answer = app.simulator.resolve({ ...GET_2, trajectory_id: `sib-${i}` }, body);
+      expect(answer, body).toBe(plain);
+      expect((await post(app, body.replace(`sib-${i}`, `http-${i}`))).body).toBe((await post(app, text)).body);
+    }
+    // The plain call's text and every sibling's: one entry.
+    expect(app.simulator.remembered.entries).toBe(1);
+    for (const id of ['sib-0', 'sib-7', 'http-3']) {
+      const view = (await app.app.inject({ method: 'GET', url: `/v1/rollouts/${id}` })).json();
+      expect(view, id).toMatchObject({ calls: 1, servers: [{ server: 'shop', state: 'recorded', answered: 1 }] });
+      expect(view.servers[0].history).toEqual([
+        {
+          call: 1,
+          tool: 'get_order',
+          arguments: { order_id: '#2' },
+          output: 'order #2: pending',
+          is_error: false,
+          tier: 'exact',
+          writes: false,
+        },
+      ]);
+    }
+    // json.dumps' spacing is cut too (one more text: its spacing is its own); a name in the middle is
+    // remembered by the call's own JSON text, one entry for all such bodies.
+    const dumped = '{"server": "shop", "tool": "get_order", "arguments": {"order_id": "#2"}';
+    for (const id of ['p1', 'p2'])
+      expect(app.simulator.resolve({ ...GET_2, trajectory_id: id }, `${dumped}, "trajectory_id": "${id}"}`)).toBe(plain);
+    for (const id of ['m1', 'm2', 'm3'])
+      expect(
+        app.simulator.resolve(
+          { ...GET_2, trajectory_id: id },
+          `{"server":"shop","trajectory_id":"${id}","tool":"get_order","arguments":{"order_id":"#2"}}`,
+        ),
+      ).toBe(plain);
+    expect(app.simulator.remembered.entries).toBe(3);
+    expect(fake.requests.length).toBe(0);
+    const metrics = await app.metrics.registry.metrics();
+    expect(metricValue(metrics, 'toolsim_calls_total{tier="exact",server="shop",tool="get_order"}')).toBe(2 + 8 + 16 + 2 + 3);
+  });
+
+  it("never serves a diverged rollout the recording its recorded siblings' shared memo entry points to", async () => {
+    const fake = await stand();
+    const app = await shop(fake);
+    const body = (id: string): string => JSON.stringify({ ...GET_2, trajectory_id: id });
+    for (const id of ['s1', 's2', 'd']) expect(JSON.parse((await post(app, body(id))).body).tier).toBe('exact');
+    expect(app.simulator.remembered.entries).toBe(1);
+    expect((await call(app, CANCEL_2, 'd')).tier).toBe('fuzzy');
+    // The same text, remembered with its recording: the diverged rollout is improvised with its history.
+    const read = JSON.parse((await post(app, body('d'))).body) as Result;
+    expect(read).toMatchObject({ tier: 'fuzzy', match: { rollout: { diverged_since: 2, history: 2 } } });
+    expect(fake.requests.length).toBe(2);
+    // Its improvisation is not remembered for the others: siblings and plain calls still get the recording.
+    for (const id of ['s1', 's3']) expect(JSON.parse((await post(app, body(id))).body).tier).toBe('exact');
+    expect((await call(app, GET_2)).tier).toBe('exact');
+    expect(fake.requests.length).toBe(2);
+    const view = (await app.app.inject({ method: 'GET', url: '/v1/rollouts/d' })).json();
+    expect(view.servers[0]).toMatchObject({ state: 'diverged', diverged_since: 2, answered: 3 });
+    expect(view.servers[0].history.map((e: { tier: string }) => e.tier)).toEqual(['fuzzy', 'fuzzy', 'exact']);
+  });
+
+  it('records an exact answer in one step in memory, and nothing once the server diverged', async () => {
+    const store = new InMemoryRolloutStore();
+    const read = { tool: 'get_order', arguments: '{"order_id":"#2"}', writes: false };
+    const answer = { outputJson: '"order #2: pending"', isError: false };
+    expect(store.recordExact('r', 'shop', read, answer)).toBe(true);
+    expect(
+      store.recordExact('r', 'mail', { tool: 'list_messages', arguments: '{}', writes: false }, { outputJson: '[]', isError: false }),
+    ).toBe(true);
+    expect(
+      store.record('r', 'shop', { ...read, tool: 'cancel_order', outputJson: '"ok"', isError: false, tier: 'fuzzy', writes: true }),
+    ).toEqual({
+      kind: 'ok',
+      call: 3,
+      diverged: true,
+    });
+    expect(store.recordExact('r', 'shop', read, answer)).toBe(false);
+    expect(
+      store.recordExact('r', 'mail', { tool: 'list_messages', arguments: '{}', writes: false }, { outputJson: '[]', isError: false }),
+    ).toBe(true);
+    const view = store.view('r')!;
+    expect(view.calls).toBe(4);
+    expect(view.servers.map((s) => [s.server, s.state, s.answered])).toEqual([
+      ['shop', 'diverged', 2],
+      ['mail', 'recorded', 2],
+    ]);
+    expect(view.servers[0]!.history.map((e) => [e.call, e.tier])).toEqual([
+      [3, 'fuzzy'],
+      [1, 'exact'],
+    ]);
+    // A store that answers later has no one-step path: the registry says so, and the caller takes the long way.
+    const later = registry(new PostgresRolloutStore({ url: 'postgres://127.0.0.1:1/none' }));
+    expect(later.recordExact('r', 'shop', read, answer)).toBe(false);
+  });
+
+  it("serves today's answers without rollout state when the server is started without it (the bench's baseline)", async () => {
+    const { path } = await cacheOf(RECORDS);
+    const server = await startServer(serveConfig({ db: path }), { rollouts: false });
+    onCleanup(() => server.close());
+    const send = (payload: object) =>
+      fetch(`${server.url}/v1/call`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(payload),
+      }).then((r) => r.json());
+    expect(await send({ ...CANCEL_2, trajectory_id: 'x' })).toMatchObject({ tier: 'miss' });
+    expect(await send({ ...GET_2, trajectory_id: 'x' })).toMatchObject({ tier: 'exact' });
+    expect((await fetch(`${server.url}/v1/rollouts/x`)).status).toBe(404);
   });
 });
 

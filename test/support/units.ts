@@ -9,6 +9,7 @@ export type { Json, Observation } from '../../src/core/types.js';
 export { readLines, readLinesSync } from '../../src/ingest/lines.js';
 export { transientMatcher } from '../../src/ingest/transient.js';
 export { jsonEqual, sameOutput } from '../../src/replay/compare.js';
+export { withoutTrajectoryId } from '../../src/rollouts/memo-text.js';
 export { nameWords, WriteRule, writesByName } from '../../src/rollouts/write-rule.js';
 export { disagreements, promptShape, shapeJson, shapeSchema } from '../../src/shapes/describe.js';
 export { EMBEDDED_CHARS, readEmbedded, readPython } from '../../src/shapes/embedded.js';
