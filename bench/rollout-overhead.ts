@@ -2,7 +2,11 @@
  * The simulator's own cost of rollout state, without HTTP or `inject()` around it (whose noise on
  * a shared machine is larger than the difference): the same calls of named rollouts (a fresh set
  * each round, the last one ended, as a trainer ends its rollouts) resolved by a simulator with rollout state and
- * by one without it (today: `trajectory_id` ignored), alternating rounds, CPU of this process.
+ * by one without it (today: `trajectory_id` ignored), alternating rounds, CPU of this process. Two
+ * patterns: one rollout per recorded call making it again on every pass, and an RL run's (sibling
+ * rollouts of a task making the same few calls once each, as scenario 10 sends them). With state, a
+ * rollout's call is remembered by its text without `trajectory_id`, so siblings share a memo entry
+ * that the server without state, keyed by the whole text, does not have.
  *
  *   node dist/bench/rollout-overhead.js [--calls 24000] [--rounds 6]
  */
@@ -19,6 +23,7 @@ import { Simulator } from '../src/simulator/simulator.js';
 import { Store } from '../src/store/store.js';
 import { SAMPLES } from './lib/paths.js';
 import { median } from './lib/stats.js';
+import { roundBodies } from './scenarios/rollouts.js';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '24000' }, rounds: { type: 'string', default: '6' } } });
 const calls = Number(values.calls);
@@ -42,34 +47,50 @@ try {
       plain.push(body);
     }
   let round = 0;
-  const run = async (simulator: Simulator, count: number): Promise<number> => {
-    const at = ++round;
-    const bodies = plain.map((b, i) => `${b.slice(0, -1)},"trajectory_id":"overhead-${at}-${i}"}`);
-    const before = process.cpuUsage();
-    for (let i = 0; i < count; i++) {
-      const text = bodies[i % bodies.length]!;
-      const answer = simulator.resolve(parseJson(text, 'value') as never, text);
-      if (answer instanceof Promise) await answer;
+  /** Median µs per call with and without state, and the rounds, for bodies `bodiesOf(round)` naming `rollouts(round)`. */
+  const compare = async (bodiesOf: (at: number) => string[], rollouts: (at: number) => string[]) => {
+    const run = async (simulator: Simulator, count: number): Promise<number> => {
+      const at = ++round;
+      const bodies = bodiesOf(at);
+      const before = process.cpuUsage();
+      for (let i = 0; i < count; i++) {
+        const text = bodies[i % bodies.length]!;
+        const answer = simulator.resolve(parseJson(text, 'value') as never, text);
+        if (answer instanceof Promise) await answer;
+      }
+      const used = process.cpuUsage(before);
+      if (simulator === withState) for (const id of rollouts(at)) await registry.end(id);
+      return (used.user + used.system) / count;
+    };
+    await run(without, 2 * plain.length);
+    await run(withState, 2 * plain.length);
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let r = 0; r < Number(values.rounds); r++) {
+      if (r % 2 === 0) {
+        a.push(await run(withState, calls));
+        b.push(await run(without, calls));
+      } else {
+        b.push(await run(without, calls));
+        a.push(await run(withState, calls));
+      }
     }
-    const used = process.cpuUsage(before);
-    if (simulator === withState) for (let i = 0; i < plain.length; i++) await registry.end(`overhead-${at}-${i}`);
-    return (used.user + used.system) / count;
+    return `with rollout state ${median(a).toFixed(2)} µs, without ${median(b).toFixed(2)} µs (median of ${a.length} rounds; with / without per round: ${a.map((x, i) => `${x.toFixed(2)}/${b[i]!.toFixed(2)}`).join(', ')})`;
   };
-  await run(without, 2 * plain.length);
-  await run(withState, 2 * plain.length);
-  const a: number[] = [];
-  const b: number[] = [];
-  for (let r = 0; r < Number(values.rounds); r++) {
-    if (r % 2 === 0) {
-      a.push(await run(withState, calls));
-      b.push(await run(without, calls));
-    } else {
-      b.push(await run(without, calls));
-      a.push(await run(withState, calls));
-    }
-  }
+  const perCall = await compare(
+    (at) => plain.map((b, i) => `${b.slice(0, -1)},"trajectory_id":"overhead-${at}-${i}"}`),
+    (at) => plain.map((_, i) => `overhead-${at}-${i}`),
+  );
+  // An RL run's pattern: each rollout makes 4 calls once, groups of 8 siblings the same ones.
+  const count = calls / 4;
+  const rl = await compare(
+    (at) => roundBodies(plain, count, at),
+    (at) => Array.from({ length: count }, (_, k) => `bench-${at}-${k}`),
+  );
   process.stdout.write(
-    `${plain.length} distinct recorded calls as calls of named rollouts, ${calls} per round: simulator CPU per call with rollout state ${median(a).toFixed(2)} µs, without ${median(b).toFixed(2)} µs (median of ${a.length} rounds; with / without per round: ${a.map((x, i) => `${x.toFixed(2)}/${b[i]!.toFixed(2)}`).join(', ')})\n`,
+    `${plain.length} distinct recorded calls, ${calls} calls per round, simulator CPU per call:\n` +
+      `  one rollout per call, making it again on every pass: ${perCall}\n` +
+      `  sibling rollouts making the same 4 calls once each: ${rl}\n`,
   );
   await registry.close();
 } finally {
