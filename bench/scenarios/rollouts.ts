@@ -152,8 +152,9 @@ export async function rolloutsVsPlain(fixture: HttpFixture, mode: Mode): Promise
         `The same request bodies, calls of named rollouts as an RL run sends them, to toolsim with rollout state (\`toolsim serve\`, the in-memory registry) and to toolsim without it ` +
           "(today's: the same server with every call on its own, `trajectory_id` ignored; bench/servers/stateless.ts). " +
           `Each round, ${thousands(HTTP_ROLLOUTS)} new rollouts making ${PER_ROLLOUT} recorded calls each, groups of ${SIBLINGS} sibling rollouts making the same calls ` +
-          `(drawn in turn from ${thousands(CALLS)} distinct recorded calls), every rollout's first call sent before any second one; so every request text is new to both servers ` +
-          '(its `trajectory_id` with it), every rollout grows a history of exact answers and never diverges; ended with DELETE after the round (untimed) on the side that keeps them. ' +
+          `(drawn in turn from ${thousands(CALLS)} distinct recorded calls), every rollout's first call sent before any second one. Every request text is new (its \`trajectory_id\` with it): ` +
+          "the server without state remembers texts whole, so none repeats; the one with state remembers a rollout's call by its text without `trajectory_id`, so a task's siblings after the first are request memo hits. " +
+          'Every rollout grows a history of exact answers and never diverges; ended with DELETE after the round (untimed) on the side that keeps them. ' +
           'Answers checked the same bytes on both sides, and that only one side keeps rollout state, first. ' +
           `Over HTTP: ${mode.connections} connections taking the bodies in turn, ${mode.roundS} s per side per round, sides alternating; ` +
           `in-process: ${thousands(inProcess.calls / PER_ROLLOUT)} rollouts per round the same way, ${thousands(inProcess.calls)} \`inject()\` calls per side per round, four alternating rounds, CPU of this process. ` +
