@@ -6,7 +6,7 @@
  * In front of it, the request memo: a request's text seen before skips parsing and hashing.
  */
 import { LRUCache } from 'lru-cache';
-import { answerJson, buildAnswerJson } from '../core/answer-json.js';
+import { answerJson, memoHitAnswer } from '../core/answer-json.js';
 import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
 import { DEFAULT_MAX_KEYS } from '../core/json-size.js';
@@ -18,7 +18,7 @@ import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, Repea
 import type { Rollouts } from '../rollouts/rollouts.js';
 import { SnapshotContext } from '../snapshot/context.js';
 import type { Store } from '../store/store.js';
-import { ANSWER_ENTRY_BYTES, stringBytes } from '../tiers/answer-lru.js';
+import { ANSWER_ENTRY_BYTES, AnswerMemory, stringBytes } from '../tiers/answer-lru.js';
 import { EligibilityTier } from '../tiers/eligibility.js';
 import { DEFAULT_LRU_BYTES, ExactTier } from '../tiers/exact.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
@@ -174,7 +174,9 @@ export class Simulator {
     const lruSize = options.lruSize ?? 100_000;
     const lruBytes = options.lruBytes ?? DEFAULT_LRU_BYTES;
     const memoBytes = Math.floor(lruBytes * MEMO_SHARE);
-    this.exact = new ExactTier(context, options.repeatPolicy ?? 'first', lruSize, lruBytes - memoBytes);
+    // One memory for the answers of every tier (recorded and improvised): whichever a workload leans on gets it.
+    const answers = new AnswerMemory({ maxEntries: lruSize, maxBytes: lruBytes - memoBytes });
+    this.exact = new ExactTier(context, options.repeatPolicy ?? 'first', answers);
     // Bounded by bytes alone: with `max`, lru-cache would allocate its slots for every entry up front.
     this.#remembered = new LRUCache<string, Remembered>({
       maxSize: Math.max(memoBytes, 1),
@@ -184,7 +186,7 @@ export class Simulator {
         (remembered.call ? MEMO_CALL_BYTES + stringBytes(remembered.call.canonical) : 0) +
         (remembered.memoHit ? ANSWER_ENTRY_BYTES + stringBytes(answerJson(remembered.memoHit)) : 0),
     });
-    const setup: TierSetup = { context, metrics: options.metrics };
+    const setup: TierSetup = { context, metrics: options.metrics, answers };
     // TIERS: the order a call meets them. A new tier is a file in src/tiers/ and a line here.
     this.#tiers = [this.exact, new EligibilityTier(context), (options.fuzzy ?? disabledFuzzy)(setup)];
   }
@@ -275,8 +277,8 @@ export class Simulator {
     // would otherwise fill the memo (and then the heap with what it evicts) for nothing.
     const remember = memoText !== undefined && this.exact.holds(call.key) ? memoText : undefined;
     const answer = this.#walk(this.#resolution(call), started, remember);
-    if (memoText === undefined || !(answer instanceof Promise)) return answer;
-    return answer.then((answered) => {
+    if (memoText === undefined) return answer;
+    return then(answer, (answered) => {
       // An improvisation that stands (memoized now or before) is served from here on its next use,
       // as the memo hit it is. One held in memory while its write waits is not: it is not stored yet.
       if (answered.tier === 'fuzzy' && !answered.match.unmemoized) this.#rememberMemoHit(memoText, call, answered);
@@ -285,8 +287,7 @@ export class Simulator {
   }
 
   #rememberMemoHit(text: string, call: Call, answer: Answer): void {
-    const memoHit: Answer = answer.match.memoized ? answer : { ...answer, match: { ...answer.match, memoized: true } };
-    memoHit.json = buildAnswerJson(memoHit);
+    const memoHit = memoHitAnswer(answer);
     this.#remembered.set(text, { key: call.key, tally: this.#tallyOf(call, true, memoHit), memoHit });
   }
 
@@ -295,7 +296,11 @@ export class Simulator {
     let reason: MissReason | undefined;
     for (let at = 0; at < this.#tiers.length; at++) {
       const tier = this.#tiers[at]!;
-      if (tier.needsNeighbors && walk.found === undefined) return this.#walkOn(walk, at, undefined, reason, started);
+      if (tier.needsNeighbors && walk.found === undefined) {
+        const recalled = this.#recall(walk, at);
+        if (recalled) return this.#answered(walk.call, recalled, started, remember, inRollout);
+        return this.#walkOn(walk, at, undefined, reason, started);
+      }
       const outcome = tier.resolve(walk);
       if (outcome instanceof Promise) return this.#walkOn(walk, at, outcome, reason, started);
       if (outcome.kind === 'answer') return this.#answered(walk.call, outcome.answer, started, remember, inRollout);
@@ -306,6 +311,19 @@ export class Simulator {
     if (walk.found === undefined) return this.#walkOn(walk, this.#tiers.length, undefined, reason, started);
     const miss = missAnswer(walk.call, reason ?? 'no_similar_calls', walk.found, { refused: walk.refused });
     return this.#answered(walk.call, miss, started, undefined);
+  }
+
+  /**
+   * An answer one of the tiers from `at` on holds in memory for this very call (a memo hit), found
+   * without the call's neighbours. The tiers before the one that holds it decided the call then as
+   * they would now: they decide by the call and the snapshot alone, and the answer is the snapshot's.
+   */
+  #recall(walk: Walk, at: number): Answer | undefined {
+    for (let i = at; i < this.#tiers.length; i++) {
+      const recalled = this.#tiers[i]!.recall?.(walk);
+      if (recalled?.kind === 'answer') return recalled.answer;
+    }
+    return undefined;
   }
 
   /** The rest of the walk from tier `at` (whose outcome may be `pending`), asynchronously. */
