@@ -6,7 +6,6 @@
  * In front of it, the request memo: a request's text seen before skips parsing and hashing.
  */
 import { LRUCache } from 'lru-cache';
-import { answerJson, memoHitAnswer } from '../core/answer-json.js';
 import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
 import { DEFAULT_MAX_KEYS } from '../core/json-size.js';
@@ -18,7 +17,7 @@ import type { Answer, Call, JsonObject, MissReason, Neighbor, Observation, Repea
 import type { Rollouts } from '../rollouts/rollouts.js';
 import { SnapshotContext } from '../snapshot/context.js';
 import type { Store } from '../store/store.js';
-import { ANSWER_ENTRY_BYTES, AnswerMemory, stringBytes } from '../tiers/answer-lru.js';
+import { AnswerMemory, stringBytes } from '../tiers/answer-lru.js';
 import { EligibilityTier } from '../tiers/eligibility.js';
 import { DEFAULT_LRU_BYTES, ExactTier } from '../tiers/exact.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
@@ -77,16 +76,16 @@ export interface Explanation {
 type Prepared = { call: Call; known: true } | { call: Call; known: false; serverKnown: boolean; suggestions: string[] };
 
 /**
- * What a request's text prepared into, when the exact tier answered it (the key and where it is
- * counted), or the memoized improvisation the fuzzy tier answered it with (`memoHit`).
+ * What a request's text prepared into, when the exact tier answered it or a tier recalled its answer
+ * from memory (a memo hit): the key, where the answer is held, and where it is counted.
  */
 interface Remembered {
   readonly key: string;
   readonly tally: CallTally;
   /** For a call of a named rollout (whose text names it): what its history entry needs. */
   readonly call?: Pick<Call, 'server' | 'tool' | 'canonical'>;
-  /** A memo hit: the first improvisation of a call stands as long as the snapshot is served. */
-  readonly memoHit?: Answer;
+  /** The tier that recalls the answer by key (a memo hit: the first improvisation of a call stands for the snapshot); else the exact tier's. */
+  readonly recalledBy?: Tier;
 }
 
 /**
@@ -181,10 +180,7 @@ export class Simulator {
     this.#remembered = new LRUCache<string, Remembered>({
       maxSize: Math.max(memoBytes, 1),
       sizeCalculation: (remembered, text) =>
-        MEMO_ENTRY_BYTES +
-        stringBytes(text) +
-        (remembered.call ? MEMO_CALL_BYTES + stringBytes(remembered.call.canonical) : 0) +
-        (remembered.memoHit ? ANSWER_ENTRY_BYTES + stringBytes(answerJson(remembered.memoHit)) : 0),
+        MEMO_ENTRY_BYTES + stringBytes(text) + (remembered.call ? MEMO_CALL_BYTES + stringBytes(remembered.call.canonical) : 0),
     });
     const setup: TierSetup = { context, metrics: options.metrics, answers };
     // TIERS: the order a call meets them. A new tier is a file in src/tiers/ and a line here.
@@ -259,9 +255,8 @@ export class Simulator {
     const memoText = text ?? requestText(request);
     const remembered = memoText === undefined ? undefined : this.#remembered.get(memoText);
     if (remembered) {
-      const answer = remembered.memoHit ?? this.exact.lookup(remembered.key)?.answer;
+      const answer = remembered.recalledBy ? remembered.recalledBy.recall?.(remembered.key) : this.exact.lookup(remembered.key)?.answer;
       if (answer) {
-        if (remembered.memoHit) this.#metrics.fuzzyMemoHits.inc();
         remembered.tally.count((performance.now() - started) / 1000);
         return answer;
       }
@@ -287,8 +282,9 @@ export class Simulator {
   }
 
   #rememberMemoHit(text: string, call: Call, answer: Answer): void {
-    const memoHit = memoHitAnswer(answer);
-    this.#remembered.set(text, { key: call.key, tally: this.#tallyOf(call, true, memoHit), memoHit });
+    // The answer itself is held by the tier that recalls it (in the answer LRU), not here.
+    const recalledBy = this.#tiers.find((tier) => tier.name === answer.tier && tier.recall);
+    if (recalledBy) this.#remembered.set(text, { key: call.key, tally: this.#tallyOf(call, true, answer), recalledBy });
   }
 
   /** The walk, synchronous up to the first tier that needs neighbours or returns a promise. */
@@ -297,7 +293,7 @@ export class Simulator {
     for (let at = 0; at < this.#tiers.length; at++) {
       const tier = this.#tiers[at]!;
       if (tier.needsNeighbors && walk.found === undefined) {
-        const recalled = this.#recall(walk, at);
+        const recalled = walk.rollout ? undefined : this.#recall(walk.call.key, at);
         if (recalled) return this.#answered(walk.call, recalled, started, remember, inRollout);
         return this.#walkOn(walk, at, undefined, reason, started);
       }
@@ -318,10 +314,10 @@ export class Simulator {
    * without the call's neighbours. The tiers before the one that holds it decided the call then as
    * they would now: they decide by the call and the snapshot alone, and the answer is the snapshot's.
    */
-  #recall(walk: Walk, at: number): Answer | undefined {
+  #recall(key: string, at: number): Answer | undefined {
     for (let i = at; i < this.#tiers.length; i++) {
-      const recalled = this.#tiers[i]!.recall?.(walk);
-      if (recalled?.kind === 'answer') return recalled.answer;
+      const recalled = this.#tiers[i]!.recall?.(key);
+      if (recalled) return recalled;
     }
     return undefined;
   }

@@ -83,8 +83,9 @@ export interface Tier {
    * without the call's neighbours: asked before they are searched for (before the tiers ahead of it
    * that need them, which passed the call then and decide by the call and snapshot alone), so a
    * repeated call is answered in the same turn, as an exact one is. Undefined: the walk goes on.
+   * Never asked for a call of a diverged rollout (answered under its history).
    */
-  recall?(resolution: Resolution): Outcome | undefined;
+  recall?(key: string): Answer | undefined;
 }
 
 /** What a tier is built from: one snapshot of the cache and the process's metrics. */

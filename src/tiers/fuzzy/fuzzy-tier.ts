@@ -245,13 +245,10 @@ class FuzzyTier implements Tier {
     this.#hits = new AnswerLru<Answer>({ memory: snapshot.answers, prefix: 'f:', bytesOf: (answer) => stringBytes(answerJson(answer)) });
   }
 
-  recall(resolution: Resolution): Outcome | undefined {
-    // A call of a diverged rollout is answered under its history: the memo is asked, by its digest.
-    if (resolution.rollout) return undefined;
-    const hit = this.#hits.get(resolution.call.key);
-    if (!hit) return undefined;
-    this.#s.metrics.fuzzyMemoHits.inc();
-    return answered(hit);
+  recall(key: string): Answer | undefined {
+    const hit = this.#hits.get(key);
+    if (hit) this.#s.metrics.fuzzyMemoHits.inc();
+    return hit;
   }
 
   async resolve(resolution: Resolution): Promise<Outcome> {
