@@ -334,6 +334,8 @@ export function longRunMarkdown(report: Record<string, unknown>, command: string
     | undefined;
   const verdict = (met: boolean): string => (met ? 'met' : '**missed**');
   const loads = blocks.map((b) => b.load1);
+  const hitRatios = blocks.map((b) => b.memoHitCpuUs / b.exactCpuUs).sort((a, b) => a - b);
+  const hitVsExact = hitRatios[Math.floor((hitRatios.length - 1) / 2)]!;
   const lines = [
     `## Long run: ${Number(report['improvisations']).toLocaleString('en')} distinct improvisations`,
     '',
@@ -360,6 +362,7 @@ export function longRunMarkdown(report: Record<string, unknown>, command: string
     `| WAL never over 64 MB (cache and memo) | largest ${targets.maxWalMB} MB | ${verdict(targets.walWithin64MB)} |`,
     `| server CPU per call, last block within 20% of the first | ${targets.lastVsFirstCpu} × | ${verdict(targets.cpuWithin20Percent)} |`,
     `| RSS flat after the first block (within 64 MB) | spread ${targets.rssSpreadAfterFirstMB} MB | ${verdict(targets.rssSpreadAfterFirstMB <= 64)} |`,
+    `| a memo hit costs about what an exact answer does (median of the blocks' memo hit / exact, at most 1.25) | ${hitVsExact.toFixed(2)} × (${Math.min(...hitRatios).toFixed(2)}–${Math.max(...hitRatios).toFixed(2)}) | ${verdict(hitVsExact <= 1.25)} |`,
     '',
   ];
   return lines.join('\n');

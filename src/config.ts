@@ -78,7 +78,7 @@ export const OPTIONS = {
     kind: 'integer',
     default: 100_000,
     min: 1,
-    help: "entries in the exact tier's answer LRU (in memory)",
+    help: 'entries in the answer LRU (answers in memory, recorded and memoized improvisations alike)',
   },
   lruMb: {
     flag: 'lru-mb',
@@ -90,7 +90,7 @@ export const OPTIONS = {
     // many tau-bench answers as the 64 that used to count two bytes a character.
     default: 48,
     min: 1,
-    help: "memory for the exact tier's answer LRU and the request memo, MiB, counted as V8 holds them",
+    help: 'memory for the answer LRU (recorded and memoized improvisations alike) and the request memo, MiB, counted as V8 holds them',
   },
   neighbors: {
     flag: 'neighbors',

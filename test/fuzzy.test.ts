@@ -100,6 +100,38 @@ describe('fuzzy tier', () => {
     expect(metricValue(metrics, 'toolsim_calls_total{tier="fuzzy",server="weather",tool="get_weather"}')).toBe(1);
   });
 
+  it('serves a memo hit from memory in the same turn, as the answer it was, whatever the request text', async () => {
+    const { store } = await cacheOf(RECORDS);
+    const stand = await fake();
+    const { simulator, metrics } = await fuzzyApp(store, stand);
+    const first = await simulator.resolve(NEAR);
+    // The same call in other words (keys in another order): not the request memo, the answer LRU.
+    const reordered = { tool: NEAR.tool, server: NEAR.server, arguments: { unit: 'C', city: 'Pariss' } };
+    const hit = simulator.resolve(reordered);
+    expect(hit).not.toBeInstanceOf(Promise);
+    const answer = hit as Exclude<typeof hit, Promise<unknown>>;
+    expect(answer).toMatchObject({ tier: 'fuzzy', outputJson: first.outputJson, match: { memoized: true, key: first.match.key } });
+    // Neighbours as the first answer listed them; one request to the LLM in all.
+    expect(answer.match.neighbors).toEqual(first.match.neighbors);
+    expect(stand.requests).toHaveLength(1);
+    expect(metricValue(await metrics.registry.metrics(), 'toolsim_fuzzy_memo_hits_total')).toBe(1);
+    // Never an exact answer: the exact tier still has nothing for the key.
+    expect(simulator.exact.lookup(first.match.key)).toBeUndefined();
+  });
+
+  it('reads a memo hit from the memo when the answer LRU has let it go', async () => {
+    const { store } = await cacheOf(RECORDS);
+    const stand = await fake();
+    // An answer LRU of one entry: each exact answer pushes the improvisation out of memory.
+    const app = await appOf(store, { fuzzy: fuzzyTier(config(stand)), lruSize: 1 });
+    const first = await app.simulator.resolve(NEAR);
+    app.simulator.exact.lookup(app.simulator.prepare(RECORDS[0] as typeof NEAR).call.key);
+    const again = app.simulator.resolve({ ...NEAR, arguments: { unit: 'C', city: 'Pariss' } });
+    expect(again).toBeInstanceOf(Promise);
+    expect(await again).toMatchObject({ tier: 'fuzzy', outputJson: first.outputJson, match: { memoized: true } });
+    expect(stand.requests).toHaveLength(1);
+  });
+
   it('memoizes: the same call again makes no request, and the answer survives a restart, never as exact', async () => {
     const { store, path } = await cacheOf(RECORDS);
     const stand = await fake();

@@ -99,6 +99,11 @@ describe('bounded work per request', () => {
     expect(jsonExcess(`{"a":${'['.repeat(200)}${']'.repeat(200)}}`, { depth: 128, entries: 1_000 })).toEqual({ kind: 'depth' });
     expect(jsonExcess(JSON.stringify(manyKeys(50)), { depth: 128, entries: 49 })).toMatchObject({ kind: 'entries' });
     expect(jsonExcess(JSON.stringify(manyKeys(50)), { depth: 128, entries: 50 })).toBeUndefined();
+    // Short texts are passed on a count of their brackets: exactly at the limit, past it, and
+    // brackets inside strings (counted, then found to be no depth at all).
+    expect(jsonExcess(`${'['.repeat(128)}${']'.repeat(128)}`, { depth: 128, entries: 1_000 })).toBeUndefined();
+    expect(jsonExcess(`${'['.repeat(129)}${']'.repeat(129)}`, { depth: 128, entries: 1_000 })).toEqual({ kind: 'depth' });
+    expect(jsonExcess(`{"a":"${'[{'.repeat(200)}"}`, { depth: 128, entries: 1_000 })).toBeUndefined();
   });
 
   it('bounds the invalid_arguments text whatever the call holds: 10 problems, then "and N more"', async () => {

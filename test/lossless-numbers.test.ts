@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { callKey, canonicalJson, parseArguments } from '../src/core/canonical.js';
 import { parseJson, RawNumber, stringifyJson } from '../src/core/json-text.js';
+import type { Json } from '../src/core/types.js';
 
 const keyOf = (argumentsText: string): string => {
   const parsed = parseArguments(argumentsText);
@@ -158,6 +159,31 @@ describe('lossless numbers: outputs round-trip digit for digit', () => {
   it('keeps JSON.parse on duplicate keys (the last wins) and reports syntax errors', () => {
     expect(stringifyJson(parseJson('{"a": 1, "a": 593322347340602809}', 'text'))).toBe('{"a":593322347340602809}');
     expect(() => parseJson('{"a": 593322347340602809', 'text')).toThrow(SyntaxError);
+  });
+
+  it('property: plain decimals of up to 20 digits round-trip, whether or not they reach the token scan', () => {
+    // The scan is skipped for texts that cannot hold a number a double spells otherwise; the border
+    // is at 15-17 digits, tiny values and trailing zeros, so tokens are generated around it.
+    const token = fc
+      .tuple(fc.boolean(), fc.stringMatching(/^[1-9][0-9]{0,19}$/), fc.nat(21), fc.nat(8))
+      .map(([negative, digits, point, zeros]) => {
+        const at = point % (digits.length + 1);
+        const body =
+          at === digits.length ? digits : at === 0 ? `0.${'0'.repeat(zeros)}${digits}` : `${digits.slice(0, at)}.${digits.slice(at)}`;
+        return `${negative ? '-' : ''}${body}`;
+      });
+    fc.assert(
+      fc.property(fc.array(token, { minLength: 1, maxLength: 5 }), (tokens) => {
+        const text = `{"n":[${tokens.join(',')}],"s":"x"}`;
+        // The same tokens beside one (1e400) that always sends a text through the token scan.
+        const scanned = `{"n":[${tokens.join(',')}],"s":"x","z":1e400}`;
+        const n = (t: string, keep: 'text' | 'value'): unknown => (parseJson(t, keep) as { n: unknown }).n;
+        expect(stringifyJson(parseJson(text, 'text'))).toBe(text);
+        expect(stringifyJson(n(text, 'text'))).toBe(stringifyJson(n(scanned, 'text')));
+        expect(canonicalJson(n(text, 'value') as Json)).toBe(canonicalJson(n(scanned, 'value') as Json));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('property: any JSON value with arbitrary numbers round-trips digit for digit', () => {

@@ -25,10 +25,20 @@ const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d |
 
 /** One pass over `text`; stops at the first limit passed. Strings are skipped with indexOf. */
 export function jsonExcess(text: string, limits: JsonLimits): JsonExcess | undefined {
-  // Every entry takes at least one character, every level one bracket.
-  if (text.length <= limits.depth && text.length <= limits.entries) return undefined;
+  // Every entry takes at least one character, every level one bracket: a text no longer than the
+  // entry limit, with no more brackets than the depth limit (counted natively, strings included),
+  // is within both without a pass over its structure.
+  if (text.length <= limits.entries && fewerBrackets(text, limits.depth)) return undefined;
   const measured = measureJson(text, limits);
   return typeof measured === 'number' ? undefined : measured;
+}
+
+/** Whether `text` holds at most `most` opening brackets (`[` and `{`, strings included). */
+function fewerBrackets(text: string, most: number): boolean {
+  let count = 0;
+  for (let at = text.indexOf('{'); at >= 0; at = text.indexOf('{', at + 1)) if (++count > most) return false;
+  for (let at = text.indexOf('['); at >= 0; at = text.indexOf('[', at + 1)) if (++count > most) return false;
+  return true;
 }
 
 /** The entries of `text` (keys and array items, all levels together), or what was past its limit first. */

@@ -46,6 +46,16 @@ export type Keep = 'value' | 'text';
 const spellingChanges = (token: string): boolean => token.length > 24 || String(Number(token)) !== token;
 const valueChanges = (token: string): boolean => spellingChanges(token) && !roundTrips(token);
 
+/**
+ * Whether a text may hold a number token that a double spells otherwise, tested natively over the
+ * whole text (strings included, so it may say yes for nothing). A number token of at most 15
+ * significant digits is held exactly by a double and written back the same way unless it has an
+ * exponent, a fraction ending in 0, is -0, or is below 1e-6 (six zeros after the point); one of 16
+ * digits or more is a run of 16 digits, or of 17 digits and a point. Any of these sends the text to
+ * the token scan; a text with none (almost every request) goes straight to `JSON.parse`.
+ */
+const MAY_CHANGE = /\d{16}|[\d.]{17}|\d[eE]|\.\d*0(?!\d)|-0(?![.\d])|\.0{6}/;
+
 /** JSON text to a value, numbers that a double would change kept as `RawNumber`. Throws SyntaxError like JSON.parse. */
 export function parseJson(text: string, keep: Keep): unknown {
   // In value mode each changed token's canonical form is computed here, once, and kept with its
@@ -69,7 +79,7 @@ export function parseJson(text: string, keep: Keep): unknown {
           forms.push(form);
           return true;
         };
-  const tokens = numbersWhere(text, changes);
+  const tokens = MAY_CHANGE.test(text) ? numbersWhere(text, changes) : undefined;
   if (tokens === undefined) return JSON.parse(text);
   // A text that escapes U+0000 could hold a string that looks like a marker: lossless-json reads it.
   if (text.includes('\\u0000')) return parseSlowly(text, keep === 'text' ? spellingChanges : valueChanges);

@@ -6,7 +6,6 @@
  * In front of it, the request memo: a request's text seen before skips parsing and hashing.
  */
 import { LRUCache } from 'lru-cache';
-import { answerJson, buildAnswerJson } from '../core/answer-json.js';
 import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
 import { DEFAULT_MAX_KEYS } from '../core/json-size.js';
@@ -20,7 +19,7 @@ import type { ExactCall } from '../rollouts/rollout-store.js';
 import type { Rollouts } from '../rollouts/rollouts.js';
 import { SnapshotContext } from '../snapshot/context.js';
 import type { Store } from '../store/store.js';
-import { ANSWER_ENTRY_BYTES, stringBytes } from '../tiers/answer-lru.js';
+import { AnswerMemory, stringBytes } from '../tiers/answer-lru.js';
 import { EligibilityTier } from '../tiers/eligibility.js';
 import { DEFAULT_LRU_BYTES, ExactTier } from '../tiers/exact.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
@@ -79,8 +78,8 @@ export interface Explanation {
 type Prepared = { call: Call; known: true } | { call: Call; known: false; serverKnown: boolean; suggestions: string[] };
 
 /**
- * What a request's text prepared into, when the exact tier answered it (the key and where it is
- * counted), or the memoized improvisation the fuzzy tier answered it with (`memoHit`).
+ * What a request's text prepared into, when the exact tier answered it or a tier recalled its answer
+ * from memory (a memo hit): the key, where the answer is held, and where it is counted.
  */
 interface Remembered {
   readonly key: string;
@@ -88,8 +87,8 @@ interface Remembered {
   /** For a call of a named rollout: its server, and what its history entry needs besides the answer (the same for every call of the text). */
   readonly server?: string;
   readonly exactCall?: ExactCall;
-  /** A memo hit: the first improvisation of a call stands as long as the snapshot is served. */
-  readonly memoHit?: Answer;
+  /** The tier that recalls the answer by key (a memo hit: the first improvisation of a call stands for the snapshot); else the exact tier's. */
+  readonly recalledBy?: Tier;
 }
 
 /**
@@ -177,17 +176,16 @@ export class Simulator {
     const lruSize = options.lruSize ?? 100_000;
     const lruBytes = options.lruBytes ?? DEFAULT_LRU_BYTES;
     const memoBytes = Math.floor(lruBytes * MEMO_SHARE);
-    this.exact = new ExactTier(context, options.repeatPolicy ?? 'first', lruSize, lruBytes - memoBytes);
+    // One memory for the answers of every tier (recorded and improvised): whichever a workload leans on gets it.
+    const answers = new AnswerMemory({ maxEntries: lruSize, maxBytes: lruBytes - memoBytes });
+    this.exact = new ExactTier(context, options.repeatPolicy ?? 'first', answers);
     // Bounded by bytes alone: with `max`, lru-cache would allocate its slots for every entry up front.
     this.#remembered = new LRUCache<string, Remembered>({
       maxSize: Math.max(memoBytes, 1),
       sizeCalculation: (remembered, text) =>
-        MEMO_ENTRY_BYTES +
-        stringBytes(text) +
-        (remembered.exactCall ? MEMO_CALL_BYTES + stringBytes(remembered.exactCall.arguments) : 0) +
-        (remembered.memoHit ? ANSWER_ENTRY_BYTES + stringBytes(answerJson(remembered.memoHit)) : 0),
+        MEMO_ENTRY_BYTES + stringBytes(text) + (remembered.exactCall ? MEMO_CALL_BYTES + stringBytes(remembered.exactCall.arguments) : 0),
     });
-    const setup: TierSetup = { context, metrics: options.metrics };
+    const setup: TierSetup = { context, metrics: options.metrics, answers };
     // TIERS: the order a call meets them. A new tier is a file in src/tiers/ and a line here.
     this.#tiers = [this.exact, new EligibilityTier(context), (options.fuzzy ?? disabledFuzzy)(setup)];
   }
@@ -268,9 +266,8 @@ export class Simulator {
     const memoText = text ?? requestText(request);
     const remembered = memoText === undefined ? undefined : this.#remembered.get(memoText);
     if (remembered) {
-      const answer = remembered.memoHit ?? this.exact.lookup(remembered.key)?.answer;
+      const answer = remembered.recalledBy ? remembered.recalledBy.recall?.(remembered.key) : this.exact.lookup(remembered.key)?.answer;
       if (answer) {
-        if (remembered.memoHit) this.#metrics.fuzzyMemoHits.inc();
         remembered.tally.count((performance.now() - started) / 1000);
         return answer;
       }
@@ -286,8 +283,8 @@ export class Simulator {
     // would otherwise fill the memo (and then the heap with what it evicts) for nothing.
     const remember = memoText !== undefined && this.exact.holds(call.key) ? memoText : undefined;
     const answer = this.#walk(this.#resolution(call), started, remember);
-    if (memoText === undefined || !(answer instanceof Promise)) return answer;
-    return answer.then((answered) => {
+    if (memoText === undefined) return answer;
+    return then(answer, (answered) => {
       // An improvisation that stands (memoized now or before) is served from here on its next use,
       // as the memo hit it is. One held in memory while its write waits is not: it is not stored yet.
       if (answered.tier === 'fuzzy' && !answered.match.unmemoized) this.#rememberMemoHit(memoText, call, answered);
@@ -296,9 +293,9 @@ export class Simulator {
   }
 
   #rememberMemoHit(text: string, call: Call, answer: Answer): void {
-    const memoHit: Answer = answer.match.memoized ? answer : { ...answer, match: { ...answer.match, memoized: true } };
-    memoHit.json = buildAnswerJson(memoHit);
-    this.#remembered.set(text, { key: call.key, tally: this.#tallyOf(call, true, memoHit), memoHit });
+    // The answer itself is held by the tier that recalls it (in the answer LRU), not here.
+    const recalledBy = this.#tiers.find((tier) => tier.name === answer.tier && tier.recall);
+    if (recalledBy) this.#remembered.set(text, { key: call.key, tally: this.#tallyOf(call, true, answer), recalledBy });
   }
 
   /** The walk, synchronous up to the first tier that needs neighbours or returns a promise. */
@@ -306,7 +303,11 @@ export class Simulator {
     let reason: MissReason | undefined;
     for (let at = 0; at < this.#tiers.length; at++) {
       const tier = this.#tiers[at]!;
-      if (tier.needsNeighbors && walk.found === undefined) return this.#walkOn(walk, at, undefined, reason, started);
+      if (tier.needsNeighbors && walk.found === undefined) {
+        const recalled = walk.rollout ? undefined : this.#recall(walk.call.key, at);
+        if (recalled) return this.#answered(walk.call, recalled, started, remember, inRollout);
+        return this.#walkOn(walk, at, undefined, reason, started);
+      }
       const outcome = tier.resolve(walk);
       if (outcome instanceof Promise) return this.#walkOn(walk, at, outcome, reason, started);
       if (outcome.kind === 'answer') return this.#answered(walk.call, outcome.answer, started, remember, inRollout);
@@ -317,6 +318,19 @@ export class Simulator {
     if (walk.found === undefined) return this.#walkOn(walk, this.#tiers.length, undefined, reason, started);
     const miss = missAnswer(walk.call, reason ?? 'no_similar_calls', walk.found, { refused: walk.refused });
     return this.#answered(walk.call, miss, started, undefined);
+  }
+
+  /**
+   * An answer one of the tiers from `at` on holds in memory for this very call (a memo hit), found
+   * without the call's neighbours. The tiers before the one that holds it decided the call then as
+   * they would now: they decide by the call and the snapshot alone, and the answer is the snapshot's.
+   */
+  #recall(key: string, at: number): Answer | undefined {
+    for (let i = at; i < this.#tiers.length; i++) {
+      const recalled = this.#tiers[i]!.recall?.(key);
+      if (recalled) return recalled;
+    }
+    return undefined;
   }
 
   /** The rest of the walk from tier `at` (whose outcome may be `pending`), asynchronously. */

@@ -10,7 +10,7 @@
  * copied into the memo file the first time it is opened.
  *
  * Answers read or written are kept in memory (an LRU bounded by bytes), so a memo hit after the
- * first reads no file.
+ * first reads no file (the simulator serves most from its answer LRU before asking here).
  *
  * A write never waits on the event loop: SQLite's lock is tried once (busy_timeout 0), and while it
  * is held (or the disk is full, or the file read-only) the answer is kept in memory, served from
@@ -49,8 +49,12 @@ export function memoPathOf(cache: string): string {
 
 /** Answers kept in memory while their write waits, at most. */
 const MAX_PENDING = 10_000;
-/** Bytes of answers kept in memory for memo hits, at most (as V8 holds them, about). */
-export const MEMO_MEMORY_BYTES = 16 * 1024 * 1024;
+/**
+ * Bytes of answers kept in memory here, at most (as V8 holds them, about). Memo hits are served
+ * from the snapshot's answer LRU once answered (src/tiers/answer-lru.ts); this one spares a file
+ * read for what that LRU let go and for calls of diverged rollouts.
+ */
+export const MEMO_MEMORY_BYTES = 4 * 1024 * 1024;
 /** Bytes an entry holds beyond its output's characters: its id string, the answer object, the cache's slots. */
 const ENTRY_BYTES = 400;
 /** Delay before pending answers are written again. */

@@ -1,6 +1,6 @@
 /**
- * The exact tier's memory: an LRU from a call key to what is served for it, a key never recorded
- * included (recordings do not change while a snapshot is served). Bounded by entries and by the
+ * Answers in memory: an LRU from a key to what is served for it, a key never recorded included
+ * (recordings do not change while a snapshot is served, nor do memoized improvisations). Bounded by entries and by the
  * bytes the entries really hold: V8 keeps a string of Latin-1 characters at one byte a character
  * and any other at two, and every entry costs a fixed overhead besides (its objects, its key, its
  * slot in the cache), measured by `npm run bench` (scenario 5) and kept here as a constant.
@@ -24,29 +24,24 @@ export function stringBytes(text: string): number {
   return LATIN1.test(text) ? text.length : 2 * text.length;
 }
 
-export class AnswerLru<V extends object> {
-  readonly #lru: LRUCache<string, V>;
+/**
+ * The answers one snapshot keeps in memory, recorded and improvised alike: one LRU bounded by
+ * entries (`--lru-size`) and by bytes (`--lru-mb`, less the request memo's share), so whichever
+ * tier a workload leans on gets the memory. Each tier reads and writes its own shelf (`AnswerLru`),
+ * whose keys no other shelf can spell: the exact tier's are call keys (64 hex characters), the fuzzy
+ * tier's start with `f:`. No tier ever reads another's answers; an improvisation is never a recording.
+ */
+export class AnswerMemory {
+  readonly #lru: LRUCache<string, object>;
 
-  /** `bytesOf(value)` is what an entry holds beyond the fixed overheads above. */
-  constructor(options: { maxEntries: number; maxBytes: number; bytesOf: (value: V) => number; notRecorded: V }) {
-    const { bytesOf, notRecorded } = options;
-    this.#lru = new LRUCache<string, V>({
-      max: options.maxEntries,
-      maxSize: options.maxBytes,
-      sizeCalculation: (value) => (value === notRecorded ? MISS_ENTRY_BYTES : ANSWER_ENTRY_BYTES + bytesOf(value)),
-    });
+  constructor(options: { maxEntries: number; maxBytes: number }) {
+    // Every entry is set with its size (AnswerLru.set), so no size calculation is needed here.
+    this.#lru = new LRUCache<string, object>({ max: options.maxEntries, maxSize: Math.max(options.maxBytes, 1) });
   }
 
-  get(key: string): V | undefined {
-    return this.#lru.get(key);
-  }
-
-  has(key: string): boolean {
-    return this.#lru.has(key);
-  }
-
-  set(key: string, value: V): void {
-    this.#lru.set(key, value);
+  /** @internal The LRU behind the shelves. */
+  get lru(): LRUCache<string, object> {
+    return this.#lru;
   }
 
   get size(): number {
@@ -56,5 +51,55 @@ export class AnswerLru<V extends object> {
   /** Bytes held by the entries, as accounted. */
   get bytes(): number {
     return this.#lru.calculatedSize;
+  }
+}
+
+/** One tier's shelf of an `AnswerMemory` (or a memory of its own): keys it sets are read back by it alone. */
+export class AnswerLru<V extends object> {
+  readonly #memory: AnswerMemory;
+  readonly #lru: LRUCache<string, object>;
+  readonly #prefix: string;
+  readonly #bytesOf: (value: V) => number;
+  readonly #notRecorded: V | undefined;
+
+  /**
+   * `bytesOf(value)` is what an entry holds beyond the fixed overheads above; `notRecorded` is the
+   * value kept for a key known to have nothing (counted as MISS_ENTRY_BYTES). With `memory` the
+   * shelf shares that memory under `prefix`; otherwise it has one of its own.
+   */
+  constructor(
+    options: { bytesOf: (value: V) => number; notRecorded?: V } & (
+      | { memory: AnswerMemory; prefix: string }
+      | { maxEntries: number; maxBytes: number }
+    ),
+  ) {
+    this.#memory = 'memory' in options ? options.memory : new AnswerMemory(options);
+    this.#lru = this.#memory.lru;
+    this.#prefix = 'prefix' in options ? options.prefix : '';
+    this.#bytesOf = options.bytesOf;
+    this.#notRecorded = options.notRecorded;
+  }
+
+  get(key: string): V | undefined {
+    return this.#lru.get(this.#prefix + key) as V | undefined;
+  }
+
+  has(key: string): boolean {
+    return this.#lru.has(this.#prefix + key);
+  }
+
+  set(key: string, value: V): void {
+    const size = value === this.#notRecorded ? MISS_ENTRY_BYTES : ANSWER_ENTRY_BYTES + this.#bytesOf(value);
+    this.#lru.set(this.#prefix + key, value, { size });
+  }
+
+  /** Entries of the whole memory (every shelf). */
+  get size(): number {
+    return this.#memory.size;
+  }
+
+  /** Bytes held by the whole memory's entries (every shelf), as accounted. */
+  get bytes(): number {
+    return this.#memory.bytes;
   }
 }

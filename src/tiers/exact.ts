@@ -8,7 +8,7 @@
  */
 import { buildAnswerJson } from '../core/answer-json.js';
 import type { Answer, Call, Match, Observation, RepeatPolicy } from '../core/types.js';
-import { AnswerLru, stringBytes } from './answer-lru.js';
+import { AnswerLru, type AnswerMemory, stringBytes } from './answer-lru.js';
 import { missAnswer } from './miss.js';
 import { answered, type Outcome, type Plan, pass, passes, type Resolution, type Tier } from './tier.js';
 
@@ -43,11 +43,11 @@ export class ExactTier implements Tier {
   readonly #policy: RepeatPolicy;
   readonly #lru: AnswerLru<Served>;
 
-  /** `lruSize` bounds the entries, `lruBytes` the memory they hold (outputs vary from bytes to megabytes). */
-  constructor(source: ObservationSource, policy: RepeatPolicy, lruSize: number, lruBytes = DEFAULT_LRU_BYTES) {
+  /** `memory` bounds the entries and the bytes they hold (outputs vary from bytes to megabytes); its keys here are call keys. */
+  constructor(source: ObservationSource, policy: RepeatPolicy, memory: AnswerMemory) {
     this.#source = source;
     this.#policy = policy;
-    this.#lru = new AnswerLru<Served>({ maxEntries: lruSize, maxBytes: lruBytes, bytesOf: sizeOf, notRecorded: NOT_RECORDED });
+    this.#lru = new AnswerLru<Served>({ memory, prefix: '', bytesOf: sizeOf, notRecorded: NOT_RECORDED });
   }
 
   resolve({ call, rollout }: Resolution): Outcome {

@@ -10,6 +10,7 @@ import type { Metrics } from '../core/metrics.js';
 import type { Diverged } from '../core/rollout.js';
 import type { Answer, Tier as AnswerTier, Call, JsonObject, MissReason, Neighbor, Observation } from '../core/types.js';
 import type { SnapshotContext } from '../snapshot/context.js';
+import type { AnswerMemory } from './answer-lru.js';
 
 /**
  * One call being resolved, with everything a tier may need from the simulator: the neighbours are
@@ -77,12 +78,22 @@ export interface Tier {
    * builds the tool's neighbour index (the first call of a tool), so that the two overlap.
    */
   prepare?(call: Call): void;
+  /**
+   * An answer this tier gave the call before and holds in memory (a memoized improvisation), found
+   * without the call's neighbours: asked before they are searched for (before the tiers ahead of it
+   * that need them, which passed the call then and decide by the call and snapshot alone), so a
+   * repeated call is answered in the same turn, as an exact one is. Undefined: the walk goes on.
+   * Never asked for a call of a diverged rollout (answered under its history).
+   */
+  recall?(key: string): Answer | undefined;
 }
 
 /** What a tier is built from: one snapshot of the cache and the process's metrics. */
 export interface TierSetup {
   context: SnapshotContext;
   metrics: Metrics;
+  /** The snapshot's answers in memory, shared by every tier, each on a shelf of its own (answer-lru.ts). */
+  answers: AnswerMemory;
 }
 
 /** Builds a tier for one snapshot of the cache (the simulator of that snapshot calls it once). */

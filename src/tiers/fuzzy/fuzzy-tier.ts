@@ -20,6 +20,7 @@
  * catalog, its in-flight calls).
  */
 
+import { answerJson, memoHitAnswer } from '../../core/answer-json.js';
 import { ConfigError } from '../../core/errors.js';
 import type { Metrics } from '../../core/metrics.js';
 import { type ToolId, toolId } from '../../core/tool-id.js';
@@ -39,6 +40,7 @@ import type { FuzzyMemo, MemoRead, MemoStatus } from '../../store/memo.js';
 import { type MemoId, memoId, memoIdText } from '../../store/memo-key.js';
 import { PostgresMemo } from '../../store/memo-postgres.js';
 import { SqliteMemo, SqliteMemoTable } from '../../store/memo-sqlite.js';
+import { AnswerLru, type AnswerMemory, stringBytes } from '../answer-lru.js';
 import { listNeighbors, round } from '../miss.js';
 import { answered, type Outcome, type OutputPlan, type Plan, pass, passes, type Resolution, type Tier, type TierFactory } from '../tier.js';
 import { type Checked, checkAnswer } from './answer-check.js';
@@ -157,10 +159,11 @@ export function createFuzzy(config: FuzzyConfig, extras: FuzzyExtras = {}): Fuzz
   };
   return {
     enabled,
-    tier: ({ context, metrics }) => {
+    tier: ({ context, metrics, answers }) => {
       shared?.serving(context.id);
       return new FuzzyTier(lifetime, {
         memo: memoOf(context.path),
+        answers,
         metrics,
         snapshotId: context.id,
         tools: context.catalog.tools,
@@ -204,6 +207,8 @@ interface ProcessParts {
 /** What belongs to one snapshot of the cache. */
 interface SnapshotParts {
   memo: FuzzyMemo;
+  /** The snapshot's answers in memory, where this tier keeps its memo hits (on its own shelf). */
+  answers: AnswerMemory;
   metrics: Metrics;
   snapshotId: string;
   tools: readonly (ToolDescription & { output_schema?: JsonObject | undefined })[];
@@ -227,14 +232,35 @@ class FuzzyTier implements Tier {
   readonly #tools = new Map<ToolId, SnapshotParts['tools'][number]>();
   /** Improvisations in flight, by call key. */
   readonly #inFlight = new Map<string, Promise<Outcome>>();
+  /**
+   * Memo hits as served, by call key (this tier's snapshot, model and prompt version are fixed):
+   * a call improvised or read from the memo once is answered from memory after, neighbours and all.
+   */
+  readonly #hits: AnswerLru<Answer>;
 
   constructor(lifetime: ProcessParts, snapshot: SnapshotParts) {
     this.#p = lifetime;
     this.#s = snapshot;
     for (const tool of snapshot.tools) this.#tools.set(toolId(tool.server, tool.tool), tool);
+    this.#hits = new AnswerLru<Answer>({ memory: snapshot.answers, prefix: 'f:', bytesOf: (answer) => stringBytes(answerJson(answer)) });
+  }
+
+  recall(key: string): Answer | undefined {
+    const hit = this.#hits.get(key);
+    if (hit) this.#s.metrics.fuzzyMemoHits.inc();
+    return hit;
   }
 
   async resolve(resolution: Resolution): Promise<Outcome> {
+    const outcome = await this.#resolve(resolution);
+    // An improvisation that stands (memoized now or before; not one held in memory while its write
+    // waits) is recalled from memory from its next use on.
+    if (outcome.kind === 'answer' && !resolution.rollout && !outcome.answer.match.unmemoized)
+      this.#hits.set(resolution.call.key, memoHitAnswer(outcome.answer));
+    return outcome;
+  }
+
+  async #resolve(resolution: Resolution): Promise<Outcome> {
     // The memo is read (a shared one over the network) only for calls that could be improvised.
     let decision = this.#gate(resolution);
     if (!decision) {
