@@ -82,13 +82,14 @@ export async function rolloutsVsPlain(fixture: HttpFixture, mode: Mode): Promise
       throw new Error(`GET /v1/rollouts/bench-0-0: ${kept[0]} with state, ${kept[1]} without (expected 200, 404)`);
     await endRound(stateful.url, HTTP_ROLLOUTS, 0);
 
-    // Each pair of rounds sends one set of new rollouts to both sides (`alternate` varies which goes first).
+    // Each pair of rounds sends one set of new rollouts to both sides (`alternate` varies which goes
+    // first), made before any is timed; both sides are sent the DELETEs after their round, so the
+    // client's own work between rounds is the same (the server without state answers them 404).
+    const bodiesOf = Array.from({ length: mode.rounds }, (_, r) => roundBodies(plain, HTTP_ROLLOUTS, r + 1));
     let sides = 0;
-    const bodiesOf = new Map<number, string[]>();
-    const side = (server: typeof stateful, ends: boolean) => async () => {
+    const side = (server: typeof stateful) => async () => {
       const round = 1 + Math.floor(sides++ / 2);
-      if (!bodiesOf.has(round)) bodiesOf.set(round, roundBodies(plain, HTTP_ROLLOUTS, round));
-      const sharedBodies = bodiesOf.get(round)!;
+      const sharedBodies = bodiesOf[round - 1]!;
       const result = await load({
         ...server,
         path: '/v1/call',
@@ -97,8 +98,7 @@ export async function rolloutsVsPlain(fixture: HttpFixture, mode: Mode): Promise
         durationS: mode.roundS,
         fine: true,
       });
-      if (ends) await endRound(server.url, HTTP_ROLLOUTS, round);
-      if (sides % 2 === 0) bodiesOf.delete(round);
+      await endRound(server.url, HTTP_ROLLOUTS, round);
       return result;
     };
     const rounds = await alternate(
@@ -108,10 +108,10 @@ export async function rolloutsVsPlain(fixture: HttpFixture, mode: Mode): Promise
         const warm = roundBodies(plain, HTTP_ROLLOUTS, 1_000);
         for (const server of [stateful, stateless])
           await load({ ...server, path: '/v1/call', sharedBodies: warm, connections: mode.connections, amount: warm.length });
-        await endRound(stateful.url, HTTP_ROLLOUTS, 1_000);
+        for (const server of [stateful, stateless]) await endRound(server.url, HTTP_ROLLOUTS, 1_000);
       },
-      side(stateful, true),
-      side(stateless, false),
+      side(stateful),
+      side(stateless),
     );
     const throughput = ratios(rounds.a, rounds.b, (l) => l.rps);
     const cpu = ratios(rounds.b, rounds.a, (l) => l.cpuUs);
@@ -154,7 +154,7 @@ export async function rolloutsVsPlain(fixture: HttpFixture, mode: Mode): Promise
           `Each round, ${thousands(HTTP_ROLLOUTS)} new rollouts making ${PER_ROLLOUT} recorded calls each, groups of ${SIBLINGS} sibling rollouts making the same calls ` +
           `(drawn in turn from ${thousands(CALLS)} distinct recorded calls), every rollout's first call sent before any second one. Every request text is new (its \`trajectory_id\` with it): ` +
           "the server without state remembers texts whole, so none repeats; the one with state remembers a rollout's call by its text without `trajectory_id`, so a task's siblings after the first are request memo hits. " +
-          'Every rollout grows a history of exact answers and never diverges; ended with DELETE after the round (untimed) on the side that keeps them. ' +
+          'Every rollout grows a history of exact answers and never diverges; ended with DELETE after the round (untimed; sent to both sides, the one without state answering 404, so the client does the same work). ' +
           'Answers checked the same bytes on both sides, and that only one side keeps rollout state, first. ' +
           `Over HTTP: ${mode.connections} connections taking the bodies in turn, ${mode.roundS} s per side per round, sides alternating; ` +
           `in-process: ${thousands(inProcess.calls / PER_ROLLOUT)} rollouts per round the same way, ${thousands(inProcess.calls)} \`inject()\` calls per side per round, four alternating rounds, CPU of this process. ` +
