@@ -212,13 +212,13 @@ interface Reply {
   body: string;
 }
 
-function post(port: number, body: Buffer | string): Promise<Reply> {
+function post(port: number, body: Buffer | string, path = '/v1/call'): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       {
         host: '127.0.0.1',
         port,
-        path: '/v1/call',
+        path,
         method: 'POST',
         agent: false,
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
@@ -265,13 +265,22 @@ describe('large bodies through a server', () => {
       forbidden: `{"server":"shop","tool":"lookup","arguments":{"\\u005f_proto__":{"polluted":1}}}`,
       'bad exponent': `{"server":"shop","tool":"lookup","arguments":{"id":1e${'9'.repeat(20)}}}`,
     };
-    for (const [name, text] of Object.entries(bodies)) {
+    // Past the threshold the call is also prepared in turns (src/simulator/simulator.ts), on /v1/call and /v1/explain.
+    for (const [name, text, path] of [
+      ...Object.entries(bodies).map(([name, text]) => [name, text, '/v1/call']),
+      ['explain exact', bodies.exact!, '/v1/explain'],
+      ['explain miss', bodies.miss!, '/v1/explain'],
+      ['explain unknown tool', bodies.exact!.replace('lookup', 'lokup'), '/v1/explain'],
+      ['unknown tool', bodies.exact!.replace('lookup', 'lokup'), '/v1/call'],
+    ] as [string, string, string][]) {
       const replies: Reply[] = [];
       for (const size of [LARGE_BODY_BYTES - 1, LARGE_BODY_BYTES, LARGE_BODY_BYTES + 1, LARGE_BODY_BYTES + 64 * 1024 + 1]) {
-        replies.push(await post(port, padded(text, size)));
+        replies.push(await post(port, padded(text, size), path));
       }
       const first = replies[0]!;
-      expect(first.status, name).toBe(name === 'exact' || name === 'miss' ? 200 : 400);
+      expect(first.status, name).toBe(/exact|miss|unknown tool/.test(name) ? 200 : 400);
+      if (name === 'miss') expect(JSON.parse(first.body), name).toMatchObject({ tier: 'miss' });
+      if (name === 'explain miss') expect(JSON.parse(first.body).key, name).toMatch(/^[0-9a-f]{64}$/);
       for (const reply of replies.slice(1)) {
         expect(reply.status, name).toBe(first.status);
         // The answer may carry a latency; everything else is the same.
