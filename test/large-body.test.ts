@@ -16,6 +16,8 @@ import { canonicalNumber, parseJson, RawNumber } from '../src/core/json-text.js'
 import { createMetrics } from '../src/core/metrics.js';
 import { excessRefusal, MAX_BODY_DEPTH, parseJsonBody } from '../src/http/json.js';
 import { LARGE_BODY_BYTES, largeBodyReadings, readLargeBody } from '../src/http/large-body.js';
+import { InMemoryRolloutStore } from '../src/rollouts/memory-store.js';
+import { Rollouts } from '../src/rollouts/rollouts.js';
 import { Simulator } from '../src/simulator/simulator.js';
 import { cacheOf, onCleanup } from './helpers.js';
 
@@ -235,10 +237,12 @@ function post(port: number, body: Buffer | string, path = '/v1/call'): Promise<R
   });
 }
 
-async function serve(): Promise<number> {
+async function serve(withRollouts = false): Promise<number> {
   const { store } = await cacheOf(records);
   const metrics = createMetrics({ cacheCalls: () => 0, processMetrics: false });
-  const simulator = new Simulator({ store, metrics });
+  const rollouts = withRollouts ? new Rollouts({ store: new InMemoryRolloutStore(), sweepMs: 0 }) : undefined;
+  if (rollouts) onCleanup(() => rollouts.close());
+  const simulator = new Simulator({ store, metrics, ...(rollouts ? { rollouts } : {}) });
   const app = await buildApp({ simulator: () => simulator, metrics });
   onCleanup(() => app.close());
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -297,6 +301,33 @@ describe('large bodies through a server', () => {
       expect(reply.status).toBe(400);
       expect(JSON.parse(reply.body)).toMatchObject({ error: { code: 'invalid_utf8' } });
     }
+  });
+
+  it('records a large call of a rollout as it records a small one', async () => {
+    const port = await serve(true);
+    const call = (rollout: string, id: number) =>
+      JSON.stringify({ server: 'shop', tool: 'lookup', arguments: { id, note: id === 1 ? 'one' : 'two' }, trajectory_id: rollout });
+    const histories: unknown[] = [];
+    for (const [rollout, size] of [
+      ['small', LARGE_BODY_BYTES - 1],
+      ['large', LARGE_BODY_BYTES + 1],
+    ] as const) {
+      for (const id of [2, 1, 7]) {
+        const reply = await post(port, padded(call(rollout, id), size));
+        expect(reply.status).toBe(200);
+        expect(JSON.parse(reply.body)).toMatchObject({ tier: id === 7 ? 'miss' : 'exact' });
+      }
+      const view = await fetch(`http://127.0.0.1:${port}/v1/rollouts/${rollout}`);
+      expect(view.status).toBe(200);
+      const body = (await view.json()) as Record<string, unknown>;
+      delete body.id;
+      // Times differ; everything else (the calls, their canonical arguments, their answers) is the same.
+      histories.push(
+        JSON.stringify(body, (_key, value: unknown) => (typeof value === 'string' && /^\d{4}-\d\d-\d\dT/.test(value) ? 'time' : value)),
+      );
+    }
+    expect(histories[1]).toBe(histories[0]);
+    expect(String(histories[0])).toContain('lookup');
   });
 
   it('answers many large bodies sent at once, each as if alone', async () => {

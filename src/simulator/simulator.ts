@@ -444,7 +444,19 @@ export class Simulator {
         // A store that answers later: the long way, which waits for it.
       }
     }
-    const prepared = this.prepare(request);
+    if (text !== undefined && text.length > LARGE_REQUEST_CHARS)
+      return this.#held(this.#prepareInTurns(request).then((prepared) => this.#inRolloutPrepared(rollouts, id, prepared, text, started)));
+    return this.#inRolloutPrepared(rollouts, id, this.prepare(request), text, started);
+  }
+
+  /** The rest of `#inRollout`, once the request is prepared. */
+  #inRolloutPrepared(
+    rollouts: Rollouts,
+    id: string,
+    prepared: Prepared,
+    text: string | undefined,
+    started: number,
+  ): Answer | Promise<Answer> {
     const { call } = prepared;
     if (!prepared.known) {
       const answer = unknownToolAnswer(call, prepared.serverKnown, prepared.suggestions);
