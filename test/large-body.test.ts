@@ -15,7 +15,7 @@ import { jsonExcessSteps, parseJsonSteps, Slice, type Steps } from '../src/core/
 import { canonicalNumber, parseJson, RawNumber } from '../src/core/json-text.js';
 import { createMetrics } from '../src/core/metrics.js';
 import { excessRefusal, MAX_BODY_DEPTH, parseJsonBody } from '../src/http/json.js';
-import { LARGE_BODY_BYTES, largeBodyReadings, readLargeBody } from '../src/http/large-body.js';
+import { LARGE_BODY_BYTES, largeBodyReadings, MAX_READING, readLargeBody } from '../src/http/large-body.js';
 import { InMemoryRolloutStore } from '../src/rollouts/memory-store.js';
 import { Rollouts } from '../src/rollouts/rollouts.js';
 import { Simulator } from '../src/simulator/simulator.js';
@@ -339,11 +339,27 @@ describe('large bodies through a server', () => {
     );
     const alone: Reply[] = [];
     for (const body of bodies) alone.push(await post(port, body));
+    // While they are all in flight, at most MAX_READING are read at a time; the others wait their turn.
+    let reading = 0;
+    let waiting = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const now = largeBodyReadings();
+        reading = Math.max(reading, now.reading);
+        waiting = Math.max(waiting, now.waiting);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
     const together = await Promise.all(bodies.map((body) => post(port, body)));
+    sampling = false;
+    await sampler;
+    expect(reading).toBe(MAX_READING);
+    expect(waiting).toBeGreaterThan(0);
     const strip = (r: Reply) => ({ status: r.status, body: r.body.replace(/"(latency_ms|elapsed_ms)":[\d.]+/g, '') });
     expect(together.map(strip)).toEqual(alone.map(strip));
     expect(alone.map((r) => r.status)).toEqual(Array(8).fill(200));
-    expect(largeBodyReadings().reading).toBe(0);
+    expect(largeBodyReadings()).toMatchObject({ reading: 0, waiting: 0 });
   });
 
   it('stops reading the body of a client that left, and keeps serving', async () => {
@@ -380,6 +396,6 @@ describe('large bodies through a server', () => {
     const reply = await post(port, body);
     expect(reply.status).toBe(200);
     expect(JSON.parse(reply.body)).toMatchObject({ tier: 'miss' });
-    expect(largeBodyReadings()).toMatchObject({ reading: 0, abandoned: before.abandoned + 1 });
+    expect(largeBodyReadings()).toMatchObject({ reading: 0, waiting: 0, abandoned: before.abandoned + 1 });
   });
 });

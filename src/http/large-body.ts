@@ -26,11 +26,37 @@ const SLICE_MS = 4;
 /** Bytes decoded per look at the clock: 64 KiB of non-ASCII text take about 0.3 ms. */
 const DECODE_CHUNK = 64 * 1024;
 
-const counts = { reading: 0, abandoned: 0 };
+/**
+ * Large bodies read at once, at most; the others wait their turn (first come, first read). Each
+ * reading holds its text and its numbers besides the body: 40 bodies of 3.8 MB of decimals read
+ * side by side held 405 MiB of heap at the peak, one after the other 64 MiB. The turns' work is
+ * bounded either way (the slices share the cooperative queue).
+ */
+export const MAX_READING = 2;
 
-/** Large bodies being read now, and those whose reading stopped because their client left (since start). */
-export function largeBodyReadings(): { reading: number; abandoned: number } {
+const counts = { reading: 0, waiting: 0, abandoned: 0 };
+const turns: (() => void)[] = [];
+
+/** Large bodies being read now, waiting their turn, and stopped because their client left (since start). */
+export function largeBodyReadings(): { reading: number; waiting: number; abandoned: number } {
   return { ...counts };
+}
+
+async function turn(): Promise<void> {
+  if (counts.reading < MAX_READING) {
+    counts.reading++;
+    return;
+  }
+  counts.waiting++;
+  // The reading that ends hands its place over (`counts.reading` stays as it is).
+  await new Promise<void>((resolve) => turns.push(resolve));
+  counts.waiting--;
+}
+
+function endTurn(): void {
+  const next = turns.shift();
+  if (next) next();
+  else counts.reading--;
 }
 
 /**
@@ -40,7 +66,7 @@ export function largeBodyReadings(): { reading: number; abandoned: number } {
 export async function readLargeBody(body: Buffer, limits: BodyLimits, gone: () => boolean): Promise<{ value: unknown; text: string }> {
   const slice = new Slice();
   const steps = bodySteps(body, limits, slice);
-  counts.reading++;
+  await turn();
   try {
     for (;;) {
       if (gone()) {
@@ -58,7 +84,7 @@ export async function readLargeBody(body: Buffer, limits: BodyLimits, gone: () =
       }
     }
   } finally {
-    counts.reading--;
+    endTurn();
   }
 }
 
