@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
+import { parseArguments, parseArgumentsSteps } from '../src/core/canonical.js';
 import { jsonExcess } from '../src/core/json-size.js';
 import { jsonExcessSteps, parseJsonSteps, Slice, type Steps } from '../src/core/json-steps.js';
 import { canonicalNumber, parseJson, RawNumber } from '../src/core/json-text.js';
@@ -144,6 +145,26 @@ describe('large bodies read in slices', () => {
         expect(outcome(() => runStopping((slice) => parseJsonSteps(text, keep, slice)))).toEqual(outcome(() => parseJson(text, keep)));
       }),
       { numRuns: 3_000 },
+    );
+  });
+
+  it('property: a JSON string of arguments read in steps is read as parseArguments reads it', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          anyText,
+          json.map((t) => `{"a":${t},"b":${t}}`),
+        ),
+        fc.integer({ min: 1, max: 60 }),
+        (text, maxKeys) => {
+          const steps = runStopping((slice) => parseArgumentsSteps(text, maxKeys, slice));
+          const once = parseArguments(text, maxKeys);
+          expect(steps.ok ? { ok: true, value: plain(steps.value) } : steps).toEqual(
+            once.ok ? { ok: true, value: plain(once.value) } : once,
+          );
+        },
+      ),
+      { numRuns: 2_000 },
     );
   });
 
@@ -300,6 +321,29 @@ describe('large bodies through a server', () => {
       const reply = await post(port, body);
       expect(reply.status).toBe(400);
       expect(JSON.parse(reply.body)).toMatchObject({ error: { code: 'invalid_utf8' } });
+    }
+  });
+
+  it('answers a JSON string of arguments one character under, at and over the threshold alike', async () => {
+    const port = await serve();
+    // The arguments string is padded inside (spaces before its closing brace) to the size asked.
+    const withArguments = (args: string, chars: number) =>
+      JSON.stringify({ server: 'shop', tool: 'lookup', arguments: `${args.slice(0, -1)}${' '.repeat(chars - args.length)}}` });
+    const cases: Record<string, string> = {
+      exact: '{"id":2,"note":"two"}',
+      miss: `{"id":123456789012345678901234567890,"note":"two"}`,
+      'not JSON': '{"id":2,,"note":"two"}',
+      'too many keys': `{"l":[${Array.from({ length: 10_001 }, () => '1').join(',')}]}`,
+      'too deep': `{"a":${'['.repeat(70)}${']'.repeat(70)}}`,
+      'bad exponent': `{"id":1e${'9'.repeat(20)}}`,
+    };
+    for (const [name, args] of Object.entries(cases)) {
+      const replies: Reply[] = [];
+      for (const chars of [LARGE_BODY_BYTES - 1, LARGE_BODY_BYTES, LARGE_BODY_BYTES + 1])
+        replies.push(await post(port, withArguments(args, chars)));
+      expect(replies[0]!.status, name).toBe(name === 'exact' || name === 'miss' ? 200 : 400);
+      if (name === 'exact') expect(JSON.parse(replies[0]!.body), name).toMatchObject({ tier: 'exact' });
+      for (const reply of replies.slice(1)) expect(reply, name).toEqual(replies[0]);
     }
   });
 

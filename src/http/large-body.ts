@@ -11,8 +11,8 @@
  */
 import { BadRequestError } from '../core/errors.js';
 import type { JsonExcess, JsonLimits } from '../core/json-size.js';
-import { jsonExcessSteps, parseJsonSteps, Slice, type Steps } from '../core/json-steps.js';
-import { cooperatively } from '../simulator/cooperate.js';
+import { jsonExcessSteps, parseJsonSteps, type Slice, type Steps } from '../core/json-steps.js';
+import { inSlices } from '../simulator/cooperate.js';
 
 /** What a large body may hold (json.ts's limits) and the 400 for a body past them. */
 export interface BodyLimits extends JsonLimits {
@@ -21,8 +21,6 @@ export interface BodyLimits extends JsonLimits {
 
 /** Bodies longer than this (bytes) are read in slices; shorter ones, at most a few milliseconds of work, in one piece. */
 export const LARGE_BODY_BYTES = 256 * 1024;
-/** Time one slice may take, at most (one `JSON.parse`, one long number token may overrun it). */
-const SLICE_MS = 4;
 /** Bytes decoded per look at the clock: 64 KiB of non-ASCII text take about 0.3 ms. */
 const DECODE_CHUNK = 64 * 1024;
 
@@ -64,25 +62,19 @@ function endTurn(): void {
  * the same bytes. `gone` is asked between slices: once it is true the reading stops and rejects.
  */
 export async function readLargeBody(body: Buffer, limits: BodyLimits, gone: () => boolean): Promise<{ value: unknown; text: string }> {
-  const slice = new Slice();
-  const steps = bodySteps(body, limits, slice);
   await turn();
   try {
-    for (;;) {
-      if (gone()) {
+    const read = await inSlices(
+      (slice) => bodySteps(body, limits, slice),
+      () => {
+        if (!gone()) return undefined;
         counts.abandoned++;
-        throw new BadRequestError('bad_request', 'the client closed the connection before its body was read');
-      }
-      const step = await cooperatively(() => {
-        slice.deadline = performance.now() + SLICE_MS;
-        return steps.next();
-      });
-      if (step.done) {
-        // The route runs in a turn of its own, not after the last slice.
-        await new Promise((resolve) => setImmediate(resolve));
-        return step.value;
-      }
-    }
+        return new BadRequestError('bad_request', 'the client closed the connection before its body was read');
+      },
+    );
+    // The route runs in a turn of its own, not after the last slice.
+    await new Promise((resolve) => setImmediate(resolve));
+    return read;
   } finally {
     endTurn();
   }

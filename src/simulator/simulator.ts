@@ -7,7 +7,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { answerJson, buildAnswerJson } from '../core/answer-json.js';
-import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from '../core/canonical.js';
+import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments, parseArgumentsSteps } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
 import { DEFAULT_MAX_KEYS } from '../core/json-size.js';
 import { stringifyJson } from '../core/json-text.js';
@@ -24,7 +24,7 @@ import { DEFAULT_LRU_BYTES, ExactTier } from '../tiers/exact.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
 import { listNeighbors, missAnswer, unknownToolAnswer } from '../tiers/miss.js';
 import type { Outcome, OutputPlan, Plan, Resolution, Tier, TierFactory, TierSetup } from '../tiers/tier.js';
-import { cooperatively } from './cooperate.js';
+import { cooperatively, inSlices } from './cooperate.js';
 
 export interface CallRequest {
   server?: string | undefined;
@@ -239,17 +239,22 @@ export class Simulator {
    * that the 4 MB of arguments a body may hold never cost them all in one turn.
    */
   async #prepareInTurns(request: CallRequest): Promise<Prepared> {
-    const head = await cooperatively(() => this.#headOf(request));
+    // A long JSON string of arguments is counted and read in slices first.
+    const input = request.arguments;
+    const args =
+      typeof input === 'string' && input.length > LARGE_REQUEST_CHARS
+        ? await inSlices((slice) => parseArgumentsSteps(input, this.#maxKeys, slice))
+        : undefined;
+    const head = await cooperatively(() => this.#headOf(request, args));
     const canonical = await cooperatively(() => canonicalJson(head.arguments));
     const key = await cooperatively(() => callKey(head.server, head.tool, canonical));
     return this.#preparedOf(request, head, canonical, key);
   }
 
   /** The first step of `prepare`: arguments normalized (ignored ones dropped), names resolved. */
-  #headOf(request: CallRequest): Head {
+  #headOf(request: CallRequest, args = parseArguments(request.arguments, this.#maxKeys)): Head {
     const catalog = this.snapshot.catalog;
     const name = normalizeName(request.tool);
-    const args = parseArguments(request.arguments, this.#maxKeys);
     if (!args.ok) throw new BadRequestError(args.tooLarge ? 'too_many_keys' : 'invalid_arguments', args.reason);
     const requested = request.server === undefined ? undefined : normalizeName(request.server);
     // Every name the catalog hands out (mcp__<server>__<tool> included) means one tool here, on every route.
