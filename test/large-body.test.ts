@@ -203,7 +203,7 @@ describe('large bodies read in slices', () => {
       Buffer.from(
         i % 5 === 4
           ? `{"a":[1,}${' '.repeat(300_000)}`
-          : JSON.stringify({ i, q: '"'.repeat(150_000 + i), n: [1.5, 0.1, 12345678901234567890] }),
+          : `{"i":${i},"q":${JSON.stringify('"'.repeat(150_000 + i))},"n":[1.50,0.1,12345678901234567890]}`,
       ),
     );
     const reads = bodies.map((body) => outcomeAsync(async () => (await readLargeBody(body, limitsOf(10_000), () => false)).value));
