@@ -182,6 +182,17 @@ function healthz(url: string): Promise<number> {
   });
 }
 
+/**
+ * The server's own slowest event-loop delay (ms) since the last time this was asked:
+ * `nodejs_eventloop_lag_max_seconds`, which prom-client measures with a 10 ms timer and resets at
+ * each scrape. Measured inside the server, it is not the client's (nor the probe's) time.
+ */
+export async function serverLagMax(url: string): Promise<number> {
+  const text = await (await fetch(new URL('/metrics', url))).text();
+  const line = text.split('\n').find((l) => l.startsWith('nodejs_eventloop_lag_max_seconds '));
+  return line ? Number(line.split(' ')[1]) * 1000 : Number.NaN;
+}
+
 /** `/healthz` every `intervalMs` for `ms` with nothing else in flight: the noise floor of the machine. */
 export async function probeIdle(url: string, ms: number, intervalMs = 10): Promise<{ max: number; p99: number; n: number }> {
   const times: number[] = [];
@@ -228,8 +239,10 @@ export async function blockingScenario(
   const attacks = [...blockingAttacks(sample.server, sample.tool, sample.arguments), ...bounded];
   const maxima: number[] = [];
   const idleMaxima: number[] = [];
-  /** Per attack, the slowest /healthz while it alone was in flight, per round. */
-  const alone = new Map<string, { max: number[]; status: number; ms: number[]; bytes: number }>();
+  /** The server's slowest event-loop delay while everything was in flight, per round. */
+  const lagMaxima: number[] = [];
+  /** Per attack, the slowest /healthz while it alone was in flight, per round (and the server's slowest loop delay). */
+  const alone = new Map<string, { max: number[]; lag: number[]; status: number; ms: number[]; bytes: number }>();
   const details: string[] = [];
   for (let round = 0; round < rounds; round++) {
     const port = await freePort();
@@ -247,23 +260,31 @@ export async function blockingScenario(
       // Alternate: odd rounds send everything at once on the fresh server (the first miss among
       // them), even rounds send the first miss alone first, then every request alone.
       if (round % 2 === 0) {
+        await serverLagMax(server.url);
         const result = await probeWhile(server.url, attacks);
+        const lag = await serverLagMax(server.url);
+        lagMaxima.push(lag);
         maxima.push(result.max);
         details.push(
           `- round ${round + 1}, all at once on a fresh server: nothing in flight: /healthz max ${idle.max.toFixed(0)} ms, p99 ${idle.p99.toFixed(0)} ms over ${idle.n} probes; ` +
-            `all in flight: /healthz max ${result.max.toFixed(0)} ms, p99 ${result.p99.toFixed(0)} ms over ${result.healthz.length} probes; ` +
+            `all in flight: /healthz max ${result.max.toFixed(0)} ms, p99 ${result.p99.toFixed(0)} ms over ${result.healthz.length} probes, server's slowest loop delay ${lag.toFixed(0)} ms; ` +
             result.attacks.map((a) => `${a.name}: ${a.status} in ${a.ms.toFixed(0)} ms`).join('; '),
         );
       } else {
         const lines: string[] = [];
         for (const attack of [bounded[0]!, ...attacks.filter((a) => a !== bounded[0])]) {
+          await serverLagMax(server.url);
           const result = await probeWhile(server.url, [attack]);
+          const lag = await serverLagMax(server.url);
           const a = result.attacks[0]!;
-          const entry = alone.get(attack.name) ?? { max: [], status: a.status, ms: [], bytes: a.bytes };
+          const entry = alone.get(attack.name) ?? { max: [], lag: [], status: a.status, ms: [], bytes: a.bytes };
           entry.max.push(result.max);
+          entry.lag.push(lag);
           entry.ms.push(a.ms);
           alone.set(attack.name, entry);
-          lines.push(`${attack.name}: ${a.status} in ${a.ms.toFixed(0)} ms, /healthz max ${result.max.toFixed(0)} ms`);
+          lines.push(
+            `${attack.name}: ${a.status} in ${a.ms.toFixed(0)} ms, /healthz max ${result.max.toFixed(0)} ms, loop delay ${lag.toFixed(0)} ms`,
+          );
         }
         details.push(
           `- round ${round + 1}, one at a time on a fresh server: nothing in flight: /healthz max ${idle.max.toFixed(0)} ms over ${idle.n} probes; ${lines.join('; ')}`,
@@ -296,6 +317,20 @@ export async function blockingScenario(
       met: median(worst.max) < 50,
     });
   }
+  if (worstAlone.length > 0) {
+    const [name, worst] = [...alone.entries()].sort((a, b) => median(b[1].lag) - median(a[1].lag))[0]!;
+    figures.push({
+      name: `the server's slowest event-loop delay (nodejs_eventloop_lag_max_seconds) with one request in flight, worst request (${name})`,
+      value: range(worst.lag),
+      target: '',
+    });
+  }
+  if (lagMaxima.length > 0)
+    figures.push({
+      name: "the server's slowest event-loop delay while every blocking request is in flight at once",
+      value: range(lagMaxima),
+      target: '',
+    });
   figures.push({
     name: '/healthz, slowest answer with nothing in flight (the noise floor of this machine)',
     value: range(idleMaxima),
@@ -310,9 +345,13 @@ export async function blockingScenario(
         'the first miss first; meanwhile `GET /healthz` on a new connection every 10 ms until the requests are answered. ' +
         `The requests: ${attacks.map((a) => a.name).join(', ')}.`,
       '',
-      '| request, alone | status | answer bytes | slowest /healthz | request time |',
-      '|---|---|---|---|---|',
-      ...worstAlone.map(([name, e]) => `| ${name} | ${e.status} | ${e.bytes} | ${range(e.max)} | ${range(e.ms)} |`),
+      "The server's slowest event-loop delay is `nodejs_eventloop_lag_max_seconds` of its `/metrics` (prom-client's 10 ms timer, " +
+        'reset by each scrape), read before and after the requests: measured inside the server, it leaves out the time the client ' +
+        'and the probe wait for a CPU on a shared machine, which /healthz includes.',
+      '',
+      '| request, alone | status | answer bytes | slowest /healthz | server’s slowest loop delay | request time |',
+      '|---|---|---|---|---|---|',
+      ...worstAlone.map(([name, e]) => `| ${name} | ${e.status} | ${e.bytes} | ${range(e.max)} | ${range(e.lag)} | ${range(e.ms)} |`),
       '',
       ...details,
     ],

@@ -10,7 +10,8 @@
  * and explain show it exactly, and similarity tells such numbers apart.
  */
 import { hash } from 'node:crypto';
-import { jsonExcess } from './json-size.js';
+import { type JsonExcess, jsonExcess } from './json-size.js';
+import { jsonExcessSteps, parseJsonSteps, type Slice, type Steps } from './json-steps.js';
 import { canonicalNumber, parseJson, plainDecimal, RawNumber } from './json-text.js';
 import type { Json, JsonObject } from './types.js';
 
@@ -108,21 +109,57 @@ export function parseArguments(input: unknown, maxKeys = Number.POSITIVE_INFINIT
   let value = input;
   if (typeof input === 'string') {
     if (maxKeys !== Number.POSITIVE_INFINITY) {
-      const excess = jsonExcess(input, { depth: MAX_DEPTH + 1, entries: maxKeys });
-      if (excess?.kind === 'depth') return { ok: false, reason: `arguments: nested deeper than ${MAX_DEPTH} levels` };
-      if (excess)
-        return {
-          ok: false,
-          tooLarge: true,
-          reason: `arguments is a JSON string of more than ${maxKeys} keys and array items (--max-body-keys); it was not read`,
-        };
+      const refused = excessRefused(jsonExcess(input, { depth: MAX_DEPTH + 1, entries: maxKeys }), maxKeys);
+      if (refused) return refused;
     }
     try {
       value = parseJson(input, 'value');
     } catch (error) {
-      return { ok: false, reason: `arguments is a string but not JSON (${(error as Error).message})` };
+      return notJson(error);
     }
   }
+  return argumentsOf(value);
+}
+
+/**
+ * `parseArguments` in steps (src/core/json-steps.ts): a long JSON string of arguments is counted
+ * and read a slice at a time, with the same results.
+ */
+export function* parseArgumentsSteps(input: unknown, maxKeys: number, slice: Slice): Steps<Parsed<JsonObject>> {
+  let value = input;
+  if (typeof input === 'string') {
+    if (maxKeys !== Number.POSITIVE_INFINITY) {
+      const refused = excessRefused(yield* jsonExcessSteps(input, { depth: MAX_DEPTH + 1, entries: maxKeys }, slice), maxKeys);
+      if (refused) return refused;
+    }
+    try {
+      value = yield* parseJsonSteps(input, 'value', slice);
+    } catch (error) {
+      return notJson(error);
+    }
+    yield;
+  }
+  return argumentsOf(value);
+}
+
+function excessRefused(excess: JsonExcess | undefined, maxKeys: number): Parsed<JsonObject> | undefined {
+  if (excess?.kind === 'depth') return { ok: false, reason: `arguments: nested deeper than ${MAX_DEPTH} levels` };
+  if (excess)
+    return {
+      ok: false,
+      tooLarge: true,
+      reason: `arguments is a JSON string of more than ${maxKeys} keys and array items (--max-body-keys); it was not read`,
+    };
+  return undefined;
+}
+
+const notJson = (error: unknown): Parsed<JsonObject> => ({
+  ok: false,
+  reason: `arguments is a string but not JSON (${(error as Error).message})`,
+});
+
+/** Arguments once read: an object, normalized. */
+function argumentsOf(value: unknown): Parsed<JsonObject> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
     return { ok: false, reason: `arguments must be an object, got ${kind}` };

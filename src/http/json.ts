@@ -9,8 +9,9 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
-import { DEFAULT_MAX_KEYS, jsonExcess } from '../core/json-size.js';
+import { DEFAULT_MAX_KEYS, type JsonExcess, jsonExcess } from '../core/json-size.js';
 import { parseJson } from '../core/json-text.js';
+import { LARGE_BODY_BYTES, readLargeBody } from './large-body.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 /** Each parsed body object's text, for routes that remember answers by the request's bytes. */
@@ -35,7 +36,11 @@ export function parseJsonBody(body: Buffer, maxKeys = DEFAULT_MAX_BODY_KEYS): un
 /** The 400 for a JSON text past the depth or key limit, or undefined; checked before it is parsed. */
 export function excessError(text: string, maxKeys: number, what = 'the body'): BadRequestError | undefined {
   const excess = jsonExcess(text, { depth: MAX_BODY_DEPTH, entries: maxKeys });
-  if (excess === undefined) return undefined;
+  return excess === undefined ? undefined : excessRefusal(excess, maxKeys, what);
+}
+
+/** The 400 for a JSON text past the depth or key limit. */
+export function excessRefusal(excess: JsonExcess, maxKeys: number, what = 'the body'): BadRequestError {
   if (excess.kind === 'depth')
     return new BadRequestError('too_deep', `${what} nests arrays and objects deeper than ${MAX_BODY_DEPTH} levels`);
   return new BadRequestError(
@@ -76,6 +81,17 @@ export function strictJsonParser(maxKeys = DEFAULT_MAX_BODY_KEYS): (request: Fas
       const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(request.headers['content-type'] ?? '')?.[1];
       if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
         throw new ToolsimError('unsupported_media_type', `JSON bodies are UTF-8; got charset ${JSON.stringify(charset.slice(0, 40))}`);
+      }
+      if (body.length > LARGE_BODY_BYTES) {
+        // Read in slices (src/http/large-body.ts), with the same results and refusals.
+        const limits = { depth: MAX_BODY_DEPTH, entries: maxKeys, refuse: (excess: JsonExcess) => excessRefusal(excess, maxKeys) };
+        // A request stream is destroyed once read; its socket only when the client has gone.
+        const gone = (): boolean => request.raw.socket?.destroyed === true;
+        readLargeBody(body, limits, gone).then(({ value, text }) => {
+          if (typeof value === 'object' && value !== null) texts.set(value, text);
+          done(null, value);
+        }, done);
+        return;
       }
       const { value, text } = parseJsonText(body, maxKeys);
       if (typeof value === 'object' && value !== null) texts.set(value, text);

@@ -171,7 +171,8 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
       },
     },
     // Written here, not by the schema's serializer: arguments keep every digit (RawNumbers as their text).
-    async (request, reply) => send(reply, stringifyJson(await options.simulator().explainWhenReady(request.body), true)),
+    async (request, reply) =>
+      send(reply, stringifyJson(await options.simulator().explainWhenReady(request.body, bodyText(request.body)), true)),
   );
 
   app.get<{ Querystring: { format?: ToolFormat; server?: string } }>(

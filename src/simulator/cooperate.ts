@@ -6,6 +6,8 @@
  * drain before any of them works.
  */
 
+import { Slice, type Steps } from '../core/json-steps.js';
+
 /** Work done per turn of the loop, at most (one piece may overrun it). */
 const BUDGET_MS = 5;
 
@@ -36,4 +38,25 @@ function drain(): void {
   queue.splice(0, done);
   if (queue.length > 0) setImmediate(drain);
   else scheduled = false;
+}
+
+/** Time one slice of a reader may take, at most (a step that cannot be cut may overrun it). */
+const SLICE_MS = 4;
+
+/**
+ * Runs a reader of src/core/json-steps.ts to its end, a slice of a few milliseconds per piece of
+ * the queue above. `stop` is asked before each slice: an error it gives ends the reading with it.
+ */
+export async function inSlices<T>(read: (slice: Slice) => Steps<T>, stop?: () => Error | undefined): Promise<T> {
+  const slice = new Slice();
+  const steps = read(slice);
+  for (;;) {
+    const error = stop?.();
+    if (error) throw error;
+    const step = await cooperatively(() => {
+      slice.deadline = performance.now() + SLICE_MS;
+      return steps.next();
+    });
+    if (step.done) return step.value;
+  }
 }

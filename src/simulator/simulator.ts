@@ -6,7 +6,7 @@
  * In front of it, the request memo: a request's text seen before skips parsing and hashing.
  */
 import { LRUCache } from 'lru-cache';
-import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments } from '../core/canonical.js';
+import { callKey, canonicalJson, dropIgnored, normalizeName, parseArguments, parseArgumentsSteps } from '../core/canonical.js';
 import { AmbiguousToolError, BadRequestError } from '../core/errors.js';
 import { DEFAULT_MAX_KEYS } from '../core/json-size.js';
 import { stringifyJson } from '../core/json-text.js';
@@ -25,7 +25,7 @@ import { DEFAULT_LRU_BYTES, ExactTier } from '../tiers/exact.js';
 import { DisabledFuzzyTier } from '../tiers/fuzzy/fuzzy-tier.js';
 import { listNeighbors, missAnswer, unknownToolAnswer } from '../tiers/miss.js';
 import type { Outcome, OutputPlan, Plan, Resolution, Tier, TierFactory, TierSetup } from '../tiers/tier.js';
-import { cooperatively } from './cooperate.js';
+import { cooperatively, inSlices } from './cooperate.js';
 
 export interface CallRequest {
   server?: string | undefined;
@@ -76,6 +76,25 @@ export interface Explanation {
 
 /** A prepared call: known to the cache, or an unknown tool with the names to suggest instead. */
 type Prepared = { call: Call; known: true } | { call: Call; known: false; serverKnown: boolean; suggestions: string[] };
+
+/** What `prepare` knows of a request before its canonical text: names resolved, arguments normalized. */
+interface Head {
+  /** The tool's name as asked (NFC), and the server asked for. */
+  name: string;
+  requested: string | undefined;
+  known: boolean;
+  /** The server named or resolved, if any; `server` is it or `default`. */
+  namedServer: string | undefined;
+  server: string;
+  tool: string;
+  arguments: JsonObject;
+}
+
+/**
+ * A request's text (its body, or its own JSON) past which it is prepared in turns (`#prepareInTurns`):
+ * the size past which the body parser reads a body in slices (src/http/large-body.ts).
+ */
+const LARGE_REQUEST_CHARS = 256 * 1024;
 
 /**
  * What a request's text prepared into, when the exact tier answered it or a tier recalled its answer
@@ -210,9 +229,33 @@ export class Simulator {
 
   /** Canonical arguments, key and server of a request; throws a 400 for what cannot be a call. */
   prepare(request: CallRequest): Prepared {
+    const head = this.#headOf(request);
+    const canonical = canonicalJson(head.arguments);
+    return this.#preparedOf(request, head, canonical, callKey(head.server, head.tool, canonical));
+  }
+
+  /**
+   * `prepare` for a large request (LARGE_REQUEST_CHARS): its three long steps (arguments read and
+   * normalized, canonical text, key hash) each in a turn of its own among the cooperative work, so
+   * that the 4 MB of arguments a body may hold never cost them all in one turn.
+   */
+  async #prepareInTurns(request: CallRequest): Promise<Prepared> {
+    // A long JSON string of arguments is counted and read in slices first.
+    const input = request.arguments;
+    const args =
+      typeof input === 'string' && input.length > LARGE_REQUEST_CHARS
+        ? await inSlices((slice) => parseArgumentsSteps(input, this.#maxKeys, slice))
+        : undefined;
+    const head = await cooperatively(() => this.#headOf(request, args));
+    const canonical = await cooperatively(() => canonicalJson(head.arguments));
+    const key = await cooperatively(() => callKey(head.server, head.tool, canonical));
+    return this.#preparedOf(request, head, canonical, key);
+  }
+
+  /** The first step of `prepare`: arguments normalized (ignored ones dropped), names resolved. */
+  #headOf(request: CallRequest, args = parseArguments(request.arguments, this.#maxKeys)): Head {
     const catalog = this.snapshot.catalog;
     const name = normalizeName(request.tool);
-    const args = parseArguments(request.arguments, this.#maxKeys);
     if (!args.ok) throw new BadRequestError(args.tooLarge ? 'too_many_keys' : 'invalid_arguments', args.reason);
     const requested = request.server === undefined ? undefined : normalizeName(request.server);
     // Every name the catalog hands out (mcp__<server>__<tool> included) means one tool here, on every route.
@@ -220,26 +263,36 @@ export class Simulator {
     if (resolved.kind === 'ambiguous') throw new AmbiguousToolError(name, resolved.servers, resolved.names);
     const known = resolved.kind === 'tool';
     const server = known ? resolved.server : requested;
-    const tool = known ? resolved.tool : name;
-    const kept = dropIgnored(args.value, this.#ignored);
-    const canonical = canonicalJson(kept);
-    const resolvedServer = server ?? 'default';
+    return {
+      name,
+      requested,
+      known,
+      namedServer: server,
+      server: server ?? 'default',
+      tool: known ? resolved.tool : name,
+      arguments: dropIgnored(args.value, this.#ignored),
+    };
+  }
+
+  /** The last step of `prepare`: the call, once its canonical text and key are known. */
+  #preparedOf(request: CallRequest, head: Head, canonical: string, key: string): Prepared {
     const call: Call = {
-      server: resolvedServer,
-      tool,
+      server: head.server,
+      tool: head.tool,
       // Numbers no double holds stay RawNumbers: prompts, neighbours and explain show them exactly.
-      arguments: kept,
+      arguments: head.arguments,
       canonical,
-      key: callKey(resolvedServer, tool, canonical),
+      key,
       ...(request.trajectory_id === undefined ? {} : { trajectoryId: request.trajectory_id }),
       ...(request.source_trajectory_id === undefined ? {} : { sourceTrajectoryId: request.source_trajectory_id.normalize('NFC') }),
     };
-    if (known) return { call, known: true };
+    if (head.known) return { call, known: true };
+    const catalog = this.snapshot.catalog;
     return {
       call,
       known: false,
-      serverKnown: server !== undefined && catalog.hasServer(server),
-      suggestions: catalog.closestNames(name, requested),
+      serverKnown: head.namedServer !== undefined && catalog.hasServer(head.namedServer),
+      suggestions: catalog.closestNames(head.name, head.requested),
     };
   }
 
@@ -272,7 +325,13 @@ export class Simulator {
         return answer;
       }
     }
-    const prepared = this.prepare(request);
+    if (memoText !== undefined && memoText.length > LARGE_REQUEST_CHARS)
+      return this.#held(this.#prepareInTurns(request).then((prepared) => this.#resolvePrepared(prepared, memoText, started)));
+    return this.#resolvePrepared(this.prepare(request), memoText, started);
+  }
+
+  /** The rest of `resolve`, once the request is prepared. */
+  #resolvePrepared(prepared: Prepared, memoText: string | undefined, started: number): Answer | Promise<Answer> {
     const { call } = prepared;
     if (!prepared.known) {
       const answer = unknownToolAnswer(call, prepared.serverKnown, prepared.suggestions);
@@ -408,7 +467,19 @@ export class Simulator {
       }
       // Diverged there, or a store that answers later: the long way.
     }
-    const prepared = this.prepare(request);
+    if (text !== undefined && text.length > LARGE_REQUEST_CHARS)
+      return this.#held(this.#prepareInTurns(request).then((prepared) => this.#inRolloutPrepared(rollouts, id, prepared, text, started)));
+    return this.#inRolloutPrepared(rollouts, id, this.prepare(request), text, started);
+  }
+
+  /** The rest of `#inRollout`, once the request is prepared. */
+  #inRolloutPrepared(
+    rollouts: Rollouts,
+    id: string,
+    prepared: Prepared,
+    text: string | undefined,
+    started: number,
+  ): Answer | Promise<Answer> {
     const { call } = prepared;
     if (!prepared.known) {
       const answer = unknownToolAnswer(call, prepared.serverKnown, prepared.suggestions);
@@ -523,8 +594,7 @@ export class Simulator {
    * describing what it would do. The key, the tier and why, the neighbours the answer would list,
    * and the prompt the fuzzy tier would send. Makes no LLM request, counts nothing.
    */
-  explain(request: CallRequest, rollout?: Diverged): Explanation {
-    const prepared = this.prepare(request);
+  explain(request: CallRequest, rollout?: Diverged, prepared: Prepared = this.prepare(request)): Explanation {
     const { call } = prepared;
     const base: Pick<Explanation, 'server' | 'tool' | 'key' | 'arguments' | 'writes' | 'rollout'> = {
       server: call.server,
@@ -565,22 +635,23 @@ export class Simulator {
    * `explain`, once the tool's neighbour index and output shape are built off the event loop, and in
    * the state of the call's rollout (for servers).
    */
-  async explainWhenReady(request: CallRequest): Promise<Explanation> {
-    const { call, known } = this.prepare(request);
+  async explainWhenReady(request: CallRequest, text?: string): Promise<Explanation> {
+    const prepared = text !== undefined && text.length > LARGE_REQUEST_CHARS ? await this.#prepareInTurns(request) : this.prepare(request);
+    const { call, known } = prepared;
     const { index, shapes } = this.snapshot;
     if (known && !index.isReady(call.server, call.tool)) await index.ready(call.server, call.tool);
     if (known && !shapes.isReady(call.server, call.tool)) await shapes.ready(call.server, call.tool);
     const id = request.trajectory_id;
-    if (!known || !this.#rollouts || id === undefined || id === '') return this.explain(request);
+    if (!known || !this.#rollouts || id === undefined || id === '') return this.explain(request, undefined, prepared);
     const state = await this.#rollouts.state(id, call.server);
     if (state.state === 'unavailable')
       return {
-        ...this.explain(request),
+        ...this.explain(request, undefined, prepared),
         tier: 'miss',
         reason: 'state_unavailable',
         why: "the rollout's state (PostgreSQL) cannot be read now",
       };
-    return this.explain(request, state.state === 'diverged' ? state : undefined);
+    return this.explain(request, state.state === 'diverged' ? state : undefined, prepared);
   }
 
   #nearest(call: Call): Neighbor[] {
