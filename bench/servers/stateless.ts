@@ -9,10 +9,9 @@ import { boundHeapGrowth } from '../../src/commands/heap.js';
 import { parseArgsOptions, resolveConfig } from '../../src/config.js';
 import { SERVE_OPTIONS, startServer } from '../../src/server.js';
 
+boundHeapGrowth();
 const { values } = parseArgs({ args: process.argv.slice(2), options: parseArgsOptions(SERVE_OPTIONS), strict: true });
-const config = resolveConfig(SERVE_OPTIONS, values);
-boundHeapGrowth(config);
-const server = await startServer(config, { rollouts: false });
+const server = await startServer(resolveConfig(SERVE_OPTIONS, values), { rollouts: false });
 const stop = (): void => void server.close().then(() => process.exit(0));
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);

@@ -18,9 +18,7 @@ import { setFlagsFromString } from 'node:v8';
 
 export const HEAP_GROWING_PERCENT = 50;
 
-/** Bounds the heap's growth for a server of this configuration, if its fuzzy tier is on. */
-export function boundHeapGrowth(config: { readonly fuzzy: 'auto' | 'on' | 'off'; readonly apiKey: string }): void {
-  const improvises = config.fuzzy === 'on' || (config.fuzzy === 'auto' && config.apiKey !== '');
-  if (!improvises || process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) return;
+export function boundHeapGrowth(): void {
+  if (process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) return;
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 }

@@ -10,8 +10,10 @@ export const serveCommand: Command = {
   options: SERVE_OPTIONS,
   async run(values) {
     const config = resolveConfig(SERVE_OPTIONS, values);
-    // Only a server that improvises (src/commands/heap.ts).
-    boundHeapGrowth(config);
+    // Only a server that improvises: its long runs keep promoting and evicting answers and prompts.
+    // One that only replays keeps V8's own heap growth, and its exact answers the CPU that a tighter
+    // heap costs them (src/commands/heap.ts).
+    if (config.fuzzy === 'on' || (config.fuzzy === 'auto' && config.apiKey !== '')) boundHeapGrowth();
     await serveForever(config);
     return -1; // keeps running until a signal
   },
