@@ -6,11 +6,6 @@
  * the long run). Growing by at most `HEAP_GROWING_PERCENT` keeps it near the live heap, for more
  * frequent full collections (done mostly on V8's background threads).
  *
- * It is set only for a server whose fuzzy tier is on: the growth came from improvisations, and the
- * tighter heap costs every request some CPU (about a tenth of an exact answer's, measured against
- * V8's default in the same run; bench/RESULTS.md). A server that only replays stays within its
- * memory figures without it (scenario 5).
- *
  * A `--heap-growing-percent` given to node itself (`node --heap-growing-percent=N toolsim serve`)
  * is left as it is.
  */

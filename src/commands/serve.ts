@@ -9,12 +9,8 @@ export const serveCommand: Command = {
   summary: 'answer tool calls over HTTP from the cache',
   options: SERVE_OPTIONS,
   async run(values) {
-    const config = resolveConfig(SERVE_OPTIONS, values);
-    // Only a server that improvises: its long runs keep promoting and evicting answers and prompts.
-    // One that only replays keeps V8's own heap growth, and its exact answers the CPU that a tighter
-    // heap costs them (src/commands/heap.ts).
-    if (config.fuzzy === 'on' || (config.fuzzy === 'auto' && config.apiKey !== '')) boundHeapGrowth();
-    await serveForever(config);
+    boundHeapGrowth();
+    await serveForever(resolveConfig(SERVE_OPTIONS, values));
     return -1; // keeps running until a signal
   },
 };
