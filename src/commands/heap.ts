@@ -6,6 +6,11 @@
  * the long run). Growing by at most `HEAP_GROWING_PERCENT` keeps it near the live heap, for more
  * frequent full collections (done mostly on V8's background threads).
  *
+ * It costs CPU: an exact answer over HTTP about a tenth more than under V8's default growth,
+ * measured side by side (2026-12-04). It keeps the replay of a 1M-call cache within its memory
+ * figure (scenario 5: 223 MB after 100,000 distinct lookups, against 289 MB without it), so it
+ * stays on for every server, not only those that improvise.
+ *
  * A `--heap-growing-percent` given to node itself (`node --heap-growing-percent=N toolsim serve`)
  * is left as it is.
  */
