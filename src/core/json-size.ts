@@ -41,8 +41,26 @@ function fewerBrackets(text: string, most: number): boolean {
   return true;
 }
 
+/** When a reader in steps yields (`Slice` in json-steps.ts); `WHOLE` never does. */
+export interface SliceClock {
+  over(): boolean;
+}
+export const WHOLE: SliceClock = { over: () => false };
+
 /** The entries of `text` (keys and array items, all levels together), or what was past its limit first. */
 export function measureJson(text: string, limits: JsonLimits): number | JsonExcess {
+  const steps = measureJsonSteps(text, limits, WHOLE);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * `measureJson` as a reader in steps: it yields whenever `slice` says its time is up, so a large
+ * body is measured among other work (src/http/large-body.ts). The one walk both readers run.
+ */
+export function* measureJsonSteps(text: string, limits: JsonLimits, slice: SliceClock): Generator<void, number | JsonExcess, void> {
   const n = text.length;
   // Whether each open level is an array (1) or an object (0).
   const arrays = new Uint8Array(limits.depth + 2);
@@ -52,6 +70,7 @@ export function measureJson(text: string, limits: JsonLimits): number | JsonExce
   // letters and spaces (a number of four million digits) are skipped natively, not a character at a time.
   const structural = /["[\]{}:,]/g;
   for (let i = 0; i < n; i++) {
+    if (slice.over()) yield;
     structural.lastIndex = i;
     if (structural.exec(text) === null) break;
     i = structural.lastIndex - 1;
@@ -62,9 +81,13 @@ export function measureJson(text: string, limits: JsonLimits): number | JsonExce
         const end = text.indexOf('"', i + 1);
         if (end < 0) return entries; // unterminated: the parser will say so
         let backslashes = 0;
-        while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
+        while (text.charCodeAt(end - 1 - backslashes) === 0x5c) {
+          backslashes++;
+          if (slice.over()) yield;
+        }
         i = end;
         if (backslashes % 2 === 0) break;
+        if (slice.over()) yield;
       }
     } else if (c === 0x5b || c === 0x7b) {
       if (++depth > limits.depth) return { kind: 'depth' };
@@ -72,7 +95,10 @@ export function measureJson(text: string, limits: JsonLimits): number | JsonExce
       if (c === 0x5b) {
         // An array's first item, unless it is empty.
         let j = i + 1;
-        while (j < n && isSpace(text.charCodeAt(j))) j++;
+        while (j < n && isSpace(text.charCodeAt(j))) {
+          j++;
+          if (slice.over()) yield;
+        }
         if (j < n && text.charCodeAt(j) !== 0x5d) entries++;
       }
     } else if (c === 0x5d || c === 0x7d) {

@@ -10,7 +10,7 @@
  * in 50-90 ms in one piece; here its markers carry a random nonce instead, so no string of the text
  * can pass for one, and the native parser still does the work.
  */
-import type { JsonExcess, JsonLimits } from './json-size.js';
+import { type JsonExcess, type JsonLimits, measureJsonSteps } from './json-size.js';
 import { canonicalNumber, type Keep, RawNumber } from './json-text.js';
 
 /** Operations between two looks at the clock: a look costs about what 10 of them do, and cold (interpreted) code is slow. */
@@ -43,62 +43,11 @@ export function runSteps<T>(steps: Steps<T>): T {
   }
 }
 
-const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-
 /** `jsonExcess`, in steps. */
 export function* jsonExcessSteps(text: string, limits: JsonLimits, slice: Slice): Steps<JsonExcess | undefined> {
   if (text.length <= limits.depth && text.length <= limits.entries) return undefined;
   const measured = yield* measureJsonSteps(text, limits, slice);
   return typeof measured === 'number' ? undefined : measured;
-}
-
-/** `measureJson`, in steps: the same walk from one structural character to the next. */
-export function* measureJsonSteps(text: string, limits: JsonLimits, slice: Slice): Steps<number | JsonExcess> {
-  const n = text.length;
-  const arrays = new Uint8Array(limits.depth + 2);
-  let depth = 0;
-  let entries = 0;
-  const structural = /["[\]{}:,]/g;
-  for (let i = 0; i < n; i++) {
-    if (slice.over()) yield;
-    structural.lastIndex = i;
-    if (structural.exec(text) === null) break;
-    i = structural.lastIndex - 1;
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      for (;;) {
-        const end = text.indexOf('"', i + 1);
-        if (end < 0) return entries;
-        let backslashes = 0;
-        while (text.charCodeAt(end - 1 - backslashes) === 0x5c) {
-          backslashes++;
-          if (slice.over()) yield;
-        }
-        i = end;
-        if (backslashes % 2 === 0) break;
-        if (slice.over()) yield;
-      }
-    } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > limits.depth) return { kind: 'depth' };
-      arrays[depth] = c === 0x5b ? 1 : 0;
-      if (c === 0x5b) {
-        let j = i + 1;
-        while (j < n && isSpace(text.charCodeAt(j))) {
-          j++;
-          if (slice.over()) yield;
-        }
-        if (j < n && text.charCodeAt(j) !== 0x5d) entries++;
-      }
-    } else if (c === 0x5d || c === 0x7d) {
-      if (depth > 0) depth--;
-    } else if (c === 0x3a || (c === 0x2c && arrays[depth] === 1 && depth > 0)) {
-      entries++;
-    } else {
-      continue;
-    }
-    if (entries > limits.entries) return { kind: 'entries', atLeast: entries };
-  }
-  return entries;
 }
 
 /** Whether a double would spell the token otherwise (as in json-text.ts). */

@@ -9,9 +9,10 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { BadRequestError, ToolsimError } from '../core/errors.js';
-import { DEFAULT_MAX_KEYS, type JsonExcess, jsonExcess } from '../core/json-size.js';
+import { DEFAULT_MAX_KEYS, type JsonExcess, jsonExcess, WHOLE } from '../core/json-size.js';
+import { runSteps } from '../core/json-steps.js';
 import { parseJson } from '../core/json-text.js';
-import { LARGE_BODY_BYTES, readLargeBody } from './large-body.js';
+import { forbiddenKeySteps, LARGE_BODY_BYTES, readLargeBody } from './large-body.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 /** Each parsed body object's text, for routes that remember answers by the request's bytes. */
@@ -102,24 +103,7 @@ export function strictJsonParser(maxKeys = DEFAULT_MAX_BODY_KEYS): (request: Fas
   };
 }
 
-/** The first `__proto__` or `constructor.prototype` key, found without recursion (bodies may nest 10,000 deep). */
+/** The first `__proto__` or `constructor.prototype` key (large-body.ts's walk, run whole). */
 function forbiddenKeyPath(root: unknown): string | undefined {
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const node = stack.pop();
-    if (typeof node !== 'object' || node === null) continue;
-    if (Array.isArray(node)) {
-      for (const item of node) stack.push(item);
-      continue;
-    }
-    for (const key of Object.keys(node)) {
-      const child = (node as Record<string, unknown>)[key];
-      if (key === '__proto__') return '"__proto__"';
-      if (key === 'constructor' && typeof child === 'object' && child !== null && Object.hasOwn(child, 'prototype')) {
-        return '"constructor" with "prototype"';
-      }
-      stack.push(child);
-    }
-  }
-  return undefined;
+  return runSteps(forbiddenKeySteps(root, WHOLE));
 }

@@ -10,7 +10,7 @@
  * read stops the reading at the next slice.
  */
 import { BadRequestError } from '../core/errors.js';
-import type { JsonExcess, JsonLimits } from '../core/json-size.js';
+import type { JsonExcess, JsonLimits, SliceClock } from '../core/json-size.js';
 import { jsonExcessSteps, parseJsonSteps, type Slice, type Steps } from '../core/json-steps.js';
 import { inSlices } from '../simulator/cooperate.js';
 
@@ -120,8 +120,11 @@ function* decodeSteps(body: Buffer, slice: Slice): Steps<string> {
 /** A weight that makes the slice look at the clock now. */
 const CHECK_NOW = 1 << 20;
 
-/** The first `__proto__` or `constructor.prototype` key, as json.ts finds it (the same walk, the same order), in steps. */
-function* forbiddenKeySteps(root: unknown, slice: Slice): Steps<string | undefined> {
+/**
+ * The first `__proto__` or `constructor.prototype` key, found without recursion (bodies may nest
+ * 10,000 deep), in steps; json.ts runs the same walk whole (`WHOLE`).
+ */
+export function* forbiddenKeySteps(root: unknown, slice: SliceClock): Steps<string | undefined> {
   const stack: unknown[] = [root];
   while (stack.length > 0) {
     if (slice.over()) yield;

@@ -54,43 +54,35 @@ export class AnswerMemory {
   }
 }
 
-/** One tier's shelf of an `AnswerMemory` (or a memory of its own): keys it sets are read back by it alone. */
+/** One tier's shelf of an `AnswerMemory`: the keys it sets (under its prefix) are read back by it alone. */
 export class AnswerLru<V extends object> {
   readonly #memory: AnswerMemory;
-  readonly #lru: LRUCache<string, object>;
   readonly #prefix: string;
   readonly #bytesOf: (value: V) => number;
   readonly #notRecorded: V | undefined;
 
   /**
    * `bytesOf(value)` is what an entry holds beyond the fixed overheads above; `notRecorded` is the
-   * value kept for a key known to have nothing (counted as MISS_ENTRY_BYTES). With `memory` the
-   * shelf shares that memory under `prefix`; otherwise it has one of its own.
+   * value kept for a key known to have nothing (counted as MISS_ENTRY_BYTES).
    */
-  constructor(
-    options: { bytesOf: (value: V) => number; notRecorded?: V } & (
-      | { memory: AnswerMemory; prefix: string }
-      | { maxEntries: number; maxBytes: number }
-    ),
-  ) {
-    this.#memory = 'memory' in options ? options.memory : new AnswerMemory(options);
-    this.#lru = this.#memory.lru;
-    this.#prefix = 'prefix' in options ? options.prefix : '';
+  constructor(options: { memory: AnswerMemory; prefix: string; bytesOf: (value: V) => number; notRecorded?: V }) {
+    this.#memory = options.memory;
+    this.#prefix = options.prefix;
     this.#bytesOf = options.bytesOf;
     this.#notRecorded = options.notRecorded;
   }
 
   get(key: string): V | undefined {
-    return this.#lru.get(this.#prefix + key) as V | undefined;
+    return this.#memory.lru.get(this.#prefix + key) as V | undefined;
   }
 
   has(key: string): boolean {
-    return this.#lru.has(this.#prefix + key);
+    return this.#memory.lru.has(this.#prefix + key);
   }
 
   set(key: string, value: V): void {
     const size = value === this.#notRecorded ? MISS_ENTRY_BYTES : ANSWER_ENTRY_BYTES + this.#bytesOf(value);
-    this.#lru.set(this.#prefix + key, value, { size });
+    this.#memory.lru.set(this.#prefix + key, value, { size });
   }
 
   /** Entries of the whole memory (every shelf). */

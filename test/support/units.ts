@@ -19,7 +19,7 @@ export { compileSchema } from '../../src/shapes/schema-guard.js';
 export { learnShape, MAX_DEPTH, MAX_NODES, type OutputShape } from '../../src/shapes/shape.js';
 export { IngestLock, IngestLockedError, lockPathOf } from '../../src/store/ingest-lock.js';
 export { addToFingerprint, emptyFingerprint, identityOf, snapshotIdOf } from '../../src/store/snapshot-id.js';
-export { ANSWER_ENTRY_BYTES, AnswerLru, MISS_ENTRY_BYTES, stringBytes } from '../../src/tiers/answer-lru.js';
+export { ANSWER_ENTRY_BYTES, AnswerLru, AnswerMemory, MISS_ENTRY_BYTES, stringBytes } from '../../src/tiers/answer-lru.js';
 export { checkAnswer, jsonType, MIN_LIMIT } from '../../src/tiers/fuzzy/answer-check.js';
 export { CircuitBreaker } from '../../src/tiers/fuzzy/breaker.js';
 export { Budget } from '../../src/tiers/fuzzy/budget.js';

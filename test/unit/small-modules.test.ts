@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ANSWER_ENTRY_BYTES,
   AnswerLru,
+  AnswerMemory,
   MISS_ENTRY_BYTES,
   parseJson,
   plainDecimal,
@@ -16,8 +17,8 @@ describe('AnswerLru', () => {
   const notRecorded = { miss: true };
   const cache = (maxEntries: number, maxBytes: number) =>
     new AnswerLru<{ text: string } | typeof notRecorded>({
-      maxEntries,
-      maxBytes,
+      memory: new AnswerMemory({ maxEntries, maxBytes }),
+      prefix: '',
       bytesOf: (v) => ('text' in v ? stringBytes(v.text) : 0),
       notRecorded,
     });
