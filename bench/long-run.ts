@@ -245,6 +245,20 @@ export async function longRun(options: LongRunOptions): Promise<Record<string, u
       const { rss } = usage(pid);
       const metrics = await (await fetch(new URL('/metrics', url))).text();
       const heapUsed = Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(metrics)?.[1] ?? 0);
+      const metric = (re: RegExp): number => +(Number(re.exec(metrics)?.[1] ?? 0) / MB).toFixed(1);
+      const smaps = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      const smap = (name: string): number => +(Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(smaps)?.[1] ?? 0) / 1024).toFixed(1);
+      const detail = {
+        heapTotalMB: metric(/^nodejs_heap_size_total_bytes (\d+)/m),
+        externalMB: metric(/^nodejs_external_memory_bytes (\d+)/m),
+        oldUsedMB: metric(/^nodejs_heap_space_size_used_bytes\{space="old"\} (\d+)/m),
+        oldTotalMB: metric(/^nodejs_heap_space_size_total_bytes\{space="old"\} (\d+)/m),
+        newTotalMB: metric(/^nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)/m),
+        loTotalMB: metric(/^nodejs_heap_space_size_total_bytes\{space="large_object"\} (\d+)/m),
+        anonMB: smap('Anonymous'),
+        privateDirtyMB: smap('Private_Dirty'),
+        fileRssMB: +(smap('Rss') - smap('Anonymous')).toFixed(1),
+      };
       blocks.push({
         improvisations: to,
         seconds: +seconds.toFixed(1),
@@ -261,6 +275,7 @@ export async function longRun(options: LongRunOptions): Promise<Record<string, u
         load1: +loadavg()[0]!.toFixed(2),
         tiers,
         memoProbe: hitTiers,
+        detail,
       });
       process.stderr.write(`${JSON.stringify(blocks.at(-1))}\n`);
     }
@@ -310,6 +325,7 @@ interface Block {
   exactCpuUs: number;
   rssMB: number;
   heapUsedMB?: number;
+  detail?: { heapTotalMB: number; externalMB: number };
   cacheMB: number;
   cacheWalMB: number;
   memoMB: number;
@@ -340,21 +356,21 @@ export function longRunMarkdown(report: Record<string, unknown>, command: string
     `## Long run: ${Number(report['improvisations']).toLocaleString('en')} distinct improvisations`,
     '',
     `\`${command}\` (bench/long-run.ts). ${String(report['date'])}, Node ${String(report['node'])}, ${String(report['cpus'])} CPUs (${String(report['cpu'])}); ${String(report['minutes'])} minutes. ` +
-      `**The machine was shared** with other engineers' builds and tests: load average (1 minute) ${Math.min(...loads)}–${Math.max(...loads)} on ${String(report['cpus'])} CPUs at the block ends, so wall times are long and noisy; CPU figures are the server process's own (user + system, /proc), which load disturbs less.`,
+      `Load average (1 minute) ${Math.min(...loads)}–${Math.max(...loads)} on ${String(report['cpus'])} CPUs at the block ends (the soak's own client and stand-in included); CPU figures are the server process's own (user + system, /proc), which other load disturbs less than wall times.`,
     '',
     `\`toolsim serve --fuzzy on\` on the tau-bench sample cache, in its own process, against the Anthropic stand-in (test/support/fake-anthropic.ts) answering at once; ${String(report['connections'])} keep-alive connections. ` +
       'Each improvisation is a distinct near call (a recorded call with its first string argument changed), improvised once and memoized. After each block: the first ' +
-      "calls of the block asked again (memo hits), then as many recorded calls (exact), each side's server CPU per call measured alone. RSS is VmRSS; the V8 heap in use is from /metrics (garbage not yet collected included). " +
+      "calls of the block asked again (memo hits), then as many recorded calls (exact), each side's server CPU per call measured alone. RSS is VmRSS; the V8 heap in use and committed, and the memory V8 knows is held outside its heap (buffers: memo hits' texts among them), are from /metrics (garbage not yet collected included). " +
       'File and WAL sizes at the block end; the largest WAL seen is sampled every 200 ms.' +
       (ingestReport
         ? ` After ${ingestReport.at.toLocaleString('en')} improvisations, the api-bank sample is ingested into the served cache (another process) and the server reloaded (${ingestReport.reload.calls ?? '?'} calls then; the cache's WAL right after the ingest: ${ingestReport.cacheWalAfterIngestMB} MB).`
         : ''),
     '',
-    '| improvisations | server CPU per improvisation | memo hit, CPU per call | exact, CPU per call | RSS | V8 heap used | cache file | cache WAL | memo file | memo WAL | largest WAL so far | load (1 min) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| improvisations | server CPU per improvisation | memo hit, CPU per call | exact, CPU per call | RSS | V8 heap used | V8 heap committed | outside the heap | cache file | cache WAL | memo file | memo WAL | largest WAL so far | load (1 min) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...blocks.map(
       (b) =>
-        `| ${b.improvisations.toLocaleString('en')} | ${b.cpuPerImprovisationMs.toFixed(2)} ms | ${b.memoHitCpuUs} µs | ${b.exactCpuUs} µs | ${b.rssMB} MB | ${b.heapUsedMB ?? '–'} MB | ${b.cacheMB} MB | ${b.cacheWalMB} MB | ${b.memoMB} MB | ${b.memoWalMB} MB | ${b.maxWalSoFarMB} MB | ${b.load1} |`,
+        `| ${b.improvisations.toLocaleString('en')} | ${b.cpuPerImprovisationMs.toFixed(2)} ms | ${b.memoHitCpuUs} µs | ${b.exactCpuUs} µs | ${b.rssMB} MB | ${b.heapUsedMB ?? '–'} MB | ${b.detail?.heapTotalMB ?? '–'} MB | ${b.detail?.externalMB ?? '–'} MB | ${b.cacheMB} MB | ${b.cacheWalMB} MB | ${b.memoMB} MB | ${b.memoWalMB} MB | ${b.maxWalSoFarMB} MB | ${b.load1} |`,
     ),
     '',
     '| target | value | |',

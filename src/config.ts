@@ -90,7 +90,7 @@ export const OPTIONS = {
     // many tau-bench answers as the 64 that used to count two bytes a character.
     default: 48,
     min: 1,
-    help: 'memory for the answer LRU (recorded and memoized improvisations alike) and the request memo, MiB, counted as V8 holds them',
+    help: 'memory for the answer LRU (recorded and memoized improvisations alike) and the request memo, MiB, counted as they are held (text as V8 stores it; a memo hit as UTF-8 outside the heap)',
   },
   neighbors: {
     flag: 'neighbors',

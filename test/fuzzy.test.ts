@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
 import { ConfigError } from '../src/core/errors.js';
+import type { Answer } from '../src/core/types.js';
 import { SqliteMemoTable as Memo } from '../src/store/memo-sqlite.js';
 import { Store } from '../src/store/store.js';
 import { createFuzzy, type FuzzyConfig } from '../src/tiers/fuzzy/fuzzy-tier.js';
@@ -117,6 +118,42 @@ describe('fuzzy tier', () => {
     expect(metricValue(await metrics.registry.metrics(), 'toolsim_fuzzy_memo_hits_total')).toBe(1);
     // Never an exact answer: the exact tier still has nothing for the key.
     expect(simulator.exact.lookup(first.match.key)).toBeUndefined();
+  });
+
+  it('serves a memo hit with the bytes of the answer it was, text outside ASCII included, and keeps it unchangeable', async () => {
+    const { store } = await cacheOf([...RECORDS, weather('Zürich 🌧', 'C', 9)]);
+    const output = { city: 'Zürich 🌧', temp: 9, unit: 'C', note: 'naïve “quotes” \u0000 and \\ escapes' };
+    const stand = await fake({ kind: 'answer', output });
+    const app = await fuzzyApp(store, stand);
+    const near = { ...NEAR, arguments: { city: 'Zürich 🌧!', unit: 'C' } };
+    const post = async (): Promise<{ status: number; type: string | undefined; text: string }> => {
+      const response = await app.app.inject({ method: 'POST', url: '/v1/call', payload: near });
+      return { status: response.statusCode, type: response.headers['content-type'] as string | undefined, text: response.body };
+    };
+    const first = await post();
+    const hit = await post();
+    expect(first.status).toBe(200);
+    expect(JSON.parse(first.text)).toMatchObject({ tier: 'fuzzy', output, match: { memoized: false } });
+    // The same bytes but for the flag, and the same content type.
+    expect(hit).toEqual({ ...first, text: first.text.replace('"memoized":false', '"memoized":true') });
+    expect(stand.requests).toHaveLength(1);
+
+    // In process: the output and the neighbours as the first answer gave them (the text is kept as UTF-8).
+    const answer = app.simulator.resolve(near) as Answer;
+    expect(answer).not.toBeInstanceOf(Promise);
+    expect(JSON.parse(answer.outputJson)).toEqual(output);
+    expect(answer.json).toBe(hit.text);
+    expect(answer.match).toEqual({ ...JSON.parse(first.text).match, memoized: true });
+    // Every later call of the key shares it: nothing of it can be changed.
+    expect(() => {
+      (answer as { outputJson: string }).outputJson = '"changed"';
+    }).toThrow(TypeError);
+    expect(() => {
+      (answer as { match: unknown }).match = {};
+    }).toThrow(TypeError);
+    answer.match.memoized = false;
+    expect((app.simulator.resolve(near) as Answer).match.memoized).toBe(true);
+    expect((await post()).text).toBe(hit.text);
   });
 
   it('reads a memo hit from the memo when the answer LRU has let it go', async () => {

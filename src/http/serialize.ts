@@ -2,7 +2,7 @@
 
 import type { ToolsimError } from '../core/errors.js';
 
-export { answerJson } from '../core/answer-json.js';
+export { answerBody, answerJson } from '../core/answer-json.js';
 
 export function errorJson(error: Pick<ToolsimError, 'code' | 'message'>): string {
   return JSON.stringify({ error: { code: error.code, message: error.message } });

@@ -17,7 +17,7 @@ import {
   statusSchema,
   toolsResultSchema,
 } from '../http/schemas.js';
-import { answerJson, errorJson } from '../http/serialize.js';
+import { answerBody, answerJson, errorJson } from '../http/serialize.js';
 import { cooperatively } from '../simulator/cooperate.js';
 import type { CallRequest, Simulator } from '../simulator/simulator.js';
 import { TOOL_FORMATS, type ToolFormat, toolSchemas } from './formats/tool-schemas.js';
@@ -47,7 +47,7 @@ const errors = { 400: errorSchema, 413: errorSchema, 415: errorSchema };
 
 export function registerRoutes(app: FastifyInstance, options: RouteOptions): void {
   const { metrics, maxBatch } = options;
-  const send = (reply: FastifyReply, json: string): FastifyReply => reply.type(JSON_TYPE).send(json);
+  const send = (reply: FastifyReply, json: string | Buffer): FastifyReply => reply.type(JSON_TYPE).send(json);
 
   app.post<{ Body: CallRequest }>(
     '/v1/call',
@@ -62,8 +62,8 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     // Not async: an exact answer is sent in the same turn, with no promise on its way.
     (request, reply) => {
       const answer = options.simulator().resolve(request.body, bodyText(request.body));
-      if (answer instanceof Promise) return answer.then((a) => send(reply, answerJson(a)));
-      send(reply, answerJson(answer));
+      if (answer instanceof Promise) return answer.then((a) => send(reply, answerBody(a)));
+      send(reply, answerBody(answer));
       return undefined;
     },
   );

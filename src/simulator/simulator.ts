@@ -156,6 +156,8 @@ export class Simulator {
   /** The snapshot served: its id, catalog, neighbour index and storage state. */
   readonly snapshot: SnapshotContext;
   readonly exact: ExactTier;
+  /** The answers this snapshot keeps in memory, every tier's (answer-lru.ts). */
+  readonly answers: AnswerMemory;
   readonly #metrics: Metrics;
   readonly #tallies = new Map<string, CallTally>();
   /**
@@ -197,6 +199,7 @@ export class Simulator {
     const memoBytes = Math.floor(lruBytes * MEMO_SHARE);
     // One memory for the answers of every tier (recorded and improvised): whichever a workload leans on gets it.
     const answers = new AnswerMemory({ maxEntries: lruSize, maxBytes: lruBytes - memoBytes });
+    this.answers = answers;
     this.exact = new ExactTier(context, options.repeatPolicy ?? 'first', answers);
     // Bounded by bytes alone: with `max`, lru-cache would allocate its slots for every entry up front.
     this.#remembered = new LRUCache<string, Remembered>({

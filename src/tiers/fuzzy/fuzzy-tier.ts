@@ -20,7 +20,7 @@
  * catalog, its in-flight calls).
  */
 
-import { answerJson, memoHitAnswer } from '../../core/answer-json.js';
+import { answerJson, memoHitAnswer, memoHitBytes } from '../../core/answer-json.js';
 import { ConfigError } from '../../core/errors.js';
 import type { Metrics } from '../../core/metrics.js';
 import { type ToolId, toolId } from '../../core/tool-id.js';
@@ -242,7 +242,11 @@ class FuzzyTier implements Tier {
     this.#p = lifetime;
     this.#s = snapshot;
     for (const tool of snapshot.tools) this.#tools.set(toolId(tool.server, tool.tool), tool);
-    this.#hits = new AnswerLru<Answer>({ memory: snapshot.answers, prefix: 'f:', bytesOf: (answer) => stringBytes(answerJson(answer)) });
+    this.#hits = new AnswerLru<Answer>({
+      memory: snapshot.answers,
+      prefix: 'f:',
+      bytesOf: (answer) => memoHitBytes(answer) ?? stringBytes(answerJson(answer)),
+    });
   }
 
   recall(key: string): Answer | undefined {
