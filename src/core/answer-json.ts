@@ -82,11 +82,17 @@ class KeptImprovisation implements Answer {
     return this.#bytes.toString('utf8', this.#outputAt, this.#outputEnd);
   }
 
+  /** Built on each read; the neighbours are parsed only when they are read (the serving path reads the key alone). */
   get match(): Match {
-    const neighbors = parseJson(this.#bytes.toString('utf8', this.#neighborsAt, this.#bytes.length - 2), 'text') as NonNullable<
-      Match['neighbors']
-    >;
-    return { key: this.#key, memoized: true, neighbors };
+    const bytes = this.#bytes;
+    const at = this.#neighborsAt;
+    return {
+      key: this.#key,
+      memoized: true,
+      get neighbors() {
+        return parseJson(bytes.toString('utf8', at, bytes.length - 2), 'text') as NonNullable<Match['neighbors']>;
+      },
+    };
   }
 }
 
