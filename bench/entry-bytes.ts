@@ -5,21 +5,11 @@
  * calls, with budgets large enough that nothing is evicted.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { FUZZY_OPTIONS, resolveConfig } from '../src/config.js';
-import { answerJson } from '../src/core/answer-json.js';
 import { createMetrics } from '../src/core/metrics.js';
-import { ingest } from '../src/ingest/ingest.js';
 import { Simulator } from '../src/simulator/simulator.js';
 import { Store } from '../src/store/store.js';
 import { stringBytes } from '../src/tiers/answer-lru.js';
-import { createFuzzy } from '../src/tiers/fuzzy/fuzzy-tier.js';
-import { startFakeAnthropic } from '../test/support/fake-anthropic.js';
 import { bodyOf, distinctCalls, loadSamples } from './lib/data.js';
-import { nearestIsError, nearestOutput } from './lib/nearest-answer.js';
-import { SAMPLES } from './lib/paths.js';
 
 const [db, count] = process.argv.slice(2);
 if (!db || !count) throw new Error('usage: entry-bytes.js DB N');
@@ -28,9 +18,7 @@ if (!gc) throw new Error('run with --expose-gc');
 const heap = (): number => {
   gc();
   gc();
-  // Memo hits keep their text in ArrayBuffers, outside the V8 heap.
-  const { heapUsed, arrayBuffers } = process.memoryUsage();
-  return heapUsed + arrayBuffers;
+  return process.memoryUsage().heapUsed;
 };
 
 const { calls } = distinctCalls(loadSamples(), Number(count));
@@ -68,57 +56,6 @@ for (let i = 0; i < n; i++) {
   if (simulator.exact.lookup(createHash('sha256').update(`missing ${i}`).digest('hex')) !== undefined) throw new Error('recorded?');
 }
 const afterMisses = heap();
-
-/**
- * Memo hits: distinct near calls of the tau-bench sample (a string argument changed), each
- * improvised once by the stand-in and kept in the answer LRU beside the exact tier's entry for its
- * key (never recorded). Held is what clearing the LRU frees; the calls' keys stay held by the
- * neighbour cache, so they are not in it (the accounting counts them).
- */
-async function memoHitBytes(n: number): Promise<{ held: number; accounted: number; textPerEntry: number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'toolsim-entry-bytes-'));
-  const stand = await startFakeAnthropic({ kind: 'answer', output: nearestOutput, isError: nearestIsError });
-  const fuzzy = createFuzzy({ ...resolveConfig(FUZZY_OPTIONS, {}, {}), apiKey: 'sk-entry-bytes', baseUrl: stand.url, llmRetries: 0 });
-  const sample = Store.open(join(dir, 'cache.db'));
-  try {
-    await ingest({ store: sample, inputs: [SAMPLES[0]!] });
-    const bases = [...sample.recordedCalls()]
-      .map((call) => ({ call, args: JSON.parse(call.arguments) as Record<string, unknown> }))
-      .filter(({ args }) => Object.values(args).some((v) => typeof v === 'string'));
-    const improvising = new Simulator({
-      store: sample,
-      metrics: createMetrics({ cacheCalls: () => 0, processMetrics: false }),
-      fuzzy: fuzzy.tier,
-      lruSize: n * 4,
-      lruBytes: 2 ** 40,
-    });
-    let text = 0;
-    for (let i = 0; i < n; i++) {
-      const { call, args } = bases[i % bases.length]!;
-      const name = Object.keys(args).find((k) => typeof args[k] === 'string')!;
-      const answer = await improvising.resolve({
-        server: call.server,
-        tool: call.tool,
-        arguments: { ...args, [name]: `${String(args[name])}-n${i}` },
-      });
-      if (answer.tier !== 'fuzzy') throw new Error(`not improvised: ${answer.tier} ${answer.reason ?? ''}`);
-      text += Buffer.byteLength(answerJson(answer)) - 'false'.length + 'true'.length; // the hit says memoized: true, in UTF-8
-      stand.requests.splice(0);
-    }
-    const accounted = improvising.answers.bytes;
-    const full = heap();
-    improvising.answers.lru.clear();
-    const held = full - heap();
-    return { held: held / n, accounted: accounted / n, textPerEntry: text / n };
-  } finally {
-    sample.close();
-    await fuzzy.close();
-    await stand.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-const memoHit = await memoHitBytes(Math.min(n, 5000));
-
 console.log(
   JSON.stringify({
     entries: n,
@@ -132,10 +69,6 @@ console.log(
     accountedPerMemoEntry: simulator.remembered.bytes / simulator.remembered.entries,
     heapPerMissEntry: (afterMisses - afterMemo) / n,
     accountedPerMissEntry: (simulator.exact.cached.bytes - cached.bytes) / n,
-    // A memo hit and the exact tier's entry for its key (never recorded), together.
-    heapPerMemoHit: memoHit.held,
-    accountedPerMemoHit: memoHit.accounted,
-    memoHitTextPerEntry: memoHit.textPerEntry,
   }),
 );
 // Still in use here, so that the collections above cannot free the requests and count that as a saving.

@@ -9,7 +9,7 @@ import { Store } from '../../src/store/store.js';
 import { removeCache } from '../lib/cache.js';
 import { bodyOf, distinctCalls, loadSamples, writeGeneratedLog } from '../lib/data.js';
 import { load } from '../lib/load.js';
-import { CLI, dataPath, ENTRY_BYTES } from '../lib/paths.js';
+import { CLI, dataPath, ENTRY_BYTES, MEMO_HIT_BYTES } from '../lib/paths.js';
 import { freePort, procCpuSeconds, procKb, startChild } from '../lib/procs.js';
 import type { Mode, Section } from '../lib/report.js';
 import { mb, thousands } from '../lib/stats.js';
@@ -185,18 +185,26 @@ interface EntryBytes {
   memoHitTextPerEntry: number;
 }
 
-/** bench/entry-bytes.ts in a child with --expose-gc: what an entry holds against what is counted for it. */
-async function entryBytes(db: string, count: number): Promise<EntryBytes> {
-  const child = spawn(process.execPath, ['--expose-gc', ENTRY_BYTES, db, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** A bench script in a child with --expose-gc, printing one JSON line: what entries hold against what is counted for them. */
+async function measureIn<T>(script: string, args: string[]): Promise<T> {
+  const child = spawn(process.execPath, ['--expose-gc', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`entry-bytes exited ${code}`);
-  return JSON.parse(out) as EntryBytes;
+  if (code !== 0) throw new Error(`${script} exited ${code}`);
+  return JSON.parse(out) as T;
 }
 
 export async function serveLargeCache(db: string, mode: Mode): Promise<Section> {
-  const entry = await entryBytes(db, Math.min(20_000, mode.lookups));
+  const entry = {
+    ...(await measureIn<Omit<EntryBytes, 'heapPerMemoHit' | 'accountedPerMemoHit' | 'memoHitTextPerEntry'>>(ENTRY_BYTES, [
+      db,
+      String(Math.min(20_000, mode.lookups)),
+    ])),
+    ...(await measureIn<Pick<EntryBytes, 'heapPerMemoHit' | 'accountedPerMemoHit' | 'memoHitTextPerEntry'>>(MEMO_HIT_BYTES, [
+      String(Math.min(5_000, mode.lookups)),
+    ])),
+  };
   const bytes = (held: number, accounted: number): string => `${held.toFixed(0)} B held, ${accounted.toFixed(0)} B counted`;
   const honest = (held: number, accounted: number): boolean => accounted >= 0.97 * held && accounted <= 1.15 * held;
   const { calls } = distinctCalls(loadSamples(), mode.lookups);
@@ -277,7 +285,7 @@ export async function serveLargeCache(db: string, mode: Mode): Promise<Section> 
           `so ${(entry.heapPerAnswerEntry - entry.answerTextPerEntry).toFixed(0)} bytes of overhead (the served object, the answer and its match, ` +
           'the output slice, the key, the string headers, the map slot); a key never recorded holds ' +
           `${entry.heapPerMissEntry.toFixed(0)} bytes; a memo entry ${entry.heapPerMemoEntry.toFixed(0)} bytes, of which ` +
-          `${entry.requestTextPerEntry.toFixed(0)} are the request text; a memo hit (5,000 near calls of the tau-bench sample improvised by the stand-in, ` +
+          `${entry.requestTextPerEntry.toFixed(0)} are the request text; a memo hit (5,000 near calls of the tau-bench sample improvised by the stand-in, by \`memo-hit-bytes.js\`, ` +
           `held being what clearing the answer LRU frees) ${entry.heapPerMemoHit.toFixed(0)} bytes with the exact tier's entry for its key, ` +
           `of which ${entry.memoHitTextPerEntry.toFixed(0)} are its JSON text. The accounting (src/tiers/answer-lru.ts) counts ` +
           `${entry.accountedPerAnswerEntry.toFixed(0)}, ${entry.accountedPerMissEntry.toFixed(0)}, ${entry.accountedPerMemoEntry.toFixed(0)} and ${entry.accountedPerMemoHit.toFixed(0)} bytes for them. ` +
