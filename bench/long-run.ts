@@ -42,7 +42,7 @@ const TICK_S = 1 / 100; // USER_HZ on Linux
 const MB = 1024 * 1024;
 const ADMIN_TOKEN = 'long-run-admin-token-0123456789';
 
-interface Call {
+export interface Call {
   server: string;
   tool: string;
   arguments: Record<string, unknown>;
@@ -71,7 +71,12 @@ const size = (path: string): number => {
  * changed (`-n<i>` appended), so that each one is distinct, close to a recording, and takes no
  * argument the tool was never called with.
  */
-function nearCall(base: RecordedCall, i: number): Call {
+/** The recorded calls `nearCall` can vary: those with a string argument. */
+export function nearCallBases(calls: Iterable<RecordedCall>): RecordedCall[] {
+  return [...calls].filter((b) => Object.values(JSON.parse(b.arguments) as object).some((v) => typeof v === 'string'));
+}
+
+export function nearCall(base: RecordedCall, i: number): Call {
   const args = JSON.parse(base.arguments) as Record<string, unknown>;
   const name = Object.keys(args).find((k) => typeof args[k] === 'string')!;
   return { server: base.server, tool: base.tool, arguments: { ...args, [name]: `${String(args[name])}-n${i}` } };
@@ -156,7 +161,7 @@ export async function longRun(options: LongRunOptions): Promise<Record<string, u
   for (const call of store.recordedCalls()) if (!recorded.has(call.key)) recorded.set(call.key, call);
   store.close();
   // Calls with a string argument to vary (`nearCall`).
-  const bases = [...recorded.values()].filter((b) => Object.values(JSON.parse(b.arguments) as object).some((v) => typeof v === 'string'));
+  const bases = nearCallBases(recorded.values());
   const exact: Call[] = bases.map((b) => ({
     server: b.server,
     tool: b.tool,

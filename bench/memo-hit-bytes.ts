@@ -22,6 +22,7 @@ import { createFuzzy } from '../src/tiers/fuzzy/fuzzy-tier.js';
 import { startFakeAnthropic } from '../test/support/fake-anthropic.js';
 import { nearestIsError, nearestOutput } from './lib/nearest-answer.js';
 import { SAMPLES } from './lib/paths.js';
+import { nearCall, nearCallBases } from './long-run.js';
 
 const n = Number(process.argv[2]);
 if (!(n > 0)) throw new Error('usage: memo-hit-bytes.js N');
@@ -41,9 +42,7 @@ const fuzzy = createFuzzy({ ...resolveConfig(FUZZY_OPTIONS, {}, {}), apiKey: 'sk
 const store = Store.open(join(dir, 'cache.db'));
 try {
   await ingest({ store, inputs: [SAMPLES[0]!] });
-  const bases = [...store.recordedCalls()]
-    .map((call) => ({ call, args: JSON.parse(call.arguments) as Record<string, unknown> }))
-    .filter(({ args }) => Object.values(args).some((v) => typeof v === 'string'));
+  const bases = nearCallBases(store.recordedCalls());
   const simulator = new Simulator({
     store,
     metrics: createMetrics({ cacheCalls: () => 0, processMetrics: false }),
@@ -53,13 +52,7 @@ try {
   });
   let text = 0;
   for (let i = 0; i < n; i++) {
-    const { call, args } = bases[i % bases.length]!;
-    const name = Object.keys(args).find((k) => typeof args[k] === 'string')!;
-    const answer = await simulator.resolve({
-      server: call.server,
-      tool: call.tool,
-      arguments: { ...args, [name]: `${String(args[name])}-n${i}` },
-    });
+    const answer = await simulator.resolve(nearCall(bases[i % bases.length]!, i));
     if (answer.tier !== 'fuzzy') throw new Error(`not improvised: ${answer.tier} ${answer.reason ?? ''}`);
     // The hit says `"memoized":true` where the first answer said false; its text is kept in UTF-8.
     text += Buffer.byteLength(answerJson(answer)) - 'false'.length + 'true'.length;

@@ -31,9 +31,10 @@ export function buildAnswerJson(answer: Answer): string {
 
 /**
  * An improvisation as it is served from its second use on (a memo hit the fuzzy tier keeps in the
- * answer LRU): its JSON text, built once, `match.memoized` true, kept as UTF-8 bytes outside V8's
- * heap and sent over HTTP as they are (`answerBody`). Its output and `match.neighbors` are read
- * back from those bytes when asked (in-process callers, MCP and verl).
+ * answer LRU): the answer with `match.memoized` true, its JSON text built once by `buildAnswerJson`
+ * (so the same bytes as its first answer but for that flag), kept as UTF-8 bytes outside V8's heap
+ * and sent over HTTP as they are (`answerBody`). Its output and `match.neighbors` are read back
+ * from those bytes when asked (in-process callers, MCP and verl).
  *
  * Why not a copy of the answer's objects: it held the neighbours' objects and numbers beside the
  * text, and frozen copies made by spreading got a hidden class each in V8 (some 500 bytes apiece),
@@ -43,89 +44,54 @@ export function buildAnswerJson(answer: Answer): string {
  * when it is collected. (bench/RESULTS.md, "Long run"; docs/decisions/bounded-wal.md.)
  *
  * Every later call of the key shares it, so nothing of it can be changed: its fields are read-only
- * and `match` is built anew on each read.
+ * and `match` is built anew on each read. The fuzzy tier keeps only answers whose match is a key
+ * and neighbours (none of a rollout, none unmemoized), and that is what `match` gives back.
  */
-class KeptImprovisation implements Answer {
+export class KeptImprovisation implements Answer {
+  /** Where its output starts in its JSON text (`buildAnswerJson`). */
+  static readonly #OUTPUT_AT = '{"tier":"fuzzy","output":'.length;
+
   readonly tier = 'fuzzy';
   readonly isError: boolean;
-  /** The answer's JSON text as UTF-8, outside V8's heap. */
-  readonly #bytes: Buffer;
-  readonly #outputAt: number;
+  /** The answer's JSON text as UTF-8, outside V8's heap (read-only: every call of the key shares it). */
+  readonly bytes: Buffer;
   readonly #outputEnd: number;
-  readonly #neighborsAt: number;
   readonly #key: string;
 
-  constructor(answer: Answer, neighborsJson: string) {
-    const head = `{"tier":"fuzzy","output":`;
-    const matchHead = `,"is_error":${answer.isError},"match":{"key":"${answer.match.key}","memoized":true,"neighbors":`;
-    const json = `${head}${answer.outputJson}${matchHead}${neighborsJson}}}`;
-    const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(json));
-    bytes.write(json);
-    this.#bytes = bytes;
+  constructor(answer: Answer) {
+    const { key, neighbors } = answer.match;
+    const match: Match = { key, memoized: true };
+    if (neighbors) match.neighbors = neighbors;
+    const json = buildAnswerJson({ tier: 'fuzzy', outputJson: answer.outputJson, isError: answer.isError, match });
+    this.bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(json));
+    this.bytes.write(json);
     this.isError = answer.isError;
-    this.#key = answer.match.key;
-    this.#outputAt = head.length;
-    this.#outputEnd = head.length + Buffer.byteLength(answer.outputJson);
-    this.#neighborsAt = this.#outputEnd + matchHead.length;
+    this.#key = key;
+    this.#outputEnd = KeptImprovisation.#OUTPUT_AT + Buffer.byteLength(answer.outputJson);
   }
 
   get json(): string {
-    return this.#bytes.toString('utf8');
-  }
-
-  /** The JSON text's UTF-8 bytes, as they are sent over HTTP (read-only: every call of the key shares them). */
-  get bytes(): Buffer {
-    return this.#bytes;
+    return this.bytes.toString('utf8');
   }
 
   get outputJson(): string {
-    return this.#bytes.toString('utf8', this.#outputAt, this.#outputEnd);
+    return this.bytes.toString('utf8', KeptImprovisation.#OUTPUT_AT, this.#outputEnd);
   }
 
-  /** Built on each read; the neighbours are parsed only when they are read (the serving path reads the key alone). */
+  /** The neighbours are parsed only when they are read (the serving path reads the key alone). */
   get match(): Match {
-    const bytes = this.#bytes;
-    const at = this.#neighborsAt;
+    const bytes = this.bytes;
     return {
       key: this.#key,
       memoized: true,
       get neighbors() {
-        return parseJson(bytes.toString('utf8', at, bytes.length - 2), 'text') as NonNullable<Match['neighbors']>;
+        return (parseJson(bytes.toString('utf8'), 'text') as { match: Required<Match> }).match.neighbors;
       },
     };
   }
 }
 
-/** Bytes of a memo hit's text (UTF-8, outside V8's heap), or undefined for any other answer. */
-export function memoHitBytes(answer: Answer): number | undefined {
-  return answer instanceof KeptImprovisation ? answer.bytes.length : undefined;
-}
-
 /** An answer as the body of an HTTP response: a memo hit's bytes as they are kept, else its JSON text. */
 export function answerBody(answer: Answer): string | Buffer {
   return answer instanceof KeptImprovisation ? answer.bytes : answerJson(answer);
-}
-
-/** The memo hit an improvisation is served as from its second use on (`KeptImprovisation`, or a frozen copy when its match says more than a key and neighbours). */
-export function memoHitAnswer(answer: Answer): Answer {
-  if (answer instanceof KeptImprovisation) return answer;
-  const { match } = answer;
-  const plain =
-    answer.tier === 'fuzzy' &&
-    answer.reason === undefined &&
-    match.neighbors !== undefined &&
-    Object.keys(match).every((name) => name === 'key' || name === 'memoized' || name === 'neighbors');
-  if (plain) return new KeptImprovisation(answer, stringifyJson(match.neighbors, true));
-  const memoHit: Answer = {
-    tier: answer.tier,
-    outputJson: answer.outputJson,
-    isError: answer.isError,
-    match: Object.freeze({ ...match, memoized: true }),
-  };
-  if (answer.reason !== undefined) memoHit.reason = answer.reason;
-  const json = buildAnswerJson(memoHit);
-  const at = `{"tier":"${answer.tier}","output":`.length;
-  memoHit.outputJson = json.slice(at, at + answer.outputJson.length);
-  memoHit.json = json;
-  return Object.freeze(memoHit);
 }

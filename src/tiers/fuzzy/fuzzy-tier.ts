@@ -20,7 +20,7 @@
  * catalog, its in-flight calls).
  */
 
-import { answerJson, memoHitAnswer, memoHitBytes } from '../../core/answer-json.js';
+import { KeptImprovisation } from '../../core/answer-json.js';
 import { ConfigError } from '../../core/errors.js';
 import type { Metrics } from '../../core/metrics.js';
 import { type ToolId, toolId } from '../../core/tool-id.js';
@@ -40,7 +40,7 @@ import type { FuzzyMemo, MemoRead, MemoStatus } from '../../store/memo.js';
 import { type MemoId, memoId, memoIdText } from '../../store/memo-key.js';
 import { PostgresMemo } from '../../store/memo-postgres.js';
 import { SqliteMemo, SqliteMemoTable } from '../../store/memo-sqlite.js';
-import { AnswerLru, type AnswerMemory, stringBytes } from '../answer-lru.js';
+import { AnswerLru, type AnswerMemory } from '../answer-lru.js';
 import { listNeighbors, round } from '../miss.js';
 import { answered, type Outcome, type OutputPlan, type Plan, pass, passes, type Resolution, type Tier, type TierFactory } from '../tier.js';
 import { type Checked, checkAnswer } from './answer-check.js';
@@ -236,17 +236,13 @@ class FuzzyTier implements Tier {
    * Memo hits as served, by call key (this tier's snapshot, model and prompt version are fixed):
    * a call improvised or read from the memo once is answered from memory after, neighbours and all.
    */
-  readonly #hits: AnswerLru<Answer>;
+  readonly #hits: AnswerLru<KeptImprovisation>;
 
   constructor(lifetime: ProcessParts, snapshot: SnapshotParts) {
     this.#p = lifetime;
     this.#s = snapshot;
     for (const tool of snapshot.tools) this.#tools.set(toolId(tool.server, tool.tool), tool);
-    this.#hits = new AnswerLru<Answer>({
-      memory: snapshot.answers,
-      prefix: 'f:',
-      bytesOf: (answer) => memoHitBytes(answer) ?? stringBytes(answerJson(answer)),
-    });
+    this.#hits = new AnswerLru<KeptImprovisation>({ memory: snapshot.answers, prefix: 'f:', bytesOf: (hit) => hit.bytes.length });
   }
 
   recall(key: string): Answer | undefined {
@@ -260,7 +256,7 @@ class FuzzyTier implements Tier {
     // An improvisation that stands (memoized now or before; not one held in memory while its write
     // waits) is recalled from memory from its next use on.
     if (outcome.kind === 'answer' && !resolution.rollout && !outcome.answer.match.unmemoized)
-      this.#hits.set(resolution.call.key, memoHitAnswer(outcome.answer));
+      this.#hits.set(resolution.call.key, new KeptImprovisation(outcome.answer));
     return outcome;
   }
 
